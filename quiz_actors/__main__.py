@@ -1,0 +1,30 @@
+"""``quiz-server``: run the server until SIGINT or SIGTERM."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from eventstore.persistence import describe_store, redact
+from quiz_actors.server.app import create_app
+from quiz_actors.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> None:
+    settings = Settings.from_command_line(argv)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("quiz_actors")
+    log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))
+    log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
+    # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets with GOING_AWAY,
+    # then cleanup stops the actors and closes the store.
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                shutdown_timeout=10)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The hub: the room directory and the connection registry.
+
+It knows which room holds which code (the ``RoomDirectory`` aggregate, of which
+it is the only writer), which room actors are running, and which connection
+speaks for which user. It creates rooms, routes joins, starts room actors on
+demand (a room not in memory is rebuilt by replay), and drives the two
+process-wide timers: heartbeats for every connection and the sweep that closes
+rooms whose cleanup time passed while nobody was looking.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import uuid
+
+import pykka
+
+from eventstore import EventStore
+from quiz_actors import protocol
+from quiz_actors.actors.messages import (
+    CleanupDue,
+    CreateRoom,
+    Deliver,
+    HeartbeatDue,
+    HeartbeatTick,
+    HostRoomCreated,
+    Join,
+    JoinRoom,
+    RegisterConnection,
+    Replaced,
+    RoomActorFailed,
+    RoomWasClosed,
+    Sender,
+    SweepDue,
+    UnregisterConnection,
+)
+from quiz_actors.actors.room import RoomActor
+from quiz_actors.clock import Clock
+from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
+from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.quiz import Quiz
+from quiz_actors.domain.room import CLOSED, Room
+from quiz_actors.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class HubActor(pykka.ThreadingActor):
+    def __init__(self, store: EventStore, clock: Clock, settings: Settings):
+        super().__init__()
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.directory: RoomDirectory | None = None
+        self.rooms: dict[str, pykka.ActorRef] = {}  # room id -> running room actor
+        self.connections: dict[str, Sender] = {}  # user id -> its newest connection
+        self.timers: list = []
+
+    # ------------------------------------------------------------- life cycle
+
+    def on_start(self) -> None:
+        self.directory = self.store.load(DIRECTORY_ID)
+        if self.directory is None:
+            self.directory = RoomDirectory()
+            self.store.save(self.directory)
+        self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
+        self._sweep()
+        self._schedule(SweepDue(), self.settings.sweep_interval_s)
+
+    def on_stop(self) -> None:
+        for timer in self.timers:
+            timer.cancel()
+        for ref in list(self.rooms.values()):
+            if ref.is_alive():
+                ref.stop()
+        self.rooms.clear()
+
+    def _schedule(self, message: object, delay_s: float) -> None:
+        ref = self.actor_ref
+        self.timers = [t for t in self.timers if not t.cancelled]
+        self.timers.append(self.clock.call_later(delay_s, lambda: ref.tell(message)))
+
+    def ping(self) -> str:
+        """Answered once the hub has started: used to wait for it at start-up."""
+        return "pong"
+
+    # ------------------------------------------------------------- dispatch
+
+    def on_receive(self, message: object) -> None:
+        try:
+            self._dispatch(message)
+        except Exception:
+            log.exception("hub failed on %s", type(message).__name__)
+            sender = getattr(message, "sender", None)
+            if sender is not None:
+                self._reply(sender, protocol.error("internal", "Something went wrong on the server"),
+                            getattr(message, "ref", None))
+
+    def _dispatch(self, message: object) -> None:
+        if isinstance(message, RegisterConnection):
+            self._register(message.sender)
+        elif isinstance(message, UnregisterConnection):
+            current = self.connections.get(message.sender.user_id)
+            if current == message.sender:
+                del self.connections[message.sender.user_id]
+        elif isinstance(message, CreateRoom):
+            self._create_room(message)
+        elif isinstance(message, JoinRoom):
+            self._join_room(message)
+        elif isinstance(message, RoomWasClosed):
+            self._room_closed(message)
+        elif isinstance(message, RoomActorFailed):
+            ref = self.rooms.pop(message.room_id, None)
+            if ref is not None:
+                ref.stop(block=False)
+        elif isinstance(message, HeartbeatTick):
+            for sender in list(self.connections.values()):
+                sender.conn.tell(HeartbeatDue())
+            self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
+        elif isinstance(message, SweepDue):
+            self._sweep()
+            self._schedule(SweepDue(), self.settings.sweep_interval_s)
+
+    def _register(self, sender: Sender) -> None:
+        previous = self.connections.get(sender.user_id)
+        if previous is not None and previous.conn_id != sender.conn_id:
+            previous.conn.tell(Replaced())
+        self.connections[sender.user_id] = sender
+
+    # ------------------------------------------------------------- rooms
+
+    def _create_room(self, message: CreateRoom) -> None:
+        sender, ref = message.sender, message.ref
+        quiz = self._load_quiz(message.quiz_id)
+        if quiz is None:
+            self._reply(sender, protocol.error("quiz_not_found", f"No quiz has id {message.quiz_id[:64]}"), ref)
+            return
+        code = self._free_code()
+        now = self.clock.now_ms()
+        try:
+            room = Room.open(code=code, quiz_id=message.quiz_id, quiz=quiz.document,
+                             host_id=sender.user_id, host_name=message.name, at=now)
+        except RoomError as e:
+            self._reply(sender, protocol.error(e.code, e.message), ref)
+            return
+        self.directory.assign(code=code, room_id=str(room.id), at=now)
+        try:
+            # One atomic save: a room never exists without its code, nor a code without its room.
+            self.store.save(room, self.directory)
+        except Exception:
+            log.exception("could not store a new room")
+            self.directory = self.store.load(DIRECTORY_ID)
+            self._reply(sender, protocol.error("busy", "The server could not create the room; try again"), ref)
+            return
+        log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
+        actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
+        self.rooms[str(room.id)] = actor
+        actor.tell(HostRoomCreated(sender, ref))
+
+    def _load_quiz(self, quiz_id: str) -> Quiz | None:
+        try:
+            quiz = self.store.load(uuid.UUID(quiz_id))
+        except ValueError:
+            return None
+        return quiz if isinstance(quiz, Quiz) else None
+
+    def _free_code(self) -> str:
+        while True:
+            code = f"{secrets.randbelow(1_000_000):06d}"
+            if self.directory.room_for(code) is None:
+                return code
+
+    def _join_room(self, message: JoinRoom) -> None:
+        room_id = self.directory.room_for(message.code)
+        if room_id is None:
+            self._reply(message.sender, protocol.error(
+                "room_not_found", f"No open room has code {message.code[:12]}"), message.ref)
+            return
+        actor = self._activate(room_id)
+        actor.tell(Join(message.sender, message.name, message.ref))
+
+    def _activate(self, room_id: str) -> pykka.ActorRef:
+        """The room's running actor, started (and so replayed) if need be."""
+        actor = self.rooms.get(room_id)
+        if actor is None or not actor.is_alive():
+            actor = RoomActor.start(uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref)
+            self.rooms[room_id] = actor
+        return actor
+
+    def _room_closed(self, message: RoomWasClosed) -> None:
+        actor = self.rooms.pop(message.room_id, None)
+        if actor is not None:
+            actor.stop(block=False)
+        if self.directory.release(message.code, message.room_id, self.clock.now_ms()):
+            self.store.save(self.directory)
+
+    def _sweep(self) -> None:
+        """Activate the rooms not in memory whose cleanup time has passed.
+
+        A room's own actor closes it when due; this finds rooms whose time ran out
+        while the server was stopped, or that nobody has touched since.
+        """
+        now = self.clock.now_ms()
+        ended_ttl = int(self.settings.ended_room_ttl_s * 1000)
+        idle_ttl = int(self.settings.idle_room_ttl_s * 1000)
+        for code, room_id in list(self.directory.open_rooms.items()):
+            if room_id in self.rooms:
+                continue
+            room = self.store.load(uuid.UUID(room_id))
+            if room is None:
+                continue
+            if room.phase == CLOSED:
+                self._room_closed(RoomWasClosed(room_id, code))
+                continue
+            due = room.cleanup_due_at(ended_ttl, idle_ttl, assume_nobody_online=True)
+            if due is not None and due <= now:
+                self._activate(room_id).tell(CleanupDue())
+
+    # ------------------------------------------------------------- helpers
+
+    @staticmethod
+    def _reply(sender: Sender, message: dict, ref: object = None) -> None:
+        sender.conn.tell(Deliver((protocol.encode(protocol.with_ref(message, ref)),)))

@@ -1,0 +1,183 @@
+"""The messages actors tell each other: plain, immutable data.
+
+Naming: commands are imperative (``JoinRoom``), notifications are past tense
+(``SocketClosed``). Actor references travel only where the receiver must reply
+to someone (a room replies to a connection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pykka import ActorRef
+
+# ---------------------------------------------------------------- bridge -> connection
+
+
+@dataclass(frozen=True)
+class ClientMessage:
+    """A checked client message and when the server received it."""
+
+    message: dict
+    received_at: int
+
+
+@dataclass(frozen=True)
+class SocketClosed:
+    pass
+
+
+@dataclass(frozen=True)
+class HeartbeatDue:
+    pass
+
+
+# ---------------------------------------------------------------- room/hub -> connection
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Pre-encoded JSON texts for the socket, in order."""
+
+    frames: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AttachedToRoom:
+    room_id: str
+    room: ActorRef
+
+
+@dataclass(frozen=True)
+class DetachedFromRoom:
+    room_id: str
+
+
+@dataclass(frozen=True)
+class CloseSocket:
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Replaced:
+    pass
+
+
+# ---------------------------------------------------------------- connection -> hub
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who sent a command, and where replies go."""
+
+    user_id: str
+    conn_id: int
+    conn: ActorRef = field(compare=False)
+
+
+@dataclass(frozen=True)
+class RegisterConnection:
+    sender: Sender
+
+
+@dataclass(frozen=True)
+class UnregisterConnection:
+    sender: Sender
+
+
+@dataclass(frozen=True)
+class CreateRoom:
+    sender: Sender
+    quiz_id: str
+    name: str
+    ref: Any
+
+
+@dataclass(frozen=True)
+class JoinRoom:
+    sender: Sender
+    code: str
+    name: str
+    ref: Any
+
+
+# ---------------------------------------------------------------- hub/connection -> room
+
+
+@dataclass(frozen=True)
+class Join:
+    sender: Sender
+    name: str
+    ref: Any
+
+
+@dataclass(frozen=True)
+class HostRoomCreated:
+    sender: Sender
+    ref: Any
+
+
+@dataclass(frozen=True)
+class RoomCommand:
+    """A member's command for its room: leave, resync, start, answer…"""
+
+    sender: Sender
+    message: dict
+    received_at: int
+
+
+@dataclass(frozen=True)
+class MemberDisconnected:
+    sender: Sender
+    reason: str  # "disconnected", "timeout", "replaced", "switched"
+
+
+# ---------------------------------------------------------------- timers -> room / hub
+
+
+@dataclass(frozen=True)
+class DeadlineDue:
+    index: int
+
+
+@dataclass(frozen=True)
+class CleanupDue:
+    pass
+
+
+@dataclass(frozen=True)
+class ProgressDue:
+    pass
+
+
+@dataclass(frozen=True)
+class FlushAnswers:
+    pass
+
+
+@dataclass(frozen=True)
+class HeartbeatTick:
+    pass
+
+
+@dataclass(frozen=True)
+class SweepDue:
+    pass
+
+
+# ---------------------------------------------------------------- room -> hub
+
+
+@dataclass(frozen=True)
+class RoomWasClosed:
+    room_id: str
+    code: str
+
+
+@dataclass(frozen=True)
+class RoomActorFailed:
+    """The room could not reload after a failed save; activate it afresh later."""
+
+    room_id: str

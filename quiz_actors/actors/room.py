@@ -1,0 +1,458 @@
+"""The room actor: the single writer of one room.
+
+For every message it decides (the Room aggregate's command methods check the
+rules and trigger events), saves the new events, and only after the save
+commits does it acknowledge and broadcast. If a save fails, the in-memory
+aggregate is already ahead of the store, so it is thrown away and rebuilt by
+replay, and the clients whose commands were lost hear ``busy``.
+
+Answers are group-committed: an answer is decided at once, but saved by a
+``FlushAnswers`` message the actor sends itself, so every answer already queued
+behind the first one is saved in the same commit.
+
+Timers (question deadlines, room cleanup, progress coalescing) come from the
+injected clock and only ``tell`` this actor; their times are computed from
+event fields, so they are re-armed exactly after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import pykka
+
+from eventstore import EventStore
+from quiz_actors import protocol, views
+from quiz_actors.actors.messages import (
+    AttachedToRoom,
+    CleanupDue,
+    CloseSocket,
+    DeadlineDue,
+    Deliver,
+    DetachedFromRoom,
+    FlushAnswers,
+    HostRoomCreated,
+    Join,
+    MemberDisconnected,
+    ProgressDue,
+    RoomActorFailed,
+    RoomCommand,
+    RoomWasClosed,
+    Sender,
+)
+from quiz_actors.clock import Clock, Timer
+from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
+from quiz_actors.settings import Settings
+
+log = logging.getLogger(__name__)
+
+HOST_COMMANDS = ("start", "next", "end", "lock", "unlock", "kick")
+
+
+class SaveFailed(Exception):
+    pass
+
+
+@dataclass
+class Outgoing:
+    """Frames collected while handling one message, sent once it is done."""
+
+    frames: dict[int, tuple[pykka.ActorRef, list[str]]]
+
+    @classmethod
+    def empty(cls) -> "Outgoing":
+        return cls({})
+
+    def add(self, sender: Sender, text: str) -> None:
+        self.frames.setdefault(sender.conn_id, (sender.conn, []))[1].append(text)
+
+    def send(self) -> None:
+        for conn, texts in self.frames.values():
+            conn.tell(Deliver(tuple(texts)))
+        self.frames.clear()
+
+
+class RoomActor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        room_id: UUID,
+        store: EventStore,
+        clock: Clock,
+        settings: Settings,
+        hub: pykka.ActorRef,
+        created: Room | None = None,
+    ):
+        super().__init__()
+        self.room_id = room_id
+        self.store = store
+        self.clock = clock
+        self.settings = settings
+        self.hub = hub
+        self.room: Room | None = created
+        self.attached: dict[str, Sender] = {}  # user id -> its current connection
+        self.out = Outgoing.empty()
+        self.pending_answers: dict[tuple[str, int], Any] = {}  # (user, question) -> ref
+        self.flush_requested = False
+        self.deadline_timer: tuple[int, Timer] | None = None
+        self.cleanup_timer: tuple[int, Timer] | None = None
+        self.progress_timer: Timer | None = None
+        self.progress_sent: tuple[int, int] | None = None
+        self._last_changes: list[str] = []  # event type names of the last save
+
+    # ------------------------------------------------------------- life cycle
+
+    def on_start(self) -> None:
+        if self.room is None:
+            self.room = self._replay()
+            # Nobody is connected to a room that was just activated: members the
+            # store still shows online were left so by a stop or a crash.
+            self._mark_everyone_offline()
+        self._after_change()
+
+    def on_stop(self) -> None:
+        for timer in (self.deadline_timer, self.cleanup_timer):
+            if timer:
+                timer[1].cancel()
+        if self.progress_timer:
+            self.progress_timer.cancel()
+
+    def _replay(self) -> Room:
+        room = self.store.load(self.room_id)
+        if room is None:
+            raise LookupError(f"room {self.room_id} is not in the store")
+        return room
+
+    # ------------------------------------------------------------- dispatch
+
+    def on_receive(self, message: object) -> None:
+        try:
+            if not self._is_answer(message):
+                self._flush_answers()  # decided answers are saved before anything else
+            self._dispatch(message)
+        except SaveFailed:
+            pass  # already reported to the clients concerned
+        except Exception:
+            log.exception("room %s failed on %s", self.room_id, type(message).__name__)
+            sender = getattr(message, "sender", None)
+            if sender is not None:
+                self.out.add(sender, protocol.encode(protocol.error("internal", "Something went wrong on the server")))
+        finally:
+            self.out.send()
+
+    @staticmethod
+    def _is_answer(message: object) -> bool:
+        return isinstance(message, FlushAnswers) or (
+            isinstance(message, RoomCommand) and message.message["type"] == "answer"
+        )
+
+    def _dispatch(self, message: object) -> None:
+        if isinstance(message, Join):
+            self._on_join(message.sender, message.name, message.ref)
+        elif isinstance(message, HostRoomCreated):
+            self._on_host_created(message)
+        elif isinstance(message, RoomCommand):
+            self._on_command(message)
+        elif isinstance(message, MemberDisconnected):
+            self._on_disconnected(message)
+        elif isinstance(message, FlushAnswers):
+            self.flush_requested = False
+            self._flush_answers()
+        elif isinstance(message, DeadlineDue):
+            self._on_deadline(message.index)
+        elif isinstance(message, CleanupDue):
+            self._on_cleanup_due()
+        elif isinstance(message, ProgressDue):
+            self.progress_timer = None
+            self._send_progress()
+
+    # ------------------------------------------------------------- membership
+
+    def _on_host_created(self, message: HostRoomCreated) -> None:
+        room = self.room
+        self._attach(message.sender)
+        created = {"type": "room_created", "code": room.code, "room_id": str(room.id)}
+        self._reply(message.sender, created, message.ref)
+        self._reply(message.sender, views.state(room, message.sender.user_id))
+
+    def _on_join(self, sender: Sender, name: str, ref: Any) -> None:
+        room = self.room
+        if room.phase == CLOSED:
+            self._error(sender, RoomError("room_not_found", f"No open room has code {room.code}"), ref)
+            return
+        try:
+            outcome = room.join(sender.user_id, name, self.clock.now_ms(), self.settings.max_players)
+        except RoomError as e:
+            self._error(sender, e, ref)
+            return
+        self._commit(failed=[(sender, ref)])
+        self._attach(sender)
+        self._reply(sender, views.state(room, sender.user_id), ref)
+        if outcome == "joined":
+            self._broadcast(
+                {"type": "member_joined", "seq": room.seq,
+                 "member": views.member_view(room.members[sender.user_id]),
+                 "count": len(room.members)},
+                but=sender.user_id,
+            )
+        elif outcome == "rejoined":
+            self._broadcast({"type": "member_online", "seq": room.seq, "user_id": sender.user_id}, but=sender.user_id)
+        self._after_change()
+
+    def _attach(self, sender: Sender) -> None:
+        self.attached[sender.user_id] = sender
+        sender.conn.tell(AttachedToRoom(str(self.room_id), self.actor_ref))
+
+    def _detach(self, user_id: str) -> None:
+        sender = self.attached.pop(user_id, None)
+        if sender is not None:
+            sender.conn.tell(DetachedFromRoom(str(self.room_id)))
+
+    def _on_disconnected(self, message: MemberDisconnected) -> None:
+        current = self.attached.get(message.sender.user_id)
+        if current is None or current.conn_id != message.sender.conn_id:
+            return  # an older socket of a member who has a newer one
+        del self.attached[message.sender.user_id]
+        room = self.room
+        if room.go_offline(message.sender.user_id, message.reason, self.clock.now_ms()):
+            self._commit()
+            self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": message.sender.user_id})
+            self._after_change()
+
+    def _mark_everyone_offline(self) -> None:
+        room = self.room
+        online = [u for u, m in room.members.items() if m["online"]]
+        # They were last seen no later than the room's last event.
+        for user_id in online:
+            room.go_offline(user_id, "server_restart", room.last_event_at)
+        if online:
+            self._commit()
+
+    # ------------------------------------------------------------- commands
+
+    def _on_command(self, command: RoomCommand) -> None:
+        sender, message = command.sender, command.message
+        kind, ref = message["type"], message.get("ref")
+        if sender.user_id not in self.room.members or self.attached.get(sender.user_id) != sender:
+            self._error(sender, RoomError("not_member", "You are not in this room"), ref)
+            return
+        try:
+            if kind == "answer":
+                self._on_answer(sender, message, command.received_at, ref)
+            elif kind == "resync":
+                self._reply(sender, views.state(self.room, sender.user_id), ref)
+            elif kind == "leave":
+                self._on_leave(sender, ref)
+            elif kind in HOST_COMMANDS:
+                self._on_host_command(sender, kind, message, ref)
+            else:
+                self._error(sender, RoomError("unknown_type", f"Rooms do not handle {kind!r}"), ref)
+        except RoomError as e:
+            self._error(sender, e, ref)
+
+    def _on_leave(self, sender: Sender, ref: Any) -> None:
+        room = self.room
+        was_host = room.is_host(sender.user_id)
+        room.leave(sender.user_id, self.clock.now_ms())
+        self._commit(failed=[(sender, ref)])
+        self._reply(sender, {"type": "left", "code": room.code}, ref)
+        self._detach(sender.user_id)
+        if was_host:
+            self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": sender.user_id})
+        else:
+            self._broadcast({"type": "member_left", "seq": room.seq, "user_id": sender.user_id, "count": len(room.members)})
+        self._after_change()
+
+    def _on_host_command(self, sender: Sender, kind: str, message: dict, ref: Any) -> None:
+        room, now, user = self.room, self.clock.now_ms(), sender.user_id
+        seq_before = room.seq
+        if kind == "kick":
+            target = message["user_id"]
+            room.kick(user, target, now)
+            self._commit(failed=[(sender, ref)])
+            victim = self.attached.get(target)
+            if victim is not None:
+                self.out.add(victim, protocol.encode({"type": "kicked", "code": room.code}))
+                self._detach(target)
+                victim.conn.tell(CloseSocket(protocol.CLOSE_KICKED, "kicked"))
+            self._broadcast({"type": "member_kicked", "seq": room.seq, "user_id": target, "count": len(room.members)})
+        elif kind in ("lock", "unlock"):
+            changed = room.lock(user, "host", now) if kind == "lock" else room.unlock(user, now)
+            if changed:
+                self._commit(failed=[(sender, ref)])
+                self._broadcast(self._lock_message())
+        else:
+            {"start": room.start, "next": room.next, "end": room.end}[kind](user, now)
+            self._commit(failed=[(sender, ref)])
+            self._broadcast_game_change(seq_before)
+        self._after_change()
+
+    def _lock_message(self) -> dict:
+        if self.room.locked:
+            return {"type": "room_locked", "seq": self.room.seq, "reason": self.room.lock_reason}
+        return {"type": "room_unlocked", "seq": self.room.seq}
+
+    # ------------------------------------------------------------- answers
+
+    def _on_answer(self, sender: Sender, message: dict, received_at: int, ref: Any) -> None:
+        question = message["question"]
+        self.room.answer(sender.user_id, question, message["choice"], received_at)
+        self.pending_answers[(sender.user_id, question)] = (sender, ref)
+        if not self.flush_requested:
+            self.flush_requested = True
+            self.actor_ref.tell(FlushAnswers())
+
+    def _flush_answers(self) -> None:
+        """Save every decided answer in one commit, then acknowledge each."""
+        if not self.pending_answers:
+            return
+        pending, self.pending_answers = self.pending_answers, {}
+        self._commit(failed=list(pending.values()))
+        for (_, question), (sender, ref) in pending.items():
+            self._reply(sender, {"type": "answer_accepted", "question": question}, ref)
+        self._request_progress()
+        self._after_change()
+
+    def _request_progress(self) -> None:
+        if self.progress_timer is None:
+            self.progress_timer = self.clock.call_later(
+                self.settings.progress_interval_s, lambda: self.actor_ref.tell(ProgressDue())
+            )
+
+    def _send_progress(self) -> None:
+        room = self.room
+        if room.phase != QUESTION:
+            return
+        answered, total = room.answer_progress()
+        if (answered, total) == self.progress_sent:
+            return
+        self.progress_sent = (answered, total)
+        host = self.attached.get(room.host_id)
+        if host is not None:
+            self._reply(host, {"type": "answers_progress", "answered": answered, "total": total})
+
+    # ------------------------------------------------------------- timers
+
+    def _on_deadline(self, index: int) -> None:
+        room = self.room
+        self.deadline_timer = None
+        if room.phase != QUESTION or room.question_index != index:
+            return
+        if self.clock.now_ms() < room.current["deadline_at"]:
+            self._after_change()  # fired early (clock skew): arm again
+            return
+        seq_before = room.seq
+        room.close_question("timeout", self.clock.now_ms())
+        self._commit()
+        self._broadcast_game_change(seq_before)
+        self._after_change()
+
+    def _on_cleanup_due(self) -> None:
+        room = self.room
+        self.cleanup_timer = None
+        due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
+        now = self.clock.now_ms()
+        if due is None or now < due:
+            self._after_change()
+            return
+        reason = "inactive" if room.phase == ENDED else "abandoned"
+        room.close(reason, now)
+        self._commit()
+        self._broadcast({"type": "room_closed", "seq": room.seq, "reason": reason})
+        for user_id in list(self.attached):
+            self._detach(user_id)
+        log.info("room %s (%s) closed: %s", room.code, self.room_id, reason)
+        self.hub.tell(RoomWasClosed(str(self.room_id), room.code))
+
+    def _after_change(self) -> None:
+        """Close a question everyone has answered; re-arm the timers the state calls for."""
+        room = self.room
+        if room.everyone_answered():
+            seq_before = room.seq
+            room.close_question("all_answered", self.clock.now_ms())
+            self._commit()
+            self._broadcast_game_change(seq_before)
+        if room.phase == QUESTION:
+            index, deadline = room.question_index, room.current["deadline_at"]
+            if self.deadline_timer is None or self.deadline_timer[0] != index:
+                delay = max(0.0, (deadline - self.clock.now_ms()) / 1000)
+                timer = self.clock.call_later(delay, lambda: self.actor_ref.tell(DeadlineDue(index)))
+                self.deadline_timer = (index, timer)
+        due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
+        if self.cleanup_timer is not None and self.cleanup_timer[0] != due:
+            self.cleanup_timer[1].cancel()
+            self.cleanup_timer = None
+        if due is not None and self.cleanup_timer is None:
+            delay = max(0.0, (due - self.clock.now_ms()) / 1000)
+            self.cleanup_timer = (due, self.clock.call_later(delay, lambda: self.actor_ref.tell(CleanupDue())))
+
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        return int(seconds * 1000)
+
+    # ------------------------------------------------------------- game broadcasts
+
+    def _broadcast_game_change(self, seq_before: int) -> None:
+        """Tell everyone what a start/next/end/close did, in event order."""
+        room = self.room
+        seq = seq_before
+        for kind in self._last_changes:
+            if kind == "QuestionShown":
+                seq += 1
+                self._broadcast({**views.question_shown(room), "seq": seq})
+                self.progress_sent = None
+            elif kind == "QuestionClosed":
+                seq += 1
+                ranking = room.ranking()
+                for user_id, sender in self.attached.items():
+                    self._reply(sender, views.question_closed(room, seq, user_id))
+                    self._reply(sender, views.leaderboard(ranking, user_id))
+            elif kind == "QuizEnded":
+                seq += 1
+                ranking = room.ranking()
+                for user_id, sender in self.attached.items():
+                    self._reply(sender, views.quiz_ended(ranking, seq, user_id))
+
+    # ------------------------------------------------------------- saving
+
+    def _commit(self, failed: list[tuple[Sender, Any]] = ()) -> None:
+        """Save pending events; on failure reload by replay and tell ``failed`` busy."""
+        events = list(self.room.pending_events)
+        self._last_changes = [type(e).__name__ for e in events]
+        if not events:
+            return
+        try:
+            self.store.save(self.room)
+        except Exception:
+            log.exception("room %s: save failed; reloading from the store", self.room_id)
+            for sender, ref in failed:
+                self._error(sender, RoomError("busy", "The server could not store that; try again"), ref)
+            if self.pending_answers:
+                for sender, ref in self.pending_answers.values():
+                    self._error(sender, RoomError("busy", "The server could not store that; try again"), ref)
+                self.pending_answers = {}
+            try:
+                self.room = self._replay()
+            except Exception:
+                log.exception("room %s: reload failed too; stopping until next activation", self.room_id)
+                self.out.send()
+                self.hub.tell(RoomActorFailed(str(self.room_id)))
+                self.stop()
+            raise SaveFailed() from None
+
+    # ------------------------------------------------------------- sending
+
+    def _reply(self, sender: Sender, message: dict, ref: Any = None) -> None:
+        self.out.add(sender, protocol.encode(protocol.with_ref(message, ref)))
+
+    def _error(self, sender: Sender, error: RoomError, ref: Any) -> None:
+        self._reply(sender, protocol.error(error.code, error.message), ref)
+
+    def _broadcast(self, message: dict, but: str | None = None) -> None:
+        text = protocol.encode(message)  # encoded once for every receiver
+        for user_id, sender in self.attached.items():
+            if user_id != but:
+                self.out.add(sender, text)

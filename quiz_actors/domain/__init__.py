@@ -1,0 +1,1 @@
+"""Pure domain model: aggregates, their events, and scoring. No I/O, no clock."""

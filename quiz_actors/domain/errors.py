@@ -1,0 +1,10 @@
+"""The one exception the domain raises when a command is refused."""
+
+
+class RoomError(Exception):
+    """A refused command. ``code`` is a PROTOCOL.md error code."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message

@@ -1,0 +1,465 @@
+"""The Room aggregate: a quiz being played, and everything that happened in it.
+
+Command methods (``join``, ``answer``, ``next``…) decide: they check the rules
+and raise ``RoomError`` with a PROTOCOL.md error code, changing nothing, or
+trigger one or more events. The ``@event`` methods apply those events; they run
+again on every replay, so they do no I/O and read no clock: every time they need
+(``at``, ``deadline_at``, ``received_at``) is an event field, in milliseconds
+since the epoch.
+
+``seq`` counts the changes that are broadcast to the whole room. Events that
+only some members hear of (``AnswerSubmitted``) or that never reach the wire by
+themselves (``QuizStarted``) do not advance it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.domain import Aggregate, event
+
+from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.names import NameInvalid, name_key, normalise_name
+from quiz_actors.domain.scoring import score_answer
+
+LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
+
+_TOPIC = "quiz_actors.domain.room:Room."
+
+
+def _topic(name: str) -> str:
+    # Stored events name their class; pinning the topic keeps old events
+    # readable if this module is ever moved or renamed.
+    return _TOPIC + name
+
+
+class Room(Aggregate):
+    # ------------------------------------------------------------------ creation
+
+    @event("RoomCreated", topic=_topic("RoomCreated"))
+    def __init__(
+        self,
+        code: str,
+        quiz_id: str,
+        quiz: dict,
+        host_id: str,
+        host_name: str,
+        created_at: int,
+    ):
+        self.code = code
+        self.quiz_id = quiz_id
+        self.quiz = quiz  # a copy of the quiz, so the room replays on its own
+        self.host_id = host_id
+        self.created_at = created_at
+        self.phase = LOBBY
+        self.locked = False
+        self.lock_reason: str | None = None
+        self.members: dict[str, dict] = {}
+        self.departed: dict[str, dict] = {}  # left members: their score comes back on return
+        self.kicked: dict[str, bool] = {}
+        self.question_index = -1
+        self.current: dict | None = None  # the question being played or just closed
+        self.last_result: dict | None = None
+        self.started_at: int | None = None
+        self.ended_at: int | None = None
+        self.closed_reason: str | None = None
+        self.order_counter = 0
+        self.seq = 1
+        self.last_event_at = created_at
+        self.offline_since: int | None = None
+        self._add_member(host_id, host_name, created_at, online=True)
+
+    @classmethod
+    def open(cls, *, code: str, quiz_id: str, quiz: dict, host_id: str, host_name: str, at: int) -> "Room":
+        try:
+            name = normalise_name(host_name)
+        except NameInvalid as e:
+            raise RoomError("name_invalid", str(e)) from None
+        return cls(code=code, quiz_id=quiz_id, quiz=quiz, host_id=host_id, host_name=name, created_at=at)
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def question_count(self) -> int:
+        return len(self.quiz["questions"])
+
+    def is_host(self, user_id: str) -> bool:
+        return user_id == self.host_id
+
+    def is_player(self, user_id: str) -> bool:
+        return user_id in self.members and user_id != self.host_id
+
+    def player_count(self) -> int:
+        return len(self.members) - (1 if self.host_id in self.members else 0)
+
+    def online_players(self) -> list[str]:
+        return [u for u, m in self.members.items() if m["online"] and u != self.host_id]
+
+    def any_member_online(self) -> bool:
+        return any(m["online"] for m in self.members.values())
+
+    def question(self, index: int) -> dict:
+        return self.quiz["questions"][index]
+
+    def answers(self) -> dict[str, dict]:
+        return self.current["answers"] if self.current else {}
+
+    def answer_progress(self) -> tuple[int, int]:
+        """(answered, total): total counts players online or already answered."""
+        answers = self.answers()
+        total = sum(
+            1 for u, m in self.members.items()
+            if u != self.host_id and (m["online"] or u in answers)
+        )
+        return len(answers), total
+
+    def everyone_answered(self) -> bool:
+        if self.phase != QUESTION or not self.answers():
+            return False
+        answers = self.answers()
+        return all(u in answers for u in self.online_players())
+
+    def ranking(self) -> list[dict]:
+        """Players by score; equal scores rank by who reached that score first."""
+        players = [m for u, m in self.members.items() if u != self.host_id]
+        players.sort(key=lambda m: (-m["score"], m["score_order"]))
+        return [
+            {"rank": i + 1, "user_id": m["user_id"], "name": m["name"], "score": m["score"]}
+            for i, m in enumerate(players)
+        ]
+
+    def cleanup_due_at(self, ended_ttl_ms: int, idle_ttl_ms: int, assume_nobody_online: bool = False) -> int | None:
+        """When this room should close if nothing else happens, or None.
+
+        ``assume_nobody_online`` is for rooms whose actor is not running: members
+        the store shows online were left so by a stop, and were last seen no later
+        than the room's last event.
+        """
+        if self.phase == CLOSED:
+            return None
+        due = []
+        if self.phase == ENDED:
+            due.append(self.last_event_at + ended_ttl_ms)
+        offline_since = self.offline_since
+        if assume_nobody_online and offline_since is None:
+            offline_since = self.last_event_at
+        if offline_since is not None:
+            due.append(offline_since + idle_ttl_ms)
+        return min(due) if due else None
+
+    # ------------------------------------------------------------------ commands
+
+    def join(self, user_id: str, name: str, at: int, max_players: int) -> str:
+        """Join or rejoin. Returns "joined", "rejoined" or "attached" (already online)."""
+        self._require_open()
+        if user_id in self.kicked:
+            raise RoomError("kicked", "The host removed you from this room")
+        member = self.members.get(user_id)
+        if member is not None:
+            if member["online"]:
+                return "attached"
+            self._member_online(user_id=user_id, at=at)
+            return "rejoined"
+        if self.locked:
+            raise RoomError("room_locked", "The host has locked this room")
+        if self.player_count() >= max_players:
+            raise RoomError("room_full", f"This room is full ({max_players} players)")
+        try:
+            clean = normalise_name(name)
+        except NameInvalid as e:
+            raise RoomError("name_invalid", str(e)) from None
+        key = name_key(clean)
+        if any(name_key(m["name"]) == key for m in self.members.values()):
+            raise RoomError("name_taken", f"Someone in this room is already called {clean}")
+        self._member_joined(user_id=user_id, name=clean, at=at)
+        return "joined"
+
+    def leave(self, user_id: str, at: int) -> None:
+        self._require_member(user_id)
+        if self.is_host(user_id):
+            # The host stays the host: leaving only takes them offline.
+            self.go_offline(user_id, "left", at)
+            return
+        self._member_left(user_id=user_id, at=at)
+
+    def go_offline(self, user_id: str, reason: str, at: int) -> bool:
+        member = self.members.get(user_id)
+        if member is None or not member["online"] or self.phase == CLOSED:
+            return False
+        self._member_offline(user_id=user_id, reason=reason, at=at)
+        return True
+
+    def kick(self, by: str, user_id: str, at: int) -> None:
+        self._require_host(by)
+        self._require_open()
+        if user_id == self.host_id:
+            raise RoomError("not_player", "The host cannot be kicked")
+        if user_id not in self.members:
+            raise RoomError("not_member", "That user is not a member of this room")
+        self._member_kicked(user_id=user_id, at=at)
+
+    def lock(self, by: str | None, reason: str, at: int) -> bool:
+        if by is not None:
+            self._require_host(by)
+        self._require_open()
+        if self.locked:
+            return False
+        self._room_locked(reason=reason, at=at)
+        return True
+
+    def unlock(self, by: str, at: int) -> bool:
+        self._require_host(by)
+        self._require_open()
+        if not self.locked:
+            return False
+        self._room_unlocked(at=at)
+        return True
+
+    def start(self, by: str, at: int) -> None:
+        self._require_host(by)
+        if self.phase != LOBBY:
+            raise RoomError("wrong_phase", "The quiz has already started")
+        self._quiz_started(at=at)
+        self._show_question(0, at)
+
+    def next(self, by: str, at: int) -> None:
+        """Host's "next": start, close the open question early, or move on."""
+        self._require_host(by)
+        if self.phase == LOBBY:
+            self.start(by, at)
+        elif self.phase == QUESTION:
+            self._question_closed(index=self.question_index, reason="skipped", at=at)
+        elif self.phase == REVEAL:
+            if self.question_index + 1 < self.question_count:
+                self._show_question(self.question_index + 1, at)
+            else:
+                self._quiz_ended(reason="completed", at=at)
+        else:
+            raise RoomError("wrong_phase", "The quiz is over")
+
+    def end(self, by: str, at: int) -> None:
+        self._require_host(by)
+        if self.phase in (ENDED, CLOSED):
+            raise RoomError("wrong_phase", "The quiz is already over")
+        if self.phase == QUESTION:
+            self._question_closed(index=self.question_index, reason="skipped", at=at)
+        self._quiz_ended(reason="ended_by_host", at=at)
+
+    def answer(self, user_id: str, question: int, choice: int, received_at: int) -> dict:
+        self._require_member(user_id)
+        if self.is_host(user_id):
+            raise RoomError("not_player", "The host does not answer")
+        closed_up_to = self.question_index if self.phase != QUESTION else self.question_index - 1
+        if 0 <= question <= closed_up_to:
+            raise RoomError("too_late", f"Question {question} has closed")
+        if self.phase != QUESTION or question != self.question_index:
+            raise RoomError("wrong_phase", f"Question {question} is not open")
+        if user_id in self.current["answers"]:
+            raise RoomError("already_answered", "You have already answered this question")
+        q = self.question(question)
+        if not 0 <= choice < len(q["choices"]):
+            raise RoomError("bad_choice", f"Choose between 0 and {len(q['choices']) - 1}")
+        if received_at > self.current["deadline_at"]:
+            raise RoomError("too_late", "Time is up for this question")
+        elapsed = max(0, received_at - self.current["shown_at"])
+        correct = choice in q["correct"]
+        score = score_answer(
+            correct=correct,
+            elapsed_ms=elapsed,
+            time_limit_ms=q["time_limit_s"] * 1000,
+            points_kind=q["points"],
+            streak_before=self.members[user_id]["streak"],
+        )
+        self._answer_submitted(
+            question=question, user_id=user_id, choice=choice, received_at=received_at,
+            elapsed_ms=elapsed, correct=correct, points=score.points, streak=score.streak,
+        )
+        return self.current["answers"][user_id]
+
+    def close_question(self, reason: str, at: int) -> bool:
+        if self.phase != QUESTION:
+            return False
+        self._question_closed(index=self.question_index, reason=reason, at=at)
+        return True
+
+    def close(self, reason: str, at: int) -> bool:
+        if self.phase == CLOSED:
+            return False
+        self._room_closed(reason=reason, at=at)
+        return True
+
+    # ------------------------------------------------------------------ rules
+
+    def _require_open(self) -> None:
+        if self.phase == CLOSED:
+            raise RoomError("room_closed", "This room has closed")
+
+    def _require_member(self, user_id: str) -> None:
+        if user_id not in self.members:
+            raise RoomError("not_member", "You are not a member of this room")
+
+    def _require_host(self, user_id: str) -> None:
+        self._require_member(user_id)
+        if not self.is_host(user_id):
+            raise RoomError("not_host", "Only the host can do that")
+
+    def _show_question(self, index: int, at: int) -> None:
+        limit_ms = self.question(index)["time_limit_s"] * 1000
+        self._question_shown(index=index, shown_at=at, deadline_at=at + limit_ms)
+
+    # ------------------------------------------------------------------ events
+
+    def _next_order(self) -> int:
+        self.order_counter += 1
+        return self.order_counter
+
+    def _add_member(self, user_id: str, name: str, at: int, online: bool) -> None:
+        earlier = self.departed.pop(user_id, {"score": 0, "streak": 0})
+        self.members[user_id] = {
+            "user_id": user_id,
+            "name": name,
+            "online": online,
+            "score": earlier["score"],
+            "streak": earlier["streak"],
+            "score_order": self._next_order(),
+            "joined_at": at,
+        }
+
+    def _changed(self, at: int, broadcast: bool = True) -> None:
+        self.last_event_at = at
+        if broadcast:
+            self.seq += 1
+        if self.any_member_online():
+            self.offline_since = None
+        elif self.offline_since is None:
+            self.offline_since = at
+
+    @event("MemberJoined", topic=_topic("MemberJoined"))
+    def _member_joined(self, user_id: str, name: str, at: int) -> None:
+        self._add_member(user_id, name, at, online=True)
+        self._changed(at)
+
+    @event("MemberLeft", topic=_topic("MemberLeft"))
+    def _member_left(self, user_id: str, at: int) -> None:
+        member = self.members.pop(user_id)
+        self.departed[user_id] = {"score": member["score"], "streak": member["streak"]}
+        self._changed(at)
+
+    @event("MemberOffline", topic=_topic("MemberOffline"))
+    def _member_offline(self, user_id: str, reason: str, at: int) -> None:
+        self.members[user_id]["online"] = False
+        self._changed(at)
+
+    @event("MemberOnline", topic=_topic("MemberOnline"))
+    def _member_online(self, user_id: str, at: int) -> None:
+        self.members[user_id]["online"] = True
+        self._changed(at)
+
+    @event("MemberKicked", topic=_topic("MemberKicked"))
+    def _member_kicked(self, user_id: str, at: int) -> None:
+        del self.members[user_id]
+        self.kicked[user_id] = True
+        self._changed(at)
+
+    @event("RoomLocked", topic=_topic("RoomLocked"))
+    def _room_locked(self, reason: str, at: int) -> None:
+        self.locked = True
+        self.lock_reason = reason
+        self._changed(at)
+
+    @event("RoomUnlocked", topic=_topic("RoomUnlocked"))
+    def _room_unlocked(self, at: int) -> None:
+        self.locked = False
+        self.lock_reason = None
+        self._changed(at)
+
+    @event("QuizStarted", topic=_topic("QuizStarted"))
+    def _quiz_started(self, at: int) -> None:
+        self.started_at = at
+        self._changed(at, broadcast=False)
+
+    @event("QuestionShown", topic=_topic("QuestionShown"))
+    def _question_shown(self, index: int, shown_at: int, deadline_at: int) -> None:
+        self.phase = QUESTION
+        self.question_index = index
+        self.current = {"index": index, "shown_at": shown_at, "deadline_at": deadline_at, "answers": {}}
+        self.last_result = None
+        self._changed(shown_at)
+
+    @event("AnswerSubmitted", topic=_topic("AnswerSubmitted"))
+    def _answer_submitted(
+        self, question: int, user_id: str, choice: int, received_at: int,
+        elapsed_ms: int, correct: bool, points: int, streak: int,
+    ) -> None:
+        self.current["answers"][user_id] = {
+            "user_id": user_id, "choice": choice, "received_at": received_at,
+            "elapsed_ms": elapsed_ms, "correct": correct, "points": points, "streak": streak,
+        }
+        self._changed(received_at, broadcast=False)
+
+    @event("QuestionClosed", topic=_topic("QuestionClosed"))
+    def _question_closed(self, index: int, reason: str, at: int) -> None:
+        q = self.question(index)
+        answers = self.current["answers"]
+        distribution = [0] * len(q["choices"])
+        # Scores change in the order answers arrived: that decides ties.
+        for a in sorted(answers.values(), key=lambda a: a["received_at"]):
+            distribution[a["choice"]] += 1
+            member = self.members.get(a["user_id"])
+            if member is None:
+                continue
+            member["streak"] = a["streak"]
+            if a["points"]:
+                member["score"] += a["points"]
+                member["score_order"] = self._next_order()
+        results = {}
+        for user_id, member in self.members.items():
+            if user_id == self.host_id:
+                continue
+            a = answers.get(user_id)
+            if a is None:
+                member["streak"] = 0
+            results[user_id] = {
+                "correct": bool(a and a["correct"]),
+                "points": a["points"] if a else 0,
+                "streak": member["streak"],
+                "score": member["score"],
+            }
+        self.phase = REVEAL
+        self.last_result = {
+            "index": index, "reason": reason, "correct": list(q["correct"]),
+            "distribution": distribution, "results": results,
+        }
+        self._changed(at)
+
+    @event("QuizEnded", topic=_topic("QuizEnded"))
+    def _quiz_ended(self, reason: str, at: int) -> None:
+        self.phase = ENDED
+        self.ended_at = at
+        self._changed(at)
+
+    @event("RoomClosed", topic=_topic("RoomClosed"))
+    def _room_closed(self, reason: str, at: int) -> None:
+        self.phase = CLOSED
+        self.closed_reason = reason
+        self._changed(at)
+
+
+def describe_question(room: Room) -> dict[str, Any] | None:
+    """The open or just-closed question as members may see it (no answers before close)."""
+    if room.current is None or room.phase not in (QUESTION, REVEAL):
+        return None
+    index = room.current["index"]
+    q = room.question(index)
+    public = {
+        "index": index,
+        "count": room.question_count,
+        "text": q["text"],
+        "choices": list(q["choices"]),
+        "time_limit_ms": q["time_limit_s"] * 1000,
+        "deadline_ms": room.current["deadline_at"],
+    }
+    if room.phase == REVEAL and room.last_result is not None:
+        public["correct"] = list(room.last_result["correct"])
+        public["distribution"] = list(room.last_result["distribution"])
+    return public

@@ -1,0 +1,103 @@
+"""Wire protocol v1: parsing client frames and encoding server messages.
+
+docs/PROTOCOL.md is the contract. This module checks every client frame against
+the field types of its message type before anything else sees it, so the actors
+only ever receive well-formed messages.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+VERSION = 1
+MAX_FRAME_BYTES = 16 * 1024
+
+# Close codes (PROTOCOL.md, "Errors").
+CLOSE_POLICY = 1008
+CLOSE_TOO_BIG = 1009
+CLOSE_REPLACED = 4000
+CLOSE_MISSED_HEARTBEATS = 4001
+CLOSE_KICKED = 4003
+CLOSE_SLOW = 4008
+
+_NONE = type(None)
+_REQUIRED, _OPTIONAL = True, False
+
+# type -> {field: (allowed python types, required?)}
+CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
+    "hello": {"token": ((str, _NONE), _OPTIONAL)},
+    "create_room": {"quiz_id": ((str,), _REQUIRED), "name": ((str,), _REQUIRED)},
+    "join": {"code": ((str,), _REQUIRED), "name": ((str,), _REQUIRED)},
+    "leave": {},
+    "resync": {},
+    "start": {},
+    "next": {},
+    "end": {},
+    "lock": {},
+    "unlock": {},
+    "kick": {"user_id": ((str,), _REQUIRED)},
+    "answer": {"question": ((int,), _REQUIRED), "choice": ((int,), _REQUIRED)},
+    "ping": {"t": ((int, float, str, _NONE), _OPTIONAL)},
+    "pong": {"t": ((int, float, str, _NONE), _OPTIONAL)},
+}
+
+
+class ProtocolError(Exception):
+    """A client frame that cannot be handled; answered with ``error``."""
+
+    def __init__(self, code: str, message: str, ref: Any = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.ref = ref
+
+
+def _type_ok(value: Any, allowed: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):  # JSON true is not a number here
+        return bool in allowed
+    return isinstance(value, allowed)
+
+
+def parse_client_frame(text: str) -> dict:
+    """Turn one text frame into a checked message dict, or raise ProtocolError."""
+    try:
+        message = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("bad_message", "A frame must be one JSON object") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("bad_message", "A frame must be one JSON object")
+    ref = message.get("ref")
+    if ref is not None and not _type_ok(ref, (str, int)):
+        raise ProtocolError("bad_message", "ref must be a string or an integer")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("bad_message", "A message needs a string field 'type'", ref)
+    spec = CLIENT_MESSAGES.get(kind)
+    if spec is None:
+        raise ProtocolError("unknown_type", f"Unknown message type {kind[:40]!r}", ref)
+    for name, (allowed, required) in spec.items():
+        if name not in message:
+            if required:
+                raise ProtocolError("bad_message", f"'{kind}' needs the field '{name}'", ref)
+            continue
+        if not _type_ok(message[name], allowed):
+            raise ProtocolError("bad_message", f"Field '{name}' of '{kind}' has the wrong type", ref)
+    return message
+
+
+def encode(message: dict) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+def error(code: str, message: str, ref: Any = None) -> dict:
+    reply = {"type": "error", "code": code, "message": message}
+    if ref is not None:
+        reply["ref"] = ref
+    return reply
+
+
+def with_ref(message: dict, ref: Any) -> dict:
+    if ref is not None:
+        return {**message, "ref": ref}
+    return message

@@ -1,0 +1,1 @@
+"""The aiohttp side: app factory, socket bridge, HTTP API and web pages."""

@@ -1,0 +1,35 @@
+"""The aiohttp application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from typing import AsyncIterator
+
+from aiohttp import web
+
+from quiz_actors.clock import Clock
+from quiz_actors.server import http_api
+from quiz_actors.server.bridge import close_all_sockets, websocket_handler
+from quiz_actors.server.keys import SOCKETS, SYSTEM
+from quiz_actors.settings import Settings
+from quiz_actors.system import QuizSystem
+
+
+def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
+    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES)
+    app[SYSTEM] = QuizSystem(settings, clock)
+    app[SOCKETS] = weakref.WeakSet()
+    app.cleanup_ctx.append(_run_system)
+    app.on_shutdown.append(close_all_sockets)
+    app.router.add_get("/ws", websocket_handler)
+    app.router.add_routes(http_api.routes)
+    return app
+
+
+async def _run_system(app: web.Application) -> AsyncIterator[None]:
+    system = app[SYSTEM]
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, system.start)
+    yield
+    await loop.run_in_executor(None, system.stop)

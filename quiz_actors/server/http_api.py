@@ -1,0 +1,55 @@
+"""The HTTP API: quizzes and the health check.
+
+Store calls block, so they run in the default executor, never on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from aiohttp import web
+
+from quiz_actors.domain.quiz import QuizInvalid
+from quiz_actors.server.keys import SYSTEM
+
+MAX_QUIZ_BYTES = 512 * 1024
+routes = web.RouteTableDef()
+
+
+def _error(status: int, code: str, message: str, details: list | None = None) -> web.Response:
+    body = {"error": {"code": code, "message": message, "details": details or []}}
+    return web.json_response(body, status=status)
+
+
+@routes.post("/api/quizzes")
+async def upload_quiz(request: web.Request) -> web.Response:
+    if request.content_length is not None and request.content_length > MAX_QUIZ_BYTES:
+        return _error(413, "quiz_invalid", f"A quiz document is at most {MAX_QUIZ_BYTES} bytes")
+    try:
+        document = json.loads(await request.text())
+    except ValueError:
+        return _error(400, "quiz_invalid", "The body must be a JSON quiz document")
+    library = request.app[SYSTEM].quizzes
+    try:
+        entry = await asyncio.get_running_loop().run_in_executor(None, library.upload, document)
+    except QuizInvalid as e:
+        return _error(400, "quiz_invalid", "The quiz document is invalid", e.details)
+    return web.json_response(entry, status=201)
+
+
+@routes.get("/api/quizzes")
+async def list_quizzes(request: web.Request) -> web.Response:
+    library = request.app[SYSTEM].quizzes
+    quizzes = await asyncio.get_running_loop().run_in_executor(None, library.list)
+    return web.json_response({"quizzes": quizzes})
+
+
+@routes.get("/healthz")
+async def health(request: web.Request) -> web.Response:
+    store = request.app[SYSTEM].store
+    try:
+        await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, store.ping), timeout=5)
+    except Exception:
+        return web.json_response({"status": "unavailable"}, status=503)
+    return web.json_response({"status": "ok"})

@@ -1,0 +1,12 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from quiz_actors.system import QuizSystem
+
+SYSTEM = web.AppKey("system", QuizSystem)
+SOCKETS = web.AppKey("sockets", weakref.WeakSet)

@@ -1,0 +1,80 @@
+"""Start-up and shut-down of the live system, in dependency order.
+
+The store first, then the signing key and sample quizzes, then the hub (which
+rebuilds the room directory and sweeps rooms due to close). Connections are
+started per socket. Stopping goes in reverse: connections, hub (which stops its
+rooms), the clock, and last the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pykka
+
+from eventstore import EventStore
+from eventstore.persistence import describe_store
+from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
+from quiz_actors.actors.hub import HubActor
+from quiz_actors.clock import Clock, SystemClock
+from quiz_actors.domain.directory import RoomDirectory
+from quiz_actors.domain.quiz import QuizCatalog
+from quiz_actors.domain.room import Room
+from quiz_actors.domain.secret import SECRET_ID, ServerSecret
+from quiz_actors.quizzes import QuizLibrary
+from quiz_actors.settings import Settings
+from quiz_actors.tokens import TokenSigner
+
+log = logging.getLogger(__name__)
+
+
+class QuizSystem:
+    def __init__(self, settings: Settings, clock: Clock | None = None):
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.store: EventStore | None = None
+        self.hub: pykka.ActorRef | None = None
+        self.quizzes: QuizLibrary | None = None
+        self.signer: TokenSigner | None = None
+        self._connections: set[pykka.ActorRef] = set()
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        log.info("event store: %s", describe_store(self.settings.store))
+        self.store = EventStore(self.settings.store, snapshot_types=[Room, RoomDirectory, QuizCatalog])
+        self.signer = TokenSigner(bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000))
+        self.quizzes = QuizLibrary(self.store, self.clock.now_ms)
+        self.quizzes.seed_samples()
+        self.hub = HubActor.start(self.store, self.clock, self.settings)
+        self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done
+
+    def _secret_hex(self) -> str:
+        secret = self.store.load(SECRET_ID)
+        if secret is None:
+            secret = ServerSecret(secret_hex=TokenSigner.new_secret())
+            self.store.save(secret)
+        return secret.secret_hex
+
+    def start_connection(self, outlet: SocketOutlet) -> pykka.ActorRef:
+        ref = ConnectionActor.start(
+            outlet, self.hub, self.clock, self.signer,
+            self.settings.heartbeat_ms, self.settings.missed_pings,
+        )
+        with self._lock:
+            self._connections = {c for c in self._connections if c.is_alive()}
+            self._connections.add(ref)
+        return ref
+
+    def stop(self) -> None:
+        with self._lock:
+            connections = list(self._connections)
+        for ref in connections:
+            if ref.is_alive():
+                ref.stop()
+        if self.hub is not None and self.hub.is_alive():
+            self.hub.stop()
+        self.clock.stop()
+        if self.store is not None:
+            self.store.close()
+        log.info("stopped")
