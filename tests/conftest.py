@@ -1,0 +1,144 @@
+"""Fixtures: a real server on loopback, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from quiz_actors.clock import ManualClock
+from quiz_actors.quizzes import sample_quiz_id
+from quiz_actors.server.app import create_app
+from quiz_actors.settings import Settings
+from tests.client import QuizClient
+
+POSTGRES_URL = os.environ.get("QUIZ_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_REQUIRED = os.environ.get("QUIZ_REQUIRE_POSTGRES") == "1"
+DEMO_QUIZ = sample_quiz_id("quick-demo.json")
+
+
+def _postgres_available() -> str | None:
+    """None if PostgreSQL answers, else why not."""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=3):
+            return None
+    except Exception as e:  # noqa: BLE001
+        return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+@pytest.fixture(scope="session")
+def postgres_problem() -> str | None:
+    return _postgres_available()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request, tmp_path, postgres_problem):
+    """A fresh, empty store of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/events.sqlite3"
+        return
+    if postgres_problem is not None:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (QUIZ_REQUIRE_POSTGRES=1) but: {postgres_problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {postgres_problem}")
+    import psycopg
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{POSTGRES_URL}?schema={schema}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class RunningServer:
+    """The real application on a free loopback port; it can be stopped and started again."""
+
+    def __init__(self, settings: Settings, clock):  # type: ignore[no-untyped-def]
+        self.settings = settings
+        self.clock = clock
+        self.runner: web.AppRunner | None = None
+        self.port: int | None = None
+        self.app: web.Application | None = None
+
+    async def start(self) -> "RunningServer":
+        self.app = create_app(self.settings, self.clock)
+        self.runner = web.AppRunner(self.app, handle_signals=False)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, "127.0.0.1", self.port or 0)
+        await site.start()
+        self.port = self.runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+            self.runner = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@pytest.fixture
+def clock():
+    return ManualClock()
+
+
+@pytest.fixture
+def settings(store_url):
+    return Settings(store=store_url, hello_timeout_s=10, progress_interval_s=0.05)
+
+
+@pytest.fixture
+async def server(settings, clock):
+    running = await RunningServer(settings, clock).start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def http():
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+@pytest.fixture
+def connect(server, http):
+    """Open a client on the running server; ``hello`` already done unless told not to."""
+    clients: list[QuizClient] = []
+
+    async def open_client(hello: bool = True, token: str | None = None) -> QuizClient:
+        client = await QuizClient(http, server.ws_url).connect()
+        clients.append(client)
+        if hello:
+            await client.hello(token)
+        return client
+
+    yield open_client
+
+
+async def create_room(client: QuizClient, quiz_id: str = DEMO_QUIZ, name: str = "Host") -> tuple[str, dict]:
+    created = await client.request({"type": "create_room", "quiz_id": quiz_id, "name": name}, "room_created")
+    assert created["type"] == "room_created", created
+    state = await client.expect("state")
+    return created["code"], state
+
+
+async def join(client: QuizClient, code: str, name: str) -> dict:
+    reply = await client.request({"type": "join", "code": code, "name": name}, "state")
+    assert reply["type"] == "state", reply
+    return reply

@@ -1,0 +1,157 @@
+"""Bad input gets its PROTOCOL.md error and never disturbs the room."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from tests.client import QuizClient, room_view
+from tests.conftest import RunningServer, create_room, join
+
+
+async def _room_with_player(connect):
+    host = await connect()
+    code, _ = await create_room(host)
+    alice = await connect()
+    await join(alice, code, "Alice")
+    await host.expect("member_joined")
+    return host, alice, code
+
+
+async def _assert_room_unchanged(host, alice, code):
+    """Members and seq as before: a fresh state says so."""
+    before_members, before_seqs = room_view(host)
+    state = await host.request({"type": "resync"}, "state")
+    assert state["seq"] == before_seqs[-1]
+    assert {m["user_id"] for m in state["room"]["members"]} == set(before_members)
+    assert all(m["online"] for m in state["room"]["members"])
+
+
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        ("not json at all", "bad_message"),
+        ("[1, 2, 3]", "bad_message"),
+        ('"just a string"', "bad_message"),
+        ("{}", "bad_message"),
+        ('{"type": 7}', "bad_message"),
+        ('{"type": "teleport"}', "unknown_type"),
+        ('{"type": "join", "code": 123456, "name": "X"}', "bad_message"),
+        ('{"type": "join", "name": "X"}', "bad_message"),
+        ('{"type": "answer", "question": "0", "choice": 1}', "bad_message"),
+        ('{"type": "answer", "question": 0, "choice": true}', "bad_message"),
+        ('{"type": "kick", "user_id": null}', "bad_message"),
+    ],
+)
+async def test_malformed_frames_get_errors_and_the_socket_stays_open(connect, frame, code):
+    host, alice, room_code = await _room_with_player(connect)
+    await alice.send_raw(frame)
+    error = await alice.expect("error")
+    assert error["code"] == code
+    assert "Traceback" not in error["message"]
+    await _assert_room_unchanged(host, alice, room_code)
+    # the socket still works
+    assert (await alice.request({"type": "resync"}, "state"))["type"] == "state"
+
+
+async def test_error_echoes_ref(connect):
+    alice = await connect()
+    await alice.send_raw(json.dumps({"type": "nope", "ref": 42}))
+    error = await alice.expect("error")
+    assert error == {"type": "error", "code": "unknown_type", "message": error["message"], "ref": 42}
+
+
+async def test_messages_before_hello_are_refused(connect):
+    client = await connect(hello=False)
+    await client.send({"type": "join", "code": "123456", "name": "Eve", "ref": "a"})
+    error = await client.expect("error")
+    assert error["code"] == "not_authenticated" and error["ref"] == "a"
+    await client.hello()  # still usable
+
+
+async def test_forged_token_is_unauthorized_and_closed(connect):
+    client = await connect(hello=False)
+    await client.send({"type": "hello", "token": "bm90LmEudG9rZW4.c2lnbmF0dXJl"})
+    error = await client.expect("error")
+    assert error["code"] == "unauthorized"
+    assert await client.expect_closed() == 1008
+
+
+async def test_no_hello_in_time_closes_with_policy(http, settings, clock):
+    quick = await RunningServer(replace(settings, hello_timeout_s=0.3), clock).start()
+    try:
+        client = await QuizClient(http, quick.ws_url).connect()
+        assert await client.expect_closed(timeout=5) == 1008
+    finally:
+        await quick.stop()
+
+
+async def test_frame_over_16_kib_is_refused_with_1009(connect):
+    host, alice, code = await _room_with_player(connect)
+    await alice.send_raw(json.dumps({"type": "join", "code": code, "name": "x" * 17000}))
+    assert await alice.expect_closed() == 1009
+    offline = await host.expect("member_offline")
+    assert offline["user_id"] == alice.user_id
+
+
+async def test_unknown_code_is_room_not_found(connect):
+    host, alice, code = await _room_with_player(connect)
+    eve = await connect()
+    other = "000000" if code != "000000" else "111111"
+    reply = await eve.request({"type": "join", "code": other, "name": "Eve"}, "state")
+    assert reply["type"] == "error" and reply["code"] == "room_not_found"
+    reply = await eve.request({"type": "join", "code": "abc", "name": "Eve"}, "state")
+    assert reply["code"] == "room_not_found"
+    await _assert_room_unchanged(host, alice, code)
+
+
+@pytest.mark.parametrize(
+    "name, code",
+    [
+        ("", "name_invalid"),
+        ("   ", "name_invalid"),
+        ("x" * 25, "name_invalid"),
+        ("bad\u0007name", "name_invalid"),
+        ("ALICE", "name_taken"),
+        ("  alice ", "name_taken"),
+    ],
+)
+async def test_invalid_or_duplicate_names(connect, name, code):
+    host, alice, room_code = await _room_with_player(connect)
+    bob = await connect()
+    reply = await bob.request({"type": "join", "code": room_code, "name": name}, "state")
+    assert reply["type"] == "error" and reply["code"] == code
+    await _assert_room_unchanged(host, alice, room_code)
+
+
+async def test_names_are_trimmed_and_nfc_normalised(connect):
+    host, alice, code = await _room_with_player(connect)
+    bob = await connect()
+    state = await join(bob, code, "  Zoe\u0301  ")  # e + combining accent
+    names = [m["name"] for m in state["room"]["members"]]
+    assert "Zo\u00e9" in names
+    chloe = await connect()
+    reply = await chloe.request({"type": "join", "code": code, "name": "zo\u00e9"}, "state")
+    assert reply["code"] == "name_taken"
+
+
+async def test_create_room_with_unknown_quiz(connect):
+    host = await connect()
+    reply = await host.request({"type": "create_room", "quiz_id": "nope", "name": "H"}, "room_created")
+    assert reply["code"] == "quiz_not_found"
+    reply = await host.request(
+        {"type": "create_room", "quiz_id": "00000000-0000-0000-0000-000000000000", "name": "H"}, "room_created"
+    )
+    assert reply["code"] == "quiz_not_found"
+
+
+async def test_room_commands_outside_a_room_are_not_member(connect):
+    client = await connect()
+    for kind in ("resync", "leave", "start", "answer"):
+        message = {"type": kind}
+        if kind == "answer":
+            message.update(question=0, choice=0)
+        reply = await client.request(message, "state")
+        assert reply["code"] == "not_member"

@@ -1,0 +1,115 @@
+"""Rooms and members over real sockets, on both stores (issue: rooms and broadcasts)."""
+
+from __future__ import annotations
+
+from tests.client import room_view
+from tests.conftest import create_room, join
+
+
+async def test_host_creates_room_and_player_joins(connect):
+    host = await connect()
+    code, state = await create_room(host, name="Ms Host")
+    assert len(code) == 6 and code.isdigit()
+    assert state["room"]["phase"] == "lobby"
+    assert [m["name"] for m in state["room"]["members"]] == ["Ms Host"]
+    assert state["you"] == {"user_id": host.user_id, "is_host": True, "score": 0, "answered": False}
+
+    alice = await connect()
+    alice_state = await join(alice, code, "Alice")
+    assert [m["name"] for m in alice_state["room"]["members"]] == ["Ms Host", "Alice"]
+    assert alice_state["you"]["is_host"] is False
+    joined = await host.expect("member_joined")
+    assert joined["count"] == 2
+    assert joined["member"] == {"user_id": alice.user_id, "name": "Alice", "online": True, "score": 0}
+    assert joined["seq"] == state["seq"] + 1 == alice_state["seq"]
+
+
+async def test_three_members_share_one_view_with_consecutive_seqs(connect):
+    host = await connect()
+    code, _ = await create_room(host)
+    alice, bob = await connect(), await connect()
+    await join(alice, code, "Alice")
+    await join(bob, code, "Bob")
+    await host.expect("member_joined", count=3)
+    await alice.expect("member_joined", count=3)
+    views = [room_view(c) for c in (host, alice, bob)]
+    expected = {c.user_id for c in (host, alice, bob)}
+    for members, seqs in views:
+        assert set(members) == expected
+        assert all(m["online"] for m in members.values())
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert views[0][1][-1] == views[1][1][-1] == views[2][1][-1]
+
+
+async def test_drop_and_rejoin_with_token_restores_the_member(connect):
+    host = await connect()
+    code, _ = await create_room(host)
+    alice = await connect()
+    await join(alice, code, "Alice")
+    token, user_id = alice.token, alice.user_id
+    await alice.close()
+    offline = await host.expect("member_offline")
+    assert offline["user_id"] == user_id
+
+    again = await connect(token=token)
+    assert again.user_id == user_id
+    state = await join(again, code, "Whatever")
+    online = await host.expect("member_online")
+    assert online["user_id"] == user_id and online["seq"] == offline["seq"] + 1
+    members = state["room"]["members"]
+    assert [m["user_id"] for m in members].count(user_id) == 1
+    assert next(m for m in members if m["user_id"] == user_id)["name"] == "Alice"
+    assert state["seq"] == online["seq"]
+
+
+async def test_second_socket_replaces_the_first(connect):
+    host = await connect()
+    code, _ = await create_room(host)
+    first = await connect()
+    await join(first, code, "Alice")
+    second = await connect(token=first.token)
+    assert second.user_id == first.user_id
+    replaced = await first.expect("error", code="replaced")
+    assert replaced["code"] == "replaced"
+    assert await first.expect_closed() == 4000
+    state = await join(second, code, "Alice")
+    assert sum(1 for m in state["room"]["members"] if m["user_id"] == first.user_id) == 1
+    # the newer socket carries on: it can resync
+    assert (await second.request({"type": "resync"}, "state"))["type"] == "state"
+
+
+async def test_server_restart_rebuilds_the_room_by_replay(connect, server, http):
+    host = await connect()
+    code, _ = await create_room(host)
+    alice, bob = await connect(), await connect()
+    await join(alice, code, "Alice")
+    await join(bob, code, "Bob")
+    await host.expect("member_joined", count=3)
+    tokens = {c.user_id: c.token for c in (host, alice, bob)}
+
+    await server.restart()
+
+    back = await connect(token=tokens[alice.user_id])
+    state = await join(back, code, "Alice")
+    members = {m["user_id"]: m for m in state["room"]["members"]}
+    assert set(members) == set(tokens)
+    assert members[alice.user_id]["online"] is True
+    assert members[host.user_id]["online"] is False  # nobody else has come back yet
+    assert state["room"]["host_id"] == host.user_id
+    host_back = await connect(token=tokens[host.user_id])
+    host_state = await join(host_back, code, "Host")
+    assert host_state["you"]["is_host"] is True
+    assert host_state["seq"] == state["seq"] + 1
+
+
+async def test_leave_tells_the_others(connect):
+    host = await connect()
+    code, _ = await create_room(host)
+    alice = await connect()
+    await join(alice, code, "Alice")
+    left = await alice.request({"type": "leave"}, "left")
+    assert left["type"] == "left"
+    gone = await host.expect("member_left")
+    assert gone["user_id"] == alice.user_id and gone["count"] == 1
+    not_member = await alice.request({"type": "resync"}, "state")
+    assert not_member["code"] == "not_member"
