@@ -2,8 +2,9 @@
 
 The store first, then the signing key and sample quizzes, then the hub (which
 rebuilds the room directory and sweeps rooms due to close). Connections are
-started per socket. Stopping goes in reverse: connections, hub (which stops its
-rooms), the clock, and last the store.
+started per socket. Stopping: the hub and its rooms first (so that sockets
+closing at shutdown do not count as members leaving), then the connections,
+the clock, and last the store.
 """
 
 from __future__ import annotations
@@ -66,14 +67,24 @@ class QuizSystem:
             self._connections.add(ref)
         return ref
 
+    def stop_rooms(self) -> None:
+        """Stop the hub and its rooms before the sockets close.
+
+        Rooms finish what is in their mailboxes (decided answers are saved) and
+        then hear nothing of the sockets closing: a shutdown is not every member
+        going offline, which could close an open question. On the next start,
+        members the store shows online are marked offline by the room's replay.
+        """
+        if self.hub is not None and self.hub.is_alive():
+            self.hub.stop()
+
     def stop(self) -> None:
+        self.stop_rooms()
         with self._lock:
             connections = list(self._connections)
         for ref in connections:
             if ref.is_alive():
                 ref.stop()
-        if self.hub is not None and self.hub.is_alive():
-            self.hub.stop()
         self.clock.stop()
         if self.store is not None:
             self.store.close()

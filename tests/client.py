@@ -17,7 +17,7 @@ class QuizClient:
         self.url = url
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.received: list[dict] = []
-        self._unread: list[dict] = []
+        self._unread: list[tuple[int, dict]] = []  # (position in received, message)
         self.user_id: str | None = None
         self.token: str | None = None
         self.close_code: int | None = None
@@ -48,7 +48,7 @@ class QuizClient:
                 self.received.append(message)
                 if message.get("type") == "ping" and self.answer_pings:
                     await self.send({"type": "pong", "t": message["t"]})
-                self._unread.append(message)
+                self._unread.append((len(self.received) - 1, message))
         elif frame.type == aiohttp.WSMsgType.CLOSE:
             self.close_code = frame.data
             raise ConnectionClosed(frame.data)
@@ -63,17 +63,17 @@ class QuizClient:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while True:
-            for i, message in enumerate(self._unread):
+            for i, (_, message) in enumerate(self._unread):
                 if message.get("type") == type_ and all(message.get(k) == v for k, v in fields.items()):
                     del self._unread[: i + 1]
                     return message
             remaining = end - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"no {type_} {fields} within {timeout}s; got {self._unread[-10:]}")
+                raise AssertionError(f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}")
             try:
                 await self._read_more(remaining)
             except asyncio.TimeoutError:
-                raise AssertionError(f"no {type_} {fields} within {timeout}s; got {self._unread[-10:]}") from None
+                raise AssertionError(f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}") from None
 
     async def expect_closed(self, timeout: float = DEFAULT_TIMEOUT) -> int:
         loop = asyncio.get_running_loop()
@@ -87,20 +87,28 @@ class QuizClient:
                 raise AssertionError(f"socket still open after {timeout}s") from None
 
     async def request(self, message: dict, reply_type: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
-        """Send a message with a fresh ref and wait for the reply (or error) echoing it."""
+        """Send a message with a fresh ref; wait for the error echoing it, or the reply.
+
+        The reply is the first message of ``reply_type`` that echoes the ref or,
+        for commands answered by a room broadcast (``start`` → ``question_shown``),
+        the first one of that type to arrive after the send.
+        """
         ref = f"r{len(self.received)}-{id(message)}"
+        sent_at = len(self.received)
         await self.send({**message, "ref": ref})
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout
         while True:
-            for i, m in enumerate(self._unread):
-                if m.get("ref") == ref and m.get("type") in (reply_type, "error"):
+            for i, (n, m) in enumerate(self._unread):
+                echoed = m.get("ref") == ref and m.get("type") in (reply_type, "error")
+                broadcast = n >= sent_at and m.get("type") == reply_type and "ref" not in m
+                if echoed or broadcast:
                     del self._unread[i]
                     return m
             try:
                 await self._read_more(max(0.01, end - loop.time()))
             except asyncio.TimeoutError:
-                raise AssertionError(f"no reply to {message} within {timeout}s; got {self._unread[-10:]}") from None
+                raise AssertionError(f"no reply to {message} within {timeout}s; got {[m for _, m in self._unread[-10:]]}") from None
 
     async def drain(self, quiet_s: float = 0.2) -> None:
         """Read until nothing arrives for ``quiet_s`` seconds."""

@@ -18,6 +18,7 @@ from typing import Protocol
 import pykka
 
 from quiz_actors import protocol
+from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     ClientMessage,
@@ -77,6 +78,7 @@ class ConnectionActor(pykka.ThreadingActor):
         self.room_id: str | None = None
         self.unanswered_pings = 0
         self.finished = False
+        self._token: str | None = None
 
     # ------------------------------------------------------------- dispatch
 
@@ -109,7 +111,7 @@ class ConnectionActor(pykka.ThreadingActor):
         elif isinstance(message, SocketClosed):
             self._leave_room("disconnected")
             if self.user_id is not None:
-                self.hub.tell(UnregisterConnection(self._sender()))
+                tell_quietly(self.hub, UnregisterConnection(self._sender()))
             self.finished = True
             self.stop()
 
@@ -132,13 +134,14 @@ class ConnectionActor(pykka.ThreadingActor):
             self._reply(protocol.error("not_authenticated", "Send hello first", ref))
             return
         if kind == "create_room":
-            self.hub.tell(CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
+            tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
         elif kind == "join":
-            self.hub.tell(JoinRoom(self._sender(), message["code"], message["name"], ref))
+            tell_quietly(self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref))
         elif self.room is None:
             self._reply(protocol.error("not_member", "Join a room first", ref))
-        else:
-            self.room.tell(RoomCommand(self._sender(), message, incoming.received_at))
+        elif not tell_quietly(self.room, RoomCommand(self._sender(), message, incoming.received_at)):
+            self.room, self.room_id = None, None
+            self._reply(protocol.error("room_closed", "This room has closed"), ref)
 
     def _on_hello(self, message: dict, ref: object) -> None:
         if self.user_id is not None:
@@ -159,7 +162,7 @@ class ConnectionActor(pykka.ThreadingActor):
         self.user_id = user_id
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated()
-        self.hub.tell(RegisterConnection(self._sender()))
+        tell_quietly(self.hub, RegisterConnection(self._sender()))
         log.info("user %s connected from %s (connection %s)", user_id, self.outlet.peer, self.conn_id)
         self._reply(self._welcome(), ref)
 
@@ -181,7 +184,7 @@ class ConnectionActor(pykka.ThreadingActor):
 
     def _leave_room(self, reason: str) -> None:
         if self.room is not None and self.user_id is not None:
-            self.room.tell(MemberDisconnected(self._sender(), reason))
+            tell_quietly(self.room, MemberDisconnected(self._sender(), reason))
         self.room, self.room_id = None, None
 
     # ------------------------------------------------------------- liveness

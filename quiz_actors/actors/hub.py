@@ -18,6 +18,7 @@ import pykka
 
 from eventstore import EventStore
 from quiz_actors import protocol
+from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     CleanupDue,
     CreateRoom,
@@ -79,7 +80,7 @@ class HubActor(pykka.ThreadingActor):
     def _schedule(self, message: object, delay_s: float) -> None:
         ref = self.actor_ref
         self.timers = [t for t in self.timers if not t.cancelled]
-        self.timers.append(self.clock.call_later(delay_s, lambda: ref.tell(message)))
+        self.timers.append(self.clock.call_later(delay_s, lambda: tell_quietly(ref, message)))
 
     def ping(self) -> str:
         """Answered once the hub has started: used to wait for it at start-up."""
@@ -116,7 +117,7 @@ class HubActor(pykka.ThreadingActor):
                 ref.stop(block=False)
         elif isinstance(message, HeartbeatTick):
             for sender in list(self.connections.values()):
-                sender.conn.tell(HeartbeatDue())
+                tell_quietly(sender.conn, HeartbeatDue())
             self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         elif isinstance(message, SweepDue):
             self._sweep()
@@ -125,7 +126,7 @@ class HubActor(pykka.ThreadingActor):
     def _register(self, sender: Sender) -> None:
         previous = self.connections.get(sender.user_id)
         if previous is not None and previous.conn_id != sender.conn_id:
-            previous.conn.tell(Replaced())
+            tell_quietly(previous.conn, Replaced())
         self.connections[sender.user_id] = sender
 
     # ------------------------------------------------------------- rooms
@@ -221,4 +222,4 @@ class HubActor(pykka.ThreadingActor):
 
     @staticmethod
     def _reply(sender: Sender, message: dict, ref: object = None) -> None:
-        sender.conn.tell(Deliver((protocol.encode(protocol.with_ref(message, ref)),)))
+        tell_quietly(sender.conn, Deliver((protocol.encode(protocol.with_ref(message, ref)),)))

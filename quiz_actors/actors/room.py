@@ -26,6 +26,7 @@ import pykka
 
 from eventstore import EventStore
 from quiz_actors import protocol, views
+from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     CleanupDue,
@@ -72,7 +73,7 @@ class Outgoing:
 
     def send(self) -> None:
         for conn, texts in self.frames.values():
-            conn.tell(Deliver(tuple(texts)))
+            tell_quietly(conn, Deliver(tuple(texts)))
         self.frames.clear()
 
 
@@ -111,7 +112,16 @@ class RoomActor(pykka.ThreadingActor):
             # Nobody is connected to a room that was just activated: members the
             # store still shows online were left so by a stop or a crash.
             self._mark_everyone_offline()
+            self._close_question_past_deadline()
         self._after_change()
+
+    def _close_question_past_deadline(self) -> None:
+        """A deadline that passed while the server was down closes the question now,
+        before anyone who is waiting to rejoin gets a state."""
+        room = self.room
+        if room.phase == QUESTION and self.clock.now_ms() >= room.current["deadline_at"]:
+            room.close_question("timeout", self.clock.now_ms())
+            self._commit()
 
     def on_stop(self) -> None:
         for timer in (self.deadline_timer, self.cleanup_timer):
@@ -204,12 +214,12 @@ class RoomActor(pykka.ThreadingActor):
 
     def _attach(self, sender: Sender) -> None:
         self.attached[sender.user_id] = sender
-        sender.conn.tell(AttachedToRoom(str(self.room_id), self.actor_ref))
+        tell_quietly(sender.conn, AttachedToRoom(str(self.room_id), self.actor_ref))
 
     def _detach(self, user_id: str) -> None:
         sender = self.attached.pop(user_id, None)
         if sender is not None:
-            sender.conn.tell(DetachedFromRoom(str(self.room_id)))
+            tell_quietly(sender.conn, DetachedFromRoom(str(self.room_id)))
 
     def _on_disconnected(self, message: MemberDisconnected) -> None:
         current = self.attached.get(message.sender.user_id)
@@ -220,6 +230,7 @@ class RoomActor(pykka.ThreadingActor):
         if room.go_offline(message.sender.user_id, message.reason, self.clock.now_ms()):
             self._commit()
             self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": message.sender.user_id})
+            self._close_if_everyone_answered()
             self._after_change()
 
     def _mark_everyone_offline(self) -> None:
@@ -264,6 +275,7 @@ class RoomActor(pykka.ThreadingActor):
             self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": sender.user_id})
         else:
             self._broadcast({"type": "member_left", "seq": room.seq, "user_id": sender.user_id, "count": len(room.members)})
+        self._close_if_everyone_answered()
         self._after_change()
 
     def _on_host_command(self, sender: Sender, kind: str, message: dict, ref: Any) -> None:
@@ -277,8 +289,10 @@ class RoomActor(pykka.ThreadingActor):
             if victim is not None:
                 self.out.add(victim, protocol.encode({"type": "kicked", "code": room.code}))
                 self._detach(target)
-                victim.conn.tell(CloseSocket(protocol.CLOSE_KICKED, "kicked"))
+                self.out.send()  # `kicked` must reach the socket before the close does
+                tell_quietly(victim.conn, CloseSocket(protocol.CLOSE_KICKED, "kicked"))
             self._broadcast({"type": "member_kicked", "seq": room.seq, "user_id": target, "count": len(room.members)})
+            self._close_if_everyone_answered()
         elif kind in ("lock", "unlock"):
             changed = room.lock(user, "host", now) if kind == "lock" else room.unlock(user, now)
             if changed:
@@ -314,12 +328,13 @@ class RoomActor(pykka.ThreadingActor):
         for (_, question), (sender, ref) in pending.items():
             self._reply(sender, {"type": "answer_accepted", "question": question}, ref)
         self._request_progress()
+        self._close_if_everyone_answered()
         self._after_change()
 
     def _request_progress(self) -> None:
         if self.progress_timer is None:
             self.progress_timer = self.clock.call_later(
-                self.settings.progress_interval_s, lambda: self.actor_ref.tell(ProgressDue())
+                self.settings.progress_interval_s, lambda: tell_quietly(self.actor_ref, ProgressDue())
             )
 
     def _send_progress(self) -> None:
@@ -367,19 +382,28 @@ class RoomActor(pykka.ThreadingActor):
         log.info("room %s (%s) closed: %s", room.code, self.room_id, reason)
         self.hub.tell(RoomWasClosed(str(self.room_id), room.code))
 
-    def _after_change(self) -> None:
-        """Close a question everyone has answered; re-arm the timers the state calls for."""
+    def _close_if_everyone_answered(self) -> None:
+        """After an answer, or a player going away: close when nobody online is left to answer.
+
+        A member coming back never triggers this: after a restart the first
+        player to rejoin may be one who has answered, and the question must go
+        on for the others.
+        """
         room = self.room
         if room.everyone_answered():
             seq_before = room.seq
             room.close_question("all_answered", self.clock.now_ms())
             self._commit()
             self._broadcast_game_change(seq_before)
+
+    def _after_change(self) -> None:
+        """Re-arm the timers the room's state now calls for."""
+        room = self.room
         if room.phase == QUESTION:
             index, deadline = room.question_index, room.current["deadline_at"]
             if self.deadline_timer is None or self.deadline_timer[0] != index:
                 delay = max(0.0, (deadline - self.clock.now_ms()) / 1000)
-                timer = self.clock.call_later(delay, lambda: self.actor_ref.tell(DeadlineDue(index)))
+                timer = self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, DeadlineDue(index)))
                 self.deadline_timer = (index, timer)
         due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
         if self.cleanup_timer is not None and self.cleanup_timer[0] != due:
@@ -387,7 +411,7 @@ class RoomActor(pykka.ThreadingActor):
             self.cleanup_timer = None
         if due is not None and self.cleanup_timer is None:
             delay = max(0.0, (due - self.clock.now_ms()) / 1000)
-            self.cleanup_timer = (due, self.clock.call_later(delay, lambda: self.actor_ref.tell(CleanupDue())))
+            self.cleanup_timer = (due, self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, CleanupDue())))
 
     @staticmethod
     def _ms(seconds: float) -> int:

@@ -21,6 +21,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
     app.cleanup_ctx.append(_run_system)
+    app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(http_api.routes)
@@ -33,3 +34,7 @@ async def _run_system(app: web.Application) -> AsyncIterator[None]:
     await loop.run_in_executor(None, system.start)
     yield
     await loop.run_in_executor(None, system.stop)
+
+
+async def _stop_rooms(app: web.Application) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, app[SYSTEM].stop_rooms)
