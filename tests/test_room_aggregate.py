@@ -1,0 +1,177 @@
+"""The Room aggregate: rules, and replay reproducing the live state."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.room import Room
+
+QUIZ = {
+    "title": "T",
+    "questions": [
+        {"text": "Q1", "choices": ["a", "b", "c"], "correct": [1], "time_limit_s": 20, "points": "standard"},
+        {"text": "Q2", "choices": ["a", "b"], "correct": [0], "time_limit_s": 10, "points": "double"},
+    ],
+}
+T0 = 1_000_000
+
+
+def new_room() -> Room:
+    return Room.open(code="123456", quiz_id="q", quiz=QUIZ, host_id="host", host_name="Host", at=T0)
+
+
+def replayed(room: Room) -> Room:
+    """Rebuild a room from its events alone, as the store does."""
+    events = room.collect_events()
+    copy = None
+    for e in events:
+        copy = e.mutate(copy)
+    return copy
+
+
+def public_state(room: Room) -> dict:
+    return {k: v for k, v in vars(room).items() if not k.startswith("_") or k in ("_version",)}
+
+
+def test_replaying_a_finished_game_reproduces_its_state():
+    room = new_room()
+    room.join("ann", "Ann", T0 + 1, 100)
+    room.join("ben", "Ben", T0 + 2, 100)
+    room.start("host", T0 + 10)
+    room.answer("ann", 0, 1, T0 + 10)
+    room.answer("ben", 0, 0, T0 + 5_000)
+    room.close_question("all_answered", T0 + 5_000)
+    room.go_offline("ben", "disconnected", T0 + 6_000)
+    room.next("host", T0 + 7_000)
+    room.answer("ann", 1, 0, T0 + 9_000)
+    room.close_question("timeout", T0 + 17_000)
+    room.next("host", T0 + 18_000)
+    assert room.phase == "ended"
+    assert room.ranking()[0] == {"rank": 1, "user_id": "ann", "name": "Ann", "score": 1000 + 1800 + 100}
+    live = public_state(room)
+    assert public_state(replayed(room)) == live
+
+
+def test_ties_rank_by_who_reached_the_score_first():
+    room = new_room()
+    for user in ("ann", "ben", "cat"):
+        room.join(user, user.title(), T0, 100)
+    room.start("host", T0)
+    room.answer("cat", 0, 1, T0 + 100)  # both full points, Cat first
+    room.answer("ben", 0, 1, T0 + 200)
+    room.close_question("all_answered", T0 + 300)
+    names = [r["user_id"] for r in room.ranking()]
+    assert names == ["cat", "ben", "ann"]
+
+
+def test_scores_stay_hidden_until_the_question_closes():
+    room = new_room()
+    room.join("ann", "Ann", T0, 100)
+    room.start("host", T0)
+    room.answer("ann", 0, 1, T0 + 1)
+    assert room.members["ann"]["score"] == 0
+    room.close_question("timeout", T0 + 20_000)
+    assert room.members["ann"]["score"] == 1000
+
+
+def test_rejoin_never_duplicates_or_resets():
+    room = new_room()
+    room.join("ann", "Ann", T0, 100)
+    room.start("host", T0)
+    room.answer("ann", 0, 1, T0)
+    room.close_question("timeout", T0 + 20_000)
+    room.go_offline("ann", "timeout", T0 + 21_000)
+    assert room.join("ann", "Other name", T0 + 22_000, 100) == "rejoined"
+    assert list(room.members) == ["host", "ann"]
+    assert room.members["ann"]["score"] == 1000 and room.members["ann"]["name"] == "Ann"
+
+
+def test_seq_counts_only_room_wide_changes():
+    room = new_room()
+    assert room.seq == 1
+    room.join("ann", "Ann", T0, 100)
+    room.start("host", T0)  # QuizStarted (quiet) + QuestionShown
+    assert room.seq == 3
+    room.answer("ann", 0, 1, T0)  # quiet
+    assert room.seq == 3
+
+
+def test_room_full_and_locked():
+    room = new_room()
+    room.join("ann", "Ann", T0, 1)
+    with pytest.raises(RoomError) as e:
+        room.join("ben", "Ben", T0, 1)
+    assert e.value.code == "room_full"
+    room.lock("host", "host", T0)
+    with pytest.raises(RoomError) as e:
+        room.join("cat", "Cat", T0, 10)
+    assert e.value.code == "room_locked"
+
+
+def test_answer_received_after_the_deadline_is_too_late():
+    room = new_room()
+    room.join("ann", "Ann", T0, 100)
+    room.start("host", T0)
+    with pytest.raises(RoomError) as e:
+        room.answer("ann", 0, 1, T0 + 20_001)
+    assert e.value.code == "too_late"
+    room.answer("ann", 0, 1, T0 + 20_000)
+
+
+def test_cleanup_times():
+    room = new_room()
+    room.join("ann", "Ann", T0, 100)
+    assert room.cleanup_due_at(300_000, 1_800_000) is None
+    assert room.cleanup_due_at(300_000, 1_800_000, assume_nobody_online=True) == T0 + 1_800_000
+    room.go_offline("ann", "disconnected", T0 + 5)
+    room.go_offline("host", "disconnected", T0 + 9)
+    assert room.cleanup_due_at(300_000, 1_800_000) == T0 + 9 + 1_800_000
+    room.join("ann", "Ann", T0 + 10, 100)
+    room.end("host", T0 + 20)
+    assert room.cleanup_due_at(300_000, 1_800_000) == T0 + 20 + 300_000
+
+
+commands = st.lists(
+    st.tuples(
+        st.sampled_from(["join", "leave", "offline", "start", "next", "answer", "kick", "lock", "unlock", "end"]),
+        st.sampled_from(["host", "ann", "ben", "cat"]),
+        st.integers(0, 2),
+        st.integers(0, 30_000),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(commands)
+def test_any_sequence_of_commands_replays_to_the_same_state(script):
+    room = new_room()
+    now = T0
+    for kind, user, number, delay in script:
+        now += delay
+        try:
+            if kind == "join":
+                room.join(user, user.title(), now, 3)
+            elif kind == "leave":
+                room.leave(user, now)
+            elif kind == "offline":
+                room.go_offline(user, "disconnected", now)
+            elif kind == "answer":
+                room.answer(user, number % 2, number, now)
+            elif kind == "kick":
+                room.kick("host", user, now)
+            elif kind == "lock":
+                room.lock(user, "host", now)
+            elif kind == "unlock":
+                room.unlock(user, now)
+            else:
+                getattr(room, kind)(user, now)
+        except RoomError:
+            pass
+        # invariants that hold after every command
+        assert len({m["name"].casefold() for m in room.members.values()}) == len(room.members)
+        assert room.host_id in room.members
+    assert public_state(replayed(room)) == public_state(room)
