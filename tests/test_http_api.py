@@ -1,0 +1,58 @@
+"""The HTTP API: quizzes and health, over real HTTP."""
+
+from __future__ import annotations
+
+from quiz_actors.quizzes import sample_quiz_id
+
+QUIZ = {"title": "Tiny", "questions": [{"text": "2+2?", "choices": ["3", "4"], "correct": [1], "time_limit_s": 5}]}
+
+
+async def test_samples_are_listed_on_a_fresh_start(server, http):
+    async with http.get(server.base_url + "/api/quizzes") as response:
+        assert response.status == 200
+        quizzes = (await response.json())["quizzes"]
+    ids = {q["quiz_id"] for q in quizzes}
+    assert sample_quiz_id("quick-demo.json") in ids and len(quizzes) >= 3
+    assert all(set(q) == {"quiz_id", "title", "question_count"} for q in quizzes)
+
+
+async def test_upload_then_list_and_play(server, http, connect):
+    async with http.post(server.base_url + "/api/quizzes", json=QUIZ) as response:
+        assert response.status == 201
+        created = await response.json()
+    assert created["title"] == "Tiny" and created["question_count"] == 1
+    async with http.get(server.base_url + "/api/quizzes") as response:
+        listed = (await response.json())["quizzes"]
+    assert created in listed
+    assert "correct" not in str(listed)
+    host = await connect()
+    reply = await host.request({"type": "create_room", "quiz_id": created["quiz_id"], "name": "H"}, "room_created")
+    assert reply["type"] == "room_created"
+
+
+async def test_uploads_survive_a_restart(server, http):
+    async with http.post(server.base_url + "/api/quizzes", json=QUIZ) as response:
+        created = await response.json()
+    await server.restart()
+    async with http.get(server.base_url + "/api/quizzes") as response:
+        listed = (await response.json())["quizzes"]
+    assert created in listed
+    assert sum(1 for q in listed if q["quiz_id"] == sample_quiz_id("quick-demo.json")) == 1
+
+
+async def test_invalid_quiz_gets_400_with_details(server, http):
+    bad = {"title": "", "questions": [{"text": "Q", "choices": ["a"], "correct": [3], "time_limit_s": 1}]}
+    async with http.post(server.base_url + "/api/quizzes", json=bad) as response:
+        assert response.status == 400
+        body = await response.json()
+    assert body["error"]["code"] == "quiz_invalid"
+    assert len(body["error"]["details"]) >= 3
+    async with http.post(server.base_url + "/api/quizzes", data=b"{not json") as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "quiz_invalid"
+
+
+async def test_healthz(server, http):
+    async with http.get(server.base_url + "/healthz") as response:
+        assert response.status == 200
+        assert await response.json() == {"status": "ok"}
