@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from eventsourcing.postgres import PostgresFactory
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
 DEFAULT_STORE_URL = "sqlite:///quiz-data/events.sqlite3"
@@ -27,6 +28,7 @@ DEFAULT_STORE_URL = "sqlite:///quiz-data/events.sqlite3"
 POSTGRES_LOCK_TIMEOUT_S = 5
 POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_S = 10
 POSTGRES_CONNECT_TIMEOUT_S = 5
+POSTGRES_STATEMENT_TIMEOUT_MS = 10_000
 
 
 class StoreUrlError(ValueError):
@@ -50,6 +52,19 @@ class DurableSQLiteFactory(SQLiteFactory):
             db_name=plain.db_name, lock_timeout=plain.lock_timeout
         )
         plain.close()
+
+
+class BoundedPostgresFactory(PostgresFactory):
+    """eventsourcing's PostgreSQL factory, with a statement timeout on every connection.
+
+    The library sets lock and idle-in-transaction timeouts; a statement that
+    runs on and on (a stuck database) would still hang a room's save forever.
+    """
+
+    def __init__(self, env):  # type: ignore[no-untyped-def]
+        super().__init__(env)
+        # The pool opens lazily, so its connection arguments can still be added to.
+        self.datastore.pool.kwargs["options"] = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
 
 
 def env_for_store(url: str) -> dict[str, str]:
@@ -90,7 +105,7 @@ def _postgres_env(parts) -> dict[str, str]:  # type: ignore[no-untyped-def]
         raise StoreUrlError("A PostgreSQL URL names a database: postgresql://user@host:5432/dbname")
     query = parse_qs(parts.query)
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": "eventstore.persistence:BoundedPostgresFactory",
         "POSTGRES_DBNAME": dbname,
         "POSTGRES_HOST": parts.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parts.port or 5432),

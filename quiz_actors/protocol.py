@@ -27,7 +27,7 @@ _REQUIRED, _OPTIONAL = True, False
 # type -> {field: (allowed python types, required?)}
 CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "hello": {"token": ((str, _NONE), _OPTIONAL)},
-    "create_room": {"quiz_id": ((str,), _REQUIRED), "name": ((str,), _REQUIRED)},
+    "create_room": {"quiz_id": ((str,), _REQUIRED), "name": ((str,), _REQUIRED), "admin_key": ((str,), _OPTIONAL)},
     "join": {"code": ((str,), _REQUIRED), "name": ((str,), _REQUIRED)},
     "leave": {},
     "resync": {},

@@ -60,7 +60,7 @@ class QuizSystem:
     def start_connection(self, outlet: SocketOutlet) -> pykka.ActorRef:
         ref = ConnectionActor.start(
             outlet, self.hub, self.clock, self.signer,
-            self.settings.heartbeat_ms, self.settings.missed_pings,
+            self.settings.heartbeat_ms, self.settings.missed_pings, self.settings.admin_key,
         )
         with self._lock:
             self._connections = {c for c in self._connections if c.is_alive()}

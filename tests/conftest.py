@@ -100,7 +100,11 @@ def clock():
 
 @pytest.fixture
 def settings(store_url):
-    return Settings(store=store_url, hello_timeout_s=10, progress_interval_s=0.05)
+    # Generous rate limits: tests send faster than people do. The limits have tests of their own.
+    return Settings(
+        store=store_url, hello_timeout_s=10, progress_interval_s=0.05,
+        player_messages_per_s=1000, player_burst=1000,
+    )
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ socket's outlet, which passes them to the event loop.
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import logging
 import uuid
@@ -52,7 +53,9 @@ class SocketOutlet(Protocol):
 
     def close(self, code: int, reason: str) -> None: ...
 
-    def authenticated(self) -> None: ...
+    def authenticated(self, user_id: str) -> None: ...
+
+    def set_host(self, is_host: bool) -> None: ...
 
 
 class ConnectionActor(pykka.ThreadingActor):
@@ -64,6 +67,7 @@ class ConnectionActor(pykka.ThreadingActor):
         signer: TokenSigner,
         heartbeat_ms: int,
         missed_pings_limit: int,
+        admin_key: str = "",
     ):
         super().__init__()
         self.conn_id = next(_conn_ids)
@@ -73,6 +77,7 @@ class ConnectionActor(pykka.ThreadingActor):
         self.signer = signer
         self.heartbeat_ms = heartbeat_ms
         self.missed_pings_limit = missed_pings_limit
+        self.admin_key = admin_key
         self.user_id: str | None = None
         self.room: pykka.ActorRef | None = None
         self.room_id: str | None = None
@@ -134,6 +139,10 @@ class ConnectionActor(pykka.ThreadingActor):
             self._reply(protocol.error("not_authenticated", "Send hello first", ref))
             return
         if kind == "create_room":
+            if not self._admin_key_ok(message.get("admin_key")):
+                log.info("refused create_room from %s (user %s): admin key", self.outlet.peer, self.user_id)
+                self._reply(protocol.error("unauthorized", "Creating rooms needs the server's admin key"), ref)
+                return
             tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
         elif kind == "join":
             tell_quietly(self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref))
@@ -161,7 +170,7 @@ class ConnectionActor(pykka.ThreadingActor):
                 return
         self.user_id = user_id
         self._token = self.signer.issue(user_id, now) if token is None else token
-        self.outlet.authenticated()
+        self.outlet.authenticated(user_id)
         tell_quietly(self.hub, RegisterConnection(self._sender()))
         log.info("user %s connected from %s (connection %s)", user_id, self.outlet.peer, self.conn_id)
         self._reply(self._welcome(), ref)
@@ -175,12 +184,18 @@ class ConnectionActor(pykka.ThreadingActor):
             "heartbeat_ms": self.heartbeat_ms,
         }
 
+    def _admin_key_ok(self, presented: object) -> bool:
+        if not self.admin_key:
+            return True  # no key configured: a local single-user server stays open
+        return isinstance(presented, str) and hmac.compare_digest(presented.encode(), self.admin_key.encode())
+
     # ------------------------------------------------------------- rooms
 
     def _attach(self, message: AttachedToRoom) -> None:
         if self.room_id is not None and self.room_id != message.room_id:
             self._leave_room("switched")
         self.room, self.room_id = message.room, message.room_id
+        self.outlet.set_host(message.is_host)  # hosts may send more messages a second
 
     def _leave_room(self, reason: str) -> None:
         if self.room is not None and self.user_id is not None:
@@ -204,7 +219,7 @@ class ConnectionActor(pykka.ThreadingActor):
 
     def _sender(self) -> Sender:
         assert self.user_id is not None
-        return Sender(self.user_id, self.conn_id, self.actor_ref)
+        return Sender(self.user_id, self.conn_id, self.actor_ref, self.outlet.peer)
 
     def _reply(self, message: dict, ref: object = None) -> None:
         if not self.finished:

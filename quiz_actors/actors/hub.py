@@ -30,7 +30,6 @@ from quiz_actors.actors.messages import (
     JoinRoom,
     RegisterConnection,
     Replaced,
-    RoomActorFailed,
     RoomWasClosed,
     Sender,
     SweepDue,
@@ -47,6 +46,10 @@ from quiz_actors.settings import Settings
 log = logging.getLogger(__name__)
 
 
+class StoreUnavailable(Exception):
+    pass
+
+
 class HubActor(pykka.ThreadingActor):
     def __init__(self, store: EventStore, clock: Clock, settings: Settings):
         super().__init__()
@@ -61,10 +64,7 @@ class HubActor(pykka.ThreadingActor):
     # ------------------------------------------------------------- life cycle
 
     def on_start(self) -> None:
-        self.directory = self.store.load(DIRECTORY_ID)
-        if self.directory is None:
-            self.directory = RoomDirectory()
-            self.store.save(self.directory)
+        self.directory = self._load_directory()
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         self._sweep()
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
@@ -76,6 +76,16 @@ class HubActor(pykka.ThreadingActor):
             if ref.is_alive():
                 ref.stop()
         self.rooms.clear()
+
+    def _load_directory(self) -> RoomDirectory:
+        try:
+            directory = self.store.load(DIRECTORY_ID)
+            if directory is None:
+                directory = RoomDirectory()
+                self.store.save(directory)
+            return directory
+        except Exception as e:
+            raise StoreUnavailable() from e
 
     def _schedule(self, message: object, delay_s: float) -> None:
         ref = self.actor_ref
@@ -90,7 +100,15 @@ class HubActor(pykka.ThreadingActor):
 
     def on_receive(self, message: object) -> None:
         try:
+            if self.directory is None:
+                self.directory = self._load_directory()
             self._dispatch(message)
+        except StoreUnavailable:
+            log.warning("hub: the store is unavailable; refused %s", type(message).__name__)
+            sender = getattr(message, "sender", None)
+            if sender is not None:
+                self._reply(sender, protocol.error("busy", "The server cannot reach its store; try again"),
+                            getattr(message, "ref", None))
         except Exception:
             log.exception("hub failed on %s", type(message).__name__)
             sender = getattr(message, "sender", None)
@@ -111,17 +129,13 @@ class HubActor(pykka.ThreadingActor):
             self._join_room(message)
         elif isinstance(message, RoomWasClosed):
             self._room_closed(message)
-        elif isinstance(message, RoomActorFailed):
-            ref = self.rooms.pop(message.room_id, None)
-            if ref is not None:
-                ref.stop(block=False)
         elif isinstance(message, HeartbeatTick):
             for sender in list(self.connections.values()):
                 tell_quietly(sender.conn, HeartbeatDue())
             self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         elif isinstance(message, SweepDue):
-            self._sweep()
             self._schedule(SweepDue(), self.settings.sweep_interval_s)
+            self._sweep()
 
     def _register(self, sender: Sender) -> None:
         previous = self.connections.get(sender.user_id)
@@ -151,7 +165,7 @@ class HubActor(pykka.ThreadingActor):
             self.store.save(room, self.directory)
         except Exception:
             log.exception("could not store a new room")
-            self.directory = self.store.load(DIRECTORY_ID)
+            self.directory = None  # it assigned a code that was not stored: reload before next use
             self._reply(sender, protocol.error("busy", "The server could not create the room; try again"), ref)
             return
         log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
@@ -194,7 +208,12 @@ class HubActor(pykka.ThreadingActor):
         if actor is not None:
             actor.stop(block=False)
         if self.directory.release(message.code, message.room_id, self.clock.now_ms()):
-            self.store.save(self.directory)
+            try:
+                self.store.save(self.directory)
+            except Exception as e:
+                # The room's RoomClosed is stored: the next sweep releases the code again.
+                self.directory = None
+                raise StoreUnavailable() from e
 
     def _sweep(self) -> None:
         """Activate the rooms not in memory whose cleanup time has passed.

@@ -47,6 +47,7 @@ class Deliver:
 class AttachedToRoom:
     room_id: str
     room: ActorRef
+    is_host: bool
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ class Sender:
     user_id: str
     conn_id: int
     conn: ActorRef = field(compare=False)
+    ip: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -175,9 +177,3 @@ class RoomWasClosed:
     room_id: str
     code: str
 
-
-@dataclass(frozen=True)
-class RoomActorFailed:
-    """The room could not reload after a failed save; activate it afresh later."""
-
-    room_id: str

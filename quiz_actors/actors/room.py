@@ -39,7 +39,6 @@ from quiz_actors.actors.messages import (
     Join,
     MemberDisconnected,
     ProgressDue,
-    RoomActorFailed,
     RoomCommand,
     RoomWasClosed,
     Sender,
@@ -52,6 +51,12 @@ from quiz_actors.settings import Settings
 log = logging.getLogger(__name__)
 
 HOST_COMMANDS = ("start", "next", "end", "lock", "unlock", "kick")
+BUSY = RoomError("busy", "The server could not store that; nothing changed, try again")
+
+
+def _ref_of(message: object) -> Any:
+    inner = getattr(message, "message", None)
+    return inner.get("ref") if isinstance(inner, dict) else None
 
 
 class SaveFailed(Exception):
@@ -108,12 +113,27 @@ class RoomActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         if self.room is None:
+            self._recover()
+        else:
+            self._after_change()
+
+    def _recover(self) -> bool:
+        """(Re)build the room by replay; False while the store cannot be read."""
+        try:
             self.room = self._replay()
-            # Nobody is connected to a room that was just activated: members the
-            # store still shows online were left so by a stop or a crash.
-            self._mark_everyone_offline()
+        except Exception:
+            log.exception("room %s: cannot load from the store; will retry on the next message", self.room_id)
+            self.room = None
+            return False
+        try:
+            # Members the store shows online but who have no socket here were left
+            # so by a stop or a crash (on activation, that is everyone).
+            self._mark_detached_offline()
             self._close_question_past_deadline()
+        except SaveFailed:
+            return self.room is not None
         self._after_change()
+        return True
 
     def _close_question_past_deadline(self) -> None:
         """A deadline that passed while the server was down closes the question now,
@@ -140,6 +160,12 @@ class RoomActor(pykka.ThreadingActor):
 
     def on_receive(self, message: object) -> None:
         try:
+            if self.room is None and not self._recover():
+                # The store is unreachable: refuse, acknowledge nothing, try again next time.
+                sender = getattr(message, "sender", None)
+                if sender is not None:
+                    self._error(sender, BUSY, getattr(message, "ref", None) or _ref_of(message))
+                return
             if not self._is_answer(message):
                 self._flush_answers()  # decided answers are saved before anything else
             self._dispatch(message)
@@ -214,7 +240,7 @@ class RoomActor(pykka.ThreadingActor):
 
     def _attach(self, sender: Sender) -> None:
         self.attached[sender.user_id] = sender
-        tell_quietly(sender.conn, AttachedToRoom(str(self.room_id), self.actor_ref))
+        tell_quietly(sender.conn, AttachedToRoom(str(self.room_id), self.actor_ref, self.room.is_host(sender.user_id)))
 
     def _detach(self, user_id: str) -> None:
         sender = self.attached.pop(user_id, None)
@@ -233,9 +259,9 @@ class RoomActor(pykka.ThreadingActor):
             self._close_if_everyone_answered()
             self._after_change()
 
-    def _mark_everyone_offline(self) -> None:
+    def _mark_detached_offline(self) -> None:
         room = self.room
-        online = [u for u, m in room.members.items() if m["online"]]
+        online = [u for u, m in room.members.items() if m["online"] and u not in self.attached]
         # They were last seen no later than the room's last event.
         for user_id in online:
             room.go_offline(user_id, "server_restart", room.last_event_at)
@@ -399,6 +425,8 @@ class RoomActor(pykka.ThreadingActor):
     def _after_change(self) -> None:
         """Re-arm the timers the room's state now calls for."""
         room = self.room
+        if room is None:
+            return
         if room.phase == QUESTION:
             index, deadline = room.question_index, room.current["deadline_at"]
             if self.deadline_timer is None or self.deadline_timer[0] != index:
@@ -452,19 +480,12 @@ class RoomActor(pykka.ThreadingActor):
             self.store.save(self.room)
         except Exception:
             log.exception("room %s: save failed; reloading from the store", self.room_id)
-            for sender, ref in failed:
-                self._error(sender, RoomError("busy", "The server could not store that; try again"), ref)
-            if self.pending_answers:
-                for sender, ref in self.pending_answers.values():
-                    self._error(sender, RoomError("busy", "The server could not store that; try again"), ref)
-                self.pending_answers = {}
-            try:
-                self.room = self._replay()
-            except Exception:
-                log.exception("room %s: reload failed too; stopping until next activation", self.room_id)
-                self.out.send()
-                self.hub.tell(RoomActorFailed(str(self.room_id)))
-                self.stop()
+            for sender, ref in [*failed, *self.pending_answers.values()]:
+                self._error(sender, BUSY, ref)
+            self.pending_answers = {}
+            # The aggregate already applied what was not stored: throw it away.
+            self.room = None
+            self._recover()
             raise SaveFailed() from None
 
     # ------------------------------------------------------------- sending

@@ -11,7 +11,8 @@ from aiohttp import web
 from quiz_actors.clock import Clock
 from quiz_actors.server import http_api
 from quiz_actors.server.bridge import close_all_sockets, websocket_handler
-from quiz_actors.server.keys import SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, SOCKETS, SYSTEM
+from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.settings import Settings
 from quiz_actors.system import QuizSystem
 
@@ -20,6 +21,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES)
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
+    app[CONNECTIONS] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)

@@ -1,8 +1,10 @@
 """The socket bridge: ``GET /ws``, one connection actor per WebSocket.
 
-The handler reads frames, checks them with the protocol module and tells the
-connection actor; replies come back through the socket's session (a queue and
-one writer task). Nothing here waits on an actor: the event loop never blocks.
+Before the upgrade it checks the Origin and the connection limits. Then it
+reads frames, applies the socket's rate limit, checks each frame with the
+protocol module and tells the connection actor; replies come back through the
+socket's session (a bounded queue and one writer task). Nothing here waits on
+an actor: the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -14,27 +16,64 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from quiz_actors import protocol
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
-from quiz_actors.server.keys import SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, SOCKETS, SYSTEM
+from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
+from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
+def origin_allowed(request: web.Request, settings: Settings) -> bool:
+    """Exact matches only: the server's own origin, the configured ones, or no Origin at all."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser: bots, load tools, native apps
+    own = f"{request.scheme}://{request.host}"
+    allowed = {o.strip() for o in settings.allowed_origins.split(",") if o.strip()}
+    return origin == own or origin in allowed
+
+
+async def websocket_handler(request: web.Request) -> web.StreamResponse:
     system = request.app[SYSTEM]
     settings = system.settings
+    peer = request.remote or "?"
+    if not origin_allowed(request, settings):
+        log.info("refused socket from %s: Origin %r not allowed", peer, request.headers.get("Origin"))
+        return web.Response(status=403, text="Origin not allowed")
+    refusal = request.app[CONNECTIONS].admit(peer)
+    if refusal is not None:
+        log.info("refused socket from %s: %s", peer, refusal)
+        return web.Response(status=503, text=refusal)
+    try:
+        return await _serve(request, system, settings, peer)
+    finally:
+        request.app[CONNECTIONS].release(peer)
+
+
+async def _serve(request: web.Request, system, settings: Settings, peer: str) -> web.WebSocketResponse:  # type: ignore[no-untyped-def]
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
-    peer = request.remote or "?"
-    session = SocketSession(ws, loop, peer, settings.outbox_max_messages)
+    session = SocketSession(
+        ws, loop, peer,
+        max_queued=settings.outbox_max_messages,
+        max_bytes=settings.outbox_max_bytes,
+        send_timeout_s=settings.send_timeout_s,
+        transport=request.transport,
+    )
     connection = system.start_connection(session)
     writer = asyncio.create_task(session.run_writer())
     hello_deadline = loop.call_later(settings.hello_timeout_s, session.close_if_not_authenticated)
+    throttle = Throttle(session, settings, loop.time())
     request.app[SOCKETS].add(ws)
     log.info("socket opened from %s", peer)
     try:
         async for frame in ws:
+            if not throttle.admit(loop.time()):
+                if throttle.abusive:
+                    break
+                continue
             if frame.type == WSMsgType.TEXT:
                 _forward(frame.data, session, connection, system.clock.now_ms())
             elif frame.type == WSMsgType.BINARY:
@@ -45,11 +84,44 @@ async def websocket_handler(request: web.Request) -> web.WebSocketResponse:
         hello_deadline.cancel()
         connection.tell(SocketClosed())
         request.app[SOCKETS].discard(ws)
-        if not ws.closed:
+        if throttle.abusive:
+            await writer  # it sends the rate_limited error, then closes with 1008
+        elif not ws.closed:
             await ws.close()
         writer.cancel()
-        log.info("socket from %s closed (code %s)", peer, ws.close_code)
+        log.info("socket from %s (user %s) closed with code %s", peer, session.user_id, ws.close_code)
     return ws
+
+
+class Throttle:
+    """The socket's message rate: a token bucket, then a close for sustained abuse."""
+
+    def __init__(self, session: SocketSession, settings: Settings, now: float):
+        self.session = session
+        self.settings = settings
+        self.bucket = TokenBucket(settings.player_messages_per_s, settings.player_burst, now)
+        self.meter = AbuseMeter(settings.rate_abuse_limit)
+        self.host_rate = False
+        self.last_notice = float("-inf")
+        self.abusive = False
+
+    def admit(self, now: float) -> bool:
+        if self.session.is_host and not self.host_rate:
+            self.bucket.reconfigure(self.settings.host_messages_per_s, self.settings.host_burst)
+            self.host_rate = True
+        if self.bucket.take(now):
+            return True
+        session = self.session
+        if self.meter.refuse(now):
+            log.warning("rate limit: closing socket from %s (user %s)", session.peer, session.user_id)
+            session.enqueue([protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting"))])
+            session.request_close(protocol.CLOSE_POLICY, "rate limit")
+            self.abusive = True
+        elif now - self.last_notice >= 1.0:
+            log.info("rate limit: refusing messages from %s (user %s)", session.peer, session.user_id)
+            session.enqueue([protocol.encode(protocol.error("rate_limited", "Slow down: too many messages"))])
+            self.last_notice = now
+        return False
 
 
 def _forward(text: str, session: SocketSession, connection, received_at: int) -> None:  # type: ignore[no-untyped-def]

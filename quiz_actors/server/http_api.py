@@ -6,6 +6,7 @@ Store calls block, so they run in the default executor, never on the loop.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 
 from aiohttp import web
@@ -22,8 +23,19 @@ def _error(status: int, code: str, message: str, details: list | None = None) ->
     return web.json_response(body, status=status)
 
 
+def admin_key_ok(request: web.Request) -> bool:
+    """With an admin key configured, uploads need ``Authorization: Bearer <key>``."""
+    key = request.app[SYSTEM].settings.admin_key
+    if not key:
+        return True
+    presented = request.headers.get("Authorization", "")
+    return hmac.compare_digest(presented.encode(), f"Bearer {key}".encode())
+
+
 @routes.post("/api/quizzes")
 async def upload_quiz(request: web.Request) -> web.Response:
+    if not admin_key_ok(request):
+        return _error(401, "unauthorized", "Uploading quizzes needs the server's admin key")
     if request.content_length is not None and request.content_length > MAX_QUIZ_BYTES:
         return _error(413, "quiz_invalid", f"A quiz document is at most {MAX_QUIZ_BYTES} bytes")
     try:

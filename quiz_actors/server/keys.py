@@ -6,7 +6,9 @@ import weakref
 
 from aiohttp import web
 
+from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.system import QuizSystem
 
 SYSTEM = web.AppKey("system", QuizSystem)
 SOCKETS = web.AppKey("sockets", weakref.WeakSet)
+CONNECTIONS = web.AppKey("connections", ConnectionCounter)

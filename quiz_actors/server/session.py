@@ -3,9 +3,13 @@
 Actors call ``send``/``close`` from their threads; those only hand the work to
 the event loop (``call_soon_threadsafe``). The writer task drains whatever is
 queued into one frame (a JSON array when there is more than one message, as the
-protocol allows), so a burst of room changes costs one socket write. A client
-that does not read lets the queue grow: past its bound the socket is closed
-(4008) rather than letting memory grow.
+protocol allows), so a burst of room changes costs one socket write.
+
+A client that does not read must not make the server hold its messages
+forever: past ``max_queued`` messages or ``max_bytes`` queued, or when one send
+stalls longer than ``send_timeout_s``, the socket is closed with 4008 ("slow")
+and what was queued for it is dropped. Its member then goes offline like any
+other disconnect, and nobody else waits for it.
 """
 
 from __future__ import annotations
@@ -21,18 +25,38 @@ from quiz_actors import protocol
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_FRAME = 256
+CLOSE_HANDSHAKE_TIMEOUT_S = 2.0
 
 
 class SocketSession:
-    def __init__(self, ws: web.WebSocketResponse, loop: asyncio.AbstractEventLoop, peer: str, max_queued: int):
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        loop: asyncio.AbstractEventLoop,
+        peer: str,
+        *,
+        max_queued: int,
+        max_bytes: int,
+        send_timeout_s: float,
+        transport: asyncio.BaseTransport | None = None,
+    ):
         self.ws = ws
+        self.transport = transport
         self.loop = loop
         self.peer = peer
         self.max_queued = max_queued
-        self.is_authenticated = False
+        self.max_bytes = max_bytes
+        self.send_timeout_s = send_timeout_s
+        self.user_id: str | None = None
+        self.is_host = False
         self._queue: deque[str] = deque()
+        self._queued_bytes = 0
         self._close_request: tuple[int, str] | None = None
         self._wake = asyncio.Event()
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.user_id is not None
 
     # ---- called from any thread
 
@@ -42,8 +66,11 @@ class SocketSession:
     def close(self, code: int, reason: str) -> None:
         self._call(self.request_close, code, reason)
 
-    def authenticated(self) -> None:
-        self._call(setattr, self, "is_authenticated", True)
+    def authenticated(self, user_id: str) -> None:
+        self._call(setattr, self, "user_id", user_id)
+
+    def set_host(self, is_host: bool) -> None:
+        self._call(setattr, self, "is_host", is_host)
 
     def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -56,11 +83,11 @@ class SocketSession:
     def enqueue(self, frames) -> None:  # type: ignore[no-untyped-def]
         if self._close_request is not None:
             return
-        self._queue.extend(frames)
-        if len(self._queue) > self.max_queued:
-            log.info("closing slow socket from %s: %s messages queued", self.peer, len(self._queue))
-            self._queue.clear()
-            self.request_close(protocol.CLOSE_SLOW, "slow")
+        for text in frames:
+            self._queue.append(text)
+            self._queued_bytes += len(text)
+        if len(self._queue) > self.max_queued or self._queued_bytes > self.max_bytes:
+            self._too_slow(f"{len(self._queue)} messages / {self._queued_bytes} bytes queued")
         self._wake.set()
 
     def request_close(self, code: int, reason: str) -> None:
@@ -70,7 +97,14 @@ class SocketSession:
 
     def close_if_not_authenticated(self) -> None:
         if not self.is_authenticated:
+            log.info("closing socket from %s: no hello in time", self.peer)
             self.request_close(protocol.CLOSE_POLICY, "hello expected")
+
+    def _too_slow(self, why: str) -> None:
+        log.info("closing slow socket from %s (user %s): %s", self.peer, self.user_id, why)
+        self._queue.clear()
+        self._queued_bytes = 0
+        self.request_close(protocol.CLOSE_SLOW, "slow")
 
     async def run_writer(self) -> None:
         try:
@@ -78,12 +112,24 @@ class SocketSession:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._queue:
-                    batch = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_MESSAGES_PER_FRAME))]
-                    text = batch[0] if len(batch) == 1 else "[" + ",".join(batch) + "]"
-                    await self.ws.send_str(text)
+                    count = min(len(self._queue), MAX_MESSAGES_PER_FRAME)
+                    batch = [self._queue.popleft() for _ in range(count)]
+                    self._queued_bytes -= sum(len(t) for t in batch)
+                    text = batch[0] if count == 1 else "[" + ",".join(batch) + "]"
+                    try:
+                        await asyncio.wait_for(self.ws.send_str(text), self.send_timeout_s)
+                    except asyncio.TimeoutError:
+                        self._too_slow(f"a send stalled for {self.send_timeout_s}s")
                 if self._close_request is not None:
-                    code, reason = self._close_request
-                    await self.ws.close(code=code, message=reason.encode())
+                    await self._close(*self._close_request)
                     return
         except (ConnectionError, RuntimeError):
             pass  # the peer went away; the reader side reports the close
+
+    async def _close(self, code: int, reason: str) -> None:
+        try:
+            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_HANDSHAKE_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            # A peer that reads nothing never reads our close frame either.
+            if self.transport is not None:
+                self.transport.abort()
