@@ -160,3 +160,22 @@ def room_view(client: QuizClient) -> tuple[dict, list[int]]:
             view = apply_to_view(view, message)
             seqs.append(message["seq"])
     return view, seqs
+
+
+def assert_no_seq_gap(client: QuizClient) -> int:
+    """Every room-wide change the client heard of carries the previous seq + 1.
+
+    A ``state`` restates the room at its seq; it may repeat the last one.
+    Returns how many changes were checked.
+    """
+    last, changes = None, 0
+    for message in client.received:
+        if "seq" not in message:
+            continue
+        if message["type"] == "state":
+            assert last is None or message["seq"] >= last, (last, message)
+        else:
+            assert last is None or message["seq"] == last + 1, (last, message)
+            changes += 1
+        last = message["seq"]
+    return changes

@@ -116,7 +116,8 @@ async def server(settings, clock):
 
 @pytest.fixture
 async def http():
-    async with aiohttp.ClientSession() as session:
+    # No cap on open connections: some tests hold hundreds of sockets at once.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         yield session
 
 

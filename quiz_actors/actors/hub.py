@@ -19,6 +19,7 @@ import pykka
 from eventstore import EventStore
 from quiz_actors import protocol
 from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
     CleanupDue,
     CreateRoom,
@@ -59,6 +60,11 @@ class HubActor(pykka.ThreadingActor):
         self.directory: RoomDirectory | None = None
         self.rooms: dict[str, pykka.ActorRef] = {}  # room id -> running room actor
         self.connections: dict[str, Sender] = {}  # user id -> its newest connection
+        self.join_guard = JoinGuard(
+            joins_per_minute=settings.joins_per_ip_per_minute,
+            failures_per_minute=settings.failed_joins_per_ip,
+            lockout_ms=int(settings.failed_join_lockout_s * 1000),
+        )
         self.timers: list = []
 
     # ------------------------------------------------------------- life cycle
@@ -135,6 +141,7 @@ class HubActor(pykka.ThreadingActor):
             self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         elif isinstance(message, SweepDue):
             self._schedule(SweepDue(), self.settings.sweep_interval_s)
+            self.join_guard.forget_old(self.clock.now_ms())
             self._sweep()
 
     def _register(self, sender: Sender) -> None:
@@ -187,9 +194,17 @@ class HubActor(pykka.ThreadingActor):
                 return code
 
     def _join_room(self, message: JoinRoom) -> None:
+        sender, now = message.sender, self.clock.now_ms()
+        refusal = self.join_guard.check(sender.ip, now)
+        if refusal is not None:
+            log.warning("rate limit: join refused for %s (user %s): %s", sender.ip, sender.user_id, refusal)
+            self._reply(sender, protocol.error("rate_limited", refusal), message.ref)
+            return
         room_id = self.directory.room_for(message.code)
         if room_id is None:
-            self._reply(message.sender, protocol.error(
+            if self.join_guard.failed(sender.ip, now):
+                log.warning("join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id)
+            self._reply(sender, protocol.error(
                 "room_not_found", f"No open room has code {message.code[:12]}"), message.ref)
             return
         actor = self._activate(room_id)

@@ -160,6 +160,11 @@ class FlushAnswers:
 
 
 @dataclass(frozen=True)
+class FloodLockDue:
+    pass
+
+
+@dataclass(frozen=True)
 class HeartbeatTick:
     pass
 

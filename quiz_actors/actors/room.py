@@ -18,6 +18,7 @@ event fields, so they are re-armed exactly after a restart.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -34,6 +35,7 @@ from quiz_actors.actors.messages import (
     DeadlineDue,
     Deliver,
     DetachedFromRoom,
+    FloodLockDue,
     FlushAnswers,
     HostRoomCreated,
     Join,
@@ -45,12 +47,13 @@ from quiz_actors.actors.messages import (
 )
 from quiz_actors.clock import Clock, Timer
 from quiz_actors.domain.errors import RoomError
-from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
+from quiz_actors.domain.room import CLOSED, ENDED, FLOOD_LOCK, QUESTION, Room
 from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
 HOST_COMMANDS = ("start", "next", "end", "lock", "unlock", "kick")
+JOIN_BURST_WINDOW_MS = 10_000
 BUSY = RoomError("busy", "The server could not store that; nothing changed, try again")
 
 
@@ -108,6 +111,8 @@ class RoomActor(pykka.ThreadingActor):
         self.progress_timer: Timer | None = None
         self.progress_sent: tuple[int, int] | None = None
         self._last_changes: list[str] = []  # event type names of the last save
+        self.recent_joins: deque[int] = deque()  # times of the latest new members
+        self.flood_timer: Timer | None = None
 
     # ------------------------------------------------------------- life cycle
 
@@ -131,7 +136,7 @@ class RoomActor(pykka.ThreadingActor):
             self._mark_detached_offline()
             self._close_question_past_deadline()
         except SaveFailed:
-            return self.room is not None
+            return False
         self._after_change()
         return True
 
@@ -147,8 +152,9 @@ class RoomActor(pykka.ThreadingActor):
         for timer in (self.deadline_timer, self.cleanup_timer):
             if timer:
                 timer[1].cancel()
-        if self.progress_timer:
-            self.progress_timer.cancel()
+        for timer in (self.progress_timer, self.flood_timer):
+            if timer:
+                timer.cancel()
 
     def _replay(self) -> Room:
         room = self.store.load(self.room_id)
@@ -204,6 +210,8 @@ class RoomActor(pykka.ThreadingActor):
         elif isinstance(message, ProgressDue):
             self.progress_timer = None
             self._send_progress()
+        elif isinstance(message, FloodLockDue):
+            self._on_flood_lock_due()
 
     # ------------------------------------------------------------- membership
 
@@ -236,7 +244,21 @@ class RoomActor(pykka.ThreadingActor):
             )
         elif outcome == "rejoined":
             self._broadcast({"type": "member_online", "seq": room.seq, "user_id": sender.user_id}, but=sender.user_id)
+        if outcome == "joined":
+            self._lock_against_join_flood()
         self._after_change()
+
+    def _lock_against_join_flood(self) -> None:
+        """Too many new members at once: lock the room for a while and say why."""
+        now, recent = self.clock.now_ms(), self.recent_joins
+        recent.append(now)
+        while recent and now - recent[0] > JOIN_BURST_WINDOW_MS:
+            recent.popleft()
+        if len(recent) >= self.settings.room_join_burst and self.room.lock(None, FLOOD_LOCK, now):
+            log.warning("room %s locked itself: %s joins in %s s", self.room.code, len(recent), JOIN_BURST_WINDOW_MS // 1000)
+            self._commit()
+            self._broadcast(self._lock_message())
+            recent.clear()
 
     def _attach(self, sender: Sender) -> None:
         self.attached[sender.user_id] = sender
@@ -422,6 +444,18 @@ class RoomActor(pykka.ThreadingActor):
             self._commit()
             self._broadcast_game_change(seq_before)
 
+    def _on_flood_lock_due(self) -> None:
+        room = self.room
+        self.flood_timer = None
+        if room.locked and room.lock_reason == FLOOD_LOCK:
+            if self.clock.now_ms() < room.locked_at + self._ms(self.settings.flood_lock_s):
+                self._after_change()
+                return
+            room.lift_flood_lock(self.clock.now_ms())
+            self._commit()
+            self._broadcast(self._lock_message())
+        self._after_change()
+
     def _after_change(self) -> None:
         """Re-arm the timers the room's state now calls for."""
         room = self.room
@@ -433,6 +467,9 @@ class RoomActor(pykka.ThreadingActor):
                 delay = max(0.0, (deadline - self.clock.now_ms()) / 1000)
                 timer = self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, DeadlineDue(index)))
                 self.deadline_timer = (index, timer)
+        if room.locked and room.lock_reason == FLOOD_LOCK and self.flood_timer is None:
+            delay = max(0.0, (room.locked_at + self._ms(self.settings.flood_lock_s) - self.clock.now_ms()) / 1000)
+            self.flood_timer = self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, FloodLockDue()))
         due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
         if self.cleanup_timer is not None and self.cleanup_timer[0] != due:
             self.cleanup_timer[1].cancel()
@@ -483,9 +520,10 @@ class RoomActor(pykka.ThreadingActor):
             for sender, ref in [*failed, *self.pending_answers.values()]:
                 self._error(sender, BUSY, ref)
             self.pending_answers = {}
-            # The aggregate already applied what was not stored: throw it away.
+            self.out.send()
+            # The aggregate already applied what was not stored: throw it away. The
+            # next message reloads it (the store may well still be down now).
             self.room = None
-            self._recover()
             raise SaveFailed() from None
 
     # ------------------------------------------------------------- sending

@@ -23,6 +23,7 @@ from quiz_actors.domain.names import NameInvalid, name_key, normalise_name
 from quiz_actors.domain.scoring import score_answer
 
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
+FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
 
 _TOPIC = "quiz_actors.domain.room:Room."
 
@@ -54,6 +55,7 @@ class Room(Aggregate):
         self.phase = LOBBY
         self.locked = False
         self.lock_reason: str | None = None
+        self.locked_at: int | None = None
         self.members: dict[str, dict] = {}
         self.departed: dict[str, dict] = {}  # left members: their score comes back on return
         self.kicked: dict[str, bool] = {}
@@ -215,6 +217,13 @@ class Room(Aggregate):
         self._room_unlocked(at=at)
         return True
 
+    def lift_flood_lock(self, at: int) -> bool:
+        """End a lock the room put on itself against a join flood (never the host's own lock)."""
+        if self.phase == CLOSED or not self.locked or self.lock_reason != FLOOD_LOCK:
+            return False
+        self._room_unlocked(at=at)
+        return True
+
     def start(self, by: str, at: int) -> None:
         self._require_host(by)
         if self.phase != LOBBY:
@@ -365,6 +374,7 @@ class Room(Aggregate):
     def _room_locked(self, reason: str, at: int) -> None:
         self.locked = True
         self.lock_reason = reason
+        self.locked_at = at
         self._changed(at)
 
     @event("RoomUnlocked", topic=_topic("RoomUnlocked"))

@@ -129,7 +129,7 @@ class SocketSession:
     async def _close(self, code: int, reason: str) -> None:
         try:
             await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_HANDSHAKE_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            # A peer that reads nothing never reads our close frame either.
+        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            # A peer that reads nothing never reads our close frame either: drop it.
             if self.transport is not None:
                 self.transport.abort()

@@ -1,0 +1,364 @@
+"""Hostile clients, floods, slow consumers and store faults (issue: hardening)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import uuid
+from dataclasses import replace
+
+import aiohttp
+import pytest
+
+from eventstore import EventStore
+from quiz_actors.domain.room import Room
+from tests.client import QuizClient, assert_no_seq_gap
+from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join
+from tests.private_postgres import PrivatePostgres, find_pg_bin
+
+STRICT = dict(player_messages_per_s=5.0, player_burst=10, rate_abuse_limit=50)
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path):
+    from quiz_actors.settings import Settings
+
+    return Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05)
+
+
+async def start_server(settings, clock, **overrides) -> RunningServer:
+    return await RunningServer(replace(settings, **overrides), clock).start()
+
+
+async def open_client(http, server, token=None) -> QuizClient:
+    client = await QuizClient(http, server.ws_url).connect()
+    await client.hello(token)
+    return client
+
+
+# ------------------------------------------------------------------ handshake
+
+
+async def test_foreign_origin_is_refused_before_the_upgrade(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock, allowed_origins="https://quiz.example.org")
+    try:
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(server.ws_url, origin="https://evil.example.com")
+        assert refused.value.status == 403
+        for origin in (server.base_url, "https://quiz.example.org", None):
+            ws = await http.ws_connect(server.ws_url, origin=origin)
+            await ws.send_json({"type": "hello", "token": None})
+            assert (await ws.receive_json())["type"] == "welcome"
+            await ws.close()
+    finally:
+        await server.stop()
+
+
+async def test_compression_is_not_negotiated(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock)
+    try:
+        ws = await http.ws_connect(server.ws_url, compress=15)
+        assert ws.compress == 0
+        await ws.close()
+    finally:
+        await server.stop()
+
+
+async def test_connections_per_address_are_limited(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock, max_connections_per_ip=3)
+    try:
+        open_ones = [await http.ws_connect(server.ws_url) for _ in range(3)]
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(server.ws_url)
+        assert refused.value.status == 503
+        await open_ones[0].close()
+        await asyncio.sleep(0)  # let the server see the close before the next handshake
+        for _ in range(50):
+            try:
+                again = await http.ws_connect(server.ws_url)
+                break
+            except aiohttp.WSServerHandshakeError:
+                await asyncio.sleep(0.05)
+        await again.close()
+    finally:
+        await server.stop()
+
+
+# ------------------------------------------------------------------ floods
+
+
+async def test_a_flooding_client_is_throttled_and_closed_while_others_play_on(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock, **STRICT)
+    try:
+        host = await open_client(http, server)
+        code, _ = await create_room(host)
+        ann, bot = await open_client(http, server), await open_client(http, server)
+        await join(ann, code, "Ann")
+        await join(bot, code, "Bot")
+
+        async def flood():
+            # 1,000 messages a second, for at most two seconds.
+            for _ in range(2000):
+                try:
+                    await bot.send({"type": "resync"})
+                except (ConnectionResetError, RuntimeError):
+                    return
+                await asyncio.sleep(0.001)
+
+        flooding = asyncio.create_task(flood())
+        # Meanwhile Ann's traffic is unaffected: each request gets its answer.
+        for _ in range(5):
+            state = await ann.request({"type": "resync"}, "state")
+            assert state["type"] == "state"
+            await asyncio.sleep(0.2)
+        await flooding
+        assert await bot.expect_closed() == 1008
+        assert any(m.get("code") == "rate_limited" for m in bot.of_type("error"))
+        offline = await ann.expect("member_offline")
+        assert offline["user_id"] == bot.user_id
+    finally:
+        await server.stop()
+
+
+async def test_join_flood_from_one_address_is_limited_and_locks_the_room(sqlite_settings, clock, http):
+    server = await start_server(
+        sqlite_settings, clock, joins_per_ip_per_minute=100, room_join_burst=50, max_connections_per_ip=1000,
+    )
+    try:
+        host = await open_client(http, server)
+        code, _ = await create_room(host)
+        outcomes: dict[str, int] = {}
+        bots = []
+        for i in range(500):
+            bot = await open_client(http, server)
+            bots.append(bot)
+            reply = await bot.request({"type": "join", "code": code, "name": f"bot{i}"}, "state")
+            key = reply["type"] if reply["type"] == "state" else reply["code"]
+            outcomes[key] = outcomes.get(key, 0) + 1
+        assert outcomes == {"state": 50, "room_locked": 50, "rate_limited": 400}
+        locked = await host.expect("room_locked")
+        assert locked["reason"] == "join_flood"
+        unlocked = await host.request({"type": "unlock"}, "room_unlocked")
+        assert unlocked["seq"] == locked["seq"] + 1
+        for bot in bots:
+            await bot.close()
+    finally:
+        await server.stop()
+
+
+async def test_flood_lock_lifts_by_itself(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock, room_join_burst=2, flood_lock_s=60)
+    try:
+        host = await open_client(http, server)
+        code, _ = await create_room(host)
+        players = [await open_client(http, server) for _ in range(2)]
+        for player, name in zip(players, ("A", "B")):
+            await join(player, code, name)
+        locked = await host.expect("room_locked")
+        assert locked["reason"] == "join_flood"
+        late = await open_client(http, server)
+        assert (await late.request({"type": "join", "code": code, "name": "C"}, "state"))["code"] == "room_locked"
+        clock.advance(61)
+        await host.expect("room_unlocked")
+        assert (await join(late, code, "C"))["type"] == "state"
+    finally:
+        await server.stop()
+
+
+async def test_guessing_codes_is_locked_out(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock, failed_joins_per_ip=5, failed_join_lockout_s=300)
+    try:
+        host = await open_client(http, server)
+        code, _ = await create_room(host)
+        guesser = await open_client(http, server)
+        wrong = [f"{n:06d}" for n in range(1000, 1100) if f"{n:06d}" != code]
+        for guess in wrong[:5]:
+            reply = await guesser.request({"type": "join", "code": guess, "name": "G"}, "state")
+            assert reply["code"] == "room_not_found"
+        # Locked out: even the right code is refused now.
+        reply = await guesser.request({"type": "join", "code": code, "name": "G"}, "state")
+        assert reply["code"] == "rate_limited"
+        clock.advance(301)
+        assert (await join(guesser, code, "G"))["type"] == "state"
+    finally:
+        await server.stop()
+
+
+# ------------------------------------------------------------------ slow consumers
+
+
+async def _raw_websocket(port: int) -> socket.socket:
+    """A WebSocket that reads nothing at all after the handshake: a tiny receive buffer, never drained."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    await loop.sock_sendall(sock, (
+        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        response += await loop.sock_recv(sock, 1)
+    assert b" 101 " in response.split(b"\r\n")[0]
+    return sock
+
+
+def _client_frame(message: dict) -> bytes:
+    payload = json.dumps(message).encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    assert len(payload) < 126
+    return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+async def test_a_client_that_never_reads_is_closed_as_slow(sqlite_settings, clock, http):
+    server = await start_server(
+        sqlite_settings, clock, outbox_max_bytes=300_000, send_timeout_s=0.5,
+        host_messages_per_s=10_000, host_burst=10_000, player_messages_per_s=10_000, player_burst=10_000,
+    )
+    loop = asyncio.get_running_loop()
+    big = {"text": "Q" * 500, "choices": [c * 120 for c in "ABCDEF"], "correct": [0], "time_limit_s": 240}
+    try:
+        async with http.post(server.base_url + "/api/quizzes", json={"title": "Big", "questions": [big]}) as r:
+            quiz_id = (await r.json())["quiz_id"]
+        host = await open_client(http, server)
+        code, _ = await create_room(host, quiz_id)
+        ann = await open_client(http, server)
+        await join(ann, code, "Ann")
+        slow = await _raw_websocket(server.port)
+        await loop.sock_sendall(slow, _client_frame({"type": "hello", "token": None}))
+        await loop.sock_sendall(slow, _client_frame({"type": "join", "code": code, "name": "Slow"}))
+        slow_id = (await host.expect("member_joined", count=3))["member"]["user_id"]
+        await host.send({"type": "start"})
+        await ann.expect("question_shown")
+        # The slow client asks for 3,000 full states (1.5 KB each) and reads none of them.
+        await loop.sock_sendall(slow, _client_frame({"type": "resync"}) * 3000)
+
+        offline = None
+        for i in range(2000):  # a stream of broadcasts meanwhile; Ann keeps up all along
+            await host.send({"type": "lock" if i % 2 == 0 else "unlock"})
+            if i % 50 == 49:
+                await ann.request({"type": "resync"}, "state")
+                offline = next((m for m in ann.received
+                                if m["type"] == "member_offline" and m["user_id"] == slow_id), None)
+                if offline:
+                    break
+        if offline is None:  # closing takes up to the send timeout plus the close handshake timeout
+            offline = await ann.expect("member_offline", timeout=10)
+        assert offline["user_id"] == slow_id
+        # Everyone else saw every change, in order.
+        assert assert_no_seq_gap(ann) > 100
+        slow.close()
+    finally:
+        await server.stop()
+
+
+def test_a_stalled_socket_queue_stays_bounded():
+    """The session drops what it cannot send instead of growing: memory stays flat."""
+    from quiz_actors.server.session import SocketSession
+
+    class NeverSends:
+        closed = False
+
+        async def send_str(self, text):
+            await asyncio.Event().wait()
+
+    async def scenario():
+        session = SocketSession(NeverSends(), asyncio.get_running_loop(), "test",
+                                max_queued=100, max_bytes=10_000, send_timeout_s=60)
+        for _ in range(10_000):
+            session.enqueue(["x" * 50])
+            assert len(session._queue) <= 100 and session._queued_bytes <= 10_050
+        assert session._close_request == (4008, "slow")
+
+    asyncio.run(scenario())
+
+
+# ------------------------------------------------------------------ admin key
+
+
+async def test_admin_key_guards_uploads_and_room_creation(sqlite_settings, clock, http):
+    server = await start_server(sqlite_settings, clock, admin_key="s3cret")
+    quiz = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
+    try:
+        async with http.post(server.base_url + "/api/quizzes", json=quiz) as response:
+            assert response.status == 401
+        async with http.post(server.base_url + "/api/quizzes", json=quiz,
+                             headers={"Authorization": "Bearer s3cret"}) as response:
+            assert response.status == 201
+            quiz_id = (await response.json())["quiz_id"]
+        host = await open_client(http, server)
+        refused = await host.request({"type": "create_room", "quiz_id": quiz_id, "name": "H"}, "room_created")
+        assert refused["code"] == "unauthorized"
+        created = await host.request(
+            {"type": "create_room", "quiz_id": quiz_id, "name": "H", "admin_key": "s3cret"}, "room_created")
+        assert created["type"] == "room_created"
+        player = await open_client(http, server)  # players never need it
+        assert (await join(player, created["code"], "P"))["type"] == "state"
+    finally:
+        await server.stop()
+
+
+# ------------------------------------------------------------------ store faults
+
+
+@pytest.fixture
+def private_postgres():
+    bin_dir = find_pg_bin()
+    if bin_dir is None or os.geteuid() != 0 and os.environ.get("USER") != "postgres":
+        if POSTGRES_REQUIRED:
+            pytest.fail("a private PostgreSQL is required here but initdb or the postgres user is missing")
+        pytest.skip("needs PostgreSQL's initdb and permission to run it as the postgres user")
+    pg = PrivatePostgres(bin_dir).init()
+    pg.start()
+    yield pg
+    pg.destroy()
+
+
+async def test_database_down_mid_question_answers_busy_and_loses_nothing(private_postgres, clock, http, tmp_path):
+    from quiz_actors.settings import Settings
+
+    settings = Settings(store=private_postgres.url, player_messages_per_s=1000, player_burst=1000)
+    server = await RunningServer(settings, clock).start()
+    try:
+        async with http.post(server.base_url + "/api/quizzes", json={
+            "title": "T", "questions": [{"text": "Q", "choices": ["a", "b", "c"], "correct": [0], "time_limit_s": 60}],
+        }) as response:
+            quiz_id = (await response.json())["quiz_id"]
+        host = await open_client(http, server)
+        code, state = await create_room(host, quiz_id)
+        ann, ben, cat = [await open_client(http, server) for _ in range(3)]
+        for client, name in ((ann, "Ann"), (ben, "Ben"), (cat, "Cat")):
+            await join(client, code, name)
+        await host.send({"type": "start"})
+        await ann.expect("question_shown")
+        assert (await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted"))["type"] \
+            == "answer_accepted"
+
+        private_postgres.stop()
+        busy = await ben.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=90)
+        assert busy["type"] == "error" and busy["code"] == "busy"
+        private_postgres.start()
+
+        # The room recovers by itself: Ben's retry is stored, then Cat's closes the question.
+        accepted = await ben.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=90)
+        assert accepted["type"] == "answer_accepted"
+        await cat.request({"type": "answer", "question": 0, "choice": 2}, "answer_accepted", timeout=90)
+        closed = await ann.expect("question_closed", timeout=90)
+        assert closed["distribution"] == [1, 1, 1]
+        room_id = uuid.UUID(state["room"]["room_id"])
+    finally:
+        await server.stop()
+
+    store = EventStore(private_postgres.url, [Room])
+    try:
+        answers = [e for e in store.stored_events(room_id) if type(e).__name__ == "AnswerSubmitted"]
+        assert sorted((e.user_id, e.choice) for e in answers) == sorted(
+            [(ann.user_id, 0), (ben.user_id, 1), (cat.user_id, 2)])
+    finally:
+        store.close()
