@@ -18,6 +18,7 @@ from eventstore import EventStore
 from eventstore.persistence import describe_store
 from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
 from quiz_actors.actors.hub import HubActor
+from quiz_actors.actors.pooled import Dispatcher
 from quiz_actors.clock import Clock, SystemClock
 from quiz_actors.domain.directory import RoomDirectory
 from quiz_actors.domain.quiz import QuizCatalog
@@ -29,6 +30,8 @@ from quiz_actors.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
+CONNECTION_WORKERS = 2  # threads draining every connection actor's mailbox (one per core here)
+
 
 class QuizSystem:
     def __init__(self, settings: Settings, clock: Clock | None = None):
@@ -38,6 +41,7 @@ class QuizSystem:
         self.hub: pykka.ActorRef | None = None
         self.quizzes: QuizLibrary | None = None
         self.signer: TokenSigner | None = None
+        self.dispatcher: Dispatcher | None = None
         self._connections: set[pykka.ActorRef] = set()
         self._lock = threading.Lock()
 
@@ -47,6 +51,7 @@ class QuizSystem:
         self.signer = TokenSigner(bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000))
         self.quizzes = QuizLibrary(self.store, self.clock.now_ms)
         self.quizzes.seed_samples()
+        self.dispatcher = Dispatcher(workers=CONNECTION_WORKERS, name="connections")
         self.hub = HubActor.start(self.store, self.clock, self.settings)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done
 
@@ -61,11 +66,15 @@ class QuizSystem:
         ref = ConnectionActor.start(
             outlet, self.hub, self.clock, self.signer,
             self.settings.heartbeat_ms, self.settings.missed_pings, self.settings.admin_key,
+            dispatcher=self.dispatcher,
         )
         with self._lock:
-            self._connections = {c for c in self._connections if c.is_alive()}
             self._connections.add(ref)
         return ref
+
+    def connection_ended(self, ref: pykka.ActorRef) -> None:
+        with self._lock:
+            self._connections.discard(ref)
 
     def stop_rooms(self) -> None:
         """Stop the hub and its rooms before the sockets close.
@@ -85,6 +94,8 @@ class QuizSystem:
         for ref in connections:
             if ref.is_alive():
                 ref.stop()
+        if self.dispatcher is not None:
+            self.dispatcher.shutdown()
         self.clock.stop()
         if self.store is not None:
             self.store.close()

@@ -1,5 +1,8 @@
 """The connection actor: one per socket, the socket's identity and its route.
 
+Connection actors run on the shared actor pool (``PooledActor``): there can be
+thousands, and their handlers never block.
+
 It owns who the socket is (after ``hello``), which room it is attached to, and
 its heartbeat count. Client messages arrive already checked by the protocol
 module; the connection answers the ones about itself (hello, ping, pong) and
@@ -20,6 +23,7 @@ import pykka
 
 from quiz_actors import protocol
 from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.pooled import Dispatcher, PooledActor
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     ClientMessage,
@@ -58,7 +62,7 @@ class SocketOutlet(Protocol):
     def set_host(self, is_host: bool) -> None: ...
 
 
-class ConnectionActor(pykka.ThreadingActor):
+class ConnectionActor(PooledActor):
     def __init__(
         self,
         outlet: SocketOutlet,
@@ -68,8 +72,9 @@ class ConnectionActor(pykka.ThreadingActor):
         heartbeat_ms: int,
         missed_pings_limit: int,
         admin_key: str = "",
+        dispatcher: Dispatcher | None = None,
     ):
-        super().__init__()
+        super().__init__(dispatcher=dispatcher)
         self.conn_id = next(_conn_ids)
         self.outlet = outlet
         self.hub = hub

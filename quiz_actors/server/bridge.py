@@ -83,6 +83,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
     finally:
         hello_deadline.cancel()
         connection.tell(SocketClosed())
+        system.connection_ended(connection)
         request.app[SOCKETS].discard(ws)
         if throttle.abusive:
             await writer  # it sends the rate_limited error, then closes with 1008

@@ -1,0 +1,179 @@
+"""PooledActor: a pykka actor whose mailbox is drained on a shared worker pool.
+
+pykka's ``ThreadingActor`` gives every actor a thread of its own. A room that
+``tell``s 2,000 connection actors then wakes 2,000 threads, which fight for the
+GIL (DESIGN.md: ~600 ms to reach 5,000). Here, as with Akka's dispatchers, an
+actor with mail is put on a ready queue and a few worker threads take turns
+draining mailboxes. The actor model is unchanged: one message at a time per
+actor, in order, never two workers on one actor.
+
+It plugs into pykka through the three hooks pykka's ``Actor`` offers "for
+implementors of new actor types" (``_create_actor_inbox``, ``_create_future``,
+``_start_actor_loop``) and reuses pykka's own receive and failure handling, so
+``tell``, ``ask``, proxies, ``on_start``/``on_stop``/``on_failure`` and stopping
+behave as they do for ``ThreadingActor`` (tests/test_pooled_actor.py runs the
+same tests against both). pykka's version is pinned in setup.cfg because these
+hooks are internal API.
+
+Handlers on the pool must not block (no I/O, no ``.get()`` on futures): a
+blocked worker is a worker fewer for every other actor. Actors that do I/O
+(rooms, the hub) stay ``ThreadingActor``s.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+from collections import deque
+from typing import Any
+
+import pykka
+from pykka import messages
+from pykka._envelope import Envelope  # noqa: PLC2701 - the inbox stores pykka's envelopes
+
+log = logging.getLogger(__name__)
+
+MESSAGES_PER_TURN = 32  # then the worker moves on, so one busy actor cannot starve the rest
+
+
+class Dispatcher:
+    """A few worker threads draining the mailboxes of actors that have mail."""
+
+    def __init__(self, workers: int = 2, name: str = "actor-pool"):
+        self._ready: queue.SimpleQueue[PooledActor | None] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}-{i}", daemon=True) for i in range(workers)
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def schedule(self, actor: PooledActor) -> None:
+        self._ready.put(actor)
+
+    def _work(self) -> None:
+        while True:
+            actor = self._ready.get()
+            if actor is None:
+                return
+            try:
+                actor._run_turn()  # noqa: SLF001
+            except BaseException:  # a bug in the turn itself; the actor's own errors are handled inside
+                log.exception("dispatcher: %s failed outside its handlers", actor)
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._ready.put(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+
+_default: Dispatcher | None = None
+_default_lock = threading.Lock()
+
+
+def default_dispatcher() -> Dispatcher:
+    """The process-wide pool, started on first use."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Dispatcher()
+        return _default
+
+
+class PooledInbox:
+    """A mailbox that asks the dispatcher for a turn when mail arrives."""
+
+    def __init__(self) -> None:
+        self._messages: deque[Envelope[Any]] = deque()
+        self._lock = threading.Lock()
+        self._scheduled = True  # until the actor has started, mail just waits
+        self.actor: PooledActor | None = None
+
+    def put(self, envelope: Envelope[Any], block: bool = True, timeout: float | None = None) -> None:
+        with self._lock:
+            self._messages.append(envelope)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self.actor.dispatcher.schedule(self.actor)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
+        with self._lock:
+            return self._messages.popleft()
+
+    def empty(self) -> bool:
+        with self._lock:
+            return not self._messages
+
+    def finish_turn(self) -> bool:
+        """After a turn: True if more mail came and the actor must go on the ready queue again."""
+        with self._lock:
+            if self._messages:
+                return True
+            self._scheduled = False
+            return False
+
+
+class PooledActor(pykka.Actor):
+    """Subclass instead of ``pykka.ThreadingActor`` to run on the shared pool."""
+
+    dispatcher: Dispatcher
+
+    def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dispatcher = dispatcher or default_dispatcher()
+        self.actor_inbox.actor = self  # type: ignore[attr-defined]
+        self._started = False
+
+    @staticmethod
+    def _create_actor_inbox() -> PooledInbox:  # type: ignore[override]
+        return PooledInbox()
+
+    @staticmethod
+    def _create_future() -> pykka.ThreadingFuture[Any]:
+        return pykka.ThreadingFuture()
+
+    def _start_actor_loop(self) -> None:
+        # The first turn runs on_start; mail sent meanwhile waits in the inbox.
+        self.dispatcher.schedule(self)
+
+    def _run_turn(self) -> None:
+        if not self._started:
+            self._started = True
+            self._actor_loop_setup()  # on_start, with pykka's failure handling
+        for _ in range(MESSAGES_PER_TURN):
+            if self.actor_stopped.is_set():
+                self._actor_loop_teardown()  # answers asks that came too late
+                return
+            if self.actor_inbox.empty():
+                break
+            self._handle_envelope(self.actor_inbox.get())
+        if self.actor_stopped.is_set():
+            self._actor_loop_teardown()
+            return
+        if self.actor_inbox.finish_turn():  # type: ignore[attr-defined]
+            self.dispatcher.schedule(self)
+
+    def _handle_envelope(self, envelope: Envelope[Any]) -> None:
+        """One message, exactly as pykka's ``_actor_loop_running`` handles it."""
+        try:
+            response = self._handle_receive(envelope.message)
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(response)
+        except Exception:
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception()
+            else:
+                self._handle_failure(*sys.exc_info())
+                try:
+                    self.on_failure(*sys.exc_info())
+                except Exception:  # noqa: BLE001
+                    self._handle_failure(*sys.exc_info())
+        except BaseException:  # noqa: BLE001
+            self._stop()
+            pykka.ActorRegistry.stop_all()
+
+
+__all__ = ["Dispatcher", "PooledActor", "default_dispatcher", "messages"]

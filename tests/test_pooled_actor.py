@@ -1,0 +1,159 @@
+"""PooledActor behaves as pykka's ThreadingActor does: the same tests run on both."""
+
+from __future__ import annotations
+
+import threading
+
+import pykka
+import pytest
+
+from quiz_actors.actors.pooled import Dispatcher, PooledActor
+
+
+@pytest.fixture(scope="module")
+def dispatcher():
+    pool = Dispatcher(workers=2, name="test-pool")
+    yield pool
+    pool.shutdown()
+
+
+@pytest.fixture(params=["threading", "pooled"])
+def start(request, dispatcher):
+    """Start an actor class of either kind; stop every one afterwards."""
+    started = []
+
+    def start_actor(behaviour, *args, **kwargs):
+        base = pykka.ThreadingActor if request.param == "threading" else PooledActor
+        cls = type(behaviour.__name__, (behaviour, base), {})
+        if base is PooledActor:
+            kwargs["dispatcher"] = dispatcher
+        ref = cls.start(*args, **kwargs)
+        started.append(ref)
+        return ref
+
+    yield start_actor
+    for ref in started:
+        if ref.is_alive():
+            ref.stop()
+
+
+class Recorder:
+    def __init__(self, log=None, **kwargs):
+        super().__init__(**kwargs)
+        self.log = log if log is not None else []
+        self.done = threading.Event()
+
+    def on_start(self):
+        self.log.append("started")
+
+    def on_receive(self, message):
+        if message == "boom":
+            raise ValueError("boom")
+        if message == "wait":
+            self.done.wait(5)
+        self.log.append(message)
+        return f"got {message}"
+
+    def on_stop(self):
+        self.log.append("stopped")
+
+    def add(self, a, b):
+        return a + b
+
+    def fail(self):
+        raise KeyError("nope")
+
+
+def test_tell_delivers_in_order(start):
+    log = []
+    ref = start(Recorder, log)
+    for i in range(500):
+        ref.tell(i)
+    assert ref.ask("last", timeout=5) == "got last"
+    assert log == ["started", *range(500), "last"]
+
+
+def test_ask_returns_the_reply(start):
+    ref = start(Recorder)
+    assert ref.ask("hello", timeout=5) == "got hello"
+
+
+def test_proxies_call_methods_and_read_attributes(start):
+    ref = start(Recorder)
+    proxy = ref.proxy()
+    assert proxy.add(2, 3).get(timeout=5) == 5
+    assert proxy.log.get(timeout=5) == ["started"]
+
+
+def test_exception_in_ask_goes_to_the_caller_and_the_actor_lives_on(start):
+    ref = start(Recorder)
+    with pytest.raises(ValueError):
+        ref.ask("boom", timeout=5)
+    with pytest.raises(KeyError):
+        ref.proxy().fail().get(timeout=5)
+    assert ref.is_alive()
+    assert ref.ask("still here", timeout=5) == "got still here"
+
+
+def test_exception_in_tell_stops_the_actor(start):
+    log = []
+    ref = start(Recorder, log)
+    ref.tell("boom")
+    for _ in range(100):
+        if not ref.is_alive():
+            break
+        threading.Event().wait(0.01)
+    assert not ref.is_alive()
+    assert log == ["started"]  # pykka calls on_failure, not on_stop, after a failed tell
+
+
+def test_stop_handles_pending_messages_first(start):
+    log = []
+    ref = start(Recorder, log)
+    for i in range(50):
+        ref.tell(i)
+    ref.stop(timeout=5)
+    assert log == ["started", *range(50), "stopped"]
+    with pytest.raises(pykka.ActorDeadError):
+        ref.tell("too late")
+
+
+def test_many_actors_share_few_threads(dispatcher):
+    before = threading.active_count()
+    refs = [type("R", (Recorder, PooledActor), {}).start(dispatcher=dispatcher) for _ in range(300)]
+    assert threading.active_count() - before < 5
+    futures = [ref.ask(i, block=False) for i, ref in enumerate(refs)]
+    assert [f.get(timeout=5) for f in futures] == [f"got {i}" for i in range(300)]
+    for ref in refs:
+        ref.stop()
+
+
+def test_one_actor_never_runs_on_two_workers_at_once(dispatcher):
+    class Counter:
+        def __init__(self):
+            super().__init__(dispatcher=dispatcher)
+            self.inside = 0
+            self.overlaps = 0
+            self.count = 0
+
+        def on_receive(self, message):
+            self.inside += 1
+            if self.inside > 1:
+                self.overlaps += 1
+            self.count += 1
+            self.inside -= 1
+
+    ref = type("C", (Counter, PooledActor), {}).start()
+    senders = [threading.Thread(target=lambda: [ref.tell(i) for i in range(2000)]) for _ in range(4)]
+    for t in senders:
+        t.start()
+    for t in senders:
+        t.join()
+    proxy = ref.proxy()
+    for _ in range(200):
+        if proxy.count.get(timeout=5) == 8000:
+            break
+        threading.Event().wait(0.01)
+    assert proxy.count.get(timeout=5) == 8000
+    assert proxy.overlaps.get(timeout=5) == 0
+    ref.stop()
