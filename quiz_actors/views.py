@@ -6,7 +6,8 @@ question closes contains its correct choices.
 
 from __future__ import annotations
 
-from quiz_actors.domain.room import QUESTION, Room, describe_question
+from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question
+from quiz_actors.protocol import encode
 
 LEADERBOARD_SIZE = 10
 PODIUM_SIZE = 3
@@ -24,7 +25,18 @@ def member_view(member: dict) -> dict:
 def state(room: Room, user_id: str) -> dict:
     member = room.members.get(user_id)
     answered = room.phase == QUESTION and user_id in room.answers()
-    return {
+    you = {
+        "user_id": user_id,
+        "is_host": room.is_host(user_id),
+        "score": member["score"] if member else 0,
+        "answered": answered,
+    }
+    if room.phase in (REVEAL, ENDED) and room.is_player(user_id):
+        # A page reloaded between questions can show the rank without waiting for the next one.
+        you["rank"] = next(r["rank"] for r in room.ranking() if r["user_id"] == user_id)
+        if room.phase == REVEAL and room.last_result:
+            you["last_result"] = room.last_result["results"].get(user_id)
+    message = {
         "type": "state",
         "seq": room.seq,
         "room": {
@@ -38,13 +50,12 @@ def state(room: Room, user_id: str) -> dict:
             "members": [member_view(m) for m in room.members.values()],
             "question": describe_question(room),
         },
-        "you": {
-            "user_id": user_id,
-            "is_host": room.is_host(user_id),
-            "score": member["score"] if member else 0,
-            "answered": answered,
-        },
+        "you": you,
     }
+    if room.phase == QUESTION and room.is_host(user_id):
+        answered_count, total = room.answer_progress()
+        message["answers_progress"] = {"answered": answered_count, "total": total}
+    return message
 
 
 def question_shown(room: Room) -> dict:
@@ -52,40 +63,42 @@ def question_shown(room: Room) -> dict:
     return {"type": "question_shown", "seq": room.seq, **public}
 
 
-def question_closed(room: Room, seq: int, user_id: str) -> dict:
-    result = room.last_result
-    message = {
-        "type": "question_closed",
-        "seq": seq,
-        "index": result["index"],
-        "reason": result["reason"],
-        "correct": result["correct"],
-        "distribution": result["distribution"],
-    }
-    mine = result["results"].get(user_id)
-    if mine is not None:
-        message["you"] = dict(mine)
-    return message
+class Results:
+    """The per-member messages after a question closes or the quiz ends.
+
+    A room of thousands sends each member its own copy, so the shared part of
+    each message is encoded once and only the member's ``you`` is added.
+    """
+
+    def __init__(self, room: Room):
+        self.room = room
+        self.ranking = room.ranking()
+        self.rank_of = {row["user_id"]: {"rank": row["rank"], "score": row["score"]} for row in self.ranking}
+
+    def question_closed(self, seq: int, user_id: str) -> str:
+        if not hasattr(self, "_closed_prefix"):
+            result = self.room.last_result
+            shared = {
+                "type": "question_closed", "seq": seq, "index": result["index"], "reason": result["reason"],
+                "correct": result["correct"], "distribution": result["distribution"],
+            }
+            self._closed_prefix = encode(shared)[:-1]
+        mine = self.room.last_result["results"].get(user_id)
+        return _with_you(self._closed_prefix, mine)
+
+    def leaderboard(self, user_id: str) -> str:
+        if not hasattr(self, "_board_prefix"):
+            self._board_prefix = encode({"type": "leaderboard", "top": self.ranking[:LEADERBOARD_SIZE]})[:-1]
+        return _with_you(self._board_prefix, self.rank_of.get(user_id))
+
+    def quiz_ended(self, seq: int, user_id: str) -> str:
+        if not hasattr(self, "_ended_prefix"):
+            self._ended_prefix = encode({"type": "quiz_ended", "seq": seq, "podium": self.ranking[:PODIUM_SIZE]})[:-1]
+        return _with_you(self._ended_prefix, self.rank_of.get(user_id))
 
 
-def _rank_of(ranking: list[dict], user_id: str) -> dict | None:
-    for row in ranking:
-        if row["user_id"] == user_id:
-            return {"rank": row["rank"], "score": row["score"]}
-    return None
-
-
-def leaderboard(ranking: list[dict], user_id: str) -> dict:
-    message = {"type": "leaderboard", "top": ranking[:LEADERBOARD_SIZE]}
-    you = _rank_of(ranking, user_id)
-    if you is not None:
-        message["you"] = you
-    return message
-
-
-def quiz_ended(ranking: list[dict], seq: int, user_id: str) -> dict:
-    message = {"type": "quiz_ended", "seq": seq, "podium": ranking[:PODIUM_SIZE]}
-    you = _rank_of(ranking, user_id)
-    if you is not None:
-        message["you"] = you
-    return message
+def _with_you(prefix: str, you: dict | None) -> str:
+    """Close an encoded object, adding ``"you"`` when the member has one (the host has not)."""
+    if you is None:
+        return prefix + "}"
+    return prefix + ',"you":' + encode(you) + "}"

@@ -266,3 +266,22 @@ async def test_deadline_passed_while_down_closes_on_activation(connect, http, se
     assert state["room"]["phase"] == "reveal"
     assert state["room"]["question"]["correct"] == [1]
     assert next(m for m in state["room"]["members"] if m["user_id"] == ann.user_id)["score"] == 1000
+
+
+async def test_state_after_a_reload_carries_rank_result_and_progress(connect, http, server, clock):
+    host, (ann, ben, cat), code = await setup_game(connect, http, server)
+    await host.send({"type": "start"})
+    await ann.expect("question_shown")
+    await answer(ann, 0, 1)
+    await answer(ben, 0, 0)
+    host_state = await host.request({"type": "resync"}, "state")
+    assert host_state["answers_progress"] == {"answered": 2, "total": 3}
+    assert "answers_progress" not in (await ann.request({"type": "resync"}, "state"))
+    await answer(cat, 0, 1)
+    await ann.expect("question_closed")
+    ben_state = await ben.request({"type": "resync"}, "state")
+    assert ben_state["room"]["phase"] == "reveal"
+    assert ben_state["you"]["rank"] == 3
+    assert ben_state["you"]["last_result"] == {"correct": False, "points": 0, "streak": 0, "score": 0}
+    ann_state = await ann.request({"type": "resync"}, "state")
+    assert ann_state["you"]["rank"] == 1 and ann_state["you"]["last_result"]["points"] == 1000

@@ -165,6 +165,11 @@ class FloodLockDue:
 
 
 @dataclass(frozen=True)
+class ReleaseFanout:
+    pass
+
+
+@dataclass(frozen=True)
 class HeartbeatTick:
     pass
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +40,7 @@ from quiz_actors.actors.messages import (
     Join,
     MemberDisconnected,
     ProgressDue,
+    ReleaseFanout,
     RoomCommand,
     RoomWasClosed,
     Sender,
@@ -66,23 +66,39 @@ class SaveFailed(Exception):
     pass
 
 
-@dataclass
 class Outgoing:
-    """Frames collected while handling one message, sent once it is done."""
+    """Frames collected while handling messages, one ``Deliver`` per connection.
 
-    frames: dict[int, tuple[pykka.ActorRef, list[str]]]
+    ``add`` frames go out when the current message is handled. ``defer`` frames
+    (membership changes in a big lobby) wait for ``release_deferred``, so that a
+    burst of joins reaches each member as one delivery instead of one per join.
+    A connection's deferred frames always go out before anything added for it
+    later, so each member still sees every change in order.
+    """
 
-    @classmethod
-    def empty(cls) -> "Outgoing":
-        return cls({})
+    def __init__(self) -> None:
+        self.now: dict[int, tuple[pykka.ActorRef, list[str]]] = {}
+        self.later: dict[int, tuple[pykka.ActorRef, list[str]]] = {}
 
     def add(self, sender: Sender, text: str) -> None:
-        self.frames.setdefault(sender.conn_id, (sender.conn, []))[1].append(text)
+        entry = self.now.setdefault(sender.conn_id, (sender.conn, []))
+        waiting = self.later.pop(sender.conn_id, None)
+        if waiting is not None:
+            entry[1].extend(waiting[1])
+        entry[1].append(text)
+
+    def defer(self, sender: Sender, text: str) -> None:
+        self.later.setdefault(sender.conn_id, (sender.conn, []))[1].append(text)
+
+    def release_deferred(self) -> None:
+        for conn_id, (conn, texts) in self.later.items():
+            self.now.setdefault(conn_id, (conn, []))[1].extend(texts)
+        self.later.clear()
 
     def send(self) -> None:
-        for conn, texts in self.frames.values():
+        for conn, texts in self.now.values():
             tell_quietly(conn, Deliver(tuple(texts)))
-        self.frames.clear()
+        self.now.clear()
 
 
 class RoomActor(pykka.ThreadingActor):
@@ -103,7 +119,7 @@ class RoomActor(pykka.ThreadingActor):
         self.hub = hub
         self.room: Room | None = created
         self.attached: dict[str, Sender] = {}  # user id -> its current connection
-        self.out = Outgoing.empty()
+        self.out = Outgoing()
         self.pending_answers: dict[tuple[str, int], Any] = {}  # (user, question) -> ref
         self.flush_requested = False
         self.deadline_timer: tuple[int, Timer] | None = None
@@ -113,6 +129,7 @@ class RoomActor(pykka.ThreadingActor):
         self._last_changes: list[str] = []  # event type names of the last save
         self.recent_joins: deque[int] = deque()  # times of the latest new members
         self.flood_timer: Timer | None = None
+        self.fanout_timer: Timer | None = None
 
     # ------------------------------------------------------------- life cycle
 
@@ -152,7 +169,9 @@ class RoomActor(pykka.ThreadingActor):
         for timer in (self.deadline_timer, self.cleanup_timer):
             if timer:
                 timer[1].cancel()
-        for timer in (self.progress_timer, self.flood_timer):
+        self.out.release_deferred()
+        self.out.send()
+        for timer in (self.progress_timer, self.flood_timer, self.fanout_timer):
             if timer:
                 timer.cancel()
 
@@ -212,6 +231,9 @@ class RoomActor(pykka.ThreadingActor):
             self._send_progress()
         elif isinstance(message, FloodLockDue):
             self._on_flood_lock_due()
+        elif isinstance(message, ReleaseFanout):
+            self.fanout_timer = None
+            self.out.release_deferred()
 
     # ------------------------------------------------------------- membership
 
@@ -240,10 +262,11 @@ class RoomActor(pykka.ThreadingActor):
                 {"type": "member_joined", "seq": room.seq,
                  "member": views.member_view(room.members[sender.user_id]),
                  "count": len(room.members)},
-                but=sender.user_id,
+                but=sender.user_id, coalesce=True,
             )
         elif outcome == "rejoined":
-            self._broadcast({"type": "member_online", "seq": room.seq, "user_id": sender.user_id}, but=sender.user_id)
+            self._broadcast({"type": "member_online", "seq": room.seq, "user_id": sender.user_id},
+                            but=sender.user_id, coalesce=True)
         if outcome == "joined":
             self._lock_against_join_flood()
         self._after_change()
@@ -277,7 +300,8 @@ class RoomActor(pykka.ThreadingActor):
         room = self.room
         if room.go_offline(message.sender.user_id, message.reason, self.clock.now_ms()):
             self._commit()
-            self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": message.sender.user_id})
+            self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": message.sender.user_id},
+                            coalesce=True)
             self._close_if_everyone_answered()
             self._after_change()
 
@@ -322,7 +346,8 @@ class RoomActor(pykka.ThreadingActor):
         if was_host:
             self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": sender.user_id})
         else:
-            self._broadcast({"type": "member_left", "seq": room.seq, "user_id": sender.user_id, "count": len(room.members)})
+            self._broadcast({"type": "member_left", "seq": room.seq, "user_id": sender.user_id,
+                             "count": len(room.members)}, coalesce=True)
         self._close_if_everyone_answered()
         self._after_change()
 
@@ -495,15 +520,15 @@ class RoomActor(pykka.ThreadingActor):
                 self.progress_sent = None
             elif kind == "QuestionClosed":
                 seq += 1
-                ranking = room.ranking()
+                results = views.Results(room)
                 for user_id, sender in self.attached.items():
-                    self._reply(sender, views.question_closed(room, seq, user_id))
-                    self._reply(sender, views.leaderboard(ranking, user_id))
+                    self.out.add(sender, results.question_closed(seq, user_id))
+                    self.out.add(sender, results.leaderboard(user_id))
             elif kind == "QuizEnded":
                 seq += 1
-                ranking = room.ranking()
+                results = views.Results(room)
                 for user_id, sender in self.attached.items():
-                    self._reply(sender, views.quiz_ended(ranking, seq, user_id))
+                    self.out.add(sender, results.quiz_ended(seq, user_id))
 
     # ------------------------------------------------------------- saving
 
@@ -534,8 +559,15 @@ class RoomActor(pykka.ThreadingActor):
     def _error(self, sender: Sender, error: RoomError, ref: Any) -> None:
         self._reply(sender, protocol.error(error.code, error.message), ref)
 
-    def _broadcast(self, message: dict, but: str | None = None) -> None:
+    def _broadcast(self, message: dict, but: str | None = None, coalesce: bool = False) -> None:
+        """Send to every attached member. ``coalesce``: a membership change that may
+        wait a few milliseconds in a big room, to travel with the ones after it."""
         text = protocol.encode(message)  # encoded once for every receiver
+        deferred = coalesce and len(self.attached) >= self.settings.fanout_coalesce_above
+        add = self.out.defer if deferred else self.out.add
         for user_id, sender in self.attached.items():
             if user_id != but:
-                self.out.add(sender, text)
+                add(sender, text)
+        if deferred and self.fanout_timer is None:
+            self.fanout_timer = self.clock.call_later(
+                self.settings.fanout_window_s, lambda: tell_quietly(self.actor_ref, ReleaseFanout()))

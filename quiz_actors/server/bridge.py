@@ -16,7 +16,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from quiz_actors import protocol
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
-from quiz_actors.server.keys import CONNECTIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
@@ -61,6 +61,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
         max_bytes=settings.outbox_max_bytes,
         send_timeout_s=settings.send_timeout_s,
         transport=request.transport,
+        post=request.app[LOOP_POST],
     )
     connection = system.start_connection(session)
     writer = asyncio.create_task(session.run_writer())

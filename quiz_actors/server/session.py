@@ -21,6 +21,7 @@ from collections import deque
 from aiohttp import web
 
 from quiz_actors import protocol
+from quiz_actors.server.loop_post import LoopPost
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +40,12 @@ class SocketSession:
         max_bytes: int,
         send_timeout_s: float,
         transport: asyncio.BaseTransport | None = None,
+        post: LoopPost | None = None,
     ):
         self.ws = ws
         self.transport = transport
         self.loop = loop
+        self.post = post or LoopPost(loop)
         self.peer = peer
         self.max_queued = max_queued
         self.max_bytes = max_bytes
@@ -73,10 +76,7 @@ class SocketSession:
         self._call(setattr, self, "is_host", is_host)
 
     def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
-        try:
-            self.loop.call_soon_threadsafe(fn, *args)
-        except RuntimeError:
-            pass  # the loop has closed: the server is shutting down
+        self.post.call(fn, *args)
 
     # ---- on the event loop
 

@@ -1,0 +1,41 @@
+"""Handing work from actor threads to the event loop, many calls at a time.
+
+``loop.call_soon_threadsafe`` costs a few microseconds and wakes the loop each
+time; a broadcast to 2,000 sockets would pay that 2,000 times. ``LoopPost``
+queues calls from any thread and wakes the loop once for everything queued
+since its last run (DESIGN.md measured batching 100 calls ~40x cheaper). Calls
+run in the order they were posted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import Any, Callable
+
+
+class LoopPost:
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
+        self.loop = loop  # bound when the server starts, if not given here
+        self._calls: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self._lock = threading.Lock()
+        self._wake_pending = False
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        with self._lock:
+            self._calls.append((fn, args))
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        try:
+            self.loop.call_soon_threadsafe(self._run)
+        except RuntimeError:
+            pass  # the loop has closed: the server is shutting down
+
+    def _run(self) -> None:
+        with self._lock:
+            calls, self._calls = self._calls, deque()
+            self._wake_pending = False
+        for fn, args in calls:
+            fn(*args)
