@@ -9,10 +9,11 @@ from typing import AsyncIterator
 from aiohttp import web
 
 from quiz_actors.clock import Clock
-from quiz_actors.server import http_api
+from quiz_actors.server import http_api, pages
 from quiz_actors.server.bridge import close_all_sockets, websocket_handler
-from quiz_actors.server.keys import CONNECTIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
+from quiz_actors.server.loop_post import LoopPost
 from quiz_actors.settings import Settings
 from quiz_actors.system import QuizSystem
 
@@ -21,18 +22,21 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES)
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
+    app[LOOP_POST] = LoopPost()
     app[CONNECTIONS] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(http_api.routes)
+    app.router.add_routes(pages.routes)
     return app
 
 
 async def _run_system(app: web.Application) -> AsyncIterator[None]:
     system = app[SYSTEM]
     loop = asyncio.get_running_loop()
+    app[LOOP_POST].loop = loop
     await loop.run_in_executor(None, system.start)
     yield
     await loop.run_in_executor(None, system.stop)

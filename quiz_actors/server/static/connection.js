@@ -1,0 +1,262 @@
+// The page's one WebSocket to the quiz server (wire protocol v1, docs/protocol.md).
+//
+// It says `hello` with the token kept in localStorage, so a refreshed page is
+// the same user and can rejoin its room; it answers pings; it unpacks frames
+// that batch several messages; it applies the seq rule (a gap means we missed a
+// room change, so ask for a fresh `state` and apply nothing until it comes);
+// and it reconnects by itself with backoff. Pages only ever see whole messages,
+// in order, through `onMessage`.
+
+// Waits before reconnect attempts 1, 2, 3…; the last one repeats. Jitter keeps
+// a classroom whose Wi-Fi dropped from reconnecting in one stampede.
+const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
+
+// The server pings every heartbeat_ms. Hearing nothing for two beats means the
+// socket is dead even if the browser has not noticed (a phone that slept, a
+// Wi-Fi that changed): drop it and reconnect rather than wait for TCP.
+const SILENCE_BEATS = 2;
+const SILENCE_GRACE_MS = 5000;
+// A socket that has not been welcomed within this time is not going to be.
+const CONNECT_TIMEOUT_MS = 10000;
+
+// Close codes after which reconnecting would only repeat the same outcome.
+const CLOSE_REPLACED = 4000;
+const CLOSE_KICKED = 4003;
+
+// Remembered per page role ("player" or "host"), so one browser can host and
+// play in two tabs as two different users.
+export class Store {
+  constructor(role) {
+    this.prefix = `quiz.${role}.`;
+    this.memory = new Map(); // when localStorage is refused (some private modes)
+  }
+  get(key) {
+    try {
+      return localStorage.getItem(this.prefix + key);
+    } catch {
+      return this.memory.get(key) ?? null;
+    }
+  }
+  set(key, value) {
+    try {
+      localStorage.setItem(this.prefix + key, value);
+    } catch {
+      this.memory.set(key, value);
+    }
+  }
+  remove(key) {
+    try {
+      localStorage.removeItem(this.prefix + key);
+    } catch {
+      this.memory.delete(key);
+    }
+  }
+}
+
+export class Connection {
+  // handlers: ready(welcome) after each successful hello; message(msg) for every
+  // other message; status(kind, detail) with kind "connecting", "connected",
+  // "reconnecting" or "stopped" (detail.reason "kicked" or "replaced");
+  // identityLost() when the server refused our token and we start as a new user.
+  constructor(store, handlers) {
+    this.store = store;
+    this.handlers = handlers;
+    this.ws = null;
+    this.ready = false; // welcome received on the current socket
+    this.attempt = 0; // failed connections in a row
+    this.retryTimer = null;
+    this.silenceTimer = null;
+    this.heartbeatMs = 30000;
+    this.clockOffsetMs = 0; // server clock minus ours, from welcome.server_time
+    this.lastSeq = null; // seq of the room state we hold; null: no room state
+    this.resyncRef = null; // set while a resync is on its way
+    this.refCount = 0;
+    this.stopped = true;
+    this.listening = false; // online/visibility listeners added (once)
+    this.tokenRefused = false;
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.attempt = 0;
+    if (!this.listening) {
+      this.listening = true;
+      // Coming back online or to the foreground: retry now instead of waiting out the backoff.
+      const retryNow = () => {
+        if (!this.stopped && this.ws === null) this.open();
+      };
+      window.addEventListener("online", retryNow);
+      document.addEventListener("visibilitychange", () => {
+        if (document.visibilityState === "visible") retryNow();
+      });
+    }
+    this.open();
+  }
+
+  open() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.setStatus(this.attempt === 0 ? "connecting" : "reconnecting", { attempt: this.attempt });
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    this.ws = ws;
+    this.ready = false;
+    // Events of a socket we already gave up on are ignored: `this.ws` has moved on.
+    ws.onopen = () => {
+      if (ws === this.ws) this.raw({ type: "hello", token: this.store.get("token") });
+    };
+    ws.onmessage = (event) => {
+      if (ws === this.ws) this.receive(event.data);
+    };
+    ws.onclose = (event) => {
+      if (ws === this.ws) this.lost(event.code);
+    };
+    this.watchSilence();
+  }
+
+  // Sends a message once the server has welcomed us; returns its ref, or null
+  // if we are not connected (the page keeps its buttons disabled meanwhile).
+  // The ref names the message type, so an error can be traced to what caused it.
+  send(message) {
+    if (!this.ready) return null;
+    const ref = `${message.type}:${++this.refCount}`;
+    this.raw({ ...message, ref });
+    return ref;
+  }
+
+  // The page left its room (left, kicked, closed): seq numbers restart with the next room.
+  forgetRoom() {
+    this.lastSeq = null;
+    this.resyncRef = null;
+  }
+
+  serverNow() {
+    return Date.now() + this.clockOffsetMs;
+  }
+
+  stop(reason) {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.silenceTimer);
+    const ws = this.ws;
+    this.ws = null;
+    this.ready = false;
+    if (ws) ws.close();
+    this.setStatus("stopped", { reason });
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  raw(message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  receive(text) {
+    this.watchSilence();
+    let data;
+    try {
+      data = JSON.parse(text);
+    } catch {
+      return; // the server only sends JSON; anything else is not for us
+    }
+    // One frame may batch several messages: handle them in order.
+    for (const message of Array.isArray(data) ? data : [data]) {
+      if (message && typeof message.type === "string") this.handle(message);
+    }
+  }
+
+  handle(message) {
+    switch (message.type) {
+      case "ping":
+        this.raw({ type: "pong", t: message.t });
+        if (typeof message.t === "number") this.clockOffsetMs = Math.max(this.clockOffsetMs, message.t - Date.now());
+        return;
+      case "pong":
+        return;
+      case "welcome":
+        this.store.set("token", message.token);
+        // Stamped before it travelled, so this errs early by the trip; later pings
+        // (same kind of stamp) can only tighten it, hence the max in "ping".
+        this.clockOffsetMs = message.server_time - Date.now();
+        this.heartbeatMs = message.heartbeat_ms || this.heartbeatMs;
+        this.ready = true;
+        this.attempt = 0;
+        this.forgetRoom(); // a new socket is attached to no room until it joins again
+        this.setStatus("connected", {});
+        this.watchSilence();
+        this.handlers.ready(message);
+        return;
+      case "state":
+        this.lastSeq = message.seq;
+        this.resyncRef = null;
+        break;
+      case "error":
+        if (message.code === "unauthorized" && !this.ready) this.tokenRefused = true;
+        if (this.resyncRef !== null && message.ref === this.resyncRef) this.resyncFailed(message.code);
+        break;
+    }
+    if (typeof message.seq === "number" && message.type !== "state" && !this.inSequence(message.seq)) return;
+    this.handlers.message(message);
+  }
+
+  // The seq rule: apply a room change only if it is exactly the next one.
+  inSequence(seq) {
+    if (this.lastSeq === null || this.resyncRef !== null) return false; // a state that covers it is coming
+    if (seq <= this.lastSeq) return false; // already part of the state we hold
+    if (seq !== this.lastSeq + 1) {
+      this.resyncRef = this.send({ type: "resync" });
+      return false;
+    }
+    this.lastSeq = seq;
+    return true;
+  }
+
+  resyncFailed(code) {
+    if (code === "not_member" || code === "room_closed") {
+      this.forgetRoom(); // no room to be in step with; the page hears the error
+      return;
+    }
+    // busy, rate_limited…: we are still out of step, so ask again shortly.
+    const ws = this.ws;
+    setTimeout(() => {
+      if (ws === this.ws && this.resyncRef !== null) this.resyncRef = this.send({ type: "resync" });
+    }, 1000);
+  }
+
+  lost(code) {
+    clearTimeout(this.silenceTimer);
+    this.ws = null;
+    this.ready = false;
+    if (this.stopped) return;
+    if (code === CLOSE_KICKED) return this.stop("kicked");
+    if (code === CLOSE_REPLACED) return this.stop("replaced");
+    if (this.tokenRefused) {
+      // An expired or foreign token: come back as a new user rather than fail forever.
+      this.tokenRefused = false;
+      this.store.remove("token");
+      this.handlers.identityLost();
+    }
+    this.attempt += 1;
+    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length) - 1];
+    const wait = Math.round(base * (0.75 + Math.random() * 0.5));
+    this.setStatus("reconnecting", { attempt: this.attempt, waitMs: wait });
+    this.retryTimer = setTimeout(() => this.open(), wait);
+  }
+
+  watchSilence() {
+    clearTimeout(this.silenceTimer);
+    const limit = this.ready ? this.heartbeatMs * SILENCE_BEATS + SILENCE_GRACE_MS : CONNECT_TIMEOUT_MS;
+    this.silenceTimer = setTimeout(() => {
+      const ws = this.ws;
+      if (!ws) return;
+      this.ws = null; // from now on its events are ignored
+      ws.close();
+      this.lost(1006);
+    }, limit);
+  }
+
+  setStatus(kind, detail) {
+    this.handlers.status(kind, detail);
+  }
+}

@@ -1,0 +1,451 @@
+// The host page: pick or upload a quiz, open a room, run the game on a big screen.
+//
+// Like the player page it keeps the game as the server last described it and
+// redraws the screen for its phase after every message. The room code is kept
+// in localStorage: after a refresh the page joins the room again with the same
+// token (connection.js), and the server recognises its host.
+
+import { Connection, Store } from "./connection.js";
+import {
+  $, CHOICE_MARKS, Countdown, Members, el, explain, formatCode, notify, ordinal, plural, setText,
+  showConnection, showScreen,
+} from "./ui.js";
+
+const store = new Store("host");
+const members = new Members();
+const game = {
+  code: store.get("code"),
+  name: store.get("name") || "",
+  title: "",
+  phase: null,
+  question: null,
+  progress: null, // {answered, total} from answers_progress; answered null when unknown
+  leaderboard: null, // top rows of the latest leaderboard
+  podium: null,
+  locked: false,
+  lockReason: null,
+  selectedQuiz: null,
+  autoJoin: false,
+  creating: false, // a create_room is on its way
+};
+
+const GONE_FOR_GOOD = new Set(["room_not_found", "room_closed", "kicked", "not_member", "unauthorized"]);
+
+const conn = new Connection(store, {
+  ready: onWelcome,
+  message: onMessage,
+  status: onStatus,
+  identityLost: () => forgetRoom(),
+});
+const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow());
+
+// ---------------------------------------------------------------- start
+
+function init() {
+  $("#host-name").value = game.name || "Host";
+  $("#create-form").addEventListener("submit", onCreate);
+  $("#upload").addEventListener("change", onUpload);
+  $("#lock").addEventListener("click", () => conn.send({ type: game.locked ? "unlock" : "lock" }));
+  $("#start").addEventListener("click", () => conn.send({ type: "start" }));
+  $("#close-question").addEventListener("click", () => conn.send({ type: "next" }));
+  $("#next").addEventListener("click", () => conn.send({ type: "next" }));
+  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), () => conn.send({ type: "end" }));
+  $("#new-game").addEventListener("click", newGame);
+  $("#join-url").textContent = `${location.host}/`;
+  if (game.code) {
+    setText("#wait-text", `Room ${formatCode(game.code)}`);
+    showScreen("screen-wait");
+  } else {
+    showSetup("");
+  }
+  loadQuizzes(null);
+  conn.start();
+}
+
+function onWelcome() {
+  if (game.code) {
+    game.autoJoin = true;
+    conn.send({ type: "join", code: game.code, name: game.name || "Host" });
+  }
+  renderControls();
+}
+
+function onStatus(kind, detail) {
+  showConnection(kind, detail);
+  if (kind === "stopped" && detail.reason === "replaced") {
+    showGone("Hosting somewhere else", "This room was opened in another tab or on another device.",
+      "Host here instead", () => conn.start());
+  }
+  renderControls();
+}
+
+// Ending a quiz cannot be undone: the first click only asks.
+function confirmTwice(button, action) {
+  const label = button.textContent;
+  let armed = null;
+  button.addEventListener("click", () => {
+    if (armed) {
+      clearTimeout(armed);
+      armed = null;
+      button.textContent = label;
+      action();
+      return;
+    }
+    button.textContent = "Click again to end";
+    armed = setTimeout(() => {
+      armed = null;
+      button.textContent = label;
+    }, 4000);
+  });
+}
+
+// ---------------------------------------------------------------- choosing a quiz
+
+async function loadQuizzes(select) {
+  const list = $("#quiz-list");
+  let quizzes;
+  try {
+    const response = await fetch("/api/quizzes");
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    quizzes = (await response.json()).quizzes;
+  } catch {
+    setText("#quiz-list-note", "Could not load the quizzes. Reload the page to try again.");
+    return;
+  }
+  game.selectedQuiz = select || game.selectedQuiz || (quizzes[0] && quizzes[0].quiz_id);
+  setText("#quiz-list-note", quizzes.length ? "" : "No quizzes yet: upload one.");
+  list.replaceChildren(
+    ...quizzes.map((quiz) =>
+      el("li", {},
+        el("label", {},
+          el("input", {
+            type: "radio", name: "quiz", value: quiz.quiz_id, checked: quiz.quiz_id === game.selectedQuiz,
+            onchange: () => (game.selectedQuiz = quiz.quiz_id),
+          }),
+          el("span", {}, quiz.title),
+          el("span", { class: "count" }, plural(quiz.question_count, "question", "questions"))))),
+  );
+}
+
+async function onUpload(event) {
+  const file = event.target.files[0];
+  event.target.value = ""; // choosing the same file again uploads it again
+  if (!file) return;
+  $("#upload-details").replaceChildren();
+  setText("#upload-result", `Uploading ${file.name}…`);
+  const headers = { "Content-Type": "application/json" };
+  const key = $("#admin-key").value;
+  if (key) headers.Authorization = `Bearer ${key}`;
+  let response, body;
+  try {
+    response = await fetch("/api/quizzes", { method: "POST", headers, body: await file.text() });
+    body = await response.json();
+  } catch {
+    setText("#upload-result", "The upload failed: is the server running?");
+    return;
+  }
+  if (response.status === 201) {
+    setText("#upload-result", `Uploaded “${body.title}” (${plural(body.question_count, "question", "questions")}).`);
+    await loadQuizzes(body.quiz_id);
+    return;
+  }
+  const error = body.error || {};
+  if (response.status === 401) {
+    setText("#upload-result", "This server needs its admin key to upload quizzes: enter it under “Admin key”.");
+  } else {
+    setText("#upload-result", `${file.name} was not uploaded: ${error.message || `HTTP ${response.status}`}.`);
+  }
+  $("#upload-details").replaceChildren(...(error.details || []).map((d) => el("li", {}, String(d))));
+}
+
+function onCreate(event) {
+  event.preventDefault();
+  const name = $("#host-name").value.trim();
+  if (!game.selectedQuiz) return showSetup("Choose or upload a quiz first.");
+  if (!name) return showSetup("Please enter your name.");
+  const message = { type: "create_room", quiz_id: game.selectedQuiz, name };
+  const key = $("#admin-key").value;
+  if (key) message.admin_key = key;
+  game.name = name;
+  if (!conn.send(message)) return showSetup("Still connecting… try again in a moment.");
+  game.creating = true;
+  renderControls();
+}
+
+function showSetup(error) {
+  setText("#create-error", error);
+  setText("#bar-room", "");
+  setText("#bar-title", "Host a quiz");
+  countdown.stop();
+  showScreen("screen-setup");
+  renderControls();
+}
+
+function forgetRoom() {
+  store.remove("code");
+  game.code = null;
+  game.phase = null;
+  game.question = null;
+  game.progress = null;
+  game.leaderboard = null;
+  game.podium = null;
+  game.locked = false;
+  game.lockReason = null;
+  conn.forgetRoom();
+  countdown.stop();
+}
+
+function showGone(title, text, action, onAction) {
+  countdown.stop();
+  setText("#g-title", title);
+  setText("#g-text", text);
+  const button = $("#g-action");
+  button.textContent = action;
+  button.onclick = onAction;
+  showScreen("screen-gone");
+}
+
+function newGame() {
+  forgetRoom();
+  if (conn.stopped) conn.start();
+  showSetup("");
+  loadQuizzes(null);
+}
+
+// ---------------------------------------------------------------- messages
+
+function onMessage(m) {
+  switch (m.type) {
+    case "room_created":
+      game.code = m.code;
+      store.set("code", m.code);
+      store.set("name", game.name);
+      return;
+    case "state":
+      return applyState(m);
+    case "member_joined":
+    case "member_left":
+    case "member_kicked":
+    case "member_online":
+    case "member_offline":
+      members.apply(m);
+      if (game.phase === "question" && game.progress) {
+        // Until the next answers_progress: players online or who already answered.
+        game.progress.total = Math.max(game.progress.answered || 0, onlinePlayers());
+      }
+      return render();
+    case "room_locked":
+    case "room_unlocked":
+      game.locked = m.type === "room_locked";
+      game.lockReason = m.reason || null;
+      return render();
+    case "question_shown":
+      game.phase = "question";
+      game.question = m;
+      game.progress = { answered: 0, total: onlinePlayers() };
+      game.leaderboard = null;
+      return render();
+    case "answers_progress":
+      game.progress = { answered: m.answered, total: m.total };
+      return render();
+    case "question_closed":
+      game.phase = "reveal";
+      game.question = { ...game.question, correct: m.correct, distribution: m.distribution };
+      return render();
+    case "leaderboard":
+      game.leaderboard = m.top;
+      for (const row of m.top) {
+        const member = members.byId.get(row.user_id);
+        if (member) member.score = row.score;
+      }
+      return render();
+    case "quiz_ended":
+      game.phase = "ended";
+      game.podium = m.podium;
+      return render();
+    case "room_closed":
+      forgetRoom();
+      return showGone("The room has closed",
+        m.reason === "inactive" ? "It closed a while after the quiz ended." : "Nobody was in it any more.",
+        "Host another quiz", newGame);
+    case "error":
+      return onError(m);
+  }
+}
+
+function applyState(m) {
+  const room = m.room;
+  if (!m.you.is_host) {
+    // The room remembered here is not ours to run (a code shared by mistake).
+    forgetRoom();
+    return showSetup("That room belongs to another host.");
+  }
+  game.code = room.code;
+  store.set("code", room.code);
+  game.title = room.title || "";
+  game.locked = room.locked;
+  members.reset(room);
+  const changed = !game.question || !room.question || game.question.index !== room.question.index;
+  game.question = room.question;
+  if (room.phase === "question" && (changed || !game.progress)) {
+    // The state has no answer count: the next answers_progress brings it.
+    game.progress = { answered: null, total: onlinePlayers() };
+  }
+  if (changed) game.leaderboard = null;
+  game.phase = room.phase;
+  game.creating = false;
+  if (room.phase === "closed") {
+    forgetRoom();
+    return showGone("The room has closed", "", "Host another quiz", newGame);
+  }
+  render();
+}
+
+function onError(m) {
+  const kind = typeof m.ref === "string" ? m.ref.split(":")[0] : "";
+  if (kind === "join" && game.autoJoin) {
+    game.autoJoin = false;
+    if (GONE_FOR_GOOD.has(m.code)) {
+      forgetRoom();
+      return showSetup(`Your last room is gone: ${explain(m)}`);
+    }
+    return showSetup(explain(m));
+  }
+  if (kind === "create_room") {
+    game.creating = false;
+    if (m.code === "unauthorized") return showSetup("This server needs its admin key to create rooms: enter it under “Admin key”.");
+    return showSetup(explain(m));
+  }
+  notify(explain(m));
+}
+
+// ---------------------------------------------------------------- drawing
+
+function onlinePlayers() {
+  return members.players().filter((p) => p.online).length;
+}
+
+function render() {
+  setText("#bar-title", game.title || "Host a quiz");
+  setText("#bar-room", game.code ? `Room ${formatCode(game.code)}` : "");
+  switch (game.phase) {
+    case "lobby":
+      renderLobby();
+      break;
+    case "question":
+      renderQuestion();
+      break;
+    case "reveal":
+      renderReveal();
+      break;
+    case "ended":
+      renderEnded();
+      break;
+  }
+  renderControls();
+}
+
+// Buttons that send something only work while connected.
+function renderControls() {
+  const offline = !conn.ready;
+  for (const id of ["#lock", "#close-question", "#next", "#end-quiz", "#end-quiz-2"]) $(id).disabled = offline;
+  $("#start").disabled = offline || members.players().length === 0;
+  for (const button of document.querySelectorAll("#players button")) button.disabled = offline;
+  const create = $("#create-button");
+  create.disabled = offline || game.creating;
+  create.textContent = offline ? "Connecting…" : game.creating ? "Creating the room…" : "Create room";
+}
+
+function renderLobby() {
+  countdown.stop();
+  setText("#room-code", formatCode(game.code));
+  $("#room-code").dataset.code = game.code;
+  const players = members.players();
+  setText("#player-count", players.length ? plural(players.length, "player", "players") : "Waiting for players…");
+  $("#players").replaceChildren(
+    ...players.map((p) =>
+      el("li", { class: p.online ? "" : "offline", dataset: { userId: p.user_id } },
+        el("span", { class: "dot", title: p.online ? "online" : "offline" }),
+        el("span", { class: "name" }, p.name),
+        el("button", {
+          type: "button", title: `Remove ${p.name}`, "aria-label": `Remove ${p.name}`,
+          onclick: () => conn.send({ type: "kick", user_id: p.user_id }),
+        }, "Remove"))),
+  );
+  $("#lock").textContent = game.locked ? "Unlock the room" : "Lock the room";
+  const note = $("#locked-note");
+  note.hidden = !game.locked;
+  note.textContent = game.lockReason === "join_flood"
+    ? "Locked by itself: too many players joined at once. Unlock to let more in."
+    : "Locked: nobody new can join.";
+  showScreen("screen-lobby");
+}
+
+function renderQuestion() {
+  const q = game.question;
+  setText("#q-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#q-text", q.text);
+  const box = $("#q-choices");
+  if (box.dataset.deadline !== String(q.deadline_ms)) {
+    box.dataset.deadline = String(q.deadline_ms);
+    box.replaceChildren(
+      ...q.choices.map((text, i) =>
+        el("div", { class: `choice c${i}` },
+          el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
+          el("span", { class: "choice-text" }, text))),
+    );
+    countdown.start(q.deadline_ms, q.time_limit_ms, null);
+  }
+  const p = game.progress || { answered: null, total: onlinePlayers() };
+  setText("#q-progress", `${p.answered === null ? "–" : p.answered} of ${p.total} answered`);
+  showScreen("screen-question");
+}
+
+function renderReveal() {
+  countdown.stop();
+  const q = game.question;
+  setText("#r-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#r-text", q.text);
+  const votes = q.distribution || q.choices.map(() => 0);
+  const most = Math.max(1, ...votes);
+  $("#r-choices").replaceChildren(
+    ...q.choices.map((text, i) => {
+      const right = (q.correct || []).includes(i);
+      const fill = el("span", { class: "fill" });
+      fill.style.width = `${(100 * votes[i]) / most}%`;
+      return el("div", { class: `reveal-choice c${i}${right ? " correct" : ""}` },
+        fill,
+        el("span", { "aria-hidden": "true" }, right ? "✔" : CHOICE_MARKS[i]),
+        el("span", {}, text),
+        el("span", { class: "votes" }, plural(votes[i], "answer", "answers")));
+    }),
+  );
+  // After a refresh the leaderboard message is gone: rank from the scores we hold.
+  const rows = game.leaderboard || members.standings().slice(0, 10);
+  $("#leaderboard").replaceChildren(
+    ...rows.map((row) =>
+      el("li", {},
+        el("span", { class: "rank" }, ordinal(row.rank)),
+        el("span", { class: "name" }, row.name),
+        el("span", { class: "points" }, String(row.score)))),
+  );
+  setText("#next", q.index + 1 < q.count ? "Next question" : "Show the podium");
+  showScreen("screen-reveal");
+}
+
+function renderEnded() {
+  countdown.stop();
+  setText("#e-title", game.title);
+  const podium = game.podium || members.standings().slice(0, 3);
+  $("#podium").replaceChildren(
+    ...podium.map((row) =>
+      el("li", { class: `p${Math.min(row.rank, 3)}` },
+        el("span", { class: "name" }, row.name),
+        el("span", { class: "points" }, plural(row.score, "point", "points")),
+        el("span", { class: "step" }, ordinal(row.rank)))),
+  );
+  if (!podium.length) $("#podium").append(el("li", {}, "Nobody played."));
+  showScreen("screen-ended");
+}
+
+init();

@@ -1,0 +1,80 @@
+"""Helpers for the browser tests: finding Chromium, opening pages, saving screenshots.
+
+The tests drive Debian's Chromium (``apt-get install chromium``) through
+Playwright's Python package; Playwright's own browser download is not used.
+Without either they skip, saying why, unless ``QUIZ_REQUIRE_BROWSER=1`` (CI)
+makes that a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("QUIZ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_REQUIRED = os.environ.get("QUIZ_REQUIRE_BROWSER") == "1"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+OUTPUT_DIR = Path(__file__).resolve().parents[1] / "test-output"
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+LAPTOP = {"viewport": {"width": 1280, "height": 800}}
+
+
+def browser_problem() -> str | None:
+    """None if the browser tests can run here, else why not."""
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
+        return f"no Chromium at {CHROMIUM} (apt-get install chromium, or set QUIZ_CHROMIUM)"
+    return None
+
+
+def require_browser() -> None:
+    problem = browser_problem()
+    if problem is None:
+        return
+    if BROWSER_REQUIRED:
+        pytest.fail(f"browser tests are required here (QUIZ_REQUIRE_BROWSER=1) but {problem}")
+    pytest.skip(f"browser tests skipped: {problem}")
+
+
+class Pages:
+    """Every page a test opened, each in its own browser context (its own localStorage:
+    its own user), with the uncaught script errors of each."""
+
+    def __init__(self, browser, base_url: str):  # type: ignore[no-untyped-def]
+        self.browser = browser
+        self.base_url = base_url
+        self.contexts: list = []
+        self.errors: list[str] = []
+
+    async def open(self, path: str, device: dict, label: str, route_socket=None):  # type: ignore[no-untyped-def]
+        """A new page in a new context; ``route_socket`` sees its WebSocket traffic (Playwright's routing)."""
+        context = await self.browser.new_context(**device)
+        self.contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda error: self.errors.append(f"{label}: {error}"))
+        if route_socket is not None:
+            await page.route_web_socket(re.compile(r"/ws$"), route_socket)
+        await page.goto(self.base_url + path)
+        return page
+
+    async def close(self) -> None:
+        for context in self.contexts:
+            await context.close()
+
+
+async def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    path = OUTPUT_DIR / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path

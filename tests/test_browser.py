@@ -1,0 +1,387 @@
+"""The web client in a real browser (issue: the web client).
+
+A real server (SQLite store, the system clock) and headless Chromium: the host
+page on a laptop-sized screen, the player pages on phone-sized ones, each in
+its own browser context, so each is its own user with its own localStorage.
+The tests only look at what the pages show; they wait for text to appear,
+never for a fixed time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+
+from quiz_actors.clock import SystemClock
+from quiz_actors.settings import Settings
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, Pages, require_browser, screenshot
+from tests.conftest import RunningServer
+
+# Question 1 gives the reloaded player time to come back before it closes (it closes
+# as soon as both have answered); question 2 is left to run out its 5 seconds.
+QUIZ = {
+    "title": "Browser quiz",
+    "questions": [
+        {"text": "What colour is a clear daytime sky?", "choices": ["Green", "Blue", "Red", "Yellow"],
+         "correct": [1], "time_limit_s": 20, "points": "double"},
+        {"text": "How many legs does a spider have?", "choices": ["Six", "Eight"],
+         "correct": [1], "time_limit_s": 5},
+    ],
+}
+WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
+
+
+@pytest.fixture
+async def live_server(tmp_path):
+    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05)
+    running = await RunningServer(settings, SystemClock()).start()
+    yield running
+    await running.stop()
+
+
+@pytest.fixture
+async def browser():
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def pages(browser, live_server):
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=WAIT_MS)
+    opened = Pages(browser, live_server.base_url)
+    yield opened
+    await opened.close()
+
+
+def expect(locator):  # type: ignore[no-untyped-def]
+    from playwright.async_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+# ---------------------------------------------------------------- page steps
+
+
+async def create_room(host, quiz_title: str, name: str = "Ms Host") -> str:  # type: ignore[no-untyped-def]
+    await host.get_by_label(re.compile(re.escape(quiz_title))).check()
+    await host.fill("#host-name", name)
+    await host.click("#create-button")
+    code = host.locator("#room-code")
+    await expect(code).to_be_visible()
+    return await code.get_attribute("data-code")
+
+
+async def join(player, code: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    await player.fill("#code", code)
+    await player.fill("#name", name)
+    await expect(player.locator("#join-button")).to_be_enabled()
+    await player.click("#join-button")
+
+
+async def choose(player, text: str) -> None:  # type: ignore[no-untyped-def]
+    await player.locator("#q-choices button", has_text=text).click()
+
+
+def points_in(text: str) -> int:
+    return int(re.search(r"(\d+) points?", text).group(1))
+
+
+# ---------------------------------------------------------------- tests
+
+
+async def test_a_host_and_two_players_play_to_the_podium(pages):
+    host = await pages.open("/host", LAPTOP, "host")
+
+    # The host uploads the quiz through the page; it is then the one selected.
+    await host.set_input_files("#upload", files=[{
+        "name": "browser-quiz.json", "mimeType": "application/json", "buffer": json.dumps(QUIZ).encode(),
+    }])
+    await expect(host.locator("#upload-result")).to_have_text("Uploaded “Browser quiz” (2 questions).")
+    await expect(host.get_by_label(re.compile("Browser quiz"))).to_be_checked()
+    await host.fill("#host-name", "Ms Host")
+    await host.click("#create-button")
+    await expect(host.locator("#room-code")).to_be_visible()
+    code = await host.locator("#room-code").get_attribute("data-code")
+    assert re.fullmatch(r"\d{6}", code)
+    await expect(host.locator("#room-code")).to_have_text(f"{code[:3]} {code[3:]}")
+    await expect(host.locator("#player-count")).to_have_text("Waiting for players…")
+
+    ann = await pages.open("/", PHONE, "ann")
+    await join(ann, code, "Ann")
+    await expect(ann.get_by_text("You're in!")).to_be_visible()
+    await expect(ann.locator("#lobby-title")).to_have_text("Browser quiz")
+    await expect(ann.locator("#lobby-count")).to_have_text("1 player in the game")
+    ben = await pages.open("/", PHONE, "ben")
+    await join(ben, code, "Ben")
+    await expect(ben.get_by_text("You're in!")).to_be_visible()
+    # Ann's lobby grows as Ben arrives; the host sees both, live.
+    await expect(ann.locator("#lobby-count")).to_have_text("2 players in the game")
+    await expect(host.locator("#player-count")).to_have_text("2 players")
+    await expect(host.locator("#players li .name")).to_have_text(["Ann", "Ben"])
+
+    # Question 1.
+    await host.click("#start")
+    question_1 = "What colour is a clear daytime sky?"
+    for page in (host, ann, ben):
+        await expect(page.locator("#q-text")).to_have_text(question_1)
+        await expect(page.locator("#q-number")).to_have_text("Question 1 of 2")
+    await expect(host.locator("#q-progress")).to_have_text("0 of 2 answered")
+    await expect(ben.locator("#q-choices button")).to_have_count(4)
+    await expect(ben.locator("#q-timer")).to_have_text(re.compile(r"^(20|1\d)$"))
+
+    await choose(ben, "Blue")
+    await expect(ben.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await expect(host.locator("#q-progress")).to_have_text("1 of 2 answered")
+
+    # Ben's phone reloads the page in the middle of the question: it comes back
+    # to the same question, knowing its answer is in.
+    await ben.reload()
+    await expect(ben.locator("#q-text")).to_have_text(question_1)
+    await expect(ben.locator("#q-feedback")).to_have_text("You have answered. Waiting for the others…")
+    await expect(ben.locator("#q-choices button").first).to_be_disabled()
+    await expect(ben.locator("#status")).to_be_hidden()
+
+    await choose(ann, "Green")  # wrong; now everyone has answered and the question closes
+    await expect(ann.locator("#r-verdict")).to_have_text("Wrong answer")
+    await expect(ann.locator("#r-points")).to_have_text("+0 points")
+    await expect(ann.locator("#r-answer")).to_have_text("Right answer: Blue")
+    await expect(ann.locator("#r-rank")).to_have_text("You are 2nd of 2")
+    await expect(ben.locator("#r-verdict")).to_have_text("Correct!")
+    await expect(ben.locator("#r-rank")).to_have_text("You are 1st of 2")
+    ben_points = points_in(await ben.locator("#r-points").inner_text())
+    assert 1000 < ben_points <= 2000  # a double-points question answered in time
+    await expect(ben.locator("#my-score")).to_have_text(f"{ben_points} points")
+    # The host sees how the answers went and the leaderboard.
+    await expect(host.locator("#r-choices .correct")).to_contain_text("Blue")
+    await expect(host.locator("#r-choices .correct")).to_contain_text("1 answer")
+    await expect(host.locator("#r-choices .c0")).to_contain_text("1 answer")  # Green
+    await expect(host.locator("#leaderboard li")).to_have_text([
+        re.compile(rf"1st\s*Ben\s*{ben_points}"), re.compile(r"2nd\s*Ann\s*0"),
+    ])
+    await expect(host.locator("#next")).to_have_text("Next question")
+
+    # Question 2: Ann answers, Ben lets the 5 seconds run out.
+    await host.click("#next")
+    for page in (host, ann, ben):
+        await expect(page.locator("#q-text")).to_have_text("How many legs does a spider have?")
+    await expect(ben.locator("#my-score")).to_have_text(f"{ben_points} points")  # carried on
+    await choose(ann, "Eight")
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await expect(ben.locator("#q-timer")).to_have_text(re.compile(r"^[1-5]$"))
+    await expect(ben.locator("#r-verdict")).to_have_text("No answer")
+    await expect(ann.locator("#r-verdict")).to_have_text("Correct!")
+    ann_points = points_in(await ann.locator("#r-points").inner_text())
+    assert 500 <= ann_points <= 1000 < ben_points
+    await expect(ann.locator("#r-rank")).to_have_text("You are 2nd of 2")
+    await expect(ben.locator("#r-rank")).to_have_text("You are 1st of 2")
+    await expect(host.locator("#next")).to_have_text("Show the podium")
+
+    # The podium.
+    await host.click("#next")
+    await expect(host.locator("#podium .p1")).to_contain_text("Ben")
+    await expect(host.locator("#podium .p1")).to_contain_text(f"{ben_points} points")
+    await expect(host.locator("#podium .p2")).to_contain_text("Ann")
+    await expect(host.locator("#podium .p2")).to_contain_text(f"{ann_points} points")
+    await expect(ben.locator("#e-rank")).to_have_text("You finished 1st")
+    await expect(ben.locator("#e-score")).to_have_text(f"{ben_points} points")
+    await expect(ann.locator("#e-rank")).to_have_text("You finished 2nd")
+    await expect(ann.locator("#e-score")).to_have_text(f"{ann_points} points")
+    await expect(ann.locator("#e-podium li")).to_have_text([
+        re.compile(rf"1st\s*Ben\s*{ben_points}"), re.compile(rf"2nd\s*Ann\s*{ann_points}"),
+    ])
+
+    for page, name in ((host, "host"), (ann, "player-ann"), (ben, "player-ben")):
+        await screenshot(page, f"podium-{name}")
+    assert pages.errors == []
+
+
+async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pages):
+    host = await pages.open("/host", LAPTOP, "host")
+    code = await create_room(host, "Quick demo")
+
+    cy = await pages.open("/", PHONE, "cy")
+    await join(cy, "000000" if code != "000000" else "111111", "Cy")
+    await expect(cy.locator("#join-error")).to_have_text("No game has that code. Check the number on the big screen.")
+    await join(cy, code, "Cy")
+    await expect(cy.get_by_text("You're in!")).to_be_visible()
+    await expect(host.locator("#players .name")).to_have_text(["Cy"])
+
+    # The host removes Cy, who is told so, and cannot come back.
+    await host.get_by_role("button", name="Remove Cy").click()
+    await expect(cy.locator("#g-title")).to_have_text("Removed from the game")
+    await expect(cy.locator("#g-text")).to_have_text("The host removed you from this game.")
+    await expect(host.locator("#players li")).to_have_count(0)
+    await cy.click("#g-action")
+    await join(cy, code, "Cy")
+    await expect(cy.locator("#join-error")).to_have_text("The host removed you from this game.")
+
+    # A locked room turns newcomers away until the host unlocks it.
+    await host.click("#lock")
+    await expect(host.locator("#locked-note")).to_have_text("Locked: nobody new can join.")
+    await expect(host.locator("#lock")).to_have_text("Unlock the room")
+    dee = await pages.open("/", PHONE, "dee")
+    await join(dee, code, "Dee")
+    await expect(dee.locator("#join-error")).to_have_text("The host has locked this game: no new players can join.")
+    await host.click("#lock")
+    await expect(host.locator("#locked-note")).to_be_hidden()
+    await dee.click("#join-button")
+    await expect(dee.get_by_text("You're in!")).to_be_visible()
+
+    eve = await pages.open("/", PHONE, "eve")
+    await join(eve, code, "DEE")
+    await expect(eve.locator("#join-error")).to_have_text(
+        "Someone in this game already has that name. Pick another one.")
+
+    # The host's page is refreshed: it is back in its room, with its players, and runs it.
+    await host.reload()
+    await expect(host.locator("#room-code")).to_have_attribute("data-code", code)
+    await expect(host.locator("#players .name")).to_have_text(["Dee"])
+    await host.click("#start")
+    await expect(dee.locator("#q-number")).to_have_text("Question 1 of 3")
+    await expect(host.locator("#q-number")).to_have_text("Question 1 of 3")
+    assert pages.errors == []
+
+
+LONG_QUIZ = {
+    "title": "Patient quiz",
+    "questions": [
+        {"text": "Which is a fruit?", "choices": ["Apple", "Carrot"], "correct": [0], "time_limit_s": 120},
+        {"text": "Which is a vegetable?", "choices": ["Pear", "Leek"], "correct": [1], "time_limit_s": 120},
+    ],
+}
+
+
+async def upload(http_url: str, quiz: dict) -> str:
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http, http.post(http_url + "/api/quizzes", json=quiz) as response:
+        assert response.status == 201, await response.text()
+        return (await response.json())["quiz_id"]
+
+
+async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, live_server):
+    await upload(live_server.base_url, LONG_QUIZ)
+    host = await pages.open("/host", LAPTOP, "host")
+    code = await create_room(host, "Patient quiz")
+    ann = await pages.open("/", PHONE, "ann")
+    await join(ann, code, "Ann")
+    ben = await pages.open("/", PHONE, "ben")
+    await join(ben, code, "Ben")
+    await expect(host.locator("#player-count")).to_have_text("2 players")
+    await host.click("#start")
+    await choose(ann, "Apple")
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await expect(host.locator("#q-progress")).to_have_text("1 of 2 answered")
+
+    # The server goes away: every page says it is reconnecting, and keeps trying.
+    await live_server.stop()
+    for page in (host, ann, ben):
+        await expect(page.locator("#status")).to_have_text(re.compile(r"^Reconnecting…"))
+        await expect(page.locator("#status")).to_be_visible()
+    await expect(ann.locator("#status")).to_have_text("Reconnecting… (attempt 2)")
+
+    # It comes back (same port, same store): each page picks up where the game is.
+    live_server.clock = SystemClock()
+    await live_server.start()
+    for page in (host, ann, ben):
+        await expect(page.locator("#status")).to_be_hidden()
+        await expect(page.locator("#q-text")).to_have_text("Which is a fruit?")
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await expect(ben.locator("#q-choices button").first).to_be_enabled()
+    await choose(ben, "Carrot")
+    await expect(ann.locator("#r-verdict")).to_have_text("Correct!")
+    await expect(ben.locator("#r-verdict")).to_have_text("Wrong answer")
+    await expect(host.locator("#leaderboard li")).to_have_count(2)
+    assert pages.errors == []
+
+
+async def test_a_page_that_misses_a_room_change_asks_for_a_fresh_state(pages):
+    host = await pages.open("/host", LAPTOP, "host")
+    code = await create_room(host, "Quick demo")
+
+    # Ann's socket loses the first member_joined on its way to her page.
+    dropped: list[dict] = []
+    sent_by_page: list[dict] = []
+    lost = asyncio.Event()
+
+    def route(socket):  # type: ignore[no-untyped-def]
+        server = socket.connect_to_server()
+
+        def to_page(frame):  # type: ignore[no-untyped-def]
+            data = json.loads(frame)
+            messages = data if isinstance(data, list) else [data]
+            kept = []
+            for message in messages:
+                if message.get("type") == "member_joined" and not dropped:
+                    dropped.append(message)
+                    lost.set()
+                else:
+                    kept.append(message)
+            if kept:
+                socket.send(json.dumps(kept))
+
+        def to_server(frame):  # type: ignore[no-untyped-def]
+            sent_by_page.append(json.loads(frame))
+            server.send(frame)
+
+        server.on_message(to_page)
+        socket.on_message(to_server)
+
+    ann = await pages.open("/", PHONE, "ann", route_socket=route)
+    await join(ann, code, "Ann")
+    await expect(ann.locator("#lobby-count")).to_have_text("1 player in the game")
+    ben = await pages.open("/", PHONE, "ben")
+    await join(ben, code, "Ben")
+    await asyncio.wait_for(lost.wait(), WAIT_MS / 1000)
+    assert dropped[0]["member"]["name"] == "Ben"
+    await expect(ann.locator("#lobby-count")).to_have_text("1 player in the game")  # she missed it
+    assert not any(m["type"] == "resync" for m in sent_by_page)
+
+    # The next change has a seq one too far: her page asks for the state and is right again.
+    cy = await pages.open("/", PHONE, "cy")
+    await join(cy, code, "Cy")
+    await expect(ann.locator("#lobby-count")).to_have_text("3 players in the game")
+    assert [m["type"] for m in sent_by_page].count("resync") == 1
+    assert pages.errors == []
+
+
+async def test_the_pages_and_their_files_are_served_from_the_package(live_server):
+    """Needs no browser: every page, and every file a page or module names, is served."""
+    import aiohttp
+
+    base = live_server.base_url
+    async with aiohttp.ClientSession() as http:
+
+        async def get(path: str) -> tuple[int, str, str]:
+            async with http.get(base + path) as response:
+                return response.status, response.content_type, await response.text()
+
+        wanted = {"/": "text/html", "/host": "text/html"}
+        seen: set[str] = set()
+        while wanted:
+            path, kind = wanted.popitem()
+            seen.add(path)
+            status, content_type, text = await get(path)
+            assert (status, content_type) == (200, kind), path
+            for ref in re.findall(r'(?:src|href)="(/static/[^"]+)"|from "\./([^"]+)"', text):
+                linked = ref[0] or f"/static/{ref[1]}"
+                if linked not in seen:
+                    wanted[linked] = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}[
+                        linked[linked.rindex("."):]]
+        assert {"/static/player.js", "/static/host.js", "/static/connection.js", "/static/ui.js",
+                "/static/app.css"} <= seen
+
+        async with http.get(base + "/") as response:
+            assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+        for path in ("/static/missing.js", "/static/..%2Fpages.py", "/static/player.html", "/static/.hidden.js"):
+            assert (await get(path))[0] == 404, path
