@@ -6,7 +6,7 @@ import logging
 
 from aiohttp import web
 
-from eventstore.persistence import describe_store, redact
+from eventstore.persistence import StoreUrlError, describe_store, redact
 from quiz_actors.server.app import create_app
 from quiz_actors.settings import Settings
 
@@ -18,7 +18,10 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("quiz_actors")
-    log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))
+    try:
+        log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))
+    except StoreUrlError as e:
+        raise SystemExit(f"quiz-server: {e}") from None
     log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
     # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets with GOING_AWAY,
     # then cleanup stops the actors and closes the store.
