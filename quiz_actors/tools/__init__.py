@@ -1,0 +1,6 @@
+"""Command-line tools over the event store: ``quiz-replay`` and ``quiz-audit``.
+
+They wire the quiz's domain (the Room aggregate, which fields name a user or a
+time, the rules a room must keep) into the generic ``eventstore.replay`` and
+``eventstore.audit``.
+"""
