@@ -7,8 +7,8 @@
 
 import { Connection, Store } from "./connection.js";
 import {
-  $, CHOICE_MARKS, Countdown, Members, el, explain, formatCode, notify, ordinal, plural, setText,
-  showConnection, showScreen,
+  $, CHOICE_MARKS, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  setText, showConnection, showScreen,
 } from "./ui.js";
 
 const store = new Store("host");
@@ -28,8 +28,6 @@ const game = {
   autoJoin: false,
   creating: false, // a create_room is on its way
 };
-
-const GONE_FOR_GOOD = new Set(["room_not_found", "room_closed", "kicked", "not_member", "unauthorized"]);
 
 const conn = new Connection(store, {
   ready: onWelcome,

@@ -8,8 +8,8 @@
 
 import { Connection, Store } from "./connection.js";
 import {
-  $, CHOICE_MARKS, Countdown, Members, el, explain, formatCode, notify, ordinal, plural, setText,
-  showConnection, showScreen,
+  $, CHOICE_MARKS, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  setText, showConnection, showScreen,
 } from "./ui.js";
 
 const store = new Store("player");
@@ -30,9 +30,6 @@ const game = {
   finalRank: null,
   autoJoin: false, // the pending join was sent by the page on (re)connect, not typed
 };
-
-// Rejoining a room fails for good in these cases: forget it and ask again.
-const GONE_FOR_GOOD = new Set(["room_not_found", "room_closed", "kicked", "not_member", "unauthorized"]);
 
 const conn = new Connection(store, {
   ready: onWelcome,

@@ -6,6 +6,9 @@
 
 export const $ = (selector) => document.querySelector(selector);
 
+// Rejoining a room fails for good with these errors: the page forgets the room and asks again.
+export const GONE_FOR_GOOD = new Set(["room_not_found", "room_closed", "kicked", "not_member", "unauthorized"]);
+
 // el("li", {class: "x", dataset: {id: "1"}}, "text", child…)
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
