@@ -30,9 +30,11 @@ class QuizLibrary:
         quiz = Quiz(quiz_id=quiz_id or str(uuid.uuid4()), document=quiz_doc, uploaded_at=self.clock_ms())
         with self._catalog_lock:
             catalog = self._catalog()
+            version = catalog.version
             entry = summary(quiz.id, quiz_doc)
             catalog.list_quiz(**entry)
             self.store.save(quiz, catalog)
+            self.store.snapshot_if_due(catalog, version)
         return entry
 
     def list(self) -> list[dict]:

@@ -20,9 +20,6 @@ from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
 from quiz_actors.actors.hub import HubActor
 from quiz_actors.actors.pooled import Dispatcher
 from quiz_actors.clock import Clock, SystemClock
-from quiz_actors.domain.directory import RoomDirectory
-from quiz_actors.domain.quiz import QuizCatalog
-from quiz_actors.domain.room import Room
 from quiz_actors.domain.secret import SECRET_ID, ServerSecret
 from quiz_actors.quizzes import QuizLibrary
 from quiz_actors.settings import Settings
@@ -47,7 +44,7 @@ class QuizSystem:
 
     def start(self) -> None:
         log.info("event store: %s", describe_store(self.settings.store))
-        self.store = EventStore(self.settings.store, snapshot_types=[Room, RoomDirectory, QuizCatalog])
+        self.store = EventStore(self.settings.store)
         self.signer = TokenSigner(bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000))
         self.quizzes = QuizLibrary(self.store, self.clock.now_ms)
         self.quizzes.seed_samples()

@@ -22,40 +22,61 @@ def member_view(member: dict) -> dict:
     }
 
 
-def state(room: Room, user_id: str) -> dict:
+class MemberList:
+    """The member list of ``state``, each member encoded once and reused.
+
+    Every joiner gets the whole list, so filling a lobby of N costs N lists of
+    up to N members: encoding each member only when it changed keeps that cheap.
+    """
+
+    def __init__(self) -> None:
+        self._encoded: dict[str, tuple[tuple, str]] = {}
+
+    def encode(self, room: Room) -> str:
+        fresh = {}
+        for user_id, member in room.members.items():
+            key = (member["name"], member["online"], member["score"])
+            cached = self._encoded.get(user_id)
+            fresh[user_id] = cached if cached and cached[0] == key else (key, encode(member_view(member)))
+        self._encoded = fresh
+        return "[" + ",".join(text for _, text in fresh.values()) + "]"
+
+
+def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> str:
+    """The encoded ``state`` message for one member."""
     member = room.members.get(user_id)
-    answered = room.phase == QUESTION and user_id in room.answers()
     you = {
         "user_id": user_id,
         "is_host": room.is_host(user_id),
         "score": member["score"] if member else 0,
-        "answered": answered,
+        "answered": room.phase == QUESTION and user_id in room.answers(),
     }
     if room.phase in (REVEAL, ENDED) and room.is_player(user_id):
         # A page reloaded between questions can show the rank without waiting for the next one.
         you["rank"] = next(r["rank"] for r in room.ranking() if r["user_id"] == user_id)
         if room.phase == REVEAL and room.last_result:
             you["last_result"] = room.last_result["results"].get(user_id)
-    message = {
-        "type": "state",
-        "seq": room.seq,
-        "room": {
-            "code": room.code,
-            "room_id": str(room.id),
-            "title": room.quiz["title"],
-            "phase": room.phase,
-            "locked": room.locked,
-            "host_id": room.host_id,
-            "question_count": room.question_count,
-            "members": [member_view(m) for m in room.members.values()],
-            "question": describe_question(room),
-        },
-        "you": you,
+    room_part = {
+        "code": room.code,
+        "room_id": str(room.id),
+        "title": room.quiz["title"],
+        "phase": room.phase,
+        "locked": room.locked,
+        "host_id": room.host_id,
+        "question_count": room.question_count,
+        "question": describe_question(room),
     }
+    extra = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):
-        answered_count, total = room.answer_progress()
-        message["answers_progress"] = {"answered": answered_count, "total": total}
-    return message
+        answered, total = room.answer_progress()
+        extra["answers_progress"] = {"answered": answered, "total": total}
+    if ref is not None:
+        extra["ref"] = ref
+    return (
+        f'{{"type":"state","seq":{room.seq},"room":'
+        + encode(room_part)[:-1] + ',"members":' + members.encode(room) + "},"
+        + encode(extra)[1:]
+    )
 
 
 def question_shown(room: Room) -> dict:

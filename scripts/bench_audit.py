@@ -90,7 +90,7 @@ def play_room(store: EventStore, directory: RoomDirectory, rng: random.Random, u
 
 
 def fill(url: str, target: int, budget_s: float, rng: random.Random) -> tuple[int, float]:
-    store = EventStore(url, snapshot_types=[Room, RoomDirectory])
+    store = EventStore(url)
     try:
         directory = store.load(DIRECTORY_ID) or RoomDirectory()
         users = user_ids(random.Random(7))  # the same users on every run

@@ -14,7 +14,6 @@ import aiohttp
 import pytest
 
 from eventstore import EventStore
-from quiz_actors.domain.room import Room
 from tests.client import QuizClient, assert_no_seq_gap
 from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join
 from tests.private_postgres import PrivatePostgres, find_pg_bin
@@ -355,7 +354,7 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(private
     finally:
         await server.stop()
 
-    store = EventStore(private_postgres.url, [Room])
+    store = EventStore(private_postgres.url)
     try:
         answers = [e for e in store.stored_events(room_id) if type(e).__name__ == "AnswerSubmitted"]
         assert sorted((e.user_id, e.choice) for e in answers) == sorted(

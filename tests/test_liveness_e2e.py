@@ -9,7 +9,6 @@ import pytest
 
 from eventstore import EventStore
 from quiz_actors.clock import SystemClock
-from quiz_actors.domain.room import Room
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, join
@@ -112,7 +111,7 @@ async def test_abandoned_room_closes_after_the_idle_time(quiet_server, http, clo
     assert reply["code"] == "room_not_found"
     room_id = uuid.UUID(state["room"]["room_id"])
     await quiet_server.stop()
-    store = EventStore(settings.store, [Room])
+    store = EventStore(settings.store)
     try:
         room = store.load(room_id)
         assert room.phase == "closed" and room.closed_reason == "abandoned"

@@ -166,6 +166,7 @@ class HubActor(pykka.ThreadingActor):
         except RoomError as e:
             self._reply(sender, protocol.error(e.code, e.message), ref)
             return
+        directory_version = self.directory.version
         self.directory.assign(code=code, room_id=str(room.id), at=now)
         try:
             # One atomic save: a room never exists without its code, nor a code without its room.
@@ -176,6 +177,7 @@ class HubActor(pykka.ThreadingActor):
             self._reply(sender, protocol.error("busy", "The server could not create the room; try again"), ref)
             return
         log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
+        self.store.snapshot_if_due(self.directory, directory_version)
         actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
         self.rooms[str(room.id)] = actor
         actor.tell(HostRoomCreated(sender, ref))
@@ -222,9 +224,11 @@ class HubActor(pykka.ThreadingActor):
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             actor.stop(block=False)
+        directory_version = self.directory.version
         if self.directory.release(message.code, message.room_id, self.clock.now_ms()):
             try:
                 self.store.save(self.directory)
+                self.store.snapshot_if_due(self.directory, directory_version)
             except Exception as e:
                 # The room's RoomClosed is stored: the next sweep releases the code again.
                 self.directory = None

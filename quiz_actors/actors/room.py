@@ -130,6 +130,8 @@ class RoomActor(pykka.ThreadingActor):
         self.recent_joins: deque[int] = deque()  # times of the latest new members
         self.flood_timer: Timer | None = None
         self.fanout_timer: Timer | None = None
+        self._version_before_saves: int | None = None  # for snapshot_if_due
+        self.member_list = views.MemberList()
 
     # ------------------------------------------------------------- life cycle
 
@@ -203,6 +205,17 @@ class RoomActor(pykka.ThreadingActor):
                 self.out.add(sender, protocol.encode(protocol.error("internal", "Something went wrong on the server")))
         finally:
             self.out.send()
+            self._snapshot_if_due()
+
+    def _snapshot_if_due(self) -> None:
+        """After the replies are out: a snapshot now and then keeps activation fast."""
+        if self._version_before_saves is None or self.room is None:
+            return
+        before, self._version_before_saves = self._version_before_saves, None
+        try:
+            self.store.snapshot_if_due(self.room, before)
+        except Exception:
+            log.exception("room %s: snapshot failed (it is only an optimisation)", self.room_id)
 
     @staticmethod
     def _is_answer(message: object) -> bool:
@@ -242,7 +255,7 @@ class RoomActor(pykka.ThreadingActor):
         self._attach(message.sender)
         created = {"type": "room_created", "code": room.code, "room_id": str(room.id)}
         self._reply(message.sender, created, message.ref)
-        self._reply(message.sender, views.state(room, message.sender.user_id))
+        self.out.add(message.sender, views.state(room, message.sender.user_id, self.member_list))
 
     def _on_join(self, sender: Sender, name: str, ref: Any) -> None:
         room = self.room
@@ -256,7 +269,7 @@ class RoomActor(pykka.ThreadingActor):
             return
         self._commit(failed=[(sender, ref)])
         self._attach(sender)
-        self._reply(sender, views.state(room, sender.user_id), ref)
+        self.out.add(sender, views.state(room, sender.user_id, self.member_list, ref))
         if outcome == "joined":
             self._broadcast(
                 {"type": "member_joined", "seq": room.seq,
@@ -326,7 +339,7 @@ class RoomActor(pykka.ThreadingActor):
             if kind == "answer":
                 self._on_answer(sender, message, command.received_at, ref)
             elif kind == "resync":
-                self._reply(sender, views.state(self.room, sender.user_id), ref)
+                self.out.add(sender, views.state(self.room, sender.user_id, self.member_list, ref))
             elif kind == "leave":
                 self._on_leave(sender, ref)
             elif kind in HOST_COMMANDS:
@@ -538,6 +551,8 @@ class RoomActor(pykka.ThreadingActor):
         self._last_changes = [type(e).__name__ for e in events]
         if not events:
             return
+        if self._version_before_saves is None:
+            self._version_before_saves = self.room.version - len(events)
         try:
             self.store.save(self.room)
         except Exception:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +64,7 @@ def state_json(room: Room) -> dict:
         "kind": "state",
         "seq": room.seq,
         "version": room.version,
-        "room": views.state(room, room.host_id)["room"],
+        "room": json.loads(views.state(room, room.host_id, views.MemberList()))["room"],
         "detail": {
             "members": list(room.members.values()),
             "departed": room.departed,
