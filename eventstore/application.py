@@ -41,7 +41,8 @@ class EventStore(Application):
         """
         if aggregate.version // SNAPSHOT_EVERY <= version_before // SNAPSHOT_EVERY:
             return False
-        assert not aggregate.pending_events, "snapshot only what is saved"
+        if aggregate.pending_events:
+            return False  # it holds decisions not saved yet: a snapshot must hold only what is stored
         self.snapshots.put([Snapshot.take(aggregate)])
         return True
 

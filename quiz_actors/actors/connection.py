@@ -101,7 +101,9 @@ class ConnectionActor(PooledActor):
 
     def _dispatch(self, message: object) -> None:
         if isinstance(message, Deliver):
-            if not self.finished:
+            # A room this socket has just switched away from may still be sending.
+            stale = message.room_id is not None and self.room_id is not None and message.room_id != self.room_id
+            if not self.finished and not stale:
                 self.outlet.send(message.frames)
         elif isinstance(message, ClientMessage):
             self._on_client_message(message)
@@ -197,6 +199,12 @@ class ConnectionActor(PooledActor):
     # ------------------------------------------------------------- rooms
 
     def _attach(self, message: AttachedToRoom) -> None:
+        if self.finished:
+            # The socket closed while the join was on its way: the room must not
+            # keep this member online.
+            if self.user_id is not None:
+                tell_quietly(message.room, MemberDisconnected(self._sender(), "disconnected"))
+            return
         if self.room_id is not None and self.room_id != message.room_id:
             self._leave_room("switched")
         self.room, self.room_id = message.room, message.room_id

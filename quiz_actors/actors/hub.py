@@ -246,7 +246,11 @@ class HubActor(pykka.ThreadingActor):
         for code, room_id in list(self.directory.open_rooms.items()):
             if room_id in self.rooms:
                 continue
-            room = self.store.load(uuid.UUID(room_id))
+            try:
+                room = self.store.load(uuid.UUID(room_id))
+            except Exception:
+                log.exception("sweep: cannot load room %s (%s); trying again next sweep", code, room_id)
+                continue
             if room is None:
                 continue
             if room.phase == CLOSED:

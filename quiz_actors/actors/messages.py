@@ -38,9 +38,10 @@ class HeartbeatDue:
 
 @dataclass(frozen=True)
 class Deliver:
-    """Pre-encoded JSON texts for the socket, in order."""
+    """Pre-encoded JSON texts for the socket, in order, and the room they come from."""
 
     frames: tuple[str, ...]
+    room_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,11 @@ class FloodLockDue:
 
 @dataclass(frozen=True)
 class ReleaseFanout:
+    pass
+
+
+@dataclass(frozen=True)
+class RecoveryDue:
     pass
 
 

@@ -36,6 +36,7 @@ from quiz_actors.actors.messages import (
     DetachedFromRoom,
     FloodLockDue,
     FlushAnswers,
+    RecoveryDue,
     HostRoomCreated,
     Join,
     MemberDisconnected,
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 HOST_COMMANDS = ("start", "next", "end", "lock", "unlock", "kick")
 JOIN_BURST_WINDOW_MS = 10_000
+RECOVERY_RETRY_S = 2.0  # after a failed save, rebuild from the store this soon even if nobody writes
 BUSY = RoomError("busy", "The server could not store that; nothing changed, try again")
 
 
@@ -95,9 +97,9 @@ class Outgoing:
             self.now.setdefault(conn_id, (conn, []))[1].extend(texts)
         self.later.clear()
 
-    def send(self) -> None:
+    def send(self, room_id: str | None = None) -> None:
         for conn, texts in self.now.values():
-            tell_quietly(conn, Deliver(tuple(texts)))
+            tell_quietly(conn, Deliver(tuple(texts), room_id))
         self.now.clear()
 
 
@@ -156,6 +158,12 @@ class RoomActor(pykka.ThreadingActor):
             self._close_question_past_deadline()
         except SaveFailed:
             return False
+        if self.room.phase == CLOSED:
+            self.hub.tell(RoomWasClosed(str(self.room_id), self.room.code))
+        # After a failed save, members still here may have missed changes: a fresh
+        # state puts each of them back in step.
+        for user_id, sender in self.attached.items():
+            self.out.add(sender, views.state(self.room, user_id, self.member_list))
         self._after_change()
         return True
 
@@ -168,11 +176,16 @@ class RoomActor(pykka.ThreadingActor):
             self._commit()
 
     def on_stop(self) -> None:
+        if self.room is not None:
+            try:
+                self._flush_answers()  # decided answers are stored and acknowledged before we go
+            except SaveFailed:
+                pass
         for timer in (self.deadline_timer, self.cleanup_timer):
             if timer:
                 timer[1].cancel()
         self.out.release_deferred()
-        self.out.send()
+        self.out.send(str(self.room_id))
         for timer in (self.progress_timer, self.flood_timer, self.fanout_timer):
             if timer:
                 timer.cancel()
@@ -186,26 +199,53 @@ class RoomActor(pykka.ThreadingActor):
     # ------------------------------------------------------------- dispatch
 
     def on_receive(self, message: object) -> None:
+        self._note_timer_fired(message)
         try:
             if self.room is None and not self._recover():
-                # The store is unreachable: refuse, acknowledge nothing, try again next time.
-                sender = getattr(message, "sender", None)
-                if sender is not None:
-                    self._error(sender, BUSY, getattr(message, "ref", None) or _ref_of(message))
+                self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
                 return
             if not self._is_answer(message):
-                self._flush_answers()  # decided answers are saved before anything else
+                try:
+                    self._flush_answers()  # decided answers are saved before anything else
+                except SaveFailed:
+                    if not self._recover():
+                        self._refuse_busy(message)
+                        return
             self._dispatch(message)
         except SaveFailed:
-            pass  # already reported to the clients concerned
+            pass  # already reported to the clients concerned; recovery is scheduled
         except Exception:
             log.exception("room %s failed on %s", self.room_id, type(message).__name__)
             sender = getattr(message, "sender", None)
             if sender is not None:
                 self.out.add(sender, protocol.encode(protocol.error("internal", "Something went wrong on the server")))
         finally:
-            self.out.send()
+            self.out.send(str(self.room_id))
             self._snapshot_if_due()
+
+    def _note_timer_fired(self, message: object) -> None:
+        """A timer's message has arrived: it is no longer pending, whatever happens next."""
+        if isinstance(message, FlushAnswers):
+            self.flush_requested = False
+        elif isinstance(message, ProgressDue):
+            self.progress_timer = None
+        elif isinstance(message, FloodLockDue):
+            self.flood_timer = None
+        elif isinstance(message, CleanupDue):
+            self.cleanup_timer = None
+        elif isinstance(message, ReleaseFanout):
+            self.fanout_timer = None
+            self.out.release_deferred()
+        elif isinstance(message, DeadlineDue) and self.deadline_timer and self.deadline_timer[0] == message.index:
+            self.deadline_timer = None
+
+    def _refuse_busy(self, message: object) -> None:
+        sender = getattr(message, "sender", None)
+        if sender is not None:
+            self._error(sender, BUSY, getattr(message, "ref", None) or _ref_of(message))
+        if isinstance(message, MemberDisconnected):
+            # Not lost: the member has no socket any more, and recovery marks it offline.
+            self.attached.pop(message.sender.user_id, None)
 
     def _snapshot_if_due(self) -> None:
         """After the replies are out: a snapshot now and then keeps activation fast."""
@@ -233,20 +273,17 @@ class RoomActor(pykka.ThreadingActor):
         elif isinstance(message, MemberDisconnected):
             self._on_disconnected(message)
         elif isinstance(message, FlushAnswers):
-            self.flush_requested = False
             self._flush_answers()
         elif isinstance(message, DeadlineDue):
             self._on_deadline(message.index)
         elif isinstance(message, CleanupDue):
             self._on_cleanup_due()
         elif isinstance(message, ProgressDue):
-            self.progress_timer = None
             self._send_progress()
         elif isinstance(message, FloodLockDue):
             self._on_flood_lock_due()
-        elif isinstance(message, ReleaseFanout):
-            self.fanout_timer = None
-            self.out.release_deferred()
+        elif isinstance(message, RecoveryDue):
+            pass  # on_receive has already rebuilt the room if it needed to
 
     # ------------------------------------------------------------- membership
 
@@ -298,7 +335,11 @@ class RoomActor(pykka.ThreadingActor):
 
     def _attach(self, sender: Sender) -> None:
         self.attached[sender.user_id] = sender
-        tell_quietly(sender.conn, AttachedToRoom(str(self.room_id), self.actor_ref, self.room.is_host(sender.user_id)))
+        attached = AttachedToRoom(str(self.room_id), self.actor_ref, self.room.is_host(sender.user_id))
+        if not tell_quietly(sender.conn, attached):
+            # The socket closed while this join was on its way: it left no-one to
+            # tell us, so the member goes offline now rather than stay a ghost.
+            self.actor_ref.tell(MemberDisconnected(sender, "disconnected"))
 
     def _detach(self, user_id: str) -> None:
         sender = self.attached.pop(user_id, None)
@@ -375,7 +416,7 @@ class RoomActor(pykka.ThreadingActor):
             if victim is not None:
                 self.out.add(victim, protocol.encode({"type": "kicked", "code": room.code}))
                 self._detach(target)
-                self.out.send()  # `kicked` must reach the socket before the close does
+                self.out.send(str(self.room_id))  # `kicked` must reach the socket before the close does
                 tell_quietly(victim.conn, CloseSocket(protocol.CLOSE_KICKED, "kicked"))
             self._broadcast({"type": "member_kicked", "seq": room.seq, "user_id": target, "count": len(room.members)})
             self._close_if_everyone_answered()
@@ -439,7 +480,6 @@ class RoomActor(pykka.ThreadingActor):
 
     def _on_deadline(self, index: int) -> None:
         room = self.room
-        self.deadline_timer = None
         if room.phase != QUESTION or room.question_index != index:
             return
         if self.clock.now_ms() < room.current["deadline_at"]:
@@ -453,7 +493,6 @@ class RoomActor(pykka.ThreadingActor):
 
     def _on_cleanup_due(self) -> None:
         room = self.room
-        self.cleanup_timer = None
         due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
         now = self.clock.now_ms()
         if due is None or now < due:
@@ -484,7 +523,6 @@ class RoomActor(pykka.ThreadingActor):
 
     def _on_flood_lock_due(self) -> None:
         room = self.room
-        self.flood_timer = None
         if room.locked and room.lock_reason == FLOOD_LOCK:
             if self.clock.now_ms() < room.locked_at + self._ms(self.settings.flood_lock_s):
                 self._after_change()
@@ -560,10 +598,11 @@ class RoomActor(pykka.ThreadingActor):
             for sender, ref in [*failed, *self.pending_answers.values()]:
                 self._error(sender, BUSY, ref)
             self.pending_answers = {}
-            self.out.send()
+            self.out.send(str(self.room_id))
             # The aggregate already applied what was not stored: throw it away. The
-            # next message reloads it (the store may well still be down now).
+            # next message reloads it; a timer makes sure there is one.
             self.room = None
+            self.clock.call_later(RECOVERY_RETRY_S, lambda: tell_quietly(self.actor_ref, RecoveryDue()))
             raise SaveFailed() from None
 
     # ------------------------------------------------------------- sending

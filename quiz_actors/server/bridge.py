@@ -15,6 +15,7 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from quiz_actors import protocol
+from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
@@ -83,7 +84,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
                 break
     finally:
         hello_deadline.cancel()
-        connection.tell(SocketClosed())
+        tell_quietly(connection, SocketClosed())
         system.connection_ended(connection)
         request.app[SOCKETS].discard(ws)
         if throttle.abusive:
@@ -132,10 +133,10 @@ def _forward(text: str, session: SocketSession, connection, received_at: int) ->
     except protocol.ProtocolError as e:
         session.enqueue([protocol.encode(protocol.error(e.code, e.message, e.ref))])
         return
-    connection.tell(ClientMessage(message, received_at))
+    tell_quietly(connection, ClientMessage(message, received_at))
 
 
 async def close_all_sockets(app: web.Application) -> None:
-    """On shutdown: every socket is told the server is going away."""
-    for ws in list(app[SOCKETS]):
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+    """On shutdown: every socket is told the server is going away, all at once."""
+    closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown") for ws in list(app[SOCKETS])]
+    await asyncio.gather(*closing, return_exceptions=True)

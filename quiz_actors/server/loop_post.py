@@ -10,9 +10,12 @@ run in the order they were posted.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections import deque
 from typing import Any, Callable
+
+log = logging.getLogger(__name__)
 
 
 class LoopPost:
@@ -38,4 +41,7 @@ class LoopPost:
             calls, self._calls = self._calls, deque()
             self._wake_pending = False
         for fn, args in calls:
-            fn(*args)
+            try:
+                fn(*args)
+            except Exception:  # one socket's trouble must not cost the others their messages
+                log.exception("loop post: %s failed", getattr(fn, "__qualname__", fn))
