@@ -113,3 +113,20 @@ async def test_leave_tells_the_others(connect):
     assert gone["user_id"] == alice.user_id and gone["count"] == 1
     not_member = await alice.request({"type": "resync"}, "state")
     assert not_member["code"] == "not_member"
+
+
+async def test_a_socket_closed_right_after_join_leaves_no_ghost(connect):
+    host = await connect()
+    code, _ = await create_room(host)
+    for i in range(20):
+        phone = await connect()
+        await phone.send({"type": "join", "code": code, "name": f"Phone{i}"})
+        await phone.close()  # gone before the join has been handled
+    # Whoever made it in is marked offline: nobody stays online without a socket.
+    state = await host.request({"type": "resync"}, "state")
+    joined = {m["member"]["user_id"] for m in host.of_type("member_joined")}
+    for user_id in joined:
+        if not any(m["type"] == "member_offline" and m["user_id"] == user_id for m in host.received):
+            await host.expect("member_offline", user_id=user_id)
+    state = await host.request({"type": "resync"}, "state")
+    assert [m["name"] for m in state["room"]["members"] if m["online"]] == ["Host"]
