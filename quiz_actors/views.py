@@ -23,23 +23,44 @@ def member_view(member: dict) -> dict:
 
 
 class MemberList:
-    """The member list of ``state``, each member encoded once and reused.
+    """The member list of ``state``, each member encoded once and kept until it changes.
 
     Every joiner gets the whole list, so filling a lobby of N costs N lists of
-    up to N members: encoding each member only when it changed keeps that cheap.
+    up to N members. The room actor reports what its saved events changed
+    (``note``); only those members are encoded again.
     """
 
+    MEMBER_EVENTS = ("MemberJoined", "MemberOnline", "MemberOffline", "MemberLeft", "MemberKicked")
+
     def __init__(self) -> None:
-        self._encoded: dict[str, tuple[tuple, str]] = {}
+        self._encoded: dict[str, str] = {}  # in the room's member order
+        self._dirty: set[str] = set()
+        self._rebuild = True
+
+    def note(self, events: list) -> None:
+        for event in events:
+            name = type(event).__name__
+            if name in self.MEMBER_EVENTS:
+                self._dirty.add(event.user_id)
+            elif name == "QuestionClosed":
+                self._rebuild = True  # every score may have changed
+
+    def forget(self) -> None:
+        self._rebuild = True
 
     def encode(self, room: Room) -> str:
-        fresh = {}
-        for user_id, member in room.members.items():
-            key = (member["name"], member["online"], member["score"])
-            cached = self._encoded.get(user_id)
-            fresh[user_id] = cached if cached and cached[0] == key else (key, encode(member_view(member)))
-        self._encoded = fresh
-        return "[" + ",".join(text for _, text in fresh.values()) + "]"
+        if self._rebuild:
+            self._encoded = {u: encode(member_view(m)) for u, m in room.members.items()}
+            self._rebuild = False
+        else:
+            for user_id in self._dirty:
+                member = room.members.get(user_id)
+                if member is None:
+                    self._encoded.pop(user_id, None)
+                else:
+                    self._encoded[user_id] = encode(member_view(member))
+        self._dirty.clear()
+        return "[" + ",".join(self._encoded.values()) + "]"
 
 
 def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> str:

@@ -175,3 +175,34 @@ def test_any_sequence_of_commands_replays_to_the_same_state(script):
         assert len({m["name"].casefold() for m in room.members.values()}) == len(room.members)
         assert room.host_id in room.members
     assert public_state(replayed(room)) == public_state(room)
+
+
+@settings(max_examples=100, deadline=None)
+@given(commands)
+def test_the_cached_member_list_always_matches_the_room(script):
+    """views.MemberList re-encodes only what events changed; it must never drift."""
+    import json
+
+    from quiz_actors import views
+
+    room, cached, now = new_room(), views.MemberList(), T0
+    for kind, user, number, delay in script:
+        now += delay
+        try:
+            if kind == "join":
+                room.join(user, user.title(), now, 3)
+            elif kind == "leave":
+                room.leave(user, now)
+            elif kind == "offline":
+                room.go_offline(user, "disconnected", now)
+            elif kind == "answer":
+                room.answer(user, number % 2, number, now)
+            elif kind == "kick":
+                room.kick("host", user, now)
+            elif kind in ("start", "next", "end"):
+                getattr(room, kind)(user, now)
+        except RoomError:
+            pass
+        cached.note(room.collect_events())
+        fresh = [views.member_view(m) for m in room.members.values()]
+        assert json.loads(cached.encode(room)) == fresh

@@ -130,3 +130,46 @@ async def test_a_socket_closed_right_after_join_leaves_no_ghost(connect):
             await host.expect("member_offline", user_id=user_id)
     state = await host.request({"type": "resync"}, "state")
     assert [m["name"] for m in state["room"]["members"] if m["online"]] == ["Host"]
+
+
+async def test_coalesced_membership_changes_keep_every_view_in_order(http, settings, clock):
+    """With coalescing on from two members, joins, leaves and drops travel in
+    batches; every client still sees every seq once, in order, and ends up with
+    the room's real member list."""
+    from dataclasses import replace
+
+    from tests.client import QuizClient, assert_no_seq_gap
+    from tests.conftest import RunningServer
+
+    server = await RunningServer(replace(settings, fanout_coalesce_above=2, fanout_window_s=0.05), clock).start()
+    try:
+        async def player(name):
+            client = await QuizClient(http, server.ws_url).connect()
+            await client.hello()
+            await join(client, code, name)
+            return client
+
+        host = await QuizClient(http, server.ws_url).connect()
+        await host.hello()
+        code, _ = await create_room(host)
+        players = []
+        for i in range(8):
+            players.append(await player(f"P{i}"))
+            if i % 3 == 2:
+                clock.advance(0.05)  # release what has been held so far
+        await players[1].request({"type": "leave"}, "left")
+        await players[2].close()
+        await players[3].request({"type": "resync"}, "state")  # a reply in the middle of a held batch
+        players.append(await player("Late"))
+        clock.advance(0.05)
+        final = await host.request({"type": "resync"}, "state")
+        expected = {m["user_id"]: m["online"] for m in final["room"]["members"]}
+        for client in [host, players[0], *players[3:]]:
+            while room_view(client)[1][-1] < final["seq"]:
+                await client._read_more(5)
+            members, _ = room_view(client)
+            assert {u: m["online"] for u, m in members.items()} == expected
+            assert_no_seq_gap(client)
+        assert assert_no_seq_gap(host) == final["seq"] - 1  # the host heard every change since it created the room
+    finally:
+        await server.stop()

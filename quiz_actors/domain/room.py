@@ -59,6 +59,7 @@ class Room(Aggregate):
         self.members: dict[str, dict] = {}
         self.departed: dict[str, dict] = {}  # left members: their score comes back on return
         self.kicked: dict[str, bool] = {}
+        self.names_taken: dict[str, str] = {}  # name_key -> user id, for the uniqueness rule
         self.question_index = -1
         self.current: dict | None = None  # the question being played or just closed
         self.last_result: dict | None = None
@@ -170,8 +171,7 @@ class Room(Aggregate):
             clean = normalise_name(name)
         except NameInvalid as e:
             raise RoomError("name_invalid", str(e)) from None
-        key = name_key(clean)
-        if any(name_key(m["name"]) == key for m in self.members.values()):
+        if name_key(clean) in self.names_taken:
             raise RoomError("name_taken", f"Someone in this room is already called {clean}")
         self._member_joined(user_id=user_id, name=clean, at=at)
         return "joined"
@@ -324,6 +324,7 @@ class Room(Aggregate):
 
     def _add_member(self, user_id: str, name: str, at: int, online: bool) -> None:
         earlier = self.departed.pop(user_id, {"score": 0, "streak": 0})
+        self.names_taken[name_key(name)] = user_id
         self.members[user_id] = {
             "user_id": user_id,
             "name": name,
@@ -351,6 +352,7 @@ class Room(Aggregate):
     @event("MemberLeft", topic=_topic("MemberLeft"))
     def _member_left(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
+        del self.names_taken[name_key(member["name"])]
         self.departed[user_id] = {"score": member["score"], "streak": member["streak"]}
         self._changed(at)
 
@@ -366,7 +368,8 @@ class Room(Aggregate):
 
     @event("MemberKicked", topic=_topic("MemberKicked"))
     def _member_kicked(self, user_id: str, at: int) -> None:
-        del self.members[user_id]
+        member = self.members.pop(user_id)
+        del self.names_taken[name_key(member["name"])]
         self.kicked[user_id] = True
         self._changed(at)
 

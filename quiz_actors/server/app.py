@@ -10,8 +10,8 @@ from aiohttp import web
 
 from quiz_actors.clock import Clock
 from quiz_actors.server import http_api, pages
-from quiz_actors.server.bridge import close_all_sockets, websocket_handler
-from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SOCKETS, SYSTEM
+from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
+from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
 from quiz_actors.settings import Settings
@@ -23,6 +23,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
     app[LOOP_POST] = LoopPost()
+    app[SESSIONS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)
@@ -38,7 +39,9 @@ async def _run_system(app: web.Application) -> AsyncIterator[None]:
     loop = asyncio.get_running_loop()
     app[LOOP_POST].loop = loop
     await loop.run_in_executor(None, system.start)
+    watchdog = asyncio.create_task(watch_stalled_sends(app))
     yield
+    watchdog.cancel()
     await loop.run_in_executor(None, system.stop)
 
 

@@ -17,7 +17,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from quiz_actors import protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
-from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
@@ -65,6 +65,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
         post=request.app[LOOP_POST],
     )
     connection = system.start_connection(session)
+    request.app[SESSIONS].add(session)
     writer = asyncio.create_task(session.run_writer())
     hello_deadline = loop.call_later(settings.hello_timeout_s, session.close_if_not_authenticated)
     throttle = Throttle(session, settings, loop.time())
@@ -140,3 +141,13 @@ async def close_all_sockets(app: web.Application) -> None:
     """On shutdown: every socket is told the server is going away, all at once."""
     closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown") for ws in list(app[SOCKETS])]
     await asyncio.gather(*closing, return_exceptions=True)
+
+
+async def watch_stalled_sends(app: web.Application) -> None:
+    """Once a second, close the sockets whose sends have stalled (slow consumers)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        await asyncio.sleep(1.0)
+        now = loop.time()
+        for session in list(app[SESSIONS]):
+            session.check_stalled(now)
