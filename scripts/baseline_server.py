@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""The floor for scripts/bench.py: a minimal raw aiohttp WebSocket broadcaster.
+
+    python scripts/baseline_server.py --port 8090
+
+No actors, no store, no per-socket queue: it accepts sockets at ``/ws``,
+answers ``hello`` with a ``welcome`` (so the benchmark's players connect to it
+exactly as to the real server), and when any socket sends ``{"type":"next"}``
+it serializes one ``question_shown`` frame once and writes it to every socket
+in one loop on the event loop. The time from that ``next`` to the last
+client's receipt is what the benchmark divides our own broadcast time by.
+
+Kept in scripts/, never in the product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+import uuid
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+SOCKETS = web.AppKey("sockets", set)
+SENT = web.AppKey("broadcasts", list)
+QUESTION_TEXT = "Benchmark question {index}: which of these four answers is the right one?"
+CHOICES = ["First answer", "Second answer", "Third answer", "Fourth answer"]
+
+
+def question_frame(index: int, count: int) -> bytes:
+    """The same shape and size as the real server's ``question_shown``."""
+    now = int(time.time() * 1000)
+    message = {"type": "question_shown", "seq": index + 1, "index": index, "count": count,
+               "text": QUESTION_TEXT.format(index=index), "choices": CHOICES,
+               "time_limit_ms": 240_000, "deadline_ms": now + 240_000}
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+async def broadcast(app: web.Application) -> None:
+    index = len(app[SENT])
+    frame = question_frame(index, 100)  # serialized once for every socket
+    started = time.perf_counter()
+    for ws in list(app[SOCKETS]):
+        if not ws.closed:
+            try:
+                await ws.send_frame(frame, WSMsgType.TEXT)
+            except (ConnectionError, RuntimeError):
+                pass  # a socket that went away is not our concern here
+    app[SENT].append(time.perf_counter() - started)
+
+
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(compress=False, autoping=True)
+    await ws.prepare(request)
+    request.app[SOCKETS].add(ws)
+    try:
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            kind = json.loads(frame.data).get("type")
+            if kind == "hello":
+                await ws.send_str(json.dumps({"type": "welcome", "user_id": str(uuid.uuid4()),
+                                              "token": "baseline", "heartbeat_ms": 30_000}))
+            elif kind == "next":
+                await broadcast(request.app)
+    finally:
+        request.app[SOCKETS].discard(ws)
+    return ws
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "sockets": len(request.app[SOCKETS]),
+                              "broadcast_loop_s": request.app[SENT]})
+
+
+async def close_sockets(app: web.Application) -> None:
+    """On SIGTERM: close every socket, or the handlers (and the process) would wait for the clients."""
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown")
+
+
+def create_app() -> web.Application:
+    app = web.Application()
+    app[SOCKETS] = set()
+    app[SENT] = []
+    app.on_shutdown.append(close_sockets)
+    app.router.add_get("/ws", websocket)
+    app.router.add_get("/healthz", health)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets
+    web.run_app(create_app(), host=args.host, port=args.port, print=None, backlog=4096, shutdown_timeout=5)
+
+
+if __name__ == "__main__":
+    main()

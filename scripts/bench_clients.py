@@ -1,0 +1,628 @@
+"""Load clients for ``scripts/bench.py``: many WebSocket players in one asyncio loop.
+
+A load process (``worker_main``) runs thousands of ``Player``s, each a real
+aiohttp WebSocket speaking PROTOCOL.md: ``hello``, then ``join`` with the room
+code, ``pong`` to every ``ping``, ``answer`` when told to. The coordinator
+(bench.py) drives the processes over a pipe with small commands ("open these
+players", "answer question 3 within 1 s", "how many have seen question 3?") and
+reads back counters and latencies.
+
+Times are ``time.monotonic()``: on Linux it is one clock for every process on
+the machine, so the coordinator can subtract its own send time from a
+receipt time taken in a load process.
+
+What a player keeps is chosen to stay cheap at 5,000 players each hearing
+5,000 joins (12.5 million deltas; the load processes share the machine's two
+cores with the server, so their CPU is the server's loss):
+
+* A player's member view is its ``state``'s members plus the deltas after it.
+  Most players only count it: with every ``seq`` checked for gaps, a count is
+  exact unless the server repeats a member in a delta. One player in
+  ``verify_every`` keeps the full set of (interned) user ids and counts such
+  repeats, so that bug cannot hide.
+* Frames made only of ``member_joined`` are read without a JSON parse.
+* The process-wide ``Tally`` holds every counter the coordinator polls, so a
+  poll is O(1) and never walks the players.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import resource
+import sys
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+MAX_FRAME_BYTES = 64 * 1024 * 1024  # a `state` of 10,000 members is ~1 MB; never refuse one
+CONNECT_TIMEOUT_S = 30.0
+CLOSE_TIMEOUT_S = 10.0
+ERROR_SAMPLES = 8
+
+# The bulk of a big lobby is arrays of member_joined: reading only the fields the
+# view needs, straight from the text, halves what the load processes take from
+# the server's CPU. Any frame that does not match this shape exactly (another
+# type in it, a count that disagrees) is parsed as JSON like every other frame.
+_ANY_TYPE = '"type":"'
+_JOINED_TYPE = '"type":"member_joined"'
+_JOINED_IDS = re.compile(r'"type":"member_joined","seq":\d+,"member":\{"user_id":"([^"\\]*)"')
+_JOINED_SEQ = re.compile(r'"type":"member_joined","seq":(\d+)')
+
+HELLO = json.dumps({"type": "hello", "token": None})
+RESYNC = json.dumps({"type": "resync"})
+intern = sys.intern
+
+
+def raise_fd_limit() -> int:
+    """Open files up to the hard limit: 5,000 sockets need more than the usual 1,024."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else 1_048_576
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return target
+
+
+def process_cpu_s() -> float:
+    return time.process_time()
+
+
+# --------------------------------------------------------------------------- per-process counters
+
+
+class Tally:
+    """Every counter of one load process; players update it as messages arrive."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+        self.connect_failed: Counter[str] = Counter()
+        self.welcomed = 0
+        self.joined = 0
+        self.joined_alive = 0  # joined and socket still open: the clients every wait counts on
+        self.join_latencies: list[float] = []
+        self.join_failed: Counter[str] = Counter()
+        self.last_state_at = 0.0
+        self.converged = 0
+        self.converged_last = 0.0
+        self.frames = 0
+        self.messages = 0
+        self.chars = 0
+        self.seq_gaps = 0
+        self.repeated_members = 0  # member_joined for someone already in a verifying player's view
+        self.errors: Counter[str] = Counter()
+        self.error_samples: list[dict] = []
+        self.closes: Counter[str] = Counter()
+        self.shown: dict[int, list[float]] = {}  # question -> [players who saw it, last receipt]
+        self.revealed: dict[int, list[float]] = {}  # question -> [players with closed+leaderboard, last]
+        self.answers_sent: dict[int, int] = {}
+        self.answer_first_sent: dict[int, float] = {}
+        self.answer_last_sent: dict[int, float] = {}
+        self.accepted: dict[int, list[float]] = {}  # question -> latencies (s)
+        self.accepted_last: dict[int, float] = {}
+        self.answer_errors: Counter[str] = Counter()
+
+    def reset_traffic(self) -> None:
+        self.frames = self.messages = self.chars = 0
+
+    def error(self, message: dict) -> None:
+        self.errors[message.get("code", "?")] += 1
+        if len(self.error_samples) < ERROR_SAMPLES:
+            self.error_samples.append(message)
+
+    @staticmethod
+    def _mark(table: dict[int, list[float]], key: int, now: float) -> None:
+        entry = table.get(key)
+        if entry is None:
+            table[key] = [1, now]
+        else:
+            entry[0] += 1
+            if now > entry[1]:
+                entry[1] = now
+
+
+# --------------------------------------------------------------------------- one player
+
+
+class Player:
+    """One WebSocket client. Handlers run synchronously per message and return
+    texts to send, so a frame is handled without a task switch per message."""
+
+    __slots__ = (
+        "tally", "index", "code", "name", "target", "ws", "user_id", "token", "view", "members", "seq",
+        "join_sent", "joined", "converged", "closed_q", "revealed_q", "answer_sent", "inbox", "alive",
+    )
+
+    def __init__(self, tally: Tally, index: int, code: str | None, name: str, target: int = 0,
+                 verify: bool = True):
+        self.tally = tally
+        self.index = index
+        self.code = code  # join this room once welcomed (None: hello only)
+        self.name = name
+        self.target = target  # members the view must hold to count as converged
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.user_id: str | None = None
+        self.token: str | None = None
+        self.view: set[str] | None = set() if verify else None  # None: this player only counts
+        self.members = 0  # the size of the member view
+        self.seq: int | None = None
+        self.join_sent = 0.0
+        self.joined = False
+        self.converged = False
+        self.closed_q: int | None = None
+        self.revealed_q: int | None = None
+        self.answer_sent: dict[int, float] = {}
+        self.inbox: asyncio.Queue | None = None  # set for the coordinator's host and probe clients
+        self.alive = False
+
+    # ---- life
+
+    async def run(self, session: aiohttp.ClientSession, url: str, start_at: float = 0.0,
+                  token: str | None = None) -> None:
+        """Connect at ``start_at`` (monotonic), hello, join when welcomed, read until closed."""
+        delay = start_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tally = self.tally
+        try:
+            self.ws = await session.ws_connect(
+                url, max_msg_size=MAX_FRAME_BYTES, autoping=True, heartbeat=None,
+                timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
+            )
+        except Exception as e:  # noqa: BLE001 - every failure is counted, none stops the run
+            tally.connect_failed[type(e).__name__] += 1
+            return
+        tally.opened += 1
+        self.alive = True
+        try:
+            hello = HELLO if token is None else json.dumps({"type": "hello", "token": token})
+            await self.ws.send_str(hello)
+            async for frame in self.ws:
+                if frame.type == aiohttp.WSMsgType.TEXT:
+                    for text in self.on_frame(frame.data, time.monotonic()):
+                        await self.ws.send_str(text)
+                elif frame.type == aiohttp.WSMsgType.ERROR:
+                    break
+        except (ConnectionError, RuntimeError, aiohttp.ClientError) as e:
+            tally.closes[f"error:{type(e).__name__}"] += 1
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
+        if not self.alive:
+            return
+        self.alive = False
+        code = self.ws.close_code if self.ws is not None else None
+        self.tally.closes[str(code)] += 1
+        if self.joined:
+            self.tally.joined_alive -= 1
+        if self.inbox is not None:
+            self.inbox.put_nowait({"type": "_closed", "code": code})
+
+    async def close(self) -> None:
+        if self.ws is not None and not self.ws.closed:
+            await self.ws.close()
+
+    async def send(self, message: dict) -> None:
+        await self.ws.send_str(json.dumps(message))
+
+    # ---- receiving
+
+    def on_frame(self, text: str, now: float) -> list[str]:
+        tally = self.tally
+        tally.frames += 1
+        tally.chars += len(text)
+        if self.inbox is None and self.on_joined_only(text, now):
+            return []
+        data = json.loads(text)
+        messages = data if type(data) is list else (data,)
+        tally.messages += len(messages)
+        out: list[str] = []
+        for message in messages:
+            handler = HANDLERS.get(message.get("type"))
+            if handler is not None:
+                handler(self, message, now, out)
+            if self.inbox is not None and message.get("type") not in QUIET:
+                self.inbox.put_nowait(message)
+        return out
+
+    def on_joined_only(self, text: str, now: float) -> bool:
+        """Handle a frame made only of member_joined messages without parsing it; False if it is not one.
+
+        Its seqs must run on from the last one without a gap: the first is checked
+        and the last must be first + count - 1 (the server numbers them in order);
+        anything else goes through the full parse, which counts the gap and resyncs.
+        """
+        joined = text.count(_JOINED_TYPE)
+        if joined == 0 or joined != text.count(_ANY_TYPE) or self.seq is None:
+            return False
+        first = _JOINED_SEQ.match(text, text.find(_JOINED_TYPE))
+        last = _JOINED_SEQ.match(text, text.rfind(_JOINED_TYPE))
+        if first is None or last is None:
+            return False
+        first_seq, last_seq = int(first.group(1)), int(last.group(1))
+        if first_seq != self.seq + 1 or last_seq != first_seq + joined - 1:
+            return False
+        view = self.view
+        if view is None:
+            self.members += joined
+        else:
+            user_ids = _JOINED_IDS.findall(text)
+            if len(user_ids) != joined:
+                return False
+            view.update(map(intern, user_ids))
+            self.tally.repeated_members += self.members + joined - len(view)
+            self.members = len(view)
+        self.seq = last_seq
+        self.tally.messages += joined
+        self._check_converged(now)
+        return True
+
+    def _check_seq(self, message: dict, out: list[str]) -> None:
+        """A gap means a lost broadcast: count it and resync, as PROTOCOL.md asks of clients."""
+        seq = message["seq"]
+        if self.seq is not None and seq != self.seq + 1:
+            self.tally.seq_gaps += 1
+            out.append(RESYNC)
+        self.seq = seq
+
+    def _check_converged(self, now: float) -> None:
+        if not self.converged and self.target and self.members >= self.target:
+            self.converged = True
+            tally = self.tally
+            tally.converged += 1
+            if now > tally.converged_last:
+                tally.converged_last = now
+
+    def on_welcome(self, message: dict, now: float, out: list[str]) -> None:
+        self.user_id, self.token = message["user_id"], message["token"]
+        self.tally.welcomed += 1
+        if self.code is not None:
+            out.append(json.dumps({"type": "join", "code": self.code, "name": self.name, "ref": "j"}))
+            self.join_sent = time.monotonic()
+
+    def on_state(self, message: dict, now: float, out: list[str]) -> None:
+        members = message["room"]["members"]
+        if self.view is not None:
+            self.view = {intern(m["user_id"]) for m in members}
+        self.members = len(members)
+        self.seq = message["seq"]
+        tally = self.tally
+        if self.join_sent and not self.joined:
+            self.joined = True
+            tally.joined += 1
+            tally.joined_alive += 1
+            tally.join_latencies.append(now - self.join_sent)
+            tally.last_state_at = max(tally.last_state_at, now)
+        self._check_converged(now)
+
+    def on_member_joined(self, message: dict, now: float, out: list[str]) -> None:
+        self._check_seq(message, out)
+        view = self.view
+        if view is None:
+            self.members += 1
+        else:
+            user_id = intern(message["member"]["user_id"])
+            if user_id in view:
+                self.tally.repeated_members += 1
+            view.add(user_id)
+            self.members = len(view)
+        self._check_converged(now)
+
+    def on_member_gone(self, message: dict, now: float, out: list[str]) -> None:
+        self._check_seq(message, out)
+        if self.view is None:
+            self.members -= 1
+        else:
+            self.view.discard(message["user_id"])
+            self.members = len(self.view)
+
+    def on_room_change(self, message: dict, now: float, out: list[str]) -> None:
+        self._check_seq(message, out)
+
+    def on_question_shown(self, message: dict, now: float, out: list[str]) -> None:
+        self._check_seq(message, out)
+        Tally._mark(self.tally.shown, message["index"], now)
+
+    def on_question_closed(self, message: dict, now: float, out: list[str]) -> None:
+        self._check_seq(message, out)
+        self.closed_q = message["index"]
+
+    def on_leaderboard(self, message: dict, now: float, out: list[str]) -> None:
+        # The reveal is complete for this client once it has the question's
+        # results and the leaderboard that follows them.
+        if self.closed_q is not None and self.revealed_q != self.closed_q:
+            self.revealed_q = self.closed_q
+            Tally._mark(self.tally.revealed, self.closed_q, now)
+
+    def on_answer_accepted(self, message: dict, now: float, out: list[str]) -> None:
+        q = message["question"]
+        sent = self.answer_sent.pop(q, None)
+        if sent is not None:
+            tally = self.tally
+            tally.accepted.setdefault(q, []).append(now - sent)
+            if now > tally.accepted_last.get(q, 0.0):
+                tally.accepted_last[q] = now
+
+    def on_ping(self, message: dict, now: float, out: list[str]) -> None:
+        out.append(json.dumps({"type": "pong", "t": message.get("t")}))
+
+    def on_error(self, message: dict, now: float, out: list[str]) -> None:
+        tally = self.tally
+        tally.error(message)
+        ref = message.get("ref")
+        if ref == "j" and not self.joined:
+            tally.join_failed[message.get("code", "?")] += 1
+        elif isinstance(ref, str) and ref.startswith("a"):
+            self.answer_sent.pop(int(ref[1:]), None)
+            tally.answer_errors[message.get("code", "?")] += 1
+
+    # ---- sending answers
+
+    def schedule_answer(self, loop: asyncio.AbstractEventLoop, at: float, question: int, choice: int) -> None:
+        loop.call_at(at, lambda: asyncio.ensure_future(self._answer(question, choice)))
+
+    async def _answer(self, question: int, choice: int) -> None:
+        if not self.alive or self.ws is None or self.ws.closed:
+            return
+        tally = self.tally
+        now = time.monotonic()
+        self.answer_sent[question] = now
+        tally.answers_sent[question] = tally.answers_sent.get(question, 0) + 1
+        tally.answer_first_sent.setdefault(question, now)
+        tally.answer_last_sent[question] = now
+        try:
+            await self.ws.send_str(json.dumps(
+                {"type": "answer", "question": question, "choice": choice, "ref": f"a{question}"}))
+        except (ConnectionError, RuntimeError):
+            self.answer_sent.pop(question, None)
+            tally.answer_errors["send_failed"] += 1
+
+
+HANDLERS: dict[str, Callable[[Player, dict, float, list[str]], None]] = {
+    "welcome": Player.on_welcome,
+    "state": Player.on_state,
+    "member_joined": Player.on_member_joined,
+    "member_left": Player.on_member_gone,
+    "member_kicked": Player.on_member_gone,
+    "member_offline": Player.on_room_change,
+    "member_online": Player.on_room_change,
+    "room_locked": Player.on_room_change,
+    "room_unlocked": Player.on_room_change,
+    "room_closed": Player.on_room_change,
+    "quiz_ended": Player.on_room_change,
+    "question_shown": Player.on_question_shown,
+    "question_closed": Player.on_question_closed,
+    "leaderboard": Player.on_leaderboard,
+    "answer_accepted": Player.on_answer_accepted,
+    "ping": Player.on_ping,
+    "error": Player.on_error,
+}
+# Not worth queueing for the coordinator's host: one of each per member.
+QUIET = frozenset({"member_joined", "member_left", "member_offline", "member_online", "ping",
+                   "answers_progress"})
+
+
+def new_session() -> aiohttp.ClientSession:
+    # No cap on open connections: one process holds thousands of sockets.
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+
+
+# --------------------------------------------------------------------------- a load process
+
+
+class Worker:
+    """The command side of a load process: the coordinator calls ``cmd_*`` by name."""
+
+    def __init__(self, conn: Any, index: int):
+        self.conn = conn
+        self.index = index
+        self.tally = Tally()
+        self.players: list[Player] = []
+        self.tasks: set[asyncio.Task] = set()
+        self.session: aiohttp.ClientSession | None = None
+        self.stopping: asyncio.Event | None = None
+        self.cpu_mark = process_cpu_s()
+
+    async def serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.stopping = asyncio.Event()
+        self.session = new_session()
+        loop.add_reader(self.conn.fileno(), self._readable)
+        try:
+            await self.stopping.wait()
+        finally:
+            loop.remove_reader(self.conn.fileno())
+            await self.cmd_close_all()
+            await self.session.close()
+
+    def _readable(self) -> None:
+        try:
+            while self.conn.poll():
+                request_id, command, kwargs = self.conn.recv()
+                self._spawn(self._handle(request_id, command, kwargs))
+        except (EOFError, OSError):
+            self.stopping.set()  # the coordinator is gone: stop too
+
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    async def _handle(self, request_id: int, command: str, kwargs: dict) -> None:
+        try:
+            result = getattr(self, "cmd_" + command)(**kwargs)
+            if asyncio.iscoroutine(result):
+                result = await result
+            reply = (request_id, True, result)
+        except Exception:  # noqa: BLE001 - reported to the coordinator, which decides
+            reply = (request_id, False, traceback.format_exc())
+        try:
+            self.conn.send(reply)
+        except (OSError, EOFError):
+            self.stopping.set()
+
+    # ---- commands
+
+    def cmd_open(self, url: str, codes: list[str] | None, targets: dict[str, int] | None,
+                 first: int, stride: int, count: int, rate: float, start_at: float,
+                 name_prefix: str = "P", verify_every: int = 1) -> int:
+        """Open ``count`` players: global indexes first, first+stride, …; index g
+        starts at start_at + g/rate and joins room codes[g % len(codes)]."""
+        for k in range(count):
+            g = first + k * stride
+            code = codes[g % len(codes)] if codes else None
+            target = (targets or {}).get(code, 0) if code else 0
+            player = Player(self.tally, g, code, f"{name_prefix}{g}", target, verify=g % verify_every == 0)
+            self.players.append(player)
+            self._spawn(player.run(self.session, url, start_at + g / rate))
+        return len(self.players)
+
+    def cmd_status(self) -> dict:
+        t = self.tally
+        return {
+            "opened": t.opened, "connect_failed": sum(t.connect_failed.values()),
+            "welcomed": t.welcomed, "joined": t.joined, "joined_alive": t.joined_alive,
+            "join_failed": sum(t.join_failed.values()), "converged": t.converged,
+            "converged_last": t.converged_last, "last_state_at": t.last_state_at,
+            "frames": t.frames, "messages": t.messages, "chars": t.chars,
+            "shown": {q: tuple(v) for q, v in t.shown.items()},
+            "revealed": {q: tuple(v) for q, v in t.revealed.items()},
+            "answers_sent": dict(t.answers_sent),
+            "accepted": {q: len(v) for q, v in t.accepted.items()},
+            "answer_errors": sum(t.answer_errors.values()),
+            "cpu_s": process_cpu_s() - self.cpu_mark,
+        }
+
+    def cmd_reset_traffic(self) -> None:
+        self.tally.reset_traffic()
+        self.cpu_mark = process_cpu_s()
+
+    def cmd_fill_report(self) -> dict:
+        t = self.tally
+        return {
+            "join_latencies": list(t.join_latencies),
+            "join_failed": dict(t.join_failed), "connect_failed": dict(t.connect_failed),
+        }
+
+    def cmd_problems(self) -> dict:
+        t = self.tally
+        return {"errors": dict(t.errors), "error_samples": list(t.error_samples),
+                "closes": dict(t.closes), "seq_gaps": t.seq_gaps, "repeated_members": t.repeated_members,
+                "answer_errors": dict(t.answer_errors)}
+
+    def cmd_answer_report(self, question: int) -> dict:
+        t = self.tally
+        return {
+            "latencies": list(t.accepted.get(question, [])),
+            "sent": t.answers_sent.get(question, 0),
+            "first_sent": t.answer_first_sent.get(question), "last_sent": t.answer_last_sent.get(question),
+            "last_accepted": t.accepted_last.get(question),
+        }
+
+    def cmd_answer(self, question: int, start_at: float, window_s: float, choices: int = 4) -> int:
+        """Every joined, open player answers once, spread evenly over the window."""
+        loop = asyncio.get_running_loop()
+        players = [p for p in self.players if p.joined and p.alive]
+        for k, player in enumerate(players):
+            at = start_at + window_s * (k + 0.5) / max(1, len(players))
+            player.schedule_answer(loop, at, question, player.index % choices)
+        return len(players)
+
+    async def cmd_close_all(self) -> int:
+        """Close every socket (bounded), then forget the players."""
+        players, self.players = self.players, []
+        open_ones = [p for p in players if p.ws is not None and not p.ws.closed]
+        if open_ones:
+            await asyncio.wait([asyncio.ensure_future(p.close()) for p in open_ones], timeout=CLOSE_TIMEOUT_S)
+        for task in list(self.tasks):
+            if task is not asyncio.current_task():
+                task.cancel()
+        await self.session.close()
+        self.session = new_session()
+        self.tally = Tally()
+        self.cpu_mark = process_cpu_s()
+        return len(open_ones)
+
+    def cmd_exit(self) -> None:
+        self.stopping.set()
+
+
+def worker_main(conn: Any, index: int) -> None:
+    raise_fd_limit()
+    try:
+        asyncio.run(Worker(conn, index).serve())
+    except KeyboardInterrupt:
+        pass
+
+
+# --------------------------------------------------------------------------- coordinator side
+
+
+class WorkerHandle:
+    """The coordinator's end of one load process: ``await handle.call("open", …)``."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, ctx: Any, index: int):
+        self.index = index
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=worker_main, args=(child, index), name=f"bench-load-{index}",
+                                   daemon=True)
+        self._child = child
+        self.pending: dict[int, asyncio.Future] = {}
+
+    def start(self) -> None:
+        self.process.start()
+        self._child.close()
+        asyncio.get_running_loop().add_reader(self.conn.fileno(), self._readable)
+
+    def _readable(self) -> None:
+        try:
+            while self.conn.poll():
+                request_id, ok, value = self.conn.recv()
+                future = self.pending.pop(request_id, None)
+                if future is None or future.done():
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(RuntimeError(f"load process {self.index}: {value}"))
+        except (EOFError, OSError):
+            asyncio.get_running_loop().remove_reader(self.conn.fileno())
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(RuntimeError(f"load process {self.index} died"))
+            self.pending.clear()
+
+    async def call(self, command: str, timeout: float = 60.0, **kwargs: Any) -> Any:
+        future = asyncio.get_running_loop().create_future()
+        request_id = next(self._ids)
+        self.pending[request_id] = future
+        self.conn.send((request_id, command, kwargs))
+        try:
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self.pending.pop(request_id, None)
+
+    async def stop(self) -> None:
+        try:
+            await self.call("exit", timeout=5)
+        except Exception:  # noqa: BLE001 - it may be gone already
+            pass
+        loop = asyncio.get_running_loop()
+        try:
+            loop.remove_reader(self.conn.fileno())
+        except (ValueError, OSError):
+            pass
+        await loop.run_in_executor(None, self.process.join, CLOSE_TIMEOUT_S + 5)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self.conn.close()

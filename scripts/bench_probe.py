@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""``quiz-server`` with a commit counter, for scripts/bench.py.
+
+    python scripts/bench_probe.py --host 127.0.0.1 --port 8080 --store URL   # same options as quiz-server
+
+The server runs unchanged (``quiz_actors.__main__.main``); the only additions
+are counters:
+
+* a wrapper around ``EventStore.save`` that counts saves (one save is one
+  commit) and the events in them, so the benchmark can report how many answers a
+  group commit carried (SQLite keeps no trace of commit boundaries to read back);
+* ``gc.callbacks`` timing the garbage collector's pauses per generation: a full
+  collection stops every thread of the server, and with millions of objects it
+  shows up as a slow broadcast.
+
+On SIGUSR1 the counters are written as JSON to the file named by
+``QUIZ_BENCH_PROBE_FILE`` (written aside and renamed, so a reader never sees
+half a file). The cost is a few counter updates per save.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from a checkout, installed or not
+
+from eventstore import EventStore  # noqa: E402
+from quiz_actors.__main__ import main  # noqa: E402
+
+ANSWER_EVENT = "AnswerSubmitted"
+
+_lock = threading.Lock()
+_counts = {
+    "dumps": 0, "saves": 0, "events": 0, "failed_saves": 0, "save_s": 0.0, "max_events_per_save": 0,
+    "answer_saves": 0, "answer_events": 0, "max_answers_per_save": 0,
+}
+_original_save = EventStore.save
+_gc_started: list[float] = []
+_gc = {str(generation): {"count": 0, "total_s": 0.0, "max_s": 0.0} for generation in range(3)}
+
+
+def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
+    events = answers = 0
+    for obj in objs:
+        for event in getattr(obj, "pending_events", ()):
+            events += 1
+            if type(event).__name__ == ANSWER_EVENT:
+                answers += 1
+    started = time.perf_counter()
+    try:
+        result = _original_save(self, *objs, **kwargs)
+    except BaseException:
+        with _lock:
+            _counts["failed_saves"] += 1
+        raise
+    elapsed = time.perf_counter() - started
+    with _lock:
+        c = _counts
+        c["saves"] += 1
+        c["events"] += events
+        c["save_s"] += elapsed
+        c["max_events_per_save"] = max(c["max_events_per_save"], events)
+        if answers:
+            c["answer_saves"] += 1
+            c["answer_events"] += answers
+            c["max_answers_per_save"] = max(c["max_answers_per_save"], answers)
+    return result
+
+
+def _time_gc(phase: str, info: dict) -> None:
+    # Collections run with the GIL held, one at a time: a single start time is enough.
+    if phase == "start":
+        _gc_started[:] = [time.perf_counter()]
+    elif _gc_started:
+        elapsed = time.perf_counter() - _gc_started[0]
+        entry = _gc[str(info["generation"])]
+        entry["count"] += 1
+        entry["total_s"] += elapsed
+        entry["max_s"] = max(entry["max_s"], elapsed)
+
+
+def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
+    target = os.environ.get("QUIZ_BENCH_PROBE_FILE")
+    if not target:
+        return
+    with _lock:
+        _counts["dumps"] += 1
+        snapshot = dict(_counts)
+    snapshot["gc"] = {generation: dict(entry) for generation, entry in _gc.items()}
+    aside = target + ".tmp"
+    with open(aside, "w", encoding="utf-8") as f:
+        json.dump(snapshot, f)
+    os.replace(aside, target)
+
+
+if __name__ == "__main__":
+    EventStore.save = _counting_save  # type: ignore[method-assign]
+    signal.signal(signal.SIGUSR1, _dump)
+    gc.callbacks.append(_time_gc)
+    main()
