@@ -166,7 +166,6 @@ class RoomActor(pykka.ThreadingActor):
         self.cleanup_timer: tuple[int, Timer] | None = None
         self.progress_timer: Timer | None = None
         self.progress_sent: tuple[int, int] | None = None
-        self._last_changes: list[str] = []  # event type names of the last save
         self.recent_joins: deque[int] = deque()  # times of the latest new members
         self.flood_timer: Timer | None = None
         self.fanout_timer: Timer | None = None
@@ -467,8 +466,8 @@ class RoomActor(pykka.ThreadingActor):
                 self._broadcast(self._lock_message())
         else:
             {"start": room.start, "next": room.next, "end": room.end}[kind](user, now)
-            self._commit(failed=[(sender, ref)])
-            self._broadcast_game_change(seq_before)
+            changes = self._commit(failed=[(sender, ref)])
+            self._broadcast_game_change(seq_before, changes)
         self._after_change()
 
     def _lock_message(self) -> dict:
@@ -527,8 +526,8 @@ class RoomActor(pykka.ThreadingActor):
             return
         seq_before = room.seq
         room.close_question("timeout", self.clock.now_ms())
-        self._commit()
-        self._broadcast_game_change(seq_before)
+        changes = self._commit()
+        self._broadcast_game_change(seq_before, changes)
         self._after_change()
 
     def _on_cleanup_due(self) -> None:
@@ -558,8 +557,8 @@ class RoomActor(pykka.ThreadingActor):
         if room.everyone_answered():
             seq_before = room.seq
             room.close_question("all_answered", self.clock.now_ms())
-            self._commit()
-            self._broadcast_game_change(seq_before)
+            changes = self._commit()
+            self._broadcast_game_change(seq_before, changes)
 
     def _on_flood_lock_due(self) -> None:
         room = self.room
@@ -600,11 +599,11 @@ class RoomActor(pykka.ThreadingActor):
 
     # ------------------------------------------------------------- game broadcasts
 
-    def _broadcast_game_change(self, seq_before: int) -> None:
-        """Tell everyone what a start/next/end/close did, in event order."""
+    def _broadcast_game_change(self, seq_before: int, changes: list[str]) -> None:
+        """Tell everyone what a start/next/end/close saved (``changes``), in event order."""
         room = self.room
         seq = seq_before
-        for kind in self._last_changes:
+        for kind in changes:
             if kind == "QuestionShown":
                 seq += 1
                 self._broadcast({**views.question_shown(room), "seq": seq})
@@ -623,12 +622,12 @@ class RoomActor(pykka.ThreadingActor):
 
     # ------------------------------------------------------------- saving
 
-    def _commit(self, failed: list[tuple[Sender, Any]] = ()) -> None:
-        """Save pending events; on failure reload by replay and tell ``failed`` busy."""
+    def _commit(self, failed: list[tuple[Sender, Any]] = ()) -> list[str]:
+        """Save pending events and return their type names; on failure tell ``failed``
+        busy, drop the aggregate and raise SaveFailed."""
         events = list(self.room.pending_events)
-        self._last_changes = [type(e).__name__ for e in events]
         if not events:
-            return
+            return []
         if self._version_before_saves is None:
             self._version_before_saves = self.room.version - len(events)
         try:
@@ -645,6 +644,7 @@ class RoomActor(pykka.ThreadingActor):
             self.room = None
             self.clock.call_later(RECOVERY_RETRY_S, lambda: tell_quietly(self.actor_ref, RecoveryDue()))
             raise SaveFailed() from None
+        return [type(e).__name__ for e in events]
 
     # ------------------------------------------------------------- sending
 
