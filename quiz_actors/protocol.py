@@ -90,6 +90,32 @@ def encode(message: dict) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
+class Batch:
+    """Encoded messages that go to one socket together, in order, as one frame.
+
+    The frame is the message itself, or a JSON array of them (PROTOCOL.md lets
+    the server batch). A broadcast hands the same Batch to every member's
+    socket, so what the socket layer builds from it (``wire``: the frame's
+    bytes) is built once, by the first socket that sends it.
+    """
+
+    __slots__ = ("texts", "wire")
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = texts
+        self.wire: bytes | None = None  # set by the socket layer
+
+    def payload(self) -> bytes:
+        texts = self.texts
+        return (texts[0] if len(texts) == 1 else "[" + ",".join(texts) + "]").encode()
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __repr__(self) -> str:
+        return f"Batch({len(self.texts)} messages)"
+
+
 def error(code: str, message: str, ref: Any = None) -> dict:
     reply = {"type": "error", "code": code, "message": message}
     if ref is not None:

@@ -112,6 +112,15 @@ def latency_summary(seconds: list[float]) -> dict:
             "max_ms": max(ms) if ms else None}
 
 
+def per_second(sent_at: list[float], seconds: list[float], start_at: float) -> list[dict]:
+    """Latencies grouped by the second (from ``start_at``) their request was sent in:
+    shows whether a tail is spread evenly or comes from a few moments."""
+    buckets: dict[int, list[float]] = {}
+    for at, latency in zip(sent_at, seconds):
+        buckets.setdefault(max(0, int(at - start_at)), []).append(latency)
+    return [{"second": second, **latency_summary(buckets[second])} for second in sorted(buckets)]
+
+
 def spread_summary(ms: list[float]) -> dict:
     return {"samples_ms": [round(x, 2) for x in ms], "median_ms": statistics.median(ms) if ms else None,
             "worst_ms": max(ms) if ms else None}
@@ -317,10 +326,12 @@ class ProcessUnderTest:
 class QuizServer(ProcessUnderTest):
     name = "quiz-server"
 
-    def __init__(self, workdir: Path, label: str, store_url: str, log_level: str):
+    def __init__(self, workdir: Path, label: str, store_url: str, log_level: str,
+                 settings: dict[str, str] | None = None):
         super().__init__(workdir, label)
         self.store_url = store_url
         self.log_level = log_level
+        self.settings = settings or {}
         self.probe_file = workdir / f"{label}.probe.json"
 
     def command(self) -> list[str]:
@@ -329,7 +340,7 @@ class QuizServer(ProcessUnderTest):
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUIZ_")}
-        return {**env, **SERVER_ENV, "QUIZ_LOG_LEVEL": self.log_level,
+        return {**env, **SERVER_ENV, **self.settings, "QUIZ_LOG_LEVEL": self.log_level,
                 "QUIZ_BENCH_PROBE_FILE": str(self.probe_file)}
 
     async def probe(self) -> dict:
@@ -618,7 +629,8 @@ class Bench:
             "answered_questions": cfg.answered, "answer_window_s": cfg.answer_window,
             "memory_players": cfg.memory_players, "memory_rooms": cfg.memory_rooms,
             "recovery_events": cfg.recovery_events, "server_env": SERVER_ENV,
-            "server_log_level": cfg.server_log_level, "load_average_at_start": os.getloadavg(),
+            "server_log_level": cfg.server_log_level, "server_settings": cfg.server_settings,
+            "load_average_at_start": os.getloadavg(),
         }
 
     # ------------------------------------------------------------------ the run
@@ -751,7 +763,7 @@ class Bench:
         return merged
 
     async def _start_server(self, store_url: str, label: str) -> QuizServer:
-        server = QuizServer(self.workdir, label, store_url, self.cfg.server_log_level)
+        server = QuizServer(self.workdir, label, store_url, self.cfg.server_log_level, self.cfg.server_settings)
         self.live.append(server)
         await server.start()
         return server
@@ -850,6 +862,7 @@ class Bench:
         probe_after = await server.probe()
         reports = await self._call_all("fill_report")
         latencies = [x for r in reports for x in r["join_latencies"]]
+        sent_at = [x for r in reports for x in r["join_sent_at"]]
         failed: dict[str, int] = {}
         for r in reports:
             for key in ("join_failed", "connect_failed"):
@@ -858,6 +871,7 @@ class Bench:
         return {
             "players": n, "rate_per_s": rate, "joined": status["joined"], "failed": failed,
             "join_to_state": latency_summary(latencies),
+            "join_to_state_by_second": per_second(sent_at, latencies, start_at),
             "all_views_complete_s": round(status["converged_last"] - start_at, 3),
             "complete_after_last_join_ms":
                 round((status["converged_last"] - status["last_state_at"]) * 1000, 1),
@@ -1114,7 +1128,8 @@ class Bench:
                          lambda s: f"{s.get('accepted', {}).get(q, 0)}/{players} accepted", wait_s)
 
     async def _restart_and_rejoin(self, url: str, store: str, code: str, token: str) -> dict:
-        server = QuizServer(self.workdir, f"{store}-recovery", url, self.cfg.server_log_level)
+        server = QuizServer(self.workdir, f"{store}-recovery", url, self.cfg.server_log_level,
+                            self.cfg.server_settings)
         self.live.append(server)
         started_s = await server.start()
         try:
@@ -1321,6 +1336,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="stop starting new runs after this (default 45)")
     p.add_argument("--server-log-level", default="WARNING",
                    help="the server's QUIZ_LOG_LEVEL (default WARNING)")
+    p.add_argument("--server-setting", action="append", default=[], metavar="QUIZ_NAME=VALUE",
+                   help="a server setting for every server of the run (repeatable), e.g. "
+                        "QUIZ_FANOUT_WINDOW_S=0.1; the server sees no other QUIZ_* variable of this shell")
     p.add_argument("--no-progress", action="store_true", help="no live status line on stderr")
     p.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite stores); "
                                                       "it is kept anyway when a run failed or timed out")
@@ -1346,6 +1364,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = (cfg.scenarios - set(SCENARIOS)) | (set(cfg.stores) - set(STORES))
     if unknown:
         p.error(f"unknown scenario or store: {', '.join(sorted(unknown))}")
+    cfg.server_settings = {}
+    for item in cfg.server_setting:
+        name, sep, value = item.partition("=")
+        if not sep or not name.startswith("QUIZ_"):
+            p.error(f"--server-setting wants QUIZ_NAME=VALUE, not {item!r}")
+        cfg.server_settings[name] = value
     if not 0 <= cfg.answered <= cfg.questions:
         p.error("--answered must be between 0 and --questions")
     if "answers" not in cfg.scenarios:

@@ -86,6 +86,7 @@ class Tally:
         self.joined = 0
         self.joined_alive = 0  # joined and socket still open: the clients every wait counts on
         self.join_latencies: list[float] = []
+        self.join_sent_at: list[float] = []  # when each of join_latencies' joins was sent
         self.join_failed: Counter[str] = Counter()
         self.last_state_at = 0.0
         self.converged = 0
@@ -298,6 +299,7 @@ class Player:
             tally.joined += 1
             tally.joined_alive += 1
             tally.join_latencies.append(now - self.join_sent)
+            tally.join_sent_at.append(self.join_sent)
             tally.last_state_at = max(tally.last_state_at, now)
         self._check_converged(now)
 
@@ -507,7 +509,7 @@ class Worker:
     def cmd_fill_report(self) -> dict:
         t = self.tally
         return {
-            "join_latencies": list(t.join_latencies),
+            "join_latencies": list(t.join_latencies), "join_sent_at": list(t.join_sent_at),
             "join_failed": dict(t.join_failed), "connect_failed": dict(t.connect_failed),
         }
 

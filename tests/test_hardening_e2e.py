@@ -259,6 +259,7 @@ async def test_a_client_that_never_reads_is_closed_as_slow(sqlite_settings, cloc
 
 def test_a_stalled_socket_queue_stays_bounded():
     """The session drops what it cannot send instead of growing: memory stays flat."""
+    from quiz_actors.protocol import Batch
     from quiz_actors.server.session import SocketSession
 
     class NeverSends:
@@ -271,7 +272,7 @@ def test_a_stalled_socket_queue_stays_bounded():
         session = SocketSession(NeverSends(), asyncio.get_running_loop(), "test",
                                 max_queued=100, max_bytes=10_000, send_timeout_s=60)
         for _ in range(10_000):
-            session.enqueue(["x" * 50])
+            session.enqueue(Batch("x" * 50))
             assert len(session._queue) <= 100 and session._queued_bytes <= 10_050
         assert session._close_request == (4008, "slow")
 

@@ -22,6 +22,7 @@ from typing import Protocol
 import pykka
 
 from quiz_actors import protocol
+from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.pooled import Dispatcher, PooledActor
 from quiz_actors.actors.messages import (
@@ -53,7 +54,7 @@ class SocketOutlet(Protocol):
 
     peer: str
 
-    def send(self, frames: tuple[str, ...] | list[str]) -> None: ...
+    def send(self, batch: Batch) -> None: ...
 
     def close(self, code: int, reason: str) -> None: ...
 
@@ -104,7 +105,7 @@ class ConnectionActor(PooledActor):
             # A room this socket has just switched away from may still be sending.
             stale = message.room_id is not None and self.room_id is not None and message.room_id != self.room_id
             if not self.finished and not stale:
-                self.outlet.send(message.frames)
+                self.outlet.send(message.batch)
         elif isinstance(message, ClientMessage):
             self._on_client_message(message)
         elif isinstance(message, AttachedToRoom):
@@ -236,7 +237,7 @@ class ConnectionActor(PooledActor):
 
     def _reply(self, message: dict, ref: object = None) -> None:
         if not self.finished:
-            self.outlet.send((protocol.encode(protocol.with_ref(message, ref)),))
+            self.outlet.send(Batch(protocol.encode(protocol.with_ref(message, ref))))
 
     def _finish(self, code: int, reason: str) -> None:
         """Close the socket once; the bridge then reports SocketClosed."""

@@ -18,6 +18,7 @@ import pykka
 
 from eventstore import EventStore
 from quiz_actors import protocol
+from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -264,4 +265,4 @@ class HubActor(pykka.ThreadingActor):
 
     @staticmethod
     def _reply(sender: Sender, message: dict, ref: object = None) -> None:
-        tell_quietly(sender.conn, Deliver((protocol.encode(protocol.with_ref(message, ref)),)))
+        tell_quietly(sender.conn, Deliver(Batch(protocol.encode(protocol.with_ref(message, ref)))))

@@ -12,6 +12,8 @@ from typing import Any
 
 from pykka import ActorRef
 
+from quiz_actors.protocol import Batch
+
 # ---------------------------------------------------------------- bridge -> connection
 
 
@@ -38,9 +40,9 @@ class HeartbeatDue:
 
 @dataclass(frozen=True)
 class Deliver:
-    """Pre-encoded JSON texts for the socket, in order, and the room they come from."""
+    """Pre-encoded messages for the socket, in order, and the room they come from."""
 
-    frames: tuple[str, ...]
+    batch: Batch
     room_id: str | None = None
 
 

@@ -27,6 +27,7 @@ import pykka
 
 from eventstore import EventStore
 from quiz_actors import protocol, views
+from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
@@ -118,26 +119,26 @@ class Outgoing:
             return
         self.send(room_id)
         excluded = {but for _, but in self._later if but is not None}
-        shared: dict[int, tuple[str, ...]] = {}
+        shared: dict[int, Batch] = {}
         for user_id, sender in self.attached.items():
             start = self._start_for(user_id)
             if start >= len(self._later):
                 continue
             if user_id in excluded:
-                frames = tuple(self._deferred_for(user_id))
+                batch = Batch(*self._deferred_for(user_id))
             else:
-                frames = shared.get(start)
-                if frames is None:
-                    frames = shared[start] = tuple(text for text, _ in self._later[start:])
-            if frames:
-                tell_quietly(sender.conn, Deliver(frames, room_id))
+                batch = shared.get(start)
+                if batch is None:
+                    batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
+            if batch:
+                tell_quietly(sender.conn, Deliver(batch, room_id))
         self._later.clear()
         self._later_limit.clear()
         self._served.clear()
 
     def send(self, room_id: str | None = None) -> None:
         for conn, texts in self.now.values():
-            tell_quietly(conn, Deliver(tuple(texts), room_id))
+            tell_quietly(conn, Deliver(Batch(*texts), room_id))
         self.now.clear()
 
 

@@ -15,6 +15,7 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from quiz_actors import protocol
+from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
@@ -80,7 +81,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
             if frame.type == WSMsgType.TEXT:
                 _forward(frame.data, session, connection, system.clock.now_ms())
             elif frame.type == WSMsgType.BINARY:
-                session.enqueue([protocol.encode(protocol.error("bad_message", "Send text frames only"))])
+                session.enqueue(Batch(protocol.encode(protocol.error("bad_message", "Send text frames only"))))
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:
@@ -118,12 +119,12 @@ class Throttle:
         session = self.session
         if self.meter.refuse(now):
             log.warning("rate limit: closing socket from %s (user %s)", session.peer, session.user_id)
-            session.enqueue([protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting"))])
+            session.enqueue(Batch(protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting"))))
             session.request_close(protocol.CLOSE_POLICY, "rate limit")
             self.abusive = True
         elif now - self.last_notice >= 1.0:
             log.info("rate limit: refusing messages from %s (user %s)", session.peer, session.user_id)
-            session.enqueue([protocol.encode(protocol.error("rate_limited", "Slow down: too many messages"))])
+            session.enqueue(Batch(protocol.encode(protocol.error("rate_limited", "Slow down: too many messages"))))
             self.last_notice = now
         return False
 
@@ -132,7 +133,7 @@ def _forward(text: str, session: SocketSession, connection, received_at: int) ->
     try:
         message = protocol.parse_client_frame(text)
     except protocol.ProtocolError as e:
-        session.enqueue([protocol.encode(protocol.error(e.code, e.message, e.ref))])
+        session.enqueue(Batch(protocol.encode(protocol.error(e.code, e.message, e.ref))))
         return
     tell_quietly(connection, ClientMessage(message, received_at))
 

@@ -1,9 +1,14 @@
 """One socket's outbound side: a bounded queue and the single task that writes it.
 
 Actors call ``send``/``close`` from their threads; those only hand the work to
-the event loop (``call_soon_threadsafe``). The writer task drains whatever is
-queued into one frame (a JSON array when there is more than one message, as the
-protocol allows), so a burst of room changes costs one socket write.
+the event loop (``LoopPost``). On the loop, a batch for a socket with nothing
+queued and room in its transport's buffer is written at once: its frame bytes
+are built once per ``Batch`` and shared by every socket a broadcast goes to, so
+a broadcast costs one ``transport.write`` per socket and no task switch. When a
+socket falls behind, batches queue up and the writer task drains whatever is
+queued into one frame (a JSON array when there is more than one message, as
+the protocol allows), waiting for the peer to read as aiohttp's ``send_str``
+does.
 
 A client that does not read must not make the server hold its messages
 forever: past ``max_queued`` messages or ``max_bytes`` queued, or when one send
@@ -16,17 +21,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
 from collections import deque
 
 from aiohttp import web
 
 from quiz_actors import protocol
+from quiz_actors.protocol import Batch
 from quiz_actors.server.loop_post import LoopPost
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_FRAME = 256
 CLOSE_HANDSHAKE_TIMEOUT_S = 2.0
+
+
+def websocket_text_frame(payload: bytes) -> bytes:
+    """RFC 6455 section 5.2: one final, unmasked text frame (a server never masks,
+    and compression is off on our sockets)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 65536:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
 
 
 class SocketSession:
@@ -64,8 +84,8 @@ class SocketSession:
 
     # ---- called from any thread
 
-    def send(self, frames) -> None:  # type: ignore[no-untyped-def]
-        self._call(self.enqueue, frames)
+    def send(self, batch: Batch) -> None:
+        self._call(self.enqueue, batch)
 
     def close(self, code: int, reason: str) -> None:
         self._call(self.request_close, code, reason)
@@ -81,15 +101,36 @@ class SocketSession:
 
     # ---- on the event loop
 
-    def enqueue(self, frames) -> None:  # type: ignore[no-untyped-def]
+    def enqueue(self, batch: Batch) -> None:
         if self._close_request is not None:
             return
-        for text in frames:
+        if not self._queue and self.sending_since is None and self._write_at_once(batch):
+            return
+        for text in batch.texts:
             self._queue.append(text)
             self._queued_bytes += len(text)
         if len(self._queue) > self.max_queued or self._queued_bytes > self.max_bytes:
             self._too_slow(f"{len(self._queue)} messages / {self._queued_bytes} bytes queued")
         self._wake.set()
+
+    def _write_at_once(self, batch: Batch) -> bool:
+        """Write ``batch`` now if the socket is keeping up; False means queue it.
+
+        Only when nothing is queued or being sent (so order holds), the socket is
+        open, and the transport's buffer is below its high-water mark (so a peer
+        that stops reading soon sends us down the queued path, where the slow
+        consumer limits apply).
+        """
+        transport = self.transport
+        if (transport is None or len(batch.texts) > MAX_MESSAGES_PER_FRAME or self.ws.closed
+                or transport.is_closing()
+                or transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]):
+            return False
+        wire = batch.wire
+        if wire is None:
+            wire = batch.wire = websocket_text_frame(batch.payload())
+        transport.write(wire)
+        return True
 
     def request_close(self, code: int, reason: str) -> None:
         if self._close_request is None:
