@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from tests.client import room_view
-from tests.conftest import create_room, join
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from tests.client import QuizClient, assert_no_seq_gap, room_view
+from tests.conftest import RunningServer, create_room, join
 
 
 async def test_host_creates_room_and_player_joins(connect):
@@ -171,5 +176,51 @@ async def test_coalesced_membership_changes_keep_every_view_in_order(http, setti
             assert {u: m["online"] for u, m in members.items()} == expected
             assert_no_seq_gap(client)
         assert assert_no_seq_gap(host) == final["seq"] - 1  # the host heard every change since it created the room
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize("coalesce_above", [1000, 5], ids=["fan-out-at-once", "fan-out-coalesced"])
+async def test_joins_arriving_together_give_every_member_an_exact_view(coalesce_above, settings, clock, http):
+    """Joins queued together are saved in one commit (group commit). Each joiner's
+    state already holds the joins saved with its own, so it must get no delta for
+    them; everyone else gets each join once, in seq order; and after a restart the
+    store holds every member."""
+    server = await RunningServer(replace(settings, fanout_coalesce_above=coalesce_above), clock).start()
+    try:
+        host = await QuizClient(http, server.ws_url).connect()
+        await host.hello()
+        code, _ = await create_room(host)
+        players = []
+        for _ in range(40):
+            player = await QuizClient(http, server.ws_url).connect()
+            await player.hello()
+            players.append(player)
+        await asyncio.gather(*(p.send({"type": "join", "code": code, "name": f"P{i}"}) for i, p in enumerate(players)))
+        for player in players:
+            await player.expect("state")
+        everyone = {c.user_id for c in (host, *players)}
+
+        async def view_complete(client: QuizClient) -> None:
+            while set(room_view(client)[0]) != everyone:
+                clock.advance(settings.fanout_window_s)  # coalesced deltas wait for the room's timer
+                await client.drain(0.05)
+
+        await asyncio.wait_for(asyncio.gather(*(view_complete(c) for c in (host, *players))), 20)
+        for client in (host, *players):
+            assert assert_no_seq_gap(client) >= 0
+            members, seqs = room_view(client)
+            assert set(members) == everyone
+            assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+            joined = [m["member"]["user_id"] for m in client.of_type("member_joined")]
+            assert len(joined) == len(set(joined)), "a member announced twice"
+            assert client.user_id not in joined
+        assert room_view(host)[1][-1] == max(room_view(p)[1][-1] for p in players)
+
+        await server.restart()
+        back = await QuizClient(http, server.ws_url).connect()
+        await back.hello(host.token)
+        state = await join(back, code, "Host")
+        assert {m["user_id"] for m in state["room"]["members"]} == everyone
     finally:
         await server.stop()

@@ -158,8 +158,8 @@ class ProgressDue:
 
 
 @dataclass(frozen=True)
-class FlushAnswers:
-    pass
+class SaveDecided:
+    """The room to itself: store the answers and joins decided since the last commit."""
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ commits does it acknowledge and broadcast. If a save fails, the in-memory
 aggregate is already ahead of the store, so it is thrown away and rebuilt by
 replay, and the clients whose commands were lost hear ``busy``.
 
-Answers are group-committed: an answer is decided at once, but saved by a
-``FlushAnswers`` message the actor sends itself, so every answer already queued
-behind the first one is saved in the same commit.
+Answers and joins are group-committed (``unsaved.py``): each is decided at
+once, but saved by a ``SaveDecided`` message the actor sends itself, so every
+answer and join already queued behind the first is saved in the same commit.
+Any other message first saves what is waiting, so nothing is ever decided on
+top of events that are not stored.
 
 Timers (question deadlines, room cleanup, progress coalescing) come from the
 injected clock and only ``tell`` this actor; their times are computed from
@@ -17,7 +19,6 @@ event fields, so they are re-armed exactly after a restart.
 
 from __future__ import annotations
 
-import bisect
 import logging
 from collections import deque
 from typing import Any
@@ -27,17 +28,16 @@ import pykka
 
 from eventstore import EventStore
 from quiz_actors import protocol, views
-from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.outgoing import Outgoing
+from quiz_actors.actors.unsaved import Broadcast, Unsaved
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     CleanupDue,
     CloseSocket,
     DeadlineDue,
-    Deliver,
     DetachedFromRoom,
     FloodLockDue,
-    FlushAnswers,
     RecoveryDue,
     HostRoomCreated,
     Join,
@@ -46,6 +46,7 @@ from quiz_actors.actors.messages import (
     ReleaseFanout,
     RoomCommand,
     RoomWasClosed,
+    SaveDecided,
     Sender,
 )
 from quiz_actors.clock import Clock, Timer
@@ -70,78 +71,6 @@ class SaveFailed(Exception):
     pass
 
 
-class Outgoing:
-    """Frames collected while handling messages, one ``Deliver`` per connection.
-
-    ``add`` frames go out when the current message is handled. ``defer``red
-    broadcasts (membership changes in a big lobby) wait for ``release_deferred``,
-    so that a burst of joins reaches each member as one delivery instead of one
-    per join. Deferring costs the same for 10 members or 5,000: a deferred
-    broadcast is kept once, with the attach number of the newest member it is
-    for, and at release the members share one tuple of frames per starting point.
-    A member's deferred frames always go out before anything added for it later.
-    """
-
-    def __init__(self, attached: dict[str, Sender]) -> None:
-        self.attached = attached  # the room actor's: user id -> current connection
-        self.attach_no: dict[str, int] = {}  # user id -> when it attached (increasing)
-        self._attach_counter = 0
-        self.now: dict[int, tuple[pykka.ActorRef, list[str]]] = {}
-        self._later: list[tuple[str, str | None]] = []  # (text, user it is not for)
-        self._later_limit: list[int] = []  # newest attach number each deferred text is for
-        self._served: dict[str, int] = {}  # user id -> deferred texts it already has
-
-    def attached_now(self, user_id: str) -> None:
-        self._attach_counter += 1
-        self.attach_no[user_id] = self._attach_counter
-
-    def add(self, sender: Sender, text: str) -> None:
-        entry = self.now.setdefault(sender.conn_id, (sender.conn, []))
-        if self._later:
-            entry[1].extend(self._deferred_for(sender.user_id))
-            self._served[sender.user_id] = len(self._later)
-        entry[1].append(text)
-
-    def defer(self, text: str, but: str | None) -> None:
-        self._later.append((text, but))
-        self._later_limit.append(self._attach_counter)
-
-    def _start_for(self, user_id: str) -> int:
-        # Texts deferred before this member attached are in its state already.
-        first_meant = bisect.bisect_left(self._later_limit, self.attach_no.get(user_id, 0))
-        return max(first_meant, self._served.get(user_id, 0))
-
-    def _deferred_for(self, user_id: str) -> list[str]:
-        return [text for text, but in self._later[self._start_for(user_id):] if but != user_id]
-
-    def release_deferred(self, room_id: str | None = None) -> None:
-        if not self._later:
-            return
-        self.send(room_id)
-        excluded = {but for _, but in self._later if but is not None}
-        shared: dict[int, Batch] = {}
-        for user_id, sender in self.attached.items():
-            start = self._start_for(user_id)
-            if start >= len(self._later):
-                continue
-            if user_id in excluded:
-                batch = Batch(*self._deferred_for(user_id))
-            else:
-                batch = shared.get(start)
-                if batch is None:
-                    batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
-            if batch:
-                tell_quietly(sender.conn, Deliver(batch, room_id))
-        self._later.clear()
-        self._later_limit.clear()
-        self._served.clear()
-
-    def send(self, room_id: str | None = None) -> None:
-        for conn, texts in self.now.values():
-            tell_quietly(conn, Deliver(Batch(*texts), room_id))
-        self.now.clear()
-
-
 class RoomActor(pykka.ThreadingActor):
     def __init__(
         self,
@@ -161,8 +90,8 @@ class RoomActor(pykka.ThreadingActor):
         self.room: Room | None = created
         self.attached: dict[str, Sender] = {}  # user id -> its current connection
         self.out = Outgoing(self.attached)
-        self.pending_answers: dict[tuple[str, int], Any] = {}  # (user, question) -> ref
-        self.flush_requested = False
+        self.unsaved = Unsaved()  # decided answers and joins waiting for SaveDecided
+        self.save_requested = False
         self.deadline_timer: tuple[int, Timer] | None = None
         self.cleanup_timer: tuple[int, Timer] | None = None
         self.progress_timer: Timer | None = None
@@ -217,7 +146,7 @@ class RoomActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         if self.room is not None:
             try:
-                self._flush_answers()  # decided answers are stored and acknowledged before we go
+                self._save_decided()  # decided answers and joins are stored and acknowledged before we go
             except SaveFailed:
                 pass
         for timer in (self.deadline_timer, self.cleanup_timer):
@@ -243,9 +172,9 @@ class RoomActor(pykka.ThreadingActor):
             if self.room is None and not self._recover():
                 self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
                 return
-            if not self._is_answer(message):
+            if not self._is_group_committed(message):
                 try:
-                    self._flush_answers()  # decided answers are saved before anything else
+                    self._save_decided()  # what is decided is saved before anything else
                 except SaveFailed:
                     if not self._recover():
                         self._refuse_busy(message)
@@ -264,8 +193,8 @@ class RoomActor(pykka.ThreadingActor):
 
     def _note_timer_fired(self, message: object) -> None:
         """A timer's message has arrived: it is no longer pending, whatever happens next."""
-        if isinstance(message, FlushAnswers):
-            self.flush_requested = False
+        if isinstance(message, SaveDecided):
+            self.save_requested = False
         elif isinstance(message, ProgressDue):
             self.progress_timer = None
         elif isinstance(message, FloodLockDue):
@@ -297,8 +226,8 @@ class RoomActor(pykka.ThreadingActor):
             log.exception("room %s: snapshot failed (it is only an optimisation)", self.room_id)
 
     @staticmethod
-    def _is_answer(message: object) -> bool:
-        return isinstance(message, FlushAnswers) or (
+    def _is_group_committed(message: object) -> bool:
+        return isinstance(message, (SaveDecided, Join)) or (
             isinstance(message, RoomCommand) and message.message["type"] == "answer"
         )
 
@@ -311,8 +240,8 @@ class RoomActor(pykka.ThreadingActor):
             self._on_command(message)
         elif isinstance(message, MemberDisconnected):
             self._on_disconnected(message)
-        elif isinstance(message, FlushAnswers):
-            self._flush_answers()
+        elif isinstance(message, SaveDecided):
+            self._save_decided()
         elif isinstance(message, DeadlineDue):
             self._on_deadline(message.index)
         elif isinstance(message, CleanupDue):
@@ -343,33 +272,34 @@ class RoomActor(pykka.ThreadingActor):
         except RoomError as e:
             self._error(sender, e, ref)
             return
-        self._commit(failed=[(sender, ref)])
-        self._attach(sender)
-        self.out.add(sender, views.state(room, sender.user_id, self.member_list, ref))
+        # The messages are built now, with this join's seq and count; they go out after the commit.
         if outcome == "joined":
-            self._broadcast(
+            self.unsaved.broadcasts.append(Broadcast(
                 {"type": "member_joined", "seq": room.seq,
                  "member": views.member_view(room.members[sender.user_id]),
                  "count": len(room.members)},
-                but=sender.user_id, coalesce=True,
-            )
-        elif outcome == "rejoined":
-            self._broadcast({"type": "member_online", "seq": room.seq, "user_id": sender.user_id},
-                            but=sender.user_id, coalesce=True)
-        if outcome == "joined":
+                but=sender.user_id, coalesce=True))
             self._lock_against_join_flood()
-        self._after_change()
+        elif outcome == "rejoined":
+            self.unsaved.broadcasts.append(Broadcast(
+                {"type": "member_online", "seq": room.seq, "user_id": sender.user_id},
+                but=sender.user_id, coalesce=True))
+        self.unsaved.joiners.append((sender, ref))  # "attached" too: its state must not show unsaved events
+        self._request_save()
 
     def _lock_against_join_flood(self) -> None:
-        """Too many new members at once: lock the room for a while and say why."""
+        """Too many new members at once: lock the room for a while and say why.
+
+        Decided with the join that reached the limit, so the joins queued behind
+        it are refused; the lock is saved and announced with them.
+        """
         now, recent = self.clock.now_ms(), self.recent_joins
         recent.append(now)
         while recent and now - recent[0] > JOIN_BURST_WINDOW_MS:
             recent.popleft()
         if len(recent) >= self.settings.room_join_burst and self.room.lock(None, FLOOD_LOCK, now):
             log.warning("room %s locked itself: %s joins in %s s", self.room.code, len(recent), JOIN_BURST_WINDOW_MS // 1000)
-            self._commit()
-            self._broadcast(self._lock_message())
+            self.unsaved.broadcasts.append(Broadcast(self._lock_message()))
             recent.clear()
 
     def _attach(self, sender: Sender) -> None:
@@ -481,21 +411,36 @@ class RoomActor(pykka.ThreadingActor):
     def _on_answer(self, sender: Sender, message: dict, received_at: int, ref: Any) -> None:
         question = message["question"]
         self.room.answer(sender.user_id, question, message["choice"], received_at)
-        self.pending_answers[(sender.user_id, question)] = (sender, ref)
-        if not self.flush_requested:
-            self.flush_requested = True
-            self.actor_ref.tell(FlushAnswers())
+        self.unsaved.answers.append((sender, ref, question))
+        self._request_save()
 
-    def _flush_answers(self) -> None:
-        """Save every decided answer in one commit, then acknowledge each."""
-        if not self.pending_answers:
+    # ------------------------------------------------------------- group commit
+
+    def _request_save(self) -> None:
+        if not self.save_requested:
+            self.save_requested = True
+            self.actor_ref.tell(SaveDecided())  # behind whatever answers and joins are queued now
+
+    def _save_decided(self) -> None:
+        """Save every decided answer and join in one commit, then tell everyone.
+
+        The room hears of the joins before the joiners attach: a joiner's state
+        already holds every join of the batch, so it must not get their deltas.
+        """
+        unsaved, self.unsaved = self.unsaved, Unsaved()
+        if not unsaved:
             return
-        pending, self.pending_answers = self.pending_answers, {}
-        self._commit(failed=list(pending.values()))
-        for (_, question), (sender, ref) in pending.items():
+        self._commit(failed=unsaved.waiting())
+        for broadcast in unsaved.broadcasts:
+            self._broadcast(broadcast.message, but=broadcast.but, coalesce=broadcast.coalesce)
+        for sender, ref, question in unsaved.answers:
             self._reply(sender, {"type": "answer_accepted", "question": question}, ref)
-        self._request_progress()
-        self._close_if_everyone_answered()
+        for sender, ref in unsaved.joiners:
+            self._attach(sender)
+            self.out.add(sender, views.state(self.room, sender.user_id, self.member_list, ref))
+        if unsaved.answers:
+            self._request_progress()
+            self._close_if_everyone_answered()
         self._after_change()
 
     def _request_progress(self) -> None:
@@ -636,9 +581,9 @@ class RoomActor(pykka.ThreadingActor):
             self.member_list.note(events)
         except Exception:
             log.exception("room %s: save failed; reloading from the store", self.room_id)
-            for sender, ref in [*failed, *self.pending_answers.values()]:
+            for sender, ref in [*failed, *self.unsaved.waiting()]:
                 self._error(sender, BUSY, ref)
-            self.pending_answers = {}
+            self.unsaved = Unsaved()
             self.out.send(str(self.room_id))
             # The aggregate already applied what was not stored: throw it away. The
             # next message reloads it; a timer makes sure there is one.

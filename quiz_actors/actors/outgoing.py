@@ -1,0 +1,83 @@
+"""What a room sends, collected while it handles a message: one ``Deliver`` per connection."""
+
+from __future__ import annotations
+
+import bisect
+
+import pykka
+
+from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.messages import Deliver, Sender
+from quiz_actors.protocol import Batch
+
+
+class Outgoing:
+    """Frames collected while handling messages, one ``Deliver`` per connection.
+
+    ``add`` frames go out when the current message is handled. ``defer``red
+    broadcasts (membership changes in a big lobby) wait for ``release_deferred``,
+    so that a burst of joins reaches each member as one delivery instead of one
+    per join. Deferring costs the same for 10 members or 5,000: a deferred
+    broadcast is kept once, with the attach number of the newest member it is
+    for, and at release the members share one tuple of frames per starting point.
+    A member's deferred frames always go out before anything added for it later.
+    """
+
+    def __init__(self, attached: dict[str, Sender]) -> None:
+        self.attached = attached  # the room actor's: user id -> current connection
+        self.attach_no: dict[str, int] = {}  # user id -> when it attached (increasing)
+        self._attach_counter = 0
+        self.now: dict[int, tuple[pykka.ActorRef, list[str]]] = {}
+        self._later: list[tuple[str, str | None]] = []  # (text, user it is not for)
+        self._later_limit: list[int] = []  # newest attach number each deferred text is for
+        self._served: dict[str, int] = {}  # user id -> deferred texts it already has
+
+    def attached_now(self, user_id: str) -> None:
+        self._attach_counter += 1
+        self.attach_no[user_id] = self._attach_counter
+
+    def add(self, sender: Sender, text: str) -> None:
+        entry = self.now.setdefault(sender.conn_id, (sender.conn, []))
+        if self._later:
+            entry[1].extend(self._deferred_for(sender.user_id))
+            self._served[sender.user_id] = len(self._later)
+        entry[1].append(text)
+
+    def defer(self, text: str, but: str | None) -> None:
+        self._later.append((text, but))
+        self._later_limit.append(self._attach_counter)
+
+    def _start_for(self, user_id: str) -> int:
+        # Texts deferred before this member attached are in its state already.
+        first_meant = bisect.bisect_left(self._later_limit, self.attach_no.get(user_id, 0))
+        return max(first_meant, self._served.get(user_id, 0))
+
+    def _deferred_for(self, user_id: str) -> list[str]:
+        return [text for text, but in self._later[self._start_for(user_id):] if but != user_id]
+
+    def release_deferred(self, room_id: str | None = None) -> None:
+        if not self._later:
+            return
+        self.send(room_id)
+        excluded = {but for _, but in self._later if but is not None}
+        shared: dict[int, Batch] = {}
+        for user_id, sender in self.attached.items():
+            start = self._start_for(user_id)
+            if start >= len(self._later):
+                continue
+            if user_id in excluded:
+                batch = Batch(*self._deferred_for(user_id))
+            else:
+                batch = shared.get(start)
+                if batch is None:
+                    batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
+            if batch:
+                tell_quietly(sender.conn, Deliver(batch, room_id))
+        self._later.clear()
+        self._later_limit.clear()
+        self._served.clear()
+
+    def send(self, room_id: str | None = None) -> None:
+        for conn, texts in self.now.values():
+            tell_quietly(conn, Deliver(Batch(*texts), room_id))
+        self.now.clear()
