@@ -131,6 +131,17 @@ def _players_with(status: dict, table: str, q: int) -> int:
     return status.get(table, {}).get(q, (0, 0.0))[0]
 
 
+def client_gc(reports: list[dict]) -> dict:
+    """The load processes' collector pauses since they started, per generation, all processes together."""
+    out = {}
+    for generation in ("0", "1", "2"):
+        entries = [r["gc"][generation] for r in reports if "gc" in r]
+        out[f"gen{generation}"] = {"count": sum(e["count"] for e in entries),
+                                   "total_ms": round(1000 * sum(e["total_s"] for e in entries), 1),
+                                   "longest_ms": round(1000 * max((e["max_s"] for e in entries), default=0.0), 1)}
+    return out
+
+
 def gc_delta(before: dict, after: dict) -> dict:
     """The server's garbage-collector pauses between two probe readings, per generation.
     (The longest pause is the longest since the server started.)"""
@@ -882,6 +893,7 @@ class Bench:
             "other_cpu_s": round(busy_s - (cpu1 - cpu0) - status["cpu_s"] - (own1 - own0), 2),
             "frames": status["frames"], "messages": status["messages"], "mb": round(status["chars"] / 1e6, 2),
             "gc": gc_delta(probe_before, probe_after),
+            "load_client_gc": client_gc(reports),
         }
 
     async def play(self, server: QuizServer, host: Host, n: int) -> dict:

@@ -23,11 +23,16 @@ cores with the server, so their CPU is the server's loss):
 * Frames made only of ``member_joined`` are read without a JSON parse.
 * The process-wide ``Tally`` holds every counter the coordinator polls, so a
   poll is O(1) and never walks the players.
+* A load process collects garbage as rarely as the server does: with Python's
+  default thresholds its full collections (every parsed ``state`` is thousands
+  of objects) paused it for tens of milliseconds, and every receipt that waited
+  counted as server latency. Its pauses are reported with the results.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import re
@@ -40,6 +45,7 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+from bench_gc import GcPauses
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024  # a `state` of 10,000 members is ~1 MB; never refuse one
 CONNECT_TIMEOUT_S = 30.0
@@ -510,6 +516,7 @@ class Worker:
         t = self.tally
         return {
             "join_latencies": list(t.join_latencies), "join_sent_at": list(t.join_sent_at),
+            "gc": GC_PAUSES.snapshot(),
             "join_failed": dict(t.join_failed), "connect_failed": dict(t.connect_failed),
         }
 
@@ -556,8 +563,16 @@ class Worker:
         self.stopping.set()
 
 
+# The server's own thresholds (quiz_actors.__main__.GC_THRESHOLDS), not imported
+# so that a load process does not load the server's package.
+GC_THRESHOLDS = (50_000, 20, 100)
+GC_PAUSES = GcPauses()
+
+
 def worker_main(conn: Any, index: int) -> None:
     raise_fd_limit()
+    gc.set_threshold(*GC_THRESHOLDS)
+    GC_PAUSES.install()
     try:
         asyncio.run(Worker(conn, index).serve())
     except KeyboardInterrupt:

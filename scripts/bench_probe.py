@@ -9,7 +9,7 @@ are counters:
 * a wrapper around ``EventStore.save`` that counts saves (one save is one
   commit) and the events in them, so the benchmark can report how many answers a
   group commit carried (SQLite keeps no trace of commit boundaries to read back);
-* ``gc.callbacks`` timing the garbage collector's pauses per generation: a full
+* the garbage collector's pauses per generation (scripts/bench_gc.py): a full
   collection stops every thread of the server, and with millions of objects it
   shows up as a slow broadcast.
 
@@ -20,7 +20,6 @@ half a file). The cost is a few counter updates per save.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import signal
@@ -31,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from a checkout, installed or not
 
+from bench_gc import GcPauses  # noqa: E402
 from eventstore import EventStore  # noqa: E402
 from quiz_actors.__main__ import main  # noqa: E402
 
@@ -42,8 +42,7 @@ _counts = {
     "answer_saves": 0, "answer_events": 0, "max_answers_per_save": 0,
 }
 _original_save = EventStore.save
-_gc_started: list[float] = []
-_gc = {str(generation): {"count": 0, "total_s": 0.0, "max_s": 0.0} for generation in range(3)}
+_gc_pauses = GcPauses()
 
 
 def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
@@ -74,18 +73,6 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
     return result
 
 
-def _time_gc(phase: str, info: dict) -> None:
-    # Collections run with the GIL held, one at a time: a single start time is enough.
-    if phase == "start":
-        _gc_started[:] = [time.perf_counter()]
-    elif _gc_started:
-        elapsed = time.perf_counter() - _gc_started[0]
-        entry = _gc[str(info["generation"])]
-        entry["count"] += 1
-        entry["total_s"] += elapsed
-        entry["max_s"] = max(entry["max_s"], elapsed)
-
-
 def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
     target = os.environ.get("QUIZ_BENCH_PROBE_FILE")
     if not target:
@@ -93,7 +80,7 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
     with _lock:
         _counts["dumps"] += 1
         snapshot = dict(_counts)
-    snapshot["gc"] = {generation: dict(entry) for generation, entry in _gc.items()}
+    snapshot["gc"] = _gc_pauses.snapshot()
     aside = target + ".tmp"
     with open(aside, "w", encoding="utf-8") as f:
         json.dump(snapshot, f)
@@ -103,5 +90,5 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
 if __name__ == "__main__":
     EventStore.save = _counting_save  # type: ignore[method-assign]
     signal.signal(signal.SIGUSR1, _dump)
-    gc.callbacks.append(_time_gc)
+    _gc_pauses.install()
     main()
