@@ -11,6 +11,8 @@ Accepted URLs:
 SQLite runs with ``synchronous=FULL``: eventsourcing switches the file to WAL
 mode but leaves ``synchronous`` at NORMAL, which in WAL mode can lose the last
 commits on a power cut. An answer we acknowledged must survive that.
+
+PostgreSQL saves in one round trip (``OneTripPostgresRecorder``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from eventsourcing.postgres import PostgresFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from psycopg.sql import SQL, Identifier
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
 
 DEFAULT_STORE_URL = "sqlite:///quiz-data/events.sqlite3"
@@ -54,12 +57,56 @@ class DurableSQLiteFactory(SQLiteFactory):
         plain.close()
 
 
+class OneTripPostgresRecorder(PostgresApplicationRecorder):
+    """eventsourcing's PostgreSQL recorder, saving events in one round trip.
+
+    The library's default save is a pipelined transaction (set the lock
+    timeout, lock the events table, notify, insert, fetch the ids, commit): a
+    dozen protocol steps and about 0.6 ms of CPU in psycopg per save, which a
+    lobby filling at 200 joins a second pays 200 times a second. Its optional
+    insert function does the same in one prepared call, but without the table
+    lock, and that lock is what makes notification ids commit in order, so a
+    reader of the log (the audit tools) never sees id n+1 before id n. This
+    recorder installs the function with the lock, under a name of its own
+    (the library's name is per schema, not per table), and saves through it
+    (``POSTGRES_ENABLE_DB_FUNCTIONS``).
+    """
+
+    def __init__(self, datastore, *, events_table_name: str = "stored_events"):  # type: ignore[no-untyped-def]
+        super().__init__(datastore, events_table_name=events_table_name)
+        schema = Identifier(self.datastore.schema)
+        self.pg_function_name_insert_events = f"{self.events_table_name}_insert_locked"
+        function = Identifier(self.pg_function_name_insert_events)
+        self.sql_invoke_pg_function_insert_events = SQL("SELECT * FROM {schema}.{function}((%s))").format(
+            schema=schema, function=function)
+        self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+            "BEGIN "
+            "  SET LOCAL lock_timeout = '{lock_timeout}s'; "
+            "  LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE; "
+            "  NOTIFY {channel}; "
+            "  RETURN QUERY "
+            "  INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state) "
+            "  SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+            "  RETURNING notification_id; "
+            "END; $BODY$"
+        ).format(
+            schema=schema, function=function, table=Identifier(self.events_table_name),
+            event=Identifier(self.stored_event_type_name), channel=Identifier(self.channel_name),
+            lock_timeout=self.datastore.lock_timeout,
+        )
+
+
 class BoundedPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL factory, with a statement timeout on every connection.
+    """eventsourcing's PostgreSQL factory, with a statement timeout on every
+    connection and the one-round-trip recorder.
 
     The library sets lock and idle-in-transaction timeouts; a statement that
     runs on and on (a stuck database) would still hang a room's save forever.
     """
+
+    application_recorder_class = OneTripPostgresRecorder
 
     def __init__(self, env):  # type: ignore[no-untyped-def]
         super().__init__(env)
@@ -117,6 +164,7 @@ def _postgres_env(parts) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "POSTGRES_POOL_SIZE": "4",
         "POSTGRES_MAX_OVERFLOW": "4",
         "POSTGRES_PRE_PING": "y",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",  # saves go through OneTripPostgresRecorder's function
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]

@@ -32,7 +32,7 @@ class Settings:
     token_max_age_s: float = _setting(30 * 24 * 3600.0, "QUIZ_TOKEN_MAX_AGE_S", "seconds a session token stays valid")
     max_players: int = _setting(2000, "QUIZ_MAX_PLAYERS", "players per room")
     outbox_max_messages: int = _setting(2000, "QUIZ_OUTBOX_MAX_MESSAGES", "messages queued for one socket before it is closed as too slow")
-    fanout_window_s: float = _setting(0.05, "QUIZ_FANOUT_WINDOW_S", "in a big room, membership changes wait this long to travel together")
+    fanout_window_s: float = _setting(0.25, "QUIZ_FANOUT_WINDOW_S", "in a big room, membership changes wait this long to travel together")
     fanout_coalesce_above: int = _setting(100, "QUIZ_FANOUT_COALESCE_ABOVE", "members online from which membership changes are coalesced")
     progress_interval_s: float = _setting(0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds")
     outbox_max_bytes: int = _setting(1_048_576, "QUIZ_OUTBOX_MAX_BYTES", "bytes queued for one socket before it is closed as too slow")

@@ -310,9 +310,14 @@ class ProcessUnderTest:
 
     def cpu_s(self) -> float:
         """utime + stime of the process (all its threads), in seconds."""
+        return sum(self.cpu_user_system_s())
+
+    def cpu_user_system_s(self) -> tuple[float, float]:
+        """utime and stime (in the kernel: socket I/O, mostly) of the process, in seconds."""
         with open(f"/proc/{self.proc.pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
 
     def log_tail(self, lines: int = 30) -> str:
         with contextlib.suppress(OSError):
@@ -855,7 +860,7 @@ class Bench:
         rate = self.cfg.join_rate
         await self._call_all("reset_traffic")
         probe_before = await server.probe()
-        cpu0, busy0, own0 = server.cpu_s(), machine_busy_ticks(), bc.process_cpu_s()
+        (user0, system0), busy0, own0 = server.cpu_user_system_s(), machine_busy_ticks(), bc.process_cpu_s()
         start_at = await self._open_players(server.ws_url, n, rate, [code], {code: n + 1})
 
         def done(s: dict) -> bool:
@@ -868,7 +873,8 @@ class Bench:
 
         timeout = self.cfg.timeout_scale * (n / rate * 2 + 60)
         status = await self._wait(f"lobby fill N={n}", done, show, timeout)
-        cpu1, busy1, own1 = server.cpu_s(), machine_busy_ticks(), bc.process_cpu_s()
+        (user1, system1), busy1, own1 = server.cpu_user_system_s(), machine_busy_ticks(), bc.process_cpu_s()
+        cpu0, cpu1 = user0 + system0, user1 + system1
         busy_s = (busy1[0] - busy0[0]) / os.sysconf("SC_CLK_TCK")
         probe_after = await server.probe()
         reports = await self._call_all("fill_report")
@@ -887,6 +893,7 @@ class Bench:
             "complete_after_last_join_ms":
                 round((status["converged_last"] - status["last_state_at"]) * 1000, 1),
             "server_cpu_s": round(cpu1 - cpu0, 2),
+            "server_cpu_system_s": round(system1 - system0, 2),
             "client_cpu_s": round(status["cpu_s"], 2),
             "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
             # Whatever else used the CPU meanwhile: PostgreSQL, the kernel's share, other jobs on the machine.
