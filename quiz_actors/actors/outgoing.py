@@ -19,12 +19,13 @@ class Outgoing:
     so that a burst of joins reaches each member as one delivery instead of one
     per join. Deferring costs the same for 10 members or 5,000: a deferred
     broadcast is kept once, with the attach number of the newest member it is
-    for, and at release the members share one tuple of frames per starting point.
+    for, and at release the members share one batch of frames per starting point.
     A member's deferred frames always go out before anything added for it later.
     """
 
-    def __init__(self, attached: dict[str, Sender]) -> None:
+    def __init__(self, attached: dict[str, Sender], room_id: str) -> None:
         self.attached = attached  # the room actor's: user id -> current connection
+        self.room_id = room_id  # on every Deliver: a connection drops frames of a room it has left
         self.attach_no: dict[str, int] = {}  # user id -> when it attached (increasing)
         self._attach_counter = 0
         self.now: dict[int, tuple[pykka.ActorRef, list[str]]] = {}
@@ -55,10 +56,10 @@ class Outgoing:
     def _deferred_for(self, user_id: str) -> list[str]:
         return [text for text, but in self._later[self._start_for(user_id):] if but != user_id]
 
-    def release_deferred(self, room_id: str | None = None) -> None:
+    def release_deferred(self) -> None:
         if not self._later:
             return
-        self.send(room_id)
+        self.send()
         excluded = {but for _, but in self._later if but is not None}
         shared: dict[int, Batch] = {}
         for user_id, sender in self.attached.items():
@@ -72,12 +73,12 @@ class Outgoing:
                 if batch is None:
                     batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
             if batch:
-                tell_quietly(sender.conn, Deliver(batch, room_id))
+                tell_quietly(sender.conn, Deliver(batch, self.room_id))
         self._later.clear()
         self._later_limit.clear()
         self._served.clear()
 
-    def send(self, room_id: str | None = None) -> None:
+    def send(self) -> None:
         for conn, texts in self.now.values():
-            tell_quietly(conn, Deliver(Batch(*texts), room_id))
+            tell_quietly(conn, Deliver(Batch(*texts), self.room_id))
         self.now.clear()

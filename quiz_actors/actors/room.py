@@ -89,7 +89,7 @@ class RoomActor(pykka.ThreadingActor):
         self.hub = hub
         self.room: Room | None = created
         self.attached: dict[str, Sender] = {}  # user id -> its current connection
-        self.out = Outgoing(self.attached)
+        self.out = Outgoing(self.attached, str(room_id))
         self.unsaved = Unsaved()  # decided answers and joins waiting for SaveDecided
         self.save_requested = False
         self.deadline_timer: tuple[int, Timer] | None = None
@@ -152,8 +152,8 @@ class RoomActor(pykka.ThreadingActor):
         for timer in (self.deadline_timer, self.cleanup_timer):
             if timer:
                 timer[1].cancel()
-        self.out.release_deferred(str(self.room_id))
-        self.out.send(str(self.room_id))
+        self.out.release_deferred()
+        self.out.send()
         for timer in (self.progress_timer, self.flood_timer, self.fanout_timer):
             if timer:
                 timer.cancel()
@@ -188,7 +188,7 @@ class RoomActor(pykka.ThreadingActor):
             if sender is not None:
                 self.out.add(sender, protocol.encode(protocol.error("internal", "Something went wrong on the server")))
         finally:
-            self.out.send(str(self.room_id))
+            self.out.send()
             self._snapshot_if_due()
 
     def _note_timer_fired(self, message: object) -> None:
@@ -203,7 +203,7 @@ class RoomActor(pykka.ThreadingActor):
             self.cleanup_timer = None
         elif isinstance(message, ReleaseFanout):
             self.fanout_timer = None
-            self.out.release_deferred(str(self.room_id))
+            self.out.release_deferred()
         elif isinstance(message, DeadlineDue) and self.deadline_timer and self.deadline_timer[0] == message.index:
             self.deadline_timer = None
 
@@ -386,7 +386,7 @@ class RoomActor(pykka.ThreadingActor):
             if victim is not None:
                 self.out.add(victim, protocol.encode({"type": "kicked", "code": room.code}))
                 self._detach(target)
-                self.out.send(str(self.room_id))  # `kicked` must reach the socket before the close does
+                self.out.send()  # `kicked` must reach the socket before the close does
                 tell_quietly(victim.conn, CloseSocket(protocol.CLOSE_KICKED, "kicked"))
             self._broadcast({"type": "member_kicked", "seq": room.seq, "user_id": target, "count": len(room.members)})
             self._close_if_everyone_answered()
@@ -584,7 +584,7 @@ class RoomActor(pykka.ThreadingActor):
             for sender, ref in [*failed, *self.unsaved.waiting()]:
                 self._error(sender, BUSY, ref)
             self.unsaved = Unsaved()
-            self.out.send(str(self.room_id))
+            self.out.send()
             # The aggregate already applied what was not stored: throw it away. The
             # next message reloads it; a timer makes sure there is one.
             self.room = None
