@@ -86,8 +86,30 @@ def parse_client_frame(text: str) -> dict:
     return message
 
 
-def encode(message: dict) -> str:
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+def _make_encoder() -> Any:
+    """Compact JSON, UTF-8 left as is: ``json.dumps(separators=(",", ":"), ensure_ascii=False)``.
+
+    ``json.dumps`` builds a new encoder on every call, which is most of the cost
+    of a small message; a reveal encodes thousands of them (each member's
+    ``you``). So the C encoder ``json.dumps`` would build is built once here
+    (without the circular-reference check: our messages are trees), with the
+    pure-Python encoder as the fallback where the C one is missing.
+    """
+    options = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    make_c = getattr(json.encoder, "c_make_encoder", None)
+    if make_c is not None:
+        try:
+            iterencode = make_c(None, options.default, json.encoder.encode_basestring, None,
+                                options.key_separator, options.item_separator, False, False, True)
+            sample = {"a": [1, 2.5, True, None, "é\"\n"], "b": {}}
+            if "".join(iterencode(sample, 0)) == options.encode(sample):
+                return lambda message: "".join(iterencode(message, 0))
+        except (TypeError, ValueError):
+            pass
+    return options.encode
+
+
+encode = _make_encoder()
 
 
 class Batch:

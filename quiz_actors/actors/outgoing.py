@@ -38,7 +38,9 @@ class Outgoing:
         self.attach_no[user_id] = self._attach_counter
 
     def add(self, sender: Sender, text: str) -> None:
-        entry = self.now.setdefault(sender.conn_id, (sender.conn, []))
+        entry = self.now.get(sender.conn_id)
+        if entry is None:
+            entry = self.now[sender.conn_id] = (sender.conn, [])
         if self._later:
             entry[1].extend(self._deferred_for(sender.user_id))
             self._served[sender.user_id] = len(self._later)
