@@ -18,7 +18,7 @@ from eventstore import EventStore
 from eventstore.persistence import describe_store
 from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
 from quiz_actors.actors.hub import HubActor
-from quiz_actors.actors.pooled import Dispatcher
+from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher
 from quiz_actors.clock import Clock, SystemClock
 from quiz_actors.domain.secret import SECRET_ID, ServerSecret
 from quiz_actors.quizzes import QuizLibrary
@@ -27,7 +27,7 @@ from quiz_actors.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
-CONNECTION_WORKERS = 2  # threads draining every connection actor's mailbox (one per core here)
+CONNECTION_WORKERS = 2  # without an event loop to run them on: threads draining connection mailboxes
 
 
 class QuizSystem:
@@ -38,17 +38,20 @@ class QuizSystem:
         self.hub: pykka.ActorRef | None = None
         self.quizzes: QuizLibrary | None = None
         self.signer: TokenSigner | None = None
-        self.dispatcher: Dispatcher | None = None
+        self.dispatcher: Dispatcher | LoopDispatcher | None = None
         self._connections: set[pykka.ActorRef] = set()
         self._lock = threading.Lock()
 
-    def start(self) -> None:
+    def start(self, connection_dispatcher: LoopDispatcher | None = None) -> None:
+        """Open the store and start the hub. Connection actors will run on
+        ``connection_dispatcher`` (the server passes its event loop's), else on a
+        pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
         self.store = EventStore(self.settings.store)
         self.signer = TokenSigner(bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000))
         self.quizzes = QuizLibrary(self.store, self.clock.now_ms)
         self.quizzes.seed_samples()
-        self.dispatcher = Dispatcher(workers=CONNECTION_WORKERS, name="connections")
+        self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
         self.hub = HubActor.start(self.store, self.clock, self.settings)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done
 

@@ -1,13 +1,17 @@
-"""PooledActor behaves as pykka's ThreadingActor does: the same tests run on both."""
+"""PooledActor behaves as pykka's ThreadingActor does: the same tests run on
+ThreadingActor, on PooledActor with worker threads, and on PooledActor with an
+event loop (the server's connection actors)."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pykka
 import pytest
 
-from quiz_actors.actors.pooled import Dispatcher, PooledActor
+from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher, PooledActor
+from quiz_actors.server.loop_post import LoopPost
 
 
 @pytest.fixture(scope="module")
@@ -17,16 +21,32 @@ def dispatcher():
     pool.shutdown()
 
 
-@pytest.fixture(params=["threading", "pooled"])
-def start(request, dispatcher):
-    """Start an actor class of either kind; stop every one afterwards."""
+@pytest.fixture(scope="module")
+def loop_dispatcher():
+    """An event loop in a thread of its own, as the server's, with its LoopPost."""
+    loop = asyncio.new_event_loop()
+    post = LoopPost()
+    bound = threading.Event()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    loop.call_soon_threadsafe(lambda: (post.bind(), bound.set()))
+    assert bound.wait(5)
+    yield LoopDispatcher(post)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    loop.close()
+
+
+@pytest.fixture(params=["threading", "pooled", "loop"])
+def start(request, dispatcher, loop_dispatcher):
+    """Start an actor class of each kind; stop every one afterwards."""
     started = []
 
     def start_actor(behaviour, *args, **kwargs):
         base = pykka.ThreadingActor if request.param == "threading" else PooledActor
         cls = type(behaviour.__name__, (behaviour, base), {})
         if base is PooledActor:
-            kwargs["dispatcher"] = dispatcher
+            kwargs["dispatcher"] = dispatcher if request.param == "pooled" else loop_dispatcher
         ref = cls.start(*args, **kwargs)
         started.append(ref)
         return ref
@@ -157,3 +177,15 @@ def test_one_actor_never_runs_on_two_workers_at_once(dispatcher):
     assert proxy.count.get(timeout=5) == 8000
     assert proxy.overlaps.get(timeout=5) == 0
     ref.stop()
+
+
+def test_loop_dispatched_actors_run_on_the_loop_thread(loop_dispatcher):
+    class WhereAmI:
+        def on_receive(self, message):
+            return threading.get_ident()
+
+    refs = [type("W", (WhereAmI, PooledActor), {}).start(dispatcher=loop_dispatcher) for _ in range(50)]
+    threads = {ref.ask("where", timeout=5) for ref in refs}
+    assert len(threads) == 1 and threads != {threading.get_ident()}
+    for ref in refs:
+        ref.stop()

@@ -1,7 +1,9 @@
 """The connection actor: one per socket, the socket's identity and its route.
 
-Connection actors run on the shared actor pool (``PooledActor``): there can be
-thousands, and their handlers never block.
+Connection actors are ``PooledActor``s: there can be thousands, and their
+handlers never block. In the server they run on the event loop that owns their
+sockets (``LoopDispatcher``), so what they hand their socket is written without
+another hand-over between threads.
 
 It owns who the socket is (after ``hello``), which room it is attached to, and
 its heartbeat count. Client messages arrive already checked by the protocol

@@ -18,6 +18,9 @@ hooks are internal API.
 Handlers on the pool must not block (no I/O, no ``.get()`` on futures): a
 blocked worker is a worker fewer for every other actor. Actors that do I/O
 (rooms, the hub) stay ``ThreadingActor``s.
+
+``LoopDispatcher`` runs the turns on an asyncio event loop instead of worker
+threads; the server's connection actors run there.
 """
 
 from __future__ import annotations
@@ -69,6 +72,28 @@ class Dispatcher:
             thread.join(timeout=5)
 
 
+class LoopDispatcher:
+    """Runs actors' turns on an asyncio event loop, through anything with a
+    thread-safe ``call(fn, *args)`` that runs ``fn`` on the loop in call order
+    (the server's ``LoopPost``, which wakes the loop once for many calls).
+
+    For actors whose work is the loop's anyway: a connection actor's messages
+    mostly end in a write to its socket, which the loop does. Run there, a
+    broadcast to thousands costs no hand-over between worker threads and the
+    loop, and no worker threads compete with the loop for the GIL. The rule
+    is the pool's, stricter: a handler that blocks stops every socket.
+    """
+
+    def __init__(self, post: Any) -> None:
+        self.post = post
+
+    def schedule(self, actor: PooledActor) -> None:
+        self.post.call(actor._run_turn)  # noqa: SLF001
+
+    def shutdown(self) -> None:
+        pass  # the loop is not ours
+
+
 _default: Dispatcher | None = None
 _default_lock = threading.Lock()
 
@@ -117,11 +142,12 @@ class PooledInbox:
 
 
 class PooledActor(pykka.Actor):
-    """Subclass instead of ``pykka.ThreadingActor`` to run on the shared pool."""
+    """Subclass instead of ``pykka.ThreadingActor`` to run on the shared pool
+    (or, given a ``LoopDispatcher``, on an event loop)."""
 
-    dispatcher: Dispatcher
+    dispatcher: Dispatcher | LoopDispatcher
 
-    def __init__(self, *args: Any, dispatcher: Dispatcher | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, dispatcher: Dispatcher | LoopDispatcher | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.dispatcher = dispatcher or default_dispatcher()
         self.actor_inbox.actor = self  # type: ignore[attr-defined]
@@ -176,4 +202,4 @@ class PooledActor(pykka.Actor):
             pykka.ActorRegistry.stop_all()
 
 
-__all__ = ["Dispatcher", "PooledActor", "default_dispatcher", "messages"]
+__all__ = ["Dispatcher", "LoopDispatcher", "PooledActor", "default_dispatcher", "messages"]

@@ -8,6 +8,7 @@ from typing import AsyncIterator
 
 from aiohttp import web
 
+from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
 from quiz_actors.server import http_api, pages
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
@@ -37,8 +38,9 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
 async def _run_system(app: web.Application) -> AsyncIterator[None]:
     system = app[SYSTEM]
     loop = asyncio.get_running_loop()
-    app[LOOP_POST].loop = loop
-    await loop.run_in_executor(None, system.start)
+    app[LOOP_POST].bind()
+    # Connection actors run on this loop, which owns their sockets.
+    await loop.run_in_executor(None, system.start, LoopDispatcher(app[LOOP_POST]))
     watchdog = asyncio.create_task(watch_stalled_sends(app))
     yield
     watchdog.cancel()

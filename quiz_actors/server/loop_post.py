@@ -20,10 +20,19 @@ log = logging.getLogger(__name__)
 
 class LoopPost:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
-        self.loop = loop  # bound when the server starts, if not given here
+        self.loop = loop  # bound when the server starts (``bind``), if not given here
+        self._loop_thread: int | None = None
         self._calls: deque[tuple[Callable[..., Any], tuple]] = deque()
         self._lock = threading.Lock()
         self._wake_pending = False
+
+    def bind(self) -> None:
+        """Called on the running loop's own thread: calls made there from now on run at once."""
+        self.loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+
+    def on_loop_thread(self) -> bool:
+        return threading.get_ident() == self._loop_thread
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
         with self._lock:

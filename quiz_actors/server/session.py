@@ -97,7 +97,12 @@ class SocketSession:
         self._call(setattr, self, "is_host", is_host)
 
     def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
-        self.post.call(fn, *args)
+        # Connection actors run on the loop (LoopDispatcher): they call straight in.
+        # Only they call these methods, so nothing posted earlier can be overtaken.
+        if self.post.on_loop_thread():
+            fn(*args)
+        else:
+            self.post.call(fn, *args)
 
     # ---- on the event loop
 
