@@ -14,7 +14,10 @@ from quiz_actors.protocol import Batch
 class Outgoing:
     """Frames collected while handling messages, one ``Deliver`` per connection.
 
-    ``add`` frames go out when the current message is handled. ``defer``red
+    ``add`` frames go out when the current message is handled, or sooner, a
+    slice of ``SEND_EVERY`` connections at a time: the event loop starts writing
+    a broadcast to thousands (its socket writes run outside the GIL) while the
+    room still builds the rest, instead of after it. ``defer``red
     broadcasts (membership changes in a big lobby) wait for ``release_deferred``,
     so that a burst of joins reaches each member as one delivery instead of one
     per join. Deferring costs the same for 10 members or 5,000: a deferred
@@ -22,6 +25,8 @@ class Outgoing:
     for, and at release the members share one batch of frames per starting point.
     A member's deferred frames always go out before anything added for it later.
     """
+
+    SEND_EVERY = 250  # connections
 
     def __init__(self, attached: dict[str, Sender], room_id: str) -> None:
         self.attached = attached  # the room actor's: user id -> current connection
@@ -40,6 +45,8 @@ class Outgoing:
     def add(self, sender: Sender, text: str) -> None:
         entry = self.now.get(sender.conn_id)
         if entry is None:
+            if len(self.now) >= self.SEND_EVERY:
+                self.send()  # a connection's frames stay in order: each tell queues behind the last
             entry = self.now[sender.conn_id] = (sender.conn, [])
         if self._later:
             entry[1].extend(self._deferred_for(sender.user_id))
