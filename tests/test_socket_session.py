@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import asynccontextmanager
 
 import aiohttp
 from aiohttp import web
@@ -63,59 +64,53 @@ async def _received_messages(ws: aiohttp.ClientWebSocketResponse, count: int) ->
     return messages
 
 
-async def test_every_frame_length_encoding_arrives_intact():
-    """Payloads around the 7-bit, 16-bit and 64-bit length boundaries of RFC 6455."""
+@asynccontextmanager
+async def one_socket():
+    """The server's SocketSession and the client's end of its socket."""
     server = OneSocketServer()
     await server.start()
     try:
         async with aiohttp.ClientSession() as http, http.ws_connect(server.url, max_msg_size=0) as ws:
             await server.ready.wait()
-            sizes = [0, 1, 100, 125 - 12, 126 - 12, 127 - 12, 65535 - 12, 65536 - 12, 200_000]
-            texts = [json.dumps({"n": "x" * size}, separators=(",", ":")) for size in sizes]
-            for text in texts:
-                server.session.enqueue(Batch(text))
-            server.session.enqueue(Batch(*texts[:3]))  # several messages: one array frame
-            frames = []
-            for _ in range(len(texts) + 1):
-                frame = await asyncio.wait_for(ws.receive(), 10)
-                assert frame.type == aiohttp.WSMsgType.TEXT
-                frames.append(frame.data)
-            assert frames[:-1] == texts
-            assert json.loads(frames[-1]) == [json.loads(t) for t in texts[:3]]
+            yield server.session, ws
     finally:
         await server.stop()
+
+
+async def test_every_frame_length_encoding_arrives_intact():
+    """Payloads around the 7-bit, 16-bit and 64-bit length boundaries of RFC 6455."""
+    async with one_socket() as (session, ws):
+        sizes = [0, 1, 100, 125 - 12, 126 - 12, 127 - 12, 65535 - 12, 65536 - 12, 200_000]
+        texts = [json.dumps({"n": "x" * size}, separators=(",", ":")) for size in sizes]
+        for text in texts:
+            session.enqueue(Batch(text))
+        session.enqueue(Batch(*texts[:3]))  # several messages: one array frame
+        frames = []
+        for _ in range(len(texts) + 1):
+            frame = await asyncio.wait_for(ws.receive(), 10)
+            assert frame.type == aiohttp.WSMsgType.TEXT
+            frames.append(frame.data)
+        assert frames[:-1] == texts
+        assert json.loads(frames[-1]) == [json.loads(t) for t in texts[:3]]
 
 
 async def test_one_batch_shared_by_many_sockets_is_built_once():
-    server = OneSocketServer()
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(server.url) as ws:
-            await server.ready.wait()
-            batch = Batch('{"type":"a"}', '{"type":"b"}')
-            server.session.enqueue(batch)
-            wire = batch.wire
-            assert wire is not None
-            server.session.enqueue(batch)
-            assert batch.wire is wire
-            assert await _received_messages(ws, 4) == [{"type": "a"}, {"type": "b"}] * 2
-    finally:
-        await server.stop()
+    async with one_socket() as (session, ws):
+        batch = Batch('{"type":"a"}', '{"type":"b"}')
+        session.enqueue(batch)
+        wire = batch.wire
+        assert wire is not None
+        session.enqueue(batch)
+        assert batch.wire is wire
+        assert await _received_messages(ws, 4) == [{"type": "a"}, {"type": "b"}] * 2
 
 
 async def test_a_socket_that_stops_reading_gets_everything_in_order_once_it_reads():
     """Past the transport's buffer the session queues; nothing is lost or reordered."""
-    server = OneSocketServer()
-    await server.start()
-    try:
-        async with aiohttp.ClientSession() as http, http.ws_connect(server.url, max_msg_size=0) as ws:
-            await server.ready.wait()
-            session = server.session
-            filler = "y" * 20_000
-            for i in range(300):  # ~6 MB: far past what the kernel and the transport take in
-                session.enqueue(Batch(json.dumps({"i": i, "pad": filler})))
-            assert session._queue, "a peer that does not read must send later batches down the queue"
-            messages = await _received_messages(ws, 300)
-            assert [m["i"] for m in messages] == list(range(300))
-    finally:
-        await server.stop()
+    async with one_socket() as (session, ws):
+        filler = "y" * 20_000
+        for i in range(300):  # ~6 MB: far past what the kernel and the transport take in
+            session.enqueue(Batch(json.dumps({"i": i, "pad": filler})))
+        assert session._queue, "a peer that does not read must send later batches down the queue"
+        messages = await _received_messages(ws, 300)
+        assert [m["i"] for m in messages] == list(range(300))
