@@ -229,3 +229,18 @@ async def test_joins_arriving_together_give_every_member_an_exact_view(coalesce_
         assert {m["user_id"] for m in state["room"]["members"]} == everyone
     finally:
         await server.stop()
+
+
+async def test_a_member_of_one_room_hears_why_another_room_refused_it(connect):
+    """A socket in room A that asks to join room B gets B's refusal, with its ref:
+    frames from a room it is not in are only dropped when it has left that room."""
+    host_a, host_b = await connect(), await connect()
+    code_a, _ = await create_room(host_a)
+    code_b, _ = await create_room(host_b)
+    assert (await host_b.request({"type": "lock"}, "room_locked"))["type"] == "room_locked"
+    player = await connect()
+    await join(player, code_a, "Pat")
+    refused = await player.request({"type": "join", "code": code_b, "name": "Pat"}, "state")
+    assert refused["type"] == "error" and refused["code"] == "room_locked"
+    # Still in room A, and still hearing it.
+    assert (await player.request({"type": "resync"}, "state"))["room"]["code"] == code_a

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 
-import pykka
 
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import Deliver, Sender
@@ -33,7 +32,7 @@ class Outgoing:
         self.room_id = room_id  # on every Deliver: a connection drops frames of a room it has left
         self.attach_no: dict[str, int] = {}  # user id -> when it attached (increasing)
         self._attach_counter = 0
-        self.now: dict[int, tuple[pykka.ActorRef, list[str]]] = {}
+        self.now: dict[int, tuple[Sender, list[str]]] = {}
         self._later: list[tuple[str, str | None]] = []  # (text, user it is not for)
         self._later_limit: list[int] = []  # newest attach number each deferred text is for
         self._served: dict[str, int] = {}  # user id -> deferred texts it already has
@@ -47,7 +46,7 @@ class Outgoing:
         if entry is None:
             if len(self.now) >= self.SEND_EVERY:
                 self.send()  # a connection's frames stay in order: each tell queues behind the last
-            entry = self.now[sender.conn_id] = (sender.conn, [])
+            entry = self.now[sender.conn_id] = (sender, [])
         if self._later:
             entry[1].extend(self._deferred_for(sender.user_id))
             self._served[sender.user_id] = len(self._later)
@@ -88,6 +87,13 @@ class Outgoing:
         self._served.clear()
 
     def send(self) -> None:
-        for conn, texts in self.now.values():
-            tell_quietly(conn, Deliver(Batch(*texts), self.room_id))
+        for sender, texts in self.now.values():
+            tell_quietly(sender.conn, Deliver(Batch(*texts), self._room_id_for(sender)))
         self.now.clear()
+
+    def _room_id_for(self, sender: Sender) -> str | None:
+        """The room id a connection drops frames by when it has moved to another room.
+        None for a connection not attached here (a join refused, say): it may be
+        attached to another room, and this reply is still for it."""
+        current = self.attached.get(sender.user_id)
+        return self.room_id if current is not None and current.conn_id == sender.conn_id else None

@@ -199,7 +199,9 @@ class PooledActor(pykka.Actor):
                     self._handle_failure(*sys.exc_info())
         except BaseException:  # noqa: BLE001
             self._stop()
-            pykka.ActorRegistry.stop_all()
+            # As pykka does, but without waiting: the actors it would wait for may
+            # need this very worker (or event loop) to stop.
+            pykka.ActorRegistry.stop_all(block=False)
 
 
 __all__ = ["Dispatcher", "LoopDispatcher", "PooledActor", "default_dispatcher", "messages"]

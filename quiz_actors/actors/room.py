@@ -309,7 +309,9 @@ class RoomActor(pykka.ThreadingActor):
         if not tell_quietly(sender.conn, attached):
             # The socket closed while this join was on its way: it left no-one to
             # tell us, so the member goes offline now rather than stay a ghost.
-            self.actor_ref.tell(MemberDisconnected(sender, "disconnected"))
+            # (Quietly: when the room is stopping, on_stop saves decided joins and
+            # its own mailbox is closed; the next activation marks them offline.)
+            tell_quietly(self.actor_ref, MemberDisconnected(sender, "disconnected"))
 
     def _detach(self, user_id: str) -> None:
         sender = self.attached.pop(user_id, None)
@@ -581,9 +583,10 @@ class RoomActor(pykka.ThreadingActor):
             self.member_list.note(events)
         except Exception:
             log.exception("room %s: save failed; reloading from the store", self.room_id)
-            for sender, ref in [*failed, *self.unsaved.waiting()]:
+            # Decided answers and joins are always saved before any other commit, so
+            # ``failed`` is everyone who is waiting on this one.
+            for sender, ref in failed:
                 self._error(sender, BUSY, ref)
-            self.unsaved = Unsaved()
             self.out.send()
             # The aggregate already applied what was not stored: throw it away. The
             # next message reloads it; a timer makes sure there is one.
