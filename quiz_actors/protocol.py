@@ -67,6 +67,10 @@ def parse_client_frame(text: str) -> dict:
         raise ProtocolError("bad_message", "A frame must be one JSON object") from None
     if not isinstance(message, dict):
         raise ProtocolError("bad_message", "A frame must be one JSON object")
+    if "\\u" in text and not _is_valid_unicode(message):
+        # A \ud800-style escape decodes to half a character, which no reply (an
+        # error echoes ``ref``) and no stored name could be written as UTF-8.
+        raise ProtocolError("bad_message", "Text must be valid Unicode: no unpaired \\ud800-\\udfff escapes")
     ref = message.get("ref")
     if ref is not None and not _type_ok(ref, (str, int)):
         raise ProtocolError("bad_message", "ref must be a string or an integer")
@@ -84,6 +88,14 @@ def parse_client_frame(text: str) -> dict:
         if not _type_ok(message[name], allowed):
             raise ProtocolError("bad_message", f"Field '{name}' of '{kind}' has the wrong type", ref)
     return message
+
+
+def _is_valid_unicode(message: dict) -> bool:
+    try:
+        json.dumps(message, ensure_ascii=False).encode("utf-8")
+        return True
+    except (UnicodeEncodeError, RecursionError):
+        return False
 
 
 def _make_encoder() -> Any:

@@ -43,6 +43,10 @@ async def _assert_room_unchanged(host, alice, code):
         ('{"type": "answer", "question": "0", "choice": 1}', "bad_message"),
         ('{"type": "answer", "question": 0, "choice": true}', "bad_message"),
         ('{"type": "kick", "user_id": null}', "bad_message"),
+        # Half a character (an unpaired surrogate escape) cannot be echoed or stored.
+        ('{"type": "teleport", "ref": "\\ud800"}', "bad_message"),
+        ('{"type": "\\udfff"}', "bad_message"),
+        ('{"type": "resync", "x\\ud800": 1}', "bad_message"),
     ],
 )
 async def test_malformed_frames_get_errors_and_the_socket_stays_open(connect, frame, code):
