@@ -189,3 +189,32 @@ def test_loop_dispatched_actors_run_on_the_loop_thread(loop_dispatcher):
     assert len(threads) == 1 and threads != {threading.get_ident()}
     for ref in refs:
         ref.stop()
+
+
+@pytest.mark.parametrize("kind", ["pooled", "loop"])
+def test_tells_left_behind_a_stop_reach_on_late_message(kind, dispatcher, loop_dispatcher):
+    """pykka drops tells that were queued behind a stop; a PooledActor hands them
+    to on_late_message (a connection actor uses it so that a room attaching a
+    closed socket hears the member is gone)."""
+    late, release = [], threading.Event()
+
+    class Holder:
+        def on_receive(self, message):
+            if message == "hold":
+                release.wait(5)
+
+        def on_late_message(self, message):
+            late.append(message)
+
+    chosen = dispatcher if kind == "pooled" else loop_dispatcher
+    ref = type("H", (Holder, PooledActor), {}).start(dispatcher=chosen)
+    ref.tell("hold")
+    stopped = ref.stop(block=False)
+    ref.tell("late 1")
+    ref.tell("late 2")
+    asked = ref.ask("too late", block=False)
+    release.set()
+    stopped.get(timeout=5)
+    assert late == ["late 1", "late 2"]
+    with pytest.raises(pykka.ActorDeadError):
+        asked.get(timeout=5)

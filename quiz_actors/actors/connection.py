@@ -130,6 +130,12 @@ class ConnectionActor(PooledActor):
             self.finished = True
             self.stop()
 
+    def on_late_message(self, message: object) -> None:
+        # A room that attached this socket just as it closed must hear it is gone,
+        # or the member would stay online with no socket.
+        if isinstance(message, AttachedToRoom) and self.user_id is not None:
+            tell_quietly(message.room, MemberDisconnected(self._sender(), "disconnected"))
+
     # ------------------------------------------------------------- client messages
 
     def _on_client_message(self, incoming: ClientMessage) -> None:

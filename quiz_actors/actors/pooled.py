@@ -171,16 +171,38 @@ class PooledActor(pykka.Actor):
             self._actor_loop_setup()  # on_start, with pykka's failure handling
         for _ in range(MESSAGES_PER_TURN):
             if self.actor_stopped.is_set():
-                self._actor_loop_teardown()  # answers asks that came too late
+                self._teardown()
                 return
             if self.actor_inbox.empty():
                 break
             self._handle_envelope(self.actor_inbox.get())
         if self.actor_stopped.is_set():
-            self._actor_loop_teardown()
+            self._teardown()
             return
         if self.actor_inbox.finish_turn():  # type: ignore[attr-defined]
             self.dispatcher.schedule(self)
+
+    def on_late_message(self, message: Any) -> None:
+        """A message that was already in the mailbox when the actor stopped and
+        expects no reply: pykka drops those. Override to pass on what must not
+        be lost (it runs after ``on_stop``; don't send to yourself)."""
+
+    def _teardown(self) -> None:
+        """pykka's teardown (asks that came too late get ActorDeadError), with the
+        tells it would drop handed to ``on_late_message`` first."""
+        late: deque[Envelope[Any]] = deque()
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            if envelope.reply_to is None:
+                try:
+                    self.on_late_message(envelope.message)
+                except Exception:  # noqa: BLE001 - the actor is gone; nobody else would hear of it
+                    log.exception("%s failed on a late message", self)
+            else:
+                late.append(envelope)
+        for envelope in late:
+            self.actor_inbox.put(envelope)
+        self._actor_loop_teardown()
 
     def _handle_envelope(self, envelope: Envelope[Any]) -> None:
         """One message, exactly as pykka's ``_actor_loop_running`` handles it."""
