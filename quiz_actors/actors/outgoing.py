@@ -87,8 +87,15 @@ class Outgoing:
         self._served.clear()
 
     def send(self) -> None:
+        # Connections given the very same texts (a broadcast) share one Batch, so
+        # its frame is built once. Keyed by identity: hashing a big state is not free.
+        shared: dict[tuple[int, ...], Batch] = {}
         for sender, texts in self.now.values():
-            tell_quietly(sender.conn, Deliver(Batch(*texts), self._room_id_for(sender)))
+            key = tuple(map(id, texts))
+            batch = shared.get(key)
+            if batch is None:
+                batch = shared[key] = Batch(*texts)
+            tell_quietly(sender.conn, Deliver(batch, self._room_id_for(sender)))
         self.now.clear()
 
     def _room_id_for(self, sender: Sender) -> str | None:

@@ -6,6 +6,11 @@ and what the room must hear, and sends itself one ``SaveDecided``; by the time
 that message arrives, every answer and join queued behind the first has been
 decided too, and one commit stores them all. Only after that commit does
 anyone hear of them; if it fails, everyone waiting here hears ``busy``.
+
+Refusals are not held back: a join refused because an earlier join of the
+same batch took the name, filled the room or locked it against a flood is
+refused at once. If the commit then fails, that refusal stands although the
+decision behind it was thrown away; the client may simply try again.
 """
 
 from __future__ import annotations
