@@ -1,7 +1,8 @@
 """One socket's outbound side: a bounded queue and the single task that writes it.
 
-Actors call ``send``/``close`` from their threads; those only hand the work to
-the event loop (``LoopPost``). On the loop, a batch for a socket with nothing
+Its connection actor calls ``send``/``close``: in the server it runs on the
+event loop and the call goes straight in; from any other thread the work is
+handed to the loop (``LoopPost``). On the loop, a batch for a socket with nothing
 queued and room in its transport's buffer is written at once: its frame bytes
 are built once per ``Batch`` and shared by every socket a broadcast goes to, so
 a broadcast costs one ``transport.write`` per socket and no task switch. When a
