@@ -32,9 +32,10 @@ import sys
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -58,8 +59,18 @@ from eventstore.replay import ReadingStore, event_fields, event_type
 UPSTREAM = EventStore.name  # the tracked application: the event store's log
 VIEW_NAME = "audit"  # table prefix on PostgreSQL (audit_tracking)
 ANALYZE_AFTER = 50_000  # rows added by one catch-up
-COLUMNS = ("notification_id", "aggregate_id", "version", "event_type", "at_ms",
-           "room_id", "code", "user_id", "name", "fields")
+COLUMNS = (
+    "notification_id",
+    "aggregate_id",
+    "version",
+    "event_type",
+    "at_ms",
+    "room_id",
+    "code",
+    "user_id",
+    "name",
+    "fields",
+)
 
 
 @dataclass(frozen=True)
@@ -149,8 +160,9 @@ class AuditView(TrackingRecorder, ABC):
     def index_hint(self, flt: EventFilter) -> str:
         return ""
 
-    def _rows(self, where: str, params: list, order: str, limit: int | None,
-              hint: str = "") -> list[AuditRow]:
+    def _rows(
+        self, where: str, params: list, order: str, limit: int | None, hint: str = ""
+    ) -> list[AuditRow]:
         source = f"{self.table('audit_events')} {hint}".strip()
         statement = f"SELECT {', '.join(COLUMNS)} FROM {source} {where} ORDER BY {order}"
         if limit is not None:
@@ -159,7 +171,7 @@ class AuditView(TrackingRecorder, ABC):
 
     @staticmethod
     def _row(values: Sequence[Any]) -> AuditRow:
-        data = dict(zip(COLUMNS, values))
+        data = dict(zip(COLUMNS, values, strict=True))
         if isinstance(data["fields"], str):
             data["fields"] = json.loads(data["fields"])
         return AuditRow(**data)
@@ -193,31 +205,51 @@ class AuditView(TrackingRecorder, ABC):
     def rooms_with_code(self, code: str) -> list[RoomRef]:
         found = self._select(
             f"SELECT room_id, code, first_at_ms FROM {self.table('audit_rooms')} "
-            f"WHERE code = {self.placeholder} ORDER BY first_at_ms, room_id", [code])
+            f"WHERE code = {self.placeholder} ORDER BY first_at_ms, room_id",
+            [code],
+        )
         return [RoomRef(*values) for values in found]
 
     def room(self, room_id: str) -> RoomRef | None:
         found = self._select(
             f"SELECT room_id, code, first_at_ms FROM {self.table('audit_rooms')} "
-            f"WHERE room_id = {self.placeholder}", [room_id])
+            f"WHERE room_id = {self.placeholder}",
+            [room_id],
+        )
         return RoomRef(*found[0]) if found else None
 
     def member_name(self, room_id: str, user_id: str) -> str | None:
         ph = self.placeholder
         found = self._select(
             f"SELECT name FROM {self.table('audit_members')} WHERE room_id = {ph} AND user_id = {ph}",
-            [room_id, user_id])
+            [room_id, user_id],
+        )
         return found[0][0] if found else None
 
     def count_after(self, notification_id: int = 0) -> int:
         """How many rows project events after this notification id."""
-        return self._select(f"SELECT COUNT(*) FROM {self.table('audit_events')} "
-                            f"WHERE notification_id > {self.placeholder}", [notification_id])[0][0]
+        return self._select(
+            f"SELECT COUNT(*) FROM {self.table('audit_events')} WHERE notification_id > {self.placeholder}",
+            [notification_id],
+        )[0][0]
 
     @staticmethod
     def _insert_params(rows: Sequence[AuditRow]) -> tuple[list, list, list]:
-        events = [(r.notification_id, r.aggregate_id, r.version, r.event_type, r.at_ms,
-                   r.room_id, r.code, r.user_id, r.name, _json(r.fields)) for r in rows]
+        events = [
+            (
+                r.notification_id,
+                r.aggregate_id,
+                r.version,
+                r.event_type,
+                r.at_ms,
+                r.room_id,
+                r.code,
+                r.user_id,
+                r.name,
+                _json(r.fields),
+            )
+            for r in rows
+        ]
         rooms = [(r.room_id, r.code, r.at_ms) for r in rows if r.room_id and r.code]
         members = [(r.room_id, r.user_id, r.name) for r in rows if r.room_id and r.user_id and r.name]
         return events, rooms, members
@@ -239,11 +271,16 @@ class SQLiteAuditView(SQLiteTrackingRecorder, AuditView):
     def record(self, rows: Sequence[AuditRow], tracking: Tracking) -> None:
         events, rooms, members = self._insert_params(rows)
         with self.datastore.transaction(commit=True) as c:
-            c.executemany(f"INSERT INTO audit_events ({', '.join(COLUMNS)}) "
-                          f"VALUES ({', '.join('?' * len(COLUMNS))})", events)
+            c.executemany(
+                f"INSERT INTO audit_events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})",
+                events,
+            )
             c.executemany("INSERT INTO audit_rooms VALUES (?, ?, ?) ON CONFLICT (room_id) DO NOTHING", rooms)
-            c.executemany("INSERT INTO audit_members VALUES (?, ?, ?) "
-                          "ON CONFLICT (room_id, user_id) DO UPDATE SET name = excluded.name", members)
+            c.executemany(
+                "INSERT INTO audit_members VALUES (?, ?, ?) "
+                "ON CONFLICT (room_id, user_id) DO UPDATE SET name = excluded.name",
+                members,
+            )
             self._insert_tracking(c, tracking)
 
     def _select(self, statement: str, params: Sequence[Any]) -> list[tuple]:
@@ -296,17 +333,18 @@ class PostgresAuditView(PostgresTrackingRecorder, AuditView):
     def __init__(self, datastore, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
-        self.sql_create_statements += [
-            SQL(s).format(schema=schema) for s in POSTGRES_TABLES]  # type: ignore[arg-type]
+        self.sql_create_statements += [SQL(s).format(schema=schema) for s in POSTGRES_TABLES]  # type: ignore[arg-type]
         self._insert_events = SQL(
             "INSERT INTO {schema}.audit_events (" + ", ".join(COLUMNS) + ") "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)").format(schema=schema)
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+        ).format(schema=schema)
         self._insert_rooms = SQL(
             "INSERT INTO {schema}.audit_rooms VALUES (%s, %s, %s) ON CONFLICT (room_id) DO NOTHING"
         ).format(schema=schema)
         self._insert_members = SQL(
             "INSERT INTO {schema}.audit_members VALUES (%s, %s, %s) "
-            "ON CONFLICT (room_id, user_id) DO UPDATE SET name = EXCLUDED.name").format(schema=schema)
+            "ON CONFLICT (room_id, user_id) DO UPDATE SET name = EXCLUDED.name"
+        ).format(schema=schema)
 
     def record(self, rows: Sequence[AuditRow], tracking: Tracking) -> None:
         events, rooms, members = self._insert_params(rows)
@@ -381,7 +419,10 @@ class AuditProjection(Projection[AuditView]):
             version=event.originator_version,
             event_type=event_type(event),
             at_ms=cols.at_ms if cols.at_ms is not None else _ms(event.timestamp),
-            room_id=room_id, code=code, user_id=user_id, name=name,
+            room_id=room_id,
+            code=code,
+            user_id=user_id,
+            name=name,
             fields=cols.fields if cols.fields is not None else event_fields(event),
         )
 
@@ -398,12 +439,19 @@ class AuditProjection(Projection[AuditView]):
         return self.names[key]
 
 
-def projection_class(extract: Extractor, flush_from: int = 0,
-                     batch_size: int = 1000) -> type[AuditProjection]:
-    return type("AuditProjection", (AuditProjection,), {
-        "name": VIEW_NAME, "extract": staticmethod(extract),
-        "flush_from": flush_from, "batch_size": batch_size,
-    })
+def projection_class(
+    extract: Extractor, flush_from: int = 0, batch_size: int = 1000
+) -> type[AuditProjection]:
+    return type(
+        "AuditProjection",
+        (AuditProjection,),
+        {
+            "name": VIEW_NAME,
+            "extract": staticmethod(extract),
+            "flush_from": flush_from,
+            "batch_size": batch_size,
+        },
+    )
 
 
 def _run_until(runner: ProjectionRunner, stop: threading.Event) -> None:
@@ -515,7 +563,8 @@ class AuditLog:
         position = self.position()
         while True:
             notes = self.store.recorder.select_notifications(
-                start=position, limit=self.batch_size, inclusive_of_start=False)
+                start=position, limit=self.batch_size, inclusive_of_start=False
+            )
             if not notes:
                 break
             for note in notes:

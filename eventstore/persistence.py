@@ -21,8 +21,8 @@ import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
-from psycopg.sql import SQL, Identifier
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from psycopg.sql import SQL, Identifier
 
 DEFAULT_STORE_URL = "sqlite:///quiz-data/events.sqlite3"
 
@@ -78,7 +78,8 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
         self.pg_function_name_insert_events = f"{self.events_table_name}_insert_locked"
         function = Identifier(self.pg_function_name_insert_events)
         self.sql_invoke_pg_function_insert_events = SQL("SELECT * FROM {schema}.{function}((%s))").format(
-            schema=schema, function=function)
+            schema=schema, function=function
+        )
         self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
             "CREATE OR REPLACE FUNCTION {schema}.{function}(events {schema}.{event}[]) "
             "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
@@ -92,8 +93,11 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
             "  RETURNING notification_id; "
             "END; $BODY$"
         ).format(
-            schema=schema, function=function, table=Identifier(self.events_table_name),
-            event=Identifier(self.stored_event_type_name), channel=Identifier(self.channel_name),
+            schema=schema,
+            function=function,
+            table=Identifier(self.events_table_name),
+            event=Identifier(self.stored_event_type_name),
+            channel=Identifier(self.channel_name),
             lock_timeout=self.datastore.lock_timeout,
         )
 

@@ -11,8 +11,9 @@ server would.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventstore.application import EventStore
@@ -110,8 +111,11 @@ def read_events(store: EventStore, aggregate_id: UUID) -> list[Any]:
         try:
             events.append(store.mapper.to_domain_event(stored))
         except Exception as e:  # noqa: BLE001 - any decoding failure is reported as such
-            raise ReplayError(stored.originator_version, topic_name(stored.topic),
-                              f"cannot be decoded: {type(e).__name__}: {e}") from e
+            raise ReplayError(
+                stored.originator_version,
+                topic_name(stored.topic),
+                f"cannot be decoded: {type(e).__name__}: {e}",
+            ) from e
     return events
 
 
@@ -122,8 +126,9 @@ def replay(events: Iterable[Any]) -> Iterator[Step]:
         try:
             aggregate = event.mutate(aggregate)
         except Exception as e:  # noqa: BLE001
-            raise ReplayError(event.originator_version, event_type(event),
-                              f"replay failed: {type(e).__name__}: {e}") from e
+            raise ReplayError(
+                event.originator_version, event_type(event), f"replay failed: {type(e).__name__}: {e}"
+            ) from e
         yield Step(event.originator_version, event, aggregate)
 
 

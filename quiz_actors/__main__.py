@@ -11,7 +11,6 @@ from eventstore.persistence import StoreUrlError, describe_store, redact
 from quiz_actors.server.app import create_app
 from quiz_actors.settings import Settings
 
-
 # Python's default collector thresholds run a full collection every few hundred
 # thousand allocations; with thousands of sockets each full pass walks millions of
 # objects and stops the server for 100-200 ms (measured by scripts/bench.py).
@@ -34,8 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
     # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets with GOING_AWAY,
     # then cleanup stops the actors and closes the store.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                shutdown_timeout=10)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,11 @@ _REQUIRED, _OPTIONAL = True, False
 # type -> {field: (allowed python types, required?)}
 CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "hello": {"token": ((str, _NONE), _OPTIONAL)},
-    "create_room": {"quiz_id": ((str,), _REQUIRED), "name": ((str,), _REQUIRED), "admin_key": ((str,), _OPTIONAL)},
+    "create_room": {
+        "quiz_id": ((str,), _REQUIRED),
+        "name": ((str,), _REQUIRED),
+        "admin_key": ((str,), _OPTIONAL),
+    },
     "join": {"code": ((str,), _REQUIRED), "name": ((str,), _REQUIRED)},
     "leave": {},
     "resync": {},
@@ -111,9 +115,18 @@ def _make_encoder() -> Any:
     make_c = getattr(json.encoder, "c_make_encoder", None)
     if make_c is not None:
         try:
-            iterencode = make_c(None, options.default, json.encoder.encode_basestring, None,
-                                options.key_separator, options.item_separator, False, False, True)
-            sample = {"a": [1, 2.5, True, None, "é\"\n"], "b": {}}
+            iterencode = make_c(
+                None,
+                options.default,
+                json.encoder.encode_basestring,
+                None,
+                options.key_separator,
+                options.item_separator,
+                False,
+                False,
+                True,
+            )
+            sample = {"a": [1, 2.5, True, None, 'é"\n'], "b": {}}
             if "".join(iterencode(sample, 0)) == options.encode(sample):
                 return lambda message: "".join(iterencode(message, 0))
         except (TypeError, ValueError):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Mapping
 
 from eventstore.persistence import DEFAULT_STORE_URL
 
@@ -22,35 +22,87 @@ def _setting(default, env: str, help: str, flag: str | None = None):  # type: ig
 class Settings:
     host: str = _setting("127.0.0.1", "QUIZ_HOST", "address to listen on")
     port: int = _setting(8080, "QUIZ_PORT", "port to listen on")
-    store: str = _setting(DEFAULT_STORE_URL, "QUIZ_STORE", "event store URL (sqlite:///path or postgresql://user@host:port/db)")
+    store: str = _setting(
+        DEFAULT_STORE_URL, "QUIZ_STORE", "event store URL (sqlite:///path or postgresql://user@host:port/db)"
+    )
     heartbeat_s: float = _setting(30.0, "QUIZ_HEARTBEAT_S", "seconds between server pings")
-    missed_pings: int = _setting(3, "QUIZ_MISSED_PINGS", "unanswered pings in a row before a member is marked offline")
-    ended_room_ttl_s: float = _setting(300.0, "QUIZ_ENDED_ROOM_TTL_S", "seconds of inactivity after a quiz ends before its room closes")
-    idle_room_ttl_s: float = _setting(1800.0, "QUIZ_IDLE_ROOM_TTL_S", "seconds with no member online before a room closes")
-    sweep_interval_s: float = _setting(60.0, "QUIZ_SWEEP_INTERVAL_S", "seconds between sweeps for rooms due to close")
+    missed_pings: int = _setting(
+        3, "QUIZ_MISSED_PINGS", "unanswered pings in a row before a member is marked offline"
+    )
+    ended_room_ttl_s: float = _setting(
+        300.0, "QUIZ_ENDED_ROOM_TTL_S", "seconds of inactivity after a quiz ends before its room closes"
+    )
+    idle_room_ttl_s: float = _setting(
+        1800.0, "QUIZ_IDLE_ROOM_TTL_S", "seconds with no member online before a room closes"
+    )
+    sweep_interval_s: float = _setting(
+        60.0, "QUIZ_SWEEP_INTERVAL_S", "seconds between sweeps for rooms due to close"
+    )
     hello_timeout_s: float = _setting(10.0, "QUIZ_HELLO_TIMEOUT_S", "seconds a new socket has to send hello")
-    token_max_age_s: float = _setting(30 * 24 * 3600.0, "QUIZ_TOKEN_MAX_AGE_S", "seconds a session token stays valid")
+    token_max_age_s: float = _setting(
+        30 * 24 * 3600.0, "QUIZ_TOKEN_MAX_AGE_S", "seconds a session token stays valid"
+    )
     max_players: int = _setting(2000, "QUIZ_MAX_PLAYERS", "players per room")
-    outbox_max_messages: int = _setting(2000, "QUIZ_OUTBOX_MAX_MESSAGES", "messages queued for one socket before it is closed as too slow")
-    fanout_window_s: float = _setting(0.25, "QUIZ_FANOUT_WINDOW_S", "in a big room, membership changes wait this long to travel together")
-    fanout_coalesce_above: int = _setting(100, "QUIZ_FANOUT_COALESCE_ABOVE", "members online from which membership changes are coalesced")
-    progress_interval_s: float = _setting(0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds")
-    outbox_max_bytes: int = _setting(1_048_576, "QUIZ_OUTBOX_MAX_BYTES", "bytes queued for one socket before it is closed as too slow")
-    send_timeout_s: float = _setting(10.0, "QUIZ_SEND_TIMEOUT_S", "a socket whose send stalls this long is closed as too slow")
-    allowed_origins: str = _setting("", "QUIZ_ALLOWED_ORIGINS", "comma-separated Origins allowed to open sockets, besides the server's own and none")
+    outbox_max_messages: int = _setting(
+        2000, "QUIZ_OUTBOX_MAX_MESSAGES", "messages queued for one socket before it is closed as too slow"
+    )
+    fanout_window_s: float = _setting(
+        0.25, "QUIZ_FANOUT_WINDOW_S", "in a big room, membership changes wait this long to travel together"
+    )
+    fanout_coalesce_above: int = _setting(
+        100, "QUIZ_FANOUT_COALESCE_ABOVE", "members online from which membership changes are coalesced"
+    )
+    progress_interval_s: float = _setting(
+        0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds"
+    )
+    outbox_max_bytes: int = _setting(
+        1_048_576, "QUIZ_OUTBOX_MAX_BYTES", "bytes queued for one socket before it is closed as too slow"
+    )
+    send_timeout_s: float = _setting(
+        10.0, "QUIZ_SEND_TIMEOUT_S", "a socket whose send stalls this long is closed as too slow"
+    )
+    allowed_origins: str = _setting(
+        "",
+        "QUIZ_ALLOWED_ORIGINS",
+        "comma-separated Origins allowed to open sockets, besides the server's own and none",
+    )
     max_connections: int = _setting(20_000, "QUIZ_MAX_CONNECTIONS", "open sockets in total")
-    max_connections_per_ip: int = _setting(500, "QUIZ_MAX_CONNECTIONS_PER_IP", "open sockets from one address (a school behind one NAT is one address)")
-    player_messages_per_s: float = _setting(5.0, "QUIZ_PLAYER_MESSAGES_PER_S", "sustained messages per second from a player's socket")
+    max_connections_per_ip: int = _setting(
+        500,
+        "QUIZ_MAX_CONNECTIONS_PER_IP",
+        "open sockets from one address (a school behind one NAT is one address)",
+    )
+    player_messages_per_s: float = _setting(
+        5.0, "QUIZ_PLAYER_MESSAGES_PER_S", "sustained messages per second from a player's socket"
+    )
     player_burst: int = _setting(10, "QUIZ_PLAYER_BURST", "messages a player's socket may send at once")
-    host_messages_per_s: float = _setting(20.0, "QUIZ_HOST_MESSAGES_PER_S", "sustained messages per second from a host's socket")
+    host_messages_per_s: float = _setting(
+        20.0, "QUIZ_HOST_MESSAGES_PER_S", "sustained messages per second from a host's socket"
+    )
     host_burst: int = _setting(40, "QUIZ_HOST_BURST", "messages a host's socket may send at once")
-    rate_abuse_limit: int = _setting(50, "QUIZ_RATE_ABUSE_LIMIT", "refused messages within 10 s before the socket is closed (1008)")
-    joins_per_ip_per_minute: int = _setting(300, "QUIZ_JOINS_PER_IP_PER_MINUTE", "join attempts per address per minute")
-    failed_joins_per_ip: int = _setting(10, "QUIZ_FAILED_JOINS_PER_IP", "joins with an unknown code per address per minute before a lockout")
-    failed_join_lockout_s: float = _setting(300.0, "QUIZ_FAILED_JOIN_LOCKOUT_S", "how long an address that guessed codes is locked out")
-    room_join_burst: int = _setting(500, "QUIZ_ROOM_JOIN_BURST", "new members within 10 s that make a room lock itself")
-    flood_lock_s: float = _setting(120.0, "QUIZ_FLOOD_LOCK_S", "how long a room locked by a join flood stays locked (the host can unlock sooner)")
-    admin_key: str = _setting("", "QUIZ_ADMIN_KEY", "when set, uploading quizzes and creating rooms require it")
+    rate_abuse_limit: int = _setting(
+        50, "QUIZ_RATE_ABUSE_LIMIT", "refused messages within 10 s before the socket is closed (1008)"
+    )
+    joins_per_ip_per_minute: int = _setting(
+        300, "QUIZ_JOINS_PER_IP_PER_MINUTE", "join attempts per address per minute"
+    )
+    failed_joins_per_ip: int = _setting(
+        10, "QUIZ_FAILED_JOINS_PER_IP", "joins with an unknown code per address per minute before a lockout"
+    )
+    failed_join_lockout_s: float = _setting(
+        300.0, "QUIZ_FAILED_JOIN_LOCKOUT_S", "how long an address that guessed codes is locked out"
+    )
+    room_join_burst: int = _setting(
+        500, "QUIZ_ROOM_JOIN_BURST", "new members within 10 s that make a room lock itself"
+    )
+    flood_lock_s: float = _setting(
+        120.0,
+        "QUIZ_FLOOD_LOCK_S",
+        "how long a room locked by a join flood stays locked (the host can unlock sooner)",
+    )
+    admin_key: str = _setting(
+        "", "QUIZ_ADMIN_KEY", "when set, uploading quizzes and creating rooms require it"
+    )
     log_level: str = _setting("INFO", "QUIZ_LOG_LEVEL", "logging level")
 
     @property
@@ -58,7 +110,7 @@ class Settings:
         return int(self.heartbeat_s * 1000)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":  # type: ignore[no-untyped-def]
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
         environ = os.environ if environ is None else environ
         values = {}
         for f in fields(cls):
@@ -69,14 +121,19 @@ class Settings:
         return cls(**values)
 
     @classmethod
-    def from_command_line(cls, argv: list[str] | None = None, environ: Mapping[str, str] | None = None) -> "Settings":
+    def from_command_line(
+        cls, argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
         parser = argparse.ArgumentParser(
             prog="quiz-server", description="Run the quiz-actors real-time quiz server."
         )
         for f in fields(cls):
             flag = "--" + f.name.replace("_", "-")
             parser.add_argument(
-                flag, dest=f.name, type=_type_of(f), default=None,
+                flag,
+                dest=f.name,
+                type=_type_of(f),
+                default=None,
                 help=f"{f.metadata['help']} (env {f.metadata['env']}, default {f.default})",
             )
         args = parser.parse_args(argv)

@@ -48,7 +48,9 @@ class QuizSystem:
         pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
         self.store = EventStore(self.settings.store)
-        self.signer = TokenSigner(bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000))
+        self.signer = TokenSigner(
+            bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000)
+        )
         self.quizzes = QuizLibrary(self.store, self.clock.now_ms)
         self.quizzes.seed_samples()
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
@@ -64,8 +66,13 @@ class QuizSystem:
 
     def start_connection(self, outlet: SocketOutlet) -> pykka.ActorRef:
         ref = ConnectionActor.start(
-            outlet, self.hub, self.clock, self.signer,
-            self.settings.heartbeat_ms, self.settings.missed_pings, self.settings.admin_key,
+            outlet,
+            self.hub,
+            self.clock,
+            self.signer,
+            self.settings.heartbeat_ms,
+            self.settings.missed_pings,
+            self.settings.admin_key,
             dispatcher=self.dispatcher,
         )
         with self._lock:

@@ -95,7 +95,10 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         extra["ref"] = ref
     return (
         f'{{"type":"state","seq":{room.seq},"room":'
-        + encode(room_part)[:-1] + ',"members":' + members.encode(room) + "},"
+        + encode(room_part)[:-1]
+        + ',"members":'
+        + members.encode(room)
+        + "},"
         + encode(extra)[1:]
     )
 
@@ -121,8 +124,12 @@ class Results:
         if not hasattr(self, "_closed_prefix"):
             result = self.room.last_result
             shared = {
-                "type": "question_closed", "seq": seq, "index": result["index"], "reason": result["reason"],
-                "correct": result["correct"], "distribution": result["distribution"],
+                "type": "question_closed",
+                "seq": seq,
+                "index": result["index"],
+                "reason": result["reason"],
+                "correct": result["correct"],
+                "distribution": result["distribution"],
             }
             self._closed_prefix = encode(shared)[:-1]
         mine = self.room.last_result["results"].get(user_id)
@@ -135,7 +142,9 @@ class Results:
 
     def quiz_ended(self, seq: int, user_id: str) -> str:
         if not hasattr(self, "_ended_prefix"):
-            self._ended_prefix = encode({"type": "quiz_ended", "seq": seq, "podium": self.ranking[:PODIUM_SIZE]})[:-1]
+            self._ended_prefix = encode(
+                {"type": "quiz_ended", "seq": seq, "podium": self.ranking[:PODIUM_SIZE]}
+            )[:-1]
         return _with_you(self._ended_prefix, self.rank_of.get(user_id))
 
 

@@ -32,9 +32,16 @@ CHOICES = ["First answer", "Second answer", "Third answer", "Fourth answer"]
 def question_frame(index: int, count: int) -> bytes:
     """The same shape and size as the real server's ``question_shown``."""
     now = int(time.time() * 1000)
-    message = {"type": "question_shown", "seq": index + 1, "index": index, "count": count,
-               "text": QUESTION_TEXT.format(index=index), "choices": CHOICES,
-               "time_limit_ms": 240_000, "deadline_ms": now + 240_000}
+    message = {
+        "type": "question_shown",
+        "seq": index + 1,
+        "index": index,
+        "count": count,
+        "text": QUESTION_TEXT.format(index=index),
+        "choices": CHOICES,
+        "time_limit_ms": 240_000,
+        "deadline_ms": now + 240_000,
+    }
     return json.dumps(message, separators=(",", ":")).encode()
 
 
@@ -61,8 +68,16 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 continue
             kind = json.loads(frame.data).get("type")
             if kind == "hello":
-                await ws.send_str(json.dumps({"type": "welcome", "user_id": str(uuid.uuid4()),
-                                              "token": "baseline", "heartbeat_ms": 30_000}))
+                await ws.send_str(
+                    json.dumps(
+                        {
+                            "type": "welcome",
+                            "user_id": str(uuid.uuid4()),
+                            "token": "baseline",
+                            "heartbeat_ms": 30_000,
+                        }
+                    )
+                )
             elif kind == "next":
                 await broadcast(request.app)
     finally:
@@ -71,8 +86,9 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "sockets": len(request.app[SOCKETS]),
-                              "broadcast_loop_s": request.app[SENT]})
+    return web.json_response(
+        {"status": "ok", "sockets": len(request.app[SOCKETS]), "broadcast_loop_s": request.app[SENT]}
+    )
 
 
 async def close_sockets(app: web.Application) -> None:

@@ -108,22 +108,29 @@ def percentile(values: list[float], p: float) -> float | None:
 
 def latency_summary(seconds: list[float]) -> dict:
     ms = [s * 1000 for s in seconds]
-    return {"count": len(ms), "p50_ms": percentile(ms, 50), "p99_ms": percentile(ms, 99),
-            "max_ms": max(ms) if ms else None}
+    return {
+        "count": len(ms),
+        "p50_ms": percentile(ms, 50),
+        "p99_ms": percentile(ms, 99),
+        "max_ms": max(ms) if ms else None,
+    }
 
 
 def per_second(sent_at: list[float], seconds: list[float], start_at: float) -> list[dict]:
     """Latencies grouped by the second (from ``start_at``) their request was sent in:
     shows whether a tail is spread evenly or comes from a few moments."""
     buckets: dict[int, list[float]] = {}
-    for at, latency in zip(sent_at, seconds):
+    for at, latency in zip(sent_at, seconds, strict=True):
         buckets.setdefault(max(0, int(at - start_at)), []).append(latency)
     return [{"second": second, **latency_summary(buckets[second])} for second in sorted(buckets)]
 
 
 def spread_summary(ms: list[float]) -> dict:
-    return {"samples_ms": [round(x, 2) for x in ms], "median_ms": statistics.median(ms) if ms else None,
-            "worst_ms": max(ms) if ms else None}
+    return {
+        "samples_ms": [round(x, 2) for x in ms],
+        "median_ms": statistics.median(ms) if ms else None,
+        "worst_ms": max(ms) if ms else None,
+    }
 
 
 def _players_with(status: dict, table: str, q: int) -> int:
@@ -136,9 +143,11 @@ def client_gc(reports: list[dict]) -> dict:
     out = {}
     for generation in ("0", "1", "2"):
         entries = [r["gc"][generation] for r in reports if "gc" in r]
-        out[f"gen{generation}"] = {"count": sum(e["count"] for e in entries),
-                                   "total_ms": round(1000 * sum(e["total_s"] for e in entries), 1),
-                                   "longest_ms": round(1000 * max((e["max_s"] for e in entries), default=0.0), 1)}
+        out[f"gen{generation}"] = {
+            "count": sum(e["count"] for e in entries),
+            "total_ms": round(1000 * sum(e["total_s"] for e in entries), 1),
+            "longest_ms": round(1000 * max((e["max_s"] for e in entries), default=0.0), 1),
+        }
     return out
 
 
@@ -148,9 +157,11 @@ def gc_delta(before: dict, after: dict) -> dict:
     out = {}
     for generation, entry in after.get("gc", {}).items():
         old = before.get("gc", {}).get(generation, {"count": 0, "total_s": 0.0})
-        out[f"gen{generation}"] = {"count": entry["count"] - old["count"],
-                                   "total_ms": round((entry["total_s"] - old["total_s"]) * 1000, 1),
-                                   "longest_ms": round(entry["max_s"] * 1000, 1)}
+        out[f"gen{generation}"] = {
+            "count": entry["count"] - old["count"],
+            "total_ms": round((entry["total_s"] - old["total_s"]) * 1000, 1),
+            "longest_ms": round(entry["max_s"] * 1000, 1),
+        }
     return out
 
 
@@ -164,10 +175,18 @@ def machine_busy_ticks() -> tuple[int, int]:
 
 def git_commit() -> str:
     try:
-        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, timeout=10)
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -182,9 +201,19 @@ def cpu_model() -> str:
 
 
 def quiz_document(questions: int) -> dict:
-    return {"title": f"Benchmark quiz ({questions} questions)", "questions": [
-        {"text": QUESTION_TEXT.format(index=i), "choices": CHOICES, "correct": [i % len(CHOICES)],
-         "time_limit_s": 240, "points": "standard"} for i in range(questions)]}
+    return {
+        "title": f"Benchmark quiz ({questions} questions)",
+        "questions": [
+            {
+                "text": QUESTION_TEXT.format(index=i),
+                "choices": CHOICES,
+                "correct": [i % len(CHOICES)],
+                "time_limit_s": 240,
+                "points": "standard",
+            }
+            for i in range(questions)
+        ],
+    }
 
 
 # =========================================================================== progress display
@@ -256,14 +285,21 @@ class ProcessUnderTest:
         log = open(self.log_path, "a")
         began = time.monotonic()
         # Its own session: a Ctrl-C in the terminal reaches the benchmark, which stops it in order.
-        self.proc = subprocess.Popen(self.command(), cwd=self.workdir, env=self.environment(), stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.command(),
+            cwd=self.workdir,
+            env=self.environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         log.close()
         async with aiohttp.ClientSession() as http:
             while time.monotonic() - began < SERVER_START_TIMEOUT_S:
                 if self.proc.poll() is not None:
-                    raise BenchError(f"{self.name} exited with {self.proc.returncode} at start:\n"
-                                     f"{self.log_tail()}")
+                    raise BenchError(
+                        f"{self.name} exited with {self.proc.returncode} at start:\n{self.log_tail()}"
+                    )
                 with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                     health = f"{self.base_url}/healthz"
                     async with http.get(health, timeout=aiohttp.ClientTimeout(total=2)) as r:
@@ -271,8 +307,9 @@ class ProcessUnderTest:
                             self.started_s = time.monotonic() - began
                             return self.started_s
                 await asyncio.sleep(0.05)
-        raise BenchError(f"{self.name} did not answer /healthz within {SERVER_START_TIMEOUT_S}s:\n"
-                         f"{self.log_tail()}")
+        raise BenchError(
+            f"{self.name} did not answer /healthz within {SERVER_START_TIMEOUT_S}s:\n{self.log_tail()}"
+        )
 
     async def stop(self) -> int | None:
         if self.proc is None or self.proc.poll() is not None:
@@ -330,8 +367,15 @@ class ProcessUnderTest:
         samples: list[str] = []
         with contextlib.suppress(OSError):
             for line in self.log_path.read_text(errors="replace").splitlines():
-                kind = ("traceback" if line.startswith("Traceback") else "error" if " ERROR " in line
-                        else "warning" if " WARNING " in line else None)
+                kind = (
+                    "traceback"
+                    if line.startswith("Traceback")
+                    else "error"
+                    if " ERROR " in line
+                    else "warning"
+                    if " WARNING " in line
+                    else None
+                )
                 if kind:
                     counts[kind] += 1
                     if len(samples) < limit:
@@ -342,8 +386,14 @@ class ProcessUnderTest:
 class QuizServer(ProcessUnderTest):
     name = "quiz-server"
 
-    def __init__(self, workdir: Path, label: str, store_url: str, log_level: str,
-                 settings: dict[str, str] | None = None):
+    def __init__(
+        self,
+        workdir: Path,
+        label: str,
+        store_url: str,
+        log_level: str,
+        settings: dict[str, str] | None = None,
+    ):
         super().__init__(workdir, label)
         self.store_url = store_url
         self.log_level = log_level
@@ -351,13 +401,26 @@ class QuizServer(ProcessUnderTest):
         self.probe_file = workdir / f"{label}.probe.json"
 
     def command(self) -> list[str]:
-        return [sys.executable, str(HERE / "bench_probe.py"), "--host", "127.0.0.1", "--port", str(self.port),
-                "--store", self.store_url]
+        return [
+            sys.executable,
+            str(HERE / "bench_probe.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--store",
+            self.store_url,
+        ]
 
     def environment(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QUIZ_")}
-        return {**env, **SERVER_ENV, **self.settings, "QUIZ_LOG_LEVEL": self.log_level,
-                "QUIZ_BENCH_PROBE_FILE": str(self.probe_file)}
+        return {
+            **env,
+            **SERVER_ENV,
+            **self.settings,
+            "QUIZ_LOG_LEVEL": self.log_level,
+            "QUIZ_BENCH_PROBE_FILE": str(self.probe_file),
+        }
 
     async def probe(self) -> dict:
         """The commit counters (scripts/bench_probe.py), read after a SIGUSR1."""
@@ -382,8 +445,14 @@ class BaselineServer(ProcessUnderTest):
     name = "baseline server"
 
     def command(self) -> list[str]:
-        return [sys.executable, str(HERE / "baseline_server.py"),
-                "--host", "127.0.0.1", "--port", str(self.port)]
+        return [
+            sys.executable,
+            str(HERE / "baseline_server.py"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
 
 
 # =========================================================================== stores
@@ -441,7 +510,7 @@ class Stores:
         ``{snapshots}`` name the tables: eventsourcing calls them stored_events and
         stored_snapshots in SQLite, <app name>_events and _snapshots in PostgreSQL."""
         if url.startswith("sqlite:"):
-            path = url[len("sqlite:///"):]
+            path = url[len("sqlite:///") :]
             sql = sql.replace("%s", "?").format(events="stored_events", snapshots="stored_snapshots")
             with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
                 return conn.execute(sql, params).fetchall()
@@ -463,8 +532,11 @@ class Stores:
         """PostgreSQL only: (AnswerSubmitted rows, distinct writing transactions), from xmin."""
         if url.startswith("sqlite:"):
             return None
-        rows = self.query(url, "SELECT count(*), count(DISTINCT xmin::text) FROM {events} "
-                               "WHERE topic LIKE %s", ("%AnswerSubmitted",))
+        rows = self.query(
+            url,
+            "SELECT count(*), count(DISTINCT xmin::text) FROM {events} WHERE topic LIKE %s",
+            ("%AnswerSubmitted",),
+        )
         return rows[0][0], rows[0][1]
 
 
@@ -561,8 +633,20 @@ class Profiler:
         recorders = []
         for name, pid in pids.items():
             path = self.outdir / f"{label}.{name}.txt"
-            cmd = [self.py_spy, "record", "--pid", str(pid), "--format", "raw", "--nolineno", "--nonblocking",
-                   "--rate", "100", "--output", str(path)]
+            cmd = [
+                self.py_spy,
+                "record",
+                "--pid",
+                str(pid),
+                "--format",
+                "raw",
+                "--nolineno",
+                "--nonblocking",
+                "--rate",
+                "100",
+                "--output",
+                str(path),
+            ]
             if name == "server":
                 # Only samples holding the GIL: in a GIL-bound server, that is where the one
                 # Python core goes (waits for the disk or for a lock are not in it).
@@ -630,22 +714,37 @@ class Bench:
         self.deadline = time.monotonic() + cfg.max_minutes * 60
         self.live: list[ProcessUnderTest] = []
         self.profiler = Profiler(cfg.profile, cfg.py_spy)
-        self.report: dict[str, Any] = {"meta": self._meta(), "runs": {}, "baseline": {}, "per_store": {},
-                                       "skipped": {}}
+        self.report: dict[str, Any] = {
+            "meta": self._meta(),
+            "runs": {},
+            "baseline": {},
+            "per_store": {},
+            "skipped": {},
+        }
 
     def _meta(self) -> dict:
         cfg = self.cfg
         return {
             "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "commit": git_commit(), "machine": f"{os.cpu_count()} cores, {cpu_model()}",
-            "python": platform.python_version(), "aiohttp": aiohttp.__version__,
-            "sizes": cfg.sizes, "stores": cfg.stores, "scenarios": sorted(cfg.scenarios),
-            "load_processes": cfg.workers, "verify_every": cfg.verify_every,
-            "join_rate_per_s": cfg.join_rate, "questions": cfg.questions,
-            "answered_questions": cfg.answered, "answer_window_s": cfg.answer_window,
-            "memory_players": cfg.memory_players, "memory_rooms": cfg.memory_rooms,
-            "recovery_events": cfg.recovery_events, "server_env": SERVER_ENV,
-            "server_log_level": cfg.server_log_level, "server_settings": cfg.server_settings,
+            "commit": git_commit(),
+            "machine": f"{os.cpu_count()} cores, {cpu_model()}",
+            "python": platform.python_version(),
+            "aiohttp": aiohttp.__version__,
+            "sizes": cfg.sizes,
+            "stores": cfg.stores,
+            "scenarios": sorted(cfg.scenarios),
+            "load_processes": cfg.workers,
+            "verify_every": cfg.verify_every,
+            "join_rate_per_s": cfg.join_rate,
+            "questions": cfg.questions,
+            "answered_questions": cfg.answered,
+            "answer_window_s": cfg.answer_window,
+            "memory_players": cfg.memory_players,
+            "memory_rooms": cfg.memory_rooms,
+            "recovery_events": cfg.recovery_events,
+            "server_env": SERVER_ENV,
+            "server_log_level": cfg.server_log_level,
+            "server_settings": cfg.server_settings,
             "load_average_at_start": os.getloadavg(),
         }
 
@@ -670,8 +769,9 @@ class Bench:
             for store in self.cfg.stores:
                 per_store = self.report["per_store"].setdefault(store, {})
                 if "memory" in self.cfg.scenarios and self.cfg.memory_players > 0:
-                    await self._guarded((store, "memory"), per_store, "memory_many_rooms",
-                                        self.run_memory, store)
+                    await self._guarded(
+                        (store, "memory"), per_store, "memory_many_rooms", self.run_memory, store
+                    )
                 if "recovery" in self.cfg.scenarios:
                     await self._guarded((store, "recovery"), per_store, "recovery", self.run_recovery, store)
         finally:
@@ -734,8 +834,9 @@ class Bench:
                     total[key] = total.get(key, 0) + value
         return total
 
-    async def _wait(self, label: str, done: Callable[[dict], bool], show: Callable[[dict], str],
-                    timeout: float) -> dict:
+    async def _wait(
+        self, label: str, done: Callable[[dict], bool], show: Callable[[dict], str], timeout: float
+    ) -> dict:
         """Poll the load processes until ``done``; PhaseTimeout after ``timeout`` s (or at --max-minutes)."""
         began = time.monotonic()
         while True:
@@ -748,17 +849,35 @@ class Bench:
             self.progress.status(f"{label}: {show(status)}  [{now - began:.1f}s]")
             await asyncio.sleep(POLL_S)
 
-    async def _open_players(self, url: str, count: int, rate: float, codes: list[str] | None = None,
-                            targets: dict[str, int] | None = None) -> float:
+    async def _open_players(
+        self,
+        url: str,
+        count: int,
+        rate: float,
+        codes: list[str] | None = None,
+        targets: dict[str, int] | None = None,
+    ) -> float:
         """Players 0..count-1 start at a steady ``rate`` a second, dealt round-robin over the
         load processes. Returns the monotonic time the first one starts."""
         start_at = time.monotonic() + 0.3
         w = len(self.workers)
-        await asyncio.gather(*(
-            worker.call("open", url=url, codes=codes, targets=targets, first=i, stride=w,
-                        count=len(range(i, count, w)), rate=rate, start_at=start_at,
-                        verify_every=self.cfg.verify_every)
-            for i, worker in enumerate(self.workers)))
+        await asyncio.gather(
+            *(
+                worker.call(
+                    "open",
+                    url=url,
+                    codes=codes,
+                    targets=targets,
+                    first=i,
+                    stride=w,
+                    count=len(range(i, count, w)),
+                    rate=rate,
+                    start_at=start_at,
+                    verify_every=self.cfg.verify_every,
+                )
+                for i, worker in enumerate(self.workers)
+            )
+        )
         return start_at
 
     async def _reset_workers(self) -> None:
@@ -767,8 +886,14 @@ class Bench:
 
     async def _problems(self) -> dict:
         """What went wrong on the clients' side: errors by code, close codes, seq gaps."""
-        merged: dict[str, Any] = {"errors": {}, "closes": {}, "seq_gaps": 0, "repeated_members": 0,
-                                  "answer_errors": {}, "error_samples": []}
+        merged: dict[str, Any] = {
+            "errors": {},
+            "closes": {},
+            "seq_gaps": 0,
+            "repeated_members": 0,
+            "answer_errors": {},
+            "error_samples": [],
+        }
         for p in await self._call_all("problems"):
             for key in ("errors", "closes", "answer_errors"):
                 for k, v in p[key].items():
@@ -779,7 +904,9 @@ class Bench:
         return merged
 
     async def _start_server(self, store_url: str, label: str) -> QuizServer:
-        server = QuizServer(self.workdir, label, store_url, self.cfg.server_log_level, self.cfg.server_settings)
+        server = QuizServer(
+            self.workdir, label, store_url, self.cfg.server_log_level, self.cfg.server_settings
+        )
         self.live.append(server)
         await server.start()
         return server
@@ -840,7 +967,9 @@ class Bench:
                 commits = self.stores.answer_commits(url)
                 if commits is not None:
                     result.setdefault("answers", {})["postgres_xmin_check"] = {
-                        "answer_events": commits[0], "transactions": commits[1]}
+                        "answer_events": commits[0],
+                        "transactions": commits[1],
+                    }
             if store == "postgres":
                 self.stores.drop(url)
         self._say_room(store, n, result)
@@ -853,8 +982,14 @@ class Bench:
 
     def _memory(self, server: QuizServer, players: int, idle_rss: int, idle_threads: int) -> dict:
         rss, threads = server.rss_kb(), server.threads()
-        return {"players": players, "rss_kb": rss, "idle_rss_kb": idle_rss, "threads": threads,
-                "idle_threads": idle_threads, "kb_per_player": round((rss - idle_rss) / players, 1)}
+        return {
+            "players": players,
+            "rss_kb": rss,
+            "idle_rss_kb": idle_rss,
+            "threads": threads,
+            "idle_threads": idle_threads,
+            "kb_per_player": round((rss - idle_rss) / players, 1),
+        }
 
     async def lobby_fill(self, server: QuizServer, code: str, n: int) -> dict:
         rate = self.cfg.join_rate
@@ -868,8 +1003,10 @@ class Bench:
             return s["opened"] + s["connect_failed"] >= n and s["converged"] >= n - lost
 
         def show(s: dict) -> str:
-            return (f"joined {s['joined']}/{n}, views complete {s['converged']}/{n}, "
-                    f"failed {s['connect_failed'] + s['join_failed']}")
+            return (
+                f"joined {s['joined']}/{n}, views complete {s['converged']}/{n}, "
+                f"failed {s['connect_failed'] + s['join_failed']}"
+            )
 
         timeout = self.cfg.timeout_scale * (n / rate * 2 + 60)
         status = await self._wait(f"lobby fill N={n}", done, show, timeout)
@@ -886,19 +1023,25 @@ class Bench:
                 for k, v in r[key].items():
                     failed[k] = failed.get(k, 0) + v
         return {
-            "players": n, "rate_per_s": rate, "joined": status["joined"], "failed": failed,
+            "players": n,
+            "rate_per_s": rate,
+            "joined": status["joined"],
+            "failed": failed,
             "join_to_state": latency_summary(latencies),
             "join_to_state_by_second": per_second(sent_at, latencies, start_at),
             "all_views_complete_s": round(status["converged_last"] - start_at, 3),
-            "complete_after_last_join_ms":
-                round((status["converged_last"] - status["last_state_at"]) * 1000, 1),
+            "complete_after_last_join_ms": round(
+                (status["converged_last"] - status["last_state_at"]) * 1000, 1
+            ),
             "server_cpu_s": round(cpu1 - cpu0, 2),
             "server_cpu_system_s": round(system1 - system0, 2),
             "client_cpu_s": round(status["cpu_s"], 2),
             "machine_busy_pct": round(100 * (busy1[0] - busy0[0]) / max(1, busy1[1] - busy0[1]), 1),
             # Whatever else used the CPU meanwhile: PostgreSQL, the kernel's share, other jobs on the machine.
             "other_cpu_s": round(busy_s - (cpu1 - cpu0) - status["cpu_s"] - (own1 - own0), 2),
-            "frames": status["frames"], "messages": status["messages"], "mb": round(status["chars"] / 1e6, 2),
+            "frames": status["frames"],
+            "messages": status["messages"],
+            "mb": round(status["chars"] / 1e6, 2),
             "gc": gc_delta(probe_before, probe_after),
             "load_client_gc": client_gc(reports),
         }
@@ -937,8 +1080,10 @@ class Bench:
                 reveal_ms.append((status["revealed"][q][1] - closed) * 1000)
         cpu1 = server.cpu_s()
         probe_after = await server.probe()
-        out: dict[str, Any] = {"questions_cpu_s": round(cpu1 - cpu0, 2),
-                               "questions_gc": gc_delta(probe_before, probe_after)}
+        out: dict[str, Any] = {
+            "questions_cpu_s": round(cpu1 - cpu0, 2),
+            "questions_gc": gc_delta(probe_before, probe_after),
+        }
         out["broadcast"] = spread_summary(shown_ms)
         out["reveal"] = {**spread_summary(reveal_ms), "after_all_answered": spread_summary(after_answers_ms)}
         if answered:
@@ -947,8 +1092,10 @@ class Bench:
             durations = [b["last_accepted"] - b["first_sent"] for b in bursts if b["last_accepted"]]
             out["answers"] = {
                 "answer_to_accepted": latency_summary(latencies),
-                "answers_sent": sum(b["sent"] for b in bursts), "accepted": len(latencies),
-                "answer_commits": saves, "answer_events": events,
+                "answers_sent": sum(b["sent"] for b in bursts),
+                "accepted": len(latencies),
+                "answer_commits": saves,
+                "answer_events": events,
                 "answers_per_commit": round(events / saves, 1) if saves else None,
                 "max_answers_per_commit": probe_after["max_answers_per_save"],
                 "answers_per_s": round(len(latencies) / sum(durations), 0) if durations else None,
@@ -977,34 +1124,52 @@ class Bench:
         lasts = [r["last_sent"] for r in reports if r["last_sent"]]
         accepted_lasts = [r["last_accepted"] for r in reports if r["last_accepted"]]
         latencies = [x for r in reports for x in r["latencies"]]
-        return {"question": q, "players": expected, "sent": sum(r["sent"] for r in reports),
-                "accepted": len(latencies), "latencies": latencies,
-                "first_sent": min(firsts) if firsts else None, "last_sent": max(lasts) if lasts else None,
-                "last_accepted": max(accepted_lasts) if accepted_lasts else None}
+        return {
+            "question": q,
+            "players": expected,
+            "sent": sum(r["sent"] for r in reports),
+            "accepted": len(latencies),
+            "latencies": latencies,
+            "first_sent": min(firsts) if firsts else None,
+            "last_sent": max(lasts) if lasts else None,
+            "last_accepted": max(accepted_lasts) if accepted_lasts else None,
+        }
 
     async def _wait_shown(self, q: int, expected: int, wait_s: float) -> dict:
         """Until ``expected`` players have question ``q``."""
-        return await self._wait(f"question {q} shown", lambda s: _players_with(s, "shown", q) >= expected,
-                                lambda s: f"{_players_with(s, 'shown', q)}/{expected} have it", wait_s)
+        return await self._wait(
+            f"question {q} shown",
+            lambda s: _players_with(s, "shown", q) >= expected,
+            lambda s: f"{_players_with(s, 'shown', q)}/{expected} have it",
+            wait_s,
+        )
 
     async def _wait_revealed(self, q: int, expected: int, wait_s: float) -> dict:
         """Until ``expected`` players have question ``q``'s results and the leaderboard."""
         label = f"question {q} results"
-        return await self._wait(label, lambda s: _players_with(s, "revealed", q) >= expected,
-                                lambda s: f"{_players_with(s, 'revealed', q)}/{expected} have them", wait_s)
+        return await self._wait(
+            label,
+            lambda s: _players_with(s, "revealed", q) >= expected,
+            lambda s: f"{_players_with(s, 'revealed', q)}/{expected} have them",
+            wait_s,
+        )
 
     def _say_room(self, store: str, n: int, r: dict) -> None:
         lobby, answers = r.get("lobby", {}), r.get("answers", {})
         parts = []
         if lobby:
             j = lobby["join_to_state"]
-            parts.append(f"join p99 {fmt(j['p99_ms'])} ms, views {fmt(lobby['all_views_complete_s'])} s, "
-                         f"CPU {fmt(lobby['server_cpu_s'])} s")
+            parts.append(
+                f"join p99 {fmt(j['p99_ms'])} ms, views {fmt(lobby['all_views_complete_s'])} s, "
+                f"CPU {fmt(lobby['server_cpu_s'])} s"
+            )
         if "broadcast" in r:
             parts.append(f"broadcast {fmt(r['broadcast']['median_ms'])} ms")
         if answers.get("answer_to_accepted"):
-            parts.append(f"answer p99 {fmt(answers['answer_to_accepted']['p99_ms'])} ms, "
-                         f"{fmt(answers['answers_per_commit'])}/commit")
+            parts.append(
+                f"answer p99 {fmt(answers['answer_to_accepted']['p99_ms'])} ms, "
+                f"{fmt(answers['answers_per_commit'])}/commit"
+            )
         if "reveal" in r:
             parts.append(f"reveal {fmt(r['reveal']['median_ms'])} ms")
         if "timeout" in r:
@@ -1022,9 +1187,12 @@ class Bench:
             idle_rss = server.rss_kb()
             await host.connect(server.ws_url)
             await self._open_players(server.ws_url, n, rate=max(self.cfg.join_rate, 1000))
-            await self._wait(f"baseline: {n} sockets", lambda s: s["welcomed"] + s["connect_failed"] >= n,
-                             lambda s: f"{s['welcomed']}/{n} connected",
-                             self.cfg.timeout_scale * (n / 1000 * 2 + 30))
+            await self._wait(
+                f"baseline: {n} sockets",
+                lambda s: s["welcomed"] + s["connect_failed"] >= n,
+                lambda s: f"{s['welcomed']}/{n} connected",
+                self.cfg.timeout_scale * (n / 1000 * 2 + 30),
+            )
             rss = server.rss_kb()
             times: list[float] = []
             profiled = self.profiler.phase(f"baseline-n{n}", self._pids(server))
@@ -1037,11 +1205,17 @@ class Bench:
             await profiled.__aexit__(None, None, None)
             async with self.session.get(f"{server.base_url}/healthz") as r:
                 loops = (await r.json())["broadcast_loop_s"]
-            result = {"sockets": n, **spread_summary(times),
-                      "send_loop_ms": [round(x * 1000, 2) for x in loops],
-                      "rss_kb": rss, "kb_per_socket": round((rss - idle_rss) / n, 1)}
-            self.progress.say(f"   baseline N={n}: broadcast {fmt(result['median_ms'])} ms "
-                              f"(worst {fmt(result['worst_ms'])} ms)")
+            result = {
+                "sockets": n,
+                **spread_summary(times),
+                "send_loop_ms": [round(x * 1000, 2) for x in loops],
+                "rss_kb": rss,
+                "kb_per_socket": round((rss - idle_rss) / n, 1),
+            }
+            self.progress.say(
+                f"   baseline N={n}: broadcast {fmt(result['median_ms'])} ms "
+                f"(worst {fmt(result['worst_ms'])} ms)"
+            )
             return result
         finally:
             await self._reset_workers()  # nothing to protect here: clients may leave first
@@ -1068,15 +1242,24 @@ class Bench:
             start_at = await self._open_players(server.ws_url, players, rate, codes, targets)
             status = await self._wait(
                 f"memory: {players} players in {rooms} rooms",
-                lambda s: s["opened"] + s["connect_failed"] >= players
-                and s["converged"] >= players - s["connect_failed"] - s["join_failed"],
+                lambda s: (
+                    s["opened"] + s["connect_failed"] >= players
+                    and s["converged"] >= players - s["connect_failed"] - s["join_failed"]
+                ),
                 lambda s: f"joined {s['joined']}/{players}, views complete {s['converged']}",
-                self.cfg.timeout_scale * (players / rate * 2 + 90))
-            result = {"rooms": rooms, **self._memory(server, players, idle_rss, idle_threads),
-                      "joined": status["joined"], "fill_s": round(status["converged_last"] - start_at, 2),
-                      "client_problems": await self._problems()}
-            self.progress.say(f"   {store} memory: {players} players in {rooms} rooms: "
-                              f"{result['kb_per_player']} KB/player, {result['threads']} threads")
+                self.cfg.timeout_scale * (players / rate * 2 + 90),
+            )
+            result = {
+                "rooms": rooms,
+                **self._memory(server, players, idle_rss, idle_threads),
+                "joined": status["joined"],
+                "fill_s": round(status["converged_last"] - start_at, 2),
+                "client_problems": await self._problems(),
+            }
+            self.progress.say(
+                f"   {store} memory: {players} players in {rooms} rooms: "
+                f"{result['kb_per_player']} KB/player, {result['threads']} threads"
+            )
             return result
         finally:
             await self._stop(server)
@@ -1102,8 +1285,12 @@ class Bench:
             quiz_id = await self._upload_quiz(server, questions)
             host, code, room_id = await self._host_room(server, quiz_id)
             await self._open_players(server.ws_url, players, 500.0, [code], {code: players + 1})
-            await self._wait("recovery: players joining", lambda s: s["converged"] >= players,
-                             lambda s: f"{s['converged']}/{players} joined", self.cfg.timeout_scale * 60)
+            await self._wait(
+                "recovery: players joining",
+                lambda s: s["converged"] >= players,
+                lambda s: f"{s['converged']}/{players} joined",
+                self.cfg.timeout_scale * 60,
+            )
             wait_s = self.cfg.timeout_scale * 30
             for q in range(questions):
                 self.progress.status(f"recovery: building the room, question {q + 1}/{questions}")
@@ -1131,24 +1318,32 @@ class Bench:
                 self.stores.drop(url)
         firsts = [r["first_join_ms"] for r in result["restarts"]]
         result["activation_ms"] = spread_summary(firsts)
-        self.progress.say(f"   {store} recovery: room of {result['events']} events "
-                          f"({result['snapshots']} snapshots): first join→state after restart "
-                          f"{fmt(result['activation_ms']['median_ms'])} ms")
+        self.progress.say(
+            f"   {store} recovery: room of {result['events']} events "
+            f"({result['snapshots']} snapshots): first join→state after restart "
+            f"{fmt(result['activation_ms']['median_ms'])} ms"
+        )
         return result
 
     async def _answer_burst_quietly(self, q: int, players: int, wait_s: float) -> None:
         """Everyone answers at once; the question closes itself when all have."""
         before = await self._status()
         await self._call_all("answer", question=q, start_at=time.monotonic() + 0.01, window_s=0.2)
+
         def done(s: dict) -> bool:
             return _players_with(s, "revealed", q) >= players or s["answer_errors"] > before["answer_errors"]
 
-        await self._wait(f"recovery answers {q}", done,
-                         lambda s: f"{s.get('accepted', {}).get(q, 0)}/{players} accepted", wait_s)
+        await self._wait(
+            f"recovery answers {q}",
+            done,
+            lambda s: f"{s.get('accepted', {}).get(q, 0)}/{players} accepted",
+            wait_s,
+        )
 
     async def _restart_and_rejoin(self, url: str, store: str, code: str, token: str) -> dict:
-        server = QuizServer(self.workdir, f"{store}-recovery", url, self.cfg.server_log_level,
-                            self.cfg.server_settings)
+        server = QuizServer(
+            self.workdir, f"{store}-recovery", url, self.cfg.server_log_level, self.cfg.server_settings
+        )
         self.live.append(server)
         started_s = await server.start()
         try:
@@ -1159,8 +1354,11 @@ class Bench:
                 await probe.expect("state")
                 joins.append(probe.player.tally.join_latencies[-1] * 1000)
                 await probe.close()
-            return {"server_start_s": round(started_s, 2), "first_join_ms": round(joins[0], 2),
-                    "second_join_ms": round(joins[1], 2)}
+            return {
+                "server_start_s": round(started_s, 2),
+                "first_join_ms": round(joins[0], 2),
+                "second_join_ms": round(joins[1], 2),
+            }
         finally:
             await self._stop(server)
 
@@ -1228,30 +1426,46 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
     ("2 broadcast median / worst ms", two("broadcast.median_ms", "broadcast.worst_ms")),
     ("7 baseline median / worst ms", lambda r, b: pair(_get(b, "median_ms"), _get(b, "worst_ms"))),
     ("           broadcast ÷ baseline", over_baseline("broadcast.median_ms")),
-    ("3 answers  accepted p50 / p99 ms",
-     two("answers.answer_to_accepted.p50_ms", "answers.answer_to_accepted.p99_ms")),
+    (
+        "3 answers  accepted p50 / p99 ms",
+        two("answers.answer_to_accepted.p50_ms", "answers.answer_to_accepted.p99_ms"),
+    ),
     ("           answers per commit", one("answers.answers_per_commit")),
     ("4 reveal   median / worst ms", two("reveal.median_ms", "reveal.worst_ms")),
     ("           reveal ÷ baseline", over_baseline("reveal.median_ms")),
     ("5 memory   KB per player / threads", two("memory.kb_per_player", "memory.threads")),
-    ("  server full GCs in questions / longest ms",
-     two("questions_gc.gen2.count", "questions_gc.gen2.longest_ms")),
+    (
+        "  server full GCs in questions / longest ms",
+        two("questions_gc.gen2.count", "questions_gc.gen2.longest_ms"),
+    ),
     ("  problems errors / closes / view faults", lambda r, b: problems_cell(r)),
 ]
 
 # A cell of the per-store table is computed from that store's memory and recovery runs.
 STORE_ROWS: list[tuple[str, Callable[[dict], str]]] = [
-    ("5 memory   players in rooms",
-     lambda d: f"{fmt(_get(d, 'memory_many_rooms.players'))} in {fmt(_get(d, 'memory_many_rooms.rooms'))}"),
-    ("           KB per player / threads",
-     lambda d: pair(_get(d, "memory_many_rooms.kb_per_player"), _get(d, "memory_many_rooms.threads"))),
+    (
+        "5 memory   players in rooms",
+        lambda d: f"{fmt(_get(d, 'memory_many_rooms.players'))} in {fmt(_get(d, 'memory_many_rooms.rooms'))}",
+    ),
+    (
+        "           KB per player / threads",
+        lambda d: pair(_get(d, "memory_many_rooms.kb_per_player"), _get(d, "memory_many_rooms.threads")),
+    ),
     ("           server RSS MB", lambda d: fmt(_rss_mb(_get(d, "memory_many_rooms.rss_kb")))),
-    ("6 recovery events / snapshots in room",
-     lambda d: pair(_get(d, "recovery.events"), _get(d, "recovery.snapshots"))),
-    ("           first join→state after restart median / worst ms",
-     lambda d: pair(_get(d, "recovery.activation_ms.median_ms"), _get(d, "recovery.activation_ms.worst_ms"))),
-    ("           next join→state ms",
-     lambda d: fmt(_median_of(_get(d, "recovery.restarts"), "second_join_ms"))),
+    (
+        "6 recovery events / snapshots in room",
+        lambda d: pair(_get(d, "recovery.events"), _get(d, "recovery.snapshots")),
+    ),
+    (
+        "           first join→state after restart median / worst ms",
+        lambda d: pair(
+            _get(d, "recovery.activation_ms.median_ms"), _get(d, "recovery.activation_ms.worst_ms")
+        ),
+    ),
+    (
+        "           next join→state ms",
+        lambda d: fmt(_median_of(_get(d, "recovery.restarts"), "second_join_ms")),
+    ),
 ]
 
 
@@ -1262,8 +1476,10 @@ def problems_cell(r: dict) -> str:
         return "skipped"
     p = r.get("client_problems") or {}
     closes = sum(v for k, v in (p.get("closes") or {}).items() if k not in ("1000", "1001"))
-    text = (f"{sum((p.get('errors') or {}).values())} / {closes} / "
-            f"{p.get('seq_gaps', 0) + p.get('repeated_members', 0)}")
+    text = (
+        f"{sum((p.get('errors') or {}).values())} / {closes} / "
+        f"{p.get('seq_gaps', 0) + p.get('repeated_members', 0)}"
+    )
     return text + (" TIMEOUT" if "timeout" in r else "")
 
 
@@ -1273,8 +1489,9 @@ def render_table(report: dict) -> str:
     lines = []
     if columns:
         header = ["scenario / metric"] + [f"{store} N={int(n):,}" for store, n in columns]
-        body = [[label] + [cell(runs[s][n], baseline.get(n, {})) for s, n in columns]
-                for label, cell in ROOM_ROWS]
+        body = [
+            [label] + [cell(runs[s][n], baseline.get(n, {})) for s, n in columns] for label, cell in ROOM_ROWS
+        ]
         lines += _grid(header, body)
     per_store = {store: runs for store, runs in per_store.items() if runs}
     if per_store:
@@ -1282,9 +1499,12 @@ def render_table(report: dict) -> str:
         body = [[label] + [_or_failure(per_store[s], cell) for s in per_store] for label, cell in STORE_ROWS]
         lines += [""] + _grid(header, body)
     meta = report["meta"]
-    lines += ["", f"{meta['date']} · commit {meta['commit']} · {meta['machine']} · "
-                  f"{meta['load_processes']} load processes · joins at {meta['join_rate_per_s']}/s · "
-                  f"{meta.get('wall_s', '?')} s"]
+    lines += [
+        "",
+        f"{meta['date']} · commit {meta['commit']} · {meta['machine']} · "
+        f"{meta['load_processes']} load processes · joins at {meta['join_rate_per_s']}/s · "
+        f"{meta.get('wall_s', '?')} s",
+    ]
     for store, why in report.get("skipped", {}).items():
         lines.append(f"{store} skipped: {why}")
     return "\n".join(lines)
@@ -1325,10 +1545,12 @@ def _grid(header: list[str], body: list[list[str]]) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Benchmark the quiz server (issue 7); see docs/benchmark.md.")
     mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true",
-                      help="smoke run: N=50, SQLite, small memory and recovery rooms")
-    mode.add_argument("--full", action="store_true",
-                      help="N=500,2000,5000 on SQLite and PostgreSQL (the default)")
+    mode.add_argument(
+        "--quick", action="store_true", help="smoke run: N=50, SQLite, small memory and recovery rooms"
+    )
+    mode.add_argument(
+        "--full", action="store_true", help="N=500,2000,5000 on SQLite and PostgreSQL (the default)"
+    )
     p.add_argument("--sizes", help="players per room, comma-separated (default 500,2000,5000)")
     p.add_argument("--stores", help="sqlite,postgres (default both)")
     p.add_argument("--scenarios", help=f"comma-separated subset of {','.join(SCENARIOS)} (default all)")
@@ -1336,33 +1558,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=2, help="load-client processes (default 2)")
     p.add_argument("--join-rate", type=float, default=200.0, help="lobby joins per second (default 200)")
     p.add_argument("--questions", type=int, help="questions per run (default 8)")
-    p.add_argument("--answered", type=int,
-                   help="of which answered by everyone (default 2; the rest closed by the host)")
-    p.add_argument("--answer-window", type=float, default=1.0,
-                   help="seconds over which all players answer (default 1)")
+    p.add_argument(
+        "--answered", type=int, help="of which answered by everyone (default 2; the rest closed by the host)"
+    )
+    p.add_argument(
+        "--answer-window", type=float, default=1.0, help="seconds over which all players answer (default 1)"
+    )
     p.add_argument("--memory-players", type=int, help="players for the many-rooms memory run (default 10000)")
     p.add_argument("--memory-rooms", type=int, help="rooms they are spread over (default 10)")
     p.add_argument("--memory-rate", type=float, default=500.0, help="their joins per second (default 500)")
     p.add_argument("--recovery-events", type=int, help="events in the recovery room (default 10000)")
-    p.add_argument("--recovery-players", type=int, default=250,
-                   help="players building the recovery room (default 250)")
+    p.add_argument(
+        "--recovery-players", type=int, default=250, help="players building the recovery room (default 250)"
+    )
     p.add_argument("--recovery-restarts", type=int, help="restarts timed (default 3)")
-    p.add_argument("--verify-every", type=int,
-                   help="one player in this many keeps the full set of member ids (the others count "
-                        "their view); default 10, 1 with --quick")
+    p.add_argument(
+        "--verify-every",
+        type=int,
+        help="one player in this many keeps the full set of member ids (the others count "
+        "their view); default 10, 1 with --quick",
+    )
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every wait's time-out")
-    p.add_argument("--max-minutes", type=float, default=45.0,
-                   help="stop starting new runs after this (default 45)")
-    p.add_argument("--server-log-level", default="WARNING",
-                   help="the server's QUIZ_LOG_LEVEL (default WARNING)")
-    p.add_argument("--server-setting", action="append", default=[], metavar="QUIZ_NAME=VALUE",
-                   help="a server setting for every server of the run (repeatable), e.g. "
-                        "QUIZ_FANOUT_WINDOW_S=0.1; the server sees no other QUIZ_* variable of this shell")
+    p.add_argument(
+        "--max-minutes", type=float, default=45.0, help="stop starting new runs after this (default 45)"
+    )
+    p.add_argument(
+        "--server-log-level", default="WARNING", help="the server's QUIZ_LOG_LEVEL (default WARNING)"
+    )
+    p.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="QUIZ_NAME=VALUE",
+        help="a server setting for every server of the run (repeatable), e.g. "
+        "QUIZ_FANOUT_WINDOW_S=0.1; the server sees no other QUIZ_* variable of this shell",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live status line on stderr")
-    p.add_argument("--keep", action="store_true", help="keep the work folder (server logs, SQLite stores); "
-                                                      "it is kept anyway when a run failed or timed out")
-    p.add_argument("--profile", metavar="DIR", help="py-spy the server and load processes in each phase; "
-                                                    "collapsed stacks go to DIR, a summary to the report")
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the work folder (server logs, SQLite stores); "
+        "it is kept anyway when a run failed or timed out",
+    )
+    p.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="py-spy the server and load processes in each phase; "
+        "collapsed stacks go to DIR, a summary to the report",
+    )
     p.add_argument("--py-spy", metavar="PATH", help="the py-spy binary (default: the one on PATH)")
     cfg = p.parse_args(argv)
 
@@ -1372,8 +1615,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     cfg.stores = cfg.stores.split(",") if cfg.stores else (["sqlite"] if quick else list(STORES))
     cfg.scenarios = set(cfg.scenarios.split(",")) if cfg.scenarios else set(SCENARIOS)
     defaults = {  # option: (with --quick, otherwise)
-        "questions": (3, 8), "answered": (1, 2), "memory_players": (200, 10_000), "memory_rooms": (4, 10),
-        "recovery_events": (600, 10_000), "recovery_restarts": (1, 3), "verify_every": (1, 10),
+        "questions": (3, 8),
+        "answered": (1, 2),
+        "memory_players": (200, 10_000),
+        "memory_rooms": (4, 10),
+        "recovery_events": (600, 10_000),
+        "recovery_restarts": (1, 3),
+        "verify_every": (1, 10),
     }
     for name, (small, big) in defaults.items():
         if getattr(cfg, name) is None:
@@ -1402,9 +1650,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     bc.raise_fd_limit()  # inherited by the servers this starts
     bench = Bench(cfg)
-    bench.progress.say(f"quiz-actors benchmark: sizes {cfg.sizes}, stores {cfg.stores}, "
-                       f"scenarios {','.join(s for s in SCENARIOS if s in cfg.scenarios)}; "
-                       f"work folder {bench.workdir}")
+    bench.progress.say(
+        f"quiz-actors benchmark: sizes {cfg.sizes}, stores {cfg.stores}, "
+        f"scenarios {','.join(s for s in SCENARIOS if s in cfg.scenarios)}; "
+        f"work folder {bench.workdir}"
+    )
     try:
         report = asyncio.run(bench.run())
     except KeyboardInterrupt:
@@ -1417,8 +1667,10 @@ def main(argv: list[str] | None = None) -> int:
         bench.progress.say(f"results written to {cfg.out}")
     print(table, flush=True)
     if bench.profiler.summaries:
-        print("\nWhere the samples went (self time, per phase and process):\n" + bench.profiler.render(),
-              flush=True)
+        print(
+            "\nWhere the samples went (self time, per phase and process):\n" + bench.profiler.render(),
+            flush=True,
+        )
     if cfg.keep or _anything_failed(report):
         bench.progress.say(f"server logs and stores kept in {bench.workdir}")
     else:
@@ -1429,8 +1681,10 @@ def main(argv: list[str] | None = None) -> int:
 def _anything_failed(report: Any) -> bool:
     """A run recorded as failed, timed out or skipped anywhere in the report."""
     if isinstance(report, dict):
-        return any((key in ("failed", "timeout", "skipped") and isinstance(value, str))
-                   or _anything_failed(value) for key, value in report.items())
+        return any(
+            (key in ("failed", "timeout", "skipped") and isinstance(value, str)) or _anything_failed(value)
+            for key, value in report.items()
+        )
     if isinstance(report, list):
         return any(_anything_failed(item) for item in report)
     return False

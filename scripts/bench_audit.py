@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import random
 import statistics
@@ -43,17 +44,28 @@ from quiz_actors.tools.room_events import audit_columns  # noqa: E402
 START_MS = 1_764_000_000_000
 ROOM_EVERY_MS = 90_000  # a new game every 90 s: games overlap in time
 USERS, CODES, PLAYERS, QUESTIONS, LIMIT_S = 20_000, 2_000, 30, 10, 20
-QUIZ = {"title": "Bench quiz", "questions": [
-    {"text": f"Question {i}?", "choices": ["a", "b", "c", "d"], "correct": [i % 4], "time_limit_s": LIMIT_S,
-     "points": "standard"} for i in range(QUESTIONS)]}
+QUIZ = {
+    "title": "Bench quiz",
+    "questions": [
+        {
+            "text": f"Question {i}?",
+            "choices": ["a", "b", "c", "d"],
+            "correct": [i % 4],
+            "time_limit_s": LIMIT_S,
+            "points": "standard",
+        }
+        for i in range(QUESTIONS)
+    ],
+}
 
 
 def user_ids(rng: random.Random) -> list[str]:
     return [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(USERS)]
 
 
-def play_room(store: EventStore, directory: RoomDirectory, rng: random.Random, users: list[str],
-              t: int) -> None:
+def play_room(
+    store: EventStore, directory: RoomDirectory, rng: random.Random, users: list[str], t: int
+) -> None:
     host, *players = rng.sample(users, PLAYERS + 1)
     code = f"{rng.randrange(CODES):06d}"
     room = Room.open(code=code, quiz_id="bench", quiz=QUIZ, host_id=host, host_name="Host", at=t)
@@ -77,7 +89,7 @@ def play_room(store: EventStore, directory: RoomDirectory, rng: random.Random, u
         if q:
             room.next(host, t)
         times = sorted(rng.randrange(LIMIT_S * 1000) for _ in players)
-        for p, after in zip(rng.sample(players, len(players)), times):
+        for p, after in zip(rng.sample(players, len(players)), times, strict=True):
             if rng.random() < 0.9:
                 room.answer(p, q, rng.randrange(4) if rng.random() < 0.5 else q % 4, t + after)
         room.close_question("timeout", t + LIMIT_S * 1000)
@@ -100,8 +112,10 @@ def fill(url: str, target: int, budget_s: float, rng: random.Random) -> tuple[in
             play_room(store, directory, rng, users, START_MS + rooms * ROOM_EVERY_MS)
             rooms += 1
             if rooms % 100 == 0:
-                print(f"  {store.max_notification_id():>9,} events, {time.perf_counter() - began:6.0f} s",
-                      file=sys.stderr)
+                print(
+                    f"  {store.max_notification_id():>9,} events, {time.perf_counter() - began:6.0f} s",
+                    file=sys.stderr,
+                )
         return store.max_notification_id(), time.perf_counter() - began
     finally:
         store.close()
@@ -111,16 +125,27 @@ def pick_subjects(log: AuditLog) -> dict[str, str]:
     """A reused code, a room, a busy user, a time window in the middle of the log."""
     sel = log.view._select  # noqa: SLF001 - the benchmark picks its subjects with plain SQL
     t = log.view.table
-    code = sel(f"SELECT code FROM {t('audit_rooms')} GROUP BY code "
-               "ORDER BY COUNT(*) DESC, code LIMIT 1", [])[0][0]
+    code = sel(f"SELECT code FROM {t('audit_rooms')} GROUP BY code ORDER BY COUNT(*) DESC, code LIMIT 1", [])[
+        0
+    ][0]
     rooms = log.rooms_with_code(code)
     lo, hi = sel(f"SELECT MIN(at_ms), MAX(at_ms) FROM {t('audit_events')} WHERE room_id IS NOT NULL", [])[0]
     middle = (lo + hi) // 2
-    user = sel(f"SELECT user_id FROM {t('audit_events')} WHERE event_type = 'MemberJoined' "
-               f"AND at_ms < {middle} ORDER BY at_ms DESC LIMIT 1", [])[0][0]
+    user = sel(
+        f"SELECT user_id FROM {t('audit_events')} WHERE event_type = 'MemberJoined' "
+        f"AND at_ms < {middle} ORDER BY at_ms DESC LIMIT 1",
+        [],
+    )[0][0]
     iso = lambda ms: fmt_time(ms).replace(" ", "T") + "Z"  # noqa: E731
-    return {"code": code, "reuses": str(len(rooms)), "room": rooms[0].room_id, "user": user,
-            "t0": iso(middle), "t1": iso(middle + 60_000), "t10": iso(middle + 600_000)}
+    return {
+        "code": code,
+        "reuses": str(len(rooms)),
+        "room": rooms[0].room_id,
+        "user": user,
+        "t0": iso(middle),
+        "t1": iso(middle + 60_000),
+        "t10": iso(middle + 600_000),
+    }
 
 
 def queries(s: dict[str, str]) -> list[tuple[str, list[str]]]:
@@ -129,10 +154,26 @@ def queries(s: dict[str, str]) -> list[tuple[str, list[str]]]:
         (f"room by code (used by {s['reuses']} rooms), newest 50", ["events", "--room", s["code"]]),
         ("one room, all its events", ["events", "--room", s["room"], "--limit", "0", "--oldest-first"]),
         ("one user, all their events", ["events", "--user", s["user"], "--limit", "0"]),
-        ("one user's answers in 10 minutes", ["events", "--user", s["user"], "--type", "AnswerSubmitted",
-                                              "--since", s["t0"], "--until", s["t10"], "--limit", "0"]),
-        ("answers in 10 minutes, newest 50", ["events", "--type", "AnswerSubmitted", "--since", s["t0"],
-                                              "--until", s["t10"]]),
+        (
+            "one user's answers in 10 minutes",
+            [
+                "events",
+                "--user",
+                s["user"],
+                "--type",
+                "AnswerSubmitted",
+                "--since",
+                s["t0"],
+                "--until",
+                s["t10"],
+                "--limit",
+                "0",
+            ],
+        ),
+        (
+            "answers in 10 minutes, newest 50",
+            ["events", "--type", "AnswerSubmitted", "--since", s["t0"], "--until", s["t10"]],
+        ),
         ("every event in 1 minute", ["events", "--since", s["t0"], "--until", s["t1"], "--limit", "0"]),
         ("a rare type (RoomLocked), newest 50", ["events", "--type", "RoomLocked"]),
         ("oldest 50 QuestionClosed", ["events", "--type", "QuestionClosed", "--oldest-first"]),
@@ -172,17 +213,19 @@ def main(argv: list[str] | None = None) -> int:
             cli_args = audit_cli.parse(["--store", args.store, *argv_])
             query = audit_cli.COMMANDS[cli_args.command][0]
             with contextlib.redirect_stderr(io.StringIO()):
-                median, worst, result = timed(lambda: query(log, cli_args), args.repeat)
+                median, worst, result = timed(functools.partial(query, log, cli_args), args.repeat)
                 command = ["--store", args.store, *argv_]
-                whole, _, _ = timed(lambda: _command(command), max(1, args.repeat // 2))
+                whole, _, _ = timed(functools.partial(_command, command), max(1, args.repeat // 2))
             count = len(result["answers"]) if isinstance(result, dict) else len(result)
             rows.append([label, round(median, 1), round(worst, 1), round(whole, 1), count])
     finally:
         log.close()
     print(f"store: {args.store}")
     rate = f" ({added / catch_up_s:,.0f} rows/s)" if added else ""
-    print(f"events: {total:,} (filled in {fill_s:.0f} s); "
-          f"audit catch-up: {added:,} rows in {catch_up_s:.1f} s{rate}")
+    print(
+        f"events: {total:,} (filled in {fill_s:.0f} s); "
+        f"audit catch-up: {added:,} rows in {catch_up_s:.1f} s{rate}"
+    )
     print(f"subjects: {subjects}")
     print()
     print(table(["query", "median ms", "worst ms", "command ms", "rows"], rows))

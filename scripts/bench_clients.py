@@ -141,12 +141,30 @@ class Player:
     texts to send, so a frame is handled without a task switch per message."""
 
     __slots__ = (
-        "tally", "index", "code", "name", "target", "ws", "user_id", "token", "view", "members", "seq",
-        "join_sent", "joined", "converged", "closed_q", "revealed_q", "answer_sent", "inbox", "alive",
+        "tally",
+        "index",
+        "code",
+        "name",
+        "target",
+        "ws",
+        "user_id",
+        "token",
+        "view",
+        "members",
+        "seq",
+        "join_sent",
+        "joined",
+        "converged",
+        "closed_q",
+        "revealed_q",
+        "answer_sent",
+        "inbox",
+        "alive",
     )
 
-    def __init__(self, tally: Tally, index: int, code: str | None, name: str, target: int = 0,
-                 verify: bool = True):
+    def __init__(
+        self, tally: Tally, index: int, code: str | None, name: str, target: int = 0, verify: bool = True
+    ):
         self.tally = tally
         self.index = index
         self.code = code  # join this room once welcomed (None: hello only)
@@ -169,8 +187,9 @@ class Player:
 
     # ---- life
 
-    async def run(self, session: aiohttp.ClientSession, url: str, start_at: float = 0.0,
-                  token: str | None = None) -> None:
+    async def run(
+        self, session: aiohttp.ClientSession, url: str, start_at: float = 0.0, token: str | None = None
+    ) -> None:
         """Connect at ``start_at`` (monotonic), hello, join when welcomed, read until closed."""
         delay = start_at - time.monotonic()
         if delay > 0:
@@ -178,7 +197,10 @@ class Player:
         tally = self.tally
         try:
             self.ws = await session.ws_connect(
-                url, max_msg_size=MAX_FRAME_BYTES, autoping=True, heartbeat=None,
+                url,
+                max_msg_size=MAX_FRAME_BYTES,
+                autoping=True,
+                heartbeat=None,
                 timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
             )
         except Exception as e:  # noqa: BLE001 - every failure is counted, none stops the run
@@ -385,8 +407,9 @@ class Player:
         tally.answer_first_sent.setdefault(question, now)
         tally.answer_last_sent[question] = now
         try:
-            await self.ws.send_str(json.dumps(
-                {"type": "answer", "question": question, "choice": choice, "ref": f"a{question}"}))
+            await self.ws.send_str(
+                json.dumps({"type": "answer", "question": question, "choice": choice, "ref": f"a{question}"})
+            )
         except (ConnectionError, RuntimeError):
             self.answer_sent.pop(question, None)
             tally.answer_errors["send_failed"] += 1
@@ -412,8 +435,9 @@ HANDLERS: dict[str, Callable[[Player, dict, float, list[str]], None]] = {
     "error": Player.on_error,
 }
 # Not worth queueing for the coordinator's host: one of each per member.
-QUIET = frozenset({"member_joined", "member_left", "member_offline", "member_online", "ping",
-                   "answers_progress"})
+QUIET = frozenset(
+    {"member_joined", "member_left", "member_offline", "member_online", "ping", "answers_progress"}
+)
 
 
 def new_session() -> aiohttp.ClientSession:
@@ -478,9 +502,19 @@ class Worker:
 
     # ---- commands
 
-    def cmd_open(self, url: str, codes: list[str] | None, targets: dict[str, int] | None,
-                 first: int, stride: int, count: int, rate: float, start_at: float,
-                 name_prefix: str = "P", verify_every: int = 1) -> int:
+    def cmd_open(
+        self,
+        url: str,
+        codes: list[str] | None,
+        targets: dict[str, int] | None,
+        first: int,
+        stride: int,
+        count: int,
+        rate: float,
+        start_at: float,
+        name_prefix: str = "P",
+        verify_every: int = 1,
+    ) -> int:
         """Open ``count`` players: global indexes first, first+stride, …; index g
         starts at start_at + g/rate and joins room codes[g % len(codes)]."""
         for k in range(count):
@@ -495,11 +529,18 @@ class Worker:
     def cmd_status(self) -> dict:
         t = self.tally
         return {
-            "opened": t.opened, "connect_failed": sum(t.connect_failed.values()),
-            "welcomed": t.welcomed, "joined": t.joined, "joined_alive": t.joined_alive,
-            "join_failed": sum(t.join_failed.values()), "converged": t.converged,
-            "converged_last": t.converged_last, "last_state_at": t.last_state_at,
-            "frames": t.frames, "messages": t.messages, "chars": t.chars,
+            "opened": t.opened,
+            "connect_failed": sum(t.connect_failed.values()),
+            "welcomed": t.welcomed,
+            "joined": t.joined,
+            "joined_alive": t.joined_alive,
+            "join_failed": sum(t.join_failed.values()),
+            "converged": t.converged,
+            "converged_last": t.converged_last,
+            "last_state_at": t.last_state_at,
+            "frames": t.frames,
+            "messages": t.messages,
+            "chars": t.chars,
             "shown": {q: tuple(v) for q, v in t.shown.items()},
             "revealed": {q: tuple(v) for q, v in t.revealed.items()},
             "answers_sent": dict(t.answers_sent),
@@ -515,23 +556,31 @@ class Worker:
     def cmd_fill_report(self) -> dict:
         t = self.tally
         return {
-            "join_latencies": list(t.join_latencies), "join_sent_at": list(t.join_sent_at),
+            "join_latencies": list(t.join_latencies),
+            "join_sent_at": list(t.join_sent_at),
             "gc": GC_PAUSES.snapshot(),
-            "join_failed": dict(t.join_failed), "connect_failed": dict(t.connect_failed),
+            "join_failed": dict(t.join_failed),
+            "connect_failed": dict(t.connect_failed),
         }
 
     def cmd_problems(self) -> dict:
         t = self.tally
-        return {"errors": dict(t.errors), "error_samples": list(t.error_samples),
-                "closes": dict(t.closes), "seq_gaps": t.seq_gaps, "repeated_members": t.repeated_members,
-                "answer_errors": dict(t.answer_errors)}
+        return {
+            "errors": dict(t.errors),
+            "error_samples": list(t.error_samples),
+            "closes": dict(t.closes),
+            "seq_gaps": t.seq_gaps,
+            "repeated_members": t.repeated_members,
+            "answer_errors": dict(t.answer_errors),
+        }
 
     def cmd_answer_report(self, question: int) -> dict:
         t = self.tally
         return {
             "latencies": list(t.accepted.get(question, [])),
             "sent": t.answers_sent.get(question, 0),
-            "first_sent": t.answer_first_sent.get(question), "last_sent": t.answer_last_sent.get(question),
+            "first_sent": t.answer_first_sent.get(question),
+            "last_sent": t.answer_last_sent.get(question),
             "last_accepted": t.accepted_last.get(question),
         }
 
@@ -590,8 +639,9 @@ class WorkerHandle:
     def __init__(self, ctx: Any, index: int):
         self.index = index
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=worker_main, args=(child, index), name=f"bench-load-{index}",
-                                   daemon=True)
+        self.process = ctx.Process(
+            target=worker_main, args=(child, index), name=f"bench-load-{index}", daemon=True
+        )
         self._child = child
         self.pending: dict[int, asyncio.Future] = {}
 

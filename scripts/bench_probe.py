@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from a checkout, installed or not
 
 from bench_gc import GcPauses  # noqa: E402
+
 from eventstore import EventStore  # noqa: E402
 from quiz_actors.__main__ import main  # noqa: E402
 
@@ -38,8 +39,15 @@ ANSWER_EVENT = "AnswerSubmitted"
 
 _lock = threading.Lock()
 _counts = {
-    "dumps": 0, "saves": 0, "events": 0, "failed_saves": 0, "save_s": 0.0, "max_events_per_save": 0,
-    "answer_saves": 0, "answer_events": 0, "max_answers_per_save": 0,
+    "dumps": 0,
+    "saves": 0,
+    "events": 0,
+    "failed_saves": 0,
+    "save_s": 0.0,
+    "max_events_per_save": 0,
+    "answer_saves": 0,
+    "answer_events": 0,
+    "max_answers_per_save": 0,
 }
 _original_save = EventStore.save
 _gc_pauses = GcPauses()

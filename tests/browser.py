@@ -18,8 +18,14 @@ import pytest
 CHROMIUM = os.environ.get("QUIZ_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_REQUIRED = os.environ.get("QUIZ_REQUIRE_BROWSER") == "1"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "test-output"
 

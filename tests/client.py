@@ -23,7 +23,7 @@ class QuizClient:
         self.close_code: int | None = None
         self.answer_pings = True
 
-    async def connect(self, **kwargs: Any) -> "QuizClient":
+    async def connect(self, **kwargs: Any) -> QuizClient:
         self.ws = await self.session.ws_connect(self.url, **kwargs)
         self.close_code = None
         return self
@@ -69,11 +69,15 @@ class QuizClient:
                     return message
             remaining = end - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}")
+                raise AssertionError(
+                    f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}"
+                )
             try:
                 await self._read_more(remaining)
-            except asyncio.TimeoutError:
-                raise AssertionError(f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}") from None
+            except TimeoutError:
+                raise AssertionError(
+                    f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}"
+                ) from None
 
     async def expect_closed(self, timeout: float = DEFAULT_TIMEOUT) -> int:
         loop = asyncio.get_running_loop()
@@ -83,7 +87,7 @@ class QuizClient:
                 await self._read_more(max(0.01, end - loop.time()))
             except ConnectionClosed as e:
                 return e.code
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise AssertionError(f"socket still open after {timeout}s") from None
 
     async def request(self, message: dict, reply_type: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
@@ -107,15 +111,17 @@ class QuizClient:
                     return m
             try:
                 await self._read_more(max(0.01, end - loop.time()))
-            except asyncio.TimeoutError:
-                raise AssertionError(f"no reply to {message} within {timeout}s; got {[m for _, m in self._unread[-10:]]}") from None
+            except TimeoutError:
+                raise AssertionError(
+                    f"no reply to {message} within {timeout}s; got {[m for _, m in self._unread[-10:]]}"
+                ) from None
 
     async def drain(self, quiet_s: float = 0.2) -> None:
         """Read until nothing arrives for ``quiet_s`` seconds."""
         while True:
             try:
                 await self._read_more(quiet_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return
 
     def of_type(self, type_: str) -> list[dict]:

@@ -66,7 +66,7 @@ class RunningServer:
         self.port: int | None = None
         self.app: web.Application | None = None
 
-    async def start(self) -> "RunningServer":
+    async def start(self) -> RunningServer:
         self.app = create_app(self.settings, self.clock)
         self.runner = web.AppRunner(self.app, handle_signals=False)
         await self.runner.setup()
@@ -102,8 +102,11 @@ def clock():
 def settings(store_url):
     # Generous rate limits: tests send faster than people do. The limits have tests of their own.
     return Settings(
-        store=store_url, hello_timeout_s=10, progress_interval_s=0.05,
-        player_messages_per_s=1000, player_burst=1000,
+        store=store_url,
+        hello_timeout_s=10,
+        progress_interval_s=0.05,
+        player_messages_per_s=1000,
+        player_burst=1000,
     )
 
 

@@ -43,14 +43,23 @@ class PrivatePostgres:
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_postgres, *args], check=True, capture_output=True, timeout=60)
 
-    def init(self) -> "PrivatePostgres":
+    def init(self) -> PrivatePostgres:
         self._run(os.path.join(self.bin_dir, "initdb"), "-D", self.data_dir, "-A", "trust", "-U", "postgres")
         return self
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-o", options,
-                  "-l", os.path.join(self.data_dir, "server.log"), "-w", "start")
+        self._run(
+            os.path.join(self.bin_dir, "pg_ctl"),
+            "-D",
+            self.data_dir,
+            "-o",
+            options,
+            "-l",
+            os.path.join(self.data_dir, "server.log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run(os.path.join(self.bin_dir, "pg_ctl"), "-D", self.data_dir, "-m", "immediate", "-w", "stop")

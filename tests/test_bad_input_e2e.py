@@ -146,7 +146,8 @@ async def test_create_room_with_unknown_quiz(connect):
     reply = await host.request({"type": "create_room", "quiz_id": "nope", "name": "H"}, "room_created")
     assert reply["code"] == "quiz_not_found"
     reply = await host.request(
-        {"type": "create_room", "quiz_id": "00000000-0000-0000-0000-000000000000", "name": "H"}, "room_created"
+        {"type": "create_room", "quiz_id": "00000000-0000-0000-0000-000000000000", "name": "H"},
+        "room_created",
     )
     assert reply["code"] == "quiz_not_found"
 

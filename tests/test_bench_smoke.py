@@ -21,23 +21,43 @@ N = "50"
 
 # (where in the JSON, a number that must be there) for every scenario
 PER_N = {
-    "lobby": [("lobby", "join_to_state", "p50_ms"), ("lobby", "join_to_state", "p99_ms"),
-              ("lobby", "all_views_complete_s"), ("lobby", "server_cpu_s"),
-              ("lobby", "frames"), ("lobby", "mb")],
+    "lobby": [
+        ("lobby", "join_to_state", "p50_ms"),
+        ("lobby", "join_to_state", "p99_ms"),
+        ("lobby", "all_views_complete_s"),
+        ("lobby", "server_cpu_s"),
+        ("lobby", "frames"),
+        ("lobby", "mb"),
+    ],
     "broadcast": [("broadcast", "median_ms"), ("broadcast", "worst_ms")],
-    "answers": [("answers", "answer_to_accepted", "p50_ms"), ("answers", "answer_to_accepted", "p99_ms"),
-                ("answers", "answers_per_commit")],
+    "answers": [
+        ("answers", "answer_to_accepted", "p50_ms"),
+        ("answers", "answer_to_accepted", "p99_ms"),
+        ("answers", "answers_per_commit"),
+    ],
     "reveal": [("reveal", "median_ms"), ("reveal", "worst_ms")],
     "memory": [("memory", "kb_per_player"), ("memory", "threads")],
 }
 PER_STORE = {
     "memory": [("memory_many_rooms", "kb_per_player"), ("memory_many_rooms", "threads")],
-    "recovery": [("recovery", "events"), ("recovery", "activation_ms", "median_ms"),
-                 ("recovery", "restarts", 0, "second_join_ms")],
+    "recovery": [
+        ("recovery", "events"),
+        ("recovery", "activation_ms", "median_ms"),
+        ("recovery", "restarts", 0, "second_join_ms"),
+    ],
 }
 BASELINE = [("median_ms",), ("worst_ms",)]
-TABLE_LABELS = ["1 lobby", "2 broadcast", "3 answers", "4 reveal", "5 memory", "6 recovery", "7 baseline",
-                "broadcast ÷ baseline", "reveal ÷ baseline"]
+TABLE_LABELS = [
+    "1 lobby",
+    "2 broadcast",
+    "3 answers",
+    "4 reveal",
+    "5 memory",
+    "6 recovery",
+    "7 baseline",
+    "broadcast ÷ baseline",
+    "reveal ÷ baseline",
+]
 
 
 def _dig(data, path):  # type: ignore[no-untyped-def]
@@ -58,7 +78,10 @@ def test_quick_benchmark_reports_every_scenario_with_numbers(tmp_path):
     out = tmp_path / "bench.json"
     run = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--no-progress", "--out", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=RUN_LIMIT_S,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_S,
     )
     assert run.returncode == 0, f"bench.py exited {run.returncode}\n{run.stdout}\n{run.stderr[-4000:]}"
     report = json.loads(out.read_text())

@@ -25,10 +25,19 @@ from tests.conftest import RunningServer
 QUIZ = {
     "title": "Browser quiz",
     "questions": [
-        {"text": "What colour is a clear daytime sky?", "choices": ["Green", "Blue", "Red", "Yellow"],
-         "correct": [1], "time_limit_s": 20, "points": "double"},
-        {"text": "How many legs does a spider have?", "choices": ["Six", "Eight"],
-         "correct": [1], "time_limit_s": 5},
+        {
+            "text": "What colour is a clear daytime sky?",
+            "choices": ["Green", "Blue", "Red", "Yellow"],
+            "correct": [1],
+            "time_limit_s": 20,
+            "points": "double",
+        },
+        {
+            "text": "How many legs does a spider have?",
+            "choices": ["Six", "Eight"],
+            "correct": [1],
+            "time_limit_s": 5,
+        },
     ],
 }
 WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
@@ -103,9 +112,16 @@ async def test_a_host_and_two_players_play_to_the_podium(pages):
     host = await pages.open("/host", LAPTOP, "host")
 
     # The host uploads the quiz through the page; it is then the one selected.
-    await host.set_input_files("#upload", files=[{
-        "name": "browser-quiz.json", "mimeType": "application/json", "buffer": json.dumps(QUIZ).encode(),
-    }])
+    await host.set_input_files(
+        "#upload",
+        files=[
+            {
+                "name": "browser-quiz.json",
+                "mimeType": "application/json",
+                "buffer": json.dumps(QUIZ).encode(),
+            }
+        ],
+    )
     await expect(host.locator("#upload-result")).to_have_text("Uploaded “Browser quiz” (2 questions).")
     await expect(host.get_by_label(re.compile("Browser quiz"))).to_be_checked()
     await host.fill("#host-name", "Ms Host")
@@ -165,9 +181,12 @@ async def test_a_host_and_two_players_play_to_the_podium(pages):
     await expect(host.locator("#r-choices .correct")).to_contain_text("Blue")
     await expect(host.locator("#r-choices .correct")).to_contain_text("1 answer")
     await expect(host.locator("#r-choices .c0")).to_contain_text("1 answer")  # Green
-    await expect(host.locator("#leaderboard li")).to_have_text([
-        re.compile(rf"1st\s*Ben\s*{ben_points}"), re.compile(r"2nd\s*Ann\s*0"),
-    ])
+    await expect(host.locator("#leaderboard li")).to_have_text(
+        [
+            re.compile(rf"1st\s*Ben\s*{ben_points}"),
+            re.compile(r"2nd\s*Ann\s*0"),
+        ]
+    )
     await expect(host.locator("#next")).to_have_text("Next question")
 
     # Question 2: Ann answers, Ben lets the 5 seconds run out.
@@ -196,9 +215,12 @@ async def test_a_host_and_two_players_play_to_the_podium(pages):
     await expect(ben.locator("#e-score")).to_have_text(f"{ben_points} points")
     await expect(ann.locator("#e-rank")).to_have_text("You finished 2nd")
     await expect(ann.locator("#e-score")).to_have_text(f"{ann_points} points")
-    await expect(ann.locator("#e-podium li")).to_have_text([
-        re.compile(rf"1st\s*Ben\s*{ben_points}"), re.compile(rf"2nd\s*Ann\s*{ann_points}"),
-    ])
+    await expect(ann.locator("#e-podium li")).to_have_text(
+        [
+            re.compile(rf"1st\s*Ben\s*{ben_points}"),
+            re.compile(rf"2nd\s*Ann\s*{ann_points}"),
+        ]
+    )
 
     for page, name in ((host, "host"), (ann, "player-ann"), (ben, "player-ben")):
         await screenshot(page, f"podium-{name}")
@@ -211,7 +233,9 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
 
     cy = await pages.open("/", PHONE, "cy")
     await join(cy, "000000" if code != "000000" else "111111", "Cy")
-    await expect(cy.locator("#join-error")).to_have_text("No game has that code. Check the number on the big screen.")
+    await expect(cy.locator("#join-error")).to_have_text(
+        "No game has that code. Check the number on the big screen."
+    )
     await join(cy, code, "Cy")
     await expect(cy.get_by_text("You're in!")).to_be_visible()
     await expect(host.locator("#players .name")).to_have_text(["Cy"])
@@ -231,7 +255,9 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
     await expect(host.locator("#lock")).to_have_text("Unlock the room")
     dee = await pages.open("/", PHONE, "dee")
     await join(dee, code, "Dee")
-    await expect(dee.locator("#join-error")).to_have_text("The host has locked this game: no new players can join.")
+    await expect(dee.locator("#join-error")).to_have_text(
+        "The host has locked this game: no new players can join."
+    )
     await host.click("#lock")
     await expect(host.locator("#locked-note")).to_be_hidden()
     await dee.click("#join-button")
@@ -240,7 +266,8 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
     eve = await pages.open("/", PHONE, "eve")
     await join(eve, code, "DEE")
     await expect(eve.locator("#join-error")).to_have_text(
-        "Someone in this game already has that name. Pick another one.")
+        "Someone in this game already has that name. Pick another one."
+    )
 
     # The host's page is refreshed: it is back in its room, with its players, and runs it.
     await host.reload()
@@ -377,11 +404,22 @@ async def test_the_pages_and_their_files_are_served_from_the_package(live_server
                 linked = ref[0] or f"/static/{ref[1]}"
                 if linked not in seen:
                     wanted[linked] = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}[
-                        linked[linked.rindex("."):]]
-        assert {"/static/player.js", "/static/host.js", "/static/connection.js", "/static/ui.js",
-                "/static/app.css"} <= seen
+                        linked[linked.rindex(".") :]
+                    ]
+        assert {
+            "/static/player.js",
+            "/static/host.js",
+            "/static/connection.js",
+            "/static/ui.js",
+            "/static/app.css",
+        } <= seen
 
         async with http.get(base + "/") as response:
             assert "default-src 'self'" in response.headers["Content-Security-Policy"]
-        for path in ("/static/missing.js", "/static/..%2Fpages.py", "/static/player.html", "/static/.hidden.js"):
+        for path in (
+            "/static/missing.js",
+            "/static/..%2Fpages.py",
+            "/static/player.html",
+            "/static/.hidden.js",
+        ):
             assert (await get(path))[0] == 404, path

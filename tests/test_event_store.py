@@ -87,8 +87,11 @@ def test_postgres_saves_take_the_table_lock_in_one_call(store_url):
         schema = store_url.split("schema=")[1]
         with psycopg.connect(store_url.split("?")[0]) as conn:
             body = conn.execute(
-                "SELECT pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = %s AND p.proname = 'quiz_events_insert_locked'", (schema,)).fetchone()[0]
+                "SELECT pg_get_functiondef(p.oid) FROM pg_proc p "
+                "JOIN pg_namespace n ON n.oid = p.pronamespace "
+                "WHERE n.nspname = %s AND p.proname = 'quiz_events_insert_locked'",
+                (schema,),
+            ).fetchone()[0]
         assert "LOCK TABLE" in body and "EXCLUSIVE MODE" in body
         room = _room("300001")
         store.save(room)  # through that function

@@ -72,10 +72,15 @@ async def test_a_whole_game_scores_ranks_and_podium(connect, http, server, clock
     assert closed[ben]["you"] == {"correct": True, "points": 750, "streak": 1, "score": 750}
     assert closed[cat]["you"] == {"correct": False, "points": 0, "streak": 0, "score": 0}
     board = await cat.expect("leaderboard")
-    assert [(r["name"], r["rank"], r["score"]) for r in board["top"]] == [("Ann", 1, 1000), ("Ben", 2, 750), ("Cat", 3, 0)]
+    assert [(r["name"], r["rank"], r["score"]) for r in board["top"]] == [
+        ("Ann", 1, 1000),
+        ("Ben", 2, 750),
+        ("Cat", 3, 0),
+    ]
     assert board["you"] == {"rank": 3, "score": 0}
 
-    # Question 1 (double, 20 s): Ann right after 5 s (streak 2), Ben wrong, Cat silent: closes at the deadline.
+    # Question 1 (double, 20 s): Ann right after 5 s (streak 2), Ben wrong, Cat silent:
+    # it closes at the deadline.
     await host.send({"type": "next"})
     for c in everyone:
         await c.expect("question_shown", index=1)
@@ -143,15 +148,18 @@ async def test_late_joiner_gets_the_running_question(connect, http, server, cloc
     assert (await answer(dan, 0, 1))["type"] == "answer_accepted"
 
 
-@pytest.mark.parametrize("who, message, code", [
-    ("player", {"type": "start"}, "not_host"),
-    ("player", {"type": "next"}, "not_host"),
-    ("player", {"type": "end"}, "not_host"),
-    ("player", {"type": "lock"}, "not_host"),
-    ("player", {"type": "kick", "user_id": "x"}, "not_host"),
-    ("host", {"type": "answer", "question": 0, "choice": 0}, "not_player"),
-    ("player", {"type": "answer", "question": 0, "choice": 0}, "wrong_phase"),
-])
+@pytest.mark.parametrize(
+    "who, message, code",
+    [
+        ("player", {"type": "start"}, "not_host"),
+        ("player", {"type": "next"}, "not_host"),
+        ("player", {"type": "end"}, "not_host"),
+        ("player", {"type": "lock"}, "not_host"),
+        ("player", {"type": "kick", "user_id": "x"}, "not_host"),
+        ("host", {"type": "answer", "question": 0, "choice": 0}, "not_player"),
+        ("player", {"type": "answer", "question": 0, "choice": 0}, "wrong_phase"),
+    ],
+)
 async def test_misuse_in_the_lobby(connect, http, server, who, message, code):
     host, (ann, ben, cat), _ = await setup_game(connect, http, server)
     sender = host if who == "host" else ann
@@ -167,7 +175,9 @@ async def test_misuse_during_a_question(connect, http, server, clock):
     assert (await ann.request({"type": "answer", "question": 0, "choice": 4}, "x"))["code"] == "bad_choice"
     assert (await ann.request({"type": "answer", "question": 1, "choice": 0}, "x"))["code"] == "wrong_phase"
     await answer(ann, 0, 0)
-    assert (await ann.request({"type": "answer", "question": 0, "choice": 1}, "x"))["code"] == "already_answered"
+    assert (await ann.request({"type": "answer", "question": 0, "choice": 1}, "x"))[
+        "code"
+    ] == "already_answered"
     clock.advance(20.5)
     await ben.expect("question_closed", index=0)
     assert (await ben.request({"type": "answer", "question": 0, "choice": 1}, "x"))["code"] == "too_late"
@@ -199,7 +209,9 @@ async def test_kick_lock_unlock_and_end(connect, http, server, clock):
     await host.send({"type": "lock"})
     locked = await ann.expect("room_locked")
     eve = await connect()
-    assert (await eve.request({"type": "join", "code": code, "name": "Eve"}, "state"))["code"] == "room_locked"
+    assert (await eve.request({"type": "join", "code": code, "name": "Eve"}, "state"))[
+        "code"
+    ] == "room_locked"
     await host.send({"type": "lock"})  # locking a locked room changes nothing
     # a member may still rejoin a locked room
     await ben.close()
@@ -243,7 +255,9 @@ async def test_restart_mid_question_keeps_accepted_answers(connect, http, server
     assert state["room"]["phase"] == "question"
     assert state["room"]["question"]["deadline_ms"] == shown["deadline_ms"]
     assert state["you"]["answered"] is True
-    assert (await ann2.request({"type": "answer", "question": 0, "choice": 1}, "x"))["code"] == "already_answered"
+    assert (await ann2.request({"type": "answer", "question": 0, "choice": 1}, "x"))[
+        "code"
+    ] == "already_answered"
     ben2 = await connect(token=ben.token)
     await join(ben2, code, "Ben")
     await answer(ben2, 0, 0)

@@ -124,7 +124,11 @@ async def test_a_flooding_client_is_throttled_and_closed_while_others_play_on(sq
 
 async def test_join_flood_from_one_address_is_limited_and_locks_the_room(sqlite_settings, clock, http):
     server = await start_server(
-        sqlite_settings, clock, joins_per_ip_per_minute=100, room_join_burst=50, max_connections_per_ip=1000,
+        sqlite_settings,
+        clock,
+        joins_per_ip_per_minute=100,
+        room_join_burst=50,
+        max_connections_per_ip=1000,
     )
     try:
         host = await open_client(http, server)
@@ -154,12 +158,14 @@ async def test_flood_lock_lifts_by_itself(sqlite_settings, clock, http):
         host = await open_client(http, server)
         code, _ = await create_room(host)
         players = [await open_client(http, server) for _ in range(2)]
-        for player, name in zip(players, ("A", "B")):
+        for player, name in zip(players, ("A", "B"), strict=True):
             await join(player, code, name)
         locked = await host.expect("room_locked")
         assert locked["reason"] == "join_flood"
         late = await open_client(http, server)
-        assert (await late.request({"type": "join", "code": code, "name": "C"}, "state"))["code"] == "room_locked"
+        assert (await late.request({"type": "join", "code": code, "name": "C"}, "state"))[
+            "code"
+        ] == "room_locked"
         clock.advance(61)
         await host.expect("room_unlocked")
         assert (await join(late, code, "C"))["type"] == "state"
@@ -197,9 +203,13 @@ async def _raw_websocket(port: int) -> socket.socket:
     sock.setblocking(False)
     await loop.sock_connect(sock, ("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(sock, (
-        f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+    await loop.sock_sendall(
+        sock,
+        (
+            f"GET /ws HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode(),
+    )
     response = b""
     while b"\r\n\r\n" not in response:
         response += await loop.sock_recv(sock, 1)
@@ -217,13 +227,21 @@ def _client_frame(message: dict) -> bytes:
 
 async def test_a_client_that_never_reads_is_closed_as_slow(sqlite_settings, clock, http):
     server = await start_server(
-        sqlite_settings, clock, outbox_max_bytes=300_000, send_timeout_s=0.5,
-        host_messages_per_s=10_000, host_burst=10_000, player_messages_per_s=10_000, player_burst=10_000,
+        sqlite_settings,
+        clock,
+        outbox_max_bytes=300_000,
+        send_timeout_s=0.5,
+        host_messages_per_s=10_000,
+        host_burst=10_000,
+        player_messages_per_s=10_000,
+        player_burst=10_000,
     )
     loop = asyncio.get_running_loop()
     big = {"text": "Q" * 500, "choices": [c * 120 for c in "ABCDEF"], "correct": [0], "time_limit_s": 240}
     try:
-        async with http.post(server.base_url + "/api/quizzes", json={"title": "Big", "questions": [big]}) as r:
+        async with http.post(
+            server.base_url + "/api/quizzes", json={"title": "Big", "questions": [big]}
+        ) as r:
             quiz_id = (await r.json())["quiz_id"]
         host = await open_client(http, server)
         code, _ = await create_room(host, quiz_id)
@@ -243,8 +261,10 @@ async def test_a_client_that_never_reads_is_closed_as_slow(sqlite_settings, cloc
             await host.send({"type": "lock" if i % 2 == 0 else "unlock"})
             if i % 50 == 49:
                 await ann.request({"type": "resync"}, "state")
-                offline = next((m for m in ann.received
-                                if m["type"] == "member_offline" and m["user_id"] == slow_id), None)
+                offline = next(
+                    (m for m in ann.received if m["type"] == "member_offline" and m["user_id"] == slow_id),
+                    None,
+                )
                 if offline:
                     break
         if offline is None:  # closing takes up to the send timeout plus the close handshake timeout
@@ -269,8 +289,14 @@ def test_a_stalled_socket_queue_stays_bounded():
             await asyncio.Event().wait()
 
     async def scenario():
-        session = SocketSession(NeverSends(), asyncio.get_running_loop(), "test",
-                                max_queued=100, max_bytes=10_000, send_timeout_s=60)
+        session = SocketSession(
+            NeverSends(),
+            asyncio.get_running_loop(),
+            "test",
+            max_queued=100,
+            max_bytes=10_000,
+            send_timeout_s=60,
+        )
         for _ in range(10_000):
             session.enqueue(Batch("x" * 50))
             assert len(session._queue) <= 100 and session._queued_bytes <= 10_050
@@ -288,15 +314,17 @@ async def test_admin_key_guards_uploads_and_room_creation(sqlite_settings, clock
     try:
         async with http.post(server.base_url + "/api/quizzes", json=quiz) as response:
             assert response.status == 401
-        async with http.post(server.base_url + "/api/quizzes", json=quiz,
-                             headers={"Authorization": "Bearer s3cret"}) as response:
+        async with http.post(
+            server.base_url + "/api/quizzes", json=quiz, headers={"Authorization": "Bearer s3cret"}
+        ) as response:
             assert response.status == 201
             quiz_id = (await response.json())["quiz_id"]
         host = await open_client(http, server)
         refused = await host.request({"type": "create_room", "quiz_id": quiz_id, "name": "H"}, "room_created")
         assert refused["code"] == "unauthorized"
         created = await host.request(
-            {"type": "create_room", "quiz_id": quiz_id, "name": "H", "admin_key": "s3cret"}, "room_created")
+            {"type": "create_room", "quiz_id": quiz_id, "name": "H", "admin_key": "s3cret"}, "room_created"
+        )
         assert created["type"] == "room_created"
         player = await open_client(http, server)  # players never need it
         assert (await join(player, created["code"], "P"))["type"] == "state"
@@ -320,15 +348,21 @@ def private_postgres():
     pg.destroy()
 
 
-async def test_database_down_mid_question_answers_busy_and_loses_nothing(private_postgres, clock, http, tmp_path):
+async def test_database_down_mid_question_answers_busy_and_loses_nothing(
+    private_postgres, clock, http, tmp_path
+):
     from quiz_actors.settings import Settings
 
     settings = Settings(store=private_postgres.url, player_messages_per_s=1000, player_burst=1000)
     server = await RunningServer(settings, clock).start()
     try:
-        async with http.post(server.base_url + "/api/quizzes", json={
-            "title": "T", "questions": [{"text": "Q", "choices": ["a", "b", "c"], "correct": [0], "time_limit_s": 60}],
-        }) as response:
+        async with http.post(
+            server.base_url + "/api/quizzes",
+            json={
+                "title": "T",
+                "questions": [{"text": "Q", "choices": ["a", "b", "c"], "correct": [0], "time_limit_s": 60}],
+            },
+        ) as response:
             quiz_id = (await response.json())["quiz_id"]
         host = await open_client(http, server)
         code, state = await create_room(host, quiz_id)
@@ -337,16 +371,21 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(private
             await join(client, code, name)
         await host.send({"type": "start"})
         await ann.expect("question_shown")
-        assert (await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted"))["type"] \
-            == "answer_accepted"
+        assert (await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted"))[
+            "type"
+        ] == "answer_accepted"
 
         private_postgres.stop()
-        busy = await ben.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=90)
+        busy = await ben.request(
+            {"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=90
+        )
         assert busy["type"] == "error" and busy["code"] == "busy"
         private_postgres.start()
 
         # The room recovers by itself: Ben's retry is stored, then Cat's closes the question.
-        accepted = await ben.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=90)
+        accepted = await ben.request(
+            {"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=90
+        )
         assert accepted["type"] == "answer_accepted"
         await cat.request({"type": "answer", "question": 0, "choice": 2}, "answer_accepted", timeout=90)
         closed = await ann.expect("question_closed", timeout=90)
@@ -359,6 +398,7 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(private
     try:
         answers = [e for e in store.stored_events(room_id) if type(e).__name__ == "AnswerSubmitted"]
         assert sorted((e.user_id, e.choice) for e in answers) == sorted(
-            [(ann.user_id, 0), (ben.user_id, 1), (cat.user_id, 2)])
+            [(ann.user_id, 0), (ben.user_id, 1), (cat.user_id, 2)]
+        )
     finally:
         store.close()

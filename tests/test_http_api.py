@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from quiz_actors.quizzes import sample_quiz_id
 
-QUIZ = {"title": "Tiny", "questions": [{"text": "2+2?", "choices": ["3", "4"], "correct": [1], "time_limit_s": 5}]}
+QUIZ = {
+    "title": "Tiny",
+    "questions": [{"text": "2+2?", "choices": ["3", "4"], "correct": [1], "time_limit_s": 5}],
+}
 
 
 async def test_samples_are_listed_on_a_fresh_start(server, http):
@@ -26,7 +29,9 @@ async def test_upload_then_list_and_play(server, http, connect):
     assert created in listed
     assert "correct" not in str(listed)
     host = await connect()
-    reply = await host.request({"type": "create_room", "quiz_id": created["quiz_id"], "name": "H"}, "room_created")
+    reply = await host.request(
+        {"type": "create_room", "quiz_id": created["quiz_id"], "name": "H"}, "room_created"
+    )
     assert reply["type"] == "room_created"
 
 

@@ -157,12 +157,16 @@ async def test_real_clock_marks_a_silent_client_offline_within_seconds(http, tmp
         offline = await host.expect("member_offline", timeout=5)
         assert offline["user_id"] == ann.user_id
         assert await ann.expect_closed(timeout=5) == 4001
-        assert not [m for m in host.received if m["type"] == "member_offline" and m["user_id"] == host.user_id]
+        assert not [
+            m for m in host.received if m["type"] == "member_offline" and m["user_id"] == host.user_id
+        ]
     finally:
         await server.stop()
 
 
 def test_liveness_settings_from_command_line_and_environment():
     env = {"QUIZ_HEARTBEAT_S": "2.5", "QUIZ_IDLE_ROOM_TTL_S": "90"}
-    s = Settings.from_command_line(["--heartbeat-s", "0.5", "--missed-pings", "5", "--ended-room-ttl-s", "1.5"], env)
+    s = Settings.from_command_line(
+        ["--heartbeat-s", "0.5", "--missed-pings", "5", "--ended-room-ttl-s", "1.5"], env
+    )
     assert (s.heartbeat_s, s.missed_pings, s.ended_room_ttl_s, s.idle_room_ttl_s) == (0.5, 5, 1.5, 90.0)

@@ -46,18 +46,32 @@ QUIZ = {
     ],
 }
 BROADCAST_TYPES = {
-    "member_joined": "MemberJoined", "member_left": "MemberLeft", "member_offline": "MemberOffline",
-    "member_online": "MemberOnline", "member_kicked": "MemberKicked", "room_locked": "RoomLocked",
-    "room_unlocked": "RoomUnlocked", "question_shown": "QuestionShown", "question_closed": "QuestionClosed",
-    "quiz_ended": "QuizEnded", "room_closed": "RoomClosed",
+    "member_joined": "MemberJoined",
+    "member_left": "MemberLeft",
+    "member_offline": "MemberOffline",
+    "member_online": "MemberOnline",
+    "member_kicked": "MemberKicked",
+    "room_locked": "RoomLocked",
+    "room_unlocked": "RoomUnlocked",
+    "question_shown": "QuestionShown",
+    "question_closed": "QuestionClosed",
+    "quiz_ended": "QuizEnded",
+    "room_closed": "RoomClosed",
 }
 
 
 @pytest.fixture
 def settings(store_url):
     # No heartbeats while the manual clock jumps; ended rooms close after 5 s.
-    return Settings(store=store_url, hello_timeout_s=10, progress_interval_s=0.05, heartbeat_s=3600,
-                    ended_room_ttl_s=5, player_messages_per_s=1000, player_burst=1000)
+    return Settings(
+        store=store_url,
+        hello_timeout_s=10,
+        progress_interval_s=0.05,
+        heartbeat_s=3600,
+        ended_room_ttl_s=5,
+        player_messages_per_s=1000,
+        player_burst=1000,
+    )
 
 
 # --------------------------------------------------------------------------- running the tools
@@ -71,9 +85,13 @@ def tool(name: str) -> list[str]:
 
 async def run(command: list[str], *args: str, expect: int | None = 0) -> subprocess.CompletedProcess:
     """Run a tool without blocking the server's event loop."""
-    done = await asyncio.to_thread(subprocess.run, [*command, *args], capture_output=True, text=True, timeout=120)
+    done = await asyncio.to_thread(
+        subprocess.run, [*command, *args], capture_output=True, text=True, timeout=120
+    )
     if expect is not None:
-        assert done.returncode == expect, f"{command} {args} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
+        assert done.returncode == expect, (
+            f"{command} {args} -> {done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
     return done
 
 
@@ -99,7 +117,9 @@ async def upload(http, server) -> str:
 
 
 async def answer(client, question: int, choice: int) -> None:
-    reply = await client.request({"type": "answer", "question": question, "choice": choice}, "answer_accepted")
+    reply = await client.request(
+        {"type": "answer", "question": question, "choice": choice}, "answer_accepted"
+    )
     assert reply["type"] == "answer_accepted", reply
 
 
@@ -221,27 +241,35 @@ class RawEvents:
         if self.sqlite_path:
             with sqlite3.connect(self.sqlite_path) as db:
                 topic, state = db.execute(
-                    "SELECT topic, state FROM stored_events WHERE originator_id = ? AND originator_version = ?",
-                    (uuid.UUID(room_id).hex, version)).fetchone()
+                    "SELECT topic, state FROM stored_events "
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (uuid.UUID(room_id).hex, version),
+                ).fetchone()
         else:
             with psycopg.connect(self.url.split("?")[0]) as db:
                 topic, state = db.execute(
                     f"SELECT topic, state FROM {self.schema}.quiz_events "
-                    "WHERE originator_id = %s AND originator_version = %s", (uuid.UUID(room_id), version)).fetchone()
+                    "WHERE originator_id = %s AND originator_version = %s",
+                    (uuid.UUID(room_id), version),
+                ).fetchone()
         return topic, json.loads(bytes(state))
 
     def put(self, room_id: str, version: int, topic: str, state: dict) -> None:
         data = json.dumps(state, separators=(",", ":")).encode()
         if self.sqlite_path:
             with sqlite3.connect(self.sqlite_path) as db:
-                db.execute("UPDATE stored_events SET topic = ?, state = ? "
-                           "WHERE originator_id = ? AND originator_version = ?",
-                           (topic, data, uuid.UUID(room_id).hex, version))
+                db.execute(
+                    "UPDATE stored_events SET topic = ?, state = ? "
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (topic, data, uuid.UUID(room_id).hex, version),
+                )
         else:
             with psycopg.connect(self.url.split("?")[0]) as db:
-                db.execute(f"UPDATE {self.schema}.quiz_events SET topic = %s, state = %s "
-                           "WHERE originator_id = %s AND originator_version = %s",
-                           (topic, data, uuid.UUID(room_id), version))
+                db.execute(
+                    f"UPDATE {self.schema}.quiz_events SET topic = %s, state = %s "
+                    "WHERE originator_id = %s AND originator_version = %s",
+                    (topic, data, uuid.UUID(room_id), version),
+                )
 
 
 def version_of(events: list, kind: str, **fields) -> int:  # type: ignore[no-untyped-def]
@@ -260,7 +288,9 @@ async def test_timeline_lists_every_event_in_order(connect, http, server, clock,
 
     lines = json_lines((await replay(store_url, game.code, "--json")).stdout)
     events, state = [x for x in lines if x["kind"] == "event"], lines[-1]
-    assert [(e["version"], e["type"]) for e in events] == [(e.originator_version, type(e).__name__) for e in stored]
+    assert [(e["version"], e["type"]) for e in events] == [
+        (e.originator_version, type(e).__name__) for e in stored
+    ]
     assert [e["version"] for e in events] == list(range(1, len(stored) + 1))
     assert state["kind"] == "state" and state["version"] == len(stored)
 
@@ -275,10 +305,19 @@ async def test_timeline_lists_every_event_in_order(connect, http, server, clock,
     assert sorted(first_at_seq) == list(range(1, events[-1]["seq"] + 1))
 
     # The essentials: who answered what, for how many points.
-    answers = [(e["name"], e["fields"]["question"], e["fields"]["choice"], e["fields"]["points"])
-               for e in events if e["type"] == "AnswerSubmitted"]
-    assert answers == [("Ann", 0, 1, 1000), ("Ben", 0, 1, 750), ("Dan", 0, 0, 0),
-                       ("Ann", 1, 0, 1850), ("Ben", 1, 1, 0), ("Ann", 2, 2, 0)]
+    answers = [
+        (e["name"], e["fields"]["question"], e["fields"]["choice"], e["fields"]["points"])
+        for e in events
+        if e["type"] == "AnswerSubmitted"
+    ]
+    assert answers == [
+        ("Ann", 0, 1, 1000),
+        ("Ben", 0, 1, 750),
+        ("Dan", 0, 0, 0),
+        ("Ann", 1, 0, 1850),
+        ("Ben", 1, 1, 0),
+        ("Ann", 2, 2, 0),
+    ]
 
     # The terminal table: one line per event, in the same order.
     text = (await replay(store_url, game.code)).stdout
@@ -296,7 +335,13 @@ async def test_state_at_each_seq_is_what_the_clients_saw(connect, http, server, 
     async def state_at(seq: int) -> dict:
         return json_lines((await replay(store_url, game.code, "--at", str(seq), "--json")).stdout)[-1]
 
-    states = dict(zip(range(1, final_seq + 1), await asyncio.gather(*(state_at(s) for s in range(1, final_seq + 1)))))
+    states = dict(
+        zip(
+            range(1, final_seq + 1),
+            await asyncio.gather(*(state_at(s) for s in range(1, final_seq + 1))),
+            strict=True,
+        )
+    )
 
     # Every `state` any client received is the replayed room at its seq, field for field.
     seen = [m for m in game.all_received() if m["type"] == "state"]
@@ -314,8 +359,11 @@ async def test_state_at_each_seq_is_what_the_clients_saw(connect, http, server, 
             assert {u: (v["name"], v["online"]) for u, v in view.items()} == replayed, m
 
     # Scores at the end are those the clients were told.
-    ended = {name: c.of_type("quiz_ended")[-1]["you"]["score"] for name, c in game.clients.items()
-             if name in ("Ann", "Ben", "Dan")}
+    ended = {
+        name: c.of_type("quiz_ended")[-1]["you"]["score"]
+        for name, c in game.clients.items()
+        if name in ("Ann", "Ben", "Dan")
+    }
     final = {u["name"]: u["score"] for u in states[final_seq]["room"]["members"]}
     assert ended == {"Ann": 2850, "Ben": 750, "Dan": 0}
     assert {k: final[k] for k in ended} == ended
@@ -329,14 +377,18 @@ async def test_state_at_each_seq_is_what_the_clients_saw(connect, http, server, 
     assert at_time[-1]["room"]["phase"] == "question"
     assert at_time[-2]["type"] == "QuestionShown"
     version = at_time[-1]["version"]
-    at_version = json_lines((await replay(store_url, game.code, "--at-version", str(version), "--json")).stdout)
+    at_version = json_lines(
+        (await replay(store_url, game.code, "--at-version", str(version), "--json")).stdout
+    )
     assert at_version[-1] == at_time[-1]
 
     text = (await replay(store_url, game.code, "--at", "2")).stdout
     assert "showing the first 2" in text and "at seq 2 (version 2)" in text
 
 
-async def test_check_passes_on_a_real_game_and_names_a_tampered_event(connect, http, server, clock, store_url):
+async def test_check_passes_on_a_real_game_and_names_a_tampered_event(
+    connect, http, server, clock, store_url
+):
     game = await play(connect, http, server, clock)
     stored = stored_room_events(store_url, game.room_id)
     ok = await replay(store_url, game.code, "--check")
@@ -351,7 +403,9 @@ async def test_check_passes_on_a_real_game_and_names_a_tampered_event(connect, h
         raw.put(game.room_id, version, new_topic, new_state)
         try:
             failed = await replay(store_url, game.code, "--check", expect=1)
-            as_json = json_lines((await replay(store_url, game.code, "--check", "--json", expect=1)).stdout)[0]
+            as_json = json_lines((await replay(store_url, game.code, "--check", "--json", expect=1)).stdout)[
+                0
+            ]
         finally:
             raw.put(game.room_id, version, topic, state)
         assert failed.stdout.startswith(f"FAILED at event v{version} {as_json['problem']['type']}: ")
@@ -369,12 +423,16 @@ async def test_check_passes_on_a_real_game_and_names_a_tampered_event(connect, h
     v = version_of(stored, "AnswerSubmitted", user_id=ann, question=1)
     shown = stored[version_of(stored, "QuestionShown", index=1) - 1]
     late = shown.deadline_at + 3000
-    problem = await check_after(v, lambda t, s: (t, {**s, "received_at": late, "elapsed_ms": late - shown.shown_at}))
+    problem = await check_after(
+        v, lambda t, s: (t, {**s, "received_at": late, "elapsed_ms": late - shown.shown_at})
+    )
     assert "answer received 3000 ms after its deadline" in problem["message"]
 
     # A member counted twice: Dan's return rewritten as a second join.
     v = version_of(stored, "MemberOnline", user_id=dan)
-    problem = await check_after(v, lambda t, s: (t.replace("MemberOnline", "MemberJoined"), {**s, "name": "Dan"}))
+    problem = await check_after(
+        v, lambda t, s: (t.replace("MemberOnline", "MemberJoined"), {**s, "name": "Dan"})
+    )
     assert problem["type"] == "MemberJoined"
     assert f"member counted twice: {dan} joined while already a member" in problem["message"]
 
@@ -388,7 +446,8 @@ async def test_check_passes_on_a_real_game_and_names_a_tampered_event(connect, h
 
 
 async def test_a_reused_code_takes_the_most_recent_room_and_says_so(
-        connect, http, server, clock, store_url, monkeypatch):
+    connect, http, server, clock, store_url, monkeypatch
+):
     codes = iter(["424242", "424242"])
 
     class Secrets:
@@ -427,16 +486,21 @@ async def test_a_reused_code_takes_the_most_recent_room_and_says_so(
 
     rows = json_lines((await audit(store_url, "events", "--room", "424242", "--limit", "0", "--json")).stdout)
     assert {r["room_id"] for r in rows} == {second}
-    rows = json_lines((await audit(store_url, "events", "--room", "424242", "--nth", "1", "--limit", "0",
-                                   "--json")).stdout)
+    rows = json_lines(
+        (await audit(store_url, "events", "--room", "424242", "--nth", "1", "--limit", "0", "--json")).stdout
+    )
     assert {r["room_id"] for r in rows} == {first}
 
     history = json_lines((await audit(store_url, "user", ann.user_id, "--json")).stdout)
     assert [(h["room_id"], h["names"], h["score"], h["role"], h["status"]) for h in history] == [
-        (first, "Ann", 1000, "player", "closed"), (second, "Annie", 1000, "player", "closed")]
+        (first, "Ann", 1000, "player", "closed"),
+        (second, "Annie", 1000, "player", "closed"),
+    ]
     hosted = json_lines((await audit(store_url, "user", host.user_id, "--json")).stdout)
     assert [(h["room_id"], h["role"], h["answers"], h["score"]) for h in hosted] == [
-        (first, "host", 0, 0), (second, "host", 0, 0)]
+        (first, "host", 0, 0),
+        (second, "host", 0, 0),
+    ]
 
 
 async def test_bad_input_exits_2_and_creates_nothing(tmp_path):
@@ -468,8 +532,14 @@ def expected_rows(url: str) -> list[dict]:
     for nid, e in all_notifications(url):
         kind = type(e).__name__
         room = str(e.originator_id) if isinstance(e, Room.Event) else getattr(e, "room_id", None)
-        rows.append({"notification_id": nid, "event_type": kind, "room_id": room,
-                     "user_id": getattr(e, "user_id", None) or getattr(e, "host_id", None)})
+        rows.append(
+            {
+                "notification_id": nid,
+                "event_type": kind,
+                "room_id": room,
+                "user_id": getattr(e, "user_id", None) or getattr(e, "host_id", None),
+            }
+        )
     return rows
 
 
@@ -490,7 +560,9 @@ async def test_audit_queries_return_exactly_the_expected_rows(connect, http, ser
     # Everything in the room (its events and its code's assignment), oldest first.
     rows = await query("--room", game.code, "--oldest-first", "--limit", "0")
     assert sorted(ids(rows)) == [r["notification_id"] for r in expected if r["room_id"] == game.room_id]
-    assert [(r["at_ms"], r["notification_id"]) for r in rows] == sorted((r["at_ms"], r["notification_id"]) for r in rows)
+    assert [(r["at_ms"], r["notification_id"]) for r in rows] == sorted(
+        (r["at_ms"], r["notification_id"]) for r in rows
+    )
     assert all(r["code"] == game.code for r in rows)
     assert {r["event_type"] for r in rows} >= {"RoomCreated", "CodeAssigned", "MemberKicked", "QuizEnded"}
 
@@ -505,18 +577,29 @@ async def test_audit_queries_return_exactly_the_expected_rows(connect, http, ser
     t1, t2 = shown["deadline_ms"] - 20_000, shown["deadline_ms"]
     iso = [time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t / 1000)) + f".{t % 1000:03d}Z" for t in (t1, t2)]
     rows = await query("--type", "AnswerSubmitted", "--since", iso[0], "--until", iso[1], "--oldest-first")
-    assert [(r["name"], r["fields"]["question"], r["fields"]["choice"], r["fields"]["points"]) for r in rows] == [
-        ("Ben", 0, 1, 750), ("Dan", 0, 0, 0),  # question 0's last answers came at t1: both bounds are inclusive
-        ("Ann", 1, 0, 1850), ("Ben", 1, 1, 0)]
-    rows = await query("--room", game.code, "--since", iso[0], "--until", iso[1], "--type", "QuestionShown,QuestionClosed")
+    assert [
+        (r["name"], r["fields"]["question"], r["fields"]["choice"], r["fields"]["points"]) for r in rows
+    ] == [
+        ("Ben", 0, 1, 750),
+        ("Dan", 0, 0, 0),  # question 0's last answers came at t1: both bounds are inclusive
+        ("Ann", 1, 0, 1850),
+        ("Ben", 1, 1, 0),
+    ]
+    rows = await query(
+        "--room", game.code, "--since", iso[0], "--until", iso[1], "--type", "QuestionShown,QuestionClosed"
+    )
     # Question 1 closed 100 ms after its deadline, so after t2.
-    assert [(r["event_type"], r["fields"]["index"]) for r in rows] == [("QuestionShown", 1), ("QuestionClosed", 0)]
+    assert [(r["event_type"], r["fields"]["index"]) for r in rows] == [
+        ("QuestionShown", 1),
+        ("QuestionClosed", 0),
+    ]
 
     # Newest first with a limit: the room's last three events.
     rows = await query("--room", game.code, "--limit", "3")
     assert [r["event_type"] for r in rows] == ["QuizEnded", "QuestionClosed", "AnswerSubmitted"]
-    assert [(r["event_type"], r["user_id"]) for r in await query("--user", dan, "--type", "MemberOffline")] == [
-        ("MemberOffline", dan)]
+    assert [
+        (r["event_type"], r["user_id"]) for r in await query("--user", dan, "--type", "MemberOffline")
+    ] == [("MemberOffline", dan)]
 
     # The whole log: every event exactly once.
     everything = await query("--limit", "0")
@@ -524,19 +607,35 @@ async def test_audit_queries_return_exactly_the_expected_rows(connect, http, ser
 
     # The per-game report: one row per player per question, then ranks.
     report = json.loads((await audit(store_url, "game", game.code, "--json")).stdout)
-    got = [(a["question"], a["name"], a["choice"], a["correct"], a["points"], a["elapsed_ms"]) for a in report["answers"]]
+    got = [
+        (a["question"], a["name"], a["choice"], a["correct"], a["points"], a["elapsed_ms"])
+        for a in report["answers"]
+    ]
     assert got == [
-        (0, "Ann", 1, True, 1000, 0), (0, "Ben", 1, True, 750, 10_000), (0, "Dan", 0, False, 0, 10_000),
-        (1, "Ann", 0, True, 1850, 5000), (1, "Ben", 1, False, 0, 5000), (1, "Dan", None, False, 0, None),
-        (2, "Ann", 2, True, 0, 0), (2, "Ben", None, False, 0, None), (2, "Dan", None, False, 0, None),
+        (0, "Ann", 1, True, 1000, 0),
+        (0, "Ben", 1, True, 750, 10_000),
+        (0, "Dan", 0, False, 0, 10_000),
+        (1, "Ann", 0, True, 1850, 5000),
+        (1, "Ben", 1, False, 0, 5000),
+        (1, "Dan", None, False, 0, None),
+        (2, "Ann", 2, True, 0, 0),
+        (2, "Ben", None, False, 0, None),
+        (2, "Dan", None, False, 0, None),
     ]
     podium = game["Ann"].of_type("quiz_ended")[-1]["podium"]
     assert report["ranks"] == podium
-    assert [(r["rank"], r["name"], r["score"]) for r in podium] == [(1, "Ann", 2850), (2, "Ben", 750), (3, "Dan", 0)]
+    assert [(r["rank"], r["name"], r["score"]) for r in podium] == [
+        (1, "Ann", 2850),
+        (2, "Ben", 750),
+        (3, "Dan", 0),
+    ]
 
     # ... as CSV, and from the script file as well as the console script.
-    csv_text = (await run([sys.executable, str(SCRIPTS / "audit.py")], "--store", store_url, "game", game.code,
-                          "--csv")).stdout
+    csv_text = (
+        await run(
+            [sys.executable, str(SCRIPTS / "audit.py")], "--store", store_url, "game", game.code, "--csv"
+        )
+    ).stdout
     table = list(csv.DictReader(io.StringIO(csv_text)))
     assert len(table) == 9
     assert table[3]["name"] == "Ann" and table[3]["points"] == "1850" and table[3]["final_rank"] == "1"
@@ -547,7 +646,9 @@ async def test_audit_queries_return_exactly_the_expected_rows(connect, http, ser
     # Per-user history.
     for user, name, score in ((ann, "Ann", 2850), (ben, "Ben", 750), (game["Cat"].user_id, "Cat", 0)):
         history = json_lines((await audit(store_url, "user", user, "--json")).stdout)
-        assert [(h["code"], h["names"], h["score"], h["status"]) for h in history] == [(game.code, name, score, "ended")]
+        assert [(h["code"], h["names"], h["score"], h["status"]) for h in history] == [
+            (game.code, name, score, "ended")
+        ]
     text = (await audit(store_url, "user", ann)).stdout
     assert "1 room\n" in text and "2850" in text and "Three questions" in text
 
@@ -567,9 +668,15 @@ async def test_read_model_catches_up_after_a_restart_mid_game(connect, http, ser
     await first_question(game, clock)
 
     # A follower keeps the read model up to date while the game goes on.
-    await audit(store_url, "catch-up")  # creates the read model's tables before the follower and this test read them
-    follower = subprocess.Popen([*tool("quiz-audit"), "--store", store_url, "follow", "--poll", "0.1"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    await audit(
+        store_url, "catch-up"
+    )  # creates the read model's tables before the follower and this test read them
+    follower = subprocess.Popen(
+        [*tool("quiz-audit"), "--store", store_url, "follow", "--poll", "0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         await caught_up(store_url)
 
@@ -593,14 +700,22 @@ async def test_read_model_catches_up_after_a_restart_mid_game(connect, http, ser
     assert Counter(r["notification_id"] for r in rows) == Counter(r["notification_id"] for r in expected)
     by_id = {r["notification_id"]: r for r in rows}
     for r in expected:
-        assert (by_id[r["notification_id"]]["event_type"], by_id[r["notification_id"]]["room_id"],
-                by_id[r["notification_id"]]["user_id"]) == (r["event_type"], r["room_id"], r["user_id"])
-    restarts = [r for r in rows if r["event_type"] == "MemberOffline" and r["fields"]["reason"] == "server_restart"]
+        assert (
+            by_id[r["notification_id"]]["event_type"],
+            by_id[r["notification_id"]]["room_id"],
+            by_id[r["notification_id"]]["user_id"],
+        ) == (r["event_type"], r["room_id"], r["user_id"])
+    restarts = [
+        r for r in rows if r["event_type"] == "MemberOffline" and r["fields"]["reason"] == "server_restart"
+    ]
     assert {r["name"] for r in restarts} == {"Host", "Ann", "Ben", "Dan"}
     # The answers accepted before the restart count once, and the game report has them.
     report = json.loads((await audit(store_url, "game", game.code, "--json")).stdout)
     assert [(a["name"], a["points"]) for a in report["answers"] if a["question"] == 0] == [
-        ("Ann", 1000), ("Ben", 750), ("Dan", 0)]
+        ("Ann", 1000),
+        ("Ben", 750),
+        ("Dan", 0),
+    ]
     again = await audit(store_url, "catch-up")
     assert again.stderr.startswith("audit log: 0 new events projected")
 
@@ -623,6 +738,11 @@ async def caught_up(url: str, timeout: float = 20.0) -> None:
 
 def test_the_console_scripts_are_installed():
     for name in ("quiz-replay", "quiz-audit"):
-        done = subprocess.run([*tool(name), "--help"], capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "COLUMNS": "100"})
+        done = subprocess.run(
+            [*tool(name), "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "100"},
+        )
         assert done.returncode == 0 and "--store" in done.stdout

@@ -136,7 +136,9 @@ def test_cleanup_times():
 
 commands = st.lists(
     st.tuples(
-        st.sampled_from(["join", "leave", "offline", "start", "next", "answer", "kick", "lock", "unlock", "end"]),
+        st.sampled_from(
+            ["join", "leave", "offline", "start", "next", "answer", "kick", "lock", "unlock", "end"]
+        ),
         st.sampled_from(["host", "ann", "ben", "cat"]),
         st.integers(0, 2),
         st.integers(0, 30_000),

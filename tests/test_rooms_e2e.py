@@ -151,8 +151,11 @@ async def test_coalesced_membership_changes_keep_every_view_in_order(http, setti
     from tests.client import QuizClient, assert_no_seq_gap
     from tests.conftest import RunningServer
 
-    server = await RunningServer(replace(settings, fanout_coalesce_above=2, fanout_window_s=0.05), clock).start()
+    server = await RunningServer(
+        replace(settings, fanout_coalesce_above=2, fanout_window_s=0.05), clock
+    ).start()
     try:
+
         async def player(name):
             client = await QuizClient(http, server.ws_url).connect()
             await client.hello()
@@ -180,7 +183,9 @@ async def test_coalesced_membership_changes_keep_every_view_in_order(http, setti
             members, _ = room_view(client)
             assert {u: m["online"] for u, m in members.items()} == expected
             assert_no_seq_gap(client)
-        assert assert_no_seq_gap(host) == final["seq"] - 1  # the host heard every change since it created the room
+        assert (
+            assert_no_seq_gap(host) == final["seq"] - 1
+        )  # the host heard every change since it created the room
     finally:
         await server.stop()
 
@@ -201,7 +206,9 @@ async def test_joins_arriving_together_give_every_member_an_exact_view(coalesce_
             player = await QuizClient(http, server.ws_url).connect()
             await player.hello()
             players.append(player)
-        await asyncio.gather(*(p.send({"type": "join", "code": code, "name": f"P{i}"}) for i, p in enumerate(players)))
+        await asyncio.gather(
+            *(p.send({"type": "join", "code": code, "name": f"P{i}"}) for i, p in enumerate(players))
+        )
         for player in players:
             await player.expect("state")
         everyone = {c.user_id for c in (host, *players)}

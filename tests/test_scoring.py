@@ -8,12 +8,23 @@ from quiz_actors.domain.scoring import score_answer
 
 
 def score(correct=True, elapsed=0, limit=20_000, kind="standard", streak=0):
-    return score_answer(correct=correct, elapsed_ms=elapsed, time_limit_ms=limit, points_kind=kind, streak_before=streak)
+    return score_answer(
+        correct=correct, elapsed_ms=elapsed, time_limit_ms=limit, points_kind=kind, streak_before=streak
+    )
 
 
-@pytest.mark.parametrize("elapsed, points", [
-    (0, 1000), (499, 1000), (500, 988), (10_000, 750), (20_000, 500), (5_000, 875), (1, 1000),
-])
+@pytest.mark.parametrize(
+    "elapsed, points",
+    [
+        (0, 1000),
+        (499, 1000),
+        (500, 988),
+        (10_000, 750),
+        (20_000, 500),
+        (5_000, 875),
+        (1, 1000),
+    ],
+)
 def test_speed_weighted_points(elapsed, points):
     assert score(elapsed=elapsed).points == points
 

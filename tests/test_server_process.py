@@ -42,7 +42,9 @@ async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig):
     env = {**os.environ, "QUIZ_PORT": str(port)}  # the port from the environment, the store from an option
     process = subprocess.Popen(
         [sys.executable, "-m", "quiz_actors", "--store", f"sqlite:///{tmp_path}/events.sqlite3"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -72,7 +74,9 @@ async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig):
 def test_bad_store_url_is_a_clear_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "quiz_actors", "--store", "mysql://nope"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode != 0
     assert "quiz-server: Unsupported store URL" in result.stderr

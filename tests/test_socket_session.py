@@ -41,8 +41,15 @@ class OneSocketServer:
     async def _handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(compress=False)
         await ws.prepare(request)
-        self.session = SocketSession(ws, asyncio.get_running_loop(), "test", max_queued=100_000,
-                                     max_bytes=100_000_000, send_timeout_s=30, transport=request.transport)
+        self.session = SocketSession(
+            ws,
+            asyncio.get_running_loop(),
+            "test",
+            max_queued=100_000,
+            max_bytes=100_000_000,
+            send_timeout_s=30,
+            transport=request.transport,
+        )
         writer = asyncio.create_task(self.session.run_writer())
         self.ready.set()
         async for _ in ws:

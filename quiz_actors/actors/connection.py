@@ -24,9 +24,7 @@ from typing import Protocol
 import pykka
 
 from quiz_actors import protocol
-from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
-from quiz_actors.actors.pooled import Dispatcher, PooledActor
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     ClientMessage,
@@ -44,7 +42,9 @@ from quiz_actors.actors.messages import (
     SocketClosed,
     UnregisterConnection,
 )
+from quiz_actors.actors.pooled import Dispatcher, PooledActor
 from quiz_actors.clock import Clock
+from quiz_actors.protocol import Batch
 from quiz_actors.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,9 @@ class ConnectionActor(PooledActor):
     def _dispatch(self, message: object) -> None:
         if isinstance(message, Deliver):
             # A room this socket has just switched away from may still be sending.
-            stale = message.room_id is not None and self.room_id is not None and message.room_id != self.room_id
+            stale = (
+                message.room_id is not None and self.room_id is not None and message.room_id != self.room_id
+            )
             if not self.finished and not stale:
                 self.outlet.send(message.batch)
         elif isinstance(message, ClientMessage):
@@ -157,7 +159,9 @@ class ConnectionActor(PooledActor):
         if kind == "create_room":
             if not self._admin_key_ok(message.get("admin_key")):
                 log.info("refused create_room from %s (user %s): admin key", self.outlet.peer, self.user_id)
-                self._reply(protocol.error("unauthorized", "Creating rooms needs the server's admin key"), ref)
+                self._reply(
+                    protocol.error("unauthorized", "Creating rooms needs the server's admin key"), ref
+                )
                 return
             tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
         elif kind == "join":

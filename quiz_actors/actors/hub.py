@@ -18,7 +18,6 @@ import pykka
 
 from eventstore import EventStore
 from quiz_actors import protocol
-from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -43,6 +42,7 @@ from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.quiz import Quiz
 from quiz_actors.domain.room import CLOSED, Room
+from quiz_actors.protocol import Batch
 from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -114,14 +114,20 @@ class HubActor(pykka.ThreadingActor):
             log.warning("hub: the store is unavailable; refused %s", type(message).__name__)
             sender = getattr(message, "sender", None)
             if sender is not None:
-                self._reply(sender, protocol.error("busy", "The server cannot reach its store; try again"),
-                            getattr(message, "ref", None))
+                self._reply(
+                    sender,
+                    protocol.error("busy", "The server cannot reach its store; try again"),
+                    getattr(message, "ref", None),
+                )
         except Exception:
             log.exception("hub failed on %s", type(message).__name__)
             sender = getattr(message, "sender", None)
             if sender is not None:
-                self._reply(sender, protocol.error("internal", "Something went wrong on the server"),
-                            getattr(message, "ref", None))
+                self._reply(
+                    sender,
+                    protocol.error("internal", "Something went wrong on the server"),
+                    getattr(message, "ref", None),
+                )
 
     def _dispatch(self, message: object) -> None:
         if isinstance(message, RegisterConnection):
@@ -157,13 +163,21 @@ class HubActor(pykka.ThreadingActor):
         sender, ref = message.sender, message.ref
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
-            self._reply(sender, protocol.error("quiz_not_found", f"No quiz has id {message.quiz_id[:64]}"), ref)
+            self._reply(
+                sender, protocol.error("quiz_not_found", f"No quiz has id {message.quiz_id[:64]}"), ref
+            )
             return
         code = self._free_code()
         now = self.clock.now_ms()
         try:
-            room = Room.open(code=code, quiz_id=message.quiz_id, quiz=quiz.document,
-                             host_id=sender.user_id, host_name=message.name, at=now)
+            room = Room.open(
+                code=code,
+                quiz_id=message.quiz_id,
+                quiz=quiz.document,
+                host_id=sender.user_id,
+                host_name=message.name,
+                at=now,
+            )
         except RoomError as e:
             self._reply(sender, protocol.error(e.code, e.message), ref)
             return
@@ -175,7 +189,9 @@ class HubActor(pykka.ThreadingActor):
         except Exception:
             log.exception("could not store a new room")
             self.directory = None  # it assigned a code that was not stored: reload before next use
-            self._reply(sender, protocol.error("busy", "The server could not create the room; try again"), ref)
+            self._reply(
+                sender, protocol.error("busy", "The server could not create the room; try again"), ref
+            )
             return
         log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
         self.store.snapshot_if_due(self.directory, directory_version)
@@ -206,9 +222,14 @@ class HubActor(pykka.ThreadingActor):
         room_id = self.directory.room_for(message.code)
         if room_id is None:
             if self.join_guard.failed(sender.ip, now):
-                log.warning("join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id)
-            self._reply(sender, protocol.error(
-                "room_not_found", f"No open room has code {message.code[:12]}"), message.ref)
+                log.warning(
+                    "join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id
+                )
+            self._reply(
+                sender,
+                protocol.error("room_not_found", f"No open room has code {message.code[:12]}"),
+                message.ref,
+            )
             return
         actor = self._activate(room_id)
         actor.tell(Join(message.sender, message.name, message.ref))

@@ -194,4 +194,3 @@ class SweepDue:
 class RoomWasClosed:
     room_id: str
     code: str
-

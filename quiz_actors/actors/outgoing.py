@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import bisect
 
-
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import Deliver, Sender
 from quiz_actors.protocol import Batch
@@ -62,7 +61,7 @@ class Outgoing:
         return max(first_meant, self._served.get(user_id, 0))
 
     def _deferred_for(self, user_id: str) -> list[str]:
-        return [text for text, but in self._later[self._start_for(user_id):] if but != user_id]
+        return [text for text, but in self._later[self._start_for(user_id) :] if but != user_id]
 
     def release_deferred(self) -> None:
         if not self._later:

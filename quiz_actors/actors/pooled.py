@@ -147,7 +147,9 @@ class PooledActor(pykka.Actor):
 
     dispatcher: Dispatcher | LoopDispatcher
 
-    def __init__(self, *args: Any, dispatcher: Dispatcher | LoopDispatcher | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, dispatcher: Dispatcher | LoopDispatcher | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.dispatcher = dispatcher or default_dispatcher()
         self.actor_inbox.actor = self  # type: ignore[attr-defined]

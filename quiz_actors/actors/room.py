@@ -29,8 +29,6 @@ import pykka
 from eventstore import EventStore
 from quiz_actors import protocol, views
 from quiz_actors.actors.delivery import tell_quietly
-from quiz_actors.actors.outgoing import Outgoing
-from quiz_actors.actors.unsaved import Broadcast, Unsaved
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     CleanupDue,
@@ -38,17 +36,19 @@ from quiz_actors.actors.messages import (
     DeadlineDue,
     DetachedFromRoom,
     FloodLockDue,
-    RecoveryDue,
     HostRoomCreated,
     Join,
     MemberDisconnected,
     ProgressDue,
+    RecoveryDue,
     ReleaseFanout,
     RoomCommand,
     RoomWasClosed,
     SaveDecided,
     Sender,
 )
+from quiz_actors.actors.outgoing import Outgoing
+from quiz_actors.actors.unsaved import Broadcast, Unsaved
 from quiz_actors.clock import Clock, Timer
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.room import CLOSED, ENDED, FLOOD_LOCK, QUESTION, Room
@@ -186,7 +186,9 @@ class RoomActor(pykka.ThreadingActor):
             log.exception("room %s failed on %s", self.room_id, type(message).__name__)
             sender = getattr(message, "sender", None)
             if sender is not None:
-                self.out.add(sender, protocol.encode(protocol.error("internal", "Something went wrong on the server")))
+                self.out.add(
+                    sender, protocol.encode(protocol.error("internal", "Something went wrong on the server"))
+                )
         finally:
             self.out.send()
             self._snapshot_if_due()
@@ -204,7 +206,11 @@ class RoomActor(pykka.ThreadingActor):
         elif isinstance(message, ReleaseFanout):
             self.fanout_timer = None
             self.out.release_deferred()
-        elif isinstance(message, DeadlineDue) and self.deadline_timer and self.deadline_timer[0] == message.index:
+        elif (
+            isinstance(message, DeadlineDue)
+            and self.deadline_timer
+            and self.deadline_timer[0] == message.index
+        ):
             self.deadline_timer = None
 
     def _refuse_busy(self, message: object) -> None:
@@ -274,16 +280,27 @@ class RoomActor(pykka.ThreadingActor):
             return
         # The messages are built now, with this join's seq and count; they go out after the commit.
         if outcome == "joined":
-            self.unsaved.broadcasts.append(Broadcast(
-                {"type": "member_joined", "seq": room.seq,
-                 "member": views.member_view(room.members[sender.user_id]),
-                 "count": len(room.members)},
-                but=sender.user_id, coalesce=True))
+            self.unsaved.broadcasts.append(
+                Broadcast(
+                    {
+                        "type": "member_joined",
+                        "seq": room.seq,
+                        "member": views.member_view(room.members[sender.user_id]),
+                        "count": len(room.members),
+                    },
+                    but=sender.user_id,
+                    coalesce=True,
+                )
+            )
             self._lock_against_join_flood()
         elif outcome == "rejoined":
-            self.unsaved.broadcasts.append(Broadcast(
-                {"type": "member_online", "seq": room.seq, "user_id": sender.user_id},
-                but=sender.user_id, coalesce=True))
+            self.unsaved.broadcasts.append(
+                Broadcast(
+                    {"type": "member_online", "seq": room.seq, "user_id": sender.user_id},
+                    but=sender.user_id,
+                    coalesce=True,
+                )
+            )
         self.unsaved.joiners.append((sender, ref))  # "attached" too: its state must not show unsaved events
         self._request_save()
 
@@ -298,7 +315,12 @@ class RoomActor(pykka.ThreadingActor):
         while recent and now - recent[0] > JOIN_BURST_WINDOW_MS:
             recent.popleft()
         if len(recent) >= self.settings.room_join_burst and self.room.lock(None, FLOOD_LOCK, now):
-            log.warning("room %s locked itself: %s joins in %s s", self.room.code, len(recent), JOIN_BURST_WINDOW_MS // 1000)
+            log.warning(
+                "room %s locked itself: %s joins in %s s",
+                self.room.code,
+                len(recent),
+                JOIN_BURST_WINDOW_MS // 1000,
+            )
             self.unsaved.broadcasts.append(Broadcast(self._lock_message()))
             recent.clear()
 
@@ -326,8 +348,9 @@ class RoomActor(pykka.ThreadingActor):
         room = self.room
         if room.go_offline(message.sender.user_id, message.reason, self.clock.now_ms()):
             self._commit()
-            self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": message.sender.user_id},
-                            coalesce=True)
+            self._broadcast(
+                {"type": "member_offline", "seq": room.seq, "user_id": message.sender.user_id}, coalesce=True
+            )
             self._close_if_everyone_answered()
             self._after_change()
 
@@ -372,8 +395,15 @@ class RoomActor(pykka.ThreadingActor):
         if was_host:
             self._broadcast({"type": "member_offline", "seq": room.seq, "user_id": sender.user_id})
         else:
-            self._broadcast({"type": "member_left", "seq": room.seq, "user_id": sender.user_id,
-                             "count": len(room.members)}, coalesce=True)
+            self._broadcast(
+                {
+                    "type": "member_left",
+                    "seq": room.seq,
+                    "user_id": sender.user_id,
+                    "count": len(room.members),
+                },
+                coalesce=True,
+            )
         self._close_if_everyone_answered()
         self._after_change()
 
@@ -390,7 +420,9 @@ class RoomActor(pykka.ThreadingActor):
                 self._detach(target)
                 self.out.send()  # `kicked` must reach the socket before the close does
                 tell_quietly(victim.conn, CloseSocket(protocol.CLOSE_KICKED, "kicked"))
-            self._broadcast({"type": "member_kicked", "seq": room.seq, "user_id": target, "count": len(room.members)})
+            self._broadcast(
+                {"type": "member_kicked", "seq": room.seq, "user_id": target, "count": len(room.members)}
+            )
             self._close_if_everyone_answered()
         elif kind in ("lock", "unlock"):
             changed = room.lock(user, "host", now) if kind == "lock" else room.unlock(user, now)
@@ -480,7 +512,9 @@ class RoomActor(pykka.ThreadingActor):
 
     def _on_cleanup_due(self) -> None:
         room = self.room
-        due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
+        due = room.cleanup_due_at(
+            self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s)
+        )
         now = self.clock.now_ms()
         if due is None or now < due:
             self._after_change()
@@ -531,15 +565,24 @@ class RoomActor(pykka.ThreadingActor):
                 timer = self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, DeadlineDue(index)))
                 self.deadline_timer = (index, timer)
         if room.locked and room.lock_reason == FLOOD_LOCK and self.flood_timer is None:
-            delay = max(0.0, (room.locked_at + self._ms(self.settings.flood_lock_s) - self.clock.now_ms()) / 1000)
-            self.flood_timer = self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, FloodLockDue()))
-        due = room.cleanup_due_at(self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s))
+            delay = max(
+                0.0, (room.locked_at + self._ms(self.settings.flood_lock_s) - self.clock.now_ms()) / 1000
+            )
+            self.flood_timer = self.clock.call_later(
+                delay, lambda: tell_quietly(self.actor_ref, FloodLockDue())
+            )
+        due = room.cleanup_due_at(
+            self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s)
+        )
         if self.cleanup_timer is not None and self.cleanup_timer[0] != due:
             self.cleanup_timer[1].cancel()
             self.cleanup_timer = None
         if due is not None and self.cleanup_timer is None:
             delay = max(0.0, (due - self.clock.now_ms()) / 1000)
-            self.cleanup_timer = (due, self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, CleanupDue())))
+            self.cleanup_timer = (
+                due,
+                self.clock.call_later(delay, lambda: tell_quietly(self.actor_ref, CleanupDue())),
+            )
 
     @staticmethod
     def _ms(seconds: float) -> int:
@@ -616,4 +659,5 @@ class RoomActor(pykka.ThreadingActor):
                     self.out.add(sender, text)
         if deferred and self.fanout_timer is None:
             self.fanout_timer = self.clock.call_later(
-                self.settings.fanout_window_s, lambda: tell_quietly(self.actor_ref, ReleaseFanout()))
+                self.settings.fanout_window_s, lambda: tell_quietly(self.actor_ref, ReleaseFanout())
+            )

@@ -73,7 +73,7 @@ class Room(Aggregate):
         self._add_member(host_id, host_name, created_at, online=True)
 
     @classmethod
-    def open(cls, *, code: str, quiz_id: str, quiz: dict, host_id: str, host_name: str, at: int) -> "Room":
+    def open(cls, *, code: str, quiz_id: str, quiz: dict, host_id: str, host_name: str, at: int) -> Room:
         try:
             name = normalise_name(host_name)
         except NameInvalid as e:
@@ -110,10 +110,7 @@ class Room(Aggregate):
     def answer_progress(self) -> tuple[int, int]:
         """(answered, total): total counts players online or already answered."""
         answers = self.answers()
-        total = sum(
-            1 for u, m in self.members.items()
-            if u != self.host_id and (m["online"] or u in answers)
-        )
+        total = sum(1 for u, m in self.members.items() if u != self.host_id and (m["online"] or u in answers))
         return len(answers), total
 
     def everyone_answered(self) -> bool:
@@ -131,7 +128,9 @@ class Room(Aggregate):
             for i, m in enumerate(players)
         ]
 
-    def cleanup_due_at(self, ended_ttl_ms: int, idle_ttl_ms: int, assume_nobody_online: bool = False) -> int | None:
+    def cleanup_due_at(
+        self, ended_ttl_ms: int, idle_ttl_ms: int, assume_nobody_online: bool = False
+    ) -> int | None:
         """When this room should close if nothing else happens, or None.
 
         ``assume_nobody_online`` is for rooms whose actor is not running: members
@@ -280,8 +279,14 @@ class Room(Aggregate):
             streak_before=self.members[user_id]["streak"],
         )
         self._answer_submitted(
-            question=question, user_id=user_id, choice=choice, received_at=received_at,
-            elapsed_ms=elapsed, correct=correct, points=score.points, streak=score.streak,
+            question=question,
+            user_id=user_id,
+            choice=choice,
+            received_at=received_at,
+            elapsed_ms=elapsed,
+            correct=correct,
+            points=score.points,
+            streak=score.streak,
         )
         return self.current["answers"][user_id]
 
@@ -401,12 +406,24 @@ class Room(Aggregate):
 
     @event("AnswerSubmitted", topic=_topic("AnswerSubmitted"))
     def _answer_submitted(
-        self, question: int, user_id: str, choice: int, received_at: int,
-        elapsed_ms: int, correct: bool, points: int, streak: int,
+        self,
+        question: int,
+        user_id: str,
+        choice: int,
+        received_at: int,
+        elapsed_ms: int,
+        correct: bool,
+        points: int,
+        streak: int,
     ) -> None:
         self.current["answers"][user_id] = {
-            "user_id": user_id, "choice": choice, "received_at": received_at,
-            "elapsed_ms": elapsed_ms, "correct": correct, "points": points, "streak": streak,
+            "user_id": user_id,
+            "choice": choice,
+            "received_at": received_at,
+            "elapsed_ms": elapsed_ms,
+            "correct": correct,
+            "points": points,
+            "streak": streak,
         }
         self._changed(received_at, broadcast=False)
 
@@ -440,8 +457,11 @@ class Room(Aggregate):
             }
         self.phase = REVEAL
         self.last_result = {
-            "index": index, "reason": reason, "correct": list(q["correct"]),
-            "distribution": distribution, "results": results,
+            "index": index,
+            "reason": reason,
+            "correct": list(q["correct"]),
+            "distribution": distribution,
+            "results": results,
         }
         self._changed(at)
 

@@ -15,9 +15,9 @@ import logging
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from quiz_actors import protocol
-from quiz_actors.protocol import Batch
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
+from quiz_actors.protocol import Batch
 from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
@@ -58,7 +58,9 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
     session = SocketSession(
-        ws, loop, peer,
+        ws,
+        loop,
+        peer,
         max_queued=settings.outbox_max_messages,
         max_bytes=settings.outbox_max_bytes,
         send_timeout_s=settings.send_timeout_s,
@@ -81,7 +83,9 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
             if frame.type == WSMsgType.TEXT:
                 _forward(frame.data, session, connection, system.clock.now_ms())
             elif frame.type == WSMsgType.BINARY:
-                session.enqueue(Batch(protocol.encode(protocol.error("bad_message", "Send text frames only"))))
+                session.enqueue(
+                    Batch(protocol.encode(protocol.error("bad_message", "Send text frames only")))
+                )
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:
@@ -119,12 +123,16 @@ class Throttle:
         session = self.session
         if self.meter.refuse(now):
             log.warning("rate limit: closing socket from %s (user %s)", session.peer, session.user_id)
-            session.enqueue(Batch(protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting"))))
+            session.enqueue(
+                Batch(protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting")))
+            )
             session.request_close(protocol.CLOSE_POLICY, "rate limit")
             self.abusive = True
         elif now - self.last_notice >= 1.0:
             log.info("rate limit: refusing messages from %s (user %s)", session.peer, session.user_id)
-            session.enqueue(Batch(protocol.encode(protocol.error("rate_limited", "Slow down: too many messages"))))
+            session.enqueue(
+                Batch(protocol.encode(protocol.error("rate_limited", "Slow down: too many messages")))
+            )
             self.last_notice = now
         return False
 

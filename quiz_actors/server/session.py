@@ -128,9 +128,13 @@ class SocketSession:
         consumer limits apply).
         """
         transport = self.transport
-        if (transport is None or len(batch.texts) > MAX_MESSAGES_PER_FRAME or self.ws.closed
-                or transport.is_closing()
-                or transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]):
+        if (
+            transport is None
+            or len(batch.texts) > MAX_MESSAGES_PER_FRAME
+            or self.ws.closed
+            or transport.is_closing()
+            or transport.get_write_buffer_size() >= transport.get_write_buffer_limits()[1]
+        ):
             return False
         wire = batch.wire
         if wire is None:
@@ -186,8 +190,10 @@ class SocketSession:
 
     async def _close(self, code: int, reason: str) -> None:
         try:
-            await asyncio.wait_for(self.ws.close(code=code, message=reason.encode()), CLOSE_HANDSHAKE_TIMEOUT_S)
-        except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            await asyncio.wait_for(
+                self.ws.close(code=code, message=reason.encode()), CLOSE_HANDSHAKE_TIMEOUT_S
+            )
+        except (TimeoutError, ConnectionError, RuntimeError):
             # A peer that reads nothing never reads our close frame either: drop it.
             if self.transport is not None:
                 self.transport.abort()

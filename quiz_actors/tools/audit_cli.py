@@ -41,42 +41,56 @@ ROOM_FACTS = ["RoomCreated", "QuestionClosed", "QuizEnded", "RoomClosed"]
 
 def parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--store", default=argparse.SUPPRESS,
-                        help=f"event store URL (default {DEFAULT_STORE_URL})")
+    common.add_argument(
+        "--store", default=argparse.SUPPRESS, help=f"event store URL (default {DEFAULT_STORE_URL})"
+    )
     fmt = common.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="JSON output")
     fmt.add_argument("--csv", action="store_true", default=argparse.SUPPRESS, help="CSV output")
-    common.add_argument("--no-catch-up", action="store_true", default=argparse.SUPPRESS,
-                        help="answer from the read model as it is, without reading new events first")
+    common.add_argument(
+        "--no-catch-up",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="answer from the read model as it is, without reading new events first",
+    )
 
-    p = argparse.ArgumentParser(prog="quiz-audit", parents=[common],
-                                description="Audit-log queries over the event store.")
+    p = argparse.ArgumentParser(
+        prog="quiz-audit", parents=[common], description="Audit-log queries over the event store."
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     ev = sub.add_parser("events", parents=[common], help="events filtered by room, user, type and time")
     ev.add_argument("--room", help="a room's code (the most recent room with it, unless --nth) or id")
     ev.add_argument("--nth", type=int, help="for a reused code: which room, 1 = the oldest")
     ev.add_argument("--user", help="a user id")
-    ev.add_argument("--type", action="append", default=[], metavar="TYPE",
-                    help="event type, e.g. AnswerSubmitted (repeat or comma-separate for several)")
+    ev.add_argument(
+        "--type",
+        action="append",
+        default=[],
+        metavar="TYPE",
+        help="event type, e.g. AnswerSubmitted (repeat or comma-separate for several)",
+    )
     ev.add_argument("--since", metavar="ISO", help="from this time on (ISO 8601; UTC unless a zone is given)")
     ev.add_argument("--until", metavar="ISO", help="up to this time, inclusive")
     ev.add_argument("--oldest-first", action="store_true", help="oldest first (default: newest first)")
     ev.add_argument("--limit", type=int, default=50, help="at most this many rows (default 50; 0 for all)")
 
-    game = sub.add_parser("game", parents=[common],
-                          help="one game: every player's answer to every question, final ranks")
+    game = sub.add_parser(
+        "game", parents=[common], help="one game: every player's answer to every question, final ranks"
+    )
     game.add_argument("room", nargs="?", help="the room's code or id")
     game.add_argument("--room-id", help="the room's id")
     game.add_argument("--nth", type=int, help="for a reused code: which room, 1 = the oldest")
 
-    user = sub.add_parser("user", parents=[common],
-                          help="every room a user joined, their names there, their scores")
+    user = sub.add_parser(
+        "user", parents=[common], help="every room a user joined, their names there, their scores"
+    )
     user.add_argument("user_id")
 
     sub.add_parser("catch-up", parents=[common], help="bring the audit read model up to date")
-    follow = sub.add_parser("follow", parents=[common],
-                            help="keep the read model up to date until interrupted")
+    follow = sub.add_parser(
+        "follow", parents=[common], help="keep the read model up to date until interrupted"
+    )
     follow.add_argument("--poll", type=float, default=0.5, help="seconds between reads of a SQLite store")
     return p
 
@@ -105,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
             return _follow(log, args.poll)
         added = 0 if args.no_catch_up else log.catch_up()
         if added or args.command == "catch-up":
-            print(f"audit log: {added} new events projected, up to notification {log.position()}",
-                  file=sys.stderr)
+            print(
+                f"audit log: {added} new events projected, up to notification {log.position()}",
+                file=sys.stderr,
+            )
         if args.command == "catch-up":
             return EXIT_OK
         query, show = COMMANDS[args.command]
@@ -158,19 +174,34 @@ def _time(text: str | None, option: str) -> int | None:
 
 
 def events_query(log: AuditLog, args: argparse.Namespace) -> list[AuditRow]:
-    return log.events(EventFilter(
-        room_ids=[_choose_room(log, args.room, None, args.nth)] if args.room else None,
-        user_id=args.user,
-        types=[t.strip() for group in args.type for t in group.split(",") if t.strip()],
-        since_ms=_time(args.since, "--since"), until_ms=_time(args.until, "--until"),
-        newest_first=not args.oldest_first, limit=args.limit or None,
-    ))
+    return log.events(
+        EventFilter(
+            room_ids=[_choose_room(log, args.room, None, args.nth)] if args.room else None,
+            user_id=args.user,
+            types=[t.strip() for group in args.type for t in group.split(",") if t.strip()],
+            since_ms=_time(args.since, "--since"),
+            until_ms=_time(args.until, "--until"),
+            newest_first=not args.oldest_first,
+            limit=args.limit or None,
+        )
+    )
 
 
 # Fields the events table already shows in its own columns.
 SHOWN_IN_COLUMNS = ("user_id", "host_id", "name", "host_name", "code", "at", "received_at", "created_at")
-EVENT_COLUMNS = ["notification_id", "time", "event_type", "room_id", "code", "user_id", "name",
-                 "aggregate_id", "version", "at_ms", "fields"]
+EVENT_COLUMNS = [
+    "notification_id",
+    "time",
+    "event_type",
+    "room_id",
+    "code",
+    "user_id",
+    "name",
+    "aggregate_id",
+    "version",
+    "at_ms",
+    "fields",
+]
 
 
 def events_print(rows: list[AuditRow], args: argparse.Namespace) -> None:
@@ -180,9 +211,23 @@ def events_print(rows: list[AuditRow], args: argparse.Namespace) -> None:
     elif args.csv:
         write_csv(EVENT_COLUMNS, ([_value(row, c) for c in EVENT_COLUMNS] for row in rows))
     else:
-        print(table(["#", "time (UTC)", "event", "code", "user", "name", "details"],
-                    [[r.notification_id, fmt_time(r.at_ms), r.event_type, r.code, r.user_id, r.name,
-                      compact(r.fields, skip=SHOWN_IN_COLUMNS)] for r in rows]))
+        print(
+            table(
+                ["#", "time (UTC)", "event", "code", "user", "name", "details"],
+                [
+                    [
+                        r.notification_id,
+                        fmt_time(r.at_ms),
+                        r.event_type,
+                        r.code,
+                        r.user_id,
+                        r.name,
+                        compact(r.fields, skip=SHOWN_IN_COLUMNS),
+                    ]
+                    for r in rows
+                ],
+            )
+        )
         print(f"({len(rows)} events)")
 
 
@@ -211,11 +256,23 @@ def game_print(report: dict, args: argparse.Namespace) -> None:
     else:
         print(f"Room {report['code']} ({report['room_id']})")
         print()
-        print(table(["Q", "player", "answered", "choice", "correct", "points", "elapsed s"],
-                    [[a["question"], who(a["name"], a["user_id"]), a["answered"],
-                      "" if a["choice"] is None else f'{a["choice"]} {a["choice_text"]}', a["correct"],
-                      a["points"], None if a["elapsed_ms"] is None else round(a["elapsed_ms"] / 1000, 3)]
-                     for a in answers]))
+        print(
+            table(
+                ["Q", "player", "answered", "choice", "correct", "points", "elapsed s"],
+                [
+                    [
+                        a["question"],
+                        who(a["name"], a["user_id"]),
+                        a["answered"],
+                        "" if a["choice"] is None else f"{a['choice']} {a['choice_text']}",
+                        a["correct"],
+                        a["points"],
+                        None if a["elapsed_ms"] is None else round(a["elapsed_ms"] / 1000, 3),
+                    ]
+                    for a in answers
+                ],
+            )
+        )
         print()
         print("Final ranks")
         print(table(list(RANK_COLUMNS), [[r[c] for c in RANK_COLUMNS] for r in ranking]))
@@ -252,15 +309,45 @@ def user_print(history: list[dict], args: argparse.Namespace) -> None:
     else:
         print(f"User {args.user_id}: {len(history)} room{'' if len(history) == 1 else 's'}")
         print()
-        print(table(["code", "title", "role", "names", "joined (UTC)", "answers", "correct", "score",
-                     "status", "room"],
-                    [[h["code"], h["title"], h["role"], h["names"], fmt_time(h["joined_at_ms"]), h["answers"],
-                      h["correct"], h["score"], h["status"], h["room_id"]] for h in history]))
+        print(
+            table(
+                [
+                    "code",
+                    "title",
+                    "role",
+                    "names",
+                    "joined (UTC)",
+                    "answers",
+                    "correct",
+                    "score",
+                    "status",
+                    "room",
+                ],
+                [
+                    [
+                        h["code"],
+                        h["title"],
+                        h["role"],
+                        h["names"],
+                        fmt_time(h["joined_at_ms"]),
+                        h["answers"],
+                        h["correct"],
+                        h["score"],
+                        h["status"],
+                        h["room_id"],
+                    ]
+                    for h in history
+                ],
+            )
+        )
 
 
 # Each command: (query the read model, print the answer).
-COMMANDS = {"events": (events_query, events_print), "game": (game_query, game_print),
-            "user": (user_query, user_print)}
+COMMANDS = {
+    "events": (events_query, events_print),
+    "game": (game_query, game_print),
+    "user": (user_query, user_print),
+}
 
 
 if __name__ == "__main__":

@@ -5,15 +5,16 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from datetime import datetime, timezone
-from typing import Any, Iterable, Sequence, TextIO
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 
 def fmt_time(ms: int | None) -> str:
     """Milliseconds since the epoch as UTC, to the millisecond."""
     if ms is None:
         return ""
-    moment = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{ms % 1000:03d}"
 
 
@@ -21,7 +22,7 @@ def parse_time(text: str) -> int:
     """An ISO 8601 time (``2025-11-24T16:00:00Z``, ``2025-11-24 16:00``) as ms; no zone means UTC."""
     moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp() * 1000)
 
 
@@ -51,8 +52,13 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     for r in cells:
         for i, c in enumerate(r):
             widths[i] = max(widths[i], len(c))
-    numeric = [bool(rows) and all(isinstance(r[i], (int, float)) and not isinstance(r[i], bool)
-                                  for r in rows if r[i] is not None) for i in range(len(headers))]
+    numeric = [
+        bool(rows)
+        and all(
+            isinstance(r[i], (int, float)) and not isinstance(r[i], bool) for r in rows if r[i] is not None
+        )
+        for i in range(len(headers))
+    ]
 
     def line(values: Sequence[str]) -> str:
         out = []

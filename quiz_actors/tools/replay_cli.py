@@ -35,19 +35,25 @@ EXIT_OK, EXIT_CHECK_FAILED, EXIT_USAGE = 0, 1, 2
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="quiz-replay", description="Replay one room's events for debugging.")
     p.add_argument("room", nargs="?", help="the room's 6-digit code or its id")
-    p.add_argument("--store", default=DEFAULT_STORE_URL,
-                   help=f"event store URL (default {DEFAULT_STORE_URL})")
+    p.add_argument(
+        "--store", default=DEFAULT_STORE_URL, help=f"event store URL (default {DEFAULT_STORE_URL})"
+    )
     p.add_argument("--room-id", help="the room's id (instead of ROOM)")
-    p.add_argument("--nth", type=int,
-                   help="for a reused code: which room, 1 = the oldest (default: the most recent)")
+    p.add_argument(
+        "--nth", type=int, help="for a reused code: which room, 1 = the oldest (default: the most recent)"
+    )
     at = p.add_mutually_exclusive_group()
     at.add_argument("--at", type=int, metavar="SEQ", help="stop at seq SEQ and show the room's state there")
-    at.add_argument("--at-time", metavar="ISO",
-                    help="stop at this time (ISO 8601, UTC unless a zone is given)")
+    at.add_argument(
+        "--at-time", metavar="ISO", help="stop at this time (ISO 8601, UTC unless a zone is given)"
+    )
     at.add_argument("--at-version", type=int, metavar="V", help="stop at the room's event (version) V")
     p.add_argument("--json", action="store_true", help="JSON lines: one object per event, then the state")
-    p.add_argument("--check", action="store_true",
-                   help="replay event by event; report the first event that fails or breaks a rule (exit 1)")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="replay event by event; report the first event that fails or breaks a rule (exit 1)",
+    )
     return p
 
 
@@ -153,8 +159,14 @@ def _report_ok(args: argparse.Namespace, count: int) -> int:
 
 def _report_failure(args: argparse.Namespace, version: int, kind: str, message: str, checked: int) -> int:
     if args.json:
-        json_line({"kind": "check", "ok": False, "events_checked": checked,
-                   "problem": {"version": version, "type": kind, "message": message}})
+        json_line(
+            {
+                "kind": "check",
+                "ok": False,
+                "events_checked": checked,
+                "problem": {"version": version, "type": kind, "message": message},
+            }
+        )
     else:
         print(f"FAILED at event v{version} {kind}: {message}")
         print(f"({checked} events before it replayed cleanly)")

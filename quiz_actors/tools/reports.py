@@ -7,11 +7,35 @@ from typing import Any
 
 from eventstore.audit import AuditRow
 
-GAME_COLUMNS = ("room_id", "code", "question", "question_text", "user_id", "name", "answered", "choice",
-                "choice_text", "correct", "points", "elapsed_ms", "final_score", "final_rank")
+GAME_COLUMNS = (
+    "room_id",
+    "code",
+    "question",
+    "question_text",
+    "user_id",
+    "name",
+    "answered",
+    "choice",
+    "choice_text",
+    "correct",
+    "points",
+    "elapsed_ms",
+    "final_score",
+    "final_rank",
+)
 RANK_COLUMNS = ("rank", "user_id", "name", "score")
-HISTORY_COLUMNS = ("room_id", "code", "title", "role", "names", "joined_at_ms", "answers", "correct",
-                   "score", "status")
+HISTORY_COLUMNS = (
+    "room_id",
+    "code",
+    "title",
+    "role",
+    "names",
+    "joined_at_ms",
+    "answers",
+    "correct",
+    "score",
+    "status",
+)
 
 
 @dataclass
@@ -56,16 +80,24 @@ def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
         who = (q.players or set()) | set(q.answers)
         for user in sorted(who, key=lambda u: (names.get(u, "").casefold(), u)):
             a = q.answers.get(user)
-            out.append({
-                "room_id": room_id, "code": code, "question": q.index, "question_text": text["text"],
-                "user_id": user, "name": names.get(user), "answered": a is not None,
-                "choice": a["choice"] if a else None,
-                "choice_text": text["choices"][a["choice"]] if a else None,
-                "correct": bool(a and a["correct"]), "points": a["points"] if a else 0,
-                "elapsed_ms": a["elapsed_ms"] if a else None,
-                "final_score": ranks.get(user, {}).get("score"),
-                "final_rank": ranks.get(user, {}).get("rank"),
-            })
+            out.append(
+                {
+                    "room_id": room_id,
+                    "code": code,
+                    "question": q.index,
+                    "question_text": text["text"],
+                    "user_id": user,
+                    "name": names.get(user),
+                    "answered": a is not None,
+                    "choice": a["choice"] if a else None,
+                    "choice_text": text["choices"][a["choice"]] if a else None,
+                    "correct": bool(a and a["correct"]),
+                    "points": a["points"] if a else 0,
+                    "elapsed_ms": a["elapsed_ms"] if a else None,
+                    "final_score": ranks.get(user, {}).get("score"),
+                    "final_rank": ranks.get(user, {}).get("rank"),
+                }
+            )
     return out
 
 
@@ -82,8 +114,15 @@ def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, l
             continue
         entry = rooms.get(row.room_id)
         if entry is None:
-            entry = rooms[row.room_id] = {"room_id": row.room_id, "code": row.code, "role": "player",
-                                          "names": [], "joined_at_ms": row.at_ms, "answers": {}, "spans": []}
+            entry = rooms[row.room_id] = {
+                "room_id": row.room_id,
+                "code": row.code,
+                "role": "player",
+                "names": [],
+                "joined_at_ms": row.at_ms,
+                "answers": {},
+                "spans": [],
+            }
         f, kind = row.fields, row.event_type
         if kind == "RoomCreated":
             entry["role"] = "host"
@@ -101,17 +140,30 @@ def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, l
         facts = room_rows.get(room_id, [])
         closed_at = {r.fields["index"]: r.notification_id for r in facts if r.event_type == "QuestionClosed"}
         title = next((r.fields["quiz"]["title"] for r in facts if r.event_type == "RoomCreated"), None)
-        status = "closed" if any(r.event_type == "RoomClosed" for r in facts) else (
-            "ended" if any(r.event_type == "QuizEnded" for r in facts) else "open")
+        status = (
+            "closed"
+            if any(r.event_type == "RoomClosed" for r in facts)
+            else ("ended" if any(r.event_type == "QuizEnded" for r in facts) else "open")
+        )
         answers = entry["answers"]
-        out.append({
-            "room_id": room_id, "code": entry["code"], "title": title, "role": entry["role"],
-            "names": ", ".join(entry["names"]), "joined_at_ms": entry["joined_at_ms"],
-            "answers": len(answers), "correct": sum(1 for a in answers.values() if a["correct"]),
-            "score": sum(a["points"] for q, a in answers.items()
-                         if q in closed_at and _member_at(entry["spans"], closed_at[q])),
-            "status": status,
-        })
+        out.append(
+            {
+                "room_id": room_id,
+                "code": entry["code"],
+                "title": title,
+                "role": entry["role"],
+                "names": ", ".join(entry["names"]),
+                "joined_at_ms": entry["joined_at_ms"],
+                "answers": len(answers),
+                "correct": sum(1 for a in answers.values() if a["correct"]),
+                "score": sum(
+                    a["points"]
+                    for q, a in answers.items()
+                    if q in closed_at and _member_at(entry["spans"], closed_at[q])
+                ),
+                "status": status,
+            }
+        )
     return out
 
 

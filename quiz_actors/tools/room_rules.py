@@ -37,8 +37,10 @@ class RoomRules:
     def _before_MemberJoined(self, room: Room, f: dict) -> list[str]:
         user = f["user_id"]
         if user in room.members:
-            return [f"member counted twice: {user} joined while already a member "
-                    f"(as {room.members[user]['name']})"]
+            return [
+                f"member counted twice: {user} joined while already a member "
+                f"(as {room.members[user]['name']})"
+            ]
         if user in room.kicked:
             return [f"{user} joined again after being kicked"]
         taken = [m["name"] for m in room.members.values() if name_key(m["name"]) == name_key(f["name"])]
@@ -81,11 +83,14 @@ class RoomRules:
     def _before_QuestionShown(self, room: Room, f: dict) -> list[str]:
         index, problems = f["index"], []
         if room.started_at is None or room.phase not in (LOBBY, REVEAL):
-            problems.append(f"question shown in phase {room.phase}" +
-                            (" before the quiz started" if room.started_at is None else ""))
+            problems.append(
+                f"question shown in phase {room.phase}"
+                + (" before the quiz started" if room.started_at is None else "")
+            )
         if index != room.question_index + 1 or index >= room.question_count:
-            problems.append(f"question {index} shown after question {room.question_index} "
-                            f"(of {room.question_count})")
+            problems.append(
+                f"question {index} shown after question {room.question_index} (of {room.question_count})"
+            )
         elif f["deadline_at"] - f["shown_at"] != room.question(index)["time_limit_s"] * 1000:
             problems.append("its deadline does not match the question's time limit")
         return problems
@@ -111,12 +116,18 @@ class RoomRules:
             problems.append(f"elapsed {f['elapsed_ms']} ms does not match its receipt time")
         if f["correct"] != (f["choice"] in q["correct"]):
             problems.append(f"marked {'right' if f['correct'] else 'wrong'} but choice {f['choice']} is not")
-        expected = score_answer(correct=f["choice"] in q["correct"], elapsed_ms=f["elapsed_ms"],
-                                time_limit_ms=q["time_limit_s"] * 1000, points_kind=q["points"],
-                                streak_before=room.members[user]["streak"])
+        expected = score_answer(
+            correct=f["choice"] in q["correct"],
+            elapsed_ms=f["elapsed_ms"],
+            time_limit_ms=q["time_limit_s"] * 1000,
+            points_kind=q["points"],
+            streak_before=room.members[user]["streak"],
+        )
         if (f["points"], f["streak"]) != (expected.points, expected.streak):
-            problems.append(f"{f['points']} points, streak {f['streak']}; the scoring rule gives "
-                            f"{expected.points} points, streak {expected.streak}")
+            problems.append(
+                f"{f['points']} points, streak {f['streak']}; the scoring rule gives "
+                f"{expected.points} points, streak {expected.streak}"
+            )
         if not problems:
             self.open_points[user] = f["points"]
         return problems
@@ -149,8 +160,10 @@ class RoomRules:
             if member["user_id"] != user:
                 problems.append(f"member {user} recorded as {member['user_id']}")
             if member["score"] != self.closed_points.get(user, 0):
-                problems.append(f"{member['name']} ({user[:8]}) has score {member['score']}, but the points "
-                                f"of closed questions add up to {self.closed_points.get(user, 0)}")
+                problems.append(
+                    f"{member['name']} ({user[:8]}) has score {member['score']}, but the points "
+                    f"of closed questions add up to {self.closed_points.get(user, 0)}"
+                )
         keys = [name_key(m["name"]) for m in room.members.values()]
         if len(keys) != len(set(keys)):
             problems.append("two members share a name")

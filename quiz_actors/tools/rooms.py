@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import unquote, urlsplit
 
 from eventstore import EventStore
@@ -63,8 +63,9 @@ def rooms_with_code_in_directory(store: EventStore, code: str) -> list[Candidate
     return found
 
 
-def choose(ident: str | None, room_id: str | None, nth: int | None,
-           candidates_for: Callable[[str], list[Candidate]]) -> Choice:
+def choose(
+    ident: str | None, room_id: str | None, nth: int | None, candidates_for: Callable[[str], list[Candidate]]
+) -> Choice:
     """Resolve ``ident`` (a code or a room id) or ``room_id``; ``candidates_for`` lists a code's rooms."""
     if room_id is not None or (ident is not None and as_uuid(ident) is not None):
         chosen = room_id or ident

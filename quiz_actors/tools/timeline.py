@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +25,18 @@ class Entry:
     fields: dict
 
     def as_json(self) -> dict:
-        return {"kind": "event", "version": self.version, "seq": self.seq, "time_ms": self.time_ms,
-                "time": fmt_time(self.time_ms), "type": self.type, "user_id": self.user_id,
-                "name": self.name, "summary": self.summary, "fields": self.fields}
+        return {
+            "kind": "event",
+            "version": self.version,
+            "seq": self.seq,
+            "time_ms": self.time_ms,
+            "time": fmt_time(self.time_ms),
+            "type": self.type,
+            "user_id": self.user_id,
+            "name": self.name,
+            "summary": self.summary,
+            "fields": self.fields,
+        }
 
 
 def build_timeline(events: list[Any]) -> list[Entry]:
@@ -46,8 +54,18 @@ def build_timeline(events: list[Any]) -> list[Entry]:
         except Exception as e:  # noqa: BLE001 - a damaged event is for --check to explain
             line = f"(cannot describe: {type(e).__name__}: {e})"
         user = user_of(event)
-        entries.append(Entry(step.version, room.seq, time_ms(event), event_type(event), user,
-                             names.get(user) if user else None, line, fields))
+        entries.append(
+            Entry(
+                step.version,
+                room.seq,
+                time_ms(event),
+                event_type(event),
+                user,
+                names.get(user) if user else None,
+                line,
+                fields,
+            )
+        )
     return entries
 
 
@@ -81,22 +99,36 @@ def state_json(room: Room) -> dict:
 
 
 def state_text(room: Room) -> str:
-    lines = [f"Room {room.code} at seq {room.seq} (version {room.version}), "
-             f"last event {fmt_time(room.last_event_at)} UTC",
-             f"  phase {room.phase}" + (f", locked ({room.lock_reason})" if room.locked else ", unlocked")
-             + (f", closed ({room.closed_reason})" if room.closed_reason else "")]
+    lines = [
+        f"Room {room.code} at seq {room.seq} (version {room.version}), "
+        f"last event {fmt_time(room.last_event_at)} UTC",
+        f"  phase {room.phase}"
+        + (f", locked ({room.lock_reason})" if room.locked else ", unlocked")
+        + (f", closed ({room.closed_reason})" if room.closed_reason else ""),
+    ]
     if room.current is not None:
         q = room.question(room.current["index"])
         shown, deadline = fmt_time(room.current["shown_at"]), fmt_time(room.current["deadline_at"])
-        lines.append(f"  {question_label(room.current['index'])} of {room.question_count}: \"{q['text']}\", "
-                     f"shown {shown}, deadline {deadline}")
+        lines.append(
+            f'  {question_label(room.current["index"])} of {room.question_count}: "{q["text"]}", '
+            f"shown {shown}, deadline {deadline}"
+        )
     answers = room.answers()
     rows = []
     for user_id, m in room.members.items():
         a = answers.get(user_id)
         role = "host" if user_id == room.host_id else "player"
-        rows.append([m["name"], user_id, role, m["online"], m["score"], m["streak"],
-                     "" if a is None else f"{a['choice']} ({a['points']} points)"])
+        rows.append(
+            [
+                m["name"],
+                user_id,
+                role,
+                m["online"],
+                m["score"],
+                m["streak"],
+                "" if a is None else f"{a['choice']} ({a['points']} points)",
+            ]
+        )
     lines.append("")
     lines.append(table(["member", "user", "role", "online", "score", "streak", "answer"], rows))
     ranking = room.ranking()
