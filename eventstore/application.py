@@ -20,7 +20,7 @@ from eventstore.persistence import DEFAULT_STORE_URL, env_for_store
 SNAPSHOT_EVERY = 500  # events; replaying what follows a snapshot stays around 15 ms
 
 
-class EventStore(Application):
+class EventStore(Application[UUID]):
     name = "quiz"  # table prefix on PostgreSQL: quiz_events, quiz_snapshots
 
     def __init__(self, url: str = DEFAULT_STORE_URL):
@@ -44,6 +44,7 @@ class EventStore(Application):
             return False
         if aggregate.pending_events:
             return False  # it holds decisions not saved yet: a snapshot must hold only what is stored
+        assert self.snapshots is not None, "__init__ enables snapshotting"
         self.snapshots.put([Snapshot.take(aggregate)])
         return True
 

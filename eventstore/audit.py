@@ -36,6 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
@@ -46,7 +47,7 @@ from eventsourcing.persistence import (
     Tracking,
     TrackingRecorder,
 )
-from eventsourcing.postgres import PostgresTrackingRecorder
+from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
@@ -82,7 +83,7 @@ class Columns:
     user_id: str | None = None
     name: str | None = None
     at_ms: int | None = None
-    fields: dict | None = None  # replaces the event's fields (to leave a secret out, say)
+    fields: dict[str, Any] | None = None  # replaces the event's fields (to leave a secret out, say)
 
 
 Extractor = Callable[[Any], Columns]
@@ -103,9 +104,9 @@ class AuditRow:
     code: str | None
     user_id: str | None
     name: str | None
-    fields: dict
+    fields: dict[str, Any]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {c: getattr(self, c) for c in COLUMNS}
 
 
@@ -131,7 +132,7 @@ def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def _json(value: dict) -> str:
+def _json(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
@@ -151,17 +152,21 @@ class AuditView(TrackingRecorder, ABC):
         """Insert rows and move the tracking position, in one transaction."""
 
     @abstractmethod
-    def _select(self, statement: str, params: Sequence[Any]) -> list[tuple]: ...
+    def _select(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
 
     @abstractmethod
     def analyze(self) -> None:
         """Refresh the query planner's statistics of the audit table."""
 
+    @abstractmethod
+    def close(self) -> None:
+        """Close the view's connections."""
+
     def index_hint(self, flt: EventFilter) -> str:
         return ""
 
     def _rows(
-        self, where: str, params: list, order: str, limit: int | None, hint: str = ""
+        self, where: str, params: list[Any], order: str, limit: int | None, hint: str = ""
     ) -> list[AuditRow]:
         source = f"{self.table('audit_events')} {hint}".strip()
         statement = f"SELECT {', '.join(COLUMNS)} FROM {source} {where} ORDER BY {order}"
@@ -177,7 +182,7 @@ class AuditView(TrackingRecorder, ABC):
         return AuditRow(**data)
 
     def events(self, flt: EventFilter) -> list[AuditRow]:
-        ph, clauses, params = self.placeholder, [], []
+        ph, clauses, params = self.placeholder, [], list[Any]()
         if flt.room_ids is not None:
             clauses.append(f"room_id IN ({', '.join([ph] * len(flt.room_ids))})" if flt.room_ids else "1=0")
             params += flt.room_ids
@@ -228,13 +233,14 @@ class AuditView(TrackingRecorder, ABC):
 
     def count_after(self, notification_id: int = 0) -> int:
         """How many rows project events after this notification id."""
-        return self._select(
-            f"SELECT COUNT(*) FROM {self.table('audit_events')} WHERE notification_id > {self.placeholder}",
-            [notification_id],
-        )[0][0]
+        table, ph = self.table("audit_events"), self.placeholder
+        found = self._select(f"SELECT COUNT(*) FROM {table} WHERE notification_id > {ph}", [notification_id])
+        return int(found[0][0])
 
     @staticmethod
-    def _insert_params(rows: Sequence[AuditRow]) -> tuple[list, list, list]:
+    def _insert_params(
+        rows: Sequence[AuditRow],
+    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         events = [
             (
                 r.notification_id,
@@ -283,7 +289,7 @@ class SQLiteAuditView(SQLiteTrackingRecorder, AuditView):
             )
             self._insert_tracking(c, tracking)
 
-    def _select(self, statement: str, params: Sequence[Any]) -> list[tuple]:
+    def _select(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.transaction(commit=False) as c:
             c.execute(statement, list(params))
             return [tuple(row) for row in c.fetchall()]
@@ -291,6 +297,9 @@ class SQLiteAuditView(SQLiteTrackingRecorder, AuditView):
     def analyze(self) -> None:
         with self.datastore.transaction(commit=True) as c:
             c.execute("ANALYZE audit_events")
+
+    def close(self) -> None:
+        self.datastore.close()
 
 
 SQLITE_TABLES = [
@@ -330,10 +339,10 @@ POSTGRES_TABLES = [
 class PostgresAuditView(PostgresTrackingRecorder, AuditView):
     placeholder = "%s"
 
-    def __init__(self, datastore, **kwargs):  # type: ignore[no-untyped-def]
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any):
         super().__init__(datastore, **kwargs)
         schema = Identifier(self.datastore.schema)
-        self.sql_create_statements += [SQL(s).format(schema=schema) for s in POSTGRES_TABLES]  # type: ignore[arg-type]
+        self.sql_create_statements += [SQL(s).format(schema=schema) for s in POSTGRES_TABLES]
         self._insert_events = SQL(
             "INSERT INTO {schema}.audit_events (" + ", ".join(COLUMNS) + ") "
             "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
@@ -357,7 +366,7 @@ class PostgresAuditView(PostgresTrackingRecorder, AuditView):
     def table(self, name: str) -> str:
         return f'"{self.datastore.schema}".{name}'
 
-    def _select(self, statement: str, params: Sequence[Any]) -> list[tuple]:
+    def _select(self, statement: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, list(params))
             return [tuple(row.values()) for row in curs.fetchall()]
@@ -366,6 +375,9 @@ class PostgresAuditView(PostgresTrackingRecorder, AuditView):
         with self.datastore.transaction(commit=True) as curs:
             schema = Identifier(self.datastore.schema)
             curs.execute(SQL("ANALYZE {schema}.audit_events").format(schema=schema))
+
+    def close(self) -> None:
+        self.datastore.close()
 
 
 # --------------------------------------------------------------------------- projection
@@ -390,14 +402,14 @@ class AuditProjection(Projection[AuditView]):
         self.codes: dict[str, str | None] = {}
         self.names: dict[tuple[str, str], str | None] = {}
 
-    def process_event(self, domain_event: Any, tracking: Tracking) -> None:  # type: ignore[override]
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.pending.append(self.row_for(domain_event, tracking.notification_id))
         self.last = tracking
         if len(self.pending) >= self.batch_size or tracking.notification_id >= self.flush_from:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
+        if self.pending and self.last is not None:  # the tracking of the last pending row
             self.view.record(self.pending, self.last)
             self.pending = []
 
@@ -454,7 +466,7 @@ def projection_class(
     )
 
 
-def _run_until(runner: ProjectionRunner, stop: threading.Event) -> None:
+def _run_until(runner: ProjectionRunner[StoreReader, AuditView], stop: threading.Event) -> None:
     """Process events as they are stored until ``stop`` is set; re-raise the runner's error."""
 
     def stop_runner() -> None:
@@ -465,7 +477,7 @@ def _run_until(runner: ProjectionRunner, stop: threading.Event) -> None:
     runner.run_forever()
 
 
-class StoreReader(Application):
+class StoreReader(Application[UUID]):
     """The event store as the projection runner constructs it: from settings alone, to read."""
 
     name = EventStore.name
@@ -489,7 +501,7 @@ class AuditLog:
         self.env = env_for_store(url)
         self.is_postgres = "POSTGRES_DBNAME" in self.env
         self.view: AuditView = self._construct_view()
-        self._store: EventStore | None = None
+        self._store: ReadingStore | None = None
 
     def _construct_view(self) -> AuditView:
         """Open the view, creating its tables the first time.
@@ -497,11 +509,11 @@ class AuditLog:
         Two tools creating them at the same moment can collide (both record the
         tracking table's migration row); the loser finds them made and carries on.
         """
-        view_class = PostgresAuditView if self.is_postgres else SQLiteAuditView
+        view_class: type[AuditView] = PostgresAuditView if self.is_postgres else SQLiteAuditView
         for attempt in range(3):
-            self._factory = InfrastructureFactory.construct(Environment(VIEW_NAME, self.env))
+            self._factory = InfrastructureFactory[AuditView].construct(Environment(VIEW_NAME, self.env))
             try:
-                return self._factory.tracking_recorder(view_class)  # type: ignore[arg-type]
+                return self._factory.tracking_recorder(view_class)
             except (IntegrityError, InternalError, ProgrammingError):
                 self._factory.close()
                 if attempt == 2:
@@ -509,7 +521,7 @@ class AuditLog:
         raise AssertionError("unreachable")
 
     @property
-    def store(self) -> EventStore:
+    def store(self) -> ReadingStore:
         if self._store is None:
             self._store = ReadingStore(self.url)
         return self._store
@@ -544,8 +556,10 @@ class AuditLog:
             self.view.analyze()
         return added
 
-    def _run_projection(self, flush_from: int, until: Callable[[ProjectionRunner], None]) -> None:
-        runner = ProjectionRunner(
+    def _run_projection(
+        self, flush_from: int, until: Callable[[ProjectionRunner[StoreReader, AuditView]], None]
+    ) -> None:
+        runner = ProjectionRunner[StoreReader, AuditView](
             application_class=StoreReader,
             projection_class=projection_class(self.extract, flush_from, self.batch_size),
             view_class=PostgresAuditView,
@@ -555,7 +569,7 @@ class AuditLog:
             with runner:
                 until(runner)
         finally:
-            runner.view.datastore.close()
+            runner.view.close()
 
     def _pull(self) -> None:
         """SQLite's catch-up: read the log from the tracked position, in batches."""

@@ -8,6 +8,7 @@ only ever receive well-formed messages.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 VERSION = 1
@@ -63,7 +64,7 @@ def _type_ok(value: Any, allowed: tuple[type, ...]) -> bool:
     return isinstance(value, allowed)
 
 
-def parse_client_frame(text: str) -> dict:
+def parse_client_frame(text: str) -> dict[str, Any]:
     """Turn one text frame into a checked message dict, or raise ProtocolError."""
     try:
         message = json.loads(text)
@@ -94,7 +95,7 @@ def parse_client_frame(text: str) -> dict:
     return message
 
 
-def _is_valid_unicode(message: dict) -> bool:
+def _is_valid_unicode(message: dict[str, Any]) -> bool:
     try:
         json.dumps(message, ensure_ascii=False).encode("utf-8")
         return True
@@ -102,7 +103,7 @@ def _is_valid_unicode(message: dict) -> bool:
         return False
 
 
-def _make_encoder() -> Any:
+def _make_encoder() -> Callable[[Any], str]:
     """Compact JSON, UTF-8 left as is: ``json.dumps(separators=(",", ":"), ensure_ascii=False)``.
 
     ``json.dumps`` builds a new encoder on every call, which is most of the cost
@@ -163,14 +164,14 @@ class Batch:
         return f"Batch({len(self.texts)} messages)"
 
 
-def error(code: str, message: str, ref: Any = None) -> dict:
+def error(code: str, message: str, ref: Any = None) -> dict[str, Any]:
     reply = {"type": "error", "code": code, "message": message}
     if ref is not None:
         reply["ref"] = ref
     return reply
 
 
-def with_ref(message: dict, ref: Any) -> dict:
+def with_ref(message: dict[str, Any], ref: Any) -> dict[str, Any]:
     if ref is not None:
         return {**message, "ref": ref}
     return message

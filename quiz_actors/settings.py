@@ -9,12 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, TypeVar
 
 from eventstore.persistence import DEFAULT_STORE_URL
 
+T = TypeVar("T", int, float, str)
 
-def _setting(default, env: str, help: str, flag: str | None = None):  # type: ignore[no-untyped-def]
+
+def _setting(default: T, env: str, help: str, flag: str | None = None) -> T:
     return field(default=default, metadata={"env": env, "help": help, "flag": flag})
 
 
@@ -110,9 +113,9 @@ class Settings:
         return int(self.heartbeat_s * 1000)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is not None and raw != "":
@@ -140,11 +143,11 @@ class Settings:
         return cls.from_env(environ, **vars(args))
 
 
-def _type_of(f):  # type: ignore[no-untyped-def]
+def _type_of(f: Field[Any]) -> type[int] | type[float] | type[str]:
     return {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
 
 
-def _convert(f, raw: str):  # type: ignore[no-untyped-def]
+def _convert(f: Field[Any], raw: str) -> int | float | str:
     try:
         return _type_of(f)(raw)
     except ValueError:

@@ -6,6 +6,9 @@ question closes contains its correct choices.
 
 from __future__ import annotations
 
+from typing import Any
+
+from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question
 from quiz_actors.protocol import encode
 
@@ -13,7 +16,7 @@ LEADERBOARD_SIZE = 10
 PODIUM_SIZE = 3
 
 
-def member_view(member: dict) -> dict:
+def member_view(member: dict[str, Any]) -> dict[str, Any]:
     return {
         "user_id": member["user_id"],
         "name": member["name"],
@@ -37,7 +40,7 @@ class MemberList:
         self._dirty: set[str] = set()
         self._rebuild = True
 
-    def note(self, events: list) -> None:
+    def note(self, events: list[Any]) -> None:  # Room events: their fields come from @event
         for event in events:
             name = type(event).__name__
             if name in self.MEMBER_EVENTS:
@@ -87,7 +90,7 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "question_count": room.question_count,
         "question": describe_question(room),
     }
-    extra = {"you": you}
+    extra: dict[str, object] = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):
         answered, total = room.answer_progress()
         extra["answers_progress"] = {"answered": answered, "total": total}
@@ -103,8 +106,10 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
     )
 
 
-def question_shown(room: Room) -> dict:
+def question_shown(room: Room) -> dict[str, Any]:
     public = describe_question(room)
+    if public is None:
+        raise RoomError("wrong_phase", "No question is open")
     return {"type": "question_shown", "seq": room.seq, **public}
 
 
@@ -122,7 +127,7 @@ class Results:
 
     def question_closed(self, seq: int, user_id: str) -> str:
         if not hasattr(self, "_closed_prefix"):
-            result = self.room.last_result
+            result = self.room.latest_result()
             shared = {
                 "type": "question_closed",
                 "seq": seq,
@@ -132,7 +137,7 @@ class Results:
                 "distribution": result["distribution"],
             }
             self._closed_prefix = encode(shared)[:-1]
-        mine = self.room.last_result["results"].get(user_id)
+        mine = self.room.latest_result()["results"].get(user_id)
         return _with_you(self._closed_prefix, mine)
 
     def leaderboard(self, user_id: str) -> str:
@@ -148,7 +153,7 @@ class Results:
         return _with_you(self._ended_prefix, self.rank_of.get(user_id))
 
 
-def _with_you(prefix: str, you: dict | None) -> str:
+def _with_you(prefix: str, you: dict[str, Any] | None) -> str:
     """Close an encoded object, adding ``"you"`` when the member has one (the host has not)."""
     if you is None:
         return prefix + "}"

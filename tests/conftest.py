@@ -59,7 +59,7 @@ def store_url(request, tmp_path, postgres_problem):
 class RunningServer:
     """The real application on a free loopback port; it can be stopped and started again."""
 
-    def __init__(self, settings: Settings, clock):  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings, clock):
         self.settings = settings
         self.clock = clock
         self.runner: web.AppRunner | None = None

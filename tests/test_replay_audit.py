@@ -132,14 +132,14 @@ class Game:
         self.room_id = ""
         self.times: dict[str, int] = {}
 
-    def __getitem__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getitem__(self, name: str):
         return self.clients[name]
 
     def all_received(self) -> list[dict]:
         return [m for c in self.clients.values() for m in c.received]
 
 
-async def lobby(game: Game, connect, http, server) -> None:  # type: ignore[no-untyped-def]
+async def lobby(game: Game, connect, http, server) -> None:
     quiz_id = await upload(http, server)
     host = game.clients["Host"] = await connect()
     game.code, state = await create_room(host, quiz_id, "Host")
@@ -162,7 +162,7 @@ async def lobby(game: Game, connect, http, server) -> None:  # type: ignore[no-u
     await host.request({"type": "unlock"}, "room_unlocked")
 
 
-async def first_question(game: Game, clock) -> None:  # type: ignore[no-untyped-def]
+async def first_question(game: Game, clock) -> None:
     host, ann, ben, dan = game["Host"], game["Ann"], game["Ben"], game["Dan"]
     await host.send({"type": "start"})
     for c in (host, ann, ben, dan):
@@ -172,7 +172,7 @@ async def first_question(game: Game, clock) -> None:  # type: ignore[no-untyped-
     await answer(ben, 0, 1)  # right after 10 s: 750
 
 
-async def rest_of_game(game: Game, clock) -> None:  # type: ignore[no-untyped-def]
+async def rest_of_game(game: Game, clock) -> None:
     host, ann, ben, dan = game["Host"], game["Ann"], game["Ben"], game["Dan"]
     await answer(dan, 0, 0)  # wrong; everyone online has answered: closes
     for c in (host, ann, ben, dan):
@@ -200,7 +200,7 @@ async def rest_of_game(game: Game, clock) -> None:  # type: ignore[no-untyped-de
         await c.request({"type": "resync"}, "state")
 
 
-async def play(connect, http, server, clock) -> Game:  # type: ignore[no-untyped-def]
+async def play(connect, http, server, clock) -> Game:
     game = Game()
     await lobby(game, connect, http, server)
     await first_question(game, clock)
@@ -272,7 +272,7 @@ class RawEvents:
                 )
 
 
-def version_of(events: list, kind: str, **fields) -> int:  # type: ignore[no-untyped-def]
+def version_of(events: list, kind: str, **fields) -> int:
     for e in events:
         if type(e).__name__ == kind and all(getattr(e, k) == v for k, v in fields.items()):
             return e.originator_version
@@ -397,7 +397,7 @@ async def test_check_passes_on_a_real_game_and_names_a_tampered_event(
     raw = RawEvents(store_url)
     ann, dan = game["Ann"].user_id, game["Dan"].user_id
 
-    async def check_after(version: int, change) -> dict:  # type: ignore[no-untyped-def]
+    async def check_after(version: int, change) -> dict:
         topic, state = raw.get(game.room_id, version)
         new_topic, new_state = change(topic, dict(state))
         raw.put(game.room_id, version, new_topic, new_state)

@@ -19,7 +19,7 @@ import hmac
 import itertools
 import logging
 import uuid
-from typing import Protocol
+from typing import Any, Protocol
 
 import pykka
 
@@ -69,7 +69,7 @@ class ConnectionActor(PooledActor):
     def __init__(
         self,
         outlet: SocketOutlet,
-        hub: pykka.ActorRef,
+        hub: pykka.ActorRef[Any],
         clock: Clock,
         signer: TokenSigner,
         heartbeat_ms: int,
@@ -87,7 +87,7 @@ class ConnectionActor(PooledActor):
         self.missed_pings_limit = missed_pings_limit
         self.admin_key = admin_key
         self.user_id: str | None = None
-        self.room: pykka.ActorRef | None = None
+        self.room: pykka.ActorRef[Any] | None = None
         self.room_id: str | None = None
         self.unanswered_pings = 0
         self.finished = False
@@ -172,22 +172,19 @@ class ConnectionActor(PooledActor):
             self.room, self.room_id = None, None
             self._reply(protocol.error("room_closed", "This room has closed"), ref)
 
-    def _on_hello(self, message: dict, ref: object) -> None:
+    def _on_hello(self, message: dict[str, Any], ref: object) -> None:
         if self.user_id is not None:
             # A second hello changes nothing: the socket keeps its identity.
             self._reply(self._welcome(), ref)
             return
         token = message.get("token")
         now = self.clock.now_ms()
-        if token is None:
-            user_id = str(uuid.uuid4())
-        else:
-            user_id = self.signer.verify(token, now)
-            if user_id is None:
-                log.info("auth failure from %s: invalid or expired token", self.outlet.peer)
-                self._reply(protocol.error("unauthorized", "That token is invalid or expired", ref))
-                self._finish(protocol.CLOSE_POLICY, "unauthorized")
-                return
+        user_id = str(uuid.uuid4()) if token is None else self.signer.verify(token, now)
+        if user_id is None:
+            log.info("auth failure from %s: invalid or expired token", self.outlet.peer)
+            self._reply(protocol.error("unauthorized", "That token is invalid or expired", ref))
+            self._finish(protocol.CLOSE_POLICY, "unauthorized")
+            return
         self.user_id = user_id
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated(user_id)
@@ -195,7 +192,7 @@ class ConnectionActor(PooledActor):
         log.info("user %s connected from %s (connection %s)", user_id, self.outlet.peer, self.conn_id)
         self._reply(self._welcome(), ref)
 
-    def _welcome(self) -> dict:
+    def _welcome(self) -> dict[str, Any]:
         return {
             "type": "welcome",
             "user_id": self.user_id,
@@ -247,7 +244,7 @@ class ConnectionActor(PooledActor):
         assert self.user_id is not None
         return Sender(self.user_id, self.conn_id, self.actor_ref, self.outlet.peer)
 
-    def _reply(self, message: dict, ref: object = None) -> None:
+    def _reply(self, message: dict[str, Any], ref: object = None) -> None:
         if not self.finished:
             self.outlet.send(Batch(protocol.encode(protocol.with_ref(message, ref))))
 

@@ -24,6 +24,7 @@ import asyncio
 import logging
 import struct
 from collections import deque
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -60,7 +61,7 @@ class SocketSession:
         max_queued: int,
         max_bytes: int,
         send_timeout_s: float,
-        transport: asyncio.BaseTransport | None = None,
+        transport: asyncio.Transport | None = None,
         post: LoopPost | None = None,
     ):
         self.ws = ws
@@ -97,7 +98,7 @@ class SocketSession:
     def set_host(self, is_host: bool) -> None:
         self._call(setattr, self, "is_host", is_host)
 
-    def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[..., object], *args: object) -> None:
         # Connection actors run on the loop (LoopDispatcher): they call straight in.
         # Only they call these methods, so nothing posted earlier can be overtaken.
         if self.post.on_loop_thread():

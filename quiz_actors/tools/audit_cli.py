@@ -19,6 +19,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
@@ -231,14 +233,14 @@ def events_print(rows: list[AuditRow], args: argparse.Namespace) -> None:
         print(f"({len(rows)} events)")
 
 
-def _value(row: AuditRow, column: str):  # type: ignore[no-untyped-def]
+def _value(row: AuditRow, column: str) -> object:
     return fmt_time(row.at_ms) if column == "time" else getattr(row, column)
 
 
 # --------------------------------------------------------------------------- game
 
 
-def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
+def game_query(log: AuditLog, args: argparse.Namespace) -> dict[str, Any]:
     room_id = _choose_room(log, args.room, args.room_id, args.nth)
     rows = log.room_rows(room_id)
     if not any(r.event_type == "RoomCreated" for r in rows):
@@ -247,7 +249,7 @@ def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
     return {"room_id": room_id, "code": rows[0].code, "answers": game_rows(rows, ranking), "ranks": ranking}
 
 
-def game_print(report: dict, args: argparse.Namespace) -> None:
+def game_print(report: dict[str, Any], args: argparse.Namespace) -> None:
     answers, ranking = report["answers"], report["ranks"]
     if args.json:
         json_line(report)
@@ -278,7 +280,7 @@ def game_print(report: dict, args: argparse.Namespace) -> None:
         print(table(list(RANK_COLUMNS), [[r[c] for c in RANK_COLUMNS] for r in ranking]))
 
 
-def _ranking(store: ReadingStore, room_id: str) -> list[dict]:
+def _ranking(store: ReadingStore, room_id: str) -> list[dict[str, Any]]:
     """Ranks as the room computes them (ties go to who reached the score first): replay the room."""
     room = store.load(UUID(room_id))
     if not isinstance(room, Room):
@@ -289,18 +291,19 @@ def _ranking(store: ReadingStore, room_id: str) -> list[dict]:
 # --------------------------------------------------------------------------- user
 
 
-def user_query(log: AuditLog, args: argparse.Namespace) -> list[dict]:
+def user_query(log: AuditLog, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = log.user_rows(args.user_id)
     room_ids = sorted({r.room_id for r in rows if r.room_id})
     facts: dict[str, list[AuditRow]] = {}
     if room_ids:
         flt = EventFilter(room_ids=room_ids, types=ROOM_FACTS, newest_first=False, limit=None)
         for row in log.events(flt):
-            facts.setdefault(row.room_id, []).append(row)
+            if row.room_id is not None:  # the filter asked for rooms: every row has one
+                facts.setdefault(row.room_id, []).append(row)
     return [{"user_id": args.user_id, **entry} for entry in user_history(args.user_id, rows, facts)]
 
 
-def user_print(history: list[dict], args: argparse.Namespace) -> None:
+def user_print(history: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if args.json:
         for entry in history:
             json_line(entry)
@@ -342,8 +345,10 @@ def user_print(history: list[dict], args: argparse.Namespace) -> None:
         )
 
 
-# Each command: (query the read model, print the answer).
-COMMANDS = {
+# Each command: (query the read model, print the answer); each command's answer has its own shape.
+Query = Callable[[AuditLog, argparse.Namespace], Any]
+Show = Callable[[Any, argparse.Namespace], None]
+COMMANDS: dict[str, tuple[Query, Show]] = {
     "events": (events_query, events_print),
     "game": (game_query, game_print),
     "user": (user_query, user_print),

@@ -41,11 +41,11 @@ HISTORY_COLUMNS = (
 @dataclass
 class _Question:
     index: int
-    answers: dict[str, dict] = field(default_factory=dict)
+    answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     players: set[str] | None = None  # members who were players when it closed; None while open
 
 
-def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
+def game_rows(rows: list[AuditRow], ranking: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per player per question: every player at a question's close, and anyone who answered it.
 
     ``rows`` are one room's audit rows; ``ranking`` is the room's final ranking
@@ -101,14 +101,16 @@ def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
     return out
 
 
-def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, list[AuditRow]]) -> list[dict]:
+def user_history(
+    user_id: str, user_rows: list[AuditRow], room_rows: dict[str, list[AuditRow]]
+) -> list[dict[str, Any]]:
     """Every room the user created or joined, oldest first, with their names there and their score.
 
     ``room_rows`` holds, per room, its RoomCreated, QuestionClosed, QuizEnded and
     RoomClosed rows. The score adds the points of answers to questions that
     closed while the user was a member, as the room does.
     """
-    rooms: dict[str, dict] = {}
+    rooms: dict[str, dict[str, Any]] = {}
     for row in sorted(user_rows, key=lambda r: r.notification_id):
         if row.room_id is None:
             continue
@@ -127,9 +129,9 @@ def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, l
         if kind == "RoomCreated":
             entry["role"] = "host"
         if kind in ("RoomCreated", "MemberJoined"):
-            entry["spans"].append([row.notification_id, None])
+            entry["spans"].append((row.notification_id, None))
         elif kind in ("MemberLeft", "MemberKicked") and entry["spans"]:
-            entry["spans"][-1][1] = row.notification_id
+            entry["spans"][-1] = (entry["spans"][-1][0], row.notification_id)
         name = f.get("name") or f.get("host_name")
         if name and name not in entry["names"]:
             entry["names"].append(name)
@@ -167,5 +169,5 @@ def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, l
     return out
 
 
-def _member_at(spans: list[list], notification_id: int) -> bool:
+def _member_at(spans: list[tuple[int, int | None]], notification_id: int) -> bool:
     return any(start < notification_id and (end is None or notification_id < end) for start, end in spans)

@@ -100,7 +100,7 @@ def summary(event: Any, room: Room, names: dict[str, str]) -> str:
             f"streak {f['streak']}, after {f['elapsed_ms'] / 1000:.3f} s"
         )
     if kind == "QuestionClosed":
-        result = room.last_result
+        result = room.latest_result()
         scores = ", ".join(f"{name(u)} +{r['points']}={r['score']}" for u, r in result["results"].items())
         return (
             f"{question_label(f['index'])} closed ({f['reason']}): correct {result['correct']}, "

@@ -34,7 +34,7 @@ class RoomRules:
         check = getattr(self, "_before_" + kind, None)
         return check(room, f) if check else []
 
-    def _before_MemberJoined(self, room: Room, f: dict) -> list[str]:
+    def _before_MemberJoined(self, room: Room, f: dict[str, Any]) -> list[str]:
         user = f["user_id"]
         if user in room.members:
             return [
@@ -46,41 +46,41 @@ class RoomRules:
         taken = [m["name"] for m in room.members.values() if name_key(m["name"]) == name_key(f["name"])]
         return [f"name {f['name']!r} taken by another member ({taken[0]!r})"] if taken else []
 
-    def _member(self, room: Room, f: dict) -> list[str]:
+    def _member(self, room: Room, f: dict[str, Any]) -> list[str]:
         return [] if f["user_id"] in room.members else [f"{f['user_id']} is not a member"]
 
-    def _before_MemberLeft(self, room: Room, f: dict) -> list[str]:
+    def _before_MemberLeft(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         return problems or (["the host cannot leave the room"] if f["user_id"] == room.host_id else [])
 
-    def _before_MemberKicked(self, room: Room, f: dict) -> list[str]:
+    def _before_MemberKicked(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         return problems or (["the host cannot be kicked"] if f["user_id"] == room.host_id else [])
 
-    def _before_MemberOffline(self, room: Room, f: dict) -> list[str]:
+    def _before_MemberOffline(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         if not problems and not room.members[f["user_id"]]["online"]:
             problems.append(f"{f['user_id']} was already offline")
         return problems
 
-    def _before_MemberOnline(self, room: Room, f: dict) -> list[str]:
+    def _before_MemberOnline(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         if not problems and room.members[f["user_id"]]["online"]:
             problems.append(f"{f['user_id']} was already online")
         return problems
 
-    def _before_RoomLocked(self, room: Room, f: dict) -> list[str]:
+    def _before_RoomLocked(self, room: Room, f: dict[str, Any]) -> list[str]:
         return ["the room was already locked"] if room.locked else []
 
-    def _before_RoomUnlocked(self, room: Room, f: dict) -> list[str]:
+    def _before_RoomUnlocked(self, room: Room, f: dict[str, Any]) -> list[str]:
         return [] if room.locked else ["the room was not locked"]
 
-    def _before_QuizStarted(self, room: Room, f: dict) -> list[str]:
+    def _before_QuizStarted(self, room: Room, f: dict[str, Any]) -> list[str]:
         if room.phase == LOBBY and room.started_at is None:
             return []
         return [f"quiz started in phase {room.phase}"]
 
-    def _before_QuestionShown(self, room: Room, f: dict) -> list[str]:
+    def _before_QuestionShown(self, room: Room, f: dict[str, Any]) -> list[str]:
         index, problems = f["index"], []
         if room.started_at is None or room.phase not in (LOBBY, REVEAL):
             problems.append(
@@ -95,7 +95,7 @@ class RoomRules:
             problems.append("its deadline does not match the question's time limit")
         return problems
 
-    def _before_AnswerSubmitted(self, room: Room, f: dict) -> list[str]:
+    def _before_AnswerSubmitted(self, room: Room, f: dict[str, Any]) -> list[str]:
         user, question = f["user_id"], f["question"]
         if room.phase != QUESTION or question != room.question_index:
             return [f"answer to question {question} while {room.phase} (question {room.question_index})"]
@@ -103,16 +103,17 @@ class RoomRules:
             return [f"answer from {user}, who is not a member"]
         if user == room.host_id:
             return ["answer from the host"]
-        if user in room.current["answers"]:
+        current = room.current_question()
+        if user in current["answers"]:
             return [f"second answer from {user} to question {question}"]
         problems = []
-        if f["received_at"] > room.current["deadline_at"]:
-            late = f["received_at"] - room.current["deadline_at"]
+        if f["received_at"] > current["deadline_at"]:
+            late = f["received_at"] - current["deadline_at"]
             problems.append(f"answer received {late} ms after its deadline")
         q = room.question(question)
         if not 0 <= f["choice"] < len(q["choices"]):
             return problems + [f"choice {f['choice']} out of range"]
-        if f["elapsed_ms"] != max(0, f["received_at"] - room.current["shown_at"]):
+        if f["elapsed_ms"] != max(0, f["received_at"] - current["shown_at"]):
             problems.append(f"elapsed {f['elapsed_ms']} ms does not match its receipt time")
         if f["correct"] != (f["choice"] in q["correct"]):
             problems.append(f"marked {'right' if f['correct'] else 'wrong'} but choice {f['choice']} is not")
@@ -132,12 +133,12 @@ class RoomRules:
             self.open_points[user] = f["points"]
         return problems
 
-    def _before_QuestionClosed(self, room: Room, f: dict) -> list[str]:
+    def _before_QuestionClosed(self, room: Room, f: dict[str, Any]) -> list[str]:
         if room.phase != QUESTION or f["index"] != room.question_index:
             return [f"question {f['index']} closed while {room.phase} (question {room.question_index})"]
         return []
 
-    def _before_QuizEnded(self, room: Room, f: dict) -> list[str]:
+    def _before_QuizEnded(self, room: Room, f: dict[str, Any]) -> list[str]:
         if room.phase in (QUESTION, ENDED):
             return [f"quiz ended while {room.phase}"]
         return []
