@@ -8,7 +8,7 @@ aggregates it snapshots are handed to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from uuid import UUID
 
@@ -23,9 +23,10 @@ SNAPSHOT_EVERY = 500  # events; replaying what follows a snapshot stays around 1
 class EventStore(Application[UUID]):
     name = "quiz"  # table prefix on PostgreSQL: quiz_events, quiz_snapshots
 
-    def __init__(self, url: str = DEFAULT_STORE_URL):
-        self.url = url
-        env = env_for_store(url)
+    def __init__(self, url: str | Mapping[str, str] = DEFAULT_STORE_URL):
+        """Open the store at ``url``, or by its settings (``env_for_store``): that is
+        how eventsourcing's projection runner constructs the application it reads."""
+        env = env_for_store(url) if isinstance(url, str) else dict(url)
         # Snapshots are read by every load; they are written by snapshot_if_due,
         # not by the library's save (which rebuilds the aggregate to snapshot it).
         env["IS_SNAPSHOTTING_ENABLED"] = "y"

@@ -36,9 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
@@ -466,7 +464,7 @@ def projection_class(
     )
 
 
-def _run_until(runner: ProjectionRunner[StoreReader, AuditView], stop: threading.Event) -> None:
+def _run_until(runner: ProjectionRunner[ReadingStore, AuditView], stop: threading.Event) -> None:
     """Process events as they are stored until ``stop`` is set; re-raise the runner's error."""
 
     def stop_runner() -> None:
@@ -475,17 +473,6 @@ def _run_until(runner: ProjectionRunner[StoreReader, AuditView], stop: threading
 
     threading.Thread(target=stop_runner, daemon=True).start()
     runner.run_forever()
-
-
-class StoreReader(Application[UUID]):
-    """The event store as the projection runner constructs it: from settings alone, to read."""
-
-    name = EventStore.name
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        environment = super().construct_env(name, env)
-        environment["CREATE_TABLE"] = "no"
-        return environment
 
 
 # --------------------------------------------------------------------------- the read model
@@ -557,10 +544,10 @@ class AuditLog:
         return added
 
     def _run_projection(
-        self, flush_from: int, until: Callable[[ProjectionRunner[StoreReader, AuditView]], None]
+        self, flush_from: int, until: Callable[[ProjectionRunner[ReadingStore, AuditView]], None]
     ) -> None:
-        runner = ProjectionRunner[StoreReader, AuditView](
-            application_class=StoreReader,
+        runner = ProjectionRunner[ReadingStore, AuditView](
+            application_class=ReadingStore,
             projection_class=projection_class(self.extract, flush_from, self.batch_size),
             view_class=PostgresAuditView,
             env=self.env,

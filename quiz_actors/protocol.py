@@ -11,12 +11,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 
 # Close codes (PROTOCOL.md, "Errors").
 CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_BIG = 1009  # sent by aiohttp itself, past MAX_FRAME_BYTES (max_msg_size)
 CLOSE_REPLACED = 4000
 CLOSE_MISSED_HEARTBEATS = 4001
 CLOSE_KICKED = 4003

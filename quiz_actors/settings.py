@@ -17,8 +17,8 @@ from eventstore.persistence import DEFAULT_STORE_URL
 T = TypeVar("T", int, float, str)
 
 
-def _setting(default: T, env: str, help: str, flag: str | None = None) -> T:
-    return field(default=default, metadata={"env": env, "help": help, "flag": flag})
+def _setting(default: T, env: str, help: str) -> T:
+    return field(default=default, metadata={"env": env, "help": help})
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ import inspect
 import json
 import textwrap
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -36,9 +35,9 @@ from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
 from eventstore import EventStore
 from quiz_actors import protocol
-from quiz_actors.domain.room import Room
 from quiz_actors.protocol import Batch
 from quiz_actors.server import session
+from tests.conftest import one_question_room
 
 
 class AssumptionBroken(AssertionError):
@@ -212,7 +211,7 @@ def check_saves_go_through_the_function(store: EventStore, schema: str, url: str
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"DROP FUNCTION {schema}.quiz_events_insert_locked")
     try:
-        store.save(_room())
+        store.save(one_question_room("100002"))
     except Exception as e:  # noqa: BLE001 - the failure we want, whatever the library wraps it in
         require(
             "quiz_events_insert_locked" in str(e),
@@ -226,16 +225,10 @@ def check_saves_go_through_the_function(store: EventStore, schema: str, url: str
     )
 
 
-def _room() -> Room:
-    code = f"{uuid.uuid4().int % 1_000_000:06d}"
-    quiz = {"title": "Q", "questions": [{"text": "?", "choices": ["a", "b"], "correct": [0]}]}
-    return Room.open(code=code, quiz_id=str(uuid.uuid4()), quiz=quiz, host_id="h", host_name="Host", at=1)
-
-
 @pytest.fixture
 def postgres_store(store_url: str) -> Iterator[tuple[EventStore, str, str]]:
     store = EventStore(store_url)
-    store.save(_room())  # the tables and the function exist, and a save works
+    store.save(one_question_room("100001"))  # the tables and the function exist, and a save works
     try:
         yield store, store_url.split("schema=")[1], store_url.split("?")[0]
     finally:

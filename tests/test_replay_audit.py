@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -29,22 +30,13 @@ from eventstore import EventStore
 from eventstore.audit import AuditLog
 from quiz_actors.actors import hub as hub_module
 from quiz_actors.domain.room import Room
-from quiz_actors.settings import Settings
 from quiz_actors.tools.room_events import audit_columns
 from tests.client import apply_to_view
-from tests.conftest import create_room, join
+from tests.conftest import create_room, join, upload_quiz
 
 BIN = Path(sys.executable).parent
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
-QUIZ = {
-    "title": "Three questions",
-    "questions": [
-        {"text": "One?", "choices": ["a", "b", "c", "d"], "correct": [1], "time_limit_s": 20},
-        {"text": "Two?", "choices": ["a", "b"], "correct": [0], "time_limit_s": 20, "points": "double"},
-        {"text": "Three?", "choices": ["a", "b", "c"], "correct": [2], "time_limit_s": 10, "points": "none"},
-    ],
-}
 BROADCAST_TYPES = {
     "member_joined": "MemberJoined",
     "member_left": "MemberLeft",
@@ -61,17 +53,9 @@ BROADCAST_TYPES = {
 
 
 @pytest.fixture
-def settings(store_url):
+def settings(settings):
     # No heartbeats while the manual clock jumps; ended rooms close after 5 s.
-    return Settings(
-        store=store_url,
-        hello_timeout_s=10,
-        progress_interval_s=0.05,
-        heartbeat_s=3600,
-        ended_room_ttl_s=5,
-        player_messages_per_s=1000,
-        player_burst=1000,
-    )
+    return replace(settings, heartbeat_s=3600, ended_room_ttl_s=5)
 
 
 # --------------------------------------------------------------------------- running the tools
@@ -110,12 +94,6 @@ def json_lines(text: str) -> list[dict]:
 # --------------------------------------------------------------------------- a game through the server
 
 
-async def upload(http, server) -> str:
-    async with http.post(server.base_url + "/api/quizzes", json=QUIZ) as response:
-        assert response.status == 201, await response.text()
-        return (await response.json())["quiz_id"]
-
-
 async def answer(client, question: int, choice: int) -> None:
     reply = await client.request(
         {"type": "answer", "question": question, "choice": choice}, "answer_accepted"
@@ -140,7 +118,7 @@ class Game:
 
 
 async def lobby(game: Game, connect, http, server) -> None:
-    quiz_id = await upload(http, server)
+    quiz_id = await upload_quiz(http, server)
     host = game.clients["Host"] = await connect()
     game.code, state = await create_room(host, quiz_id, "Host")
     game.room_id = state["room"]["room_id"]
@@ -456,7 +434,7 @@ async def test_a_reused_code_takes_the_most_recent_room_and_says_so(
             return int(next(codes, "0"))
 
     monkeypatch.setattr(hub_module, "secrets", Secrets)
-    quiz_id = await upload(http, server)
+    quiz_id = await upload_quiz(http, server)
     rooms = []
     host, ann = await connect(), await connect()
     for name in ("Ann", "Annie"):
@@ -515,7 +493,7 @@ async def test_bad_input_exits_2_and_creates_nothing(tmp_path):
 
 
 async def test_unknown_room_exits_2(connect, http, server, clock, store_url):
-    await upload(http, server)
+    await upload_quiz(http, server)
     await server.stop()
     assert "no room has ever had code 999999" in (await replay(store_url, "999999", expect=2)).stderr
     unknown = str(uuid.uuid4())

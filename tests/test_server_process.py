@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -13,13 +12,7 @@ import aiohttp
 import pytest
 
 from tests.client import QuizClient
-from tests.conftest import create_room, join
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.conftest import create_room, free_port, join
 
 
 async def wait_until_up(http, base_url: str, process) -> None:
