@@ -8,7 +8,7 @@
 It starts the real server (``scripts/bench_probe.py``: ``quiz-server`` with a
 commit counter) as a subprocess on a free 127.0.0.1 port with a fresh store,
 drives it with load-client processes (``scripts/bench_clients.py``: thousands
-of aiohttp WebSocket players per process speaking PROTOCOL.md), and prints one
+of aiohttp WebSocket players per process speaking docs/protocol.md), and prints one
 table (and, with ``--out``, JSON). Scenarios, each at every N on every store:
 
   lobby      N players join at a steady rate: join→state latency, time until
