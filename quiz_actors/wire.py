@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from quiz_actors.domain.errors import RoomError
 from quiz_actors.protocol import error
 
 Message = dict[str, Any]
@@ -41,6 +42,11 @@ def answer_accepted(question: int) -> Message:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def refused(reason: RoomError) -> Message:
+    """A command the room's rules refused, in the rule's own code and words."""
+    return error(reason.code, reason.message)
 
 
 def internal_error() -> Message:

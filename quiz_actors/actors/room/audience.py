@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quiz_actors import protocol
+from quiz_actors import protocol, wire
 from quiz_actors.actors.messages import Sender
 from quiz_actors.actors.outgoing import Outgoing
 from quiz_actors.actors.room.timers import RoomTimers
@@ -44,7 +44,7 @@ class Audience:
         self.out.add(sender, protocol.encode(protocol.with_ref(message, ref)))
 
     def error(self, sender: Sender, error: RoomError, ref: Any) -> None:
-        self.reply(sender, protocol.error(error.code, error.message), ref)
+        self.reply(sender, wire.refused(error), ref)
 
     def broadcast(self, message: dict[str, Any], but: str | None = None, coalesce: bool = False) -> None:
         """Send to every attached member. ``coalesce``: a membership change that may
