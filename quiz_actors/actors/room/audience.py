@@ -24,6 +24,10 @@ class Audience:
     def __init__(self, room_id: str, settings: Settings, timers: RoomTimers) -> None:
         self.attached: dict[str, Sender] = {}  # user id -> its current connection
         self.out = Outgoing(self.attached, room_id)
+        # Outgoing's own methods, bound once: they are on the path of every message.
+        self.add = self.out.add  # an already encoded message for one connection
+        self.send = self.out.send  # hand what was collected to the connections
+        self.release_deferred = self.out.release_deferred  # the fan-out window closed
         self._coalesce_above = settings.fanout_coalesce_above
         self._timers = timers
 
@@ -35,10 +39,6 @@ class Audience:
         return self.attached.pop(user_id, None)
 
     # ------------------------------------------------------------- sending
-
-    def add(self, sender: Sender, text: str) -> None:
-        """An already encoded message for one connection."""
-        self.out.add(sender, text)
 
     def reply(self, sender: Sender, message: dict[str, Any], ref: Any = None) -> None:
         self.out.add(sender, protocol.encode(protocol.with_ref(message, ref)))
@@ -58,11 +58,3 @@ class Audience:
         for user_id, sender in self.attached.items():
             if user_id != but:
                 out.add(sender, text)
-
-    def send(self) -> None:
-        """Hand what was collected to the connections."""
-        self.out.send()
-
-    def release_deferred(self) -> None:
-        """The fan-out window closed: deferred membership changes go out together."""
-        self.out.release_deferred()

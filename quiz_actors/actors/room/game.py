@@ -121,14 +121,14 @@ class Game:
 
     def _question_closed(self, room: Room, seq: int) -> None:
         results = views.Results(room)
-        add = self._audience.out.add
+        add = self._audience.add
         for user_id, sender in self._audience.attached.items():
             add(sender, results.question_closed(seq, user_id))
             add(sender, results.leaderboard(user_id))
 
     def _quiz_ended(self, room: Room, seq: int) -> None:
         results = views.Results(room)
-        add = self._audience.out.add
+        add = self._audience.add
         for user_id, sender in self._audience.attached.items():
             add(sender, results.quiz_ended(seq, user_id))
 
