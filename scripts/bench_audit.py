@@ -132,9 +132,9 @@ def pick_subjects(log: AuditLog) -> dict[str, str]:
     lo, hi = sel(f"SELECT MIN(at_ms), MAX(at_ms) FROM {t('audit_events')} WHERE room_id IS NOT NULL", [])[0]
     middle = (lo + hi) // 2
     user = sel(
-        f"SELECT user_id FROM {t('audit_events')} WHERE event_type = 'MemberJoined' "
+        f"SELECT user_id FROM {t('audit_events')} WHERE event_type = {log.view.placeholder} "
         f"AND at_ms < {middle} ORDER BY at_ms DESC LIMIT 1",
-        [],
+        [Room.MemberJoined.__name__],
     )[0][0]
     iso = lambda ms: fmt_time(ms).replace(" ", "T") + "Z"  # noqa: E731
     return {
@@ -146,6 +146,10 @@ def pick_subjects(log: AuditLog) -> dict[str, str]:
         "t1": iso(middle + 60_000),
         "t10": iso(middle + 600_000),
     }
+
+
+# The event types the queries filter on, as quiz-audit's --type names them.
+ANSWERS, LOCKS, CLOSES = (e.__name__ for e in (Room.AnswerSubmitted, Room.RoomLocked, Room.QuestionClosed))
 
 
 def queries(s: dict[str, str]) -> list[tuple[str, list[str]]]:
@@ -161,7 +165,7 @@ def queries(s: dict[str, str]) -> list[tuple[str, list[str]]]:
                 "--user",
                 s["user"],
                 "--type",
-                "AnswerSubmitted",
+                ANSWERS,
                 "--since",
                 s["t0"],
                 "--until",
@@ -172,11 +176,11 @@ def queries(s: dict[str, str]) -> list[tuple[str, list[str]]]:
         ),
         (
             "answers in 10 minutes, newest 50",
-            ["events", "--type", "AnswerSubmitted", "--since", s["t0"], "--until", s["t10"]],
+            ["events", "--type", ANSWERS, "--since", s["t0"], "--until", s["t10"]],
         ),
         ("every event in 1 minute", ["events", "--since", s["t0"], "--until", s["t1"], "--limit", "0"]),
-        ("a rare type (RoomLocked), newest 50", ["events", "--type", "RoomLocked"]),
-        ("oldest 50 QuestionClosed", ["events", "--type", "QuestionClosed", "--oldest-first"]),
+        (f"a rare type ({LOCKS}), newest 50", ["events", "--type", LOCKS]),
+        (f"oldest 50 {CLOSES}", ["events", "--type", CLOSES, "--oldest-first"]),
         ("game report (+ ranks by replay)", ["game", s["room"]]),
         ("user history", ["user", s["user"]]),
     ]

@@ -36,7 +36,7 @@ from quiz_actors.tools.rooms import Candidate, ToolError, check_store_exists, ch
 EXIT_OK, EXIT_USAGE = 0, 2
 # Common options may come before or after the command; given nowhere, they take these values.
 DEFAULTS = {"store": DEFAULT_STORE_URL, "json": False, "csv": False, "no_catch_up": False}
-ROOM_FACTS = ["RoomCreated", "QuestionClosed", "QuizEnded", "RoomClosed"]
+ROOM_FACTS = [e.__name__ for e in (Room.RoomCreated, Room.QuestionClosed, Room.QuizEnded, Room.RoomClosed)]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -241,7 +241,7 @@ def _value(row: AuditRow, column: str):  # type: ignore[no-untyped-def]
 def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
     room_id = _choose_room(log, args.room, args.room_id, args.nth)
     rows = log.room_rows(room_id)
-    if not any(r.event_type == "RoomCreated" for r in rows):
+    if not any(r.event_type == Room.RoomCreated.__name__ for r in rows):
         raise ToolError(f"no room {room_id} in the audit log")
     ranking = _ranking(log.store, room_id)
     return {"room_id": room_id, "code": rows[0].code, "answers": game_rows(rows, ranking), "ranks": ranking}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventstore.audit import AuditRow
+from quiz_actors.domain.room import Room
 
 GAME_COLUMNS = (
     "room_id",
@@ -59,19 +60,19 @@ def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
     code = room_id = None
     for row in ordered:
         f, kind = row.fields, row.event_type
-        if kind == "RoomCreated":
+        if kind == Room.RoomCreated.__name__:
             quiz, code, room_id = f["quiz"], f["code"], row.room_id
             names[f["host_id"]] = f["host_name"]
-        elif kind == "MemberJoined":
+        elif kind == Room.MemberJoined.__name__:
             players.add(f["user_id"])
             names[f["user_id"]] = f["name"]
-        elif kind in ("MemberLeft", "MemberKicked"):
+        elif kind in (Room.MemberLeft.__name__, Room.MemberKicked.__name__):
             players.discard(f["user_id"])
-        elif kind == "QuestionShown":
+        elif kind == Room.QuestionShown.__name__:
             questions[f["index"]] = _Question(f["index"])
-        elif kind == "AnswerSubmitted":
+        elif kind == Room.AnswerSubmitted.__name__:
             questions[f["question"]].answers[f["user_id"]] = f
-        elif kind == "QuestionClosed":
+        elif kind == Room.QuestionClosed.__name__:
             questions[f["index"]].players = set(players)
     ranks = {r["user_id"]: r for r in ranking}
     out = []
@@ -124,26 +125,32 @@ def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, l
                 "spans": [],
             }
         f, kind = row.fields, row.event_type
-        if kind == "RoomCreated":
+        if kind == Room.RoomCreated.__name__:
             entry["role"] = "host"
-        if kind in ("RoomCreated", "MemberJoined"):
+        if kind in (Room.RoomCreated.__name__, Room.MemberJoined.__name__):
             entry["spans"].append([row.notification_id, None])
-        elif kind in ("MemberLeft", "MemberKicked") and entry["spans"]:
+        elif kind in (Room.MemberLeft.__name__, Room.MemberKicked.__name__) and entry["spans"]:
             entry["spans"][-1][1] = row.notification_id
         name = f.get("name") or f.get("host_name")
         if name and name not in entry["names"]:
             entry["names"].append(name)
-        if row.event_type == "AnswerSubmitted":
+        if row.event_type == Room.AnswerSubmitted.__name__:
             entry["answers"][f["question"]] = f
     out = []
     for room_id, entry in rooms.items():
         facts = room_rows.get(room_id, [])
-        closed_at = {r.fields["index"]: r.notification_id for r in facts if r.event_type == "QuestionClosed"}
-        title = next((r.fields["quiz"]["title"] for r in facts if r.event_type == "RoomCreated"), None)
+        closed_at = {
+            r.fields["index"]: r.notification_id
+            for r in facts
+            if r.event_type == Room.QuestionClosed.__name__
+        }
+        title = next(
+            (r.fields["quiz"]["title"] for r in facts if r.event_type == Room.RoomCreated.__name__), None
+        )
         status = (
             "closed"
-            if any(r.event_type == "RoomClosed" for r in facts)
-            else ("ended" if any(r.event_type == "QuizEnded" for r in facts) else "open")
+            if any(r.event_type == Room.RoomClosed.__name__ for r in facts)
+            else ("ended" if any(r.event_type == Room.QuizEnded.__name__ for r in facts) else "open")
         )
         answers = entry["answers"]
         out.append(

@@ -8,13 +8,15 @@ it was before it (``before``) and the room it leaves (``after``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from eventstore.replay import event_fields, event_type
 from quiz_actors.domain.names import name_key
-from quiz_actors.domain.room import CLOSED, ENDED, LOBBY, QUESTION, REVEAL, Room
+from quiz_actors.domain.room import CLOSED, ENDED, LOBBY, NOT_BROADCAST, QUESTION, REVEAL, Room
 from quiz_actors.domain.scoring import score_answer
-from quiz_actors.tools.room_events import NOT_BROADCAST
+
+Check = Callable[[Room, dict[str, Any]], list[str]]
 
 
 class RoomRules:
@@ -22,19 +24,36 @@ class RoomRules:
         self.seq: int | None = None
         self.closed_points: dict[str, int] = defaultdict(int)  # per user: points of closed questions
         self.open_points: dict[str, int] = {}  # answers to the open question
+        # What each kind of event needs of the room before it.
+        self.checks_before: dict[type[Any], Check] = {
+            Room.MemberJoined: self._before_joined,
+            Room.MemberLeft: self._before_left,
+            Room.MemberKicked: self._before_kicked,
+            Room.MemberOffline: self._before_offline,
+            Room.MemberOnline: self._before_online,
+            Room.RoomLocked: self._before_locked,
+            Room.RoomUnlocked: self._before_unlocked,
+            Room.QuizStarted: self._before_started,
+            Room.QuestionShown: self._before_shown,
+            Room.AnswerSubmitted: self._before_answer,
+            Room.QuestionClosed: self._before_closed,
+            Room.QuizEnded: self._before_ended,
+        }
 
     # ------------------------------------------------------------ before the event
 
     def before(self, room: Room | None, event: Any) -> list[str]:
         kind, f = event_type(event), event_fields(event)
         if room is None:
-            return [] if kind == "RoomCreated" else [f"a room must begin with RoomCreated, not {kind}"]
+            if isinstance(event, Room.RoomCreated):
+                return []
+            return [f"a room must begin with {Room.RoomCreated.__name__}, not {kind}"]
         if room.phase == CLOSED:
             return [f"{kind} after the room closed"]
-        check = getattr(self, "_before_" + kind, None)
+        check = self.checks_before.get(type(event))
         return check(room, f) if check else []
 
-    def _before_MemberJoined(self, room: Room, f: dict) -> list[str]:
+    def _before_joined(self, room: Room, f: dict) -> list[str]:
         user = f["user_id"]
         if user in room.members:
             return [
@@ -49,38 +68,38 @@ class RoomRules:
     def _member(self, room: Room, f: dict) -> list[str]:
         return [] if f["user_id"] in room.members else [f"{f['user_id']} is not a member"]
 
-    def _before_MemberLeft(self, room: Room, f: dict) -> list[str]:
+    def _before_left(self, room: Room, f: dict) -> list[str]:
         problems = self._member(room, f)
         return problems or (["the host cannot leave the room"] if f["user_id"] == room.host_id else [])
 
-    def _before_MemberKicked(self, room: Room, f: dict) -> list[str]:
+    def _before_kicked(self, room: Room, f: dict) -> list[str]:
         problems = self._member(room, f)
         return problems or (["the host cannot be kicked"] if f["user_id"] == room.host_id else [])
 
-    def _before_MemberOffline(self, room: Room, f: dict) -> list[str]:
+    def _before_offline(self, room: Room, f: dict) -> list[str]:
         problems = self._member(room, f)
         if not problems and not room.members[f["user_id"]]["online"]:
             problems.append(f"{f['user_id']} was already offline")
         return problems
 
-    def _before_MemberOnline(self, room: Room, f: dict) -> list[str]:
+    def _before_online(self, room: Room, f: dict) -> list[str]:
         problems = self._member(room, f)
         if not problems and room.members[f["user_id"]]["online"]:
             problems.append(f"{f['user_id']} was already online")
         return problems
 
-    def _before_RoomLocked(self, room: Room, f: dict) -> list[str]:
+    def _before_locked(self, room: Room, f: dict) -> list[str]:
         return ["the room was already locked"] if room.locked else []
 
-    def _before_RoomUnlocked(self, room: Room, f: dict) -> list[str]:
+    def _before_unlocked(self, room: Room, f: dict) -> list[str]:
         return [] if room.locked else ["the room was not locked"]
 
-    def _before_QuizStarted(self, room: Room, f: dict) -> list[str]:
+    def _before_started(self, room: Room, f: dict) -> list[str]:
         if room.phase == LOBBY and room.started_at is None:
             return []
         return [f"quiz started in phase {room.phase}"]
 
-    def _before_QuestionShown(self, room: Room, f: dict) -> list[str]:
+    def _before_shown(self, room: Room, f: dict) -> list[str]:
         index, problems = f["index"], []
         if room.started_at is None or room.phase not in (LOBBY, REVEAL):
             problems.append(
@@ -95,7 +114,7 @@ class RoomRules:
             problems.append("its deadline does not match the question's time limit")
         return problems
 
-    def _before_AnswerSubmitted(self, room: Room, f: dict) -> list[str]:
+    def _before_answer(self, room: Room, f: dict) -> list[str]:
         user, question = f["user_id"], f["question"]
         if room.phase != QUESTION or question != room.question_index:
             return [f"answer to question {question} while {room.phase} (question {room.question_index})"]
@@ -132,12 +151,12 @@ class RoomRules:
             self.open_points[user] = f["points"]
         return problems
 
-    def _before_QuestionClosed(self, room: Room, f: dict) -> list[str]:
+    def _before_closed(self, room: Room, f: dict) -> list[str]:
         if room.phase != QUESTION or f["index"] != room.question_index:
             return [f"question {f['index']} closed while {room.phase} (question {room.question_index})"]
         return []
 
-    def _before_QuizEnded(self, room: Room, f: dict) -> list[str]:
+    def _before_ended(self, room: Room, f: dict) -> list[str]:
         if room.phase in (QUESTION, ENDED):
             return [f"quiz ended while {room.phase}"]
         return []
@@ -145,13 +164,13 @@ class RoomRules:
     # ------------------------------------------------------------ after the event
 
     def after(self, room: Room, event: Any) -> list[str]:
-        kind, problems = event_type(event), []
-        step = 0 if kind in NOT_BROADCAST else 1
+        problems: list[str] = []
+        step = 0 if isinstance(event, NOT_BROADCAST) else 1
         expected_seq = 1 if self.seq is None else self.seq + step
         if room.seq != expected_seq:
             problems.append(f"seq {room.seq} after seq {self.seq} (expected {expected_seq})")
         self.seq = room.seq
-        if kind == "QuestionClosed":
+        if isinstance(event, Room.QuestionClosed):
             for user, points in self.open_points.items():
                 if user in room.members:  # points of a player who left before the close are not scored
                     self.closed_points[user] += points
