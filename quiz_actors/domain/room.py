@@ -14,6 +14,7 @@ themselves (``QuizStarted``) do not advance it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -24,6 +25,16 @@ from quiz_actors.domain.scoring import score_answer
 
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
 FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
+
+
+@dataclass(frozen=True)
+class Mark:
+    """An answer as the scoring rule marks it: the fields of ``AnswerSubmitted`` it decides."""
+
+    elapsed_ms: int
+    correct: bool
+    points: int
+    streak: int
 
 
 class Room(Aggregate):
@@ -278,6 +289,27 @@ class Room(Aggregate):
             raise RoomError("bad_choice", f"Choose between 0 and {len(q['choices']) - 1}")
         if received_at > self.current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
+        mark = self.mark_answer(user_id, choice, received_at)
+        self._answer_submitted(
+            question=question,
+            user_id=user_id,
+            choice=choice,
+            received_at=received_at,
+            elapsed_ms=mark.elapsed_ms,
+            correct=mark.correct,
+            points=mark.points,
+            streak=mark.streak,
+        )
+        return self.current["answers"][user_id]
+
+    def mark_answer(self, user_id: str, choice: int, received_at: int) -> Mark:
+        """What a player's choice in the open question earns, by the scoring rule.
+
+        ``answer`` stores this in ``AnswerSubmitted``; ``quiz-replay --check``
+        holds stored answers to it.
+        """
+        assert self.current is not None, "no question is open"
+        q = self.question(self.current["index"])
         elapsed = max(0, received_at - self.current["shown_at"])
         correct = choice in q["correct"]
         score = score_answer(
@@ -287,17 +319,11 @@ class Room(Aggregate):
             points_kind=q["points"],
             streak_before=self.members[user_id]["streak"],
         )
-        self._answer_submitted(
-            question=question,
-            user_id=user_id,
-            choice=choice,
-            received_at=received_at,
-            elapsed_ms=elapsed,
-            correct=correct,
-            points=score.points,
-            streak=score.streak,
-        )
-        return self.current["answers"][user_id]
+        return Mark(elapsed_ms=elapsed, correct=correct, points=score.points, streak=score.streak)
+
+    def deadline_for(self, index: int, shown_at: int) -> int:
+        """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
+        return shown_at + self.question(index)["time_limit_s"] * 1000
 
     def close_question(self, reason: str, at: int) -> bool:
         if self.phase != QUESTION:
@@ -327,8 +353,7 @@ class Room(Aggregate):
             raise RoomError("not_host", "Only the host can do that")
 
     def _show_question(self, index: int, at: int) -> None:
-        limit_ms = self.question(index)["time_limit_s"] * 1000
-        self._question_shown(index=index, shown_at=at, deadline_at=at + limit_ms)
+        self._question_shown(index=index, shown_at=at, deadline_at=self.deadline_for(index, at))
 
     # ------------------------------------------------------------------ events
 
