@@ -24,6 +24,7 @@ from quiz_actors.domain.directory import DIRECTORY_ID
 from quiz_actors.domain.quiz import CATALOG_ID
 from quiz_actors.domain.room import CLOSED, LOBBY, REVEAL, Room
 from quiz_actors.domain.secret import SECRET_ID
+from quiz_actors.tools.audit_model import AuditLog
 from quiz_actors.tools.room_rules import RoomRules
 from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, join
@@ -95,6 +96,16 @@ def test_every_room_of_the_old_store_replays_to_its_state(store_url: str) -> Non
         assert store.load(DIRECTORY_ID).open_rooms == {FACTS["codes"]["B"]: str(waiting.id)}
         assert QUIZ_TITLE in [e["title"] for e in store.load(CATALOG_ID).entries.values()]
         assert len(store.load(SECRET_ID).secret_hex) >= 32
+
+        # The audit read model projects every old event, each room's rows under its code.
+        log = AuditLog(store_url)
+        try:
+            assert log.catch_up() == store.max_notification_id()
+            rows = log.room_rows(str(played.id))
+            assert {r.code for r in rows} == {played.code}
+            assert len([r for r in rows if r.aggregate_id == str(played.id)]) == played.version
+        finally:
+            log.close()
     finally:
         store.close()
 

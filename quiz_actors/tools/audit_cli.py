@@ -24,10 +24,10 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 
 from eventstore import DEFAULT_STORE_URL
-from eventstore.audit import AuditLog, AuditRow, EventFilter
 from eventstore.persistence import StoreUrlError
 from eventstore.replay import ReadingStore, ReplayError, read_events
 from quiz_actors.domain.room import Room
+from quiz_actors.tools.audit_model import AuditLog, AuditRow, EventFilter
 from quiz_actors.tools.output import compact, fmt_time, json_line, parse_time, table, who, write_csv
 from quiz_actors.tools.reports import (
     GAME_COLUMNS,
@@ -37,7 +37,6 @@ from quiz_actors.tools.reports import (
     game_report,
     user_history,
 )
-from quiz_actors.tools.room_events import audit_columns
 from quiz_actors.tools.rooms import Candidate, ToolError, check_store_exists, choose
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -113,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         check_store_exists(args.store)
-        log = AuditLog(args.store, extract=audit_columns)
+        log = AuditLog(args.store)
     except (ToolError, StoreUrlError) as e:
         print(f"quiz-audit: {e}", file=sys.stderr)
         return EXIT_USAGE

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from eventstore.audit import AuditRow
 from eventstore.replay import replay
 from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
+from quiz_actors.tools.audit_model import AuditRow
 from quiz_actors.tools.room_events import user_of
 
 GAME_COLUMNS = (
@@ -66,7 +66,7 @@ def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[
     for step in replay(events):
         room, event = step.aggregate, step.event
         user = user_of(event)
-        if user in room.members:
+        if user is not None and user in room.members:
             names[user] = room.members[user]["name"]
         if isinstance(event, Room.QuestionClosed):
             assert room.current is not None and room.last_result is not None

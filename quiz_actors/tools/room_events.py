@@ -10,11 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from eventstore.audit import Columns
 from eventstore.replay import event_fields
-from quiz_actors.domain.directory import RoomDirectory
 from quiz_actors.domain.room import Room
-from quiz_actors.domain.secret import ServerSecret
 from quiz_actors.tools.output import fmt_time
 
 TIME_FIELDS = ("at", "shown_at", "received_at", "created_at", "uploaded_at")
@@ -31,25 +28,6 @@ def time_ms(event: Any) -> int:
 
 def user_of(event: Any) -> str | None:
     return getattr(event, "user_id", None) or getattr(event, "host_id", None)
-
-
-def audit_columns(event: Any) -> Columns:
-    """The audit row's room, code, user, name and time for any stored event."""
-    at = time_ms(event)
-    if isinstance(event, Room.Event):
-        return Columns(
-            room_id=str(event.originator_id),
-            code=getattr(event, "code", None),
-            user_id=user_of(event),
-            name=getattr(event, "name", None) or getattr(event, "host_name", None),
-            at_ms=at,
-        )
-    if isinstance(event, RoomDirectory.Event):
-        return Columns(room_id=getattr(event, "room_id", None), code=getattr(event, "code", None), at_ms=at)
-    if isinstance(event, ServerSecret.Event):
-        # The token-signing key stays where it is: the audit log only says it was made.
-        return Columns(at_ms=at, fields={k: "(withheld)" for k in event_fields(event)})
-    return Columns(at_ms=at)
 
 
 def question_label(index: int) -> str:

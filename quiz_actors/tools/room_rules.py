@@ -52,7 +52,7 @@ class RoomRules:
         check = self.checks_before.get(type(event))
         return check(room, f) if check else []
 
-    def _before_joined(self, room: Room, f: dict) -> list[str]:
+    def _before_joined(self, room: Room, f: dict[str, Any]) -> list[str]:
         user = f["user_id"]
         if user in room.members:
             return [
@@ -66,41 +66,41 @@ class RoomRules:
             return []
         return [f"name {f['name']!r} taken by another member ({room.members[holder]['name']!r})"]
 
-    def _member(self, room: Room, f: dict) -> list[str]:
+    def _member(self, room: Room, f: dict[str, Any]) -> list[str]:
         return [] if f["user_id"] in room.members else [f"{f['user_id']} is not a member"]
 
-    def _before_left(self, room: Room, f: dict) -> list[str]:
+    def _before_left(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         return problems or (["the host cannot leave the room"] if f["user_id"] == room.host_id else [])
 
-    def _before_kicked(self, room: Room, f: dict) -> list[str]:
+    def _before_kicked(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         return problems or (["the host cannot be kicked"] if f["user_id"] == room.host_id else [])
 
-    def _before_offline(self, room: Room, f: dict) -> list[str]:
+    def _before_offline(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         if not problems and not room.members[f["user_id"]]["online"]:
             problems.append(f"{f['user_id']} was already offline")
         return problems
 
-    def _before_online(self, room: Room, f: dict) -> list[str]:
+    def _before_online(self, room: Room, f: dict[str, Any]) -> list[str]:
         problems = self._member(room, f)
         if not problems and room.members[f["user_id"]]["online"]:
             problems.append(f"{f['user_id']} was already online")
         return problems
 
-    def _before_locked(self, room: Room, f: dict) -> list[str]:
+    def _before_locked(self, room: Room, f: dict[str, Any]) -> list[str]:
         return ["the room was already locked"] if room.locked else []
 
-    def _before_unlocked(self, room: Room, f: dict) -> list[str]:
+    def _before_unlocked(self, room: Room, f: dict[str, Any]) -> list[str]:
         return [] if room.locked else ["the room was not locked"]
 
-    def _before_started(self, room: Room, f: dict) -> list[str]:
+    def _before_started(self, room: Room, f: dict[str, Any]) -> list[str]:
         if room.phase == LOBBY and room.started_at is None:
             return []
         return [f"quiz started in phase {room.phase}"]
 
-    def _before_shown(self, room: Room, f: dict) -> list[str]:
+    def _before_shown(self, room: Room, f: dict[str, Any]) -> list[str]:
         index, problems = f["index"], []
         if room.started_at is None or room.phase not in (LOBBY, REVEAL):
             problems.append(
@@ -115,7 +115,7 @@ class RoomRules:
             problems.append("its deadline does not match the question's time limit")
         return problems
 
-    def _before_answer(self, room: Room, f: dict) -> list[str]:
+    def _before_answer(self, room: Room, f: dict[str, Any]) -> list[str]:
         user, question = f["user_id"], f["question"]
         if room.phase != QUESTION or question != room.question_index:
             return [f"answer to question {question} while {room.phase} (question {room.question_index})"]
@@ -123,9 +123,10 @@ class RoomRules:
             return [f"answer from {user}, who is not a member"]
         if user == room.host_id:
             return ["answer from the host"]
+        assert room.current is not None  # a question is open
         if user in room.current["answers"]:
             return [f"second answer from {user} to question {question}"]
-        problems = []
+        problems: list[str] = []
         if f["received_at"] > room.current["deadline_at"]:
             late = f["received_at"] - room.current["deadline_at"]
             problems.append(f"answer received {late} ms after its deadline")
@@ -143,13 +144,13 @@ class RoomRules:
             )
         return problems
 
-    def _before_closed(self, room: Room, f: dict) -> list[str]:
+    def _before_closed(self, room: Room, f: dict[str, Any]) -> list[str]:
         if room.phase != QUESTION or f["index"] != room.question_index:
             return [f"question {f['index']} closed while {room.phase} (question {room.question_index})"]
         self.scores_before_close = {user: m["score"] for user, m in room.members.items()}
         return []
 
-    def _before_ended(self, room: Room, f: dict) -> list[str]:
+    def _before_ended(self, room: Room, f: dict[str, Any]) -> list[str]:
         if room.phase in (QUESTION, ENDED):
             return [f"quiz ended while {room.phase}"]
         return []
