@@ -34,7 +34,7 @@ def played_room() -> tuple[Room, list[Any]]:
     room.leave("ben", T0 + 4)  # before the close: this answer is not scored
     room.close_question("timeout", T0 + 20_002)
     room.kick("host", "cat", T0 + 20_003)
-    return room, room.collect_events()
+    return room, list(room.collect_events())
 
 
 def rows_of(user_id: str, events: list[Any]) -> list[AuditRow]:
