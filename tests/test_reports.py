@@ -65,9 +65,9 @@ def test_the_history_takes_each_score_from_the_room() -> None:
 
     def load(room_id: str, version: int | None) -> Room:
         loads.append(version)
-        return list(replay(e for e in events if version is None or e.originator_version <= version))[
-            -1
-        ].aggregate
+        steps = list(replay(e for e in events if version is None or e.originator_version <= version))
+        rebuilt: Room = steps[-1].aggregate
+        return rebuilt
 
     scores = {
         user: user_history(user, rows_of(user, events), load)[0]["score"] for user in ("ann", "ben", "cat")
