@@ -2,5 +2,5 @@
 
 They wire the quiz's domain (the Room aggregate, which fields name a user or a
 time, the rules a room must keep) into the generic ``eventstore.replay`` and
-``eventstore.audit``.
+``eventstore.read_model`` (the audit model is ``audit_model.py``).
 """
