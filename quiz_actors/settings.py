@@ -104,6 +104,22 @@ class Settings:
         "", "QUIZ_ADMIN_KEY", "when set, uploading quizzes and creating rooms require it"
     )
     log_level: str = _setting("INFO", "QUIZ_LOG_LEVEL", "logging level")
+    log_format: str = _setting(
+        "text", "QUIZ_LOG_FORMAT", "text (one line a record) or json (one JSON object a line)"
+    )
+    drain_grace_s: float = _setting(
+        5.0,
+        "QUIZ_DRAIN_GRACE_S",
+        "on SIGTERM: seconds the server goes on serving, /readyz saying 503, before it restarts sockets",
+    )
+    metrics_allow: str = _setting(
+        "",
+        "QUIZ_METRICS_ALLOW",
+        "comma-separated address ranges (10.0.0.0/8, ::1/128) that may read /metrics; empty: any",
+    )
+    metrics_token: str = _setting(
+        "", "QUIZ_METRICS_TOKEN", "when set, /metrics needs Authorization: Bearer <token>"
+    )
 
     @property
     def heartbeat_ms(self) -> int:

@@ -23,7 +23,7 @@ from typing import Protocol
 
 import pykka
 
-from quiz_actors import protocol
+from quiz_actors import metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
@@ -116,7 +116,7 @@ class ConnectionActor(PooledActor):
             self._attach(message)
         elif isinstance(message, DetachedFromRoom):
             if message.room_id == self.room_id:
-                self.room, self.room_id = None, None
+                self._set_room(None, None)
         elif isinstance(message, CloseSocket):
             self._finish(message.code, message.reason)
         elif isinstance(message, HeartbeatDue):
@@ -169,7 +169,7 @@ class ConnectionActor(PooledActor):
         elif self.room is None:
             self._reply(protocol.error("not_member", "Join a room first", ref))
         elif not tell_quietly(self.room, RoomCommand(self._sender(), message, incoming.received_at)):
-            self.room, self.room_id = None, None
+            self._set_room(None, None)
             self._reply(protocol.error("room_closed", "This room has closed"), ref)
 
     def _on_hello(self, message: dict, ref: object) -> None:
@@ -220,13 +220,25 @@ class ConnectionActor(PooledActor):
             return
         if self.room_id is not None and self.room_id != message.room_id:
             self._leave_room("switched")
-        self.room, self.room_id = message.room, message.room_id
+        self._set_room(message.room, message.room_id)
         self.outlet.set_host(message.is_host)  # hosts may send more messages a second
 
     def _leave_room(self, reason: str) -> None:
         if self.room is not None and self.user_id is not None:
             tell_quietly(self.room, MemberDisconnected(self._sender(), reason))
-        self.room, self.room_id = None, None
+        self._set_room(None, None)
+
+    def _set_room(self, room: pykka.ActorRef | None, room_id: str | None) -> None:
+        """The room this socket is attached to; a socket in a room is a member online."""
+        if self.room_id is None and room_id is not None:
+            metrics.MEMBERS_ONLINE.inc()
+        elif self.room_id is not None and room_id is None:
+            metrics.MEMBERS_ONLINE.dec()
+        self.room, self.room_id = room, room_id
+
+    def on_stop(self) -> None:
+        if self.room_id is not None:  # stopped with the server, its socket still attached
+            metrics.MEMBERS_ONLINE.dec()
 
     # ------------------------------------------------------------- liveness
 

@@ -17,7 +17,7 @@ import uuid
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import protocol
+from quiz_actors import metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -75,6 +75,7 @@ class HubActor(pykka.ThreadingActor):
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         self._sweep()
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
+        self._count_rooms()
 
     def on_stop(self) -> None:
         for timer in self.timers:
@@ -83,6 +84,12 @@ class HubActor(pykka.ThreadingActor):
             if ref.is_alive():
                 ref.stop()
         self.rooms.clear()
+        self._count_rooms()
+
+    def _count_rooms(self) -> None:
+        if self.directory is not None:
+            metrics.ROOMS_OPEN.set(len(self.directory.open_rooms))
+        metrics.ROOMS_IN_MEMORY.set(len(self.rooms))
 
     def _load_directory(self) -> RoomDirectory:
         try:
@@ -110,6 +117,7 @@ class HubActor(pykka.ThreadingActor):
             if self.directory is None:
                 self.directory = self._load_directory()
             self._dispatch(message)
+            self._count_rooms()
         except StoreUnavailable:
             log.warning("hub: the store is unavailable; refused %s", type(message).__name__)
             sender = getattr(message, "sender", None)
@@ -238,6 +246,7 @@ class HubActor(pykka.ThreadingActor):
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
+            metrics.ROOM_ACTIVATIONS.inc()
             actor = RoomActor.start(uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref)
             self.rooms[room_id] = actor
         return actor
