@@ -1,14 +1,13 @@
-"""``quiz-server``: run the server until SIGINT or SIGTERM."""
+"""``quiz-server``: run the server until SIGINT or SIGTERM (``server/run.py`` says how each stops it)."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 
-from aiohttp import web
-
 from eventstore.persistence import StoreUrlError, describe_store, redact
-from quiz_actors.server.app import create_app
+from quiz_actors.server.run import serve
 from quiz_actors.settings import Settings
 
 # Python's default collector thresholds run a full collection every few hundred
@@ -30,10 +29,7 @@ def main(argv: list[str] | None = None) -> None:
         log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))
     except StoreUrlError as e:
         raise SystemExit(f"quiz-server: {e}") from None
-    log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
-    # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets with GOING_AWAY,
-    # then cleanup stops the actors and closes the store.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    asyncio.run(serve(settings))
 
 
 if __name__ == "__main__":
