@@ -88,5 +88,6 @@ def test_bad_store_url_is_a_clear_error(tmp_path):
         timeout=30,
     )
     assert result.returncode != 0
-    assert "quiz-server: Unsupported store URL" in result.stderr
+    assert "quiz-server: these settings cannot work" in result.stderr
+    assert "--store (QUIZ_STORE): Unsupported store URL" in result.stderr
     assert "Traceback" not in result.stderr

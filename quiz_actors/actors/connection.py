@@ -23,7 +23,7 @@ from typing import Protocol
 
 import pykka
 
-from quiz_actors import metrics, protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
@@ -99,7 +99,9 @@ class ConnectionActor(PooledActor):
         try:
             self._dispatch(message)
         except Exception:  # one bad message must not stop the actor
-            log.exception("connection %s failed on %s", self.conn_id, type(message).__name__)
+            log.exception(
+                "connection %s failed on %s", self.conn_id, type(message).__name__, extra=self._log_fields()
+            )
             self._reply(protocol.error("internal", "Something went wrong on the server"))
 
     def _dispatch(self, message: object) -> None:
@@ -158,7 +160,12 @@ class ConnectionActor(PooledActor):
             return
         if kind == "create_room":
             if not self._admin_key_ok(message.get("admin_key")):
-                log.info("refused create_room from %s (user %s): admin key", self.outlet.peer, self.user_id)
+                log.info(
+                    "refused create_room from %s (user %s): admin key",
+                    self.outlet.peer,
+                    self.user_id,
+                    extra=self._log_fields(),
+                )
                 self._reply(
                     protocol.error("unauthorized", "Creating rooms needs the server's admin key"), ref
                 )
@@ -184,7 +191,11 @@ class ConnectionActor(PooledActor):
         else:
             user_id = self.signer.verify(token, now)
             if user_id is None:
-                log.info("auth failure from %s: invalid or expired token", self.outlet.peer)
+                log.info(
+                    "auth failure from %s: invalid or expired token",
+                    self.outlet.peer,
+                    extra=self._log_fields(),
+                )
                 self._reply(protocol.error("unauthorized", "That token is invalid or expired", ref))
                 self._finish(protocol.CLOSE_POLICY, "unauthorized")
                 return
@@ -192,7 +203,13 @@ class ConnectionActor(PooledActor):
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated(user_id)
         tell_quietly(self.hub, RegisterConnection(self._sender()))
-        log.info("user %s connected from %s (connection %s)", user_id, self.outlet.peer, self.conn_id)
+        log.info(
+            "user %s connected from %s (connection %s)",
+            user_id,
+            self.outlet.peer,
+            self.conn_id,
+            extra=self._log_fields(),
+        )
         self._reply(self._welcome(), ref)
 
     def _welcome(self) -> dict:
@@ -246,7 +263,12 @@ class ConnectionActor(PooledActor):
         if self.finished or self.user_id is None:
             return
         if self.unanswered_pings >= self.missed_pings_limit:
-            log.info("user %s missed %s pings: closing", self.user_id, self.unanswered_pings)
+            log.info(
+                "user %s missed %s pings: closing",
+                self.user_id,
+                self.unanswered_pings,
+                extra=self._log_fields(),
+            )
             self._leave_room("timeout")
             self._finish(protocol.CLOSE_MISSED_HEARTBEATS, "missed heartbeats")
             return
@@ -254,6 +276,9 @@ class ConnectionActor(PooledActor):
         self._reply({"type": "ping", "t": self.clock.now_ms()})
 
     # ------------------------------------------------------------- helpers
+
+    def _log_fields(self) -> dict[str, str]:
+        return logs.fields(room_id=self.room_id, user_id=self.user_id, address=self.outlet.peer)
 
     def _sender(self) -> Sender:
         assert self.user_id is not None

@@ -17,7 +17,7 @@ import uuid
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import metrics, protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -201,7 +201,13 @@ class HubActor(pykka.ThreadingActor):
                 sender, protocol.error("busy", "The server could not create the room; try again"), ref
             )
             return
-        log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
+        log.info(
+            "room %s (%s) created by %s",
+            code,
+            room.id,
+            sender.user_id,
+            extra=logs.fields(room_id=room.id, user_id=sender.user_id, address=sender.ip),
+        )
         self.store.snapshot_if_due(self.directory, directory_version)
         actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
         self.rooms[str(room.id)] = actor
@@ -224,14 +230,23 @@ class HubActor(pykka.ThreadingActor):
         sender, now = message.sender, self.clock.now_ms()
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
-            log.warning("rate limit: join refused for %s (user %s): %s", sender.ip, sender.user_id, refusal)
+            log.warning(
+                "rate limit: join refused for %s (user %s): %s",
+                sender.ip,
+                sender.user_id,
+                refusal,
+                extra=logs.fields(user_id=sender.user_id, address=sender.ip),
+            )
             self._reply(sender, protocol.error("rate_limited", refusal), message.ref)
             return
         room_id = self.directory.room_for(message.code)
         if room_id is None:
             if self.join_guard.failed(sender.ip, now):
                 log.warning(
-                    "join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id
+                    "join lockout for %s (user %s): too many unknown codes",
+                    sender.ip,
+                    sender.user_id,
+                    extra=logs.fields(user_id=sender.user_id, address=sender.ip),
                 )
             self._reply(
                 sender,
@@ -246,6 +261,7 @@ class HubActor(pykka.ThreadingActor):
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
+            log.info("room %s: activated from the store", room_id, extra=logs.fields(room_id=room_id))
             metrics.ROOM_ACTIVATIONS.inc()
             actor = RoomActor.start(uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref)
             self.rooms[room_id] = actor
@@ -280,7 +296,12 @@ class HubActor(pykka.ThreadingActor):
             try:
                 room = self.store.load(uuid.UUID(room_id))
             except Exception:
-                log.exception("sweep: cannot load room %s (%s); trying again next sweep", code, room_id)
+                log.exception(
+                    "sweep: cannot load room %s (%s); trying again next sweep",
+                    code,
+                    room_id,
+                    extra=logs.fields(room_id=room_id),
+                )
                 continue
             if room is None:
                 continue

@@ -27,7 +27,7 @@ from uuid import UUID
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import protocol, views
+from quiz_actors import logs, protocol, views
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
@@ -105,6 +105,7 @@ class RoomActor(pykka.ThreadingActor):
     # ------------------------------------------------------------- life cycle
 
     def on_start(self) -> None:
+        logs.bind(room_id=self.room_id)  # on everything this actor's thread logs
         if self.room is None:
             self._recover()
         else:

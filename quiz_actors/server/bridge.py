@@ -14,7 +14,7 @@ import logging
 
 from aiohttp import WSMsgType, web
 
-from quiz_actors import metrics, protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
@@ -41,11 +41,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     settings = system.settings
     peer = request.remote or "?"
     if not origin_allowed(request, settings):
-        log.info("refused socket from %s: Origin %r not allowed", peer, request.headers.get("Origin"))
+        log.info(
+            "refused socket from %s: Origin %r not allowed",
+            peer,
+            request.headers.get("Origin"),
+            extra=logs.fields(address=peer),
+        )
         return web.Response(status=403, text="Origin not allowed")
     refusal = request.app[CONNECTIONS].admit(peer)
     if refusal is not None:
-        log.info("refused socket from %s: %s", peer, refusal)
+        log.info("refused socket from %s: %s", peer, refusal, extra=logs.fields(address=peer))
         return web.Response(status=503, text=refusal)
     try:
         return await _serve(request, system, settings, peer)
@@ -74,7 +79,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
     throttle = Throttle(session, settings, loop.time())
     request.app[SOCKETS].add(ws)
     metrics.SOCKETS_OPEN.inc()
-    log.info("socket opened from %s", peer)
+    log.info("socket opened from %s", peer, extra=logs.fields(address=peer))
     try:
         async for frame in ws:
             if not throttle.admit(loop.time()):
@@ -100,7 +105,13 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
         elif not ws.closed:
             await ws.close()
         writer.cancel()
-        log.info("socket from %s (user %s) closed with code %s", peer, session.user_id, ws.close_code)
+        log.info(
+            "socket from %s (user %s) closed with code %s",
+            peer,
+            session.user_id,
+            ws.close_code,
+            extra=logs.fields(address=peer, user_id=session.user_id),
+        )
     return ws
 
 
@@ -125,7 +136,12 @@ class Throttle:
         metrics.RATE_LIMITED.inc()
         session = self.session
         if self.meter.refuse(now):
-            log.warning("rate limit: closing socket from %s (user %s)", session.peer, session.user_id)
+            log.warning(
+                "rate limit: closing socket from %s (user %s)",
+                session.peer,
+                session.user_id,
+                extra=logs.fields(address=session.peer, user_id=session.user_id),
+            )
             session.enqueue(
                 Batch(protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting")))
             )
@@ -133,7 +149,12 @@ class Throttle:
             metrics.SOCKETS_CLOSED.labels("rate_limit").inc()
             self.abusive = True
         elif now - self.last_notice >= 1.0:
-            log.info("rate limit: refusing messages from %s (user %s)", session.peer, session.user_id)
+            log.info(
+                "rate limit: refusing messages from %s (user %s)",
+                session.peer,
+                session.user_id,
+                extra=logs.fields(address=session.peer, user_id=session.user_id),
+            )
             session.enqueue(
                 Batch(protocol.encode(protocol.error("rate_limited", "Slow down: too many messages")))
             )

@@ -27,20 +27,8 @@ STORE_PING_TIMEOUT_S = 5
 LOOP_LAG_PROBE_S = 0.5
 
 
-def metrics_allowed_networks(settings: Settings) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    """``--metrics-allow`` parsed; raises ValueError naming a range that is not one."""
-    networks = []
-    for item in (part.strip() for part in settings.metrics_allow.split(",")):
-        if item:
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ValueError(f"metrics_allow: {item!r} is not an address range like 10.0.0.0/8") from None
-    return networks
-
-
 def _metrics_refusal(request: web.Request, settings: Settings) -> web.Response | None:
-    networks = metrics_allowed_networks(settings)
+    networks = settings.metrics_networks()
     if networks:
         try:
             address = ipaddress.ip_address(request.remote or "")

@@ -27,7 +27,7 @@ from collections import deque
 
 from aiohttp import web
 
-from quiz_actors import metrics, protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.protocol import Batch
 from quiz_actors.server.loop_post import LoopPost
 
@@ -150,11 +150,19 @@ class SocketSession:
 
     def close_if_not_authenticated(self) -> None:
         if not self.is_authenticated:
-            log.info("closing socket from %s: no hello in time", self.peer)
+            log.info(
+                "closing socket from %s: no hello in time", self.peer, extra=logs.fields(address=self.peer)
+            )
             self.request_close(protocol.CLOSE_POLICY, "hello expected")
 
     def _too_slow(self, why: str) -> None:
-        log.info("closing slow socket from %s (user %s): %s", self.peer, self.user_id, why)
+        log.info(
+            "closing slow socket from %s (user %s): %s",
+            self.peer,
+            self.user_id,
+            why,
+            extra=logs.fields(address=self.peer, user_id=self.user_id),
+        )
         if self._close_request is None:
             metrics.SOCKETS_CLOSED.labels("slow_consumer").inc()
         self._queue.clear()
