@@ -119,6 +119,12 @@ class Settings:
         "QUIZ_METRICS_ALLOW",
         "comma-separated address ranges (10.0.0.0/8, ::1/128) that may read /metrics; empty: any",
     )
+    trusted_proxies: str = _setting(
+        "",
+        "QUIZ_TRUSTED_PROXIES",
+        "comma-separated address ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (the client's address and https)",
+    )
     metrics_token: str = _setting(
         "", "QUIZ_METRICS_TOKEN", "when set, /metrics needs Authorization: Bearer <token>"
     )
@@ -162,16 +168,18 @@ class Settings:
             found.append(f"{_named('store')}: {e}")
         except OSError as e:  # the SQLite file's folder cannot be created
             found.append(f"{_named('store')}: {e.strerror}: {e.filename}")
-        try:
-            self.metrics_networks()
-        except ValueError as e:
-            found.append(f"{_named('metrics_allow')}: {e}")
+        for name in ("metrics_allow", "trusted_proxies"):
+            try:
+                self.networks(name)
+            except ValueError as e:
+                found.append(f"{_named(name)}: {e}")
         return found
 
-    def metrics_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-        """``metrics_allow`` parsed; ValueError naming an item that is not an address range."""
+    def networks(self, name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """A setting that lists address ranges (``metrics_allow``, ``trusted_proxies``), parsed;
+        ValueError naming an item that is not an address range."""
         networks = []
-        for item in (part.strip() for part in self.metrics_allow.split(",")):
+        for item in (part.strip() for part in getattr(self, name).split(",")):
             if item:
                 try:
                     networks.append(ipaddress.ip_network(item, strict=False))

@@ -14,6 +14,7 @@ from quiz_actors.clock import Clock
 from quiz_actors.server import http_api, ops_http, pages
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
+from quiz_actors.server.forwarded import trusted_proxy_middleware
 from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
@@ -22,7 +23,11 @@ from quiz_actors.system import QuizSystem
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES)
+    middlewares = []
+    proxies = settings.networks("trusted_proxies")
+    if proxies:
+        middlewares.append(trusted_proxy_middleware(proxies))
+    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES, middlewares=middlewares)
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
     app[LOOP_POST] = LoopPost()

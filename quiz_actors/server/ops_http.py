@@ -28,7 +28,7 @@ LOOP_LAG_PROBE_S = 0.5
 
 
 def _metrics_refusal(request: web.Request, settings: Settings) -> web.Response | None:
-    networks = settings.metrics_networks()
+    networks = settings.networks("metrics_allow")
     if networks:
         try:
             address = ipaddress.ip_address(request.remote or "")
