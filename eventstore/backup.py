@@ -106,10 +106,11 @@ def restore(store: EventStore, path: Path) -> Summary:
     if batch:
         store.recorder.insert_events(batch)
         events += len(batch)
+    snapshots = store.snapshots
+    assert snapshots is not None  # EventStore always turns snapshotting on
     for originator, version in versions.items():
         if version >= SNAPSHOT_EVERY:
-            aggregate = store.load(originator)
-            store.snapshots.put([Snapshot.take(aggregate)])
+            snapshots.put([Snapshot.take(store.load(originator))])
     return Summary(events, len(versions), header["last_notification_id"])
 
 

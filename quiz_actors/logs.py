@@ -33,7 +33,7 @@ def fields(*, room_id: object = None, user_id: object = None, address: object = 
 def bind(**context: object) -> None:
     """Context fields for every record this thread logs from now on (a room actor's room id)."""
     current = dict(getattr(_bound, "context", {}))
-    current.update(fields(**context))  # type: ignore[arg-type]
+    current.update(fields(**context))
     _bound.context = current
 
 

@@ -14,7 +14,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from eventsourcing.domain import Aggregate, event
 
+from eventstore import EventStore
+from eventstore.application import SNAPSHOT_EVERY
+from eventstore.backup import backup, restore
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
 from tests.conftest import POSTGRES_URL, RunningServer, create_room, join
@@ -137,8 +141,6 @@ async def test_restore_refuses_a_store_that_holds_events(server, connect, store_
 
 async def test_restore_refuses_a_cut_off_or_foreign_file_and_restores_nothing(tmp_path):
     source = f"sqlite:///{tmp_path}/source.sqlite3"
-    from eventstore import EventStore
-
     EventStore(source).close()  # a store with nothing in it is still a store
     whole = tmp_path / "whole.jsonl.gz"
     assert (await quiz_admin("backup", "--store", source, str(whole)))[0] == 0
@@ -168,7 +170,6 @@ async def test_restore_refuses_a_cut_off_or_foreign_file_and_restores_nothing(tm
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 async def test_a_sqlite_backup_restores_into_postgresql(store_url, tmp_path):
-    from eventstore import EventStore
     from quiz_actors.quizzes import QuizLibrary
 
     source = f"sqlite:///{tmp_path}/source.sqlite3"
@@ -188,3 +189,35 @@ async def test_a_sqlite_backup_restores_into_postgresql(store_url, tmp_path):
     finally:
         target.close()
     assert restored == expected and expected
+
+
+class Tally(Aggregate):
+    """A stand-in for a long-lived room: an aggregate with many events."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    @event("Counted")
+    def count_one(self) -> None:
+        self.count += 1
+
+
+def test_restore_snapshots_aggregates_long_enough_to_need_it(tmp_path):
+    source = EventStore(f"sqlite:///{tmp_path}/source.sqlite3")
+    tally = Tally()
+    for _ in range(SNAPSHOT_EVERY + 20):
+        tally.count_one()
+    source.save(tally)
+    backup_file = tmp_path / "b.jsonl.gz"
+    summary = backup(source, backup_file, source="test")
+    source.close()
+    assert (summary.events, summary.aggregates) == (SNAPSHOT_EVERY + 21, 1)
+
+    target = EventStore(f"sqlite:///{tmp_path}/target.sqlite3")
+    try:
+        assert restore(target, backup_file).events == SNAPSHOT_EVERY + 21
+        snapshots = list(target.snapshots.get(tally.id))
+        assert [s.originator_version for s in snapshots] == [SNAPSHOT_EVERY + 21]
+        assert target.load(tally.id).count == SNAPSHOT_EVERY + 20
+    finally:
+        target.close()
