@@ -17,6 +17,7 @@ import pykka
 
 from eventstore import EventStore
 from eventstore.persistence import describe_store
+from quiz_actors import metrics
 from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
 from quiz_actors.actors.hub import HubActor
 from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher
@@ -50,7 +51,7 @@ class QuizSystem:
         ``connection_dispatcher`` (the server passes its event loop's), else on a
         pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
-        self.store = store = EventStore(self.settings.store)
+        self.store = store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
         self.signer = TokenSigner(
             bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )

@@ -3,6 +3,7 @@ helpers the tests share (clients, rooms, a quiz, a free port)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import uuid
@@ -164,6 +165,24 @@ def one_question_room(code: str) -> Room:
     """A room of a one-question quiz, not stored yet: for tests of the store itself."""
     quiz = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
     return Room.open(code=code, quiz_id=str(uuid.uuid4()), quiz=quiz, host_id="h", host_name="Host", at=1)
+
+
+async def answer(client: QuizClient, question: int, choice: int) -> dict:
+    return await client.request({"type": "answer", "question": question, "choice": choice}, "answer_accepted")
+
+
+async def wait_until_up(http, base_url: str, process) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read().decode()}")
+        try:
+            async with http.get(base_url + "/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("server did not come up")
 
 
 def free_port() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import create_room, join, upload_quiz
+from tests.conftest import answer, create_room, join, upload_quiz
 
 
 async def setup_game(connect, http, server, players=("Ann", "Ben", "Cat")):
@@ -22,10 +22,6 @@ async def setup_game(connect, http, server, players=("Ann", "Ben", "Cat")):
         clients.append(client)
     await host.expect("member_joined", count=len(players) + 1)
     return host, clients, code
-
-
-async def answer(client, question, choice):
-    return await client.request({"type": "answer", "question": question, "choice": choice}, "answer_accepted")
 
 
 def contains_key(value, key) -> bool:

@@ -14,13 +14,13 @@ import logging
 from typing import Any
 
 import pykka
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-from quiz_actors import protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
-from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
@@ -44,11 +44,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     settings = system.settings
     peer = request.remote or "?"
     if not origin_allowed(request, settings):
-        log.info("refused socket from %s: Origin %r not allowed", peer, request.headers.get("Origin"))
+        log.info(
+            "refused socket from %s: Origin %r not allowed",
+            peer,
+            request.headers.get("Origin"),
+            extra=logs.fields(address=peer),
+        )
         return web.Response(status=403, text="Origin not allowed")
     refusal = request.app[CONNECTIONS].admit(peer)
     if refusal is not None:
-        log.info("refused socket from %s: %s", peer, refusal)
+        log.info("refused socket from %s: %s", peer, refusal, extra=logs.fields(address=peer))
         return web.Response(status=503, text=refusal)
     try:
         return await _serve(request, system, settings, peer)
@@ -78,7 +83,8 @@ async def _serve(
     hello_deadline = loop.call_later(settings.hello_timeout_s, session.close_if_not_authenticated)
     throttle = Throttle(session, settings, loop.time())
     request.app[SOCKETS].add(ws)
-    log.info("socket opened from %s", peer)
+    metrics.SOCKETS_OPEN.inc()
+    log.info("socket opened from %s", peer, extra=logs.fields(address=peer))
     try:
         async for frame in ws:
             if not throttle.admit(loop.time()):
@@ -94,6 +100,7 @@ async def _serve(
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:
+        metrics.SOCKETS_OPEN.dec()
         hello_deadline.cancel()
         tell_quietly(connection, SocketClosed())
         system.connection_ended(connection)
@@ -103,7 +110,13 @@ async def _serve(
         elif not ws.closed:
             await ws.close()
         writer.cancel()
-        log.info("socket from %s (user %s) closed with code %s", peer, session.user_id, ws.close_code)
+        log.info(
+            "socket from %s (user %s) closed with code %s",
+            peer,
+            session.user_id,
+            ws.close_code,
+            extra=logs.fields(address=peer, user_id=session.user_id),
+        )
     return ws
 
 
@@ -125,16 +138,28 @@ class Throttle:
             self.host_rate = True
         if self.bucket.take(now):
             return True
+        metrics.RATE_LIMITED.inc()
         session = self.session
         if self.meter.refuse(now):
-            log.warning("rate limit: closing socket from %s (user %s)", session.peer, session.user_id)
+            log.warning(
+                "rate limit: closing socket from %s (user %s)",
+                session.peer,
+                session.user_id,
+                extra=logs.fields(address=session.peer, user_id=session.user_id),
+            )
             session.enqueue(
                 Batch(protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting")))
             )
             session.request_close(protocol.CLOSE_POLICY, "rate limit")
+            metrics.SOCKETS_CLOSED.labels("rate_limit").inc()
             self.abusive = True
         elif now - self.last_notice >= 1.0:
-            log.info("rate limit: refusing messages from %s (user %s)", session.peer, session.user_id)
+            log.info(
+                "rate limit: refusing messages from %s (user %s)",
+                session.peer,
+                session.user_id,
+                extra=logs.fields(address=session.peer, user_id=session.user_id),
+            )
             session.enqueue(
                 Batch(protocol.encode(protocol.error("rate_limited", "Slow down: too many messages")))
             )
@@ -146,15 +171,22 @@ def _forward(text: str, session: SocketSession, connection: pykka.ActorRef[Any],
     try:
         message = protocol.parse_client_frame(text)
     except protocol.ProtocolError as e:
+        metrics.MESSAGES_RECEIVED.labels("invalid").inc()
         session.enqueue(Batch(protocol.encode(protocol.error(e.code, e.message, e.ref))))
         return
+    metrics.MESSAGES_RECEIVED.labels(message["type"]).inc()  # a known type: the protocol checked it
     tell_quietly(connection, ClientMessage(message, received_at))
 
 
 async def close_all_sockets(app: web.Application) -> None:
-    """On shutdown: every socket is told the server is going away, all at once."""
-    sockets = app[SOCKETS]
-    closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown") for ws in list(sockets)]
+    """On shutdown, all at once: every socket is told the server is going away
+    (1001), or after a drain that it restarts (1012: reconnect now)."""
+    drain = app[DRAIN]
+    open_sockets = app[SOCKETS]
+    sockets = list(open_sockets)
+    message = b"Server restart" if drain.draining else b"Server shutdown"
+    metrics.SOCKETS_CLOSED.labels(drain.close_reason).inc(len(sockets))
+    closing = [ws.close(code=drain.close_code, message=message) for ws in sockets]
     await asyncio.gather(*closing, return_exceptions=True)
 
 

@@ -6,6 +6,7 @@ import weakref
 
 from aiohttp import web
 
+from quiz_actors.server.drain import Drain
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
 from quiz_actors.server.session import SocketSession
@@ -16,3 +17,4 @@ SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("socket
 CONNECTIONS = web.AppKey("connections", ConnectionCounter)
 LOOP_POST = web.AppKey("loop_post", LoopPost)
 SESSIONS: web.AppKey[weakref.WeakSet[SocketSession]] = web.AppKey("sessions")
+DRAIN = web.AppKey("drain", Drain)
