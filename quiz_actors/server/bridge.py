@@ -182,7 +182,7 @@ async def close_all_sockets(app: web.Application) -> None:
     """On shutdown, all at once: every socket is told the server is going away
     (1001), or after a drain that it restarts (1012: reconnect now)."""
     drain = app[DRAIN]
-    open_sockets = app[SOCKETS]
+    open_sockets = app[SOCKETS]  # apart: mypy reads list(app[SOCKETS]) as asking for an Iterable key
     sockets = list(open_sockets)
     message = b"Server restart" if drain.draining else b"Server shutdown"
     metrics.SOCKETS_CLOSED.labels(drain.close_reason).inc(len(sockets))
