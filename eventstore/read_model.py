@@ -28,9 +28,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
-from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
@@ -195,17 +193,6 @@ def _run_until(runner: ProjectionRunner[Any, Any], stop: threading.Event) -> Non
     runner.run_forever()
 
 
-class StoreReader(Application[UUID]):
-    """The event store as the projection runner constructs it: from settings alone, to read."""
-
-    name = EventStore.name
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        environment = super().construct_env(name, env)
-        environment["CREATE_TABLE"] = "no"
-        return environment
-
-
 # --------------------------------------------------------------------------- the read model
 
 
@@ -227,7 +214,7 @@ class ReadModel(Generic[Row]):
         self.env = env_for_store(url)
         self.is_postgres = "POSTGRES_DBNAME" in self.env
         self.view: TrackedView[Row] = self._construct_view()
-        self._store: EventStore | None = None
+        self._store: ReadingStore | None = None
 
     def _construct_view(self) -> TrackedView[Row]:
         """Open the view, creating its tables the first time.
@@ -235,11 +222,13 @@ class ReadModel(Generic[Row]):
         Two tools creating them at the same moment can collide (both record the
         tracking table's migration row); the loser finds them made and carries on.
         """
-        view_class = self.postgres_view if self.is_postgres else self.sqlite_view
+        view_class: type[TrackedView[Row]] = self.postgres_view if self.is_postgres else self.sqlite_view
         for attempt in range(3):
-            self._factory = InfrastructureFactory.construct(Environment(self.name, self.env))
+            self._factory = InfrastructureFactory[TrackedView[Row]].construct(
+                Environment(self.name, self.env)
+            )
             try:
-                return self._factory.tracking_recorder(view_class)  # type: ignore[return-value]
+                return self._factory.tracking_recorder(view_class)
             except (IntegrityError, InternalError, ProgrammingError):
                 self._factory.close()
                 if attempt == 2:
@@ -254,7 +243,7 @@ class ReadModel(Generic[Row]):
         )
 
     @property
-    def store(self) -> EventStore:
+    def store(self) -> ReadingStore:
         if self._store is None:
             self._store = ReadingStore(self.url)
         return self._store
@@ -291,7 +280,7 @@ class ReadModel(Generic[Row]):
 
     def _run_projection(self, flush_from: int, until: Callable[[ProjectionRunner[Any, Any]], None]) -> None:
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-            application_class=StoreReader,
+            application_class=ReadingStore,
             projection_class=self.projection_class(flush_from),
             view_class=self.postgres_view,
             env=self.env,

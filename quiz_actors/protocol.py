@@ -8,17 +8,17 @@ only ever receive well-formed messages.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from quiz_actors import metrics
 
-VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 
 # Close codes (docs/protocol.md, "Errors and close codes").
 CLOSE_POLICY = 1008
 CLOSE_SERVICE_RESTART = 1012  # draining before a restart: reconnect now
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_BIG = 1009  # sent by aiohttp itself, past MAX_FRAME_BYTES (max_msg_size)
 CLOSE_REPLACED = 4000
 CLOSE_MISSED_HEARTBEATS = 4001
 CLOSE_KICKED = 4003
@@ -66,7 +66,7 @@ def _type_ok(value: Any, allowed: tuple[type, ...]) -> bool:
     return isinstance(value, allowed)
 
 
-def parse_client_frame(text: str) -> dict:
+def parse_client_frame(text: str) -> dict[str, Any]:
     """Turn one text frame into a checked message dict, or raise ProtocolError."""
     try:
         message = json.loads(text)
@@ -97,7 +97,7 @@ def parse_client_frame(text: str) -> dict:
     return message
 
 
-def _is_valid_unicode(message: dict) -> bool:
+def _is_valid_unicode(message: dict[str, Any]) -> bool:
     try:
         json.dumps(message, ensure_ascii=False).encode("utf-8")
         return True
@@ -105,7 +105,7 @@ def _is_valid_unicode(message: dict) -> bool:
         return False
 
 
-def _make_encoder() -> Any:
+def _make_encoder() -> Callable[[Any], str]:
     """Compact JSON, UTF-8 left as is: ``json.dumps(separators=(",", ":"), ensure_ascii=False)``.
 
     ``json.dumps`` builds a new encoder on every call, which is most of the cost
@@ -173,7 +173,7 @@ class Batch:
         return f"Batch({len(self.texts)} messages)"
 
 
-def error(code: str, message: str, ref: Any = None) -> dict:
+def error(code: str, message: str, ref: Any = None) -> dict[str, Any]:
     metrics.ERRORS_SENT.labels(code).inc()  # every error reply is built here; codes are a fixed set
     reply = {"type": "error", "code": code, "message": message}
     if ref is not None:
@@ -181,7 +181,7 @@ def error(code: str, message: str, ref: Any = None) -> dict:
     return reply
 
 
-def with_ref(message: dict, ref: Any) -> dict:
+def with_ref(message: dict[str, Any], ref: Any) -> dict[str, Any]:
     if ref is not None:
         return {**message, "ref": ref}
     return message

@@ -11,13 +11,16 @@ import ipaddress
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, TypeVar
 
 from eventstore.persistence import DEFAULT_STORE_URL, StoreUrlError, env_for_store
 
+T = TypeVar("T", int, float, str)
 
-def _setting(default, env: str, help: str, flag: str | None = None):  # type: ignore[no-untyped-def]
-    return field(default=default, metadata={"env": env, "help": help, "flag": flag})
+
+def _setting(default: T, env: str, help: str) -> T:
+    return field(default=default, metadata={"env": env, "help": help})
 
 
 @dataclass(frozen=True)
@@ -134,9 +137,9 @@ class Settings:
         return int(self.heartbeat_s * 1000)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is not None and raw != "":
@@ -231,11 +234,11 @@ def _named(name: str) -> str:
     return f"--{name.replace('_', '-')} ({env})"
 
 
-def _type_of(f):  # type: ignore[no-untyped-def]
+def _type_of(f: Field[Any]) -> type[int] | type[float] | type[str]:
     return {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
 
 
-def _convert(f, raw: str):  # type: ignore[no-untyped-def]
+def _convert(f: Field[Any], raw: str) -> int | float | str:
     try:
         return _type_of(f)(raw)
     except ValueError:

@@ -52,7 +52,7 @@ _original_save = EventStore.save
 _gc_pauses = GcPauses()
 
 
-def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
+def _counting_save(self, *objs, **kwargs):
     events = answers = 0
     for obj in objs:
         for event in getattr(obj, "pending_events", ()):
@@ -80,7 +80,7 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
     return result
 
 
-def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
+def _dump(signum, frame) -> None:
     target = os.environ.get("QUIZ_BENCH_PROBE_FILE")
     if not target:
         return
@@ -95,7 +95,7 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    EventStore.save = _counting_save  # type: ignore[method-assign]
+    EventStore.save = _counting_save
     signal.signal(signal.SIGUSR1, _dump)
     _gc_pauses.install()
     main()

@@ -60,13 +60,13 @@ TABLE_LABELS = [
 ]
 
 
-def _dig(data, path):  # type: ignore[no-untyped-def]
+def _dig(data, path):
     for key in path:
         data = data[key]
     return data
 
 
-def _assert_number(data, path, where: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_number(data, path, where: str) -> None:
     try:
         value = _dig(data, path)
     except (KeyError, IndexError, TypeError):

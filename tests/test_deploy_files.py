@@ -29,8 +29,7 @@ import yaml
 from quiz_actors.server.open_files import FDS_BESIDES_SOCKETS
 from quiz_actors.server.run import SHUTDOWN_TIMEOUT_S
 from quiz_actors.settings import Settings
-from tests.conftest import RunningServer
-from tests.test_server_process import free_port
+from tests.conftest import RunningServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS_REQUIRED = os.environ.get("QUIZ_REQUIRE_DEPLOY_TOOLS") == "1"

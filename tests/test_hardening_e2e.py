@@ -15,8 +15,8 @@ import pytest
 
 from eventstore import EventStore
 from quiz_actors.domain.room import Room
-from tests.client import QuizClient, assert_no_seq_gap
-from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join
+from tests.client import assert_no_seq_gap
+from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join, open_client
 from tests.private_postgres import PrivatePostgres, find_pg_bin
 
 STRICT = dict(player_messages_per_s=5.0, player_burst=10, rate_abuse_limit=50)
@@ -31,12 +31,6 @@ def sqlite_settings(tmp_path):
 
 async def start_server(settings, clock, **overrides) -> RunningServer:
     return await RunningServer(replace(settings, **overrides), clock).start()
-
-
-async def open_client(http, server, token=None) -> QuizClient:
-    client = await QuizClient(http, server.ws_url).connect()
-    await client.hello(token)
-    return client
 
 
 # ------------------------------------------------------------------ handshake

@@ -10,8 +10,7 @@ import pytest
 from eventstore import EventStore
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.client import QuizClient
-from tests.conftest import RunningServer, create_room, join
+from tests.conftest import RunningServer, create_room, join, open_client
 
 
 async def heartbeat(clock, seconds, *answering):
@@ -71,12 +70,6 @@ async def quiet_server(settings, clock):
     running = await RunningServer(replace(settings, heartbeat_s=100_000, sweep_interval_s=60), clock).start()
     yield running
     await running.stop()
-
-
-async def open_client(http, server, token=None) -> QuizClient:
-    client = await QuizClient(http, server.ws_url).connect()
-    await client.hello(token)
-    return client
 
 
 async def test_ended_room_closes_after_five_quiet_minutes(quiet_server, http, clock):

@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 
-import aiohttp
 import pytest
 
 from tests.client import QuizClient
-from tests.conftest import create_room, join
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_until_up(http, base_url: str, process) -> None:
-    for _ in range(200):
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read().decode()}")
-        try:
-            async with http.get(base_url + "/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("server did not come up")
+from tests.conftest import create_room, free_port, join, wait_until_up
 
 
 @pytest.mark.parametrize(("sig", "close_code"), [(signal.SIGTERM, 1012), (signal.SIGINT, 1001)])

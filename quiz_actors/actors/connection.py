@@ -184,19 +184,14 @@ class ConnectionActor(PooledActor):
             return
         token = message.get("token")
         now = self.clock.now_ms()
-        if token is None:
-            user_id = str(uuid.uuid4())
-        else:
-            user_id = self.signer.verify(token, now)
-            if user_id is None:
-                log.info(
-                    "auth failure from %s: invalid or expired token",
-                    self.outlet.peer,
-                    extra=self._log_fields(),
-                )
-                self._reply(wire.token_refused(), ref)
-                self._finish(protocol.CLOSE_POLICY, "unauthorized")
-                return
+        user_id = str(uuid.uuid4()) if token is None else self.signer.verify(token, now)
+        if user_id is None:
+            log.info(
+                "auth failure from %s: invalid or expired token", self.outlet.peer, extra=self._log_fields()
+            )
+            self._reply(wire.token_refused(), ref)
+            self._finish(protocol.CLOSE_POLICY, "unauthorized")
+            return
         self.user_id = user_id
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated(user_id)

@@ -39,7 +39,7 @@ from quiz_actors.actors.messages import (
     UnregisterConnection,
 )
 from quiz_actors.actors.room import RoomActor
-from quiz_actors.clock import Clock
+from quiz_actors.clock import Clock, Timer
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.quiz import Quiz
@@ -61,14 +61,14 @@ class HubActor(pykka.ThreadingActor):
         self.clock = clock
         self.settings = settings
         self.directory: RoomDirectory | None = None
-        self.rooms: dict[str, pykka.ActorRef] = {}  # room id -> running room actor
+        self.rooms: dict[str, pykka.ActorRef[Any]] = {}  # room id -> running room actor
         self.connections: dict[str, Sender] = {}  # user id -> its newest connection
         self.join_guard = JoinGuard(
             joins_per_minute=settings.joins_per_ip_per_minute,
             failures_per_minute=settings.failed_joins_per_ip,
             lockout_ms=int(settings.failed_join_lockout_s * 1000),
         )
-        self.timers: list = []
+        self.timers: list[Timer] = []
 
     # ------------------------------------------------------------- life cycle
 
@@ -99,9 +99,17 @@ class HubActor(pykka.ThreadingActor):
             if directory is None:
                 directory = RoomDirectory()
                 self.store.save(directory)
-            return directory
         except Exception as e:
             raise StoreUnavailable() from e
+        if not isinstance(directory, RoomDirectory):
+            raise TypeError(f"the store holds a {type(directory).__name__} under the room directory's id")
+        return directory
+
+    def _loaded_directory(self) -> RoomDirectory:
+        """The room directory, loaded again if a failed save dropped it (raises StoreUnavailable)."""
+        if self.directory is None:
+            self.directory = self._load_directory()
+        return self.directory
 
     def _schedule(self, message: object, delay_s: float) -> None:
         ref = self.actor_ref
@@ -116,8 +124,7 @@ class HubActor(pykka.ThreadingActor):
 
     def on_receive(self, message: object) -> None:
         try:
-            if self.directory is None:
-                self.directory = self._load_directory()
+            self._loaded_directory()
             handler = HANDLERS.get(type(message))
             if handler is not None:
                 handler(self, message)
@@ -180,11 +187,12 @@ class HubActor(pykka.ThreadingActor):
         except RoomError as e:
             self._reply(sender, wire.refused(e), ref)
             return
-        directory_version = self.directory.version
-        self.directory.assign(code=code, room_id=str(room.id), at=now)
+        directory = self._loaded_directory()
+        directory_version = directory.version
+        directory.assign(code=code, room_id=str(room.id), at=now)
         try:
             # One atomic save: a room never exists without its code, nor a code without its room.
-            self.store.save(room, self.directory)
+            self.store.save(room, directory)
         except Exception:
             log.exception("could not store a new room")
             self.directory = None  # it assigned a code that was not stored: reload before next use
@@ -197,7 +205,7 @@ class HubActor(pykka.ThreadingActor):
             sender.user_id,
             extra=logs.fields(room_id=room.id, user_id=sender.user_id, address=sender.ip),
         )
-        self.store.snapshot_if_due(self.directory, directory_version)
+        self.store.snapshot_if_due(directory, directory_version)
         actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
         self.rooms[str(room.id)] = actor
         actor.tell(HostRoomCreated(sender, ref))
@@ -212,7 +220,7 @@ class HubActor(pykka.ThreadingActor):
     def _free_code(self) -> str:
         while True:
             code = f"{secrets.randbelow(1_000_000):06d}"
-            if self.directory.room_for(code) is None:
+            if self._loaded_directory().room_for(code) is None:
                 return code
 
     def _join_room(self, message: JoinRoom) -> None:
@@ -228,7 +236,7 @@ class HubActor(pykka.ThreadingActor):
             )
             self._reply(sender, wire.rate_limited(refusal), message.ref)
             return
-        room_id = self.directory.room_for(message.code)
+        room_id = self._loaded_directory().room_for(message.code)
         if room_id is None:
             if self.join_guard.failed(sender.ip, now):
                 log.warning(
@@ -242,7 +250,7 @@ class HubActor(pykka.ThreadingActor):
         actor = self._activate(room_id)
         actor.tell(Join(message.sender, message.name, message.ref))
 
-    def _activate(self, room_id: str) -> pykka.ActorRef:
+    def _activate(self, room_id: str) -> pykka.ActorRef[Any]:
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
@@ -256,11 +264,12 @@ class HubActor(pykka.ThreadingActor):
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             actor.stop(block=False)
-        directory_version = self.directory.version
-        if self.directory.release(message.code, message.room_id, self.clock.now_ms()):
+        directory = self._loaded_directory()
+        directory_version = directory.version
+        if directory.release(message.code, message.room_id, self.clock.now_ms()):
             try:
-                self.store.save(self.directory)
-                self.store.snapshot_if_due(self.directory, directory_version)
+                self.store.save(directory)
+                self.store.snapshot_if_due(directory, directory_version)
             except Exception as e:
                 # The room's RoomClosed is stored: the next sweep releases the code again.
                 self.directory = None
@@ -275,7 +284,7 @@ class HubActor(pykka.ThreadingActor):
         now = self.clock.now_ms()
         ended_ttl = int(self.settings.ended_room_ttl_s * 1000)
         idle_ttl = int(self.settings.idle_room_ttl_s * 1000)
-        for code, room_id in list(self.directory.open_rooms.items()):
+        for code, room_id in list(self._loaded_directory().open_rooms.items()):
             if room_id in self.rooms:
                 continue
             try:

@@ -30,7 +30,8 @@ import queue
 import sys
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pykka
 from pykka import messages
@@ -72,6 +73,12 @@ class Dispatcher:
             thread.join(timeout=5)
 
 
+class Post(Protocol):
+    """Runs ``fn(*args)`` on the event loop, in call order, from any thread."""
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None: ...
+
+
 class LoopDispatcher:
     """Runs actors' turns on an asyncio event loop, through anything with a
     thread-safe ``call(fn, *args)`` that runs ``fn`` on the loop in call order
@@ -84,7 +91,7 @@ class LoopDispatcher:
     is the pool's, stricter: a handler that blocks stops every socket.
     """
 
-    def __init__(self, post: Any) -> None:
+    def __init__(self, post: Post) -> None:
         self.post = post
 
     def schedule(self, actor: PooledActor) -> None:
@@ -122,7 +129,11 @@ class PooledInbox:
             if self._scheduled:
                 return
             self._scheduled = True
-        self.actor.dispatcher.schedule(self.actor)
+        actor = self.actor
+        # Set by PooledActor.__init__ before its first turn, and until that turn
+        # ends ``_scheduled`` holds every put above.
+        assert actor is not None, "a PooledInbox was given mail before its actor was set"
+        actor.dispatcher.schedule(actor)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
         with self._lock:
@@ -146,17 +157,18 @@ class PooledActor(pykka.Actor):
     (or, given a ``LoopDispatcher``, on an event loop)."""
 
     dispatcher: Dispatcher | LoopDispatcher
+    actor_inbox: PooledInbox  # what _create_actor_inbox makes
 
     def __init__(
         self, *args: Any, dispatcher: Dispatcher | LoopDispatcher | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
         self.dispatcher = dispatcher or default_dispatcher()
-        self.actor_inbox.actor = self  # type: ignore[attr-defined]
+        self.actor_inbox.actor = self
         self._started = False
 
     @staticmethod
-    def _create_actor_inbox() -> PooledInbox:  # type: ignore[override]
+    def _create_actor_inbox() -> PooledInbox:
         return PooledInbox()
 
     @staticmethod
@@ -181,7 +193,7 @@ class PooledActor(pykka.Actor):
         if self.actor_stopped.is_set():
             self._teardown()
             return
-        if self.actor_inbox.finish_turn():  # type: ignore[attr-defined]
+        if self.actor_inbox.finish_turn():
             self.dispatcher.schedule(self)
 
     def on_late_message(self, message: Any) -> None:

@@ -25,7 +25,7 @@ from quiz_actors.actors.messages import Sender
 class Broadcast:
     """A message for every member but ``but``; ``coalesce``: it may travel with later ones."""
 
-    message: dict
+    message: dict[str, Any]
     but: str | None = None
     coalesce: bool = False
 

@@ -38,7 +38,7 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def validate_quiz_document(doc: Any) -> dict:
+def validate_quiz_document(doc: Any) -> dict[str, Any]:
     """Return the normalised quiz (defaults filled in) or raise ``QuizInvalid``."""
     if not isinstance(doc, dict):
         raise QuizInvalid(["the quiz must be a JSON object"])
@@ -57,12 +57,12 @@ def validate_quiz_document(doc: Any) -> dict:
     normalised = []
     for i, question in enumerate(questions):
         normalised.append(_validate_question(f"questions[{i}]", question, errors))
-    if errors:
+    if errors or not isinstance(title, str):  # a title that is not a string is among the errors
         raise QuizInvalid(errors)
     return {"title": title.strip(), "questions": normalised}
 
 
-def _validate_question(path: str, q: Any, errors: list[str]) -> dict | None:
+def _validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | None:
     if not isinstance(q, dict):
         errors.append(f"{path}: must be an object")
         return None
@@ -108,7 +108,7 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict | None:
     }
 
 
-def summary(quiz_id: uuid.UUID | str, quiz: dict) -> dict:
+def summary(quiz_id: uuid.UUID | str, quiz: dict[str, Any]) -> dict[str, Any]:
     """What a quiz listing shows: never the answers."""
     return {
         "quiz_id": str(quiz_id),
@@ -128,7 +128,7 @@ class Quiz(Aggregate):
         uploaded_at: int
 
     @event(QuizUploaded)
-    def __init__(self, quiz_id: str, document: dict, uploaded_at: int):
+    def __init__(self, quiz_id: str, document: dict[str, Any], uploaded_at: int):
         self.document = document
         self.uploaded_at = uploaded_at
 
@@ -152,7 +152,7 @@ class QuizCatalog(Aggregate):
 
     @event(CatalogOpened)
     def __init__(self) -> None:
-        self.entries: dict[str, dict] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
 
     class QuizListed(Aggregate.Event):
         TOPIC = "quiz_actors.domain.quiz:QuizCatalog.QuizListed"

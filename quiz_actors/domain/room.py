@@ -62,7 +62,7 @@ class Room(Aggregate):
         self,
         code: str,
         quiz_id: str,
-        quiz: dict,
+        quiz: dict[str, Any],
         host_id: str,
         host_name: str,
         created_at: int,
@@ -76,13 +76,13 @@ class Room(Aggregate):
         self.locked = False
         self.lock_reason: str | None = None
         self.locked_at: int | None = None
-        self.members: dict[str, dict] = {}
-        self.departed: dict[str, dict] = {}  # left members: their score comes back on return
+        self.members: dict[str, dict[str, Any]] = {}
+        self.departed: dict[str, dict[str, Any]] = {}  # left members: their score comes back on return
         self.kicked: dict[str, bool] = {}
         self.names_taken: dict[str, str] = {}  # name_key -> user id, for the uniqueness rule
         self.question_index = -1
-        self.current: dict | None = None  # the question being played or just closed
-        self.last_result: dict | None = None
+        self.current: dict[str, Any] | None = None  # the question being played or just closed
+        self.last_result: dict[str, Any] | None = None
         self.started_at: int | None = None
         self.ended_at: int | None = None
         self.closed_reason: str | None = None
@@ -93,7 +93,9 @@ class Room(Aggregate):
         self._add_member(host_id, host_name, created_at, online=True)
 
     @classmethod
-    def open(cls, *, code: str, quiz_id: str, quiz: dict, host_id: str, host_name: str, at: int) -> Room:
+    def open(
+        cls, *, code: str, quiz_id: str, quiz: dict[str, Any], host_id: str, host_name: str, at: int
+    ) -> Room:
         try:
             name = normalise_name(host_name)
         except NameInvalid as e:
@@ -121,10 +123,23 @@ class Room(Aggregate):
     def any_member_online(self) -> bool:
         return any(m["online"] for m in self.members.values())
 
-    def question(self, index: int) -> dict:
-        return self.quiz["questions"][index]
+    def question(self, index: int) -> dict[str, Any]:
+        question: dict[str, Any] = self.quiz["questions"][index]
+        return question
 
-    def answers(self) -> dict[str, dict]:
+    def current_question(self) -> dict[str, Any]:
+        """The question being played or just closed (its timing and answers)."""
+        if self.current is None:
+            raise RoomError("wrong_phase", "No question has been shown yet")
+        return self.current
+
+    def latest_result(self) -> dict[str, Any]:
+        """The result of the question that closed last, while the room shows it."""
+        if self.last_result is None:
+            raise RoomError("wrong_phase", "No question has closed since the last one was shown")
+        return self.last_result
+
+    def answers(self) -> dict[str, dict[str, Any]]:
         return self.current["answers"] if self.current else {}
 
     def answer_progress(self) -> tuple[int, int]:
@@ -139,7 +154,7 @@ class Room(Aggregate):
         answers = self.answers()
         return all(u in answers for u in self.online_players())
 
-    def ranking(self) -> list[dict]:
+    def ranking(self) -> list[dict[str, Any]]:
         """Players by score; equal scores rank by who reached that score first."""
         players = [m for u, m in self.members.items() if u != self.host_id]
         players.sort(key=lambda m: (-m["score"], m["score_order"]))
@@ -273,7 +288,7 @@ class Room(Aggregate):
             self._question_closed(index=self.question_index, reason="skipped", at=at)
         self._quiz_ended(reason="ended_by_host", at=at)
 
-    def answer(self, user_id: str, question: int, choice: int, received_at: int) -> dict:
+    def answer(self, user_id: str, question: int, choice: int, received_at: int) -> dict[str, Any]:
         self._require_member(user_id)
         if self.is_host(user_id):
             raise RoomError("not_player", "The host does not answer")
@@ -282,12 +297,13 @@ class Room(Aggregate):
             raise RoomError("too_late", f"Question {question} has closed")
         if self.phase != QUESTION or question != self.question_index:
             raise RoomError("wrong_phase", f"Question {question} is not open")
-        if user_id in self.current["answers"]:
+        current = self.current_question()
+        if user_id in current["answers"]:
             raise RoomError("already_answered", "You have already answered this question")
         q = self.question(question)
         if not 0 <= choice < len(q["choices"]):
             raise RoomError("bad_choice", f"Choose between 0 and {len(q['choices']) - 1}")
-        if received_at > self.current["deadline_at"]:
+        if received_at > current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
         mark = self.mark_answer(user_id, choice, received_at)
         self._answer_submitted(
@@ -300,7 +316,8 @@ class Room(Aggregate):
             points=mark.points,
             streak=mark.streak,
         )
-        return self.current["answers"][user_id]
+        answer: dict[str, Any] = current["answers"][user_id]
+        return answer
 
     def mark_answer(self, user_id: str, choice: int, received_at: int) -> Mark:
         """What a player's choice in the open question earns, by the scoring rule.
@@ -308,9 +325,9 @@ class Room(Aggregate):
         ``answer`` stores this in ``AnswerSubmitted``; ``quiz-replay --check``
         holds stored answers to it.
         """
-        assert self.current is not None, "no question is open"
-        q = self.question(self.current["index"])
-        elapsed = max(0, received_at - self.current["shown_at"])
+        current = self.current_question()
+        q = self.question(current["index"])
+        elapsed = max(0, received_at - current["shown_at"])
         correct = choice in q["correct"]
         score = score_answer(
             correct=correct,
@@ -323,7 +340,8 @@ class Room(Aggregate):
 
     def deadline_for(self, index: int, shown_at: int) -> int:
         """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
-        return shown_at + self.question(index)["time_limit_s"] * 1000
+        time_limit_s: int = self.question(index)["time_limit_s"]
+        return shown_at + time_limit_s * 1000
 
     def close_question(self, reason: str, at: int) -> bool:
         if self.phase != QUESTION:
@@ -507,7 +525,7 @@ class Room(Aggregate):
         points: int,
         streak: int,
     ) -> None:
-        self.current["answers"][user_id] = {
+        self.current_question()["answers"][user_id] = {
             "user_id": user_id,
             "choice": choice,
             "received_at": received_at,
@@ -527,7 +545,7 @@ class Room(Aggregate):
     @event(QuestionClosed)
     def _question_closed(self, index: int, reason: str, at: int) -> None:
         q = self.question(index)
-        answers = self.current["answers"]
+        answers = self.current_question()["answers"]
         distribution = [0] * len(q["choices"])
         # Scores change in the order answers arrived: that decides ties.
         for a in sorted(answers.values(), key=lambda a: a["received_at"]):

@@ -7,6 +7,7 @@ import weakref
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
@@ -23,7 +24,7 @@ from quiz_actors.system import QuizSystem
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    middlewares = []
+    middlewares: list[Middleware] = []
     proxies = settings.networks("trusted_proxies")
     if proxies:
         middlewares.append(trusted_proxy_middleware(proxies))

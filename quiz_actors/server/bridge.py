@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+import pykka
 from aiohttp import WSMsgType, web
 
 from quiz_actors import logs, metrics, protocol
@@ -22,6 +24,7 @@ from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOC
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
+from quiz_actors.system import QuizSystem
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +61,9 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         request.app[CONNECTIONS].release(peer)
 
 
-async def _serve(request: web.Request, system, settings: Settings, peer: str) -> web.WebSocketResponse:  # type: ignore[no-untyped-def]
+async def _serve(
+    request: web.Request, system: QuizSystem, settings: Settings, peer: str
+) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
     await ws.prepare(request)
     loop = asyncio.get_running_loop()
@@ -162,7 +167,7 @@ class Throttle:
         return False
 
 
-def _forward(text: str, session: SocketSession, connection, received_at: int) -> None:  # type: ignore[no-untyped-def]
+def _forward(text: str, session: SocketSession, connection: pykka.ActorRef[Any], received_at: int) -> None:
     try:
         message = protocol.parse_client_frame(text)
     except protocol.ProtocolError as e:
@@ -177,7 +182,8 @@ async def close_all_sockets(app: web.Application) -> None:
     """On shutdown, all at once: every socket is told the server is going away
     (1001), or after a drain that it restarts (1012: reconnect now)."""
     drain = app[DRAIN]
-    sockets = list(app[SOCKETS])
+    open_sockets = app[SOCKETS]  # apart: mypy reads list(app[SOCKETS]) as asking for an Iterable key
+    sockets = list(open_sockets)
     message = b"Server restart" if drain.draining else b"Server shutdown"
     metrics.SOCKETS_CLOSED.labels(drain.close_reason).inc(len(sockets))
     closing = [ws.close(code=drain.close_code, message=message) for ws in sockets]
@@ -187,8 +193,9 @@ async def close_all_sockets(app: web.Application) -> None:
 async def watch_stalled_sends(app: web.Application) -> None:
     """Once a second, close the sockets whose sends have stalled (slow consumers)."""
     loop = asyncio.get_running_loop()
+    sessions = app[SESSIONS]
     while True:
         await asyncio.sleep(1.0)
         now = loop.time()
-        for session in list(app[SESSIONS]):
+        for session in list(sessions):
             session.check_stalled(now)

@@ -13,12 +13,13 @@ from aiohttp import web
 
 from quiz_actors.domain.quiz import QuizInvalid
 from quiz_actors.server.keys import SYSTEM
+from quiz_actors.system import started
 
 MAX_QUIZ_BYTES = 512 * 1024
 routes = web.RouteTableDef()
 
 
-def _error(status: int, code: str, message: str, details: list | None = None) -> web.Response:
+def _error(status: int, code: str, message: str, details: list[str] | None = None) -> web.Response:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return web.json_response(body, status=status)
 
@@ -42,7 +43,7 @@ async def upload_quiz(request: web.Request) -> web.Response:
         document = json.loads(await request.text())
     except ValueError:
         return _error(400, "quiz_invalid", "The body must be a JSON quiz document")
-    library = request.app[SYSTEM].quizzes
+    library = started(request.app[SYSTEM].quizzes)
     try:
         entry = await asyncio.get_running_loop().run_in_executor(None, library.upload, document)
     except QuizInvalid as e:
@@ -52,14 +53,14 @@ async def upload_quiz(request: web.Request) -> web.Response:
 
 @routes.get("/api/quizzes")
 async def list_quizzes(request: web.Request) -> web.Response:
-    library = request.app[SYSTEM].quizzes
+    library = started(request.app[SYSTEM].quizzes)
     quizzes = await asyncio.get_running_loop().run_in_executor(None, library.list)
     return web.json_response({"quizzes": quizzes})
 
 
 @routes.get("/healthz")
 async def health(request: web.Request) -> web.Response:
-    store = request.app[SYSTEM].store
+    store = started(request.app[SYSTEM].store)
     try:
         await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, store.ping), timeout=5)
     except Exception:

@@ -242,10 +242,6 @@ class AuditView(TrackedView[AuditRow]):
         order = f"at_ms {direction}, notification_id {direction}"
         return self._rows(where, params, order, flt.limit, self.index_hint(flt))
 
-    def rows_by_notification(self, start: int = 0, limit: int | None = None) -> list[AuditRow]:
-        """Rows in the store's order, from notification id ``start`` on."""
-        return self._rows(f"WHERE notification_id >= {self.placeholder}", [start], "notification_id", limit)
-
     def rooms_with_code(self, code: str) -> list[RoomRef]:
         found = self.select(
             f"SELECT room_id, code, first_at_ms FROM {self.table('audit_rooms')} "

@@ -97,9 +97,9 @@ def run(args: argparse.Namespace, store: EventStore) -> int:
         raise ToolError(f"{room_id} is not a room (its first event is {type(events[0]).__name__})")
     if args.check:
         result = check(events, RoomRules())
-        if result.ok:
-            return _report_ok(args, result.events_checked)
         p = result.problem
+        if p is None:
+            return _report_ok(args, result.events_checked)
         return _report_failure(args, p.version, p.event_type, p.message, result.events_checked)
     try:
         entries = build_timeline(events)
@@ -131,7 +131,7 @@ def _stop_version(args: argparse.Namespace, entries: list[Entry]) -> int:
     if args.at_version is not None:
         if not 1 <= args.at_version <= last.version:
             raise ToolError(f"--at-version {args.at_version}: the room has versions 1 to {last.version}")
-        return args.at_version
+        return int(args.at_version)
     return last.version
 
 

@@ -28,7 +28,7 @@ class Profiler:
             self.outdir.mkdir(parents=True, exist_ok=True)
 
     @contextlib.asynccontextmanager
-    async def phase(self, label: str, pids: dict[str, int]):  # type: ignore[no-untyped-def]
+    async def phase(self, label: str, pids: dict[str, int]):
         if self.outdir is None:
             yield
             return
