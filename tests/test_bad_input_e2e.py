@@ -160,3 +160,36 @@ async def test_room_commands_outside_a_room_are_not_member(connect):
             message.update(question=0, choice=0)
         reply = await client.request(message, "state")
         assert reply["code"] == "not_member"
+
+
+def _strict_json(text: str) -> object:
+    """RFC 8259 JSON only: what a browser's ``JSON.parse`` accepts (no NaN, no Infinity)."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"the server sent {constant}, which is not JSON: {text}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
+@pytest.mark.parametrize("before_hello", [True, False])
+async def test_non_finite_numbers_are_bad_message_and_every_reply_is_strict_json(
+    connect, number, before_hello
+):
+    client = await connect(hello=not before_hello)
+    for frame in (
+        f'{{"type":"ping","t":{number}}}',
+        f'{{"type":"pong","t":{number}}}',
+        f'{{"type":"answer","question":0,"choice":{number}}}',
+        f'{{"type":"resync","ref":{number}}}',
+        f'{{"type":"resync","extra":[{number}]}}',
+    ):
+        await client.ws.send_str(frame)
+        reply = await client.ws.receive(timeout=10)
+        assert reply.type.name == "TEXT", reply
+        message = _strict_json(reply.data)
+        assert message["type"] == "error" and message["code"] == "bad_message", (frame, message)
+    # The socket is still usable, and its pong is strict JSON too.
+    await client.ws.send_str('{"type":"ping","t":1.5}')
+    pong = _strict_json((await client.ws.receive(timeout=10)).data)
+    assert pong == {"type": "pong", "t": 1.5}
