@@ -34,6 +34,23 @@ class QuizInvalid(ValueError):
         self.details = details
 
 
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be shown and stored as it is, or None.
+
+    Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
+    be written as UTF-8, so no store could hold it.
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "must be valid Unicode: no unpaired \\ud800-\\udfff escapes"
+    return None
+
+
+def _check_text(path: str, text: str, errors: list[str]) -> None:
+    problem = _text_problem(text)
+    if problem is not None:
+        errors.append(f"{path}: {problem}")
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -48,6 +65,8 @@ def validate_quiz_document(doc: Any) -> dict:
         errors.append("title: must be a non-empty string")
     elif len(title.strip()) > MAX_TITLE:
         errors.append(f"title: at most {MAX_TITLE} characters")
+    else:
+        _check_text("title", title, errors)
     questions = doc.get("questions")
     if not isinstance(questions, list) or not questions:
         errors.append("questions: must be a non-empty list")
@@ -71,6 +90,8 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict | None:
         errors.append(f"{path}.text: must be a non-empty string")
     elif len(text) > MAX_QUESTION_TEXT:
         errors.append(f"{path}.text: at most {MAX_QUESTION_TEXT} characters")
+    else:
+        _check_text(f"{path}.text", text, errors)
     choices = q.get("choices")
     if not isinstance(choices, list) or not MIN_CHOICES <= len(choices) <= MAX_CHOICES:
         errors.append(f"{path}.choices: must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings")
@@ -80,6 +101,8 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict | None:
             errors.append(f"{path}.choices[{j}]: must be a non-empty string")
         elif len(choice) > MAX_CHOICE_TEXT:
             errors.append(f"{path}.choices[{j}]: at most {MAX_CHOICE_TEXT} characters")
+        else:
+            _check_text(f"{path}.choices[{j}]", choice, errors)
     correct = q.get("correct")
     if not isinstance(correct, list) or not correct:
         errors.append(f"{path}.correct: must be a non-empty list of choice indexes")
@@ -95,7 +118,7 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict | None:
             f"{path}.time_limit_s: must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}"
         )
     points = q.get("points", "standard")
-    if points not in POINTS_BY_KIND:
+    if not isinstance(points, str) or points not in POINTS_BY_KIND:
         errors.append(f"{path}.points: must be one of {', '.join(POINTS_BY_KIND)}")
     if not isinstance(text, str) or not isinstance(choices, list):
         return None
