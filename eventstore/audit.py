@@ -27,7 +27,9 @@ as they arrive.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import sys
 import threading
 import time
@@ -55,6 +57,8 @@ from psycopg.sql import SQL, Identifier
 from eventstore.application import EventStore
 from eventstore.persistence import env_for_store
 from eventstore.replay import ReadingStore, event_fields, event_type
+
+log = logging.getLogger(__name__)
 
 UPSTREAM = EventStore.name  # the tracked application: the event store's log
 VIEW_NAME = "audit"  # table prefix on PostgreSQL (audit_tracking)
@@ -129,6 +133,25 @@ class EventFilter:
 
 def _ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
+
+
+NUL_STAND_IN = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER
+
+
+def _storable(value: Any) -> Any:
+    """``value`` with every NUL replaced by U+FFFD, in strings, keys and nested values.
+
+    PostgreSQL's text and JSONB cannot hold NUL, and the read model must hold
+    every event the store accepted (an earlier release let NUL into quiz text).
+    Both stores do the same, so the read model reads the same on either.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STAND_IN) if "\x00" in value else value
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
 
 
 def _json(value: dict) -> str:
@@ -397,9 +420,39 @@ class AuditProjection(Projection[AuditView]):
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
+        if not self.pending:
+            return
+        try:
             self.view.record(self.pending, self.last)
-            self.pending = []
+        except IntegrityError:
+            raise  # another process recorded these first: the caller goes on from its position
+        except Exception:
+            # One poison event must not stop the read model for good: find it, say so, go on.
+            log.exception(
+                "audit: %s rows could not be recorded together; recording them one by one", len(self.pending)
+            )
+            for row in self.pending:
+                self._record_alone(row)
+        self.pending = []
+
+    def _record_alone(self, row: AuditRow) -> None:
+        tracking = Tracking(UPSTREAM, row.notification_id)
+        try:
+            self.view.record([row], tracking)
+        except IntegrityError:
+            raise
+        except Exception as e:  # noqa: BLE001 - said loudly below, and the row still recorded
+            log.error(
+                "audit: event %s (%s, notification %s) cannot be recorded as it is (%s: %s); "
+                "recorded without its fields",
+                row.aggregate_id,
+                row.event_type,
+                row.notification_id,
+                type(e).__name__,
+                e,
+            )
+            problem = {"audit_error": f"{type(e).__name__}: {e}"[:500]}
+            self.view.record([dataclasses.replace(row, name=None, fields=problem)], tracking)
 
     def row_for(self, event: Any, notification_id: int) -> AuditRow:
         cols = type(self).extract(event)
@@ -422,8 +475,8 @@ class AuditProjection(Projection[AuditView]):
             room_id=room_id,
             code=code,
             user_id=user_id,
-            name=name,
-            fields=cols.fields if cols.fields is not None else event_fields(event),
+            name=_storable(name),
+            fields=_storable(cols.fields if cols.fields is not None else event_fields(event)),
         )
 
     def _code(self, room_id: str) -> str | None:

@@ -9,6 +9,7 @@ does not load each one.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ MAX_QUESTION_TEXT = 500
 MAX_CHOICE_TEXT = 120
 MIN_CHOICES, MAX_CHOICES = 2, 6
 MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 5, 240
+ALLOWED_WHITESPACE = "\t\n\r"  # the only control characters quiz text may hold
 
 CATALOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:quiz-catalog")
 
@@ -38,10 +40,17 @@ def _text_problem(text: str) -> str | None:
     """Why ``text`` cannot be shown and stored as it is, or None.
 
     Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
-    be written as UTF-8, so no store could hold it.
+    be written as UTF-8, so no store could hold it. Control characters other
+    than ordinary whitespace show as nothing or as garbage on a screen, and NUL
+    cannot be held by PostgreSQL's text (the audit read model's JSONB).
     """
     if any("\ud800" <= ch <= "\udfff" for ch in text):
         return "must be valid Unicode: no unpaired \\ud800-\\udfff escapes"
+    control = next(
+        (ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_WHITESPACE), None
+    )
+    if control is not None:
+        return f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine"
     return None
 
 
