@@ -120,6 +120,18 @@ async def test_unknown_code_is_room_not_found(connect):
         ("bad\u0007name", "name_invalid"),
         ("ALICE", "name_taken"),
         ("  alice ", "name_taken"),
+        # Nothing visible: a zero-width space, bidi controls, a Hangul filler, a blank Braille cell.
+        ("\u200b", "name_invalid"),
+        ("\u200b \u202e\u2066", "name_invalid"),
+        ("\u3164", "name_invalid"),
+        ("\u2800\u2800", "name_invalid"),
+        ("\u0301", "name_invalid"),
+        # Differs from "Alice" only by invisible or bidirectional-control characters.
+        ("Alice\u200b", "name_taken"),
+        ("\u202eAlice", "name_taken"),
+        ("Al\u200dice", "name_taken"),
+        ("A\u00adlice\u2069", "name_taken"),
+        ("Alice\u3164", "name_taken"),
     ],
 )
 async def test_invalid_or_duplicate_names(connect, name, code):
@@ -139,6 +151,19 @@ async def test_names_are_trimmed_and_nfc_normalised(connect):
     chloe = await connect()
     reply = await chloe.request({"type": "join", "code": code, "name": "zo\u00e9"}, "state")
     assert reply["code"] == "name_taken"
+
+
+async def test_format_characters_are_taken_out_of_names(connect):
+    host = await connect()
+    code, _ = await create_room(host, name="\u202eHost\u200b")
+    bob = await connect()
+    state = await join(bob, code, "B\u200bo\u2066b")
+    names = sorted(m["name"] for m in state["room"]["members"])
+    assert names == ["Bob", "Host"]
+    # Emoji sequences keep their joiner: a woman technologist stays one picture.
+    coder = await connect()
+    state = await join(coder, code, "\U0001f469\u200d\U0001f4bb")
+    assert "\U0001f469\u200d\U0001f4bb" in [m["name"] for m in state["room"]["members"]]
 
 
 async def test_create_room_with_unknown_quiz(connect):
