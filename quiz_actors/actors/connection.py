@@ -141,6 +141,8 @@ class ConnectionActor(PooledActor):
     # ------------------------------------------------------------- client messages
 
     def _on_client_message(self, incoming: ClientMessage) -> None:
+        if self.finished:
+            return  # replaced or closing: what the socket still sent must not act for the member
         message = incoming.message
         kind = message["type"]
         ref = message.get("ref")

@@ -137,9 +137,11 @@ class HubActor(pykka.ThreadingActor):
             if current == message.sender:
                 del self.connections[message.sender.user_id]
         elif isinstance(message, CreateRoom):
-            self._create_room(message)
+            if self._speaks_for_its_user(message.sender, message.ref):
+                self._create_room(message)
         elif isinstance(message, JoinRoom):
-            self._join_room(message)
+            if self._speaks_for_its_user(message.sender, message.ref):
+                self._join_room(message)
         elif isinstance(message, RoomWasClosed):
             self._room_closed(message)
         elif isinstance(message, HeartbeatTick):
@@ -156,6 +158,21 @@ class HubActor(pykka.ThreadingActor):
         if previous is not None and previous.conn_id != sender.conn_id:
             tell_quietly(previous.conn, Replaced())
         self.connections[sender.user_id] = sender
+
+    def _speaks_for_its_user(self, sender: Sender, ref: object) -> bool:
+        """Only a user's newest connection may put it in a room.
+
+        A socket replaced by a newer one may have sent ``join`` just before it
+        heard so; were that join to reach the room after the newer socket's, the
+        room would attach the old socket and the newer one would be left out.
+        Every join passes through here in order, after the registration that
+        replaced the old socket, so refusing it here is enough.
+        """
+        current = self.connections.get(sender.user_id)
+        if current is not None and current.conn_id == sender.conn_id:
+            return True
+        self._reply(sender, protocol.error("replaced", "You connected from somewhere else"), ref)
+        return False
 
     # ------------------------------------------------------------- rooms
 
