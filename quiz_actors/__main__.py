@@ -5,9 +5,8 @@ from __future__ import annotations
 import gc
 import logging
 
-from aiohttp import web
-
 from eventstore.persistence import StoreUrlError, describe_store, redact
+from quiz_actors.server import listen
 from quiz_actors.server.app import create_app
 from quiz_actors.settings import Settings
 
@@ -31,9 +30,9 @@ def main(argv: list[str] | None = None) -> None:
     except StoreUrlError as e:
         raise SystemExit(f"quiz-server: {e}") from None
     log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
-    # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets with GOING_AWAY,
-    # then cleanup stops the actors and closes the store.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+    # Like web.run_app, behind the accept guard: SIGINT/SIGTERM runs on_shutdown (sockets
+    # closed with GOING_AWAY), then cleanup stops the actors and closes the store.
+    listen.run(create_app(settings), settings.host, settings.port, shutdown_timeout=10)
 
 
 if __name__ == "__main__":

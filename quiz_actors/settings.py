@@ -72,6 +72,11 @@ class Settings:
         "QUIZ_MAX_CONNECTIONS_PER_IP",
         "open sockets from one address (a school behind one NAT is one address)",
     )
+    header_timeout_s: float = _setting(
+        10.0,
+        "QUIZ_HEADER_TIMEOUT_S",
+        "seconds a connection has to send a complete request's headers (again after each response)",
+    )
     player_messages_per_s: float = _setting(
         5.0, "QUIZ_PLAYER_MESSAGES_PER_S", "sustained messages per second from a player's socket"
     )

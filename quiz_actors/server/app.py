@@ -11,6 +11,7 @@ from aiohttp import web
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
 from quiz_actors.server import http_api, pages
+from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
@@ -20,7 +21,7 @@ from quiz_actors.system import QuizSystem
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES)
+    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES, middlewares=[header_deadline])
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
     app[LOOP_POST] = LoopPost()

@@ -1,6 +1,6 @@
 """The socket bridge: ``GET /ws``, one connection actor per WebSocket.
 
-Before the upgrade it checks the Origin and the connection limits. Then it
+Before the upgrade it checks the Origin (connections were counted when accepted). Then it
 reads frames, applies the socket's rate limit, checks each frame with the
 protocol module and tells the connection actor; replies come back through the
 socket's session (a bounded queue and one writer task). Nothing here waits on
@@ -18,7 +18,7 @@ from quiz_actors import protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
-from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
@@ -43,14 +43,8 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     if not origin_allowed(request, settings):
         log.info("refused socket from %s: Origin %r not allowed", peer, request.headers.get("Origin"))
         return web.Response(status=403, text="Origin not allowed")
-    refusal = request.app[CONNECTIONS].admit(peer)
-    if refusal is not None:
-        log.info("refused socket from %s: %s", peer, refusal)
-        return web.Response(status=503, text=refusal)
-    try:
-        return await _serve(request, system, settings, peer)
-    finally:
-        request.app[CONNECTIONS].release(peer)
+    # Connections per address and in total are counted from accept (accept_guard.py).
+    return await _serve(request, system, settings, peer)
 
 
 async def _serve(request: web.Request, system, settings: Settings, peer: str) -> web.WebSocketResponse:  # type: ignore[no-untyped-def]
