@@ -76,6 +76,7 @@ class ConnectionActor(PooledActor):
         missed_pings_limit: int,
         admin_key: str = "",
         dispatcher: Dispatcher | None = None,
+        rooms_per_socket: int = 20,
     ):
         super().__init__(dispatcher=dispatcher)
         self.conn_id = next(_conn_ids)
@@ -86,6 +87,7 @@ class ConnectionActor(PooledActor):
         self.heartbeat_ms = heartbeat_ms
         self.missed_pings_limit = missed_pings_limit
         self.admin_key = admin_key
+        self.rooms_left = rooms_per_socket  # create_room requests this socket may still make
         self.user_id: str | None = None
         self.room: pykka.ActorRef | None = None
         self.room_id: str | None = None
@@ -165,6 +167,15 @@ class ConnectionActor(PooledActor):
                     protocol.error("unauthorized", "Creating rooms needs the server's admin key"), ref
                 )
                 return
+            if self.rooms_left <= 0:
+                log.warning(
+                    "rate limit: create_room refused for %s (user %s)", self.outlet.peer, self.user_id
+                )
+                self._reply(
+                    protocol.error("rate_limited", "Too many rooms created from this connection"), ref
+                )
+                return
+            self.rooms_left -= 1
             tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
         elif kind == "join":
             tell_quietly(self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref))

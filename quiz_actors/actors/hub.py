@@ -37,6 +37,7 @@ from quiz_actors.actors.messages import (
     UnregisterConnection,
 )
 from quiz_actors.actors.room import RoomActor
+from quiz_actors.actors.room_quota import RoomQuota
 from quiz_actors.clock import Clock
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
@@ -66,6 +67,7 @@ class HubActor(pykka.ThreadingActor):
             failures_per_minute=settings.failed_joins_per_ip,
             lockout_ms=int(settings.failed_join_lockout_s * 1000),
         )
+        self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
         self.timers: list = []
 
     # ------------------------------------------------------------- life cycle
@@ -151,6 +153,7 @@ class HubActor(pykka.ThreadingActor):
         elif isinstance(message, SweepDue):
             self._schedule(SweepDue(), self.settings.sweep_interval_s)
             self.join_guard.forget_old(self.clock.now_ms())
+            self.room_quota.forget_old(self.clock.now_ms())
             self._sweep()
 
     def _register(self, sender: Sender) -> None:
@@ -178,6 +181,11 @@ class HubActor(pykka.ThreadingActor):
 
     def _create_room(self, message: CreateRoom) -> None:
         sender, ref = message.sender, message.ref
+        refusal = self.room_quota.check(sender.ip, self.clock.now_ms())
+        if refusal is not None:
+            log.warning("rate limit: create_room refused for %s (user %s)", sender.ip, sender.user_id)
+            self._reply(sender, protocol.error("rate_limited", refusal), ref)
+            return
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
             self._reply(
@@ -282,6 +290,7 @@ class HubActor(pykka.ThreadingActor):
         now = self.clock.now_ms()
         ended_ttl = int(self.settings.ended_room_ttl_s * 1000)
         idle_ttl = int(self.settings.idle_room_ttl_s * 1000)
+        unjoined_ttl = int(self.settings.unjoined_room_ttl_s * 1000)
         for code, room_id in list(self.directory.open_rooms.items()):
             if room_id in self.rooms:
                 continue
@@ -295,7 +304,9 @@ class HubActor(pykka.ThreadingActor):
             if room.phase == CLOSED:
                 self._room_closed(RoomWasClosed(room_id, code))
                 continue
-            due = room.cleanup_due_at(ended_ttl, idle_ttl, assume_nobody_online=True)
+            due = room.cleanup_due_at(
+                ended_ttl, idle_ttl, assume_nobody_online=True, unjoined_ttl_ms=unjoined_ttl
+            )
             if due is not None and due <= now:
                 self._activate(room_id).tell(CleanupDue())
 

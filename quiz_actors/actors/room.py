@@ -513,7 +513,9 @@ class RoomActor(pykka.ThreadingActor):
     def _on_cleanup_due(self) -> None:
         room = self.room
         due = room.cleanup_due_at(
-            self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s)
+            self._ms(self.settings.ended_room_ttl_s),
+            self._ms(self.settings.idle_room_ttl_s),
+            unjoined_ttl_ms=self._ms(self.settings.unjoined_room_ttl_s),
         )
         now = self.clock.now_ms()
         if due is None or now < due:
@@ -572,7 +574,9 @@ class RoomActor(pykka.ThreadingActor):
                 delay, lambda: tell_quietly(self.actor_ref, FloodLockDue())
             )
         due = room.cleanup_due_at(
-            self._ms(self.settings.ended_room_ttl_s), self._ms(self.settings.idle_room_ttl_s)
+            self._ms(self.settings.ended_room_ttl_s),
+            self._ms(self.settings.idle_room_ttl_s),
+            unjoined_ttl_ms=self._ms(self.settings.unjoined_room_ttl_s),
         )
         if self.cleanup_timer is not None and self.cleanup_timer[0] != due:
             self.cleanup_timer[1].cancel()
