@@ -18,6 +18,8 @@ table (and, with ``--out``, JSON). Scenarios, each at every N on every store:
   reveal     host closes the question → the last player has question_closed + leaderboard
   memory     server RSS per player at each N, and at --memory-players over several rooms
   recovery   a room of --recovery-events events: join→state after a restart
+  idle_rooms --idle-rooms rooms created and left idle (nobody online): the
+             server's threads and RSS before and after, and KB per room
   baseline   scripts/baseline_server.py sends one pre-serialized frame to N sockets:
              our broadcast and reveal times are divided by its time
 
@@ -60,7 +62,7 @@ import aiohttp  # noqa: E402
 import bench_clients as bc  # noqa: E402
 
 POSTGRES_URL = os.environ.get("QUIZ_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-SCENARIOS = ("lobby", "broadcast", "answers", "reveal", "memory", "recovery", "baseline")
+SCENARIOS = ("lobby", "broadcast", "answers", "reveal", "memory", "recovery", "idle_rooms", "baseline")
 STORES = ("sqlite", "postgres")
 ROOM_SCENARIOS = {"lobby", "broadcast", "answers", "reveal", "memory"}  # measured in the one-room runs
 
@@ -72,7 +74,12 @@ SERVER_ENV = {
     "QUIZ_MAX_CONNECTIONS_PER_IP": "30000",
     "QUIZ_JOINS_PER_IP_PER_MINUTE": "1000000",
     "QUIZ_ROOM_JOIN_BURST": "1000000",
+    "QUIZ_ROOMS_PER_SOCKET": "1000000",
+    "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000000",
 }
+# The idle-rooms run measures rooms that stay open: none may close while it counts.
+IDLE_ROOMS_ENV = {"QUIZ_UNJOINED_ROOM_TTL_S": "86400", "QUIZ_IDLE_ROOM_TTL_S": "86400"}
+IDLE_ROOM_HOSTS = 50  # sockets creating the idle rooms, each one room after another
 QUESTION_TEXT = "Benchmark question {index}: which of these four answers is the right one?"
 CHOICES = ["First answer", "Second answer", "Third answer", "Fourth answer"]
 POLL_S = 0.2
@@ -742,6 +749,7 @@ class Bench:
             "memory_players": cfg.memory_players,
             "memory_rooms": cfg.memory_rooms,
             "recovery_events": cfg.recovery_events,
+            "idle_rooms": cfg.idle_rooms,
             "server_env": SERVER_ENV,
             "server_log_level": cfg.server_log_level,
             "server_settings": cfg.server_settings,
@@ -774,6 +782,10 @@ class Bench:
                     )
                 if "recovery" in self.cfg.scenarios:
                     await self._guarded((store, "recovery"), per_store, "recovery", self.run_recovery, store)
+                if "idle_rooms" in self.cfg.scenarios and self.cfg.idle_rooms > 0:
+                    await self._guarded(
+                        (store, "idle rooms"), per_store, "idle_rooms", self.run_idle_rooms, store
+                    )
         finally:
             self.progress.clear()
             for proc in self.live:
@@ -903,9 +915,15 @@ class Bench:
             merged["error_samples"].extend(p["error_samples"][:3])
         return merged
 
-    async def _start_server(self, store_url: str, label: str) -> QuizServer:
+    async def _start_server(
+        self, store_url: str, label: str, settings: dict[str, str] | None = None
+    ) -> QuizServer:
         server = QuizServer(
-            self.workdir, label, store_url, self.cfg.server_log_level, self.cfg.server_settings
+            self.workdir,
+            label,
+            store_url,
+            self.cfg.server_log_level,
+            {**(settings or {}), **self.cfg.server_settings},
         )
         self.live.append(server)
         await server.start()
@@ -1269,6 +1287,63 @@ class Bench:
             if store == "postgres":
                 self.stores.drop(url)
 
+    # ------------------------------------------------------------------ idle rooms
+
+    async def run_idle_rooms(self, store: str) -> dict:
+        """--idle-rooms rooms, created by a few sockets one after another (so each room
+        but a socket's last has nobody online), then left alone: what they cost."""
+        rooms = self.cfg.idle_rooms
+        url = self.stores.fresh(store, "idle_rooms")
+        server = await self._start_server(url, f"{store}-idle-rooms", IDLE_ROOMS_ENV)
+        hosts: list[Host] = []
+        try:
+            quiz_id = await self._upload_quiz(server, 1)
+            idle_rss, idle_threads = server.rss_kb(), server.threads()
+            hosts = [Host(self.session, f"Host {i}") for i in range(min(IDLE_ROOM_HOSTS, rooms))]
+            for host in hosts:
+                await host.connect(server.ws_url)
+            created = 0
+
+            async def create(host: Host, count: int) -> None:
+                nonlocal created
+                for _ in range(count):
+                    await host.create_room(quiz_id)
+                    created += 1
+                    self.progress.status(f"idle rooms: {created}/{rooms} created")
+
+            began = time.monotonic()
+            shares = [len(range(i, rooms, len(hosts))) for i in range(len(hosts))]
+            await asyncio.wait_for(
+                asyncio.gather(*(create(h, n) for h, n in zip(hosts, shares, strict=True))),
+                self.cfg.timeout_scale * (rooms / 20 + 60),
+            )
+            create_s = time.monotonic() - began
+            for host in hosts:  # now nobody is online in any room
+                await host.close()
+            await asyncio.sleep(2.0)  # let the last rooms hear their host went offline
+            rss, threads = server.rss_kb(), server.threads()
+            result = {
+                "rooms": rooms,
+                "create_s": round(create_s, 2),
+                "rooms_per_s": round(rooms / create_s, 1),
+                "idle_rss_kb": idle_rss,
+                "idle_threads": idle_threads,
+                "rss_kb": rss,
+                "threads": threads,
+                "kb_per_room": round((rss - idle_rss) / rooms, 1),
+            }
+            self.progress.say(
+                f"   {store} idle rooms: {rooms} rooms, {threads} threads (before: {idle_threads}), "
+                f"{result['kb_per_room']} KB/room, RSS {rss // 1024} MB"
+            )
+            return result
+        finally:
+            for host in hosts:
+                await host.close()
+            await self._stop(server)
+            if store == "postgres":
+                self.stores.drop(url)
+
     # ------------------------------------------------------------------ recovery
 
     async def run_recovery(self, store: str) -> dict:
@@ -1453,6 +1528,18 @@ STORE_ROWS: list[tuple[str, Callable[[dict], str]]] = [
     ),
     ("           server RSS MB", lambda d: fmt(_rss_mb(_get(d, "memory_many_rooms.rss_kb")))),
     (
+        "8 idle rooms  rooms / threads (before)",
+        lambda d: (
+            f"{fmt(_get(d, 'idle_rooms.rooms'))} / {fmt(_get(d, 'idle_rooms.threads'))} "
+            f"({fmt(_get(d, 'idle_rooms.idle_threads'))})"
+        ),
+    ),
+    (
+        "           server RSS MB / KB per room",
+        lambda d: pair(_rss_mb(_get(d, "idle_rooms.rss_kb")), _get(d, "idle_rooms.kb_per_room")),
+    ),
+    ("           rooms created per s", lambda d: fmt(_get(d, "idle_rooms.rooms_per_s"))),
+    (
         "6 recovery events / snapshots in room",
         lambda d: pair(_get(d, "recovery.events"), _get(d, "recovery.snapshots")),
     ),
@@ -1520,7 +1607,7 @@ def _median_of(items: list[dict] | None, key: str) -> float | None:
 
 
 def _or_failure(d: dict, cell: Callable[[dict], str]) -> str:
-    for key in ("memory_many_rooms", "recovery"):
+    for key in ("memory_many_rooms", "recovery", "idle_rooms"):
         sub = d.get(key) or {}
         if "failed" in sub or "skipped" in sub:
             text = cell(d)
@@ -1568,6 +1655,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory-rooms", type=int, help="rooms they are spread over (default 10)")
     p.add_argument("--memory-rate", type=float, default=500.0, help="their joins per second (default 500)")
     p.add_argument("--recovery-events", type=int, help="events in the recovery room (default 10000)")
+    p.add_argument("--idle-rooms", type=int, help="rooms in the idle-rooms run (default 5000)")
     p.add_argument(
         "--recovery-players", type=int, default=250, help="players building the recovery room (default 250)"
     )
@@ -1620,6 +1708,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "memory_players": (200, 10_000),
         "memory_rooms": (4, 10),
         "recovery_events": (600, 10_000),
+        "idle_rooms": (100, 5_000),
         "recovery_restarts": (1, 3),
         "verify_every": (1, 10),
     }

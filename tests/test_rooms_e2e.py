@@ -296,3 +296,35 @@ async def test_a_member_of_one_room_hears_why_another_room_refused_it(connect):
     assert refused["type"] == "error" and refused["code"] == "room_locked"
     # Still in room A, and still hearing it.
     assert (await player.request({"type": "resync"}, "state"))["room"]["code"] == code_a
+
+
+IDLE_ROOMS = 60
+
+
+async def test_idle_rooms_do_not_cost_a_thread_each(settings, clock, http):
+    import threading
+
+    many = replace(
+        settings,
+        rooms_per_socket=IDLE_ROOMS,
+        rooms_per_ip_per_minute=IDLE_ROOMS,
+        host_messages_per_s=1000,
+        host_burst=1000,
+    )
+    server = await RunningServer(many, clock).start()
+    try:
+        host = await QuizClient(http, server.ws_url).connect()
+        await host.hello()
+        await create_room(host)  # the first room starts whatever the rooms share
+        before = threading.active_count()
+        codes = [(await create_room(host))[0] for _ in range(IDLE_ROOMS - 1)]
+        after = threading.active_count()
+        # Every room is open and answers (a join reaches its actor)...
+        player = await QuizClient(http, server.ws_url).connect()
+        await player.hello()
+        for code in codes[::10]:
+            assert (await join(player, code, "Pat"))["type"] == "state"
+        # ...yet 59 more rooms did not bring 59 more threads.
+        assert after - before < IDLE_ROOMS // 3, (before, after)
+    finally:
+        await server.stop()

@@ -48,6 +48,7 @@ from quiz_actors.actors.messages import (
     Sender,
 )
 from quiz_actors.actors.outgoing import Outgoing
+from quiz_actors.actors.pooled import PooledActor
 from quiz_actors.actors.unsaved import Broadcast, Unsaved
 from quiz_actors.clock import Clock, Timer
 from quiz_actors.domain.errors import RoomError
@@ -58,6 +59,7 @@ log = logging.getLogger(__name__)
 
 HOST_COMMANDS = ("start", "next", "end", "lock", "unlock", "kick")
 JOIN_BURST_WINDOW_MS = 10_000
+ROOM_WORKERS = 4  # threads all room actors take turns on: a store call that stalls holds one
 RECOVERY_RETRY_S = 2.0  # after a failed save, rebuild from the store this soon even if nobody writes
 BUSY = RoomError("busy", "The server could not store that; nothing changed, try again")
 
@@ -71,7 +73,11 @@ class SaveFailed(Exception):
     pass
 
 
-class RoomActor(pykka.ThreadingActor):
+class RoomActor(PooledActor):
+    # Rooms save to the store (blocking I/O), so never on the event loop; but an
+    # idle room must not hold a thread: they take turns on a few threads of their own.
+    pool_name, pool_workers = "rooms", ROOM_WORKERS
+
     def __init__(
         self,
         room_id: UUID,
