@@ -227,6 +227,68 @@ def _client_frame(message: dict) -> bytes:
     return bytes([0x81, 0x80 | len(payload)]) + mask + masked
 
 
+def _unmasked_frame(message: dict) -> bytes:
+    payload = json.dumps(message).encode()
+    assert len(payload) < 126
+    return bytes([0x81, len(payload)]) + payload
+
+
+class ServerFrames:
+    """The server's frames on a raw socket (unmasked, unfragmented text, and the close)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    async def next(self) -> tuple[int, bytes]:
+        """The next frame: (opcode, payload)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if len(self.buffer) >= 2:
+                length, start = self.buffer[1] & 0x7F, 2
+                if length == 126:
+                    length, start = int.from_bytes(self.buffer[2:4], "big"), 4
+                if len(self.buffer) >= start + length:
+                    opcode, payload = self.buffer[0] & 0x0F, self.buffer[start : start + length]
+                    self.buffer = self.buffer[start + length :]
+                    return opcode, payload
+            chunk = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), 10)
+            assert chunk, "connection ended without a close frame"
+            self.buffer += chunk
+
+    async def message(self) -> dict:
+        opcode, payload = await self.next()
+        assert opcode == 0x1, (opcode, payload)
+        return json.loads(payload)
+
+    async def close_code(self) -> int:
+        while True:
+            opcode, payload = await self.next()
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+
+
+@pytest.mark.parametrize("first", ["hello", "nothing"])
+async def test_an_unmasked_client_frame_closes_the_socket_with_1002(sqlite_settings, clock, first):
+    server = await start_server(sqlite_settings, clock)
+    loop = asyncio.get_running_loop()
+    try:
+        sock = await _raw_websocket(server.port)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        frames = ServerFrames(sock)
+        if first == "hello":
+            # A masked frame first, its header split over several sends: that is fine.
+            frame = _client_frame({"type": "hello", "token": None})
+            for part in (frame[:1], frame[1:3], frame[3:]):
+                await loop.sock_sendall(sock, part)
+            assert (await frames.message())["type"] == "welcome"
+        await loop.sock_sendall(sock, _unmasked_frame({"type": "ping", "t": 1}))
+        assert await frames.close_code() == 1002
+        sock.close()
+    finally:
+        await server.stop()
+
+
 async def test_a_client_that_never_reads_is_closed_as_slow(sqlite_settings, clock, http):
     server = await start_server(
         sqlite_settings,

@@ -20,6 +20,7 @@ from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
 from quiz_actors.server.keys import LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
+from quiz_actors.server.masking import require_masked_frames
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
 
@@ -50,6 +51,7 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
 async def _serve(request: web.Request, system, settings: Settings, peer: str) -> web.WebSocketResponse:  # type: ignore[no-untyped-def]
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
     await ws.prepare(request)
+    require_masked_frames(request.protocol, peer)
     loop = asyncio.get_running_loop()
     session = SocketSession(
         ws,
