@@ -1,6 +1,6 @@
 """Wire protocol v1: parsing client frames and encoding server messages.
 
-docs/PROTOCOL.md is the contract. This module checks every client frame against
+docs/protocol.md is the contract. This module checks every client frame against
 the field types of its message type before anything else sees it, so the actors
 only ever receive well-formed messages.
 """
@@ -14,7 +14,7 @@ from typing import Any
 VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 
-# Close codes (PROTOCOL.md, "Errors").
+# Close codes (docs/protocol.md, "Errors and close codes").
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4000
@@ -167,7 +167,7 @@ encode = _make_encoder()
 class Batch:
     """Encoded messages that go to one socket together, in order, as one frame.
 
-    The frame is the message itself, or a JSON array of them (PROTOCOL.md lets
+    The frame is the message itself, or a JSON array of them (docs/protocol.md lets
     the server batch). A broadcast hands the same Batch to every member's
     socket, so what the socket layer builds from it (``wire``: the frame's
     bytes) is built once, by the first socket that sends it.

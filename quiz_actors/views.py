@@ -6,6 +6,8 @@ question closes contains its correct choices.
 
 from __future__ import annotations
 
+from typing import Any
+
 from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question
 from quiz_actors.protocol import encode
 
@@ -103,9 +105,65 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
     )
 
 
-def question_shown(room: Room) -> dict:
+def question_shown(room: Room, seq: int) -> dict[str, Any]:
+    """The open question, announced as change ``seq`` (a commit may announce several)."""
     public = describe_question(room)
-    return {"type": "question_shown", "seq": room.seq, **public}
+    assert public is not None, "a question is open"
+    return {"type": "question_shown", "seq": seq, **public}
+
+
+# ---------------------------------------------------------------- what one change looks like
+# Built right after the change is decided, with the room's seq and count of that moment.
+
+
+def room_created(room: Room) -> dict[str, Any]:
+    return {"type": "room_created", "code": room.code, "room_id": str(room.id)}
+
+
+def member_joined(room: Room, user_id: str) -> dict[str, Any]:
+    member = member_view(room.members[user_id])
+    return {"type": "member_joined", "seq": room.seq, "member": member, "count": len(room.members)}
+
+
+def member_online(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_online", "seq": room.seq, "user_id": user_id}
+
+
+def member_offline(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_offline", "seq": room.seq, "user_id": user_id}
+
+
+def member_left(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_left", "seq": room.seq, "user_id": user_id, "count": len(room.members)}
+
+
+def member_kicked(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_kicked", "seq": room.seq, "user_id": user_id, "count": len(room.members)}
+
+
+def left(room: Room) -> dict[str, Any]:
+    """To the member who left."""
+    return {"type": "left", "code": room.code}
+
+
+def kicked(room: Room) -> dict[str, Any]:
+    """To the member the host removed, just before its socket closes."""
+    return {"type": "kicked", "code": room.code}
+
+
+def lock_changed(room: Room) -> dict[str, Any]:
+    if room.locked:
+        return {"type": "room_locked", "seq": room.seq, "reason": room.lock_reason}
+    return {"type": "room_unlocked", "seq": room.seq}
+
+
+def room_closed(room: Room, reason: str) -> dict[str, Any]:
+    return {"type": "room_closed", "seq": room.seq, "reason": reason}
+
+
+def answers_progress(answered: int, total: int) -> dict[str, Any]:
+    """To the host: how many players answered the open question."""
+    return {"type": "answers_progress", "answered": answered, "total": total}
 
 
 class Results:

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import protocol
+from quiz_actors import protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -111,52 +113,25 @@ class HubActor(pykka.ThreadingActor):
         try:
             if self.directory is None:
                 self.directory = self._load_directory()
-            self._dispatch(message)
+            handler = HANDLERS.get(type(message))
+            if handler is not None:
+                handler(self, message)
         except StoreUnavailable:
             log.warning("hub: the store is unavailable; refused %s", type(message).__name__)
-            sender = getattr(message, "sender", None)
-            if sender is not None:
-                self._reply(
-                    sender,
-                    protocol.error("busy", "The server cannot reach its store; try again"),
-                    getattr(message, "ref", None),
-                )
+            self._reply_to_sender_of(message, wire.store_unreachable())
         except Exception:
             log.exception("hub failed on %s", type(message).__name__)
-            sender = getattr(message, "sender", None)
-            if sender is not None:
-                self._reply(
-                    sender,
-                    protocol.error("internal", "Something went wrong on the server"),
-                    getattr(message, "ref", None),
-                )
+            self._reply_to_sender_of(message, wire.internal_error())
 
-    def _dispatch(self, message: object) -> None:
-        if isinstance(message, RegisterConnection):
-            self._register(message.sender)
-        elif isinstance(message, UnregisterConnection):
-            current = self.connections.get(message.sender.user_id)
-            if current == message.sender:
-                del self.connections[message.sender.user_id]
-        elif isinstance(message, CreateRoom):
-            if self._speaks_for_its_user(message.sender, message.ref):
-                self._create_room(message)
-        elif isinstance(message, JoinRoom):
-            if self._speaks_for_its_user(message.sender, message.ref):
-                self._join_room(message)
-        elif isinstance(message, RoomWasClosed):
-            self._room_closed(message)
-        elif isinstance(message, HeartbeatTick):
-            for sender in list(self.connections.values()):
-                tell_quietly(sender.conn, HeartbeatDue())
-            self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
-        elif isinstance(message, SweepDue):
-            self._schedule(SweepDue(), self.settings.sweep_interval_s)
-            self.join_guard.forget_old(self.clock.now_ms())
-            self.room_quota.forget_old(self.clock.now_ms())
-            self._sweep()
+    def _reply_to_sender_of(self, message: object, reply: dict[str, Any]) -> None:
+        sender = getattr(message, "sender", None)
+        if sender is not None:
+            self._reply(sender, reply, getattr(message, "ref", None))
 
-    def _register(self, sender: Sender) -> None:
+    # ------------------------------------------------------------- connections and heartbeats
+
+    def _register(self, message: RegisterConnection) -> None:
+        sender = message.sender
         previous = self.connections.get(sender.user_id)
         if previous is not None and previous.conn_id != sender.conn_id:
             tell_quietly(previous.conn, Replaced())
@@ -174,23 +149,39 @@ class HubActor(pykka.ThreadingActor):
         current = self.connections.get(sender.user_id)
         if current is not None and current.conn_id == sender.conn_id:
             return True
-        self._reply(sender, protocol.error("replaced", "You connected from somewhere else"), ref)
+        self._reply(sender, wire.replaced(), ref)
         return False
+
+    def _unregister(self, message: UnregisterConnection) -> None:
+        current = self.connections.get(message.sender.user_id)
+        if current == message.sender:
+            del self.connections[message.sender.user_id]
+
+    def _heartbeat(self, _: HeartbeatTick) -> None:
+        for sender in list(self.connections.values()):
+            tell_quietly(sender.conn, HeartbeatDue())
+        self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
+
+    def _on_sweep_due(self, _: SweepDue) -> None:
+        self._schedule(SweepDue(), self.settings.sweep_interval_s)
+        self.join_guard.forget_old(self.clock.now_ms())
+        self.room_quota.forget_old(self.clock.now_ms())
+        self._sweep()
 
     # ------------------------------------------------------------- rooms
 
     def _create_room(self, message: CreateRoom) -> None:
         sender, ref = message.sender, message.ref
+        if not self._speaks_for_its_user(sender, ref):
+            return
         refusal = self.room_quota.check(sender.ip, self.clock.now_ms())
         if refusal is not None:
             log.warning("rate limit: create_room refused for %s (user %s)", sender.ip, sender.user_id)
-            self._reply(sender, protocol.error("rate_limited", refusal), ref)
+            self._reply(sender, wire.rate_limited(refusal), ref)
             return
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
-            self._reply(
-                sender, protocol.error("quiz_not_found", f"No quiz has id {message.quiz_id[:64]}"), ref
-            )
+            self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
             return
         code = self._free_code()
         now = self.clock.now_ms()
@@ -204,7 +195,7 @@ class HubActor(pykka.ThreadingActor):
                 at=now,
             )
         except RoomError as e:
-            self._reply(sender, protocol.error(e.code, e.message), ref)
+            self._reply(sender, wire.refused(e), ref)
             return
         directory_version = self.directory.version
         self.directory.assign(code=code, room_id=str(room.id), at=now)
@@ -214,9 +205,7 @@ class HubActor(pykka.ThreadingActor):
         except Exception:
             log.exception("could not store a new room")
             self.directory = None  # it assigned a code that was not stored: reload before next use
-            self._reply(
-                sender, protocol.error("busy", "The server could not create the room; try again"), ref
-            )
+            self._reply(sender, wire.room_not_created(), ref)
             return
         log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
         self.store.snapshot_if_due(self.directory, directory_version)
@@ -239,10 +228,12 @@ class HubActor(pykka.ThreadingActor):
 
     def _join_room(self, message: JoinRoom) -> None:
         sender, now = message.sender, self.clock.now_ms()
+        if not self._speaks_for_its_user(sender, message.ref):
+            return
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
             log.warning("rate limit: join refused for %s (user %s): %s", sender.ip, sender.user_id, refusal)
-            self._reply(sender, protocol.error("rate_limited", refusal), message.ref)
+            self._reply(sender, wire.rate_limited(refusal), message.ref)
             return
         room_id = self.directory.room_for(message.code)
         if room_id is None:
@@ -250,11 +241,7 @@ class HubActor(pykka.ThreadingActor):
                 log.warning(
                     "join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id
                 )
-            self._reply(
-                sender,
-                protocol.error("room_not_found", f"No open room has code {message.code[:12]}"),
-                message.ref,
-            )
+            self._reply(sender, wire.room_not_found(message.code), message.ref)
             return
         actor = self._activate(room_id)
         actor.tell(Join(message.sender, message.name, message.ref))
@@ -313,5 +300,17 @@ class HubActor(pykka.ThreadingActor):
     # ------------------------------------------------------------- helpers
 
     @staticmethod
-    def _reply(sender: Sender, message: dict, ref: object = None) -> None:
+    def _reply(sender: Sender, message: dict[str, Any], ref: object = None) -> None:
         tell_quietly(sender.conn, Deliver(Batch(protocol.encode(protocol.with_ref(message, ref)))))
+
+
+# What the hub does with each message it is told (cosmicpython's messagebus style).
+HANDLERS: dict[type, Callable[[HubActor, Any], None]] = {
+    RegisterConnection: HubActor._register,
+    UnregisterConnection: HubActor._unregister,
+    CreateRoom: HubActor._create_room,
+    JoinRoom: HubActor._join_room,
+    RoomWasClosed: HubActor._room_closed,
+    HeartbeatTick: HubActor._heartbeat,
+    SweepDue: HubActor._on_sweep_due,
+}

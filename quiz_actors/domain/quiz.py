@@ -1,6 +1,6 @@
 """Quiz documents: validation, and the Quiz and QuizCatalog aggregates.
 
-A quiz document is what a host uploads (see docs/PROTOCOL.md, "HTTP"). It is
+A quiz document is what a host uploads (see docs/protocol.md, "HTTP"). It is
 validated here, completely, so that every problem is reported at once with a
 path to the offending field. A valid document is stored as a ``Quiz`` aggregate;
 the ``QuizCatalog`` aggregate lists every quiz's summary so that listing quizzes

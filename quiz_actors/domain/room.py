@@ -1,7 +1,7 @@
 """The Room aggregate: a quiz being played, and everything that happened in it.
 
 Command methods (``join``, ``answer``, ``next``…) decide: they check the rules
-and raise ``RoomError`` with a PROTOCOL.md error code, changing nothing, or
+and raise ``RoomError`` with a docs/protocol.md error code, changing nothing, or
 trigger one or more events. The ``@event`` methods apply those events; they run
 again on every replay, so they do no I/O and read no clock: every time they need
 (``at``, ``deadline_at``, ``received_at``) is an event field, in milliseconds

@@ -17,7 +17,7 @@ from quiz_actors.domain.secret import ServerSecret
 from quiz_actors.tools.output import fmt_time
 
 TIME_FIELDS = ("at", "shown_at", "received_at", "created_at", "uploaded_at")
-# Events that do not advance a room's seq (PROTOCOL.md, "Room messages carry seq").
+# Events that do not advance a room's seq (docs/protocol.md, "`seq`: staying in step").
 NOT_BROADCAST = ("QuizStarted", "AnswerSubmitted")
 
 
