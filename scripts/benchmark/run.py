@@ -25,8 +25,8 @@ import bench_clients as bc
 
 from benchmark.baseline import run_baseline
 from benchmark.coordinator import Coordinator
-from benchmark.many_rooms import run_many_rooms
 from benchmark.idle_rooms import run_idle_rooms
+from benchmark.many_rooms import run_many_rooms
 from benchmark.recovery import run_recovery
 from benchmark.room import run_room
 from benchmark.servers import SERVER_ENV
