@@ -136,6 +136,7 @@ def _ms(moment: datetime) -> int:
 
 
 NUL_STAND_IN = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: what a time column and a date can both hold
 
 
 def _storable(value: Any) -> Any:
@@ -436,23 +437,38 @@ class AuditProjection(Projection[AuditView]):
         self.pending = []
 
     def _record_alone(self, row: AuditRow) -> None:
+        """Record one row; one that cannot be recorded is recorded in plain words
+        instead, or at worst skipped, and the tracking position moves on either way."""
         tracking = Tracking(UPSTREAM, row.notification_id)
         try:
             self.view.record([row], tracking)
+            return
         except IntegrityError:
             raise
-        except Exception as e:  # noqa: BLE001 - said loudly below, and the row still recorded
-            log.error(
-                "audit: event %s (%s, notification %s) cannot be recorded as it is (%s: %s); "
-                "recorded without its fields",
-                row.aggregate_id,
-                row.event_type,
-                row.notification_id,
-                type(e).__name__,
-                e,
-            )
-            problem = {"audit_error": f"{type(e).__name__}: {e}"[:500]}
-            self.view.record([dataclasses.replace(row, name=None, fields=problem)], tracking)
+        except Exception as e:  # noqa: BLE001 - said loudly below, and a stand-in recorded
+            problem = f"{type(e).__name__}: {e}"
+        log.error(
+            "audit: event %s (%s, notification %s) cannot be recorded as it is (%s); "
+            "recorded without its fields",
+            row.aggregate_id,
+            row.event_type,
+            row.notification_id,
+            problem,
+        )
+        stand_in = dataclasses.replace(
+            row,
+            at_ms=min(max(row.at_ms, 0), LATEST_MS),
+            name=None,
+            fields={"audit_error": problem[:500], "at_ms": str(row.at_ms)[:40]},
+        )
+        try:
+            self.view.record([stand_in], tracking)
+            return
+        except IntegrityError:
+            raise
+        except Exception:  # noqa: BLE001 - the position still moves on below
+            log.exception("audit: event %s cannot be recorded even so; skipped", row.aggregate_id)
+        self.view.record([], tracking)
 
     def row_for(self, event: Any, notification_id: int) -> AuditRow:
         cols = type(self).extract(event)

@@ -795,3 +795,29 @@ async def test_control_characters_are_refused_and_a_stored_one_does_not_stop_the
     assert rows[str(poison.id)]["fields"]["document"]["title"] == "x\ufffdy"
     # And the projection goes on: a later catch-up still works.
     await audit(store_url, "catch-up")
+
+
+async def test_an_event_the_read_model_cannot_hold_is_recorded_as_a_problem_and_the_audit_goes_on(
+    server, http, connect, store_url
+):
+    # A room stored by an earlier release with a time no integer column holds.
+    store = EventStore(store_url)
+    try:
+        from quiz_actors.quizzes import sample_quiz_id
+
+        quiz = store.load(uuid.UUID(sample_quiz_id("quick-demo.json")))
+        poison = Room.open(
+            code="999999", quiz_id=str(quiz.id), quiz=quiz.document, host_id="h", host_name="H", at=10**20
+        )
+        store.save(poison)
+    finally:
+        store.close()
+    host = await connect()
+    code, state = await create_room(host)  # and a room played today, after it
+
+    done = await audit(store_url, "events", "--json", "--limit", "0", "--oldest-first")
+    rows = json_lines(done.stdout)
+    problem = next(row for row in rows if row["aggregate_id"] == str(poison.id))
+    assert "audit_error" in problem["fields"], problem
+    assert any(row["aggregate_id"] == state["room"]["room_id"] for row in rows)
+    assert "cannot be recorded as it is" in done.stderr
