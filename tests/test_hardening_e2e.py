@@ -88,6 +88,43 @@ async def test_connections_per_address_are_limited(sqlite_settings, clock, http)
         await server.stop()
 
 
+async def _closed_by_server(sock: socket.socket, within_s: float) -> bytes | None:
+    """What the server sent before it closed the connection, or None if it stayed open."""
+    loop = asyncio.get_running_loop()
+    received = b""
+    try:
+        while True:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65536), within_s)
+            if not data:
+                return received
+            received += data
+    except ConnectionError:
+        return received
+    except TimeoutError:
+        return None
+
+
+@pytest.mark.parametrize("requests_first", [0, 1])
+async def test_a_connection_without_a_complete_request_is_dropped(sqlite_settings, clock, requests_first):
+    """Partial headers, or an idle keep-alive connection after a response, count the same."""
+    server = await start_server(sqlite_settings, clock, header_timeout_s=0.5)
+    loop = asyncio.get_running_loop()
+    try:
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        for _ in range(requests_first):
+            await loop.sock_sendall(sock, request)
+        await loop.sock_sendall(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        received = await _closed_by_server(sock, within_s=30)
+        assert received is not None, "the server kept the connection open"
+        assert received.count(b"HTTP/1.1 200") == requests_first
+        sock.close()
+    finally:
+        await server.stop()
+
+
 # ------------------------------------------------------------------ floods
 
 
