@@ -9,7 +9,10 @@ open files and stopped accepting anyone.
 ``AcceptGuard`` sits in front of aiohttp's protocol factory. Each accepted
 connection is counted at once (``ConnectionCounter``: per address and in
 total); one over a limit is closed right there, before it costs more than its
-file descriptor for an instant. Each admitted one must complete a request's
+file descriptor for an instant. A trusted reverse proxy's address (``--trusted-proxies``)
+carries everyone's connections, so only the total applies to it; the
+WebSocket limit per client address (``bridge.py``) still applies behind it.
+Each admitted one must complete a request's
 headers within ``header_timeout_s``, and again after each response (an idle
 keep-alive connection is a half-open one by another name), or it is dropped.
 Once a request's headers are in, the timer stops until the response is done:
@@ -19,6 +22,7 @@ a WebSocket lives as long as its socket does.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -34,14 +38,30 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 class AcceptGuard:
     """A protocol factory for ``loop.create_server`` wrapping aiohttp's ``web.Server``."""
 
-    def __init__(self, server: web.Server, counter: ConnectionCounter, header_timeout_s: float) -> None:
+    def __init__(
+        self,
+        server: web.Server,
+        counter: ConnectionCounter,
+        header_timeout_s: float,
+        unlimited: list[ipaddress.IPv4Network | ipaddress.IPv6Network] | None = None,
+    ) -> None:
         self.server = server
         self.counter = counter
         self.header_timeout_s = header_timeout_s
+        self.unlimited = unlimited or []  # addresses only the total applies to: trusted proxies
         self.refused = 0  # connections closed at accept since the start, for the logs
 
     def __call__(self) -> GuardedConnection:
         return GuardedConnection(self)
+
+    def limited_per_address(self, ip: str) -> bool:
+        if not self.unlimited:
+            return True
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            return True
+        return not any(address in network for network in self.unlimited)
 
 
 class GuardedConnection(asyncio.Protocol):
@@ -59,7 +79,7 @@ class GuardedConnection(asyncio.Protocol):
         self.transport = transport
         peer = transport.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
-        refusal = self.guard.counter.admit(self.ip)
+        refusal = self.guard.counter.admit(self.ip, self.guard.limited_per_address(self.ip))
         if refusal is not None:
             self.guard.refused += 1
             # One line per hundred: a flood must not flood the log too.
