@@ -2,9 +2,10 @@
 
 Before the upgrade it checks the Origin and the WebSocket limits per client
 address (every connection was also counted when accepted: accept_guard.py);
-after it, that every client frame is masked (masking.py). Then it reads frames, applies the socket's rate limit, checks each frame with the
-protocol module and tells the connection actor; replies come back through the
-socket's session (a bounded queue and one writer task). Nothing here waits on
+after it, that every client frame is masked (masking.py). Then it reads
+frames, applies the socket's rate limit, checks each frame with the protocol
+module and tells the connection actor; replies come back through the socket's
+session (a bounded queue and one writer task). Nothing here waits on
 an actor: the event loop never blocks.
 """
 
