@@ -8,6 +8,7 @@ only ever receive well-formed messages.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,28 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 }
 
 
+class NonFiniteNumber(ValueError):
+    """NaN, Infinity or a number too big for a float: not JSON (RFC 8259), and a
+    browser's ``JSON.parse`` would throw away any frame that echoed one."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise NonFiniteNumber(text)
+    return value
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that accepts RFC 8259 JSON only: NaN, Infinity and numbers
+    that overflow a float raise ``NonFiniteNumber`` (a ``ValueError``)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 class ProtocolError(Exception):
     """A client frame that cannot be handled; answered with ``error``."""
 
@@ -69,7 +92,9 @@ def _type_ok(value: Any, allowed: tuple[type, ...]) -> bool:
 def parse_client_frame(text: str) -> dict[str, Any]:
     """Turn one text frame into a checked message dict, or raise ProtocolError."""
     try:
-        message = json.loads(text)
+        message = loads_strict(text)
+    except NonFiniteNumber:
+        raise ProtocolError("bad_message", "Numbers must be finite: NaN and Infinity are not JSON") from None
     except (ValueError, RecursionError):
         raise ProtocolError("bad_message", "A frame must be one JSON object") from None
     if not isinstance(message, dict):
@@ -114,7 +139,9 @@ def _make_encoder() -> Callable[[Any], str]:
     (without the circular-reference check: our messages are trees), with the
     pure-Python encoder as the fallback where the C one is missing.
     """
-    options = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    # allow_nan=False: a non-finite number raises here rather than go out as
+    # invalid JSON (parse_client_frame already keeps them out of every message).
+    options = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     make_c = getattr(json.encoder, "c_make_encoder", None)
     if make_c is not None:
         try:
@@ -127,7 +154,7 @@ def _make_encoder() -> Callable[[Any], str]:
                 options.item_separator,
                 False,
                 False,
-                True,
+                False,
             )
             sample = {"a": [1, 2.5, True, None, 'é"\n'], "b": {}}
             if "".join(iterencode(sample, 0)) == options.encode(sample):

@@ -40,6 +40,11 @@ class Settings:
     idle_room_ttl_s: float = _setting(
         1800.0, "QUIZ_IDLE_ROOM_TTL_S", "seconds with no member online before a room closes"
     )
+    unjoined_room_ttl_s: float = _setting(
+        120.0,
+        "QUIZ_UNJOINED_ROOM_TTL_S",
+        "seconds with nobody online before a room that no player ever joined closes",
+    )
     sweep_interval_s: float = _setting(
         60.0, "QUIZ_SWEEP_INTERVAL_S", "seconds between sweeps for rooms due to close"
     )
@@ -77,6 +82,11 @@ class Settings:
         "QUIZ_MAX_CONNECTIONS_PER_IP",
         "open sockets from one address (a school behind one NAT is one address)",
     )
+    header_timeout_s: float = _setting(
+        10.0,
+        "QUIZ_HEADER_TIMEOUT_S",
+        "seconds a connection has to send a complete request's headers (again after each response)",
+    )
     player_messages_per_s: float = _setting(
         5.0, "QUIZ_PLAYER_MESSAGES_PER_S", "sustained messages per second from a player's socket"
     )
@@ -96,6 +106,12 @@ class Settings:
     )
     failed_join_lockout_s: float = _setting(
         300.0, "QUIZ_FAILED_JOIN_LOCKOUT_S", "how long an address that guessed codes is locked out"
+    )
+    rooms_per_socket: int = _setting(
+        20, "QUIZ_ROOMS_PER_SOCKET", "rooms one socket may create (create_room beyond gets rate_limited)"
+    )
+    rooms_per_ip_per_minute: int = _setting(
+        10, "QUIZ_ROOMS_PER_IP_PER_MINUTE", "rooms one address may create per minute"
     )
     room_join_burst: int = _setting(
         500, "QUIZ_ROOM_JOIN_BURST", "new members within 10 s that make a room lock itself"

@@ -71,6 +71,7 @@ class QuizSystem:
             self.settings.missed_pings,
             self.settings.admin_key,
             dispatcher=self.dispatcher,
+            rooms_per_socket=self.settings.rooms_per_socket,
         )
         with self._lock:
             self._connections.add(ref)

@@ -18,6 +18,8 @@ table (and, with ``--out``, JSON). Scenarios, each at every N on every store:
   reveal     host closes the question → the last player has question_closed + leaderboard
   memory     server RSS per player at each N, and at --memory-players over several rooms
   recovery   a room of --recovery-events events: join→state after a restart
+  idle_rooms --idle-rooms rooms created and left idle (nobody online): the
+             server's threads and RSS before and after, and KB per room
   baseline   scripts/baseline_server.py sends one pre-serialized frame to N sockets:
              our broadcast and reveal times are divided by its time
 
@@ -30,7 +32,7 @@ This file is the command line; the benchmark itself is in ``scripts/benchmark/``
 ``run.py`` (the order of the runs and the report), ``coordinator.py`` (what the
 scenarios share: load processes, servers, waits), one module per scenario
 (``room.py``: lobby, broadcast, answers, reveal and memory at N; ``baseline.py``;
-``many_rooms.py``; ``recovery.py``), ``servers.py`` and ``stores.py`` (the
+``many_rooms.py``; ``recovery.py``; ``idle_rooms.py``), ``servers.py`` and ``stores.py`` (the
 processes under test and their fresh stores), ``host.py``, ``table.py``,
 ``stats.py``, ``profiler.py`` and ``progress.py``.
 """
@@ -80,6 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--memory-rooms", type=int, help="rooms they are spread over (default 10)")
     p.add_argument("--memory-rate", type=float, default=500.0, help="their joins per second (default 500)")
     p.add_argument("--recovery-events", type=int, help="events in the recovery room (default 10000)")
+    p.add_argument("--idle-rooms", type=int, help="rooms in the idle-rooms run (default 5000)")
     p.add_argument(
         "--recovery-players", type=int, default=250, help="players building the recovery room (default 250)"
     )
@@ -132,6 +135,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "memory_players": (200, 10_000),
         "memory_rooms": (4, 10),
         "recovery_events": (600, 10_000),
+        "idle_rooms": (100, 5_000),
         "recovery_restarts": (1, 3),
         "verify_every": (1, 10),
     }

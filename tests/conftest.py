@@ -16,6 +16,7 @@ from quiz_actors.clock import ManualClock
 from quiz_actors.domain.room import Room
 from quiz_actors.quizzes import sample_quiz_id
 from quiz_actors.server.app import create_app
+from quiz_actors.server.listen import GuardedSite
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
 
@@ -84,7 +85,7 @@ class RunningServer:
         self.app = create_app(self.settings, self.clock)
         self.runner = web.AppRunner(self.app, handle_signals=False)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port or 0)
+        site = GuardedSite(self.runner, "127.0.0.1", self.port or 0)
         await site.start()
         self.port = self.runner.addresses[0][1]
         return self

@@ -723,3 +723,78 @@ def test_the_console_scripts_are_installed():
             env={**os.environ, "COLUMNS": "100"},
         )
         assert done.returncode == 0 and "--store" in done.stdout
+
+
+# --------------------------------------------------------------------------- control characters
+
+
+def _quiz_with(title: str = "T", text: str = "Q", choice: str = "a") -> dict:
+    return {"title": title, "questions": [{"text": text, "choices": [choice, "b"], "correct": [0]}]}
+
+
+async def test_control_characters_are_refused_and_a_stored_one_does_not_stop_the_audit(
+    server, http, store_url
+):
+    upload = server.base_url + "/api/quizzes"
+    for bad in (
+        _quiz_with(title="x\u0000"),
+        _quiz_with(text="ring\u0007"),
+        _quiz_with(choice="\u001b[31mred"),
+        _quiz_with(title="\u0085next line"),
+    ):
+        async with http.post(upload, json=bad) as response:
+            assert response.status == 400, await response.text()
+            error = (await response.json())["error"]
+        assert error["code"] == "quiz_invalid"
+        assert any("control character" in detail for detail in error["details"]), error
+    async with http.post(upload, json=_quiz_with(text="Two lines:\n\tindented")) as response:
+        assert response.status == 201  # ordinary whitespace is fine
+
+    # A quiz stored by an earlier release, before NUL was refused, then one uploaded today.
+    store = EventStore(store_url)
+    try:
+        from quiz_actors.domain.quiz import Quiz
+
+        poison = Quiz(
+            quiz_id=str(uuid.uuid4()), document={"title": "x\u0000y", "questions": []}, uploaded_at=1
+        )
+        store.save(poison)
+    finally:
+        store.close()
+    async with http.post(upload, json=_quiz_with(title="After")) as response:
+        assert response.status == 201
+        after_id = (await response.json())["quiz_id"]
+
+    done = await audit(store_url, "events", "--type", "QuizUploaded", "--json", "--limit", "0")
+    rows = {row["aggregate_id"]: row for row in json_lines(done.stdout)}
+    assert str(poison.id) in rows and after_id in rows
+    # Shown with U+FFFD where the NUL was: PostgreSQL text cannot hold NUL.
+    assert rows[str(poison.id)]["fields"]["document"]["title"] == "x\ufffdy"
+    # And the projection goes on: a later catch-up still works.
+    await audit(store_url, "catch-up")
+
+
+async def test_an_event_the_read_model_cannot_hold_is_recorded_as_a_problem_and_the_audit_goes_on(
+    server, http, connect, store_url
+):
+    # A room stored by an earlier release with a time no integer column holds.
+    store = EventStore(store_url)
+    try:
+        from quiz_actors.quizzes import sample_quiz_id
+
+        quiz = store.load(uuid.UUID(sample_quiz_id("quick-demo.json")))
+        poison = Room.open(
+            code="999999", quiz_id=str(quiz.id), quiz=quiz.document, host_id="h", host_name="H", at=10**20
+        )
+        store.save(poison)
+    finally:
+        store.close()
+    host = await connect()
+    code, state = await create_room(host)  # and a room played today, after it
+
+    done = await audit(store_url, "events", "--json", "--limit", "0", "--oldest-first")
+    rows = json_lines(done.stdout)
+    problem = next(row for row in rows if row["aggregate_id"] == str(poison.id))
+    assert "audit_error" in problem["fields"], problem
+    assert any(row["aggregate_id"] == state["room"]["room_id"] for row in rows)
+    assert "cannot be recorded as it is" in done.stderr

@@ -39,6 +39,7 @@ from quiz_actors.actors.messages import (
     UnregisterConnection,
 )
 from quiz_actors.actors.room import RoomActor
+from quiz_actors.actors.room_quota import RoomQuota
 from quiz_actors.clock import Clock, Timer
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
@@ -68,6 +69,7 @@ class HubActor(pykka.ThreadingActor):
             failures_per_minute=settings.failed_joins_per_ip,
             lockout_ms=int(settings.failed_join_lockout_s * 1000),
         )
+        self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
         self.timers: list[Timer] = []
 
     # ------------------------------------------------------------- life cycle
@@ -150,6 +152,21 @@ class HubActor(pykka.ThreadingActor):
             tell_quietly(previous.conn, Replaced())
         self.connections[sender.user_id] = sender
 
+    def _speaks_for_its_user(self, sender: Sender, ref: object) -> bool:
+        """Only a user's newest connection may put it in a room.
+
+        A socket replaced by a newer one may have sent ``join`` just before it
+        heard so; were that join to reach the room after the newer socket's, the
+        room would attach the old socket and the newer one would be left out.
+        Every join passes through here in order, after the registration that
+        replaced the old socket, so refusing it here is enough.
+        """
+        current = self.connections.get(sender.user_id)
+        if current is not None and current.conn_id == sender.conn_id:
+            return True
+        self._reply(sender, wire.replaced(), ref)
+        return False
+
     def _unregister(self, message: UnregisterConnection) -> None:
         current = self.connections.get(message.sender.user_id)
         if current == message.sender:
@@ -163,12 +180,20 @@ class HubActor(pykka.ThreadingActor):
     def _on_sweep_due(self, _: SweepDue) -> None:
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
         self.join_guard.forget_old(self.clock.now_ms())
+        self.room_quota.forget_old(self.clock.now_ms())
         self._sweep()
 
     # ------------------------------------------------------------- rooms
 
     def _create_room(self, message: CreateRoom) -> None:
         sender, ref = message.sender, message.ref
+        if not self._speaks_for_its_user(sender, ref):
+            return
+        refusal = self.room_quota.check(sender.ip, self.clock.now_ms())
+        if refusal is not None:
+            log.warning("rate limit: create_room refused for %s (user %s)", sender.ip, sender.user_id)
+            self._reply(sender, wire.rate_limited(refusal), ref)
+            return
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
             self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
@@ -225,6 +250,8 @@ class HubActor(pykka.ThreadingActor):
 
     def _join_room(self, message: JoinRoom) -> None:
         sender, now = message.sender, self.clock.now_ms()
+        if not self._speaks_for_its_user(sender, message.ref):
+            return
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
             log.warning(
@@ -284,6 +311,7 @@ class HubActor(pykka.ThreadingActor):
         now = self.clock.now_ms()
         ended_ttl = int(self.settings.ended_room_ttl_s * 1000)
         idle_ttl = int(self.settings.idle_room_ttl_s * 1000)
+        unjoined_ttl = int(self.settings.unjoined_room_ttl_s * 1000)
         for code, room_id in list(self._loaded_directory().open_rooms.items()):
             if room_id in self.rooms:
                 continue
@@ -302,7 +330,9 @@ class HubActor(pykka.ThreadingActor):
             if room.phase == CLOSED:
                 self._room_closed(RoomWasClosed(room_id, code))
                 continue
-            due = room.cleanup_due_at(ended_ttl, idle_ttl, assume_nobody_online=True)
+            due = room.cleanup_due_at(
+                ended_ttl, idle_ttl, assume_nobody_online=True, unjoined_ttl_ms=unjoined_ttl
+            )
             if due is not None and due <= now:
                 self._activate(room_id).tell(CleanupDue())
 

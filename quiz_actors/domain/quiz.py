@@ -9,6 +9,7 @@ does not load each one.
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Any
 
@@ -22,6 +23,7 @@ MAX_QUESTION_TEXT = 500
 MAX_CHOICE_TEXT = 120
 MIN_CHOICES, MAX_CHOICES = 2, 6
 MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 5, 240
+ALLOWED_WHITESPACE = "\t\n\r"  # the only control characters quiz text may hold
 
 CATALOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:quiz-catalog")
 
@@ -32,6 +34,30 @@ class QuizInvalid(ValueError):
     def __init__(self, details: list[str]):
         super().__init__("; ".join(details))
         self.details = details
+
+
+def _text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be shown and stored as it is, or None.
+
+    Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
+    be written as UTF-8, so no store could hold it. Control characters other
+    than ordinary whitespace show as nothing or as garbage on a screen, and NUL
+    cannot be held by PostgreSQL's text (the audit read model's JSONB).
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "must be valid Unicode: no unpaired \\ud800-\\udfff escapes"
+    control = next(
+        (ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_WHITESPACE), None
+    )
+    if control is not None:
+        return f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine"
+    return None
+
+
+def _check_text(path: str, text: str, errors: list[str]) -> None:
+    problem = _text_problem(text)
+    if problem is not None:
+        errors.append(f"{path}: {problem}")
 
 
 def _is_int(value: Any) -> bool:
@@ -48,6 +74,8 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
         errors.append("title: must be a non-empty string")
     elif len(title.strip()) > MAX_TITLE:
         errors.append(f"title: at most {MAX_TITLE} characters")
+    else:
+        _check_text("title", title, errors)
     questions = doc.get("questions")
     if not isinstance(questions, list) or not questions:
         errors.append("questions: must be a non-empty list")
@@ -71,6 +99,8 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] |
         errors.append(f"{path}.text: must be a non-empty string")
     elif len(text) > MAX_QUESTION_TEXT:
         errors.append(f"{path}.text: at most {MAX_QUESTION_TEXT} characters")
+    else:
+        _check_text(f"{path}.text", text, errors)
     choices = q.get("choices")
     if not isinstance(choices, list) or not MIN_CHOICES <= len(choices) <= MAX_CHOICES:
         errors.append(f"{path}.choices: must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings")
@@ -80,6 +110,8 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] |
             errors.append(f"{path}.choices[{j}]: must be a non-empty string")
         elif len(choice) > MAX_CHOICE_TEXT:
             errors.append(f"{path}.choices[{j}]: at most {MAX_CHOICE_TEXT} characters")
+        else:
+            _check_text(f"{path}.choices[{j}]", choice, errors)
     correct = q.get("correct")
     if not isinstance(correct, list) or not correct:
         errors.append(f"{path}.correct: must be a non-empty list of choice indexes")
@@ -95,7 +127,7 @@ def _validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] |
             f"{path}.time_limit_s: must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}"
         )
     points = q.get("points", "standard")
-    if points not in POINTS_BY_KIND:
+    if not isinstance(points, str) or points not in POINTS_BY_KIND:
         errors.append(f"{path}.points: must be one of {', '.join(POINTS_BY_KIND)}")
     if not isinstance(text, str) or not isinstance(choices, list):
         return None

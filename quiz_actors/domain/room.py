@@ -108,6 +108,10 @@ class Room(Aggregate):
     def question_count(self) -> int:
         return len(self.quiz["questions"])
 
+    def anyone_joined(self) -> bool:
+        """Whether anyone but the host has ever been a member (kicked and departed included)."""
+        return any(u != self.host_id for u in (*self.members, *self.departed, *self.kicked))
+
     def is_host(self, user_id: str) -> bool:
         return user_id == self.host_id
 
@@ -164,14 +168,22 @@ class Room(Aggregate):
         ]
 
     def cleanup_due_at(
-        self, ended_ttl_ms: int, idle_ttl_ms: int, assume_nobody_online: bool = False
+        self,
+        ended_ttl_ms: int,
+        idle_ttl_ms: int,
+        assume_nobody_online: bool = False,
+        unjoined_ttl_ms: int | None = None,
     ) -> int | None:
         """When this room should close if nothing else happens, or None.
 
         ``assume_nobody_online`` is for rooms whose actor is not running: members
         the store shows online were left so by a stop, and were last seen no later
-        than the room's last event.
+        than the room's last event. ``unjoined_ttl_ms``, when given, replaces the
+        idle time of a room no player ever joined: such rooms are what a script
+        creating rooms leaves behind, and nobody is waiting in them.
         """
+        if unjoined_ttl_ms is not None and not self.anyone_joined():
+            idle_ttl_ms = min(idle_ttl_ms, unjoined_ttl_ms)
         if self.phase == CLOSED:
             return None
         due = []

@@ -1,9 +1,11 @@
 """The socket bridge: ``GET /ws``, one connection actor per WebSocket.
 
-Before the upgrade it checks the Origin and the connection limits. Then it
-reads frames, applies the socket's rate limit, checks each frame with the
-protocol module and tells the connection actor; replies come back through the
-socket's session (a bounded queue and one writer task). Nothing here waits on
+Before the upgrade it checks the Origin and the WebSocket limits per client
+address (every connection was also counted when accepted: accept_guard.py);
+after it, that every client frame is masked (masking.py). Then it reads
+frames, applies the socket's rate limit, checks each frame with the protocol
+module and tells the connection actor; replies come back through the socket's
+session (a bounded queue and one writer task). Nothing here waits on
 an actor: the event loop never blocks.
 """
 
@@ -22,6 +24,7 @@ from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
 from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
+from quiz_actors.server.masking import require_masked_frames
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
 from quiz_actors.system import QuizSystem
@@ -66,6 +69,7 @@ async def _serve(
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
     await ws.prepare(request)
+    require_masked_frames(request.protocol, peer)
     loop = asyncio.get_running_loop()
     session = SocketSession(
         ws,

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 
 from aiohttp import web
 
 from quiz_actors.domain.quiz import QuizInvalid
+from quiz_actors.protocol import NonFiniteNumber, loads_strict
 from quiz_actors.server.keys import SYSTEM
 from quiz_actors.system import started
 
@@ -39,10 +39,22 @@ async def upload_quiz(request: web.Request) -> web.Response:
         return _error(401, "unauthorized", "Uploading quizzes needs the server's admin key")
     if request.content_length is not None and request.content_length > MAX_QUIZ_BYTES:
         return _error(413, "quiz_invalid", f"A quiz document is at most {MAX_QUIZ_BYTES} bytes")
+    body = await request.read()
+    charset = request.charset or "utf-8"
     try:
-        document = json.loads(await request.text())
+        text = body.decode(charset)
+    except LookupError:
+        return _error(400, "quiz_invalid", f"Unknown charset {charset[:40]!r}; send UTF-8")
+    except UnicodeDecodeError:
+        return _error(400, "quiz_invalid", "The body is not valid text in its charset; send UTF-8")
+    try:
+        document = loads_strict(text)
+    except NonFiniteNumber:
+        return _error(400, "quiz_invalid", "Numbers must be finite: NaN and Infinity are not JSON")
     except ValueError:
         return _error(400, "quiz_invalid", "The body must be a JSON quiz document")
+    except RecursionError:
+        return _error(400, "quiz_invalid", "The body is nested too deeply to be a quiz document")
     library = started(request.app[SYSTEM].quizzes)
     try:
         entry = await asyncio.get_running_loop().run_in_executor(None, library.upload, document)

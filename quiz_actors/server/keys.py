@@ -14,7 +14,8 @@ from quiz_actors.system import QuizSystem
 
 SYSTEM = web.AppKey("system", QuizSystem)
 SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
-CONNECTIONS = web.AppKey("connections", ConnectionCounter)
+CONNECTIONS = web.AppKey("connections", ConnectionCounter)  # WebSockets, by client address
+ACCEPTED = web.AppKey("accepted", ConnectionCounter)  # every connection from accept, by peer address
 LOOP_POST = web.AppKey("loop_post", LoopPost)
 SESSIONS: web.AppKey[weakref.WeakSet[SocketSession]] = web.AppKey("sessions")
 DRAIN = web.AppKey("drain", Drain)

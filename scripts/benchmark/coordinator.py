@@ -197,9 +197,16 @@ class Coordinator:
 
     # ------------------------------------------------------------------ servers
 
-    async def start_server(self, store_url: str, label: str) -> QuizServer:
+    async def start_server(
+        self, store_url: str, label: str, settings: dict[str, str] | None = None
+    ) -> QuizServer:
+        """``settings``: the run's own QUIZ_ variables (--server-setting still wins)."""
         server = QuizServer(
-            self.workdir, label, store_url, self.cfg.server_log_level, self.cfg.server_settings
+            self.workdir,
+            label,
+            store_url,
+            self.cfg.server_log_level,
+            {**(settings or {}), **self.cfg.server_settings},
         )
         self.live.append(server)
         await server.start()

@@ -25,6 +25,7 @@ import bench_clients as bc
 
 from benchmark.baseline import run_baseline
 from benchmark.coordinator import Coordinator
+from benchmark.idle_rooms import run_idle_rooms
 from benchmark.many_rooms import run_many_rooms
 from benchmark.recovery import run_recovery
 from benchmark.room import run_room
@@ -32,7 +33,7 @@ from benchmark.servers import SERVER_ENV
 from benchmark.stores import POSTGRES_URL, Stores
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SCENARIOS = ("lobby", "broadcast", "answers", "reveal", "memory", "recovery", "baseline")
+SCENARIOS = ("lobby", "broadcast", "answers", "reveal", "memory", "recovery", "idle_rooms", "baseline")
 STORES = ("sqlite", "postgres")
 ROOM_SCENARIOS = {"lobby", "broadcast", "answers", "reveal", "memory"}  # measured in the one-room runs
 
@@ -66,6 +67,7 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "memory_players": cfg.memory_players,
         "memory_rooms": cfg.memory_rooms,
         "recovery_events": cfg.recovery_events,
+        "idle_rooms": cfg.idle_rooms,
         "server_env": SERVER_ENV,
         "server_log_level": cfg.server_log_level,
         "server_settings": cfg.server_settings,
@@ -125,6 +127,8 @@ async def run(bench: Coordinator, report: dict[str, Any]) -> dict[str, Any]:
                 )
             if "recovery" in cfg.scenarios:
                 await _guarded(bench, (store, "recovery"), per_store, "recovery", run_recovery, store)
+            if "idle_rooms" in cfg.scenarios and cfg.idle_rooms > 0:
+                await _guarded(bench, (store, "idle rooms"), per_store, "idle_rooms", run_idle_rooms, store)
     finally:
         bench.progress.clear()
         for proc in bench.live:

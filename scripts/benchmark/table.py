@@ -99,6 +99,18 @@ STORE_ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
     ),
     ("           server RSS MB", lambda d: fmt(_rss_mb(_get(d, "memory_many_rooms.rss_kb")))),
     (
+        "8 idle rooms  rooms / threads (before)",
+        lambda d: (
+            f"{fmt(_get(d, 'idle_rooms.rooms'))} / {fmt(_get(d, 'idle_rooms.threads'))} "
+            f"({fmt(_get(d, 'idle_rooms.idle_threads'))})"
+        ),
+    ),
+    (
+        "           server RSS MB / KB per room",
+        lambda d: pair(_rss_mb(_get(d, "idle_rooms.rss_kb")), _get(d, "idle_rooms.kb_per_room")),
+    ),
+    ("           rooms created per s", lambda d: fmt(_get(d, "idle_rooms.rooms_per_s"))),
+    (
         "6 recovery events / snapshots in room",
         lambda d: pair(_get(d, "recovery.events"), _get(d, "recovery.snapshots")),
     ),
@@ -166,7 +178,7 @@ def _median_of(items: list[dict[str, Any]] | None, key: str) -> float | None:
 
 
 def _or_failure(d: dict[str, Any], cell: Callable[[dict[str, Any]], str]) -> str:
-    for key in ("memory_many_rooms", "recovery"):
+    for key in ("memory_many_rooms", "recovery", "idle_rooms"):
         sub = d.get(key) or {}
         if "failed" in sub or "skipped" in sub:
             text = cell(d)

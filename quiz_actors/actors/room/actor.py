@@ -45,6 +45,7 @@ from quiz_actors.actors.messages import (
     RoomWasClosed,
     SaveDecided,
 )
+from quiz_actors.actors.pooled import PooledActor
 from quiz_actors.actors.room.audience import Audience
 from quiz_actors.actors.room.game import HOST_STEPS, Game
 from quiz_actors.actors.room.membership import Membership
@@ -56,6 +57,8 @@ from quiz_actors.domain.room import CLOSED, Room
 from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ROOM_WORKERS = 4  # threads all room actors take turns on: a store call that stalls holds one
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,11 @@ GROUP_COMMITTED: dict[type, Callable[[Any], bool]] = {
 }
 
 
-class RoomActor(pykka.ThreadingActor):
+class RoomActor(PooledActor):
+    # Rooms save to the store (blocking I/O), so never on the event loop; but an
+    # idle room must not hold a thread: they take turns on a few threads of their own.
+    pool_name, pool_workers = "rooms", ROOM_WORKERS
+
     def __init__(
         self,
         room_id: UUID,
