@@ -77,6 +77,20 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
         two("answers.answer_to_accepted.p50_ms", "answers.answer_to_accepted.p99_ms"),
     ),
     ("           answers per commit", one("answers.answers_per_commit")),
+    (
+        "8 burst    accepted p50 / p99 / max ms",
+        lambda r, b: " / ".join(
+            fmt(_get(r, f"burst.answer_to_accepted.{k}")) for k in ("p50_ms", "p99_ms", "max_ms")
+        ),
+    ),
+    (
+        "           first ack median / worst ms",
+        two("burst.first_ack_ms.median_ms", "burst.first_ack_ms.worst_ms"),
+    ),
+    (
+        "           server CPU µs per answer / answers per commit",
+        two("burst.server_cpu_us_per_answer", "burst.answers_per_commit"),
+    ),
     ("4 reveal   median / worst ms", two("reveal.median_ms", "reveal.worst_ms")),
     ("           reveal ÷ baseline", over_baseline("reveal.median_ms")),
     ("5 memory   KB per player / threads", two("memory.kb_per_player", "memory.threads")),
