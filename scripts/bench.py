@@ -126,6 +126,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "collapsed stacks go to DIR, a summary to the report",
     )
     p.add_argument("--py-spy", metavar="PATH", help="the py-spy binary (default: the one on PATH)")
+    p.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (default 100)")
     cfg = p.parse_args(argv)
 
     quick = cfg.quick

@@ -49,6 +49,10 @@ _counts = {
     "answer_events": 0,
     "max_answers_per_save": 0,
 }
+# The latest commits that carried answers: (monotonic start, end, answers), for the
+# same-instant burst's timeline (when each commit ran against when answers were sent).
+ANSWER_COMMITS_KEPT = 400
+_answer_commits: list[tuple[float, float, int]] = []
 _original_save = EventStore.save
 _gc_pauses = GcPauses()
 
@@ -67,7 +71,8 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
         with _lock:
             _counts["failed_saves"] += 1
         raise
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
+    elapsed = ended - started
     with _lock:
         c = _counts
         c["saves"] += 1
@@ -78,6 +83,9 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
             c["answer_saves"] += 1
             c["answer_events"] += answers
             c["max_answers_per_save"] = max(c["max_answers_per_save"], answers)
+            now = time.monotonic()
+            _answer_commits.append((round(now - elapsed, 4), round(now, 4), answers))
+            del _answer_commits[:-ANSWER_COMMITS_KEPT]
     return result
 
 
@@ -88,6 +96,7 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
     with _lock:
         _counts["dumps"] += 1
         snapshot = dict(_counts)
+        snapshot["answer_commits"] = list(_answer_commits)
     snapshot["gc"] = _gc_pauses.snapshot()
     aside = target + ".tmp"
     with open(aside, "w", encoding="utf-8") as f:

@@ -166,7 +166,8 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
             if burst["accepted"] >= expected:
                 after_answers_ms.append((status["revealed"][q][1] - burst["last_sent"]) * 1000)
         elif q in at_once:
-            same_instant.append(await _same_instant_burst(bench, server, q, wait_s))
+            async with bench.profiler.phase(f"{server.label}-burst-q{q}", {"server": server.pid}):
+                same_instant.append(await _same_instant_burst(bench, server, q, wait_s))
             await host.send({"type": "next"})  # one player has not answered: the host closes it
             await bench.wait_revealed(q, expected, wait_s)
         else:
@@ -237,8 +238,19 @@ async def _same_instant_burst(
     first_acks = [r["first_accepted"] for r in reports if r["first_accepted"]]
     saves = probe_after["answer_saves"] - probe_before["answer_saves"]
     events = probe_after["answer_events"] - probe_before["answer_events"]
+    t0 = min(firsts) if firsts else start_at
+    # Each commit of this burst: when it began and ended, ms after the first answer was sent.
+    timeline = (
+        [
+            [round((began - t0) * 1000, 1), round((ended - t0) * 1000, 1), answers]
+            for began, ended, answers in probe_after.get("answer_commits", [])[-saves:]
+        ]
+        if saves
+        else []
+    )
     return {
         "question": q,
+        "commits_ms": timeline,
         "sent": sum(r["sent"] for r in reports),
         "accepted": len(latencies),
         "latencies": latencies,
