@@ -71,6 +71,10 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
     ("           frames / MB to players", two("lobby.frames", "lobby.mb")),
     ("2 broadcast median / worst ms", two("broadcast.median_ms", "broadcast.worst_ms")),
     ("7 baseline median / worst ms", lambda r, b: pair(_get(b, "median_ms"), _get(b, "worst_ms"))),
+    (
+        "           send_str / pre-built frame median ms",
+        lambda r, b: pair(_get(b, "send_str.median_ms"), _get(b, "prebuilt.median_ms")),
+    ),
     ("           broadcast ÷ baseline", over_baseline("broadcast.median_ms")),
     (
         "3 answers  accepted p50 / p99 ms",
