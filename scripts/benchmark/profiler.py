@@ -110,25 +110,27 @@ def collapsed_summary(path: Path, top: int = 25) -> dict[str, Any]:
     return {"samples": total, "self": ranked(self_counts), "inclusive": ranked(inclusive)} if total else {}
 
 
-# Where a server sample of a same-instant answer burst goes: the first rule whose frame
-# is on the sample's stack (rules are tried in this order). docs/benchmark.md shows a run.
+# Where a server sample of a same-instant answer burst goes: the first rule with a
+# frame on the sample's stack (tried in this order; the room's thread first, then the
+# event loop's). docs/benchmark.md shows a run.
 ANSWER_STAGES: list[tuple[str, tuple[str, ...]]] = [
-    ("snapshot (every 500 events)", ("snapshot_if_due",)),
-    ("save: event → stored record (JSON)", ("Mapper.to_stored_event",)),
-    ("save: SQL insert and commit", ("Application._record", "insert_events")),
-    ("save: other", ("EventStore.save", "Saving.commit")),
-    ("everyone answered? (after each commit)", ("close_if_everyone_answered",)),
-    ("event objects (construct, apply)", ("trigger_event", "BoundCommandMethodDecorator")),
-    ("decide (Room.answer, its rules)", ("Room.answer",)),
-    ("encode answer_accepted", ("wire.answer_accepted", "Audience.reply", "encode_message")),
-    ("room: dispatch, other", ("RoomActor.on_receive", "Actor._handle_receive")),
-    ("write to socket (session, transport)", ("SocketSession", "_SelectorSocketTransport.write")),
-    ("connection actor: deliver", ("ConnectionActor._on_deliver",)),
-    ("connection actor: hand the answer to the room", ("ConnectionActor._on_client_message",)),
-    ("parse: JSON and protocol check", ("parse_client_frame", "JSONDecoder", "loads (json")),
-    ("read: WebSocket frame, bridge", ("_serve", "websocket_handler", "data_received", "_read_ready")),
-    ("hand-off between threads (LoopPost, actor turns)", ("LoopPost", "PooledActor", "PooledInbox", "tell")),
-    ("event loop: select, other", ("BaseEventLoop", "run_app")),
+    ("room: snapshot (every 500 events)", ("snapshot_if_due",)),
+    ("room: save, events to stored records (JSON)", ("Mapper.to_stored_event",)),
+    ("room: save, SQL insert and commit", ("Application._record", "insert_events")),
+    ("room: save, other", ("EventStore.save", "Saving.commit")),
+    ("room: everyone answered? (after each commit)", ("close_if_everyone_answered",)),
+    ("room: event objects (construct, apply)", ("trigger_event", "BoundCommandMethodDecorator")),
+    ("room: decide (Room.answer's rules)", ("Room.answer",)),
+    ("room: encode answer_accepted", ("Audience.reply",)),
+    ("room: hand the replies to the connection actors", ("Outgoing.send",)),
+    ("room: dispatch, other", ("RoomActor.on_receive", "Actor._actor_loop")),
+    ("loop: write to the socket", ("SocketSession", "_SelectorSocketTransport.write")),
+    ("loop: connection actor hands the answer to the room", ("ConnectionActor._on_client_message",)),
+    ("loop: connection actor turns (envelope, inbox)", ("PooledActor", "PooledInbox", "LoopPost")),
+    ("loop: parse (JSON, protocol check)", ("parse_client_frame", "JSONDecoder", "loads (json")),
+    ("loop: bridge (receive, rate, hand to the connection actor)", ("_serve", "websocket_handler")),
+    ("loop: read the socket, WebSocket frames (aiohttp)", ("data_received", "_read_ready")),
+    ("loop: select, timers, other", ("BaseEventLoop", "run_app")),
 ]
 
 
