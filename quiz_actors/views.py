@@ -32,7 +32,13 @@ class MemberList:
     (``note``); only those members are encoded again.
     """
 
-    MEMBER_EVENTS = ("MemberJoined", "MemberOnline", "MemberOffline", "MemberLeft", "MemberKicked")
+    MEMBER_EVENTS = (
+        Room.MemberJoined,
+        Room.MemberOnline,
+        Room.MemberOffline,
+        Room.MemberLeft,
+        Room.MemberKicked,
+    )
 
     def __init__(self) -> None:
         self._encoded: dict[str, str] = {}  # in the room's member order
@@ -41,10 +47,9 @@ class MemberList:
 
     def note(self, events: list) -> None:
         for event in events:
-            name = type(event).__name__
-            if name in self.MEMBER_EVENTS:
+            if isinstance(event, self.MEMBER_EVENTS):
                 self._dirty.add(event.user_id)
-            elif name == "QuestionClosed":
+            elif isinstance(event, Room.QuestionClosed):
                 self._rebuild = True  # every score may have changed
 
     def forget(self) -> None:

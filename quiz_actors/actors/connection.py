@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import pykka
 
-from quiz_actors import protocol, wire
+from quiz_actors import logs, metrics, protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
@@ -102,7 +102,9 @@ class ConnectionActor(PooledActor):
             if handler is not None:
                 handler(self, message)
         except Exception:  # one bad message must not stop the actor
-            log.exception("connection %s failed on %s", self.conn_id, type(message).__name__)
+            log.exception(
+                "connection %s failed on %s", self.conn_id, type(message).__name__, extra=self._log_fields()
+            )
             self._reply(wire.internal_error())
 
     def _on_deliver(self, message: Deliver) -> None:
@@ -151,7 +153,7 @@ class ConnectionActor(PooledActor):
         elif self.room is None:
             self._reply(wire.join_first(), ref)
         elif not tell_quietly(self.room, RoomCommand(self._sender(), message, incoming.received_at)):
-            self.room, self.room_id = None, None
+            self._set_room(None, None)
             self._reply(wire.room_has_closed(), ref)
 
     def _on_ping(self, message: dict[str, Any], ref: object) -> None:
@@ -162,7 +164,12 @@ class ConnectionActor(PooledActor):
 
     def _create_room(self, message: dict[str, Any], ref: object) -> None:
         if not self._admin_key_ok(message.get("admin_key")):
-            log.info("refused create_room from %s (user %s): admin key", self.outlet.peer, self.user_id)
+            log.info(
+                "refused create_room from %s (user %s): admin key",
+                self.outlet.peer,
+                self.user_id,
+                extra=self._log_fields(),
+            )
             self._reply(wire.admin_key_needed(), ref)
             return
         tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
@@ -182,7 +189,11 @@ class ConnectionActor(PooledActor):
         else:
             user_id = self.signer.verify(token, now)
             if user_id is None:
-                log.info("auth failure from %s: invalid or expired token", self.outlet.peer)
+                log.info(
+                    "auth failure from %s: invalid or expired token",
+                    self.outlet.peer,
+                    extra=self._log_fields(),
+                )
                 self._reply(wire.token_refused(), ref)
                 self._finish(protocol.CLOSE_POLICY, "unauthorized")
                 return
@@ -190,7 +201,13 @@ class ConnectionActor(PooledActor):
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated(user_id)
         tell_quietly(self.hub, RegisterConnection(self._sender()))
-        log.info("user %s connected from %s (connection %s)", user_id, self.outlet.peer, self.conn_id)
+        log.info(
+            "user %s connected from %s (connection %s)",
+            user_id,
+            self.outlet.peer,
+            self.conn_id,
+            extra=self._log_fields(),
+        )
         self._reply(self._welcome(), ref)
 
     def _welcome(self) -> dict[str, Any]:
@@ -213,17 +230,29 @@ class ConnectionActor(PooledActor):
             return
         if self.room_id is not None and self.room_id != message.room_id:
             self._leave_room("switched")
-        self.room, self.room_id = message.room, message.room_id
+        self._set_room(message.room, message.room_id)
         self.outlet.set_host(message.is_host)  # hosts may send more messages a second
 
     def _on_detached(self, message: DetachedFromRoom) -> None:
         if message.room_id == self.room_id:
-            self.room, self.room_id = None, None
+            self._set_room(None, None)
 
     def _leave_room(self, reason: str) -> None:
         if self.room is not None and self.user_id is not None:
             tell_quietly(self.room, MemberDisconnected(self._sender(), reason))
-        self.room, self.room_id = None, None
+        self._set_room(None, None)
+
+    def _set_room(self, room: pykka.ActorRef[Any] | None, room_id: str | None) -> None:
+        """The room this socket is attached to; a socket in a room is a member online."""
+        if self.room_id is None and room_id is not None:
+            metrics.MEMBERS_ONLINE.inc()
+        elif self.room_id is not None and room_id is None:
+            metrics.MEMBERS_ONLINE.dec()
+        self.room, self.room_id = room, room_id
+
+    def on_stop(self) -> None:
+        if self.room_id is not None:  # stopped with the server, its socket still attached
+            metrics.MEMBERS_ONLINE.dec()
 
     # ------------------------------------------------------------- liveness
 
@@ -231,7 +260,12 @@ class ConnectionActor(PooledActor):
         if self.finished or self.user_id is None:
             return
         if self.unanswered_pings >= self.missed_pings_limit:
-            log.info("user %s missed %s pings: closing", self.user_id, self.unanswered_pings)
+            log.info(
+                "user %s missed %s pings: closing",
+                self.user_id,
+                self.unanswered_pings,
+                extra=self._log_fields(),
+            )
             self._leave_room("timeout")
             self._finish(protocol.CLOSE_MISSED_HEARTBEATS, "missed heartbeats")
             return
@@ -239,6 +273,9 @@ class ConnectionActor(PooledActor):
         self._reply(wire.ping(self.clock.now_ms()))
 
     # ------------------------------------------------------------- helpers
+
+    def _log_fields(self) -> dict[str, str]:
+        return logs.fields(room_id=self.room_id, user_id=self.user_id, address=self.outlet.peer)
 
     def _sender(self) -> Sender:
         assert self.user_id is not None

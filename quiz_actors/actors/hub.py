@@ -19,7 +19,7 @@ from typing import Any
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import protocol, wire
+from quiz_actors import logs, metrics, protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -77,6 +77,7 @@ class HubActor(pykka.ThreadingActor):
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         self._sweep()
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
+        self._count_rooms()
 
     def on_stop(self) -> None:
         for timer in self.timers:
@@ -85,6 +86,12 @@ class HubActor(pykka.ThreadingActor):
             if ref.is_alive():
                 ref.stop()
         self.rooms.clear()
+        self._count_rooms()
+
+    def _count_rooms(self) -> None:
+        if self.directory is not None:
+            metrics.ROOMS_OPEN.set(len(self.directory.open_rooms))
+        metrics.ROOMS_IN_MEMORY.set(len(self.rooms))
 
     def _load_directory(self) -> RoomDirectory:
         try:
@@ -114,6 +121,7 @@ class HubActor(pykka.ThreadingActor):
             handler = HANDLERS.get(type(message))
             if handler is not None:
                 handler(self, message)
+            self._count_rooms()
         except StoreUnavailable:
             log.warning("hub: the store is unavailable; refused %s", type(message).__name__)
             self._reply_to_sender_of(message, wire.store_unreachable())
@@ -182,7 +190,13 @@ class HubActor(pykka.ThreadingActor):
             self.directory = None  # it assigned a code that was not stored: reload before next use
             self._reply(sender, wire.room_not_created(), ref)
             return
-        log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
+        log.info(
+            "room %s (%s) created by %s",
+            code,
+            room.id,
+            sender.user_id,
+            extra=logs.fields(room_id=room.id, user_id=sender.user_id, address=sender.ip),
+        )
         self.store.snapshot_if_due(self.directory, directory_version)
         actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
         self.rooms[str(room.id)] = actor
@@ -205,14 +219,23 @@ class HubActor(pykka.ThreadingActor):
         sender, now = message.sender, self.clock.now_ms()
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
-            log.warning("rate limit: join refused for %s (user %s): %s", sender.ip, sender.user_id, refusal)
+            log.warning(
+                "rate limit: join refused for %s (user %s): %s",
+                sender.ip,
+                sender.user_id,
+                refusal,
+                extra=logs.fields(user_id=sender.user_id, address=sender.ip),
+            )
             self._reply(sender, wire.rate_limited(refusal), message.ref)
             return
         room_id = self.directory.room_for(message.code)
         if room_id is None:
             if self.join_guard.failed(sender.ip, now):
                 log.warning(
-                    "join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id
+                    "join lockout for %s (user %s): too many unknown codes",
+                    sender.ip,
+                    sender.user_id,
+                    extra=logs.fields(user_id=sender.user_id, address=sender.ip),
                 )
             self._reply(sender, wire.room_not_found(message.code), message.ref)
             return
@@ -223,6 +246,8 @@ class HubActor(pykka.ThreadingActor):
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
+            log.info("room %s: activated from the store", room_id, extra=logs.fields(room_id=room_id))
+            metrics.ROOM_ACTIVATIONS.inc()
             actor = RoomActor.start(uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref)
             self.rooms[room_id] = actor
         return actor
@@ -256,7 +281,12 @@ class HubActor(pykka.ThreadingActor):
             try:
                 room = self.store.load(uuid.UUID(room_id))
             except Exception:
-                log.exception("sweep: cannot load room %s (%s); trying again next sweep", code, room_id)
+                log.exception(
+                    "sweep: cannot load room %s (%s); trying again next sweep",
+                    code,
+                    room_id,
+                    extra=logs.fields(room_id=room_id),
+                )
                 continue
             if room is None:
                 continue

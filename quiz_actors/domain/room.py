@@ -14,6 +14,7 @@ themselves (``QuizStarted``) do not advance it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -25,19 +26,38 @@ from quiz_actors.domain.scoring import score_answer
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
 FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
 
-_TOPIC = "quiz_actors.domain.room:Room."
 
+@dataclass(frozen=True)
+class Mark:
+    """An answer as the scoring rule marks it: the fields of ``AnswerSubmitted`` it decides."""
 
-def _topic(name: str) -> str:
-    # Stored events name their class; pinning the topic keeps old events
-    # readable if this module is ever moved or renamed.
-    return _TOPIC + name
+    elapsed_ms: int
+    correct: bool
+    points: int
+    streak: int
 
 
 class Room(Aggregate):
+    """Each event is a class declared beside the method that applies it.
+
+    Stored events name their class by ``TOPIC``: pinned, so that a store keeps
+    loading if this module or a class is ever moved or renamed. A topic never
+    changes (tests/test_previous_release_store.py replays a store of an earlier
+    release).
+    """
+
     # ------------------------------------------------------------------ creation
 
-    @event("RoomCreated", topic=_topic("RoomCreated"))
+    class RoomCreated(Aggregate.Created):
+        TOPIC = "quiz_actors.domain.room:Room.RoomCreated"
+        code: str
+        quiz_id: str
+        quiz: dict[str, Any]
+        host_id: str
+        host_name: str
+        created_at: int
+
+    @event(RoomCreated)
     def __init__(
         self,
         code: str,
@@ -273,6 +293,27 @@ class Room(Aggregate):
             raise RoomError("bad_choice", f"Choose between 0 and {len(q['choices']) - 1}")
         if received_at > self.current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
+        mark = self.mark_answer(user_id, choice, received_at)
+        self._answer_submitted(
+            question=question,
+            user_id=user_id,
+            choice=choice,
+            received_at=received_at,
+            elapsed_ms=mark.elapsed_ms,
+            correct=mark.correct,
+            points=mark.points,
+            streak=mark.streak,
+        )
+        return self.current["answers"][user_id]
+
+    def mark_answer(self, user_id: str, choice: int, received_at: int) -> Mark:
+        """What a player's choice in the open question earns, by the scoring rule.
+
+        ``answer`` stores this in ``AnswerSubmitted``; ``quiz-replay --check``
+        holds stored answers to it.
+        """
+        assert self.current is not None, "no question is open"
+        q = self.question(self.current["index"])
         elapsed = max(0, received_at - self.current["shown_at"])
         correct = choice in q["correct"]
         score = score_answer(
@@ -282,17 +323,11 @@ class Room(Aggregate):
             points_kind=q["points"],
             streak_before=self.members[user_id]["streak"],
         )
-        self._answer_submitted(
-            question=question,
-            user_id=user_id,
-            choice=choice,
-            received_at=received_at,
-            elapsed_ms=elapsed,
-            correct=correct,
-            points=score.points,
-            streak=score.streak,
-        )
-        return self.current["answers"][user_id]
+        return Mark(elapsed_ms=elapsed, correct=correct, points=score.points, streak=score.streak)
+
+    def deadline_for(self, index: int, shown_at: int) -> int:
+        """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
+        return shown_at + self.question(index)["time_limit_s"] * 1000
 
     def close_question(self, reason: str, at: int) -> bool:
         if self.phase != QUESTION:
@@ -322,8 +357,7 @@ class Room(Aggregate):
             raise RoomError("not_host", "Only the host can do that")
 
     def _show_question(self, index: int, at: int) -> None:
-        limit_ms = self.question(index)["time_limit_s"] * 1000
-        self._question_shown(index=index, shown_at=at, deadline_at=at + limit_ms)
+        self._question_shown(index=index, shown_at=at, deadline_at=self.deadline_for(index, at))
 
     # ------------------------------------------------------------------ events
 
@@ -353,54 +387,100 @@ class Room(Aggregate):
         elif self.offline_since is None:
             self.offline_since = at
 
-    @event("MemberJoined", topic=_topic("MemberJoined"))
+    class MemberJoined(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberJoined"
+        user_id: str
+        name: str
+        at: int
+
+    @event(MemberJoined)
     def _member_joined(self, user_id: str, name: str, at: int) -> None:
         self._add_member(user_id, name, at, online=True)
         self._changed(at)
 
-    @event("MemberLeft", topic=_topic("MemberLeft"))
+    class MemberLeft(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberLeft"
+        user_id: str
+        at: int
+
+    @event(MemberLeft)
     def _member_left(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
         del self.names_taken[name_key(member["name"])]
         self.departed[user_id] = {"score": member["score"], "streak": member["streak"]}
         self._changed(at)
 
-    @event("MemberOffline", topic=_topic("MemberOffline"))
+    class MemberOffline(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberOffline"
+        user_id: str
+        reason: str
+        at: int
+
+    @event(MemberOffline)
     def _member_offline(self, user_id: str, reason: str, at: int) -> None:
         self.members[user_id]["online"] = False
         self._changed(at)
 
-    @event("MemberOnline", topic=_topic("MemberOnline"))
+    class MemberOnline(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberOnline"
+        user_id: str
+        at: int
+
+    @event(MemberOnline)
     def _member_online(self, user_id: str, at: int) -> None:
         self.members[user_id]["online"] = True
         self._changed(at)
 
-    @event("MemberKicked", topic=_topic("MemberKicked"))
+    class MemberKicked(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberKicked"
+        user_id: str
+        at: int
+
+    @event(MemberKicked)
     def _member_kicked(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
         del self.names_taken[name_key(member["name"])]
         self.kicked[user_id] = True
         self._changed(at)
 
-    @event("RoomLocked", topic=_topic("RoomLocked"))
+    class RoomLocked(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.RoomLocked"
+        reason: str
+        at: int
+
+    @event(RoomLocked)
     def _room_locked(self, reason: str, at: int) -> None:
         self.locked = True
         self.lock_reason = reason
         self.locked_at = at
         self._changed(at)
 
-    @event("RoomUnlocked", topic=_topic("RoomUnlocked"))
+    class RoomUnlocked(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.RoomUnlocked"
+        at: int
+
+    @event(RoomUnlocked)
     def _room_unlocked(self, at: int) -> None:
         self.locked = False
         self.lock_reason = None
         self._changed(at)
 
-    @event("QuizStarted", topic=_topic("QuizStarted"))
+    class QuizStarted(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuizStarted"
+        at: int
+
+    @event(QuizStarted)
     def _quiz_started(self, at: int) -> None:
         self.started_at = at
         self._changed(at, broadcast=False)
 
-    @event("QuestionShown", topic=_topic("QuestionShown"))
+    class QuestionShown(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuestionShown"
+        index: int
+        shown_at: int
+        deadline_at: int
+
+    @event(QuestionShown)
     def _question_shown(self, index: int, shown_at: int, deadline_at: int) -> None:
         self.phase = QUESTION
         self.question_index = index
@@ -408,7 +488,18 @@ class Room(Aggregate):
         self.last_result = None
         self._changed(shown_at)
 
-    @event("AnswerSubmitted", topic=_topic("AnswerSubmitted"))
+    class AnswerSubmitted(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.AnswerSubmitted"
+        question: int
+        user_id: str
+        choice: int
+        received_at: int
+        elapsed_ms: int
+        correct: bool
+        points: int
+        streak: int
+
+    @event(AnswerSubmitted)
     def _answer_submitted(
         self,
         question: int,
@@ -431,7 +522,13 @@ class Room(Aggregate):
         }
         self._changed(received_at, broadcast=False)
 
-    @event("QuestionClosed", topic=_topic("QuestionClosed"))
+    class QuestionClosed(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuestionClosed"
+        index: int
+        reason: str
+        at: int
+
+    @event(QuestionClosed)
     def _question_closed(self, index: int, reason: str, at: int) -> None:
         q = self.question(index)
         answers = self.current["answers"]
@@ -469,17 +566,32 @@ class Room(Aggregate):
         }
         self._changed(at)
 
-    @event("QuizEnded", topic=_topic("QuizEnded"))
+    class QuizEnded(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuizEnded"
+        reason: str
+        at: int
+
+    @event(QuizEnded)
     def _quiz_ended(self, reason: str, at: int) -> None:
         self.phase = ENDED
         self.ended_at = at
         self._changed(at)
 
-    @event("RoomClosed", topic=_topic("RoomClosed"))
+    class RoomClosed(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.RoomClosed"
+        reason: str
+        at: int
+
+    @event(RoomClosed)
     def _room_closed(self, reason: str, at: int) -> None:
         self.phase = CLOSED
         self.closed_reason = reason
         self._changed(at)
+
+
+# The events that do not advance ``seq`` (docs/protocol.md, "seq: staying in step"):
+# their apply methods change the room with ``broadcast=False``.
+NOT_BROADCAST: tuple[type[Room.Event], ...] = (Room.QuizStarted, Room.AnswerSubmitted)
 
 
 def describe_question(room: Room) -> dict[str, Any] | None:

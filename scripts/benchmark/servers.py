@@ -23,8 +23,10 @@ from benchmark.errors import BenchError
 SCRIPTS = Path(__file__).resolve().parent.parent
 
 # The server as shipped, except the limits that exist to stop one address from
-# flooding a room: every benchmark client comes from 127.0.0.1.
+# flooding a room: every benchmark client comes from 127.0.0.1. And no drain
+# before a restart (SIGTERM): there is no load balancer to wait for.
 SERVER_ENV = {
+    "QUIZ_DRAIN_GRACE_S": "0",
     "QUIZ_MAX_PLAYERS": "20000",
     "QUIZ_MAX_CONNECTIONS": "30000",
     "QUIZ_MAX_CONNECTIONS_PER_IP": "30000",

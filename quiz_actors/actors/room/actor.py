@@ -32,7 +32,7 @@ from uuid import UUID
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import views, wire
+from quiz_actors import logs, views, wire
 from quiz_actors.actors.messages import (
     CleanupDue,
     DeadlineDue,
@@ -173,6 +173,7 @@ class RoomActor(pykka.ThreadingActor):
     # ------------------------------------------------------------- life cycle
 
     def on_start(self) -> None:
+        logs.bind(room_id=self.room_id)  # on everything this actor's thread logs
         if isinstance(self.state, Loaded):
             self.timers.rearm(self.state.room)
         else:

@@ -137,12 +137,12 @@ Announcement = Callable[[Game, Room, int], None]
 
 # The saved events the whole room hears of after a game command or a question
 # closing, each one change of ``seq``. The one place the actor names events.
-ANNOUNCED: dict[Any, Announcement] = {
-    "QuestionShown": Game._question_shown,
-    "QuestionClosed": Game._question_closed,
-    "QuizEnded": Game._quiz_ended,
+ANNOUNCED: dict[type[Any], Announcement] = {
+    Room.QuestionShown: Game._question_shown,
+    Room.QuestionClosed: Game._question_closed,
+    Room.QuizEnded: Game._quiz_ended,
 }
 
 
 def announcement_for(event: object) -> Announcement | None:
-    return ANNOUNCED.get(type(event).__name__)
+    return ANNOUNCED.get(type(event))
