@@ -26,6 +26,7 @@ import pytest
 
 from eventstore import EventStore
 from quiz_actors.actors.room.actor import RoomActor
+from quiz_actors.domain.room import Room
 from tests.conftest import RunningServer, create_room, join
 from tests.test_game_e2e import upload
 
@@ -51,7 +52,7 @@ class SaveWatch:
                 event.user_id
                 for obj in objs
                 for event in getattr(obj, "pending_events", ())
-                if type(event).__name__ == "AnswerSubmitted"
+                if isinstance(event, Room.AnswerSubmitted)
             ]
             if answered and self.first_commit_gathered is None:
                 self.first_commit_gathered = self._wait_for_the_rest(len(answered))
