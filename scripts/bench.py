@@ -20,8 +20,9 @@ table (and, with ``--out``, JSON). Scenarios, each at every N on every store:
   reveal     host closes the question → the last player has question_closed + leaderboard
   memory     server RSS per player at each N, and at --memory-players over several rooms
   recovery   a room of --recovery-events events: join→state after a restart
-  baseline   scripts/baseline_server.py sends one pre-serialized frame to N sockets:
-             our broadcast and reveal times are divided by its time
+  baseline   scripts/baseline_server.py sends one message to N sockets, by a send_str
+             loop and by a frame built once, taking turns: our broadcast and reveal
+             times are divided by the faster
 
 Everything is bounded: each wait has a timeout (a scenario that times out is
 reported as such and the rest of that server run is skipped), the whole run has
