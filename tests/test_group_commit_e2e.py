@@ -16,17 +16,22 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
+import queue
 import threading
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
+import aiohttp
 import pykka
 import pytest
 
 from eventstore import EventStore
 from quiz_actors.actors.room.actor import RoomActor
 from quiz_actors.domain.room import Room
+from quiz_actors.settings import Settings
+from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, join
 from tests.test_game_e2e import upload
 
@@ -46,7 +51,7 @@ class SaveWatch:
         self.first_commit_gathered: bool | None = None
         self._lock = threading.Lock()
 
-    def wrap(self, original: Any) -> Any:
+    def wrap(self, original: Callable[..., Any]) -> Callable[..., Any]:
         def save(store: EventStore, *objs: Any, **kwargs: Any) -> Any:
             answered = [
                 event.user_id
@@ -68,8 +73,9 @@ class SaveWatch:
     def _wait_for_the_rest(self, in_this_commit: int) -> bool:
         """Runs on the room's thread, so the room decides nothing meanwhile."""
         (room,) = pykka.ActorRegistry.get_by_class(RoomActor)
+        inbox = cast("queue.Queue[Any]", room.actor_inbox)  # a ThreadingActor's inbox is a queue.Queue
         deadline = time.monotonic() + GATHER_TIMEOUT_S
-        while in_this_commit + room.actor_inbox.qsize() < self.answering:
+        while in_this_commit + inbox.qsize() < self.answering:
             if time.monotonic() > deadline:
                 return False
             time.sleep(0.001)  # polls the mailbox's length: nothing to wait on for it
@@ -77,21 +83,25 @@ class SaveWatch:
 
 
 @pytest.fixture
-def settings(settings):  # type: ignore[no-untyped-def]
+def settings(settings: Settings) -> Settings:
     # Only the count bounds a commit here: the time bound would merely split it further.
     return dataclasses.replace(settings, group_commit_max=BOUND, group_commit_max_wait_s=60.0)
 
 
 @pytest.fixture
-def watch(monkeypatch):  # type: ignore[no-untyped-def]
+def watch(monkeypatch: pytest.MonkeyPatch) -> SaveWatch:
     watch = SaveWatch(ANSWERING)
     monkeypatch.setattr(EventStore, "save", watch.wrap(EventStore.save))
     return watch
 
 
 async def test_a_burst_bigger_than_the_bound_is_stored_in_bounded_commits(
-    watch, connect, http, server: RunningServer, settings
-):
+    watch: SaveWatch,
+    connect: Callable[[], Awaitable[QuizClient]],
+    http: aiohttp.ClientSession,
+    server: RunningServer,
+    settings: Settings,
+) -> None:
     quiz_id = await upload(http, server)
     host = await connect()
     code, state = await create_room(host, quiz_id, "Host")
