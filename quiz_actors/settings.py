@@ -228,6 +228,7 @@ _ZERO_ALLOWED = frozenset(
         "port",
         "fanout_window_s",
         "fanout_coalesce_above",
+        "group_commit_max_wait_s",
         "failed_join_lockout_s",
         "flood_lock_s",
         "drain_grace_s",
