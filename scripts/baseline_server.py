@@ -77,7 +77,8 @@ async def broadcast(app: web.Application, how: str) -> None:
                     await ws.send_str(text)
                 except (ConnectionError, RuntimeError):
                     pass  # a socket that went away is not our concern here
-    app[SENT].append({"how": how, "loop_s": time.perf_counter() - started})
+    # ended_at: time.monotonic, the clock every process of the benchmark shares.
+    app[SENT].append({"how": how, "loop_s": time.perf_counter() - started, "ended_at": time.monotonic()})
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:

@@ -9,6 +9,9 @@ are counters:
 * a wrapper around ``EventStore.save`` that counts saves (one save is one
   commit) and the events in them, so the benchmark can report how many answers a
   group commit carried (SQLite keeps no trace of commit boundaries to read back);
+* when the event loop last handed a batch to a socket (``SocketSession.enqueue``;
+  a socket that keeps up is written to at once), so a broadcast can be timed to
+  its last write on the server's side, without the clients' reading in it;
 * the garbage collector's pauses per generation (scripts/bench_gc.py): a full
   collection stops every thread of the server, and with millions of objects it
   shows up as a slow broadcast.
@@ -35,6 +38,7 @@ from bench_gc import GcPauses  # noqa: E402
 from eventstore import EventStore  # noqa: E402
 from quiz_actors.__main__ import main  # noqa: E402
 from quiz_actors.domain.room import Room  # noqa: E402
+from quiz_actors.server.session import SocketSession  # noqa: E402
 
 _lock = threading.Lock()
 _counts = {
@@ -53,6 +57,17 @@ _counts = {
 ANSWER_COMMITS_KEPT = 400
 _answer_commits: list[tuple[float, float, int]] = []
 _original_save = EventStore.save
+_original_enqueue = SocketSession.enqueue
+# When the event loop last handed a batch to a socket (time.monotonic, the clock every
+# process of the benchmark shares): the end of a broadcast on the server's side.
+_last_enqueue_at = [0.0]
+
+
+def _timed_enqueue(self, batch):  # type: ignore[no-untyped-def]
+    _original_enqueue(self, batch)
+    _last_enqueue_at[0] = time.monotonic()  # on the loop thread only: no lock
+
+
 _gc_pauses = GcPauses()
 
 
@@ -96,6 +111,7 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
         _counts["dumps"] += 1
         snapshot = dict(_counts)
         snapshot["answer_commits"] = list(_answer_commits)
+        snapshot["last_enqueue_at"] = _last_enqueue_at[0]
     snapshot["gc"] = _gc_pauses.snapshot()
     aside = target + ".tmp"
     with open(aside, "w", encoding="utf-8") as f:
@@ -105,6 +121,7 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
 
 if __name__ == "__main__":
     EventStore.save = _counting_save  # type: ignore[method-assign]
+    SocketSession.enqueue = _timed_enqueue  # type: ignore[method-assign]
     signal.signal(signal.SIGUSR1, _dump)
     _gc_pauses.install()
     main()

@@ -33,12 +33,14 @@ async def run_baseline(bench: Coordinator, n: int) -> dict[str, Any]:
         )
         rss = server.rss_kb()
         times: dict[str, list[float]] = {how: [] for how in WAYS}
+        sent_at: dict[str, list[float]] = {how: [] for how in WAYS}
         profiled = bench.profiler.phase(f"baseline-n{n}", bench.pids(server))
         await profiled.__aenter__()
         for q in range(2 * bench.cfg.questions):  # each way as many times as the server has questions
             how = WAYS[q % len(WAYS)]
             expected = (await bench.status())["welcomed"]
             sent = await host.send({"type": "next", "how": how})
+            sent_at[how].append(sent)
             status = await bench.wait_shown(q, expected, bench.cfg.timeout_scale * 30)
             times[how].append((status["shown"][q][1] - sent) * 1000)
         await profiled.__aexit__(None, None, None)
@@ -48,14 +50,23 @@ async def run_baseline(bench: Coordinator, n: int) -> dict[str, Any]:
             how: {
                 **spread_summary(times[how]),
                 "send_loop_ms": [round(x["loop_s"] * 1000, 2) for x in loops if x["how"] == how],
+                # The host's next sent → the server's last write: the server's part alone.
+                "server_side": spread_summary(
+                    [
+                        (x["ended_at"] - sent) * 1000
+                        for x, sent in zip((x for x in loops if x["how"] == how), sent_at[how], strict=True)
+                    ]
+                ),
             }
             for how in WAYS
         }
         fastest = min(WAYS, key=lambda how: ways[how]["median_ms"])
+        fastest_server = min(WAYS, key=lambda how: ways[how]["server_side"]["median_ms"])
         result = {
             "sockets": n,
             **ways[fastest],  # median_ms and worst_ms: the baseline the ratios use
             "fastest": fastest,
+            "server_side": {**ways[fastest_server]["server_side"], "way": fastest_server},
             **ways,
             "rss_kb": rss,
             "kb_per_socket": round((rss - idle_rss) / n, 1),

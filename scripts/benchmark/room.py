@@ -145,6 +145,9 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
     same_instant: list[dict[str, Any]] = []
     shown_ms: list[float] = []
     reveal_ms: list[float] = []
+    # The same, to the server's last write (bench_probe.py): without the clients' reading.
+    shown_server_ms: list[float] = []
+    reveal_server_ms: list[float] = []
     after_answers_ms: list[float] = []
     latencies: list[float] = []
     bursts: list[dict[str, Any]] = []
@@ -156,6 +159,7 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
         sent = await host.send({"type": "start" if q == 0 else "next"})
         status = await bench.wait_shown(q, expected, wait_s)
         shown_ms.append((status["shown"][q][1] - sent) * 1000)
+        shown_server_ms.append(((await server.probe())["last_enqueue_at"] - sent) * 1000)
         if q in answered:
             burst = await _answer_burst(bench, q, expected, wait_s)
             latencies.extend(burst.pop("latencies"))
@@ -174,14 +178,19 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
             closed = await host.send({"type": "next"})
             status = await bench.wait_revealed(q, expected, wait_s)
             reveal_ms.append((status["revealed"][q][1] - closed) * 1000)
+            reveal_server_ms.append(((await server.probe())["last_enqueue_at"] - closed) * 1000)
     cpu1 = server.cpu_s()
     probe_after = await server.probe()
     out: dict[str, Any] = {
         "questions_cpu_s": round(cpu1 - cpu0, 2),
         "questions_gc": gc_delta(probe_before, probe_after),
     }
-    out["broadcast"] = spread_summary(shown_ms)
-    out["reveal"] = {**spread_summary(reveal_ms), "after_all_answered": spread_summary(after_answers_ms)}
+    out["broadcast"] = {**spread_summary(shown_ms), "server_side": spread_summary(shown_server_ms)}
+    out["reveal"] = {
+        **spread_summary(reveal_ms),
+        "server_side": spread_summary(reveal_server_ms),
+        "after_all_answered": spread_summary(after_answers_ms),
+    }
     if answered:
         saves = probe_after["answer_saves"] - probe_before["answer_saves"]
         events = probe_after["answer_events"] - probe_before["answer_events"]

@@ -77,6 +77,14 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
     ),
     ("           broadcast ÷ baseline", over_baseline("broadcast.median_ms")),
     (
+        "  server side: broadcast / baseline ms",
+        lambda r, b: pair(_get(r, "broadcast.server_side.median_ms"), _get(b, "server_side.median_ms")),
+    ),
+    (
+        "           broadcast ÷ baseline, server side",
+        lambda r, b: ratio(_get(r, "broadcast.server_side.median_ms"), _get(b, "server_side.median_ms")),
+    ),
+    (
         "3 answers  accepted p50 / p99 ms",
         two("answers.answer_to_accepted.p50_ms", "answers.answer_to_accepted.p99_ms"),
     ),
@@ -97,6 +105,10 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
     ),
     ("4 reveal   median / worst ms", two("reveal.median_ms", "reveal.worst_ms")),
     ("           reveal ÷ baseline", over_baseline("reveal.median_ms")),
+    (
+        "           reveal ÷ baseline, server side",
+        lambda r, b: ratio(_get(r, "reveal.server_side.median_ms"), _get(b, "server_side.median_ms")),
+    ),
     ("5 memory   KB per player / threads", two("memory.kb_per_player", "memory.threads")),
     (
         "  server full GCs in questions / longest ms",
