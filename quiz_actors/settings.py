@@ -62,6 +62,16 @@ class Settings:
     fanout_coalesce_above: int = _setting(
         100, "QUIZ_FANOUT_COALESCE_ABOVE", "members online from which membership changes are coalesced"
     )
+    group_commit_max: int = _setting(
+        64,
+        "QUIZ_GROUP_COMMIT_MAX",
+        "answers and joins stored in one commit at most, so a burst is acknowledged as it is decided",
+    )
+    group_commit_max_wait_s: float = _setting(
+        0.005,
+        "QUIZ_GROUP_COMMIT_MAX_WAIT_S",
+        "seconds the first answer or join of a group commit waits at most for others to join it",
+    )
     progress_interval_s: float = _setting(
         0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds"
     )
@@ -237,6 +247,7 @@ _ZERO_ALLOWED = frozenset(
         "port",
         "fanout_window_s",
         "fanout_coalesce_above",
+        "group_commit_max_wait_s",
         "failed_join_lockout_s",
         "flood_lock_s",
         "drain_grace_s",

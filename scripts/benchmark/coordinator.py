@@ -65,7 +65,7 @@ class Coordinator:
         self._session: aiohttp.ClientSession | None = None  # opened by run, on its event loop
         self.deadline = time.monotonic() + cfg.max_minutes * 60
         self.live: list[ProcessUnderTest] = []
-        self.profiler = Profiler(cfg.profile, cfg.py_spy)
+        self.profiler = Profiler(cfg.profile, cfg.py_spy, cfg.profile_rate)
 
     @property
     def session(self) -> aiohttp.ClientSession:

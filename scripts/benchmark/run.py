@@ -33,9 +33,26 @@ from benchmark.servers import SERVER_ENV
 from benchmark.stores import POSTGRES_URL, Stores
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SCENARIOS = ("lobby", "broadcast", "answers", "reveal", "memory", "recovery", "idle_rooms", "baseline")
+SCENARIOS = (
+    "lobby",
+    "broadcast",
+    "answers",
+    "burst",
+    "reveal",
+    "memory",
+    "recovery",
+    "idle_rooms",
+    "baseline",
+)
 STORES = ("sqlite", "postgres")
-ROOM_SCENARIOS = {"lobby", "broadcast", "answers", "reveal", "memory"}  # measured in the one-room runs
+ROOM_SCENARIOS = {
+    "lobby",
+    "broadcast",
+    "answers",
+    "burst",
+    "reveal",
+    "memory",
+}  # measured in the one-room runs
 
 
 def new_report(cfg: argparse.Namespace) -> dict[str, Any]:
@@ -64,6 +81,7 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "questions": cfg.questions,
         "answered_questions": cfg.answered,
         "answer_window_s": cfg.answer_window,
+        "burst_questions": cfg.bursts,
         "memory_players": cfg.memory_players,
         "memory_rooms": cfg.memory_rooms,
         "recovery_events": cfg.recovery_events,

@@ -9,7 +9,9 @@ lost hear ``busy``.
 
 Answers and joins are group-committed (``unsaved.py``): each is decided at
 once, but saved by a ``SaveDecided`` message the actor sends itself, so every
-answer and join already queued behind the first is saved in the same commit.
+answer and join already queued behind the first is saved in the same commit,
+or sooner when that commit is full or its first decision has waited long
+enough (``saving.py``).
 Any other message first saves what is waiting, so nothing is ever decided on
 top of events that are not stored.
 
@@ -120,7 +122,7 @@ class RoomActor(PooledActor):
         self.member_list = views.MemberList()
         self.timers = RoomTimers(clock, settings, me)
         self.audience = Audience(str(room_id), settings, self.timers)
-        self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me)
+        self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me, settings)
         self.game = Game(clock, self.audience, self.saving, self.timers)
         self.membership = Membership(
             room=me,
@@ -236,6 +238,8 @@ class RoomActor(PooledActor):
                 handler = self.handlers.get(type(message))
                 if handler is not None:
                     handler(state.room, message)
+                if self.saving.batch_due():
+                    self._save_decided(state.room)  # a bounded group commit: acks go out during a burst
             else:
                 self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
         except SaveFailed:
