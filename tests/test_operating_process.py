@@ -115,19 +115,13 @@ async def test_a_low_open_files_soft_limit_is_raised_at_start(tmp_path, http):
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     assert hard > 256, "this test needs a hard limit above 256"
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quiz_actors",
-            "--port",
-            str(port),
-            "--store",
-            f"sqlite:///{tmp_path}/e.sqlite3",
-        ]
-        + ["--max-connections", "100", "--drain-grace-s", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = start_server(
+        port,
+        f"sqlite:///{tmp_path}/e.sqlite3",
+        "--max-connections",
+        "100",
+        "--drain-grace-s",
+        "0",
         preexec_fn=limited_to(256),
     )
     try:
@@ -144,19 +138,13 @@ async def test_a_low_open_files_soft_limit_is_raised_at_start(tmp_path, http):
 
 async def test_max_connections_beyond_the_hard_limit_is_said_at_start(tmp_path, http):
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quiz_actors",
-            "--port",
-            str(port),
-            "--store",
-            f"sqlite:///{tmp_path}/e.sqlite3",
-        ]
-        + ["--max-connections", "5000", "--drain-grace-s", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = start_server(
+        port,
+        f"sqlite:///{tmp_path}/e.sqlite3",
+        "--max-connections",
+        "5000",
+        "--drain-grace-s",
+        "0",
         preexec_fn=limited_to(256, 1024),
     )
     try:
