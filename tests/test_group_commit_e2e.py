@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import math
-import queue
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 import pykka
@@ -32,8 +31,7 @@ from quiz_actors.actors.room.actor import RoomActor
 from quiz_actors.domain.room import Room
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
-from tests.conftest import RunningServer, create_room, join
-from tests.test_game_e2e import upload
+from tests.conftest import RunningServer, create_room, join, upload_quiz
 
 BOUND = 4
 ANSWERING = 3 * BOUND + 1  # more than three commits' worth
@@ -73,7 +71,7 @@ class SaveWatch:
     def _wait_for_the_rest(self, in_this_commit: int) -> bool:
         """Runs on the room's thread, so the room decides nothing meanwhile."""
         (room,) = pykka.ActorRegistry.get_by_class(RoomActor)
-        inbox = cast("queue.Queue[Any]", room.actor_inbox)  # a ThreadingActor's inbox is a queue.Queue
+        inbox = room.actor_inbox  # a PooledInbox; qsize() as queue.Queue has it
         deadline = time.monotonic() + GATHER_TIMEOUT_S
         while in_this_commit + inbox.qsize() < self.answering:
             if time.monotonic() > deadline:
@@ -102,7 +100,7 @@ async def test_a_burst_bigger_than_the_bound_is_stored_in_bounded_commits(
     server: RunningServer,
     settings: Settings,
 ) -> None:
-    quiz_id = await upload(http, server)
+    quiz_id = await upload_quiz(http, server)
     host = await connect()
     code, state = await create_room(host, quiz_id, "Host")
     players = [await connect() for _ in range(ANSWERING + 1)]

@@ -153,6 +153,11 @@ class PooledInbox:
         with self._lock:
             return not self._messages
 
+    def qsize(self) -> int:
+        """Messages waiting, as ``queue.Queue.qsize`` (a ThreadingActor's inbox) says."""
+        with self._lock:
+            return len(self._messages)
+
     def finish_turn(self) -> bool:
         """After a turn: True if more mail came and the actor must go on the ready queue again."""
         with self._lock:
