@@ -20,14 +20,13 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any
 
 import aiohttp
 import pykka
 import pytest
 
 from eventstore import EventStore
-from quiz_actors.actors.pooled import PooledInbox
 from quiz_actors.actors.room.actor import RoomActor
 from quiz_actors.domain.room import Room
 from quiz_actors.settings import Settings
@@ -72,7 +71,7 @@ class SaveWatch:
     def _wait_for_the_rest(self, in_this_commit: int) -> bool:
         """Runs on the room's thread, so the room decides nothing meanwhile."""
         (room,) = pykka.ActorRegistry.get_by_class(RoomActor)
-        inbox = cast(PooledInbox, room.actor_inbox)  # rooms are PooledActors
+        inbox = room.actor_inbox  # a PooledInbox; qsize() as queue.Queue has it
         deadline = time.monotonic() + GATHER_TIMEOUT_S
         while in_this_commit + inbox.qsize() < self.answering:
             if time.monotonic() > deadline:

@@ -154,7 +154,7 @@ class PooledInbox:
             return not self._messages
 
     def qsize(self) -> int:
-        """Messages waiting, as ``queue.Queue.qsize`` (a ``ThreadingActor``'s inbox) says."""
+        """Messages waiting, as ``queue.Queue.qsize`` (a ThreadingActor's inbox) says."""
         with self._lock:
             return len(self._messages)
 
