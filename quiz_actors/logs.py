@@ -3,8 +3,8 @@
 JSON lines carry ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``event``
 (the message), plus ``room_id``, ``user_id`` and ``address`` (the socket's
 peer) where they apply: passed with ``extra=fields(...)`` by the code that
-logs, or bound to a thread for everything it logs (a room actor's thread,
-``bind``). Nothing logs tokens, keys or what clients send: log the user id and
+logs, or bound to a thread for everything it logs while a block runs (a room
+actor's turn, ``bound``). Nothing logs tokens, keys or what clients send: log the user id and
 the address instead.
 """
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from pythonjsonlogger.json import JsonFormatter
@@ -30,11 +32,17 @@ def fields(*, room_id: object = None, user_id: object = None, address: object = 
     return {name: str(value) for name, value in given.items() if value is not None}
 
 
-def bind(**context: object) -> None:
-    """Context fields for every record this thread logs from now on (a room actor's room id)."""
-    current = dict(getattr(_bound, "context", {}))
-    current.update(fields(**context))
-    _bound.context = current
+@contextmanager
+def bound(**context: object) -> Iterator[None]:
+    """Context fields for every record this thread logs until the block ends (a room
+    actor's room id while it has a turn). Restored after: threads of a pool take
+    turns running many actors, and a field left behind would name the wrong one."""
+    before: dict[str, str] = getattr(_bound, "context", {})
+    _bound.context = {**before, **fields(**context)}
+    try:
+        yield
+    finally:
+        _bound.context = before
 
 
 class _BoundContext(logging.Filter):

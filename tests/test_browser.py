@@ -296,7 +296,8 @@ async def upload(http_url: str, quiz: dict) -> str:
         return (await response.json())["quiz_id"]
 
 
-async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, live_server):
+async def a_question_ann_has_answered(pages, live_server):
+    """A host and two players in LONG_QUIZ's first question; Ann has answered, Ben not."""
     await upload(live_server.base_url, LONG_QUIZ)
     host = await pages.open("/host", LAPTOP, "host")
     code = await create_room(host, "Patient quiz")
@@ -308,6 +309,11 @@ async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, l
     await host.click("#start")
     await choose(ann, "Apple")
     await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    return host, ann, ben
+
+
+async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, live_server):
+    host, ann, ben = await a_question_ann_has_answered(pages, live_server)
     await expect(host.locator("#q-progress")).to_have_text("1 of 2 answered")
 
     # The server goes away: every page says it is reconnecting, and keeps trying.
@@ -350,17 +356,7 @@ async def test_pages_reconnect_quietly_when_the_server_restarts(pages, live_serv
     """A drained server closes sockets with 1012: the pages come back without a word."""
     from quiz_actors.server.keys import DRAIN
 
-    await upload(live_server.base_url, LONG_QUIZ)
-    host = await pages.open("/host", LAPTOP, "host")
-    code = await create_room(host, "Patient quiz")
-    ann = await pages.open("/", PHONE, "ann")
-    await join(ann, code, "Ann")
-    ben = await pages.open("/", PHONE, "ben")
-    await join(ben, code, "Ben")
-    await expect(host.locator("#player-count")).to_have_text("2 players")
-    await host.click("#start")
-    await choose(ann, "Apple")
-    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    host, ann, ben = await a_question_ann_has_answered(pages, live_server)
     for page in (host, ann, ben):
         await page.evaluate(WATCH_CONNECTION)
 

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -27,12 +28,14 @@ QUIZ = {
 }
 
 
-def start_server(port: int, store: str, *options: str) -> subprocess.Popen:
+def start_server(port: int, store: str, *options: str, **popen: Any) -> subprocess.Popen:
+    """The server process; ``popen``: more of ``subprocess.Popen``'s options (``preexec_fn``)."""
     return subprocess.Popen(
         [sys.executable, "-m", "quiz_actors", "--port", str(port), "--store", store, *options],
         env={**os.environ, "QUIZ_PLAYER_BURST": "100", "QUIZ_PLAYER_MESSAGES_PER_S": "100"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        **popen,
     )
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 from quiz_actors import __version__
+from quiz_actors.actors.room.actor import ROOM_WORKERS
 from tests.client import QuizClient
 from tests.conftest import DEMO_QUIZ, free_port, join, wait_until_up
 from tests.test_drain_process import start_server, stop
@@ -114,19 +115,13 @@ async def test_a_low_open_files_soft_limit_is_raised_at_start(tmp_path, http):
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     assert hard > 256, "this test needs a hard limit above 256"
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quiz_actors",
-            "--port",
-            str(port),
-            "--store",
-            f"sqlite:///{tmp_path}/e.sqlite3",
-        ]
-        + ["--max-connections", "100", "--drain-grace-s", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = start_server(
+        port,
+        f"sqlite:///{tmp_path}/e.sqlite3",
+        "--max-connections",
+        "100",
+        "--drain-grace-s",
+        "0",
         preexec_fn=limited_to(256),
     )
     try:
@@ -143,19 +138,13 @@ async def test_a_low_open_files_soft_limit_is_raised_at_start(tmp_path, http):
 
 async def test_max_connections_beyond_the_hard_limit_is_said_at_start(tmp_path, http):
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quiz_actors",
-            "--port",
-            str(port),
-            "--store",
-            f"sqlite:///{tmp_path}/e.sqlite3",
-        ]
-        + ["--max-connections", "5000", "--drain-grace-s", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    process = start_server(
+        port,
+        f"sqlite:///{tmp_path}/e.sqlite3",
+        "--max-connections",
+        "5000",
+        "--drain-grace-s",
+        "0",
         preexec_fn=limited_to(256, 1024),
     )
     try:
@@ -221,3 +210,39 @@ def test_the_server_refuses_to_start_on_bad_settings(tmp_path):
     result = run_server("--store", f"sqlite:///{tmp_path}/e.sqlite3", "--metrics-allow", "10.0.0.0/8,nowhere")
     assert result.returncode == 1
     assert "--metrics-allow (QUIZ_METRICS_ALLOW): 'nowhere' is not an address range" in result.stderr
+
+
+async def test_each_rooms_log_lines_carry_that_rooms_id(tmp_path, http):
+    """Rooms take turns on a few shared threads: a room's log lines must name that
+    room, not whichever room last started on the thread that handles them."""
+    rooms = ROOM_WORKERS + 2  # more rooms than threads: some thread starts two of them
+    port = free_port()
+    base, ws_url = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
+    # A room locks itself at its first join and logs that (a line from the room actor).
+    process = start_server(
+        port, f"sqlite:///{tmp_path}/events.sqlite3", "--log-format", "json", "--room-join-burst", "1"
+    )
+    room_ids: dict[str, str] = {}  # code -> room id
+    try:
+        await wait_until_up(http, base, process)
+        host = await QuizClient(http, ws_url).connect()
+        await host.hello()
+        for _ in range(rooms):
+            created = await host.request(
+                {"type": "create_room", "quiz_id": DEMO_QUIZ, "name": "Host"}, "room_created"
+            )
+            room_ids[created["code"]] = created["room_id"]
+        player = await QuizClient(http, ws_url).connect()
+        await player.hello()
+        for code in room_ids:
+            await join(player, code, "Player")
+        process.terminate()
+        assert process.wait(timeout=30) == 0
+    finally:
+        log = stop(process)
+
+    records = [json.loads(line) for line in log.splitlines() if line.strip()]
+    locked = {r["event"].split()[1]: r for r in records if "locked itself" in r["event"]}
+    assert locked.keys() == room_ids.keys(), log
+    for code, record in locked.items():
+        assert record.get("room_id") == room_ids[code], record

@@ -179,8 +179,13 @@ class RoomActor(PooledActor):
 
     # ------------------------------------------------------------- life cycle
 
+    def _run_turn(self) -> None:
+        # Rooms take turns on a few shared threads: whatever is logged during this
+        # room's turn (its start and stop too) names this room, and only this one.
+        with logs.bound(room_id=self.room_id):
+            super()._run_turn()
+
     def on_start(self) -> None:
-        logs.bind(room_id=self.room_id)  # on everything this actor's thread logs
         if isinstance(self.state, Loaded):
             self.timers.rearm(self.state.room)
         else:
