@@ -14,14 +14,10 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from quiz_actors.domain.scoring import POINTS_BY_KIND
+from quiz_actors.domain.questions import validate_question
 
 MAX_QUESTIONS = 100
 MAX_TITLE = 120
-MAX_QUESTION_TEXT = 500
-MAX_CHOICE_TEXT = 120
-MIN_CHOICES, MAX_CHOICES = 2, 6
-MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 5, 240
 
 CATALOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:quiz-catalog")
 
@@ -29,16 +25,12 @@ CATALOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:quiz-catalog")
 class QuizInvalid(ValueError):
     """A quiz document broke one or more rules; ``details`` lists each one."""
 
-    def __init__(self, details: list[str]):
+    def __init__(self, details: list[str]) -> None:
         super().__init__("; ".join(details))
         self.details = details
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def validate_quiz_document(doc: Any) -> dict:
+def validate_quiz_document(doc: Any) -> dict[str, Any]:
     """Return the normalised quiz (defaults filled in) or raise ``QuizInvalid``."""
     if not isinstance(doc, dict):
         raise QuizInvalid(["the quiz must be a JSON object"])
@@ -54,58 +46,12 @@ def validate_quiz_document(doc: Any) -> dict:
         questions = []
     elif len(questions) > MAX_QUESTIONS:
         errors.append(f"questions: at most {MAX_QUESTIONS}")
-    normalised = []
-    for i, question in enumerate(questions):
-        normalised.append(_validate_question(f"questions[{i}]", question, errors))
+    # Each question type checks its own fields (quiz_actors.domain.questions).
+    normalised = [validate_question(f"questions[{i}]", q, errors) for i, q in enumerate(questions)]
     if errors:
         raise QuizInvalid(errors)
+    assert isinstance(title, str)  # no errors, so the title was checked
     return {"title": title.strip(), "questions": normalised}
-
-
-def _validate_question(path: str, q: Any, errors: list[str]) -> dict | None:
-    if not isinstance(q, dict):
-        errors.append(f"{path}: must be an object")
-        return None
-    text = q.get("text")
-    if not isinstance(text, str) or not text.strip():
-        errors.append(f"{path}.text: must be a non-empty string")
-    elif len(text) > MAX_QUESTION_TEXT:
-        errors.append(f"{path}.text: at most {MAX_QUESTION_TEXT} characters")
-    choices = q.get("choices")
-    if not isinstance(choices, list) or not MIN_CHOICES <= len(choices) <= MAX_CHOICES:
-        errors.append(f"{path}.choices: must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings")
-        choices = []
-    for j, choice in enumerate(choices):
-        if not isinstance(choice, str) or not choice.strip():
-            errors.append(f"{path}.choices[{j}]: must be a non-empty string")
-        elif len(choice) > MAX_CHOICE_TEXT:
-            errors.append(f"{path}.choices[{j}]: at most {MAX_CHOICE_TEXT} characters")
-    correct = q.get("correct")
-    if not isinstance(correct, list) or not correct:
-        errors.append(f"{path}.correct: must be a non-empty list of choice indexes")
-        correct = []
-    for index in correct:
-        if not _is_int(index) or not 0 <= index < len(choices):
-            errors.append(f"{path}.correct: {index!r} is not an index into choices")
-    if len(set(i for i in correct if _is_int(i))) != len(correct):
-        errors.append(f"{path}.correct: lists an index twice")
-    time_limit = q.get("time_limit_s", 20)
-    if not _is_int(time_limit) or not MIN_TIME_LIMIT_S <= time_limit <= MAX_TIME_LIMIT_S:
-        errors.append(
-            f"{path}.time_limit_s: must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}"
-        )
-    points = q.get("points", "standard")
-    if points not in POINTS_BY_KIND:
-        errors.append(f"{path}.points: must be one of {', '.join(POINTS_BY_KIND)}")
-    if not isinstance(text, str) or not isinstance(choices, list):
-        return None
-    return {
-        "text": text.strip() if isinstance(text, str) else text,
-        "choices": [c.strip() if isinstance(c, str) else c for c in choices],
-        "correct": sorted(correct) if all(_is_int(i) for i in correct) else correct,
-        "time_limit_s": time_limit,
-        "points": points,
-    }
 
 
 def summary(quiz_id: uuid.UUID | str, quiz: dict) -> dict:
