@@ -147,6 +147,8 @@ def test_the_shipped_every_type_sample_is_valid_and_uses_every_type():
         ({**POLL, "points": "double"}, "a poll has no right answer, so it gives no points"),
         ({**POLL, "text": ""}, 'questions[0] (poll): "text" must be a non-empty string'),
         ({**CHOICE, "type": "essay"}, "questions[0].type: 'essay' is not a question type; use one of choice"),
+        ({**CHOICE, "type": ["choice"]}, "questions[0].type: ['choice'] is not a question type"),
+        ({**MULTI, "points": ["double"]}, '"points" must be one of standard, double, none'),
         ({**SLIDER, "time_limit_s": 3}, '"time_limit_s" must be a whole number from 5 to 240'),
     ],
 )

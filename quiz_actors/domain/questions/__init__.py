@@ -63,7 +63,7 @@ def validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | 
         errors.append(f"{path}: must be an object")
         return None
     type_name = q.get("type", DEFAULT_TYPE)
-    if type_name not in QUESTION_TYPES:
+    if not isinstance(type_name, str) or type_name not in QUESTION_TYPES:
         errors.append(
             f"{path}.type: {type_name!r} is not a question type; use one of {', '.join(QUESTION_TYPES)}"
         )
@@ -98,7 +98,7 @@ def _points(q: Question, kind: QuestionType, problems: Problems) -> Any:
             problems.question('a poll has no right answer, so it gives no points: leave "points" out')
         return points
     points = q.get("points", "standard")
-    if points not in POINTS_BY_KIND:
+    if not isinstance(points, str) or points not in POINTS_BY_KIND:
         problems.field("points", f"must be one of {', '.join(POINTS_BY_KIND)}")
     return points
 
