@@ -151,7 +151,7 @@ async def test_one_question_of_each_type_scored_by_the_written_rule(connect, htt
     assert closed["Dan"]["you"] == you(False, 0, 0, 0)
     assert await ranks_of(players) == {"Ann": 1, "Cat": 2, "Ben": 3, "Dan": 4}
 
-    # ---- Q2 true_false, points none, right answer False (choice 1): Ann and Dan right, Ben wrong, Cat silent.
+    # ---- Q2 true_false, points none, False (choice 1) is right: Ann and Dan right, Ben wrong, Cat silent.
     await host.send({"type": "next"})
     shown = await ann.expect("question_shown", index=2)
     assert (shown["question_type"], shown["points"], shown["choices"]) == (
@@ -173,7 +173,7 @@ async def test_one_question_of_each_type_scored_by_the_written_rule(connect, htt
     assert closed["Dan"]["you"] == you(True, 0, 1, 0)
     assert await ranks_of(players) == {"Ann": 1, "Cat": 2, "Ben": 3, "Dan": 4}
 
-    # ---- Q3 type_answer: Ann "  MADRID " at 0 s, Cat "mádrid" at 10 s (accents ignored), Ben and Dan Barcelona.
+    # ---- Q3 type_answer: Ann "  MADRID " at 0 s, Cat "mádrid" at 10 s (no accents), Ben and Dan Barcelona.
     await host.send({"type": "next"})
     shown = await ann.expect("question_shown", index=3)
     assert (shown["question_type"], shown["choices"], shown["max_length"]) == ("type_answer", [], 40)
