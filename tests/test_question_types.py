@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from quiz_actors.domain.questions import (
     AnswerRefused,
     JudgedAnswer,
+    decide,
     describe_answer,
     describe_right,
     judge,
@@ -523,3 +524,17 @@ def test_an_answer_without_its_types_payload_is_refused_in_plain_words():
     for q, message in [(one(SLIDER), {}), (one(ORDER), {}), (one(TYPED), {}), (one(POLL), {})]:
         error = refused(q, message)
         assert error.code == "bad_answer" and "is answered with" in error.message
+
+
+# ------------------------------------------------------------------ deciding: judging and scoring together
+
+
+def test_a_decision_is_the_verdict_and_its_score_by_the_questions_own_limit_and_points():
+    slider = one({**SLIDER, "time_limit_s": 40, "points": "double"})
+    verdict_95, score_95 = decide(slider, {"value": 95}, elapsed_ms=20_000, streak_before=2)
+    # 2000 × (1 − (20/40)/2) × 0.75 = 1125, + 200 for a streak of 3
+    assert (verdict_95.outcome, score_95.points, score_95.streak) == (RIGHT, 1325, 3)
+    poll_verdict, poll_score = decide(one(POLL), {"choice": 0}, elapsed_ms=0, streak_before=4)
+    assert (poll_verdict.outcome, poll_score.points, poll_score.streak) == (UNJUDGED, 0, 4)
+    wrong, nothing = decide(one(ORDER), {"order": [0, 1, 2, 3]}, elapsed_ms=0, streak_before=4)
+    assert (wrong.outcome, nothing.points, nothing.streak) == (WRONG, 0, 0)

@@ -24,7 +24,7 @@ from quiz_actors.domain.questions.choices import Choice, Multi, Poll, TrueFalse
 from quiz_actors.domain.questions.order import Order
 from quiz_actors.domain.questions.slider import Slider
 from quiz_actors.domain.questions.typed import TypeAnswer
-from quiz_actors.domain.scoring import POINTS_BY_KIND
+from quiz_actors.domain.scoring import POINTS_BY_KIND, Score, score_verdict
 from quiz_actors.domain.verdict import Verdict
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "QUESTION_TYPES",
     "PAYLOAD_FIELDS",
     "QuestionType",
+    "decide",
     "judge",
     "public_view",
     "read_answer",
@@ -116,6 +117,19 @@ def read_answer(q: Question, message: Mapping[str, Any]) -> Payload:
 
 def judge(q: Question, payload: Payload) -> Verdict:
     return type_of(q).judge(q, payload)
+
+
+def decide(q: Question, payload: Payload, *, elapsed_ms: int, streak_before: int) -> tuple[Verdict, Score]:
+    """The verdict on an accepted answer and what it scores: the room's decision, and ``--check``'s."""
+    verdict = judge(q, payload)
+    score = score_verdict(
+        verdict,
+        elapsed_ms=elapsed_ms,
+        time_limit_ms=q["time_limit_s"] * 1000,
+        points_kind=q["points"],
+        streak_before=streak_before,
+    )
+    return verdict, score
 
 
 def reveal(q: Question, answers: Sequence[JudgedAnswer]) -> dict[str, Any]:
