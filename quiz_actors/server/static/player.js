@@ -296,13 +296,14 @@ function renderQuestion() {
   setText("#q-number", `Question ${q.index + 1} of ${q.count}`);
   setText("#q-text", q.text);
   const box = $("#q-choices");
+  let fresh = false;
   if (box.dataset.deadline !== String(q.deadline_ms)) {
     // A new question: new controls and a new countdown.
     box.dataset.deadline = String(q.deadline_ms);
     box.dataset.questionType = typeOf(q);
     game.controls = answerControls(q, answer);
     box.replaceChildren(...game.controls.nodes);
-    if (game.controls.focus && !game.answer) game.controls.focus();
+    fresh = true;
     countdown.start(q.deadline_ms, q.time_limit_ms, () => {
       game.timeUp = true;
       renderQuestion();
@@ -317,6 +318,8 @@ function renderQuestion() {
   else if (game.timeUp) feedback = "Time's up!";
   setText("#q-feedback", feedback);
   showScreen("screen-question");
+  // Only a visible control takes the focus: a text box is ready for typing at once.
+  if (fresh && game.controls.focus && !answered) game.controls.focus();
 }
 
 function answer(payload) {

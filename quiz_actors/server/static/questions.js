@@ -309,8 +309,11 @@ function revealSlider(q) {
   zone.style.width = `${(100 * (Math.min(q.max, q.value + q.tolerance) - Math.max(q.min, q.value - q.tolerance))) / span}%`;
   const mark = el("div", { class: "scale-right" }, el("span", {}, formatNumber(q.value)));
   mark.style.left = at(q.value);
+  // Each value's count above its stack, while there are few enough to read.
+  const labelled = answers.length <= 12;
   const stacks = answers.map((a) => {
-    const stack = el("div", { class: "scale-stack", title: `${formatNumber(a.value)}: ${plural(a.count, "answer", "answers")}` });
+    const stack = el("div", { class: "scale-stack", title: `${formatNumber(a.value)}: ${plural(a.count, "answer", "answers")}` },
+      labelled ? el("span", {}, `${formatNumber(a.value)} ×${a.count}`) : null);
     stack.style.left = at(a.value);
     stack.style.height = `${Math.max(8, (100 * a.count) / most)}%`;
     return stack;
