@@ -6,7 +6,7 @@ question closes contains its correct choices.
 
 from __future__ import annotations
 
-from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question
+from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question, revealed
 from quiz_actors.protocol import encode
 
 LEADERBOARD_SIZE = 10
@@ -128,8 +128,7 @@ class Results:
                 "seq": seq,
                 "index": result["index"],
                 "reason": result["reason"],
-                "correct": result["correct"],
-                "distribution": result["distribution"],
+                **revealed(result),
             }
             self._closed_prefix = encode(shared)[:-1]
         mine = self.room.last_result["results"].get(user_id)

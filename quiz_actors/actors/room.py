@@ -444,7 +444,7 @@ class RoomActor(pykka.ThreadingActor):
 
     def _on_answer(self, sender: Sender, message: dict, received_at: int, ref: Any) -> None:
         question = message["question"]
-        self.room.answer(sender.user_id, question, message["choice"], received_at)
+        self.room.answer(sender.user_id, question, message, received_at)
         self.unsaved.answers.append((sender, ref, question))
         self._request_save()
 

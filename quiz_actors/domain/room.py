@@ -14,13 +14,25 @@ themselves (``QuizStarted``) do not advance it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.names import NameInvalid, name_key, normalise_name
-from quiz_actors.domain.scoring import score_answer
+from quiz_actors.domain.questions import (
+    AnswerRefused,
+    JudgedAnswer,
+    decide,
+    is_judged,
+    public_view,
+    read_answer,
+    reveal,
+    type_of,
+)
+from quiz_actors.domain.scoring import streak_without_answer
+from quiz_actors.domain.verdict import Verdict, verdict_of
 
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
 FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
@@ -35,6 +47,21 @@ def _topic(name: str) -> str:
 
 
 class Room(Aggregate):
+    # Snapshots of version 1 were taken before question types: see upcast_v1_v2.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A room snapshot from before question types: every question was a choice question,
+        each answer a ``choice`` judged right or wrong."""
+        current = state.get("current")
+        if current is not None:
+            for a in current["answers"].values():
+                a.setdefault("answer", {"choice": a["choice"]})
+                a.setdefault("verdict", verdict_of(a["correct"]).outcome)
+        if state.get("last_result") is not None:
+            state["last_result"].setdefault("question_type", "choice")
+
     # ------------------------------------------------------------------ creation
 
     @event("RoomCreated", topic=_topic("RoomCreated"))
@@ -253,7 +280,9 @@ class Room(Aggregate):
             self._question_closed(index=self.question_index, reason="skipped", at=at)
         self._quiz_ended(reason="ended_by_host", at=at)
 
-    def answer(self, user_id: str, question: int, choice: int, received_at: int) -> dict:
+    def answer(self, user_id: str, question: int, given: Mapping[str, Any] | int, received_at: int) -> dict:
+        """Decide one answer. ``given`` holds the answer message's payload field; a bare
+        number is a ``choice``, as callers from before question types pass it."""
         self._require_member(user_id)
         if self.is_host(user_id):
             raise RoomError("not_player", "The host does not answer")
@@ -265,28 +294,25 @@ class Room(Aggregate):
         if user_id in self.current["answers"]:
             raise RoomError("already_answered", "You have already answered this question")
         q = self.question(question)
-        if not 0 <= choice < len(q["choices"]):
-            raise RoomError("bad_choice", f"Choose between 0 and {len(q['choices']) - 1}")
+        try:
+            payload = read_answer(q, {"choice": given} if isinstance(given, int) else given)
+        except AnswerRefused as refused:
+            raise RoomError(refused.code, refused.message) from None
         if received_at > self.current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
         elapsed = max(0, received_at - self.current["shown_at"])
-        correct = choice in q["correct"]
-        score = score_answer(
-            correct=correct,
-            elapsed_ms=elapsed,
-            time_limit_ms=q["time_limit_s"] * 1000,
-            points_kind=q["points"],
-            streak_before=self.members[user_id]["streak"],
-        )
+        verdict, score = decide(q, payload, elapsed_ms=elapsed, streak_before=self.members[user_id]["streak"])
         self._answer_submitted(
             question=question,
             user_id=user_id,
-            choice=choice,
+            choice=payload.get("choice"),
             received_at=received_at,
             elapsed_ms=elapsed,
-            correct=correct,
+            correct=verdict.right,
             points=score.points,
             streak=score.streak,
+            answer=payload,
+            verdict=verdict.outcome,
         )
         return self.current["answers"][user_id]
 
@@ -409,16 +435,20 @@ class Room(Aggregate):
         self,
         question: int,
         user_id: str,
-        choice: int,
+        choice: int | None,
         received_at: int,
         elapsed_ms: int,
         correct: bool,
         points: int,
         streak: int,
+        answer: dict | None = None,
+        verdict: str | None = None,
     ) -> None:
         self.current["answers"][user_id] = {
             "user_id": user_id,
             "choice": choice,
+            "answer": answer if answer is not None else {"choice": choice},
+            "verdict": verdict if verdict is not None else verdict_of(correct).outcome,
             "received_at": received_at,
             "elapsed_ms": elapsed_ms,
             "correct": correct,
@@ -431,10 +461,9 @@ class Room(Aggregate):
     def _question_closed(self, index: int, reason: str, at: int) -> None:
         q = self.question(index)
         answers = self.current["answers"]
-        distribution = [0] * len(q["choices"])
+        judged = is_judged(q)
         # Scores change in the order answers arrived: that decides ties.
         for a in sorted(answers.values(), key=lambda a: a["received_at"]):
-            distribution[a["choice"]] += 1
             member = self.members.get(a["user_id"])
             if member is None:
                 continue
@@ -448,7 +477,7 @@ class Room(Aggregate):
                 continue
             a = answers.get(user_id)
             if a is None:
-                member["streak"] = 0
+                member["streak"] = streak_without_answer(judged, member["streak"])
             results[user_id] = {
                 "correct": bool(a and a["correct"]),
                 "points": a["points"] if a else 0,
@@ -456,11 +485,12 @@ class Room(Aggregate):
                 "score": member["score"],
             }
         self.phase = REVEAL
+        shown = [JudgedAnswer(a["answer"], Verdict(a["verdict"])) for a in answers.values()]
         self.last_result = {
             "index": index,
             "reason": reason,
-            "correct": list(q["correct"]),
-            "distribution": distribution,
+            "question_type": type_of(q).name,
+            **reveal(q, shown),
             "results": results,
         }
         self._changed(at)
@@ -488,11 +518,15 @@ def describe_question(room: Room) -> dict[str, Any] | None:
         "index": index,
         "count": room.question_count,
         "text": q["text"],
-        "choices": list(q["choices"]),
+        **public_view(q),
         "time_limit_ms": q["time_limit_s"] * 1000,
         "deadline_ms": room.current["deadline_at"],
     }
     if room.phase == REVEAL and room.last_result is not None:
-        public["correct"] = list(room.last_result["correct"])
-        public["distribution"] = list(room.last_result["distribution"])
+        public.update(revealed(room.last_result))
     return public
+
+
+def revealed(result: dict[str, Any]) -> dict[str, Any]:
+    """The reveal part of a closed question's result: what ``question_closed`` shows everyone."""
+    return {k: v for k, v in result.items() if k not in ("index", "reason", "results")}

@@ -29,7 +29,15 @@ from eventstore.persistence import StoreUrlError
 from eventstore.replay import ReadingStore
 from quiz_actors.domain.room import Room
 from quiz_actors.tools.output import compact, fmt_time, json_line, parse_time, table, who, write_csv
-from quiz_actors.tools.reports import GAME_COLUMNS, HISTORY_COLUMNS, RANK_COLUMNS, game_rows, user_history
+from quiz_actors.tools.reports import (
+    GAME_COLUMNS,
+    HISTORY_COLUMNS,
+    RANK_COLUMNS,
+    TYPE_COLUMNS,
+    by_type,
+    game_rows,
+    user_history,
+)
 from quiz_actors.tools.room_events import audit_columns
 from quiz_actors.tools.rooms import Candidate, ToolError, check_store_exists, choose
 
@@ -244,7 +252,14 @@ def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
     if not any(r.event_type == "RoomCreated" for r in rows):
         raise ToolError(f"no room {room_id} in the audit log")
     ranking = _ranking(log.store, room_id)
-    return {"room_id": room_id, "code": rows[0].code, "answers": game_rows(rows, ranking), "ranks": ranking}
+    answers = game_rows(rows, ranking)
+    return {
+        "room_id": room_id,
+        "code": rows[0].code,
+        "answers": answers,
+        "ranks": ranking,
+        "by_type": by_type(answers),
+    }
 
 
 def game_print(report: dict, args: argparse.Namespace) -> None:
@@ -258,14 +273,15 @@ def game_print(report: dict, args: argparse.Namespace) -> None:
         print()
         print(
             table(
-                ["Q", "player", "answered", "choice", "correct", "points", "elapsed s"],
+                ["Q", "type", "player", "answered", "answer", "verdict", "points", "elapsed s"],
                 [
                     [
                         a["question"],
+                        a["question_type"],
                         who(a["name"], a["user_id"]),
                         a["answered"],
-                        "" if a["choice"] is None else f"{a['choice']} {a['choice_text']}",
-                        a["correct"],
+                        a["answer"] or "",
+                        a["verdict"] or "",
                         a["points"],
                         None if a["elapsed_ms"] is None else round(a["elapsed_ms"] / 1000, 3),
                     ]
@@ -273,6 +289,9 @@ def game_print(report: dict, args: argparse.Namespace) -> None:
                 ],
             )
         )
+        print()
+        print("By question type")
+        print(table(list(TYPE_COLUMNS), [[t[c] for c in TYPE_COLUMNS] for t in report["by_type"]]))
         print()
         print("Final ranks")
         print(table(list(RANK_COLUMNS), [[r[c] for c in RANK_COLUMNS] for r in ranking]))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventstore.audit import AuditRow
+from quiz_actors.domain.questions import describe_answer, public_view, type_of
+from quiz_actors.tools.room_events import answer_payload, answer_verdict
 
 GAME_COLUMNS = (
     "room_id",
@@ -22,7 +24,11 @@ GAME_COLUMNS = (
     "elapsed_ms",
     "final_score",
     "final_rank",
+    "question_type",
+    "answer",
+    "verdict",
 )
+TYPE_COLUMNS = ("question_type", "questions", "answers", "right", "wrong", "unjudged", "no_answer", "points")
 RANK_COLUMNS = ("rank", "user_id", "name", "score")
 HISTORY_COLUMNS = (
     "room_id",
@@ -77,6 +83,7 @@ def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
     out = []
     for q in sorted(questions.values(), key=lambda q: q.index):
         text = quiz["questions"][q.index]
+        choices = public_view(text)["choices"]  # true_false's are "True" and "False"
         who = (q.players or set()) | set(q.answers)
         for user in sorted(who, key=lambda u: (names.get(u, "").casefold(), u)):
             a = q.answers.get(user)
@@ -90,15 +97,36 @@ def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
                     "name": names.get(user),
                     "answered": a is not None,
                     "choice": a["choice"] if a else None,
-                    "choice_text": text["choices"][a["choice"]] if a else None,
+                    "choice_text": choices[a["choice"]] if a and a["choice"] is not None else None,
                     "correct": bool(a and a["correct"]),
                     "points": a["points"] if a else 0,
                     "elapsed_ms": a["elapsed_ms"] if a else None,
                     "final_score": ranks.get(user, {}).get("score"),
                     "final_rank": ranks.get(user, {}).get("rank"),
+                    "question_type": type_of(text).name,
+                    "answer": describe_answer(text, answer_payload(a)) if a else None,
+                    "verdict": answer_verdict(a) if a else None,
                 }
             )
     return out
+
+
+def by_type(game: list[dict]) -> list[dict]:
+    """The game's rows summed up per question type, in the order the types first came up."""
+    out: dict[str, dict] = {}
+    questions: dict[str, set[int]] = {}
+    for row in game:
+        kind = row["question_type"]
+        entry = out.setdefault(kind, {c: 0 for c in TYPE_COLUMNS} | {"question_type": kind})
+        questions.setdefault(kind, set()).add(row["question"])
+        entry["answers"] += row["answered"]
+        entry["no_answer"] += not row["answered"]
+        if row["verdict"] is not None:
+            entry[row["verdict"]] += 1
+        entry["points"] += row["points"]
+    for kind, entry in out.items():
+        entry["questions"] = len(questions[kind])
+    return list(out.values())
 
 
 def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, list[AuditRow]]) -> list[dict]:

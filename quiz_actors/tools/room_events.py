@@ -12,6 +12,7 @@ from typing import Any
 from eventstore.audit import Columns
 from eventstore.replay import event_fields, event_type
 from quiz_actors.domain.directory import RoomDirectory
+from quiz_actors.domain.questions import describe_answer, describe_right, type_of
 from quiz_actors.domain.room import Room
 from quiz_actors.domain.secret import ServerSecret
 from quiz_actors.tools.output import fmt_time
@@ -57,6 +58,26 @@ def question_label(index: int) -> str:
     return f"Q{index}"
 
 
+def answer_payload(fields: dict[str, Any]) -> dict[str, Any]:
+    """An answer event's payload. Rows the audit log stored before question types have only ``choice``."""
+    answer: dict[str, Any] | None = fields.get("answer")
+    return answer if answer is not None else {"choice": fields["choice"]}
+
+
+def answer_verdict(fields: dict[str, Any]) -> str:
+    verdict: str | None = fields.get("verdict")
+    return verdict if verdict is not None else ("right" if fields["correct"] else "wrong")
+
+
+def answer_words(q: dict[str, Any], fields: dict[str, Any]) -> str:
+    """``choice 1 "b"`` for a choice question (as before question types), the answer in words otherwise."""
+    words = describe_answer(q, answer_payload(fields))
+    return f"choice {words}" if type_of(q).name == "choice" else words
+
+
+VERDICT_WORDS = {"right": "right", "wrong": "wrong", "unjudged": "not judged (a poll)"}
+
+
 def summary(event: Any, room: Room, names: dict[str, str]) -> str:
     """One line on what an event did; ``room`` is the room right after it."""
     kind, f = event_type(event), event_fields(event)
@@ -93,18 +114,23 @@ def summary(event: Any, room: Room, names: dict[str, str]) -> str:
         )
     if kind == "AnswerSubmitted":
         q = room.question(f["question"])
-        verdict = "right" if f["correct"] else "wrong"
-        choice = f'{f["choice"]} "{q["choices"][f["choice"]]}"'
         return (
-            f"{question_label(f['question'])}: choice {choice} {verdict}, {f['points']} points, "
+            f"{question_label(f['question'])}{_type_note(q)}: {answer_words(q, f)} "
+            f"{VERDICT_WORDS[answer_verdict(f)]}, {f['points']} points, "
             f"streak {f['streak']}, after {f['elapsed_ms'] / 1000:.3f} s"
         )
     if kind == "QuestionClosed":
         result = room.last_result
+        q = room.question(f["index"])
         scores = ", ".join(f"{name(u)} +{r['points']}={r['score']}" for u, r in result["results"].items())
+        if type_of(q).name == "choice":
+            outcome = f"correct {result['correct']}, answers {result['distribution']}"
+        else:
+            right = describe_right(q)
+            outcome = (f"right answer {right}, " if right else "") + f"answers {_closed_answers(result)}"
         return (
-            f"{question_label(f['index'])} closed ({f['reason']}): correct {result['correct']}, "
-            f"answers {result['distribution']}; {scores or 'no players'}"
+            f"{question_label(f['index'])}{_type_note(q)} closed ({f['reason']}): {outcome}; "
+            f"{scores or 'no players'}"
         )
     if kind == "QuizEnded":
         ranks = ", ".join(f"{r['rank']}. {r['name']} {r['score']}" for r in room.ranking())
@@ -112,3 +138,17 @@ def summary(event: Any, room: Room, names: dict[str, str]) -> str:
     if kind == "RoomClosed":
         return f"room closed ({f['reason']})"
     return ", ".join(f"{k}={v}" for k, v in f.items())
+
+
+def _type_note(q: dict[str, Any]) -> str:
+    name = type_of(q).name
+    return "" if name == "choice" else f" ({name})"
+
+
+def _closed_answers(result: dict[str, Any]) -> str:
+    if "answers" in result:  # a slider: where the answers fell
+        return ", ".join(f"{a['value']}×{a['count']}" for a in result["answers"]) or "none"
+    if "wrong_answers" in result:  # a typed answer
+        wrong = ", ".join(f"{w['text']!r}×{w['count']}" for w in result["wrong_answers"])
+        return f"{result['right_count']} right" + (f", wrong {wrong}" if wrong else "")
+    return str(result["distribution"])

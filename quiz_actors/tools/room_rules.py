@@ -12,9 +12,9 @@ from typing import Any
 
 from eventstore.replay import event_fields, event_type
 from quiz_actors.domain.names import name_key
+from quiz_actors.domain.questions import AnswerRefused, decide, read_answer
 from quiz_actors.domain.room import CLOSED, ENDED, LOBBY, QUESTION, REVEAL, Room
-from quiz_actors.domain.scoring import score_answer
-from quiz_actors.tools.room_events import NOT_BROADCAST
+from quiz_actors.tools.room_events import NOT_BROADCAST, answer_payload, answer_verdict, answer_words
 
 
 class RoomRules:
@@ -110,19 +110,18 @@ class RoomRules:
             late = f["received_at"] - room.current["deadline_at"]
             problems.append(f"answer received {late} ms after its deadline")
         q = room.question(question)
-        if not 0 <= f["choice"] < len(q["choices"]):
-            return problems + [f"choice {f['choice']} out of range"]
+        try:
+            payload = read_answer(q, answer_payload(f))
+        except AnswerRefused as refused:
+            return problems + [f"the answer {answer_payload(f)} does not fit the question: {refused.message}"]
         if f["elapsed_ms"] != max(0, f["received_at"] - room.current["shown_at"]):
             problems.append(f"elapsed {f['elapsed_ms']} ms does not match its receipt time")
-        if f["correct"] != (f["choice"] in q["correct"]):
-            problems.append(f"marked {'right' if f['correct'] else 'wrong'} but choice {f['choice']} is not")
-        expected = score_answer(
-            correct=f["choice"] in q["correct"],
-            elapsed_ms=f["elapsed_ms"],
-            time_limit_ms=q["time_limit_s"] * 1000,
-            points_kind=q["points"],
-            streak_before=room.members[user]["streak"],
+        # Judged and scored again by the domain's own rules.
+        verdict, expected = decide(
+            q, payload, elapsed_ms=f["elapsed_ms"], streak_before=room.members[user]["streak"]
         )
+        if answer_verdict(f) != verdict.outcome or f["correct"] != verdict.right:
+            problems.append(f"marked {answer_verdict(f)} but {answer_words(q, f)} is {verdict.outcome}")
         if (f["points"], f["streak"]) != (expected.points, expected.streak):
             problems.append(
                 f"{f['points']} points, streak {f['streak']}; the scoring rule gives "
