@@ -538,3 +538,35 @@ def test_a_decision_is_the_verdict_and_its_score_by_the_questions_own_limit_and_
     assert (poll_verdict.outcome, poll_score.points, poll_score.streak) == (UNJUDGED, 0, 4)
     wrong, nothing = decide(one(ORDER), {"order": [0, 1, 2, 3]}, elapsed_ms=0, streak_before=4)
     assert (wrong.outcome, nothing.points, nothing.streak) == (WRONG, 0, 0)
+
+
+# ------------------------------------------------------------------ any payload at all
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-10, 300)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=45),
+    lambda children: (
+        st.lists(children, max_size=7) | st.dictionaries(st.text(max_size=8), children, max_size=3)
+    ),
+    max_leaves=12,
+)
+
+
+@given(
+    question=st.sampled_from([CHOICE, MULTI, TRUE_FALSE, TYPED, SLIDER, ORDER, POLL]),
+    message=st.dictionaries(st.sampled_from(["choice", "choices", "text", "value", "order"]), json_values),
+)
+def test_any_payload_is_accepted_and_judged_or_refused_in_words(question, message):
+    q = one(question)
+    try:
+        payload = read_answer(q, message)
+    except AnswerRefused as refused:
+        assert refused.code in ("bad_answer", "bad_choice") and refused.message
+        return
+    verdict = judge(q, payload)
+    assert verdict.outcome in (RIGHT, WRONG, UNJUDGED)
+    assert reveal(q, [JudgedAnswer(payload, verdict)])["correct"] is not None
+    assert describe_answer(q, payload)
