@@ -8,8 +8,9 @@ aggregates it snapshots are handed to it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -20,11 +21,22 @@ from eventstore.persistence import DEFAULT_STORE_URL, env_for_store
 SNAPSHOT_EVERY = 500  # events; replaying what follows a snapshot stays around 15 ms
 
 
+class StoreObserver(Protocol):
+    """Told how each commit and each load went (the server's metrics)."""
+
+    def saved(self, events: Sequence[Any], seconds: float) -> None: ...
+
+    def save_failed(self, seconds: float) -> None: ...
+
+    def loaded(self, aggregate: Any, seconds: float) -> None: ...
+
+
 class EventStore(Application):
     name = "quiz"  # table prefix on PostgreSQL: quiz_events, quiz_snapshots
 
-    def __init__(self, url: str = DEFAULT_STORE_URL):
+    def __init__(self, url: str = DEFAULT_STORE_URL, observer: StoreObserver | None = None):
         self.url = url
+        self.observer = observer
         env = env_for_store(url)
         # Snapshots are read by every load; they are written by snapshot_if_due,
         # not by the library's save (which rebuilds the aggregate to snapshot it).
@@ -47,12 +59,30 @@ class EventStore(Application):
         self.snapshots.put([Snapshot.take(aggregate)])
         return True
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """The library's save (one atomic commit), timed for the observer."""
+        if self.observer is None:
+            return super().save(*objs, **kwargs)
+        started = time.perf_counter()
+        try:
+            recordings = super().save(*objs, **kwargs)
+        except Exception:
+            self.observer.save_failed(time.perf_counter() - started)
+            raise
+        if recordings:
+            self.observer.saved([r.domain_event for r in recordings], time.perf_counter() - started)
+        return recordings
+
     def load(self, aggregate_id: UUID, version: int | None = None) -> Any:
         """Rebuild an aggregate by replay; ``None`` if it was never stored."""
+        started = time.perf_counter()
         try:
-            return self.repository.get(aggregate_id, version=version)
+            aggregate = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             return None
+        if self.observer is not None:
+            self.observer.loaded(aggregate, time.perf_counter() - started)
+        return aggregate
 
     def stored_events(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, oldest first."""

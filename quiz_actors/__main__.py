@@ -1,14 +1,20 @@
-"""``quiz-server``: run the server until SIGINT or SIGTERM."""
+"""``quiz-server``: run the server until SIGINT or SIGTERM (``server/run.py`` says how each stops it).
+
+``--version`` prints the version; ``--check-config`` checks the settings and
+that the store answers, then exits (0 when all is well).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 
-from aiohttp import web
-
-from eventstore.persistence import StoreUrlError, describe_store, redact
-from quiz_actors.server.app import create_app
+from eventstore import EventStore
+from eventstore.persistence import describe_store, redact
+from quiz_actors import __version__, logs
+from quiz_actors.server import open_files
+from quiz_actors.server.run import serve
 from quiz_actors.settings import Settings
 
 # Python's default collector thresholds run a full collection every few hundred
@@ -19,21 +25,54 @@ GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def main(argv: list[str] | None = None) -> None:
-    settings = Settings.from_command_line(argv)
-    gc.set_threshold(*GC_THRESHOLDS)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    parser = Settings.command_line_parser()
+    parser.add_argument("--version", action="version", version=f"quiz-server {__version__}")
+    parser.add_argument(
+        "--check-config",
+        action="store_true",
+        help="check the settings and that the store answers, then exit (status 0: all fine)",
     )
+    options = vars(parser.parse_args(argv))
+    check_only = options.pop("check_config")
+    settings = Settings.from_env(None, **options)
+    problems = settings.problems()
+    if problems:
+        raise SystemExit("quiz-server: these settings cannot work:\n  " + "\n  ".join(problems))
+    if check_only:
+        raise SystemExit(check_config(settings))
+    gc.set_threshold(*GC_THRESHOLDS)
+    logs.configure(settings.log_level, settings.log_format)
     log = logging.getLogger("quiz_actors")
+    log.info("quiz-server %s", __version__)
+    log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))
+    limits = open_files.raise_to_hard_limit()
+    log.info(open_files.describe(limits))
+    shortfall = open_files.shortfall(limits, settings.max_connections)
+    if shortfall is not None:
+        log.warning(shortfall)
+    asyncio.run(serve(settings))
+
+
+def check_config(settings: Settings) -> int | str:
+    """0 when the store answers, else what is wrong (SystemExit prints it and exits 1)."""
+    print(f"settings: fine (quiz-server {__version__})")
+    print(f"store: {redact(settings.store)} ({describe_store(settings.store)})")
     try:
-        log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))
-    except StoreUrlError as e:
-        raise SystemExit(f"quiz-server: {e}") from None
-    log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
-    # run_app handles SIGINT/SIGTERM: on_shutdown closes sockets with GOING_AWAY,
-    # then cleanup stops the actors and closes the store.
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None, shutdown_timeout=10)
+        store = EventStore(settings.store)
+        try:
+            store.ping()
+        finally:
+            store.close()
+    except Exception as e:  # noqa: BLE001 - any failure to reach the store is the answer
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return f"quiz-server: the store does not answer: {reason}"
+    print("store: answers")
+    limits = open_files.as_raised()
+    print(f"open files: up to {open_files.show(limits.soft)} once raised to the hard limit")
+    shortfall = open_files.shortfall(limits, settings.max_connections)
+    if shortfall is not None:
+        print(f"warning: {shortfall}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Wire protocol v1: parsing client frames and encoding server messages.
 
-docs/PROTOCOL.md is the contract. This module checks every client frame against
+docs/protocol.md is the contract. This module checks every client frame against
 the field types of its message type before anything else sees it, so the actors
 only ever receive well-formed messages.
 """
@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from quiz_actors import metrics
+
 VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 
-# Close codes (PROTOCOL.md, "Errors").
+# Close codes (docs/protocol.md, "Errors and close codes").
 CLOSE_POLICY = 1008
+CLOSE_SERVICE_RESTART = 1012  # draining before a restart: reconnect now
 CLOSE_TOO_BIG = 1009
 CLOSE_REPLACED = 4000
 CLOSE_MISSED_HEARTBEATS = 4001
@@ -157,17 +160,24 @@ encode = _make_encoder()
 class Batch:
     """Encoded messages that go to one socket together, in order, as one frame.
 
-    The frame is the message itself, or a JSON array of them (PROTOCOL.md lets
+    The frame is the message itself, or a JSON array of them (docs/protocol.md lets
     the server batch). A broadcast hands the same Batch to every member's
     socket, so what the socket layer builds from it (``wire``: the frame's
     bytes) is built once, by the first socket that sends it.
     """
 
-    __slots__ = ("texts", "wire")
+    __slots__ = ("texts", "wire", "_types")
 
     def __init__(self, *texts: str) -> None:
         self.texts = texts
         self.wire: bytes | None = None  # set by the socket layer
+        self._types: tuple[str, ...] | None = None
+
+    def types(self) -> tuple[str, ...]:
+        """The messages' types, for the metrics: read once for all the sockets a broadcast reaches."""
+        if self._types is None:
+            self._types = tuple(map(metrics.message_type, self.texts))
+        return self._types
 
     def payload(self) -> bytes:
         texts = self.texts
@@ -181,6 +191,7 @@ class Batch:
 
 
 def error(code: str, message: str, ref: Any = None) -> dict:
+    metrics.ERRORS_SENT.labels(code).inc()  # every error reply is built here; codes are a fixed set
     reply = {"type": "error", "code": code, "message": message}
     if ref is not None:
         reply["ref"] = ref

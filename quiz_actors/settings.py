@@ -7,11 +7,13 @@ option; the option wins over the variable, the variable over the default.
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
-from eventstore.persistence import DEFAULT_STORE_URL
+from eventstore.persistence import DEFAULT_STORE_URL, StoreUrlError, env_for_store
 
 
 def _setting(default, env: str, help: str, flag: str | None = None):  # type: ignore[no-untyped-def]
@@ -104,6 +106,28 @@ class Settings:
         "", "QUIZ_ADMIN_KEY", "when set, uploading quizzes and creating rooms require it"
     )
     log_level: str = _setting("INFO", "QUIZ_LOG_LEVEL", "logging level")
+    log_format: str = _setting(
+        "text", "QUIZ_LOG_FORMAT", "text (one line a record) or json (one JSON object a line)"
+    )
+    drain_grace_s: float = _setting(
+        5.0,
+        "QUIZ_DRAIN_GRACE_S",
+        "on SIGTERM: seconds the server goes on serving, /readyz saying 503, before it restarts sockets",
+    )
+    metrics_allow: str = _setting(
+        "",
+        "QUIZ_METRICS_ALLOW",
+        "comma-separated address ranges (10.0.0.0/8, ::1/128) that may read /metrics; empty: any",
+    )
+    trusted_proxies: str = _setting(
+        "",
+        "QUIZ_TRUSTED_PROXIES",
+        "comma-separated address ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+        "are believed (the client's address and https)",
+    )
+    metrics_token: str = _setting(
+        "", "QUIZ_METRICS_TOKEN", "when set, /metrics needs Authorization: Bearer <token>"
+    )
 
     @property
     def heartbeat_ms(self) -> int:
@@ -120,10 +144,52 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
+    def problems(self) -> list[str]:
+        """Every setting whose value cannot work, in plain words (empty: all fine)."""
+        found = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                continue
+            zero_ok = f.name in _ZERO_ALLOWED
+            if value < 0 or (value == 0 and not zero_ok):
+                found.append(
+                    f"{_named(f.name)} must be {'0 or more' if zero_ok else 'more than 0'}, not {value}"
+                )
+        if self.port > 65535:
+            found.append(f"{_named('port')} must be a port number up to 65535, not {self.port}")
+        if logging.getLevelName(self.log_level.upper()) not in range(0, 100):
+            found.append(f"{_named('log_level')}: {self.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+        if self.log_format not in ("text", "json"):
+            found.append(f"{_named('log_format')}: {self.log_format!r} is neither text nor json")
+        try:
+            env_for_store(self.store)
+        except StoreUrlError as e:
+            found.append(f"{_named('store')}: {e}")
+        except OSError as e:  # the SQLite file's folder cannot be created
+            found.append(f"{_named('store')}: {e.strerror}: {e.filename}")
+        for name in ("metrics_allow", "trusted_proxies"):
+            try:
+                self.networks(name)
+            except ValueError as e:
+                found.append(f"{_named(name)}: {e}")
+        return found
+
+    def networks(self, name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """A setting that lists address ranges (``metrics_allow``, ``trusted_proxies``), parsed;
+        ValueError naming an item that is not an address range."""
+        networks = []
+        for item in (part.strip() for part in getattr(self, name).split(",")):
+            if item:
+                try:
+                    networks.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an address range like 10.0.0.0/8") from None
+        return networks
+
     @classmethod
-    def from_command_line(
-        cls, argv: list[str] | None = None, environ: Mapping[str, str] | None = None
-    ) -> Settings:
+    def command_line_parser(cls) -> argparse.ArgumentParser:
+        """``quiz-server``'s options: one per setting."""
         parser = argparse.ArgumentParser(
             prog="quiz-server", description="Run the quiz-actors real-time quiz server."
         )
@@ -136,8 +202,33 @@ class Settings:
                 default=None,
                 help=f"{f.metadata['help']} (env {f.metadata['env']}, default {f.default})",
             )
-        args = parser.parse_args(argv)
+        return parser
+
+    @classmethod
+    def from_command_line(
+        cls, argv: list[str] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        args = cls.command_line_parser().parse_args(argv)
         return cls.from_env(environ, **vars(args))
+
+
+# Settings for which 0 means something (no grace, no wait, any free port…).
+_ZERO_ALLOWED = frozenset(
+    {
+        "port",
+        "fanout_window_s",
+        "fanout_coalesce_above",
+        "failed_join_lockout_s",
+        "flood_lock_s",
+        "drain_grace_s",
+    }
+)
+
+
+def _named(name: str) -> str:
+    """How a setting is given: its option and its variable."""
+    env = next(f.metadata["env"] for f in fields(Settings) if f.name == name)
+    return f"--{name.replace('_', '-')} ({env})"
 
 
 def _type_of(f):  # type: ignore[no-untyped-def]

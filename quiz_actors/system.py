@@ -16,6 +16,7 @@ import pykka
 
 from eventstore import EventStore
 from eventstore.persistence import describe_store
+from quiz_actors import metrics
 from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
 from quiz_actors.actors.hub import HubActor
 from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher
@@ -47,7 +48,7 @@ class QuizSystem:
         ``connection_dispatcher`` (the server passes its event loop's), else on a
         pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
-        self.store = EventStore(self.settings.store)
+        self.store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
         self.signer = TokenSigner(
             bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000)
         )

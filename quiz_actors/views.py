@@ -1,10 +1,12 @@
 """What members see of a room: wire messages built from the Room aggregate.
 
 Everything here is read-only over the room's state. Nothing built before a
-question closes contains its correct choices.
+question closes contains its right answer, whatever its type.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question, revealed
 from quiz_actors.protocol import encode
@@ -30,7 +32,13 @@ class MemberList:
     (``note``); only those members are encoded again.
     """
 
-    MEMBER_EVENTS = ("MemberJoined", "MemberOnline", "MemberOffline", "MemberLeft", "MemberKicked")
+    MEMBER_EVENTS = (
+        Room.MemberJoined,
+        Room.MemberOnline,
+        Room.MemberOffline,
+        Room.MemberLeft,
+        Room.MemberKicked,
+    )
 
     def __init__(self) -> None:
         self._encoded: dict[str, str] = {}  # in the room's member order
@@ -39,10 +47,9 @@ class MemberList:
 
     def note(self, events: list) -> None:
         for event in events:
-            name = type(event).__name__
-            if name in self.MEMBER_EVENTS:
+            if isinstance(event, self.MEMBER_EVENTS):
                 self._dirty.add(event.user_id)
-            elif name == "QuestionClosed":
+            elif isinstance(event, Room.QuestionClosed):
                 self._rebuild = True  # every score may have changed
 
     def forget(self) -> None:
@@ -103,9 +110,65 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
     )
 
 
-def question_shown(room: Room) -> dict:
+def question_shown(room: Room, seq: int) -> dict[str, Any]:
+    """The open question, announced as change ``seq`` (a commit may announce several)."""
     public = describe_question(room)
-    return {"type": "question_shown", "seq": room.seq, **public}
+    assert public is not None, "a question is open"
+    return {"type": "question_shown", "seq": seq, **public}
+
+
+# ---------------------------------------------------------------- what one change looks like
+# Built right after the change is decided, with the room's seq and count of that moment.
+
+
+def room_created(room: Room) -> dict[str, Any]:
+    return {"type": "room_created", "code": room.code, "room_id": str(room.id)}
+
+
+def member_joined(room: Room, user_id: str) -> dict[str, Any]:
+    member = member_view(room.members[user_id])
+    return {"type": "member_joined", "seq": room.seq, "member": member, "count": len(room.members)}
+
+
+def member_online(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_online", "seq": room.seq, "user_id": user_id}
+
+
+def member_offline(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_offline", "seq": room.seq, "user_id": user_id}
+
+
+def member_left(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_left", "seq": room.seq, "user_id": user_id, "count": len(room.members)}
+
+
+def member_kicked(room: Room, user_id: str) -> dict[str, Any]:
+    return {"type": "member_kicked", "seq": room.seq, "user_id": user_id, "count": len(room.members)}
+
+
+def left(room: Room) -> dict[str, Any]:
+    """To the member who left."""
+    return {"type": "left", "code": room.code}
+
+
+def kicked(room: Room) -> dict[str, Any]:
+    """To the member the host removed, just before its socket closes."""
+    return {"type": "kicked", "code": room.code}
+
+
+def lock_changed(room: Room) -> dict[str, Any]:
+    if room.locked:
+        return {"type": "room_locked", "seq": room.seq, "reason": room.lock_reason}
+    return {"type": "room_unlocked", "seq": room.seq}
+
+
+def room_closed(room: Room, reason: str) -> dict[str, Any]:
+    return {"type": "room_closed", "seq": room.seq, "reason": reason}
+
+
+def answers_progress(answered: int, total: int) -> dict[str, Any]:
+    """To the host: how many players answered the open question."""
+    return {"type": "answers_progress", "answered": answered, "total": total}
 
 
 class Results:
@@ -128,7 +191,7 @@ class Results:
                 "seq": seq,
                 "index": result["index"],
                 "reason": result["reason"],
-                **revealed(result),
+                **revealed(result),  # the type, the right answer, the distribution
             }
             self._closed_prefix = encode(shared)[:-1]
         mine = self.room.last_result["results"].get(user_id)

@@ -1,7 +1,7 @@
 """Load clients for ``scripts/bench.py``: many WebSocket players in one asyncio loop.
 
 A load process (``worker_main``) runs thousands of ``Player``s, each a real
-aiohttp WebSocket speaking PROTOCOL.md: ``hello``, then ``join`` with the room
+aiohttp WebSocket speaking docs/protocol.md: ``hello``, then ``join`` with the room
 code, ``pong`` to every ``ping``, ``answer`` when told to. The coordinator
 (bench.py) drives the processes over a pipe with small commands ("open these
 players", "answer question 3 within 1 s", "how many have seen question 3?") and
@@ -293,7 +293,7 @@ class Player:
         return True
 
     def _check_seq(self, message: dict, out: list[str]) -> None:
-        """A gap means a lost broadcast: count it and resync, as PROTOCOL.md asks of clients."""
+        """A gap means a lost broadcast: count it and resync, as docs/protocol.md asks of clients."""
         seq = message["seq"]
         if self.seq is not None and seq != self.seq + 1:
             self.tally.seq_gaps += 1

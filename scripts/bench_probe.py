@@ -34,8 +34,7 @@ from bench_gc import GcPauses  # noqa: E402
 
 from eventstore import EventStore  # noqa: E402
 from quiz_actors.__main__ import main  # noqa: E402
-
-ANSWER_EVENT = "AnswerSubmitted"
+from quiz_actors.domain.room import Room  # noqa: E402
 
 _lock = threading.Lock()
 _counts = {
@@ -58,7 +57,7 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
     for obj in objs:
         for event in getattr(obj, "pending_events", ()):
             events += 1
-            if type(event).__name__ == ANSWER_EVENT:
+            if isinstance(event, Room.AnswerSubmitted):
                 answers += 1
     started = time.perf_counter()
     try:

@@ -1,4 +1,4 @@
-"""Bad input gets its PROTOCOL.md error and never disturbs the room."""
+"""Bad input gets its docs/protocol.md error and never disturbs the room."""
 
 from __future__ import annotations
 

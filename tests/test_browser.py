@@ -332,6 +332,57 @@ async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, l
     assert pages.errors == []
 
 
+# Records, in the page, every text the connection banner showed and every
+# connection state the page went through.
+WATCH_CONNECTION = """() => {
+  window.bannerShown = [];
+  window.connectionKinds = [];
+  const banner = document.querySelector("#status");
+  new MutationObserver(() => {
+    if (!banner.hidden) window.bannerShown.push(banner.textContent);
+  }).observe(banner, { attributes: true, childList: true, characterData: true, subtree: true });
+  new MutationObserver(() => window.connectionKinds.push(document.body.dataset.connection)).observe(
+    document.body, { attributes: true, attributeFilter: ["data-connection"] });
+}"""
+
+
+async def test_pages_reconnect_quietly_when_the_server_restarts(pages, live_server):
+    """A drained server closes sockets with 1012: the pages come back without a word."""
+    from quiz_actors.server.keys import DRAIN
+
+    await upload(live_server.base_url, LONG_QUIZ)
+    host = await pages.open("/host", LAPTOP, "host")
+    code = await create_room(host, "Patient quiz")
+    ann = await pages.open("/", PHONE, "ann")
+    await join(ann, code, "Ann")
+    ben = await pages.open("/", PHONE, "ben")
+    await join(ben, code, "Ben")
+    await expect(host.locator("#player-count")).to_have_text("2 players")
+    await host.click("#start")
+    await choose(ann, "Apple")
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    for page in (host, ann, ben):
+        await page.evaluate(WATCH_CONNECTION)
+
+    # What SIGTERM does after its grace period, then the server starts again.
+    live_server.app[DRAIN].begin()
+    await live_server.stop()
+    live_server.clock = SystemClock()
+    await live_server.start()
+
+    for page in (host, ann, ben):
+        await expect(page.locator("#q-text")).to_have_text("Which is a fruit?")
+        await expect(page.locator("body")).to_have_attribute("data-connection", "connected")
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await choose(ben, "Carrot")
+    await expect(ben.locator("#r-verdict")).to_have_text("Wrong answer")
+    for page in (host, ann, ben):
+        assert "restarting" in await page.evaluate("window.connectionKinds")
+        assert await page.evaluate("window.bannerShown") == []
+        await expect(page.locator("#status")).to_be_hidden()
+    assert pages.errors == []
+
+
 async def test_a_page_that_misses_a_room_change_asks_for_a_fresh_state(pages):
     host = await pages.open("/host", LAPTOP, "host")
     code = await create_room(host, "Quick demo")

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from eventstore import EventStore
+from quiz_actors.domain.room import Room
 from tests.client import QuizClient, assert_no_seq_gap
 from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join
 from tests.private_postgres import PrivatePostgres, find_pg_bin
@@ -396,7 +397,7 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(
 
     store = EventStore(private_postgres.url)
     try:
-        answers = [e for e in store.stored_events(room_id) if type(e).__name__ == "AnswerSubmitted"]
+        answers = [e for e in store.stored_events(room_id) if isinstance(e, Room.AnswerSubmitted)]
         assert sorted((e.user_id, e.choice) for e in answers) == sorted(
             [(ann.user_id, 0), (ben.user_id, 1), (cat.user_id, 2)]
         )

@@ -26,11 +26,10 @@ import psycopg
 import pytest
 
 from eventstore import EventStore
-from eventstore.audit import AuditLog
 from quiz_actors.actors import hub as hub_module
 from quiz_actors.domain.room import Room
 from quiz_actors.settings import Settings
-from quiz_actors.tools.room_events import audit_columns
+from quiz_actors.tools.audit_model import AuditLog
 from tests.client import apply_to_view
 from tests.conftest import create_room, join
 
@@ -722,7 +721,7 @@ async def test_read_model_catches_up_after_a_restart_mid_game(connect, http, ser
 
 async def caught_up(url: str, timeout: float = 20.0) -> None:
     """Wait until the audit read model has every event stored so far."""
-    store, log = EventStore(url), AuditLog(url, extract=audit_columns)
+    store, log = EventStore(url), AuditLog(url)
     try:
         target = store.max_notification_id()
         deadline = time.monotonic() + timeout

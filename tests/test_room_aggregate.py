@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from eventstore.replay import check
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.room import Room
+from quiz_actors.tools.room_rules import RoomRules
 
 QUIZ = {
     "title": "T",
@@ -137,7 +141,19 @@ def test_cleanup_times():
 commands = st.lists(
     st.tuples(
         st.sampled_from(
-            ["join", "leave", "offline", "start", "next", "answer", "kick", "lock", "unlock", "end"]
+            [
+                "join",
+                "leave",
+                "offline",
+                "start",
+                "next",
+                "answer",
+                "timeout",
+                "kick",
+                "lock",
+                "unlock",
+                "end",
+            ]
         ),
         st.sampled_from(["host", "ann", "ben", "cat"]),
         st.integers(0, 2),
@@ -158,6 +174,8 @@ def apply_command(room: Room, kind: str, user: str, number: int, now: int) -> No
             room.go_offline(user, "disconnected", now)
         elif kind == "answer":
             room.answer(user, number % 2, number, now)
+        elif kind == "timeout":
+            room.close_question("timeout", now)
         elif kind == "kick":
             room.kick("host", user, now)
         elif kind == "lock":
@@ -181,7 +199,43 @@ def test_any_sequence_of_commands_replays_to_the_same_state(script):
         # invariants that hold after every command
         assert len({m["name"].casefold() for m in room.members.values()}) == len(room.members)
         assert room.host_id in room.members
-    assert public_state(replayed(room)) == public_state(room)
+    events = room.collect_events()
+    copy = None
+    for e in events:
+        copy = e.mutate(copy)
+    assert public_state(copy) == public_state(room)
+    # Whatever the commands decided, quiz-replay --check finds nothing wrong with it.
+    result = check(events, RoomRules())
+    assert result.ok, result.problem
+    assert result.events_checked == len(events)
+
+
+def test_check_names_the_tampered_event_of_a_history():
+    room = new_room()
+    room.join("ann", "Ann", T0, 100)
+    room.start("host", T0)
+    room.answer("ann", 0, 1, T0 + 10_000)
+    room.close_question("all_answered", T0 + 10_000)
+    events = room.collect_events()
+    assert check(events, RoomRules()).ok
+    answer = next(e for e in events if isinstance(e, Room.AnswerSubmitted))
+    assert (answer.points, answer.streak) == (750, 1)
+
+    tampered = [dataclasses.replace(e, points=5000) if e is answer else e for e in events]
+    result = check(tampered, RoomRules())
+    assert result.problem is not None
+    assert (result.problem.version, result.problem.event_type) == (
+        answer.originator_version,
+        Room.AnswerSubmitted.__name__,
+    )
+    assert result.problem.message == "5000 points, streak 1; the scoring rule gives 750 points, streak 1"
+    assert result.events_checked == answer.originator_version - 1
+
+    shown = next(e for e in events if isinstance(e, Room.QuestionShown))
+    later = [dataclasses.replace(e, deadline_at=e.deadline_at + 1) if e is shown else e for e in events]
+    problem = check(later, RoomRules()).problem
+    assert problem is not None and problem.version == shown.originator_version
+    assert problem.message == "its deadline does not match the question's time limit"
 
 
 @settings(max_examples=100, deadline=None)

@@ -1,4 +1,4 @@
-"""Kahoot's scoring rule as a pure function (PROTOCOL.md, "Playing")."""
+"""Kahoot's scoring rule as a pure function (docs/protocol.md, "Playing")."""
 
 import pytest
 from hypothesis import given

@@ -36,12 +36,21 @@ async def wait_until_up(http, base_url: str, process) -> None:
     raise AssertionError("server did not come up")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig):
+@pytest.mark.parametrize(("sig", "close_code"), [(signal.SIGTERM, 1012), (signal.SIGINT, 1001)])
+async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig, close_code):
+    """SIGINT: going away (1001); SIGTERM: a restart (1012), here with no grace period."""
     port = free_port()
     env = {**os.environ, "QUIZ_PORT": str(port)}  # the port from the environment, the store from an option
     process = subprocess.Popen(
-        [sys.executable, "-m", "quiz_actors", "--store", f"sqlite:///{tmp_path}/events.sqlite3"],
+        [
+            sys.executable,
+            "-m",
+            "quiz_actors",
+            "--store",
+            f"sqlite:///{tmp_path}/events.sqlite3",
+            "--drain-grace-s",
+            "0",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -57,8 +66,8 @@ async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig):
         await join(ann, code, "Ann")
 
         process.send_signal(sig)
-        assert await ann.expect_closed() == 1001  # GOING_AWAY
-        assert await host.expect_closed() == 1001
+        assert await ann.expect_closed() == close_code
+        assert await host.expect_closed() == close_code
         assert process.wait(timeout=20) == 0
         log = process.stderr.read().decode()
         assert f"listening on http://127.0.0.1:{port}" in log
@@ -79,5 +88,6 @@ def test_bad_store_url_is_a_clear_error(tmp_path):
         timeout=30,
     )
     assert result.returncode != 0
-    assert "quiz-server: Unsupported store URL" in result.stderr
+    assert "quiz-server: these settings cannot work" in result.stderr
+    assert "--store (QUIZ_STORE): Unsupported store URL" in result.stderr
     assert "Traceback" not in result.stderr

@@ -19,11 +19,12 @@ import hmac
 import itertools
 import logging
 import uuid
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pykka
 
-from quiz_actors import protocol
+from quiz_actors import logs, metrics, protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
@@ -69,7 +70,7 @@ class ConnectionActor(PooledActor):
     def __init__(
         self,
         outlet: SocketOutlet,
-        hub: pykka.ActorRef,
+        hub: pykka.ActorRef[Any],
         clock: Clock,
         signer: TokenSigner,
         heartbeat_ms: int,
@@ -87,7 +88,7 @@ class ConnectionActor(PooledActor):
         self.missed_pings_limit = missed_pings_limit
         self.admin_key = admin_key
         self.user_id: str | None = None
-        self.room: pykka.ActorRef | None = None
+        self.room: pykka.ActorRef[Any] | None = None
         self.room_id: str | None = None
         self.unanswered_pings = 0
         self.finished = False
@@ -97,40 +98,35 @@ class ConnectionActor(PooledActor):
 
     def on_receive(self, message: object) -> None:
         try:
-            self._dispatch(message)
+            handler = HANDLERS.get(type(message))
+            if handler is not None:
+                handler(self, message)
         except Exception:  # one bad message must not stop the actor
-            log.exception("connection %s failed on %s", self.conn_id, type(message).__name__)
-            self._reply(protocol.error("internal", "Something went wrong on the server"))
-
-    def _dispatch(self, message: object) -> None:
-        if isinstance(message, Deliver):
-            # A room this socket has just switched away from may still be sending.
-            stale = (
-                message.room_id is not None and self.room_id is not None and message.room_id != self.room_id
+            log.exception(
+                "connection %s failed on %s", self.conn_id, type(message).__name__, extra=self._log_fields()
             )
-            if not self.finished and not stale:
-                self.outlet.send(message.batch)
-        elif isinstance(message, ClientMessage):
-            self._on_client_message(message)
-        elif isinstance(message, AttachedToRoom):
-            self._attach(message)
-        elif isinstance(message, DetachedFromRoom):
-            if message.room_id == self.room_id:
-                self.room, self.room_id = None, None
-        elif isinstance(message, CloseSocket):
-            self._finish(message.code, message.reason)
-        elif isinstance(message, HeartbeatDue):
-            self._on_heartbeat()
-        elif isinstance(message, Replaced):
-            self._reply(protocol.error("replaced", "You connected from somewhere else"))
-            self._leave_room("replaced")
-            self._finish(protocol.CLOSE_REPLACED, "replaced")
-        elif isinstance(message, SocketClosed):
-            self._leave_room("disconnected")
-            if self.user_id is not None:
-                tell_quietly(self.hub, UnregisterConnection(self._sender()))
-            self.finished = True
-            self.stop()
+            self._reply(wire.internal_error())
+
+    def _on_deliver(self, message: Deliver) -> None:
+        # A room this socket has just switched away from may still be sending.
+        stale = message.room_id is not None and self.room_id is not None and message.room_id != self.room_id
+        if not self.finished and not stale:
+            self.outlet.send(message.batch)
+
+    def _on_close_socket(self, message: CloseSocket) -> None:
+        self._finish(message.code, message.reason)
+
+    def _on_replaced(self, _: Replaced) -> None:
+        self._reply(wire.replaced())
+        self._leave_room("replaced")
+        self._finish(protocol.CLOSE_REPLACED, "replaced")
+
+    def _on_socket_closed(self, _: SocketClosed) -> None:
+        self._leave_room("disconnected")
+        if self.user_id is not None:
+            tell_quietly(self.hub, UnregisterConnection(self._sender()))
+        self.finished = True
+        self.stop()
 
     def on_late_message(self, message: object) -> None:
         # A room that attached this socket just as it closed must hear it is gone,
@@ -144,35 +140,44 @@ class ConnectionActor(PooledActor):
         message = incoming.message
         kind = message["type"]
         ref = message.get("ref")
-        if kind == "ping":
-            self._reply({"type": "pong", "t": message.get("t")}, ref)
-            return
-        if kind == "pong":
-            self.unanswered_pings = 0
-            return
-        if kind == "hello":
-            self._on_hello(message, ref)
+        about_the_socket = SOCKET_MESSAGES.get(kind)
+        if about_the_socket is not None:
+            about_the_socket(self, message, ref)
             return
         if self.user_id is None:
-            self._reply(protocol.error("not_authenticated", "Send hello first", ref))
+            self._reply(wire.hello_first(), ref)
             return
-        if kind == "create_room":
-            if not self._admin_key_ok(message.get("admin_key")):
-                log.info("refused create_room from %s (user %s): admin key", self.outlet.peer, self.user_id)
-                self._reply(
-                    protocol.error("unauthorized", "Creating rooms needs the server's admin key"), ref
-                )
-                return
-            tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
-        elif kind == "join":
-            tell_quietly(self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref))
+        for_the_hub = HUB_MESSAGES.get(kind)
+        if for_the_hub is not None:
+            for_the_hub(self, message, ref)
         elif self.room is None:
-            self._reply(protocol.error("not_member", "Join a room first", ref))
+            self._reply(wire.join_first(), ref)
         elif not tell_quietly(self.room, RoomCommand(self._sender(), message, incoming.received_at)):
-            self.room, self.room_id = None, None
-            self._reply(protocol.error("room_closed", "This room has closed"), ref)
+            self._set_room(None, None)
+            self._reply(wire.room_has_closed(), ref)
 
-    def _on_hello(self, message: dict, ref: object) -> None:
+    def _on_ping(self, message: dict[str, Any], ref: object) -> None:
+        self._reply(wire.pong(message.get("t")), ref)
+
+    def _on_pong(self, message: dict[str, Any], ref: object) -> None:
+        self.unanswered_pings = 0
+
+    def _create_room(self, message: dict[str, Any], ref: object) -> None:
+        if not self._admin_key_ok(message.get("admin_key")):
+            log.info(
+                "refused create_room from %s (user %s): admin key",
+                self.outlet.peer,
+                self.user_id,
+                extra=self._log_fields(),
+            )
+            self._reply(wire.admin_key_needed(), ref)
+            return
+        tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
+
+    def _join(self, message: dict[str, Any], ref: object) -> None:
+        tell_quietly(self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref))
+
+    def _on_hello(self, message: dict[str, Any], ref: object) -> None:
         if self.user_id is not None:
             # A second hello changes nothing: the socket keeps its identity.
             self._reply(self._welcome(), ref)
@@ -184,25 +189,30 @@ class ConnectionActor(PooledActor):
         else:
             user_id = self.signer.verify(token, now)
             if user_id is None:
-                log.info("auth failure from %s: invalid or expired token", self.outlet.peer)
-                self._reply(protocol.error("unauthorized", "That token is invalid or expired", ref))
+                log.info(
+                    "auth failure from %s: invalid or expired token",
+                    self.outlet.peer,
+                    extra=self._log_fields(),
+                )
+                self._reply(wire.token_refused(), ref)
                 self._finish(protocol.CLOSE_POLICY, "unauthorized")
                 return
         self.user_id = user_id
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated(user_id)
         tell_quietly(self.hub, RegisterConnection(self._sender()))
-        log.info("user %s connected from %s (connection %s)", user_id, self.outlet.peer, self.conn_id)
+        log.info(
+            "user %s connected from %s (connection %s)",
+            user_id,
+            self.outlet.peer,
+            self.conn_id,
+            extra=self._log_fields(),
+        )
         self._reply(self._welcome(), ref)
 
-    def _welcome(self) -> dict:
-        return {
-            "type": "welcome",
-            "user_id": self.user_id,
-            "token": self._token,
-            "server_time": self.clock.now_ms(),
-            "heartbeat_ms": self.heartbeat_ms,
-        }
+    def _welcome(self) -> dict[str, Any]:
+        assert self.user_id is not None
+        return wire.welcome(self.user_id, self._token, self.clock.now_ms(), self.heartbeat_ms)
 
     def _admin_key_ok(self, presented: object) -> bool:
         if not self.admin_key:
@@ -211,7 +221,7 @@ class ConnectionActor(PooledActor):
 
     # ------------------------------------------------------------- rooms
 
-    def _attach(self, message: AttachedToRoom) -> None:
+    def _on_attached(self, message: AttachedToRoom) -> None:
         if self.finished:
             # The socket closed while the join was on its way: the room must not
             # keep this member online.
@@ -220,34 +230,58 @@ class ConnectionActor(PooledActor):
             return
         if self.room_id is not None and self.room_id != message.room_id:
             self._leave_room("switched")
-        self.room, self.room_id = message.room, message.room_id
+        self._set_room(message.room, message.room_id)
         self.outlet.set_host(message.is_host)  # hosts may send more messages a second
+
+    def _on_detached(self, message: DetachedFromRoom) -> None:
+        if message.room_id == self.room_id:
+            self._set_room(None, None)
 
     def _leave_room(self, reason: str) -> None:
         if self.room is not None and self.user_id is not None:
             tell_quietly(self.room, MemberDisconnected(self._sender(), reason))
-        self.room, self.room_id = None, None
+        self._set_room(None, None)
+
+    def _set_room(self, room: pykka.ActorRef[Any] | None, room_id: str | None) -> None:
+        """The room this socket is attached to; a socket in a room is a member online."""
+        if self.room_id is None and room_id is not None:
+            metrics.MEMBERS_ONLINE.inc()
+        elif self.room_id is not None and room_id is None:
+            metrics.MEMBERS_ONLINE.dec()
+        self.room, self.room_id = room, room_id
+
+    def on_stop(self) -> None:
+        if self.room_id is not None:  # stopped with the server, its socket still attached
+            metrics.MEMBERS_ONLINE.dec()
 
     # ------------------------------------------------------------- liveness
 
-    def _on_heartbeat(self) -> None:
+    def _on_heartbeat(self, _: HeartbeatDue) -> None:
         if self.finished or self.user_id is None:
             return
         if self.unanswered_pings >= self.missed_pings_limit:
-            log.info("user %s missed %s pings: closing", self.user_id, self.unanswered_pings)
+            log.info(
+                "user %s missed %s pings: closing",
+                self.user_id,
+                self.unanswered_pings,
+                extra=self._log_fields(),
+            )
             self._leave_room("timeout")
             self._finish(protocol.CLOSE_MISSED_HEARTBEATS, "missed heartbeats")
             return
         self.unanswered_pings += 1
-        self._reply({"type": "ping", "t": self.clock.now_ms()})
+        self._reply(wire.ping(self.clock.now_ms()))
 
     # ------------------------------------------------------------- helpers
+
+    def _log_fields(self) -> dict[str, str]:
+        return logs.fields(room_id=self.room_id, user_id=self.user_id, address=self.outlet.peer)
 
     def _sender(self) -> Sender:
         assert self.user_id is not None
         return Sender(self.user_id, self.conn_id, self.actor_ref, self.outlet.peer)
 
-    def _reply(self, message: dict, ref: object = None) -> None:
+    def _reply(self, message: dict[str, Any], ref: object = None) -> None:
         if not self.finished:
             self.outlet.send(Batch(protocol.encode(protocol.with_ref(message, ref))))
 
@@ -256,3 +290,33 @@ class ConnectionActor(PooledActor):
         if not self.finished:
             self.outlet.close(code, reason)
             self.finished = True
+
+
+# What a connection does with each message it is told (cosmicpython's messagebus
+# style). Tables of the class's functions, not of bound methods: there are
+# thousands of connections, and each would carry its own copy.
+HANDLERS: dict[type, Callable[[ConnectionActor, Any], None]] = {
+    Deliver: ConnectionActor._on_deliver,
+    ClientMessage: ConnectionActor._on_client_message,
+    AttachedToRoom: ConnectionActor._on_attached,
+    DetachedFromRoom: ConnectionActor._on_detached,
+    CloseSocket: ConnectionActor._on_close_socket,
+    HeartbeatDue: ConnectionActor._on_heartbeat,
+    Replaced: ConnectionActor._on_replaced,
+    SocketClosed: ConnectionActor._on_socket_closed,
+}
+
+ClientHandler = Callable[[ConnectionActor, dict[str, Any], object], None]
+
+# Client messages about the socket itself, answered before and after hello.
+SOCKET_MESSAGES: dict[str, ClientHandler] = {
+    "ping": ConnectionActor._on_ping,
+    "pong": ConnectionActor._on_pong,
+    "hello": ConnectionActor._on_hello,
+}
+
+# Client messages for the hub, once the socket has said hello; every other goes to the room.
+HUB_MESSAGES: dict[str, ClientHandler] = {
+    "create_room": ConnectionActor._create_room,
+    "join": ConnectionActor._join,
+}

@@ -13,11 +13,13 @@ from __future__ import annotations
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import protocol
+from quiz_actors import logs, metrics, protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
@@ -75,6 +77,7 @@ class HubActor(pykka.ThreadingActor):
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         self._sweep()
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
+        self._count_rooms()
 
     def on_stop(self) -> None:
         for timer in self.timers:
@@ -83,6 +86,12 @@ class HubActor(pykka.ThreadingActor):
             if ref.is_alive():
                 ref.stop()
         self.rooms.clear()
+        self._count_rooms()
+
+    def _count_rooms(self) -> None:
+        if self.directory is not None:
+            metrics.ROOMS_OPEN.set(len(self.directory.open_rooms))
+        metrics.ROOMS_IN_MEMORY.set(len(self.rooms))
 
     def _load_directory(self) -> RoomDirectory:
         try:
@@ -109,53 +118,45 @@ class HubActor(pykka.ThreadingActor):
         try:
             if self.directory is None:
                 self.directory = self._load_directory()
-            self._dispatch(message)
+            handler = HANDLERS.get(type(message))
+            if handler is not None:
+                handler(self, message)
+            self._count_rooms()
         except StoreUnavailable:
             log.warning("hub: the store is unavailable; refused %s", type(message).__name__)
-            sender = getattr(message, "sender", None)
-            if sender is not None:
-                self._reply(
-                    sender,
-                    protocol.error("busy", "The server cannot reach its store; try again"),
-                    getattr(message, "ref", None),
-                )
+            self._reply_to_sender_of(message, wire.store_unreachable())
         except Exception:
             log.exception("hub failed on %s", type(message).__name__)
-            sender = getattr(message, "sender", None)
-            if sender is not None:
-                self._reply(
-                    sender,
-                    protocol.error("internal", "Something went wrong on the server"),
-                    getattr(message, "ref", None),
-                )
+            self._reply_to_sender_of(message, wire.internal_error())
 
-    def _dispatch(self, message: object) -> None:
-        if isinstance(message, RegisterConnection):
-            self._register(message.sender)
-        elif isinstance(message, UnregisterConnection):
-            current = self.connections.get(message.sender.user_id)
-            if current == message.sender:
-                del self.connections[message.sender.user_id]
-        elif isinstance(message, CreateRoom):
-            self._create_room(message)
-        elif isinstance(message, JoinRoom):
-            self._join_room(message)
-        elif isinstance(message, RoomWasClosed):
-            self._room_closed(message)
-        elif isinstance(message, HeartbeatTick):
-            for sender in list(self.connections.values()):
-                tell_quietly(sender.conn, HeartbeatDue())
-            self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
-        elif isinstance(message, SweepDue):
-            self._schedule(SweepDue(), self.settings.sweep_interval_s)
-            self.join_guard.forget_old(self.clock.now_ms())
-            self._sweep()
+    def _reply_to_sender_of(self, message: object, reply: dict[str, Any]) -> None:
+        sender = getattr(message, "sender", None)
+        if sender is not None:
+            self._reply(sender, reply, getattr(message, "ref", None))
 
-    def _register(self, sender: Sender) -> None:
+    # ------------------------------------------------------------- connections and heartbeats
+
+    def _register(self, message: RegisterConnection) -> None:
+        sender = message.sender
         previous = self.connections.get(sender.user_id)
         if previous is not None and previous.conn_id != sender.conn_id:
             tell_quietly(previous.conn, Replaced())
         self.connections[sender.user_id] = sender
+
+    def _unregister(self, message: UnregisterConnection) -> None:
+        current = self.connections.get(message.sender.user_id)
+        if current == message.sender:
+            del self.connections[message.sender.user_id]
+
+    def _heartbeat(self, _: HeartbeatTick) -> None:
+        for sender in list(self.connections.values()):
+            tell_quietly(sender.conn, HeartbeatDue())
+        self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
+
+    def _on_sweep_due(self, _: SweepDue) -> None:
+        self._schedule(SweepDue(), self.settings.sweep_interval_s)
+        self.join_guard.forget_old(self.clock.now_ms())
+        self._sweep()
 
     # ------------------------------------------------------------- rooms
 
@@ -163,9 +164,7 @@ class HubActor(pykka.ThreadingActor):
         sender, ref = message.sender, message.ref
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
-            self._reply(
-                sender, protocol.error("quiz_not_found", f"No quiz has id {message.quiz_id[:64]}"), ref
-            )
+            self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
             return
         code = self._free_code()
         now = self.clock.now_ms()
@@ -179,7 +178,7 @@ class HubActor(pykka.ThreadingActor):
                 at=now,
             )
         except RoomError as e:
-            self._reply(sender, protocol.error(e.code, e.message), ref)
+            self._reply(sender, wire.refused(e), ref)
             return
         directory_version = self.directory.version
         self.directory.assign(code=code, room_id=str(room.id), at=now)
@@ -189,11 +188,15 @@ class HubActor(pykka.ThreadingActor):
         except Exception:
             log.exception("could not store a new room")
             self.directory = None  # it assigned a code that was not stored: reload before next use
-            self._reply(
-                sender, protocol.error("busy", "The server could not create the room; try again"), ref
-            )
+            self._reply(sender, wire.room_not_created(), ref)
             return
-        log.info("room %s (%s) created by %s", code, room.id, sender.user_id)
+        log.info(
+            "room %s (%s) created by %s",
+            code,
+            room.id,
+            sender.user_id,
+            extra=logs.fields(room_id=room.id, user_id=sender.user_id, address=sender.ip),
+        )
         self.store.snapshot_if_due(self.directory, directory_version)
         actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
         self.rooms[str(room.id)] = actor
@@ -216,20 +219,25 @@ class HubActor(pykka.ThreadingActor):
         sender, now = message.sender, self.clock.now_ms()
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
-            log.warning("rate limit: join refused for %s (user %s): %s", sender.ip, sender.user_id, refusal)
-            self._reply(sender, protocol.error("rate_limited", refusal), message.ref)
+            log.warning(
+                "rate limit: join refused for %s (user %s): %s",
+                sender.ip,
+                sender.user_id,
+                refusal,
+                extra=logs.fields(user_id=sender.user_id, address=sender.ip),
+            )
+            self._reply(sender, wire.rate_limited(refusal), message.ref)
             return
         room_id = self.directory.room_for(message.code)
         if room_id is None:
             if self.join_guard.failed(sender.ip, now):
                 log.warning(
-                    "join lockout for %s (user %s): too many unknown codes", sender.ip, sender.user_id
+                    "join lockout for %s (user %s): too many unknown codes",
+                    sender.ip,
+                    sender.user_id,
+                    extra=logs.fields(user_id=sender.user_id, address=sender.ip),
                 )
-            self._reply(
-                sender,
-                protocol.error("room_not_found", f"No open room has code {message.code[:12]}"),
-                message.ref,
-            )
+            self._reply(sender, wire.room_not_found(message.code), message.ref)
             return
         actor = self._activate(room_id)
         actor.tell(Join(message.sender, message.name, message.ref))
@@ -238,6 +246,8 @@ class HubActor(pykka.ThreadingActor):
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
+            log.info("room %s: activated from the store", room_id, extra=logs.fields(room_id=room_id))
+            metrics.ROOM_ACTIVATIONS.inc()
             actor = RoomActor.start(uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref)
             self.rooms[room_id] = actor
         return actor
@@ -271,7 +281,12 @@ class HubActor(pykka.ThreadingActor):
             try:
                 room = self.store.load(uuid.UUID(room_id))
             except Exception:
-                log.exception("sweep: cannot load room %s (%s); trying again next sweep", code, room_id)
+                log.exception(
+                    "sweep: cannot load room %s (%s); trying again next sweep",
+                    code,
+                    room_id,
+                    extra=logs.fields(room_id=room_id),
+                )
                 continue
             if room is None:
                 continue
@@ -285,5 +300,17 @@ class HubActor(pykka.ThreadingActor):
     # ------------------------------------------------------------- helpers
 
     @staticmethod
-    def _reply(sender: Sender, message: dict, ref: object = None) -> None:
+    def _reply(sender: Sender, message: dict[str, Any], ref: object = None) -> None:
         tell_quietly(sender.conn, Deliver(Batch(protocol.encode(protocol.with_ref(message, ref)))))
+
+
+# What the hub does with each message it is told (cosmicpython's messagebus style).
+HANDLERS: dict[type, Callable[[HubActor, Any], None]] = {
+    RegisterConnection: HubActor._register,
+    UnregisterConnection: HubActor._unregister,
+    CreateRoom: HubActor._create_room,
+    JoinRoom: HubActor._join_room,
+    RoomWasClosed: HubActor._room_closed,
+    HeartbeatTick: HubActor._heartbeat,
+    SweepDue: HubActor._on_sweep_due,
+}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
+import time
 
+from quiz_actors import metrics
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import Deliver, Sender
 from quiz_actors.protocol import Batch
@@ -22,6 +24,10 @@ class Outgoing:
     broadcast is kept once, with the attach number of the newest member it is
     for, and at release the members share one batch of frames per starting point.
     A member's deferred frames always go out before anything added for it later.
+
+    A round (from the first ``add`` after a ``send`` to the next ``send``, or one
+    ``release_deferred``) that reaches two or more connections is timed for the
+    fan-out metric: it includes building what each member gets.
     """
 
     SEND_EVERY = 250  # connections
@@ -35,16 +41,20 @@ class Outgoing:
         self._later: list[tuple[str, str | None]] = []  # (text, user it is not for)
         self._later_limit: list[int] = []  # newest attach number each deferred text is for
         self._served: dict[str, int] = {}  # user id -> deferred texts it already has
+        self._round_started: float | None = None  # perf_counter of the round's first add
+        self._round_size = 0  # connections the round has handed frames to so far
 
     def attached_now(self, user_id: str) -> None:
         self._attach_counter += 1
         self.attach_no[user_id] = self._attach_counter
 
     def add(self, sender: Sender, text: str) -> None:
+        if self._round_started is None:
+            self._round_started = time.perf_counter()
         entry = self.now.get(sender.conn_id)
         if entry is None:
             if len(self.now) >= self.SEND_EVERY:
-                self.send()  # a connection's frames stay in order: each tell queues behind the last
+                self._send_slice()  # a connection's frames stay in order: each tell queues behind the last
             entry = self.now[sender.conn_id] = (sender, [])
         if self._later:
             entry[1].extend(self._deferred_for(sender.user_id))
@@ -67,6 +77,7 @@ class Outgoing:
         if not self._later:
             return
         self.send()
+        started, reached = time.perf_counter(), 0
         excluded = {but for _, but in self._later if but is not None}
         shared: dict[int, Batch] = {}
         for user_id, sender in self.attached.items():
@@ -81,11 +92,22 @@ class Outgoing:
                     batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
             if batch:
                 tell_quietly(sender.conn, Deliver(batch, self.room_id))
+                reached += 1
         self._later.clear()
         self._later_limit.clear()
         self._served.clear()
+        if reached >= 2:
+            metrics.FANOUT_SECONDS.observe(time.perf_counter() - started)
 
     def send(self) -> None:
+        """Hand out everything added, ending the round."""
+        self._send_slice()
+        started, self._round_started = self._round_started, None
+        reached, self._round_size = self._round_size, 0
+        if started is not None and reached >= 2:
+            metrics.FANOUT_SECONDS.observe(time.perf_counter() - started)
+
+    def _send_slice(self) -> None:
         # Connections given the very same texts (a broadcast) share one Batch, so
         # its frame is built once. Keyed by identity: hashing a big state is not free.
         shared: dict[tuple[int, ...], Batch] = {}
@@ -95,6 +117,7 @@ class Outgoing:
             if batch is None:
                 batch = shared[key] = Batch(*texts)
             tell_quietly(sender.conn, Deliver(batch, self._room_id_for(sender)))
+        self._round_size += len(self.now)
         self.now.clear()
 
     def _room_id_for(self, sender: Sender) -> str | None:

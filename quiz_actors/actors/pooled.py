@@ -2,10 +2,10 @@
 
 pykka's ``ThreadingActor`` gives every actor a thread of its own. A room that
 ``tell``s 2,000 connection actors then wakes 2,000 threads, which fight for the
-GIL (DESIGN.md: ~600 ms to reach 5,000). Here, as with Akka's dispatchers, an
-actor with mail is put on a ready queue and a few worker threads take turns
-draining mailboxes. The actor model is unchanged: one message at a time per
-actor, in order, never two workers on one actor.
+GIL (docs/architecture.md: 0.9-1.7 s to reach 5,000). Here, as with Akka's
+dispatchers, an actor with mail is put on a ready queue and a few worker
+threads take turns draining mailboxes. The actor model is unchanged: one
+message at a time per actor, in order, never two workers on one actor.
 
 It plugs into pykka through the three hooks pykka's ``Actor`` offers "for
 implementors of new actor types" (``_create_actor_inbox``, ``_create_future``,

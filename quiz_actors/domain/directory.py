@@ -12,22 +12,32 @@ import uuid
 from eventsourcing.domain import Aggregate, event
 
 DIRECTORY_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:room-directory")
-_TOPIC = "quiz_actors.domain.directory:RoomDirectory."
 
 
 class RoomDirectory(Aggregate):
+    """Each event is a class with a pinned ``TOPIC``: the name stored with it, which never changes."""
+
     @staticmethod
     def create_id() -> uuid.UUID:
         return DIRECTORY_ID
 
-    @event("DirectoryOpened", topic=_TOPIC + "DirectoryOpened")
+    class DirectoryOpened(Aggregate.Created):
+        TOPIC = "quiz_actors.domain.directory:RoomDirectory.DirectoryOpened"
+
+    @event(DirectoryOpened)
     def __init__(self) -> None:
         self.open_rooms: dict[str, str] = {}  # code -> room id
 
     def room_for(self, code: str) -> str | None:
         return self.open_rooms.get(code)
 
-    @event("CodeAssigned", topic=_TOPIC + "CodeAssigned")
+    class CodeAssigned(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.directory:RoomDirectory.CodeAssigned"
+        code: str
+        room_id: str
+        at: int
+
+    @event(CodeAssigned)
     def assign(self, code: str, room_id: str, at: int) -> None:
         self.open_rooms[code] = room_id
 
@@ -38,6 +48,12 @@ class RoomDirectory(Aggregate):
         self._code_released(code=code, room_id=room_id, at=at)
         return True
 
-    @event("CodeReleased", topic=_TOPIC + "CodeReleased")
+    class CodeReleased(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.directory:RoomDirectory.CodeReleased"
+        code: str
+        room_id: str
+        at: int
+
+    @event(CodeReleased)
     def _code_released(self, code: str, room_id: str, at: int) -> None:
         del self.open_rooms[code]

@@ -2,7 +2,7 @@
 
 
 class RoomError(Exception):
-    """A refused command. ``code`` is a PROTOCOL.md error code."""
+    """A refused command. ``code`` is an error code of docs/protocol.md."""
 
     def __init__(self, code: str, message: str):
         super().__init__(message)

@@ -1,6 +1,6 @@
 """Quiz documents: validation, and the Quiz and QuizCatalog aggregates.
 
-A quiz document is what a host uploads (see docs/PROTOCOL.md, "HTTP"). It is
+A quiz document is what a host uploads (see docs/protocol.md, "HTTP"). It is
 validated here, completely, so that every problem is reported at once with a
 path to the offending field. A valid document is stored as a ``Quiz`` aggregate;
 the ``QuizCatalog`` aggregate lists every quiz's summary so that listing quizzes
@@ -66,7 +66,14 @@ def summary(quiz_id: uuid.UUID | str, quiz: dict) -> dict:
 class Quiz(Aggregate):
     """One uploaded quiz. Its content never changes once stored."""
 
-    @event("QuizUploaded", topic="quiz_actors.domain.quiz:Quiz.QuizUploaded")
+    class QuizUploaded(Aggregate.Created):
+        # The name stored with the event: it never changes.
+        TOPIC = "quiz_actors.domain.quiz:Quiz.QuizUploaded"
+        quiz_id: str
+        document: dict[str, Any]
+        uploaded_at: int
+
+    @event(QuizUploaded)
     def __init__(self, quiz_id: str, document: dict, uploaded_at: int):
         self.document = document
         self.uploaded_at = uploaded_at
@@ -85,11 +92,21 @@ class QuizCatalog(Aggregate):
     def create_id() -> uuid.UUID:
         return CATALOG_ID
 
-    @event("CatalogOpened", topic="quiz_actors.domain.quiz:QuizCatalog.CatalogOpened")
+    class CatalogOpened(Aggregate.Created):
+        # The name stored with the event: it never changes.
+        TOPIC = "quiz_actors.domain.quiz:QuizCatalog.CatalogOpened"
+
+    @event(CatalogOpened)
     def __init__(self) -> None:
         self.entries: dict[str, dict] = {}
 
-    @event("QuizListed", topic="quiz_actors.domain.quiz:QuizCatalog.QuizListed")
+    class QuizListed(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.quiz:QuizCatalog.QuizListed"
+        quiz_id: str
+        title: str
+        question_count: int
+
+    @event(QuizListed)
     def list_quiz(self, quiz_id: str, title: str, question_count: int) -> None:
         self.entries[quiz_id] = {
             "quiz_id": quiz_id,

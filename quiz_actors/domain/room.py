@@ -1,7 +1,7 @@
 """The Room aggregate: a quiz being played, and everything that happened in it.
 
 Command methods (``join``, ``answer``, ``next``…) decide: they check the rules
-and raise ``RoomError`` with a PROTOCOL.md error code, changing nothing, or
+and raise ``RoomError`` with a docs/protocol.md error code, changing nothing, or
 trigger one or more events. The ``@event`` methods apply those events; they run
 again on every replay, so they do no I/O and read no clock: every time they need
 (``at``, ``deadline_at``, ``received_at``) is an event field, in milliseconds
@@ -15,6 +15,7 @@ themselves (``QuizStarted``) do not advance it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
@@ -24,6 +25,7 @@ from quiz_actors.domain.names import NameInvalid, name_key, normalise_name
 from quiz_actors.domain.questions import (
     AnswerRefused,
     JudgedAnswer,
+    Payload,
     decide,
     is_judged,
     public_view,
@@ -32,21 +34,35 @@ from quiz_actors.domain.questions import (
     type_of,
 )
 from quiz_actors.domain.scoring import streak_without_answer
-from quiz_actors.domain.verdict import Verdict, verdict_of
+from quiz_actors.domain.verdict import RIGHT, Verdict, verdict_of
 
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
 FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
 
-_TOPIC = "quiz_actors.domain.room:Room."
 
+@dataclass(frozen=True)
+class Mark:
+    """An answer as the scoring rule marks it: the fields of ``AnswerSubmitted`` it decides."""
 
-def _topic(name: str) -> str:
-    # Stored events name their class; pinning the topic keeps old events
-    # readable if this module is ever moved or renamed.
-    return _TOPIC + name
+    elapsed_ms: int
+    verdict: str  # quiz_actors.domain.verdict: right, wrong or unjudged (a poll)
+    points: int
+    streak: int
+
+    @property
+    def correct(self) -> bool:
+        return self.verdict == RIGHT
 
 
 class Room(Aggregate):
+    """Each event is a class declared beside the method that applies it.
+
+    Stored events name their class by ``TOPIC``: pinned, so that a store keeps
+    loading if this module or a class is ever moved or renamed. A topic never
+    changes (tests/test_previous_release_store.py replays a store of an earlier
+    release).
+    """
+
     # Snapshots of version 1 were taken before question types: see upcast_v1_v2.
     class_version = 2
 
@@ -64,7 +80,16 @@ class Room(Aggregate):
 
     # ------------------------------------------------------------------ creation
 
-    @event("RoomCreated", topic=_topic("RoomCreated"))
+    class RoomCreated(Aggregate.Created):
+        TOPIC = "quiz_actors.domain.room:Room.RoomCreated"
+        code: str
+        quiz_id: str
+        quiz: dict[str, Any]
+        host_id: str
+        host_name: str
+        created_at: int
+
+    @event(RoomCreated)
     def __init__(
         self,
         code: str,
@@ -280,9 +305,11 @@ class Room(Aggregate):
             self._question_closed(index=self.question_index, reason="skipped", at=at)
         self._quiz_ended(reason="ended_by_host", at=at)
 
-    def answer(self, user_id: str, question: int, given: Mapping[str, Any] | int, received_at: int) -> dict:
-        """Decide one answer. ``given`` holds the answer message's payload field; a bare
-        number is a ``choice``, as callers from before question types pass it."""
+    def answer(
+        self, user_id: str, question: int, given: Mapping[str, Any] | int, received_at: int
+    ) -> dict[str, Any]:
+        """Decide one answer. ``given`` holds the answer message's payload field
+        (docs/protocol.md, "Question types"); a bare number is a ``choice``."""
         self._require_member(user_id)
         if self.is_host(user_id):
             raise RoomError("not_player", "The host does not answer")
@@ -291,30 +318,52 @@ class Room(Aggregate):
             raise RoomError("too_late", f"Question {question} has closed")
         if self.phase != QUESTION or question != self.question_index:
             raise RoomError("wrong_phase", f"Question {question} is not open")
+        assert self.current is not None  # a question is open
         if user_id in self.current["answers"]:
             raise RoomError("already_answered", "You have already answered this question")
-        q = self.question(question)
         try:
-            payload = read_answer(q, {"choice": given} if isinstance(given, int) else given)
+            payload = read_answer(
+                self.question(question), {"choice": given} if isinstance(given, int) else given
+            )
         except AnswerRefused as refused:
             raise RoomError(refused.code, refused.message) from None
         if received_at > self.current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
-        elapsed = max(0, received_at - self.current["shown_at"])
-        verdict, score = decide(q, payload, elapsed_ms=elapsed, streak_before=self.members[user_id]["streak"])
+        mark = self.mark_answer(user_id, payload, received_at)
         self._answer_submitted(
             question=question,
             user_id=user_id,
             choice=payload.get("choice"),
             received_at=received_at,
-            elapsed_ms=elapsed,
-            correct=verdict.right,
-            points=score.points,
-            streak=score.streak,
+            elapsed_ms=mark.elapsed_ms,
+            correct=mark.correct,
+            points=mark.points,
+            streak=mark.streak,
             answer=payload,
-            verdict=verdict.outcome,
+            verdict=mark.verdict,
         )
-        return self.current["answers"][user_id]
+        recorded: dict[str, Any] = self.current["answers"][user_id]
+        return recorded
+
+    def mark_answer(self, user_id: str, payload: Payload, received_at: int) -> Mark:
+        """What a player's answer to the open question earns: judged by its type, scored by the rule.
+
+        ``answer`` stores this in ``AnswerSubmitted``; ``quiz-replay --check``
+        holds stored answers to it.
+        """
+        assert self.current is not None, "no question is open"
+        elapsed = max(0, received_at - self.current["shown_at"])
+        verdict, score = decide(
+            self.question(self.current["index"]),
+            payload,
+            elapsed_ms=elapsed,
+            streak_before=self.members[user_id]["streak"],
+        )
+        return Mark(elapsed_ms=elapsed, verdict=verdict.outcome, points=score.points, streak=score.streak)
+
+    def deadline_for(self, index: int, shown_at: int) -> int:
+        """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
+        return shown_at + self.question(index)["time_limit_s"] * 1000
 
     def close_question(self, reason: str, at: int) -> bool:
         if self.phase != QUESTION:
@@ -344,8 +393,7 @@ class Room(Aggregate):
             raise RoomError("not_host", "Only the host can do that")
 
     def _show_question(self, index: int, at: int) -> None:
-        limit_ms = self.question(index)["time_limit_s"] * 1000
-        self._question_shown(index=index, shown_at=at, deadline_at=at + limit_ms)
+        self._question_shown(index=index, shown_at=at, deadline_at=self.deadline_for(index, at))
 
     # ------------------------------------------------------------------ events
 
@@ -375,54 +423,100 @@ class Room(Aggregate):
         elif self.offline_since is None:
             self.offline_since = at
 
-    @event("MemberJoined", topic=_topic("MemberJoined"))
+    class MemberJoined(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberJoined"
+        user_id: str
+        name: str
+        at: int
+
+    @event(MemberJoined)
     def _member_joined(self, user_id: str, name: str, at: int) -> None:
         self._add_member(user_id, name, at, online=True)
         self._changed(at)
 
-    @event("MemberLeft", topic=_topic("MemberLeft"))
+    class MemberLeft(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberLeft"
+        user_id: str
+        at: int
+
+    @event(MemberLeft)
     def _member_left(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
         del self.names_taken[name_key(member["name"])]
         self.departed[user_id] = {"score": member["score"], "streak": member["streak"]}
         self._changed(at)
 
-    @event("MemberOffline", topic=_topic("MemberOffline"))
+    class MemberOffline(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberOffline"
+        user_id: str
+        reason: str
+        at: int
+
+    @event(MemberOffline)
     def _member_offline(self, user_id: str, reason: str, at: int) -> None:
         self.members[user_id]["online"] = False
         self._changed(at)
 
-    @event("MemberOnline", topic=_topic("MemberOnline"))
+    class MemberOnline(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberOnline"
+        user_id: str
+        at: int
+
+    @event(MemberOnline)
     def _member_online(self, user_id: str, at: int) -> None:
         self.members[user_id]["online"] = True
         self._changed(at)
 
-    @event("MemberKicked", topic=_topic("MemberKicked"))
+    class MemberKicked(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.MemberKicked"
+        user_id: str
+        at: int
+
+    @event(MemberKicked)
     def _member_kicked(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
         del self.names_taken[name_key(member["name"])]
         self.kicked[user_id] = True
         self._changed(at)
 
-    @event("RoomLocked", topic=_topic("RoomLocked"))
+    class RoomLocked(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.RoomLocked"
+        reason: str
+        at: int
+
+    @event(RoomLocked)
     def _room_locked(self, reason: str, at: int) -> None:
         self.locked = True
         self.lock_reason = reason
         self.locked_at = at
         self._changed(at)
 
-    @event("RoomUnlocked", topic=_topic("RoomUnlocked"))
+    class RoomUnlocked(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.RoomUnlocked"
+        at: int
+
+    @event(RoomUnlocked)
     def _room_unlocked(self, at: int) -> None:
         self.locked = False
         self.lock_reason = None
         self._changed(at)
 
-    @event("QuizStarted", topic=_topic("QuizStarted"))
+    class QuizStarted(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuizStarted"
+        at: int
+
+    @event(QuizStarted)
     def _quiz_started(self, at: int) -> None:
         self.started_at = at
         self._changed(at, broadcast=False)
 
-    @event("QuestionShown", topic=_topic("QuestionShown"))
+    class QuestionShown(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuestionShown"
+        index: int
+        shown_at: int
+        deadline_at: int
+
+    @event(QuestionShown)
     def _question_shown(self, index: int, shown_at: int, deadline_at: int) -> None:
         self.phase = QUESTION
         self.question_index = index
@@ -430,7 +524,33 @@ class Room(Aggregate):
         self.last_result = None
         self._changed(shown_at)
 
-    @event("AnswerSubmitted", topic=_topic("AnswerSubmitted"))
+    class AnswerSubmitted(Aggregate.Event):
+        """``answer`` is the payload as the player sent it, ``verdict`` and ``points`` as decided.
+
+        ``choice`` and ``correct`` stay for readers from before question types:
+        ``choice`` is the tapped index for choice, true_false and poll, else None.
+        """
+
+        TOPIC = "quiz_actors.domain.room:Room.AnswerSubmitted"
+        class_version = 2
+        question: int
+        user_id: str
+        choice: int | None
+        received_at: int
+        elapsed_ms: int
+        correct: bool
+        points: int
+        streak: int
+        answer: dict[str, Any]
+        verdict: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Before question types every answer was a choice, right or wrong."""
+            state["answer"] = {"choice": state["choice"]}
+            state["verdict"] = verdict_of(state["correct"]).outcome
+
+    @event(AnswerSubmitted)
     def _answer_submitted(
         self,
         question: int,
@@ -441,14 +561,14 @@ class Room(Aggregate):
         correct: bool,
         points: int,
         streak: int,
-        answer: dict | None = None,
-        verdict: str | None = None,
+        answer: dict[str, Any],
+        verdict: str,
     ) -> None:
         self.current["answers"][user_id] = {
             "user_id": user_id,
             "choice": choice,
-            "answer": answer if answer is not None else {"choice": choice},
-            "verdict": verdict if verdict is not None else verdict_of(correct).outcome,
+            "answer": answer,
+            "verdict": verdict,
             "received_at": received_at,
             "elapsed_ms": elapsed_ms,
             "correct": correct,
@@ -457,7 +577,13 @@ class Room(Aggregate):
         }
         self._changed(received_at, broadcast=False)
 
-    @event("QuestionClosed", topic=_topic("QuestionClosed"))
+    class QuestionClosed(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuestionClosed"
+        index: int
+        reason: str
+        at: int
+
+    @event(QuestionClosed)
     def _question_closed(self, index: int, reason: str, at: int) -> None:
         q = self.question(index)
         answers = self.current["answers"]
@@ -495,17 +621,32 @@ class Room(Aggregate):
         }
         self._changed(at)
 
-    @event("QuizEnded", topic=_topic("QuizEnded"))
+    class QuizEnded(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.QuizEnded"
+        reason: str
+        at: int
+
+    @event(QuizEnded)
     def _quiz_ended(self, reason: str, at: int) -> None:
         self.phase = ENDED
         self.ended_at = at
         self._changed(at)
 
-    @event("RoomClosed", topic=_topic("RoomClosed"))
+    class RoomClosed(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.RoomClosed"
+        reason: str
+        at: int
+
+    @event(RoomClosed)
     def _room_closed(self, reason: str, at: int) -> None:
         self.phase = CLOSED
         self.closed_reason = reason
         self._changed(at)
+
+
+# The events that do not advance ``seq`` (docs/protocol.md, "seq: staying in step"):
+# their apply methods change the room with ``broadcast=False``.
+NOT_BROADCAST: tuple[type[Room.Event], ...] = (Room.QuizStarted, Room.AnswerSubmitted)
 
 
 def describe_question(room: Room) -> dict[str, Any] | None:
@@ -528,5 +669,6 @@ def describe_question(room: Room) -> dict[str, Any] | None:
 
 
 def revealed(result: dict[str, Any]) -> dict[str, Any]:
-    """The reveal part of a closed question's result: what ``question_closed`` shows everyone."""
+    """The reveal of a closed question's result, as ``question_closed`` shows it to everyone:
+    its type, the right answer and the distribution (docs/protocol.md, "Question types")."""
     return {k: v for k, v in result.items() if k not in ("index", "reason", "results")}

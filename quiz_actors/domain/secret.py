@@ -18,7 +18,12 @@ class ServerSecret(Aggregate):
     def create_id(**_: object) -> uuid.UUID:
         return SECRET_ID
 
-    @event("SecretGenerated", topic="quiz_actors.domain.secret:ServerSecret.SecretGenerated")
+    class SecretGenerated(Aggregate.Created):
+        # The name stored with the event: it never changes.
+        TOPIC = "quiz_actors.domain.secret:ServerSecret.SecretGenerated"
+        secret_hex: str
+
+    @event(SecretGenerated)
     def __init__(self, secret_hex: str) -> None:
         # The caller draws the randomness: event bodies must stay deterministic.
         self.secret_hex = secret_hex

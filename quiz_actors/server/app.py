@@ -8,11 +8,14 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
-from quiz_actors.server import http_api, pages
+from quiz_actors.server import http_api, ops_http, pages
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
-from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
+from quiz_actors.server.drain import Drain
+from quiz_actors.server.forwarded import trusted_proxy_middleware
+from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
 from quiz_actors.settings import Settings
@@ -20,17 +23,23 @@ from quiz_actors.system import QuizSystem
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES)
+    middlewares = []
+    proxies = settings.networks("trusted_proxies")
+    if proxies:
+        middlewares.append(trusted_proxy_middleware(proxies))
+    app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES, middlewares=middlewares)
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
     app[LOOP_POST] = LoopPost()
     app[SESSIONS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
+    app[DRAIN] = Drain()
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(http_api.routes)
+    app.router.add_routes(ops_http.routes)
     app.router.add_routes(pages.routes)
     return app
 
@@ -41,9 +50,15 @@ async def _run_system(app: web.Application) -> AsyncIterator[None]:
     app[LOOP_POST].bind()
     # Connection actors run on this loop, which owns their sockets.
     await loop.run_in_executor(None, system.start, LoopDispatcher(app[LOOP_POST]))
-    watchdog = asyncio.create_task(watch_stalled_sends(app))
+    metrics.watch_gc()
+    watchdogs = [
+        asyncio.create_task(watch_stalled_sends(app)),
+        asyncio.create_task(ops_http.watch_loop_lag()),
+    ]
     yield
-    watchdog.cancel()
+    for task in watchdogs:
+        task.cancel()
+    app[DRAIN].end()
     await loop.run_in_executor(None, system.stop)
 
 

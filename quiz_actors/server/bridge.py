@@ -12,13 +12,13 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSMsgType, web
 
-from quiz_actors import protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
-from quiz_actors.server.keys import CONNECTIONS, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
@@ -41,11 +41,16 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
     settings = system.settings
     peer = request.remote or "?"
     if not origin_allowed(request, settings):
-        log.info("refused socket from %s: Origin %r not allowed", peer, request.headers.get("Origin"))
+        log.info(
+            "refused socket from %s: Origin %r not allowed",
+            peer,
+            request.headers.get("Origin"),
+            extra=logs.fields(address=peer),
+        )
         return web.Response(status=403, text="Origin not allowed")
     refusal = request.app[CONNECTIONS].admit(peer)
     if refusal is not None:
-        log.info("refused socket from %s: %s", peer, refusal)
+        log.info("refused socket from %s: %s", peer, refusal, extra=logs.fields(address=peer))
         return web.Response(status=503, text=refusal)
     try:
         return await _serve(request, system, settings, peer)
@@ -73,7 +78,8 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
     hello_deadline = loop.call_later(settings.hello_timeout_s, session.close_if_not_authenticated)
     throttle = Throttle(session, settings, loop.time())
     request.app[SOCKETS].add(ws)
-    log.info("socket opened from %s", peer)
+    metrics.SOCKETS_OPEN.inc()
+    log.info("socket opened from %s", peer, extra=logs.fields(address=peer))
     try:
         async for frame in ws:
             if not throttle.admit(loop.time()):
@@ -89,6 +95,7 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
             elif frame.type == WSMsgType.ERROR:
                 break
     finally:
+        metrics.SOCKETS_OPEN.dec()
         hello_deadline.cancel()
         tell_quietly(connection, SocketClosed())
         system.connection_ended(connection)
@@ -98,7 +105,13 @@ async def _serve(request: web.Request, system, settings: Settings, peer: str) ->
         elif not ws.closed:
             await ws.close()
         writer.cancel()
-        log.info("socket from %s (user %s) closed with code %s", peer, session.user_id, ws.close_code)
+        log.info(
+            "socket from %s (user %s) closed with code %s",
+            peer,
+            session.user_id,
+            ws.close_code,
+            extra=logs.fields(address=peer, user_id=session.user_id),
+        )
     return ws
 
 
@@ -120,16 +133,28 @@ class Throttle:
             self.host_rate = True
         if self.bucket.take(now):
             return True
+        metrics.RATE_LIMITED.inc()
         session = self.session
         if self.meter.refuse(now):
-            log.warning("rate limit: closing socket from %s (user %s)", session.peer, session.user_id)
+            log.warning(
+                "rate limit: closing socket from %s (user %s)",
+                session.peer,
+                session.user_id,
+                extra=logs.fields(address=session.peer, user_id=session.user_id),
+            )
             session.enqueue(
                 Batch(protocol.encode(protocol.error("rate_limited", "Too many messages; disconnecting")))
             )
             session.request_close(protocol.CLOSE_POLICY, "rate limit")
+            metrics.SOCKETS_CLOSED.labels("rate_limit").inc()
             self.abusive = True
         elif now - self.last_notice >= 1.0:
-            log.info("rate limit: refusing messages from %s (user %s)", session.peer, session.user_id)
+            log.info(
+                "rate limit: refusing messages from %s (user %s)",
+                session.peer,
+                session.user_id,
+                extra=logs.fields(address=session.peer, user_id=session.user_id),
+            )
             session.enqueue(
                 Batch(protocol.encode(protocol.error("rate_limited", "Slow down: too many messages")))
             )
@@ -141,14 +166,21 @@ def _forward(text: str, session: SocketSession, connection, received_at: int) ->
     try:
         message = protocol.parse_client_frame(text)
     except protocol.ProtocolError as e:
+        metrics.MESSAGES_RECEIVED.labels("invalid").inc()
         session.enqueue(Batch(protocol.encode(protocol.error(e.code, e.message, e.ref))))
         return
+    metrics.MESSAGES_RECEIVED.labels(message["type"]).inc()  # a known type: the protocol checked it
     tell_quietly(connection, ClientMessage(message, received_at))
 
 
 async def close_all_sockets(app: web.Application) -> None:
-    """On shutdown: every socket is told the server is going away, all at once."""
-    closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"Server shutdown") for ws in list(app[SOCKETS])]
+    """On shutdown, all at once: every socket is told the server is going away
+    (1001), or after a drain that it restarts (1012: reconnect now)."""
+    drain = app[DRAIN]
+    sockets = list(app[SOCKETS])
+    message = b"Server restart" if drain.draining else b"Server shutdown"
+    metrics.SOCKETS_CLOSED.labels(drain.close_reason).inc(len(sockets))
+    closing = [ws.close(code=drain.close_code, message=message) for ws in sockets]
     await asyncio.gather(*closing, return_exceptions=True)
 
 

@@ -3,7 +3,7 @@
 ``loop.call_soon_threadsafe`` costs a few microseconds and wakes the loop each
 time; a broadcast to 2,000 sockets would pay that 2,000 times. ``LoopPost``
 queues calls from any thread and wakes the loop once for everything queued
-since its last run (DESIGN.md measured batching 100 calls ~40x cheaper). Calls
+since its last run (docs/architecture.md: 100 calls cost ~4x less CPU). Calls
 run in the order they were posted.
 """
 

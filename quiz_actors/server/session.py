@@ -27,7 +27,7 @@ from collections import deque
 
 from aiohttp import web
 
-from quiz_actors import protocol
+from quiz_actors import logs, metrics, protocol
 from quiz_actors.protocol import Batch
 from quiz_actors.server.loop_post import LoopPost
 
@@ -110,6 +110,7 @@ class SocketSession:
     def enqueue(self, batch: Batch) -> None:
         if self._close_request is not None:
             return
+        metrics.count_sent(batch.types())
         if not self._queue and self.sending_since is None and self._write_at_once(batch):
             return
         for text in batch.texts:
@@ -149,11 +150,21 @@ class SocketSession:
 
     def close_if_not_authenticated(self) -> None:
         if not self.is_authenticated:
-            log.info("closing socket from %s: no hello in time", self.peer)
+            log.info(
+                "closing socket from %s: no hello in time", self.peer, extra=logs.fields(address=self.peer)
+            )
             self.request_close(protocol.CLOSE_POLICY, "hello expected")
 
     def _too_slow(self, why: str) -> None:
-        log.info("closing slow socket from %s (user %s): %s", self.peer, self.user_id, why)
+        log.info(
+            "closing slow socket from %s (user %s): %s",
+            self.peer,
+            self.user_id,
+            why,
+            extra=logs.fields(address=self.peer, user_id=self.user_id),
+        )
+        if self._close_request is None:
+            metrics.SOCKETS_CLOSED.labels("slow_consumer").inc()
         self._queue.clear()
         self._queued_bytes = 0
         self.request_close(protocol.CLOSE_SLOW, "slow")

@@ -24,27 +24,26 @@ from uuid import UUID
 from eventsourcing.persistence import PersistenceError
 
 from eventstore import DEFAULT_STORE_URL
-from eventstore.audit import AuditLog, AuditRow, EventFilter
 from eventstore.persistence import StoreUrlError
-from eventstore.replay import ReadingStore
+from eventstore.replay import ReadingStore, ReplayError, read_events
 from quiz_actors.domain.room import Room
+from quiz_actors.tools.audit_model import AuditLog, AuditRow, EventFilter
 from quiz_actors.tools.output import compact, fmt_time, json_line, parse_time, table, who, write_csv
 from quiz_actors.tools.reports import (
     GAME_COLUMNS,
     HISTORY_COLUMNS,
     RANK_COLUMNS,
     TYPE_COLUMNS,
+    LoadRoom,
     by_type,
-    game_rows,
+    game_report,
     user_history,
 )
-from quiz_actors.tools.room_events import audit_columns
 from quiz_actors.tools.rooms import Candidate, ToolError, check_store_exists, choose
 
 EXIT_OK, EXIT_USAGE = 0, 2
 # Common options may come before or after the command; given nowhere, they take these values.
 DEFAULTS = {"store": DEFAULT_STORE_URL, "json": False, "csv": False, "no_catch_up": False}
-ROOM_FACTS = ["RoomCreated", "QuestionClosed", "QuizEnded", "RoomClosed"]
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     try:
         check_store_exists(args.store)
-        log = AuditLog(args.store, extract=audit_columns)
+        log = AuditLog(args.store)
     except (ToolError, StoreUrlError) as e:
         print(f"quiz-audit: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -249,10 +248,12 @@ def _value(row: AuditRow, column: str):  # type: ignore[no-untyped-def]
 def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
     room_id = _choose_room(log, args.room, args.room_id, args.nth)
     rows = log.room_rows(room_id)
-    if not any(r.event_type == "RoomCreated" for r in rows):
+    if not any(r.event_type == Room.RoomCreated.__name__ for r in rows):
         raise ToolError(f"no room {room_id} in the audit log")
-    ranking = _ranking(log.store, room_id)
-    answers = game_rows(rows, ranking)
+    try:
+        answers, ranking = game_report(read_events(log.store, UUID(room_id)))
+    except ReplayError as e:
+        raise ToolError(f"room {room_id} does not replay ({e}): quiz-replay --check tells more") from None
     return {
         "room_id": room_id,
         "code": rows[0].code,
@@ -297,12 +298,14 @@ def game_print(report: dict, args: argparse.Namespace) -> None:
         print(table(list(RANK_COLUMNS), [[r[c] for c in RANK_COLUMNS] for r in ranking]))
 
 
-def _ranking(store: ReadingStore, room_id: str) -> list[dict]:
-    """Ranks as the room computes them (ties go to who reached the score first): replay the room."""
-    room = store.load(UUID(room_id))
-    if not isinstance(room, Room):
-        raise ToolError(f"{room_id} is not a room")
-    return room.ranking()
+def _room_loader(store: ReadingStore) -> LoadRoom:
+    def load(room_id: str, version: int | None) -> Room:
+        room = store.load(UUID(room_id), version)
+        if not isinstance(room, Room):
+            raise ToolError(f"{room_id} is not a room")
+        return room
+
+    return load
 
 
 # --------------------------------------------------------------------------- user
@@ -310,13 +313,8 @@ def _ranking(store: ReadingStore, room_id: str) -> list[dict]:
 
 def user_query(log: AuditLog, args: argparse.Namespace) -> list[dict]:
     rows = log.user_rows(args.user_id)
-    room_ids = sorted({r.room_id for r in rows if r.room_id})
-    facts: dict[str, list[AuditRow]] = {}
-    if room_ids:
-        flt = EventFilter(room_ids=room_ids, types=ROOM_FACTS, newest_first=False, limit=None)
-        for row in log.events(flt):
-            facts.setdefault(row.room_id, []).append(row)
-    return [{"user_id": args.user_id, **entry} for entry in user_history(args.user_id, rows, facts)]
+    history = user_history(args.user_id, rows, _room_loader(log.store))
+    return [{"user_id": args.user_id, **entry} for entry in history]
 
 
 def user_print(history: list[dict], args: argparse.Namespace) -> None:

@@ -1,13 +1,21 @@
-"""Reports built from audit rows: one game (per player, per question) and one user's history."""
+"""Reports on games: one game (per player, per question) and one user's history.
+
+Who was playing a question, what each answer earned and each player's score are
+the Room aggregate's own state, read from the room replayed as the server
+replays it; nothing here works them out again from the raw events.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from eventstore.audit import AuditRow
+from eventstore.replay import replay
 from quiz_actors.domain.questions import describe_answer, public_view, type_of
-from quiz_actors.tools.room_events import answer_payload, answer_verdict
+from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
+from quiz_actors.tools.audit_model import AuditRow
+from quiz_actors.tools.room_events import user_of
 
 GAME_COLUMNS = (
     "room_id",
@@ -44,53 +52,48 @@ HISTORY_COLUMNS = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Question:
     index: int
-    answers: dict[str, dict] = field(default_factory=dict)
-    players: set[str] | None = None  # members who were players when it closed; None while open
+    answers: dict[str, dict[str, Any]]
+    players: set[str]  # members who were players when it closed; none while it is open
 
 
-def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
-    """One row per player per question: every player at a question's close, and anyone who answered it.
+def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One row per player per question, and the final ranks, from replaying the room's events.
 
-    ``rows`` are one room's audit rows; ``ranking`` is the room's final ranking
-    (``Room.ranking()``: scores, and ties broken by who reached the score first).
+    A question's rows are every player at its close and anyone who answered it
+    (a player who answered and then left has a row, without a score from it).
     """
-    ordered = sorted(rows, key=lambda r: r.notification_id)  # the store's order, not the clock's
-    names: dict[str, str] = {}
-    players: set[str] = set()
-    questions: dict[int, _Question] = {}
-    quiz: dict[str, Any] = {"questions": []}
-    code = room_id = None
-    for row in ordered:
-        f, kind = row.fields, row.event_type
-        if kind == "RoomCreated":
-            quiz, code, room_id = f["quiz"], f["code"], row.room_id
-            names[f["host_id"]] = f["host_name"]
-        elif kind == "MemberJoined":
-            players.add(f["user_id"])
-            names[f["user_id"]] = f["name"]
-        elif kind in ("MemberLeft", "MemberKicked"):
-            players.discard(f["user_id"])
-        elif kind == "QuestionShown":
-            questions[f["index"]] = _Question(f["index"])
-        elif kind == "AnswerSubmitted":
-            questions[f["question"]].answers[f["user_id"]] = f
-        elif kind == "QuestionClosed":
-            questions[f["index"]].players = set(players)
+    room: Room | None = None
+    names: dict[str, str] = {}  # everyone who was ever a member, by the name they had last
+    questions: list[_Question] = []
+    for step in replay(events):
+        room, event = step.aggregate, step.event
+        user = user_of(event)
+        if user is not None and user in room.members:
+            names[user] = room.members[user]["name"]
+        if isinstance(event, Room.QuestionClosed):
+            assert room.current is not None and room.last_result is not None
+            questions.append(
+                _Question(event.index, dict(room.current["answers"]), set(room.last_result["results"]))
+            )
+    if room is None:
+        return [], []
+    if room.phase == QUESTION and room.current is not None:
+        questions.append(_Question(room.current["index"], dict(room.current["answers"]), set()))
+    ranking = room.ranking()
     ranks = {r["user_id"]: r for r in ranking}
     out = []
-    for q in sorted(questions.values(), key=lambda q: q.index):
-        text = quiz["questions"][q.index]
+    for q in questions:
+        text = room.question(q.index)
         choices = public_view(text)["choices"]  # true_false's are "True" and "False"
-        who = (q.players or set()) | set(q.answers)
-        for user in sorted(who, key=lambda u: (names.get(u, "").casefold(), u)):
+        for user in sorted(q.players | set(q.answers), key=lambda u: (names.get(u, "").casefold(), u)):
             a = q.answers.get(user)
             out.append(
                 {
-                    "room_id": room_id,
-                    "code": code,
+                    "room_id": str(room.id),
+                    "code": room.code,
                     "question": q.index,
                     "question_text": text["text"],
                     "user_id": user,
@@ -104,16 +107,16 @@ def game_rows(rows: list[AuditRow], ranking: list[dict]) -> list[dict]:
                     "final_score": ranks.get(user, {}).get("score"),
                     "final_rank": ranks.get(user, {}).get("rank"),
                     "question_type": type_of(text).name,
-                    "answer": describe_answer(text, answer_payload(a)) if a else None,
-                    "verdict": answer_verdict(a) if a else None,
+                    "answer": describe_answer(text, a["answer"]) if a else None,
+                    "verdict": a["verdict"] if a else None,
                 }
             )
-    return out
+    return out, ranking
 
 
-def by_type(game: list[dict]) -> list[dict]:
-    """The game's rows summed up per question type, in the order the types first came up."""
-    out: dict[str, dict] = {}
+def by_type(game: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A game's rows summed up per question type, in the order the types first came up."""
+    out: dict[str, dict[str, Any]] = {}
     questions: dict[str, set[int]] = {}
     for row in game:
         kind = row["question_type"]
@@ -122,21 +125,25 @@ def by_type(game: list[dict]) -> list[dict]:
         entry["answers"] += row["answered"]
         entry["no_answer"] += not row["answered"]
         if row["verdict"] is not None:
-            entry[row["verdict"]] += 1
+            entry[row["verdict"]] += 1  # right, wrong or unjudged: each a column
         entry["points"] += row["points"]
     for kind, entry in out.items():
         entry["questions"] = len(questions[kind])
     return list(out.values())
 
 
-def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, list[AuditRow]]) -> list[dict]:
+# Loads a room as the server does (snapshot, then events), at a version or as it is now.
+LoadRoom = Callable[[str, int | None], Room]
+
+
+def user_history(user_id: str, user_rows: list[AuditRow], load_room: LoadRoom) -> list[dict[str, Any]]:
     """Every room the user created or joined, oldest first, with their names there and their score.
 
-    ``room_rows`` holds, per room, its RoomCreated, QuestionClosed, QuizEnded and
-    RoomClosed rows. The score adds the points of answers to questions that
-    closed while the user was a member, as the room does.
+    The score is the one the room keeps for them: as a member, or as one who
+    left (it comes back if they return); a kicked member's is the one they had
+    just before the kick.
     """
-    rooms: dict[str, dict] = {}
+    rooms: dict[str, dict[str, Any]] = {}
     for row in sorted(user_rows, key=lambda r: r.notification_id):
         if row.room_id is None:
             continue
@@ -149,51 +156,41 @@ def user_history(user_id: str, user_rows: list[AuditRow], room_rows: dict[str, l
                 "names": [],
                 "joined_at_ms": row.at_ms,
                 "answers": {},
-                "spans": [],
+                "kicked_at": None,
             }
         f, kind = row.fields, row.event_type
-        if kind == "RoomCreated":
+        if kind == Room.RoomCreated.__name__:
             entry["role"] = "host"
-        if kind in ("RoomCreated", "MemberJoined"):
-            entry["spans"].append([row.notification_id, None])
-        elif kind in ("MemberLeft", "MemberKicked") and entry["spans"]:
-            entry["spans"][-1][1] = row.notification_id
+        elif kind == Room.MemberKicked.__name__:
+            entry["kicked_at"] = row.version
         name = f.get("name") or f.get("host_name")
         if name and name not in entry["names"]:
             entry["names"].append(name)
-        if row.event_type == "AnswerSubmitted":
+        if kind == Room.AnswerSubmitted.__name__:
             entry["answers"][f["question"]] = f
     out = []
     for room_id, entry in rooms.items():
-        facts = room_rows.get(room_id, [])
-        closed_at = {r.fields["index"]: r.notification_id for r in facts if r.event_type == "QuestionClosed"}
-        title = next((r.fields["quiz"]["title"] for r in facts if r.event_type == "RoomCreated"), None)
-        status = (
-            "closed"
-            if any(r.event_type == "RoomClosed" for r in facts)
-            else ("ended" if any(r.event_type == "QuizEnded" for r in facts) else "open")
-        )
+        room = load_room(room_id, None)
         answers = entry["answers"]
         out.append(
             {
                 "room_id": room_id,
                 "code": entry["code"],
-                "title": title,
+                "title": room.quiz["title"],
                 "role": entry["role"],
                 "names": ", ".join(entry["names"]),
                 "joined_at_ms": entry["joined_at_ms"],
                 "answers": len(answers),
                 "correct": sum(1 for a in answers.values() if a["correct"]),
-                "score": sum(
-                    a["points"]
-                    for q, a in answers.items()
-                    if q in closed_at and _member_at(entry["spans"], closed_at[q])
-                ),
-                "status": status,
+                "score": _score(room, user_id, entry["kicked_at"], load_room),
+                "status": "closed" if room.phase == CLOSED else ("ended" if room.phase == ENDED else "open"),
             }
         )
     return out
 
 
-def _member_at(spans: list[list], notification_id: int) -> bool:
-    return any(start < notification_id and (end is None or notification_id < end) for start, end in spans)
+def _score(room: Room, user_id: str, kicked_at: int | None, load_room: LoadRoom) -> int:
+    if kicked_at is not None:
+        room = load_room(str(room.id), kicked_at - 1)
+    kept = room.members.get(user_id) or room.departed.get(user_id)
+    return kept["score"] if kept else 0

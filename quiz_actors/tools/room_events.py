@@ -6,20 +6,16 @@ server's injected clock), not the library's wall-clock ``timestamp``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from eventstore.audit import Columns
-from eventstore.replay import event_fields, event_type
-from quiz_actors.domain.directory import RoomDirectory
+from eventstore.replay import event_fields
 from quiz_actors.domain.questions import describe_answer, describe_right, type_of
 from quiz_actors.domain.room import Room
-from quiz_actors.domain.secret import ServerSecret
 from quiz_actors.tools.output import fmt_time
 
 TIME_FIELDS = ("at", "shown_at", "received_at", "created_at", "uploaded_at")
-# Events that do not advance a room's seq (PROTOCOL.md, "Room messages carry seq").
-NOT_BROADCAST = ("QuizStarted", "AnswerSubmitted")
 
 
 def time_ms(event: Any) -> int:
@@ -35,114 +31,70 @@ def user_of(event: Any) -> str | None:
     return getattr(event, "user_id", None) or getattr(event, "host_id", None)
 
 
-def audit_columns(event: Any) -> Columns:
-    """The audit row's room, code, user, name and time for any stored event."""
-    at = time_ms(event)
-    if isinstance(event, Room.Event):
-        return Columns(
-            room_id=str(event.originator_id),
-            code=getattr(event, "code", None),
-            user_id=user_of(event),
-            name=getattr(event, "name", None) or getattr(event, "host_name", None),
-            at_ms=at,
-        )
-    if isinstance(event, RoomDirectory.Event):
-        return Columns(room_id=getattr(event, "room_id", None), code=getattr(event, "code", None), at_ms=at)
-    if isinstance(event, ServerSecret.Event):
-        # The token-signing key stays where it is: the audit log only says it was made.
-        return Columns(at_ms=at, fields={k: "(withheld)" for k in event_fields(event)})
-    return Columns(at_ms=at)
-
-
 def question_label(index: int) -> str:
     return f"Q{index}"
 
 
-def answer_payload(fields: dict[str, Any]) -> dict[str, Any]:
-    """An answer event's payload. Rows the audit log stored before question types have only ``choice``."""
-    answer: dict[str, Any] | None = fields.get("answer")
-    return answer if answer is not None else {"choice": fields["choice"]}
-
-
-def answer_verdict(fields: dict[str, Any]) -> str:
-    verdict: str | None = fields.get("verdict")
-    return verdict if verdict is not None else ("right" if fields["correct"] else "wrong")
-
-
-def answer_words(q: dict[str, Any], fields: dict[str, Any]) -> str:
+def answer_words(q: dict[str, Any], payload: dict[str, Any]) -> str:
     """``choice 1 "b"`` for a choice question (as before question types), the answer in words otherwise."""
-    words = describe_answer(q, answer_payload(fields))
+    words = describe_answer(q, payload)
     return f"choice {words}" if type_of(q).name == "choice" else words
 
 
 VERDICT_WORDS = {"right": "right", "wrong": "wrong", "unjudged": "not judged (a poll)"}
 
 
-def summary(event: Any, room: Room, names: dict[str, str]) -> str:
-    """One line on what an event did; ``room`` is the room right after it."""
-    kind, f = event_type(event), event_fields(event)
-
-    def name(user_id: str) -> str:
-        return names.get(user_id, user_id[:8])
-
-    if kind == "RoomCreated":
-        return (
-            f'room {f["code"]} opened for "{f["quiz"]["title"]}" '
-            f"({len(f['quiz']['questions'])} questions), host {f['host_name']}"
-        )
-    if kind == "MemberJoined":
-        return f"joined as {f['name']}"
-    if kind == "MemberLeft":
-        return "left"
-    if kind == "MemberOffline":
-        return f"went offline ({f['reason']})"
-    if kind == "MemberOnline":
-        return "came back online"
-    if kind == "MemberKicked":
-        return "was kicked by the host"
-    if kind == "RoomLocked":
-        return f"room locked ({f['reason']})"
-    if kind == "RoomUnlocked":
-        return "room unlocked"
-    if kind == "QuizStarted":
-        return "quiz started"
-    if kind == "QuestionShown":
-        q = room.question(f["index"])
-        return (
-            f'{question_label(f["index"])} shown: "{q["text"]}" ({q["time_limit_s"]} s, '
-            f"{q['points']}), deadline {fmt_time(f['deadline_at'])[11:]}"
-        )
-    if kind == "AnswerSubmitted":
-        q = room.question(f["question"])
-        return (
-            f"{question_label(f['question'])}{_type_note(q)}: {answer_words(q, f)} "
-            f"{VERDICT_WORDS[answer_verdict(f)]}, {f['points']} points, "
-            f"streak {f['streak']}, after {f['elapsed_ms'] / 1000:.3f} s"
-        )
-    if kind == "QuestionClosed":
-        result = room.last_result
-        q = room.question(f["index"])
-        scores = ", ".join(f"{name(u)} +{r['points']}={r['score']}" for u, r in result["results"].items())
-        if type_of(q).name == "choice":
-            outcome = f"correct {result['correct']}, answers {result['distribution']}"
-        else:
-            right = describe_right(q)
-            outcome = (f"right answer {right}, " if right else "") + f"answers {_closed_answers(result)}"
-        return (
-            f"{question_label(f['index'])}{_type_note(q)} closed ({f['reason']}): {outcome}; "
-            f"{scores or 'no players'}"
-        )
-    if kind == "QuizEnded":
-        ranks = ", ".join(f"{r['rank']}. {r['name']} {r['score']}" for r in room.ranking())
-        return f"quiz ended ({f['reason']}); {ranks or 'no players'}"
-    if kind == "RoomClosed":
-        return f"room closed ({f['reason']})"
-    return ", ".join(f"{k}={v}" for k, v in f.items())
-
-
 def _type_note(q: dict[str, Any]) -> str:
     name = type_of(q).name
     return "" if name == "choice" else f" ({name})"
+
+
+Names = dict[str, str]  # user id -> the name they had in the room
+Summary = Callable[[dict[str, Any], Room, Names], str]
+
+
+def _name(names: Names, user_id: str) -> str:
+    return names.get(user_id, user_id[:8])
+
+
+def _room_created(f: dict[str, Any], room: Room, names: Names) -> str:
+    return (
+        f'room {f["code"]} opened for "{f["quiz"]["title"]}" '
+        f"({len(f['quiz']['questions'])} questions), host {f['host_name']}"
+    )
+
+
+def _question_shown(f: dict[str, Any], room: Room, names: Names) -> str:
+    q = room.question(f["index"])
+    return (
+        f'{question_label(f["index"])} shown: "{q["text"]}" ({q["time_limit_s"]} s, '
+        f"{q['points']}), deadline {fmt_time(f['deadline_at'])[11:]}"
+    )
+
+
+def _answer_submitted(f: dict[str, Any], room: Room, names: Names) -> str:
+    q = room.question(f["question"])
+    return (
+        f"{question_label(f['question'])}{_type_note(q)}: {answer_words(q, f['answer'])} "
+        f"{VERDICT_WORDS[f['verdict']]}, {f['points']} points, "
+        f"streak {f['streak']}, after {f['elapsed_ms'] / 1000:.3f} s"
+    )
+
+
+def _question_closed(f: dict[str, Any], room: Room, names: Names) -> str:
+    result = room.last_result
+    assert result is not None  # the room has just closed a question
+    q = room.question(f["index"])
+    scores = ", ".join(f"{_name(names, u)} +{r['points']}={r['score']}" for u, r in result["results"].items())
+    if type_of(q).name == "choice":
+        outcome = f"correct {result['correct']}, answers {result['distribution']}"
+    else:
+        right = describe_right(q)
+        outcome = (f"right answer {right}, " if right else "") + f"answers {_closed_answers(result)}"
+    return (
+        f"{question_label(f['index'])}{_type_note(q)} closed ({f['reason']}): {outcome}; "
+        f"{scores or 'no players'}"
+    )
 
 
 def _closed_answers(result: dict[str, Any]) -> str:
@@ -152,3 +104,36 @@ def _closed_answers(result: dict[str, Any]) -> str:
         wrong = ", ".join(f"{w['text']!r}×{w['count']}" for w in result["wrong_answers"])
         return f"{result['right_count']} right" + (f", wrong {wrong}" if wrong else "")
     return str(result["distribution"])
+
+
+def _quiz_ended(f: dict[str, Any], room: Room, names: Names) -> str:
+    ranks = ", ".join(f"{r['rank']}. {r['name']} {r['score']}" for r in room.ranking())
+    return f"quiz ended ({f['reason']}); {ranks or 'no players'}"
+
+
+# One line on what each kind of room event did.
+SUMMARIES: dict[type[Any], Summary] = {
+    Room.RoomCreated: _room_created,
+    Room.MemberJoined: lambda f, room, names: f"joined as {f['name']}",
+    Room.MemberLeft: lambda f, room, names: "left",
+    Room.MemberOffline: lambda f, room, names: f"went offline ({f['reason']})",
+    Room.MemberOnline: lambda f, room, names: "came back online",
+    Room.MemberKicked: lambda f, room, names: "was kicked by the host",
+    Room.RoomLocked: lambda f, room, names: f"room locked ({f['reason']})",
+    Room.RoomUnlocked: lambda f, room, names: "room unlocked",
+    Room.QuizStarted: lambda f, room, names: "quiz started",
+    Room.QuestionShown: _question_shown,
+    Room.AnswerSubmitted: _answer_submitted,
+    Room.QuestionClosed: _question_closed,
+    Room.QuizEnded: _quiz_ended,
+    Room.RoomClosed: lambda f, room, names: f"room closed ({f['reason']})",
+}
+
+
+def summary(event: Any, room: Room, names: Names) -> str:
+    """One line on what an event did; ``room`` is the room right after it."""
+    fields = event_fields(event)
+    describe = SUMMARIES.get(type(event))
+    if describe is None:
+        return ", ".join(f"{k}={v}" for k, v in fields.items())
+    return describe(fields, room, names)

@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from eventstore import EventStore
 from eventstore.persistence import redact
-from quiz_actors.domain.directory import DIRECTORY_ID
+from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.tools.output import fmt_time
 
 
@@ -58,7 +58,7 @@ def rooms_with_code_in_directory(store: EventStore, code: str) -> list[Candidate
     """Every room that was given ``code``, oldest first, from the room directory's events."""
     found = []
     for event in store.stored_events(DIRECTORY_ID):
-        if type(event).__name__ == "CodeAssigned" and event.code == code:
+        if isinstance(event, RoomDirectory.CodeAssigned) and event.code == code:
             found.append(Candidate(event.room_id, event.code, event.at))
     return found
 

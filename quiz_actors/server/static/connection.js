@@ -23,6 +23,15 @@ const CONNECT_TIMEOUT_MS = 10000;
 const CLOSE_REPLACED = 4000;
 const CLOSE_KICKED = 4003;
 
+// 1012: the server is restarting (a rolling restart drains it first). Reconnect
+// at once, each page after its own random wait below RESTART_JITTER_MS so a
+// whole room does not arrive in the same millisecond, and retry briskly. For
+// RESTART_QUIET_MS the page says nothing: a restart is not a lost connection.
+const CLOSE_SERVICE_RESTART = 1012;
+const RESTART_JITTER_MS = 1000;
+const RESTART_RETRY_MS = 1000;
+const RESTART_QUIET_MS = 20000;
+
 // Remembered per page role ("player" or "host"), so one browser can host and
 // play in two tabs as two different users.
 export class Store {
@@ -56,7 +65,8 @@ export class Store {
 export class Connection {
   // handlers: ready(welcome) after each successful hello; message(msg) for every
   // other message; status(kind, detail) with kind "connecting", "connected",
-  // "reconnecting" or "stopped" (detail.reason "kicked" or "replaced");
+  // "reconnecting", "restarting" (the server is restarting: nothing to show) or
+  // "stopped" (detail.reason "kicked" or "replaced");
   // identityLost() when the server refused our token and we start as a new user.
   constructor(store, handlers) {
     this.store = store;
@@ -74,6 +84,7 @@ export class Connection {
     this.stopped = true;
     this.listening = false; // online/visibility listeners added (once)
     this.tokenRefused = false;
+    this.restartQuietUntil = 0; // Date.now() before which a reconnect is a server restart
   }
 
   start() {
@@ -97,7 +108,7 @@ export class Connection {
   open() {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
-    this.setStatus(this.attempt === 0 ? "connecting" : "reconnecting", { attempt: this.attempt });
+    this.setStatus(this.awayStatus(), { attempt: this.attempt });
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${location.host}/ws`);
     this.ws = ws;
@@ -182,6 +193,7 @@ export class Connection {
         this.heartbeatMs = message.heartbeat_ms || this.heartbeatMs;
         this.ready = true;
         this.attempt = 0;
+        this.restartQuietUntil = 0;
         this.forgetRoom(); // a new socket is attached to no room until it joins again
         this.setStatus("connected", {});
         this.watchSilence();
@@ -237,11 +249,27 @@ export class Connection {
       this.store.remove("token");
       this.handlers.identityLost();
     }
+    if (code === CLOSE_SERVICE_RESTART) this.restartQuietUntil = Date.now() + RESTART_QUIET_MS;
     this.attempt += 1;
-    const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length) - 1];
-    const wait = Math.round(base * (0.75 + Math.random() * 0.5));
-    this.setStatus("reconnecting", { attempt: this.attempt, waitMs: wait });
+    let wait;
+    if (this.restarting()) {
+      wait = Math.round(Math.random() * (this.attempt === 1 ? RESTART_JITTER_MS : RESTART_RETRY_MS));
+    } else {
+      const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length) - 1];
+      wait = Math.round(base * (0.75 + Math.random() * 0.5));
+    }
+    this.setStatus(this.awayStatus(), { attempt: this.attempt, waitMs: wait });
     this.retryTimer = setTimeout(() => this.open(), wait);
+  }
+
+  restarting() {
+    return Date.now() < this.restartQuietUntil;
+  }
+
+  // What to tell the page while we have no welcomed socket.
+  awayStatus() {
+    if (this.restarting()) return "restarting";
+    return this.attempt === 0 ? "connecting" : "reconnecting";
   }
 
   watchSilence() {

@@ -102,12 +102,13 @@ export function notify(text) {
 }
 
 // The connection banner: visible whenever we are not connected, so nobody
-// wonders why their taps do nothing.
+// wonders why their taps do nothing. Not while the server restarts: that takes
+// a moment and is no reason for alarm.
 export function showConnection(kind, detail) {
   const banner = $("#status");
   document.body.dataset.connection = kind;
   // "stopped" (kicked, or playing in another tab): the page's screen says why.
-  if (kind === "connected" || kind === "stopped") {
+  if (kind === "connected" || kind === "stopped" || kind === "restarting") {
     banner.hidden = true;
     return;
   }

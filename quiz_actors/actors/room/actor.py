@@ -1,0 +1,320 @@
+"""The room actor: the single writer of one room.
+
+For every message it decides (the Room aggregate's command methods check the
+rules and trigger events), saves the new events, and only after the save
+commits does it acknowledge and broadcast. If a save fails, the in-memory
+aggregate is already ahead of the store, so it is thrown away (the actor is
+``Recovering``) and rebuilt by replay, and the clients whose commands were
+lost hear ``busy``.
+
+Answers and joins are group-committed (``unsaved.py``): each is decided at
+once, but saved by a ``SaveDecided`` message the actor sends itself, so every
+answer and join already queued behind the first is saved in the same commit.
+Any other message first saves what is waiting, so nothing is ever decided on
+top of events that are not stored.
+
+The actor holds the room's state and routes each message through a handler
+table to the part that owns it, always with a loaded ``Room``: ``membership``
+(who is in), ``game`` (questions and answers), ``saving`` (commits),
+``audience`` (sending) and ``timers``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import pykka
+
+from eventstore import EventStore
+from quiz_actors import logs, views, wire
+from quiz_actors.actors.messages import (
+    CleanupDue,
+    DeadlineDue,
+    FloodLockDue,
+    HostRoomCreated,
+    Join,
+    MemberDisconnected,
+    ProgressDue,
+    RecoveryDue,
+    ReleaseFanout,
+    RoomCommand,
+    RoomWasClosed,
+    SaveDecided,
+)
+from quiz_actors.actors.room.audience import Audience
+from quiz_actors.actors.room.game import HOST_STEPS, Game
+from quiz_actors.actors.room.membership import Membership
+from quiz_actors.actors.room.saving import SaveFailed, Saving
+from quiz_actors.actors.room.timers import RoomTimers
+from quiz_actors.clock import Clock
+from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.room import CLOSED, Room
+from quiz_actors.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """The room is in memory and every event it applied is stored (or waits in ``unsaved``)."""
+
+    room: Room
+
+
+@dataclass(frozen=True)
+class Recovering:
+    """The store failed a save or a load: nothing is decided until a replay succeeds."""
+
+
+RECOVERING = Recovering()
+RoomState = Loaded | Recovering
+
+Handler = Callable[[Room, Any], None]
+CommandHandler = Callable[[Room, RoomCommand, Any], None]
+
+
+def _always(_: object) -> bool:
+    return True
+
+
+def _is_answer(command: RoomCommand) -> bool:
+    kind: object = command.message["type"]
+    return kind == "answer"
+
+
+# Messages saved by the group commit instead of first saving what is decided.
+GROUP_COMMITTED: dict[type, Callable[[Any], bool]] = {
+    SaveDecided: _always,
+    Join: _always,
+    RoomCommand: _is_answer,
+}
+
+
+class RoomActor(pykka.ThreadingActor):
+    def __init__(
+        self,
+        room_id: UUID,
+        store: EventStore,
+        clock: Clock,
+        settings: Settings,
+        hub: pykka.ActorRef[Any],
+        created: Room | None = None,
+    ) -> None:
+        super().__init__()
+        self.room_id = room_id
+        self.store = store
+        self.hub = hub
+        self.state: RoomState = RECOVERING if created is None else Loaded(created)
+        me = self.actor_ref
+        self.member_list = views.MemberList()
+        self.timers = RoomTimers(clock, settings, me)
+        self.audience = Audience(str(room_id), settings, self.timers)
+        self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me)
+        self.game = Game(clock, self.audience, self.saving, self.timers)
+        self.membership = Membership(
+            room=me,
+            hub=hub,
+            clock=clock,
+            settings=settings,
+            member_list=self.member_list,
+            audience=self.audience,
+            saving=self.saving,
+            timers=self.timers,
+            game=self.game,
+        )
+        self._build_tables()
+
+    def _build_tables(self) -> None:
+        # Per actor, of bound methods: there is one room actor per open room.
+        timers, membership, game = self.timers, self.membership, self.game
+        # A timer's (or the group commit's) message has arrived: it is no longer pending.
+        self.arrivals: dict[type, Callable[[Any], None]] = {
+            SaveDecided: self.saving.save_request_arrived,
+            DeadlineDue: timers.deadline_fired,
+            CleanupDue: timers.cleanup_fired,
+            ProgressDue: timers.progress_fired,
+            FloodLockDue: timers.flood_lift_fired,
+            ReleaseFanout: self._fanout_window_closed,
+        }
+        self.handlers: dict[type, Handler] = {
+            Join: membership.on_join,
+            HostRoomCreated: membership.on_host_created,
+            RoomCommand: self._on_command,
+            MemberDisconnected: membership.on_disconnected,
+            SaveDecided: self._save_decided,
+            DeadlineDue: game.on_deadline,
+            CleanupDue: membership.on_cleanup_due,
+            ProgressDue: game.send_progress,
+            FloodLockDue: membership.on_flood_lock_due,
+            RecoveryDue: self._recovered,
+        }
+        self.commands: dict[str, CommandHandler] = {
+            "answer": game.on_answer,
+            "resync": self._resync,
+            "leave": membership.on_leave,
+            "kick": membership.on_kick,
+            "lock": membership.on_lock,
+            "unlock": membership.on_unlock,
+            **{step: game.on_host_step for step in HOST_STEPS},
+        }
+
+    @property
+    def room(self) -> Room | None:
+        """The room in memory, None while recovering: for onlookers such as a test's
+        proxy. Handlers never read it: they are handed the loaded room."""
+        return self.state.room if isinstance(self.state, Loaded) else None
+
+    # ------------------------------------------------------------- life cycle
+
+    def on_start(self) -> None:
+        logs.bind(room_id=self.room_id)  # on everything this actor's thread logs
+        if isinstance(self.state, Loaded):
+            self.timers.rearm(self.state.room)
+        else:
+            self._recover()
+
+    def on_stop(self) -> None:
+        if isinstance(self.state, Loaded):
+            try:
+                self._save_decided(self.state.room)  # decided answers and joins are stored and acknowledged
+            except SaveFailed:
+                self.state = RECOVERING
+        self.timers.cancel_all()
+        self.audience.release_deferred()
+        self.audience.send()
+
+    def _recover(self) -> RoomState:
+        """(Re)build the room by replay; still Recovering while the store cannot be read."""
+        self.state = RECOVERING
+        self.member_list.forget()
+        try:
+            room = self._replay()
+        except Exception:
+            log.exception("room %s: cannot load from the store; will retry on the next message", self.room_id)
+            return self.state
+        try:
+            self.membership.mark_detached_offline(room)
+            self.game.close_question_past_deadline(room)
+        except SaveFailed:
+            return self.state
+        self.state = Loaded(room)
+        if room.phase == CLOSED:
+            self.hub.tell(RoomWasClosed(str(self.room_id), room.code))
+        # After a failed save, members still here may have missed changes: a fresh
+        # state puts each of them back in step.
+        for user_id, sender in self.audience.attached.items():
+            self.audience.add(sender, views.state(room, user_id, self.member_list))
+        self.timers.rearm(room)
+        return self.state
+
+    def _replay(self) -> Room:
+        room = self.store.load(self.room_id)
+        if not isinstance(room, Room):
+            raise LookupError(f"room {self.room_id} is not in the store")
+        return room
+
+    # ------------------------------------------------------------- dispatch
+
+    def on_receive(self, message: object) -> None:
+        arrived = self.arrivals.get(type(message))
+        if arrived is not None:
+            arrived(message)
+        try:
+            state = self._ready_for(message)
+            if isinstance(state, Loaded):
+                handler = self.handlers.get(type(message))
+                if handler is not None:
+                    handler(state.room, message)
+            else:
+                self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
+        except SaveFailed:
+            self.state = RECOVERING  # those waiting heard busy; recovery is scheduled
+        except Exception:
+            log.exception("room %s failed on %s", self.room_id, type(message).__name__)
+            sender = getattr(message, "sender", None)
+            if sender is not None:
+                self.audience.reply(sender, wire.internal_error())
+        finally:
+            self.audience.send()
+            if isinstance(self.state, Loaded):
+                self.saving.snapshot_if_due(self.state.room)
+
+    def _ready_for(self, message: object) -> RoomState:
+        """The room loaded, with what is decided saved first unless ``message`` joins that commit."""
+        state = self.state
+        if isinstance(state, Recovering):
+            state = self._recover()
+            if isinstance(state, Recovering):
+                return state
+        group_committed = GROUP_COMMITTED.get(type(message))
+        if group_committed is None or not group_committed(message):
+            try:
+                self._save_decided(state.room)  # what is decided is saved before anything else
+            except SaveFailed:
+                return self._recover()
+        return state
+
+    def _refuse_busy(self, message: object) -> None:
+        sender = getattr(message, "sender", None)
+        if sender is not None:
+            self.audience.reply(sender, wire.save_failed(), getattr(message, "ref", None) or _ref_of(message))
+        if type(message) is MemberDisconnected:
+            # Not lost: the member has no socket any more, and recovery marks it offline.
+            self.audience.detach(message.sender.user_id)
+
+    def _fanout_window_closed(self, message: ReleaseFanout) -> None:
+        self.timers.fanout_fired(message)
+        self.audience.release_deferred()
+
+    def _recovered(self, room: Room, _: RecoveryDue) -> None:
+        """Nothing more: on_receive has already rebuilt the room if it needed to."""
+
+    # ------------------------------------------------------------- the core: decide, save, reply
+
+    def _save_decided(self, room: Room, _: SaveDecided | None = None) -> None:
+        """Save every decided answer and join in one commit, then tell everyone.
+
+        The room hears of the joins before the joiners attach: a joiner's state
+        already holds every join of the batch, so it must not get their deltas.
+        """
+        unsaved = self.saving.take_unsaved()
+        if not unsaved:
+            return
+        self.saving.commit(room, failed=unsaved.waiting())
+        audience = self.audience
+        for broadcast in unsaved.broadcasts:
+            audience.broadcast(broadcast.message, but=broadcast.but, coalesce=broadcast.coalesce)
+        for sender, ref, question in unsaved.answers:
+            audience.reply(sender, wire.answer_accepted(question), ref)
+        self.membership.joins_saved(room, unsaved.joiners)
+        if unsaved.answers:
+            self.game.answers_saved(room)
+        self.timers.rearm(room)
+
+    def _on_command(self, room: Room, command: RoomCommand) -> None:
+        sender, message = command.sender, command.message
+        kind, ref = message["type"], message.get("ref")
+        if sender.user_id not in room.members or self.audience.attached.get(sender.user_id) != sender:
+            self.audience.reply(sender, wire.not_in_room(), ref)
+            return
+        handler = self.commands.get(kind)
+        if handler is None:
+            self.audience.reply(sender, wire.not_a_room_command(kind), ref)
+            return
+        try:
+            handler(room, command, ref)
+        except RoomError as e:
+            self.audience.error(sender, e, ref)
+
+    def _resync(self, room: Room, command: RoomCommand, ref: Any) -> None:
+        user_id = command.sender.user_id
+        self.audience.add(command.sender, views.state(room, user_id, self.member_list, ref))
+
+
+def _ref_of(message: object) -> Any:
+    inner = getattr(message, "message", None)
+    return inner.get("ref") if isinstance(inner, dict) else None

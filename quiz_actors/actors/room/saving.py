@@ -1,0 +1,107 @@
+"""Storing what the room decided: the commit, the group commit's queue, snapshots.
+
+Every change the room makes goes through ``commit``: the events the aggregate
+has applied are saved, and only then may anyone hear of them. When a save
+fails the aggregate is already ahead of the store, so ``commit`` tells the
+clients waiting on it ``busy``, asks for a recovery retry and raises
+``SaveFailed``; the actor then drops the aggregate and rebuilds it by replay.
+
+Answers and joins are decided at once but saved together (``unsaved.py``):
+they queue here, and one ``SaveDecided`` the room sends itself saves them all
+in one commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from pykka import ActorRef
+
+from eventstore import EventStore
+from quiz_actors import views, wire
+from quiz_actors.actors.messages import SaveDecided, Sender
+from quiz_actors.actors.room.audience import Audience
+from quiz_actors.actors.room.timers import RoomTimers
+from quiz_actors.actors.unsaved import Unsaved
+from quiz_actors.domain.room import Room
+
+log = logging.getLogger(__name__)
+
+
+class SaveFailed(Exception):
+    """A commit failed: those waiting on it heard ``busy``; the room must be rebuilt."""
+
+
+class Saving:
+    def __init__(
+        self,
+        room_id: UUID,
+        store: EventStore,
+        member_list: views.MemberList,
+        audience: Audience,
+        timers: RoomTimers,
+        room: ActorRef[Any],
+    ) -> None:
+        self._room_id = room_id
+        self._store = store
+        self._member_list = member_list
+        self._audience = audience
+        self._timers = timers
+        self._room = room  # the room actor: it sends itself SaveDecided
+        self.unsaved = Unsaved()  # decided answers and joins waiting for SaveDecided
+        self._save_requested = False
+        self._version_before_saves: int | None = None  # for snapshot_if_due
+
+    # ------------------------------------------------------------- group commit
+
+    def request_save(self) -> None:
+        if not self._save_requested:
+            self._save_requested = True
+            self._room.tell(SaveDecided())  # behind whatever answers and joins are queued now
+
+    def save_request_arrived(self, _: SaveDecided) -> None:
+        self._save_requested = False
+
+    def take_unsaved(self) -> Unsaved:
+        """What is decided and waits to be saved; the queue starts afresh."""
+        unsaved, self.unsaved = self.unsaved, Unsaved()
+        return unsaved
+
+    # ------------------------------------------------------------- commit
+
+    def commit(self, room: Room, failed: Sequence[tuple[Sender, Any]] = ()) -> Sequence[object]:
+        """Save the room's pending events and return them; on failure tell ``failed``
+        busy and raise SaveFailed."""
+        events = list(room.pending_events)
+        if not events:
+            return events
+        if self._version_before_saves is None:
+            self._version_before_saves = room.version - len(events)
+        try:
+            self._store.save(room)
+            self._member_list.note(events)
+        except Exception:
+            log.exception("room %s: save failed; reloading from the store", self._room_id)
+            # Decided answers and joins are always saved before any other commit, so
+            # ``failed`` is everyone who is waiting on this one.
+            for sender, ref in failed:
+                self._audience.reply(sender, wire.save_failed(), ref)
+            self._audience.send()
+            # The aggregate already applied what was not stored: the actor throws it
+            # away. The next message reloads it; a timer makes sure there is one.
+            self._timers.arm_recovery()
+            raise SaveFailed() from None
+        return events
+
+    def snapshot_if_due(self, room: Room) -> None:
+        """After the replies are out: a snapshot now and then keeps activation fast."""
+        if self._version_before_saves is None:
+            return
+        before, self._version_before_saves = self._version_before_saves, None
+        try:
+            self._store.snapshot_if_due(room, before)
+        except Exception:
+            log.exception("room %s: snapshot failed (it is only an optimisation)", self._room_id)

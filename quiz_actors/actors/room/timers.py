@@ -1,0 +1,146 @@
+"""The room's timers: when each is armed, and whether it is still pending.
+
+A room waits on six things: the open question's deadline, its cleanup time,
+the next ``answers_progress`` to the host, the end of a flood lock, the end of
+a fan-out window, and a retry of a failed save. Each timer only ``tell``s the
+room a message from ``messages.py``; what the room then does is the business
+of the other parts. This unit owns the bookkeeping every timer needs (armed
+once, re-armed when the room's state moves it, forgotten when its message
+arrives, cancelled when the room stops), so no handler juggles ``Timer``
+objects.
+
+Deadline, cleanup and flood-lock times are computed from event fields
+(``rearm``), so they are armed again exactly after a restart.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pykka import ActorRef
+
+from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.messages import (
+    CleanupDue,
+    DeadlineDue,
+    FloodLockDue,
+    ProgressDue,
+    RecoveryDue,
+    ReleaseFanout,
+)
+from quiz_actors.clock import Clock, Timer
+from quiz_actors.domain.room import FLOOD_LOCK, QUESTION, Room
+from quiz_actors.settings import Settings
+
+RECOVERY_RETRY_S = 2.0  # after a failed save, rebuild from the store this soon even if nobody writes
+
+
+def ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def question_deadline(room: Room) -> int:
+    """When the open question closes by itself."""
+    current = room.current
+    assert current is not None, "a question is open"
+    deadline: int = current["deadline_at"]
+    return deadline
+
+
+class RoomTimers:
+    def __init__(self, clock: Clock, settings: Settings, room: ActorRef[Any]) -> None:
+        self._clock = clock
+        self._settings = settings
+        self._room = room  # the room actor the timers tell
+        self._deadline: tuple[int, Timer] | None = None  # (question index, timer)
+        self._cleanup: tuple[int, Timer] | None = None  # (due at, timer)
+        self._progress: Timer | None = None
+        self._flood_lift: Timer | None = None
+        self._fanout: Timer | None = None
+
+    # ------------------------------------------------------------- computed from the room
+
+    def cleanup_due_at(self, room: Room) -> int | None:
+        settings = self._settings
+        return room.cleanup_due_at(ms(settings.ended_room_ttl_s), ms(settings.idle_room_ttl_s))
+
+    def flood_lock_ends_at(self, room: Room) -> int:
+        locked_at = room.locked_at
+        assert locked_at is not None, "the room is locked"
+        return locked_at + ms(self._settings.flood_lock_s)
+
+    def rearm(self, room: Room) -> None:
+        """Arm the timers the room's state now calls for (after every change)."""
+        if room.phase == QUESTION:
+            self._arm_deadline(room.question_index, question_deadline(room))
+        if room.locked and room.lock_reason == FLOOD_LOCK and self._flood_lift is None:
+            self._flood_lift = self._tell_at(self.flood_lock_ends_at(room), FloodLockDue())
+        self._arm_cleanup(self.cleanup_due_at(room))
+
+    def _arm_deadline(self, index: int, deadline: int) -> None:
+        if self._deadline is None or self._deadline[0] != index:
+            self._deadline = (index, self._tell_at(deadline, DeadlineDue(index)))
+
+    def _arm_cleanup(self, due: int | None) -> None:
+        if self._cleanup is not None and self._cleanup[0] != due:
+            self._cleanup[1].cancel()
+            self._cleanup = None
+        if due is not None and self._cleanup is None:
+            self._cleanup = (due, self._tell_at(due, CleanupDue()))
+
+    # ------------------------------------------------------------- armed on demand
+
+    def arm_progress(self) -> None:
+        """At most one ``answers_progress`` per interval: armed unless already pending."""
+        if self._progress is None:
+            self._progress = self._tell_later(self._settings.progress_interval_s, ProgressDue())
+
+    def arm_fanout(self) -> None:
+        """Deferred membership changes go out when the window closes."""
+        if self._fanout is None:
+            self._fanout = self._tell_later(self._settings.fanout_window_s, ReleaseFanout())
+
+    def arm_recovery(self) -> None:
+        # Not tracked: each failed save asks for one more retry, and a retry that
+        # finds the room loaded does nothing.
+        self._tell_later(RECOVERY_RETRY_S, RecoveryDue())
+
+    # ------------------------------------------------------------- a timer's message has arrived
+
+    def deadline_fired(self, message: DeadlineDue) -> None:
+        if self._deadline is not None and self._deadline[0] == message.index:
+            self._deadline = None
+
+    def cleanup_fired(self, _: CleanupDue) -> None:
+        self._cleanup = None
+
+    def progress_fired(self, _: ProgressDue) -> None:
+        self._progress = None
+
+    def flood_lift_fired(self, _: FloodLockDue) -> None:
+        self._flood_lift = None
+
+    def fanout_fired(self, _: ReleaseFanout) -> None:
+        self._fanout = None
+
+    def cancel_all(self) -> None:
+        """The room is stopping: none of them may wake it."""
+        for pair in (self._deadline, self._cleanup):
+            if pair is not None:
+                pair[1].cancel()
+        for timer in (self._progress, self._flood_lift, self._fanout):
+            if timer is not None:
+                timer.cancel()
+
+    # ------------------------------------------------------------- helpers
+
+    def _tell_at(self, at_ms: int, message: object) -> Timer:
+        return self._tell_later(max(0.0, (at_ms - self._clock.now_ms()) / 1000), message)
+
+    def _tell_later(self, delay_s: float, message: object) -> Timer:
+        room = self._room
+
+        def tell() -> None:
+            tell_quietly(room, message)
+
+        return self._clock.call_later(delay_s, tell)

@@ -1,0 +1,90 @@
+"""Running the server until it is told to stop, and how each signal stops it.
+
+* SIGTERM (a rolling restart, ``systemctl stop``, ``docker stop``): drain.
+  ``/readyz`` turns 503 at once and the server goes on serving for
+  ``--drain-grace-s``; then it shuts down and closes sockets with 1012, which
+  tells clients to reconnect at once (to another server, or to this one when it
+  is back).
+* SIGINT (Ctrl-C): shut down now, sockets closed with 1001.
+* A second signal while draining: shut down now, skipping what is left of the grace.
+
+Shutting down is the same in every case: stop listening, rooms save what they
+decided, sockets close, actors stop, the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+
+from quiz_actors.server.app import create_app
+from quiz_actors.server.drain import Drain
+from quiz_actors.server.keys import DRAIN
+from quiz_actors.settings import Settings
+
+log = logging.getLogger("quiz_actors")
+
+SHUTDOWN_TIMEOUT_S = 10.0  # for requests still running once sockets are closed
+
+
+class StopSignals:
+    """What each signal does; ``stopping`` is set when the shutdown should begin."""
+
+    def __init__(self, drain: Drain, grace_s: float, loop: asyncio.AbstractEventLoop):
+        self.drain = drain
+        self.grace_s = grace_s
+        self.loop = loop
+        self.stopping = asyncio.Event()
+        self._grace_timer: asyncio.TimerHandle | None = None
+
+    def install(self) -> None:
+        self.loop.add_signal_handler(signal.SIGTERM, self.on_signal, signal.SIGTERM)
+        self.loop.add_signal_handler(signal.SIGINT, self.on_signal, signal.SIGINT)
+
+    def on_signal(self, sig: signal.Signals) -> None:
+        if self.stopping.is_set():
+            log.info("%s: already stopping", sig.name)
+        elif self.drain.draining:
+            log.info("%s during the drain: stopping now", sig.name)
+            self._stop_now()
+        elif sig == signal.SIGTERM and self.grace_s > 0:
+            self.drain.begin()
+            log.info(
+                "SIGTERM: draining (/readyz says 503); sockets close with 1012 in %.1f s, "
+                "or at once on a second signal",
+                self.grace_s,
+            )
+            self._grace_timer = self.loop.call_later(self.grace_s, self._stop_now)
+        else:
+            if sig == signal.SIGTERM:
+                self.drain.begin()  # no grace, but clients should still reconnect at once
+            log.info("%s: stopping", sig.name)
+            self._stop_now()
+
+    def _stop_now(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+        self.stopping.set()
+
+
+async def serve(settings: Settings) -> None:
+    app = create_app(settings)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as e:
+            raise SystemExit(
+                f"quiz-server: cannot listen on {settings.host}:{settings.port}: {e.strerror}"
+            ) from None
+        log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
+        signals = StopSignals(app[DRAIN], settings.drain_grace_s, asyncio.get_running_loop())
+        signals.install()
+        await signals.stopping.wait()
+    finally:
+        await runner.cleanup()

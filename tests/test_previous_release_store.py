@@ -1,0 +1,160 @@
+"""A store written by an earlier release keeps loading, and play goes on in it.
+
+``tests/data/previous-release.sqlite3`` was written by the server at commit
+098595e (tests/data/README.md says how). Each test works on a copy. When event
+classes change, these tests say whether old events still replay (upcast them
+if not: stored topics never change).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from eventstore import EventStore
+from eventstore.replay import check, read_events, replay
+from quiz_actors.clock import ManualClock
+from quiz_actors.domain.directory import DIRECTORY_ID
+from quiz_actors.domain.quiz import CATALOG_ID
+from quiz_actors.domain.room import CLOSED, LOBBY, REVEAL, Room
+from quiz_actors.domain.secret import SECRET_ID
+from quiz_actors.tools.audit_model import AuditLog
+from quiz_actors.tools.room_rules import RoomRules
+from tests.client import QuizClient
+from tests.conftest import RunningServer, create_room, join
+
+DATA = Path(__file__).resolve().parent / "data"
+OLD_STORE = DATA / "previous-release.sqlite3"
+FACTS = json.loads((DATA / "previous-release.json").read_text(encoding="utf-8"))
+QUIZ_TITLE = "Before the upgrade"
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    """A copy of the old store: the tests write to it."""
+    copy = tmp_path / "events.sqlite3"
+    shutil.copyfile(OLD_STORE, copy)
+    return f"sqlite:///{copy}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    # Carry on a second after the old server stopped, so no room is overdue for cleanup.
+    return ManualClock(start_ms=FACTS["clock_ms"] + 1000)
+
+
+def user(name: str) -> str:
+    return str(FACTS["users"][name]["user_id"])
+
+
+def token(name: str) -> str:
+    return str(FACTS["users"][name]["token"])
+
+
+def rooms_in(store: EventStore) -> dict[str, Room]:
+    """Every room in the store by code, each rebuilt as the server rebuilds it."""
+    ids = [n.originator_id for n in store.iter_notifications() if n.originator_version == 1]
+    rooms = [store.load(i) for i in ids]
+    return {room.code: room for room in rooms if isinstance(room, Room)}
+
+
+def scores(room: Room) -> dict[str, int]:
+    return {m["name"]: m["score"] for m in room.members.values()}
+
+
+def test_every_room_of_the_old_store_replays_to_its_state(store_url: str) -> None:
+    store = EventStore(store_url)
+    try:
+        rooms = rooms_in(store)
+        assert sorted(rooms) == sorted(FACTS["codes"].values())
+        played, waiting = rooms[FACTS["codes"]["A"]], rooms[FACTS["codes"]["B"]]
+
+        assert played.phase == CLOSED and played.closed_reason == "inactive"
+        assert scores(played) == {"Host": 0, "Ann": 1000 + 1800 + 100, "Ben": 0}
+        assert [r["name"] for r in played.ranking()] == ["Ann", "Ben"]
+        assert set(played.departed) == {user("Cat")} and set(played.kicked) == {user("Eve")}
+        assert played.question_index == 1 and played.last_result is not None
+        assert played.last_result["distribution"] == [0, 1]
+
+        assert waiting.phase == LOBBY and not waiting.locked
+        assert scores(waiting) == {"Hana": 0, "Ann": 0, "Dan": 0}
+        assert waiting.host_id == user("Hana") and waiting.version == 1 + 2 + 2 * 260
+
+        # The waiting room was loaded from the old snapshot; from its events alone it is the same room.
+        assert store.snapshots is not None and list(store.snapshots.get(waiting.id))
+        for room in (played, waiting):
+            events = read_events(store, room.id)
+            assert vars(list(replay(events))[-1].aggregate) == vars(room)
+            assert check(events, RoomRules()).ok, check(events, RoomRules()).problem
+
+        assert store.load(DIRECTORY_ID).open_rooms == {FACTS["codes"]["B"]: str(waiting.id)}
+        assert QUIZ_TITLE in [e["title"] for e in store.load(CATALOG_ID).entries.values()]
+        assert len(store.load(SECRET_ID).secret_hex) >= 32
+
+        # The audit read model projects every old event, each room's rows under its code.
+        log = AuditLog(store_url)
+        try:
+            assert log.catch_up() == store.max_notification_id()
+            rows = log.room_rows(str(played.id))
+            assert {r.code for r in rows} == {played.code}
+            assert len([r for r in rows if r.aggregate_id == str(played.id)]) == played.version
+        finally:
+            log.close()
+    finally:
+        store.close()
+
+
+async def test_play_goes_on_in_the_old_store_and_is_kept_after_a_restart(
+    connect: Callable[..., Awaitable[QuizClient]],
+    http: aiohttp.ClientSession,
+    server: RunningServer,
+    store_url: str,
+) -> None:
+    # The old sessions are still valid: the server signs with the key the old store holds.
+    hana = await connect(token=token("Hana"))
+    assert hana.user_id == user("Hana")
+    state = await join(hana, FACTS["codes"]["B"], "Hana")
+    assert state["you"]["is_host"] and state["room"]["phase"] == LOBBY
+    assert {m["name"]: m["online"] for m in state["room"]["members"]} == {
+        "Hana": True,
+        "Ann": False,  # the old server stopped with everyone in the room
+        "Dan": False,
+    }
+    ann = await connect(token=token("Ann"))
+    await join(ann, FACTS["codes"]["B"], "Ann")
+    await hana.send({"type": "start"})
+    await ann.expect("question_shown", index=0)
+    reply = await ann.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted")
+    assert reply["type"] == "answer_accepted", reply
+    closed = await ann.expect("question_closed", index=0)  # Ann was the only player online
+    assert closed["you"]["score"] == 1000
+
+    # A new room, for a quiz the old release stored, by someone who played there.
+    async with http.get(server.base_url + "/api/quizzes") as response:
+        quizzes = (await response.json())["quizzes"]
+    quiz_id = next(q["quiz_id"] for q in quizzes if q["title"] == QUIZ_TITLE)
+    host = await connect(token=token("Host"))
+    code, created = await create_room(host, quiz_id, "Host")
+    assert code != FACTS["codes"]["B"] and created["room"]["title"] == QUIZ_TITLE
+
+    await server.restart()
+    await server.stop()
+    store = EventStore(store_url)
+    try:
+        rooms = rooms_in(store)
+        waiting = rooms[FACTS["codes"]["B"]]
+        assert waiting.phase == REVEAL and scores(waiting) == {"Hana": 0, "Ann": 1000, "Dan": 0}
+        assert rooms[code].host_id == user("Host") and rooms[code].quiz_id == quiz_id
+        assert store.load(DIRECTORY_ID).open_rooms == {
+            FACTS["codes"]["B"]: str(waiting.id),
+            code: str(rooms[code].id),
+        }
+        assert uuid.UUID(created["room"]["room_id"]) == rooms[code].id
+    finally:
+        store.close()
