@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from quiz_actors.domain.questions.base import (
@@ -37,6 +38,16 @@ def shown_order(items: Sequence[str]) -> list[int]:
     nothing away at a glance: the items' hash decides it, tried again with a
     new salt until no item stays put (about one try in three succeeds).
     """
+    return list(_shuffled(tuple(items)))
+
+
+@lru_cache(maxsize=1024)
+def _shuffled(items: tuple[str, ...]) -> tuple[int, ...]:
+    # Every answer to an order question is judged against this: hash once per question.
+    return tuple(_shuffle(items))
+
+
+def _shuffle(items: tuple[str, ...]) -> list[int]:
     size = len(items)
     for salt in range(SHUFFLE_TRIES):
         order = sorted(range(size), key=lambda i: _digest(salt, i, items[i]))
