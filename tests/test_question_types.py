@@ -319,6 +319,9 @@ def test_typed_answers_match_after_normalisation(typed, accepted, ignore_accents
         ({"text": ""}, "Type an answer"),
         ({"text": " \t "}, "Type an answer"),
         ({"text": "x" * 41}, "at most 40 characters"),
+        ({"text": "paris" + " " * 76}, "at most 40 characters"),  # stored as sent: not a page of spaces
+        ({"text": "par\x00is"}, "control characters"),
+        ({"text": "\x1b[31mparis"}, "control characters"),
         ({"text": 5}, '"text" must be a string'),
         ({"choice": 0}, 'answered with "text"'),
     ],

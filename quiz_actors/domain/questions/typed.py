@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +21,9 @@ from quiz_actors.domain.questions.normalise import normalise_text
 from quiz_actors.domain.verdict import Verdict, verdict_of
 
 MAX_ANSWER_CHARS = 40
+# The payload is stored as sent: spaces around the answer are allowed, not a page of them.
+MAX_SENT_CHARS = 2 * MAX_ANSWER_CHARS
+SPACES_ALLOWED = "\t\n\r"  # the only control characters a typed answer may hold (they count as spaces)
 MAX_ACCEPTED = 10
 COMMON_WRONG_SHOWN = 5
 
@@ -59,8 +63,11 @@ class TypeAnswer(QuestionType):
             raise bad_answer('"text" must be a string')
         if not normalise_text(text):
             raise bad_answer("Type an answer before sending it")
-        if len(text.strip()) > MAX_ANSWER_CHARS:
+        if len(text.strip()) > MAX_ANSWER_CHARS or len(text) > MAX_SENT_CHARS:
             raise bad_answer(f"An answer is at most {MAX_ANSWER_CHARS} characters")
+        if any(unicodedata.category(c) == "Cc" and c not in SPACES_ALLOWED for c in text):
+            # They show as nothing on a screen, and no store's text column takes a NUL.
+            raise bad_answer("An answer cannot hold control characters")
         return {"text": text}
 
     def judge(self, q: Question, payload: Payload) -> Verdict:
