@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 from quiz_actors import metrics
+from quiz_actors.domain.questions import PAYLOAD_FIELDS
 
 VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
@@ -59,8 +60,8 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 }
 
 
-# Messages that need at least one of some optional fields.
-ONE_OF_FIELDS: dict[str, tuple[str, ...]] = {"answer": ("choice", "choices", "text", "value", "order")}
+# Messages that need at least one of some optional fields: an answer, its payload.
+ONE_OF_FIELDS: dict[str, tuple[str, ...]] = {"answer": PAYLOAD_FIELDS}
 
 
 class ProtocolError(Exception):
