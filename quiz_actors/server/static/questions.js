@@ -274,12 +274,13 @@ function bar(className, count, most, ...label) {
   return el("div", { class: `reveal-choice ${className}` }, fill, ...label);
 }
 
-function choiceBars(q, votesWord) {
+// A poll has no right choice to stand out: every bar is shown at full strength.
+function choiceBars(q, votesWord, poll = false) {
   const votes = q.distribution || q.choices.map(() => 0);
   const most = Math.max(1, ...votes);
   return q.choices.map((text, i) => {
     const right = (q.correct || []).includes(i);
-    return bar(`c${i}${right ? " correct" : ""}`, votes[i], most,
+    return bar(`c${i}${right ? " correct" : ""}${poll ? " vote" : ""}`, votes[i], most,
       el("span", { "aria-hidden": "true" }, right ? "✔" : CHOICE_MARKS[i]),
       el("span", {}, text),
       el("span", { class: "votes" }, plural(votes[i], votesWord[0], votesWord[1])));
@@ -347,7 +348,7 @@ const HOST_REVEAL = {
   choice: (q) => choiceBars(q, ["answer", "answers"]),
   true_false: (q) => choiceBars(q, ["answer", "answers"]),
   multi: (q) => [el("p", { class: "reveal-note" }, "Ticked by:"), ...choiceBars(q, ["player", "players"])],
-  poll: (q) => choiceBars(q, ["vote", "votes"]),
+  poll: (q) => choiceBars(q, ["vote", "votes"], true),
   order: revealOrder,
   slider: revealSlider,
   type_answer: revealTyped,
