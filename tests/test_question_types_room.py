@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import copy
+import random
+from typing import Any
 
 import pytest
 from eventsourcing.domain import Snapshot
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from eventstore.replay import check
 from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.questions.order import right_order_as_shown
 from quiz_actors.domain.quiz import validate_quiz_document
 from quiz_actors.domain.room import Room, describe_question
+from quiz_actors.tools.rescore import rescore
+from quiz_actors.tools.room_rules import RoomRules
 from tests.test_question_types_e2e import QUIZ
 from tests.test_room_aggregate import QUIZ as CHOICE_QUIZ
 from tests.test_room_aggregate import T0, public_state, replayed
@@ -83,3 +91,88 @@ def test_a_snapshot_from_before_question_types_loads_and_plays_on():
     assert restored.last_result["question_type"] == "choice"
     assert restored.last_result["distribution"] == [1, 1, 0]
     assert [m["score"] for m in restored.members.values()] == [m["score"] for m in room.members.values()]
+
+
+# Payloads of every shape, most fitting the open question, some not: the room must take or
+# refuse each and stay consistent.
+misfits = st.one_of(
+    st.builds(lambda c: {"choice": c}, st.integers(-1, 4)),
+    st.builds(lambda c: {"choices": c}, st.lists(st.integers(-1, 4), max_size=5)),
+    st.builds(lambda t: {"text": t}, st.sampled_from(["", "x" * 41, "a\x00b"])),
+    st.builds(lambda v: {"value": v}, st.sampled_from([-5, 2.5, 201, 111])),
+    st.builds(lambda o: {"order": o}, st.lists(st.integers(0, 4), max_size=5)),
+)
+# One block of commands per question, each block followed by the host's "next" (close, show).
+per_question = st.lists(
+    st.tuples(
+        st.sampled_from(["answer", "answer", "answer", "answer", "timeout", "join", "leave", "offline"]),
+        st.sampled_from(["ann", "ben", "cat"]),
+        st.integers(0, 10**6),
+        misfits,
+        st.integers(0, 8_000),
+    ),
+    max_size=8,
+)
+type_commands = st.lists(per_question, min_size=7, max_size=7)
+
+
+def fitting(room: Room, seed: int) -> dict[str, Any]:
+    """A payload that fits the open question, right or wrong as the seed falls."""
+    q = describe_question(room) or {}
+    kind = q.get("question_type")
+    if kind in ("choice", "true_false", "poll"):
+        return {"choice": seed % len(q["choices"])}
+    if kind == "multi":
+        return {"choices": [i for i in range(4) if (seed + 1) >> i & 1] or [0]}
+    if kind == "type_answer":
+        return {"text": ["madrid", " MÁDRID", "Lyon", "Villa  de Madrid", "madird"][seed % 5]}
+    if kind == "slider":
+        return {"value": 5 * (seed % 41)}
+    if seed % 3 == 0:
+        return {"order": right_order_as_shown(room.question(room.question_index)["items"])}
+    order = list(range(4))
+    random.Random(seed).shuffle(order)
+    return {"order": order}
+
+
+@settings(max_examples=150, deadline=None)
+@given(type_commands)
+def test_any_play_of_every_type_replays_checks_and_rescores_clean(script):
+    room = playing(QUIZ)
+    now = T0
+    for block in script:
+        for kind, user, seed, misfit, delay in block:
+            now += delay
+            try:
+                if kind == "answer":
+                    payload = misfit if seed % 5 == 0 else fitting(room, seed)
+                    room.answer(user, room.question_index, payload, now)
+                elif kind == "timeout":
+                    room.close_question("timeout", now)
+                elif kind == "join":
+                    room.join(user, user.title(), now, 10)
+                elif kind == "leave":
+                    room.leave(user, now)
+                else:
+                    room.go_offline(user, "disconnected", now)
+            except RoomError as refused:
+                assert refused.code in REFUSALS, refused.code
+        room.close_question("skipped", now)
+        room.next("host", now)  # the next question, or the end
+    events = room.collect_events()
+    assert public_state(replayed_from(events)) == public_state(room)
+    result = check(events, RoomRules())
+    assert result.ok, result.problem
+    assert all(r.adds_up for r in rescore(events))
+
+
+REFUSALS = {"bad_answer", "bad_choice", "too_late", "wrong_phase", "already_answered", "not_member"}
+REFUSALS |= {"not_player", "room_full", "name_taken", "kicked", "room_locked", "room_closed", "not_host"}
+
+
+def replayed_from(events: list[Any]) -> Room:
+    copy = None
+    for e in events:
+        copy = e.mutate(copy)
+    assert isinstance(copy, Room)
+    return copy
