@@ -186,6 +186,7 @@ class Results:
     def question_closed(self, seq: int, user_id: str) -> str:
         if not hasattr(self, "_closed_prefix"):
             result = self.room.last_result
+            assert result is not None  # a question has just closed
             shared = {
                 "type": "question_closed",
                 "seq": seq,

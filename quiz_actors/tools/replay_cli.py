@@ -101,10 +101,10 @@ def run(args: argparse.Namespace, store: EventStore) -> int:
     if args.check:
         result = check(events, RoomRules())
         rescored = rescore(events)
-        if result.ok:
+        p = result.problem
+        if p is None:
             status = _report_ok(args, result.events_checked)
         else:
-            p = result.problem
             status = _report_failure(args, p.version, p.event_type, p.message, result.events_checked)
         return max(status, _report_rescored(args, rescored))
     try:

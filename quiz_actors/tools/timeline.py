@@ -115,7 +115,7 @@ def state_text(room: Room) -> str:
             f"shown {shown}, deadline {deadline}"
         )
     answers = room.answers()
-    q = room.question(room.current["index"]) if room.current is not None else None
+    open_q = room.question(room.current["index"]) if room.current is not None else None
     rows = []
     for user_id, m in room.members.items():
         a = answers.get(user_id)
@@ -128,7 +128,9 @@ def state_text(room: Room) -> str:
                 m["online"],
                 m["score"],
                 m["streak"],
-                "" if a is None or q is None else f"{describe_answer(q, a['answer'])} ({a['points']} points)",
+                ""
+                if a is None or open_q is None
+                else f"{describe_answer(open_q, a['answer'])} ({a['points']} points)",
             ]
         )
     lines.append("")
