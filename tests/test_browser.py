@@ -577,6 +577,12 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(ben.locator(".slider-value")).to_have_text("130")
     await shoot(everyone, "5-slider")
     await ann.locator("#q-choices .submit").tap()
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    # A reload while the others answer: the slider comes back locked, the answer known to be in.
+    await ann.reload()
+    await expect(ann.locator("#q-feedback")).to_have_text("You have answered. Waiting for the others…")
+    await expect(ann.locator("#q-choices input[type=range]")).to_be_disabled()
+    await expect(ann.locator("#q-choices .submit")).to_be_disabled()
     await ben.locator("#q-choices .submit").tap()
     await revealed(
         "5-slider", "Correct!", "Wrong answer", "Right answer: 100 (anything from 90 to 110 counts)"
