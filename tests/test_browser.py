@@ -536,6 +536,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await ben.locator("#q-choices .choice", has_text="Dolphin").tap()
     await ben.locator("#q-choices .submit").tap()
     await revealed("2-multi", "Correct!", "Wrong answer", "Right answers: Dolphin and Bat")
+    await expect(ben.locator("#r-mine")).to_have_text("Your answer: Dolphin")
     await expect(host.locator("#r-choices .correct")).to_have_count(2)
     await expect(host.locator("#r-choices .correct").first).to_contain_text("Dolphin")
     await expect(host.locator("#r-choices .correct").first).to_contain_text("2 players")
@@ -560,6 +561,8 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await ben.locator("#q-choices input").fill("Barcelona")
     await ben.locator("#q-choices .submit").tap()
     await revealed("4-type-answer", "Correct!", "Wrong answer", "Accepted: Madrid")
+    await expect(ann.locator("#r-mine")).to_have_text("Your answer: “MÁDRID”")
+    await expect(ben.locator("#r-mine")).to_have_text("Your answer: “Barcelona”")
     await expect(host.locator("#r-choices .accepted")).to_have_text("✔ Madrid")
     await expect(host.locator("#r-choices .wrong-answers li")).to_have_text([re.compile(r"barcelona\s*× 1")])
 
@@ -604,6 +607,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await ann.locator("#q-choices .submit").tap()
     await ben.locator("#q-choices .submit").tap()  # as shown: wrong
     await revealed("6-order", "Correct!", "Wrong answer", "Right order: Atom, Cell, Mouse, Elephant")
+    await expect(ben.locator("#r-mine")).to_have_text("Your answer: Cell, Mouse, Elephant, Atom")
     await expect(host.locator("#r-choices .reveal-choice")).to_have_text(
         [re.compile(rf"{n}\.\s*{item}") for n, item in enumerate(["Atom", "Cell", "Mouse", "Elephant"], 1)]
     )
@@ -614,6 +618,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await ann.locator("#q-choices button", has_text="Typing").tap()
     await ben.locator("#q-choices button", has_text="Sliding").tap()
     await revealed("7-poll", "Thanks for voting!", "Thanks for voting!", "")
+    await expect(ben.locator("#r-mine")).to_have_text("Your vote: Sliding")
     await expect(ann.locator("#r-points")).to_have_text("")
     await expect(host.locator("#r-choices .correct")).to_have_count(0)
     await expect(host.locator("#r-choices .reveal-choice", has_text="Typing")).to_contain_text("1 vote")

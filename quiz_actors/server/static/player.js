@@ -7,7 +7,7 @@
 // server answers a returning member with the full `state` of where the game is.
 
 import { Connection, Store } from "./connection.js";
-import { answerControls, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
+import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
@@ -348,6 +348,9 @@ function renderResult() {
   verdictNode.className = `verdict ${mine && !poll ? (mine.correct ? "right" : "wrong") : ""}`;
   setText("#r-points", mine && !poll ? `+${plural(mine.points, "point", "points")}` : "");
   setText("#r-answer", rightAnswerInWords(q));
+  // What we sent, when this page knows it (not after a reload mid-question).
+  const sent = answeredThis && game.answer.payload ? answerInWords(q, game.answer.payload) : "";
+  setText("#r-mine", sent ? `${poll ? "Your vote" : "Your answer"}: ${sent}` : "");
   setText("#r-streak", mine && mine.streak > 1 ? `${mine.streak} right in a row` : "");
   setText("#r-rank", game.rank ? `You are ${ordinal(game.rank)} of ${members.players().length}` : "");
   showScreen("screen-result");

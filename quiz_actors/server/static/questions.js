@@ -230,6 +230,19 @@ const RIGHT_IN_WORDS = {
   poll: () => "",
 };
 
+// A player's own answer in words, for their result screen.
+const ANSWER_IN_WORDS = {
+  multi: (q, p) => p.choices.map((i) => q.choices[i]).join(", "),
+  type_answer: (q, p) => `“${p.text.trim()}”`,
+  slider: (q, p) => formatNumber(p.value),
+  order: (q, p) => p.order.map((i) => q.items[i]).join(", "),
+};
+
+export function answerInWords(q, payload) {
+  const words = ANSWER_IN_WORDS[typeOf(q)];
+  return words ? words(q, payload) : q.choices[payload.choice];
+}
+
 export function rightAnswerInWords(q) {
   if (!q.correct && q.value === undefined && !q.accepted) return "";
   return (RIGHT_IN_WORDS[typeOf(q)] || RIGHT_IN_WORDS.choice)(q);
