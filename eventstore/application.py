@@ -9,7 +9,7 @@ aggregates it snapshots are handed to it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -31,13 +31,16 @@ class StoreObserver(Protocol):
     def loaded(self, aggregate: Any, seconds: float) -> None: ...
 
 
-class EventStore(Application):
+class EventStore(Application[UUID]):
     name = "quiz"  # table prefix on PostgreSQL: quiz_events, quiz_snapshots
 
-    def __init__(self, url: str = DEFAULT_STORE_URL, observer: StoreObserver | None = None):
-        self.url = url
+    def __init__(
+        self, url: str | Mapping[str, str] = DEFAULT_STORE_URL, observer: StoreObserver | None = None
+    ):
+        """Open the store at ``url``, or by its settings (``env_for_store``): that is
+        how eventsourcing's projection runner constructs the application it reads."""
         self.observer = observer
-        env = env_for_store(url)
+        env = env_for_store(url) if isinstance(url, str) else dict(url)
         # Snapshots are read by every load; they are written by snapshot_if_due,
         # not by the library's save (which rebuilds the aggregate to snapshot it).
         env["IS_SNAPSHOTTING_ENABLED"] = "y"
@@ -56,6 +59,7 @@ class EventStore(Application):
             return False
         if aggregate.pending_events:
             return False  # it holds decisions not saved yet: a snapshot must hold only what is stored
+        assert self.snapshots is not None, "__init__ enables snapshotting"
         self.snapshots.put([Snapshot.take(aggregate)])
         return True
 
@@ -77,7 +81,7 @@ class EventStore(Application):
         """Rebuild an aggregate by replay; ``None`` if it was never stored."""
         started = time.perf_counter()
         try:
-            aggregate = self.repository.get(aggregate_id, version=version)
+            aggregate: Any = self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             return None
         if self.observer is not None:

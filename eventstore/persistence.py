@@ -18,10 +18,11 @@ PostgreSQL saves in one round trip (``OneTripPostgresRecorder``).
 from __future__ import annotations
 
 import os
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteFactory
+from eventsourcing.utils import Environment, EnvType
 from psycopg.sql import SQL, Identifier
 
 DEFAULT_STORE_URL = "sqlite:///quiz-data/events.sqlite3"
@@ -48,7 +49,7 @@ class DurableSQLiteConnectionPool(SQLiteConnectionPool):
 class DurableSQLiteFactory(SQLiteFactory):
     """eventsourcing's SQLite factory, with every connection set to synchronous=FULL."""
 
-    def __init__(self, env):  # type: ignore[no-untyped-def]
+    def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
         plain = self.datastore.pool
         self.datastore.pool = DurableSQLiteConnectionPool(
@@ -72,7 +73,7 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
     (``POSTGRES_ENABLE_DB_FUNCTIONS``).
     """
 
-    def __init__(self, datastore, *, events_table_name: str = "stored_events"):  # type: ignore[no-untyped-def]
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
         super().__init__(datastore, events_table_name=events_table_name)
         schema = Identifier(self.datastore.schema)
         self.pg_function_name_insert_events = f"{self.events_table_name}_insert_locked"
@@ -112,10 +113,13 @@ class BoundedPostgresFactory(PostgresFactory):
 
     application_recorder_class = OneTripPostgresRecorder
 
-    def __init__(self, env):  # type: ignore[no-untyped-def]
+    def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)
         # The pool opens lazily, so its connection arguments can still be added to.
-        self.datastore.pool.kwargs["options"] = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+        connect_kwargs = self.datastore.pool.kwargs
+        if not isinstance(connect_kwargs, dict):
+            raise TypeError("eventsourcing's PostgreSQL pool no longer keeps its connect arguments in a dict")
+        connect_kwargs["options"] = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
 
 
 def env_for_store(url: str) -> dict[str, str]:
@@ -131,7 +135,7 @@ def env_for_store(url: str) -> dict[str, str]:
     )
 
 
-def _sqlite_env(url: str, parts) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _sqlite_env(url: str, parts: SplitResult) -> dict[str, str]:
     if parts.netloc:
         raise StoreUrlError("A SQLite URL has three slashes: sqlite:///relative/path or sqlite:////abs/path")
     path = unquote(parts.path[1:]) if parts.path.startswith("/") else unquote(parts.path)
@@ -150,7 +154,7 @@ def _sqlite_env(url: str, parts) -> dict[str, str]:  # type: ignore[no-untyped-d
     }
 
 
-def _postgres_env(parts) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def _postgres_env(parts: SplitResult) -> dict[str, str]:
     dbname = unquote(parts.path.lstrip("/"))
     if not dbname:
         raise StoreUrlError("A PostgreSQL URL names a database: postgresql://user@host:5432/dbname")

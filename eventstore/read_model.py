@@ -15,6 +15,11 @@ kinds of database:
   ``SQLiteTrackedView`` (a ``SQLiteTrackingRecorder``), fed by reading the
   notification log from the tracked position on.
 
+Every event the store accepted gets its row: ``storable`` replaces NUL, which
+PostgreSQL's text and JSONB cannot hold, and a batch that still cannot be
+written is written row by row, a row that fails alone being replaced by the
+model's ``stand_in`` (or, at worst, skipped), loudly; the position moves on.
+
 A catch-up writes ``batch_size`` rows per transaction. When following the store
 on PostgreSQL, events stored after the follower started are written one by one
 as they arrive.
@@ -22,15 +27,14 @@ as they arrive.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
-from uuid import UUID
 
-from eventsourcing.application import Application
 from eventsourcing.persistence import (
     InfrastructureFactory,
     IntegrityError,
@@ -49,11 +53,30 @@ from eventstore.application import EventStore
 from eventstore.persistence import env_for_store
 from eventstore.replay import ReadingStore
 
+log = logging.getLogger(__name__)
+
 UPSTREAM = EventStore.name  # the tracked application: the event store's log
 ANALYZE_AFTER = 50_000  # rows added by one catch-up
 
 Row = TypeVar("Row")
 Insert = tuple[str, list[tuple[Any, ...]]]  # a statement and the parameters of each of its rows
+NUL_STAND_IN = "\ufffd"  # U+FFFD REPLACEMENT CHARACTER
+
+
+def storable(value: Any) -> Any:
+    """``value`` with every NUL replaced by U+FFFD, in strings, keys and nested values.
+
+    PostgreSQL's text and JSONB cannot hold NUL, and a read model must hold
+    every event the store accepted (an earlier release let NUL into quiz text).
+    Rows are made the same on both stores, so a read model reads the same on either.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STAND_IN) if "\x00" in value else value
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- views
@@ -167,21 +190,67 @@ class RowProjection(Projection[TrackedView[Row]], ABC, Generic[Row]):
     def __init__(self, view: TrackedView[Row]):
         super().__init__(view)
         self.pending: list[Row] = []
+        self.pending_ids: list[int] = []  # each pending row's notification id
         self.last: Tracking | None = None
 
     @abstractmethod
     def row_for(self, event: Any, notification_id: int) -> Row: ...
 
+    def stand_in(self, row: Row, problem: str) -> Row | None:
+        """What to record for a row that cannot be recorded (``problem`` says why),
+        or None to skip it; a subclass says it in its own columns."""
+        return None
+
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         self.pending.append(self.row_for(domain_event, tracking.notification_id))
+        self.pending_ids.append(tracking.notification_id)
         self.last = tracking
         if len(self.pending) >= self.batch_size or tracking.notification_id >= self.flush_from:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending and self.last is not None:
+        if not self.pending or self.last is None:
+            return
+        try:
             self.view.record(self.pending, self.last)
-            self.pending = []
+        except IntegrityError:
+            raise  # another process recorded these first: the caller goes on from its position
+        except Exception:
+            # One poison event must not stop the read model for good: find it, say so, go on.
+            log.exception(
+                "read model: %s rows could not be recorded together; one by one now", len(self.pending)
+            )
+            for row, notification_id in zip(self.pending, self.pending_ids, strict=True):
+                self._record_alone(row, Tracking(UPSTREAM, notification_id))
+        self.pending, self.pending_ids = [], []
+
+    def _record_alone(self, row: Row, tracking: Tracking) -> None:
+        try:
+            self.view.record([row], tracking)
+            return
+        except IntegrityError:
+            raise
+        except Exception as e:  # noqa: BLE001 - said loudly below, and a stand-in recorded
+            problem = f"{type(e).__name__}: {e}"
+        stand_in = self.stand_in(row, problem)
+        log.error(
+            "read model: the event at notification %s cannot be recorded as it is (%s); %s",
+            tracking.notification_id,
+            problem,
+            "recorded without its fields" if stand_in is not None else "skipped",
+        )
+        if stand_in is not None:
+            try:
+                self.view.record([stand_in], tracking)
+                return
+            except IntegrityError:
+                raise
+            except Exception:  # noqa: BLE001 - the position still moves on below
+                log.exception(
+                    "read model: notification %s cannot be recorded even so; skipped",
+                    tracking.notification_id,
+                )
+        self.view.record([], tracking)
 
 
 def _run_until(runner: ProjectionRunner[Any, Any], stop: threading.Event) -> None:
@@ -193,17 +262,6 @@ def _run_until(runner: ProjectionRunner[Any, Any], stop: threading.Event) -> Non
 
     threading.Thread(target=stop_runner, daemon=True).start()
     runner.run_forever()
-
-
-class StoreReader(Application[UUID]):
-    """The event store as the projection runner constructs it: from settings alone, to read."""
-
-    name = EventStore.name
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        environment = super().construct_env(name, env)
-        environment["CREATE_TABLE"] = "no"
-        return environment
 
 
 # --------------------------------------------------------------------------- the read model
@@ -227,7 +285,7 @@ class ReadModel(Generic[Row]):
         self.env = env_for_store(url)
         self.is_postgres = "POSTGRES_DBNAME" in self.env
         self.view: TrackedView[Row] = self._construct_view()
-        self._store: EventStore | None = None
+        self._store: ReadingStore | None = None
 
     def _construct_view(self) -> TrackedView[Row]:
         """Open the view, creating its tables the first time.
@@ -235,11 +293,13 @@ class ReadModel(Generic[Row]):
         Two tools creating them at the same moment can collide (both record the
         tracking table's migration row); the loser finds them made and carries on.
         """
-        view_class = self.postgres_view if self.is_postgres else self.sqlite_view
+        view_class: type[TrackedView[Row]] = self.postgres_view if self.is_postgres else self.sqlite_view
         for attempt in range(3):
-            self._factory = InfrastructureFactory.construct(Environment(self.name, self.env))
+            self._factory = InfrastructureFactory[TrackedView[Row]].construct(
+                Environment(self.name, self.env)
+            )
             try:
-                return self._factory.tracking_recorder(view_class)  # type: ignore[return-value]
+                return self._factory.tracking_recorder(view_class)
             except (IntegrityError, InternalError, ProgrammingError):
                 self._factory.close()
                 if attempt == 2:
@@ -254,7 +314,7 @@ class ReadModel(Generic[Row]):
         )
 
     @property
-    def store(self) -> EventStore:
+    def store(self) -> ReadingStore:
         if self._store is None:
             self._store = ReadingStore(self.url)
         return self._store
@@ -291,7 +351,7 @@ class ReadModel(Generic[Row]):
 
     def _run_projection(self, flush_from: int, until: Callable[[ProjectionRunner[Any, Any]], None]) -> None:
         runner: ProjectionRunner[Any, Any] = ProjectionRunner(
-            application_class=StoreReader,
+            application_class=ReadingStore,
             projection_class=self.projection_class(flush_from),
             view_class=self.postgres_view,
             env=self.env,

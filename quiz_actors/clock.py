@@ -28,7 +28,7 @@ class Timer:
 class Clock(Protocol):
     def now_ms(self) -> int: ...
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer: ...
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> Timer: ...
 
     def stop(self) -> None: ...
 
@@ -37,10 +37,10 @@ class _Schedule:
     """A heap of (due, order, timer, callback)."""
 
     def __init__(self) -> None:
-        self._heap: list = []
+        self._heap: list[tuple[float, int, Timer, Callable[[], object]]] = []
         self._order = itertools.count()
 
-    def push(self, due: float, callback: Callable[[], None]) -> Timer:
+    def push(self, due: float, callback: Callable[[], object]) -> Timer:
         timer = Timer()
         heapq.heappush(self._heap, (due, next(self._order), timer, callback))
         return timer
@@ -50,7 +50,7 @@ class _Schedule:
             heapq.heappop(self._heap)
         return self._heap[0][0] if self._heap else None
 
-    def pop_due(self, now: float) -> list[Callable[[], None]]:
+    def pop_due(self, now: float) -> list[Callable[[], object]]:
         due = []
         while self._heap and self._heap[0][0] <= now:
             _, _, timer, callback = heapq.heappop(self._heap)
@@ -70,7 +70,7 @@ class SystemClock:
     def now_ms(self) -> int:
         return int(time.time() * 1000)
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> Timer:
         with self._wake:
             timer = self._schedule.push(time.monotonic() + max(0.0, delay_s), callback)
             self._wake.notify()
@@ -114,7 +114,7 @@ class ManualClock:
         with self._lock:
             return self._now_ms
 
-    def call_later(self, delay_s: float, callback: Callable[[], None]) -> Timer:
+    def call_later(self, delay_s: float, callback: Callable[[], object]) -> Timer:
         with self._lock:
             return self._schedule.push(self._now_ms + max(0.0, delay_s) * 1000, callback)
 

@@ -8,18 +8,19 @@ only ever receive well-formed messages.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 from quiz_actors import metrics
 from quiz_actors.domain.questions import PAYLOAD_FIELDS
 
-VERSION = 1
 MAX_FRAME_BYTES = 16 * 1024
 
 # Close codes (docs/protocol.md, "Errors and close codes").
 CLOSE_POLICY = 1008
 CLOSE_SERVICE_RESTART = 1012  # draining before a restart: reconnect now
-CLOSE_TOO_BIG = 1009
+CLOSE_TOO_BIG = 1009  # sent by aiohttp itself, past MAX_FRAME_BYTES (max_msg_size)
 CLOSE_REPLACED = 4000
 CLOSE_MISSED_HEARTBEATS = 4001
 CLOSE_KICKED = 4003
@@ -64,6 +65,28 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 ONE_OF_FIELDS: dict[str, tuple[str, ...]] = {"answer": PAYLOAD_FIELDS}
 
 
+class NonFiniteNumber(ValueError):
+    """NaN, Infinity or a number too big for a float: not JSON (RFC 8259), and a
+    browser's ``JSON.parse`` would throw away any frame that echoed one."""
+
+
+def _refuse_constant(name: str) -> float:
+    raise NonFiniteNumber(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 parses to inf
+        raise NonFiniteNumber(text)
+    return value
+
+
+def loads_strict(text: str | bytes) -> Any:
+    """``json.loads`` that accepts RFC 8259 JSON only: NaN, Infinity and numbers
+    that overflow a float raise ``NonFiniteNumber`` (a ``ValueError``)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+
+
 class ProtocolError(Exception):
     """A client frame that cannot be handled; answered with ``error``."""
 
@@ -80,10 +103,12 @@ def _type_ok(value: Any, allowed: tuple[type, ...]) -> bool:
     return isinstance(value, allowed)
 
 
-def parse_client_frame(text: str) -> dict:
+def parse_client_frame(text: str) -> dict[str, Any]:
     """Turn one text frame into a checked message dict, or raise ProtocolError."""
     try:
-        message = json.loads(text)
+        message = loads_strict(text)
+    except NonFiniteNumber:
+        raise ProtocolError("bad_message", "Numbers must be finite: NaN and Infinity are not JSON") from None
     except (ValueError, RecursionError):
         raise ProtocolError("bad_message", "A frame must be one JSON object") from None
     if not isinstance(message, dict):
@@ -115,7 +140,7 @@ def parse_client_frame(text: str) -> dict:
     return message
 
 
-def _is_valid_unicode(message: dict) -> bool:
+def _is_valid_unicode(message: dict[str, Any]) -> bool:
     try:
         json.dumps(message, ensure_ascii=False).encode("utf-8")
         return True
@@ -123,7 +148,7 @@ def _is_valid_unicode(message: dict) -> bool:
         return False
 
 
-def _make_encoder() -> Any:
+def _make_encoder() -> Callable[[Any], str]:
     """Compact JSON, UTF-8 left as is: ``json.dumps(separators=(",", ":"), ensure_ascii=False)``.
 
     ``json.dumps`` builds a new encoder on every call, which is most of the cost
@@ -132,7 +157,9 @@ def _make_encoder() -> Any:
     (without the circular-reference check: our messages are trees), with the
     pure-Python encoder as the fallback where the C one is missing.
     """
-    options = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+    # allow_nan=False: a non-finite number raises here rather than go out as
+    # invalid JSON (parse_client_frame already keeps them out of every message).
+    options = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     make_c = getattr(json.encoder, "c_make_encoder", None)
     if make_c is not None:
         try:
@@ -145,7 +172,7 @@ def _make_encoder() -> Any:
                 options.item_separator,
                 False,
                 False,
-                True,
+                False,
             )
             sample = {"a": [1, 2.5, True, None, 'é"\n'], "b": {}}
             if "".join(iterencode(sample, 0)) == options.encode(sample):
@@ -191,7 +218,7 @@ class Batch:
         return f"Batch({len(self.texts)} messages)"
 
 
-def error(code: str, message: str, ref: Any = None) -> dict:
+def error(code: str, message: str, ref: Any = None) -> dict[str, Any]:
     metrics.ERRORS_SENT.labels(code).inc()  # every error reply is built here; codes are a fixed set
     reply = {"type": "error", "code": code, "message": message}
     if ref is not None:
@@ -199,7 +226,7 @@ def error(code: str, message: str, ref: Any = None) -> dict:
     return reply
 
 
-def with_ref(message: dict, ref: Any) -> dict:
+def with_ref(message: dict[str, Any], ref: Any) -> dict[str, Any]:
     if ref is not None:
         return {**message, "ref": ref}
     return message

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Callable
 from importlib import resources
+from typing import Any
 
 from eventstore import EventStore
 from quiz_actors.domain.quiz import CATALOG_ID, Quiz, QuizCatalog, summary, validate_quiz_document
@@ -18,13 +20,13 @@ def sample_quiz_id(file_name: str) -> str:
 
 
 class QuizLibrary:
-    def __init__(self, store: EventStore, clock_ms):  # type: ignore[no-untyped-def]
+    def __init__(self, store: EventStore, clock_ms: Callable[[], int]):
         self.store = store
         self.clock_ms = clock_ms
         # The catalog is one aggregate: uploads from several request threads take turns.
         self._catalog_lock = threading.Lock()
 
-    def upload(self, document: object, quiz_id: str | None = None) -> dict:
+    def upload(self, document: object, quiz_id: str | None = None) -> dict[str, Any]:
         """Validate and store a quiz; raises QuizInvalid with every problem found."""
         quiz_doc = validate_quiz_document(document)
         quiz = Quiz(quiz_id=quiz_id or str(uuid.uuid4()), document=quiz_doc, uploaded_at=self.clock_ms())
@@ -37,7 +39,7 @@ class QuizLibrary:
             self.store.snapshot_if_due(catalog, version)
         return entry
 
-    def list(self) -> list[dict]:
+    def list(self) -> list[dict[str, Any]]:
         catalog = self.store.load(CATALOG_ID)
         return list(catalog.entries.values()) if catalog else []
 

@@ -11,13 +11,16 @@ import ipaddress
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
+from typing import Any, TypeVar
 
 from eventstore.persistence import DEFAULT_STORE_URL, StoreUrlError, env_for_store
 
+T = TypeVar("T", int, float, str)
 
-def _setting(default, env: str, help: str, flag: str | None = None):  # type: ignore[no-untyped-def]
-    return field(default=default, metadata={"env": env, "help": help, "flag": flag})
+
+def _setting(default: T, env: str, help: str) -> T:
+    return field(default=default, metadata={"env": env, "help": help})
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,11 @@ class Settings:
     idle_room_ttl_s: float = _setting(
         1800.0, "QUIZ_IDLE_ROOM_TTL_S", "seconds with no member online before a room closes"
     )
+    unjoined_room_ttl_s: float = _setting(
+        120.0,
+        "QUIZ_UNJOINED_ROOM_TTL_S",
+        "seconds with nobody online before a room that no player ever joined closes",
+    )
     sweep_interval_s: float = _setting(
         60.0, "QUIZ_SWEEP_INTERVAL_S", "seconds between sweeps for rooms due to close"
     )
@@ -53,6 +61,16 @@ class Settings:
     )
     fanout_coalesce_above: int = _setting(
         100, "QUIZ_FANOUT_COALESCE_ABOVE", "members online from which membership changes are coalesced"
+    )
+    group_commit_max: int = _setting(
+        64,
+        "QUIZ_GROUP_COMMIT_MAX",
+        "answers and joins stored in one commit at most, so a burst is acknowledged as it is decided",
+    )
+    group_commit_max_wait_s: float = _setting(
+        0.005,
+        "QUIZ_GROUP_COMMIT_MAX_WAIT_S",
+        "seconds the first answer or join of a group commit waits at most for others to join it",
     )
     progress_interval_s: float = _setting(
         0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds"
@@ -74,6 +92,11 @@ class Settings:
         "QUIZ_MAX_CONNECTIONS_PER_IP",
         "open sockets from one address (a school behind one NAT is one address)",
     )
+    header_timeout_s: float = _setting(
+        10.0,
+        "QUIZ_HEADER_TIMEOUT_S",
+        "seconds a connection has to send a complete request's headers (again after each response)",
+    )
     player_messages_per_s: float = _setting(
         5.0, "QUIZ_PLAYER_MESSAGES_PER_S", "sustained messages per second from a player's socket"
     )
@@ -93,6 +116,12 @@ class Settings:
     )
     failed_join_lockout_s: float = _setting(
         300.0, "QUIZ_FAILED_JOIN_LOCKOUT_S", "how long an address that guessed codes is locked out"
+    )
+    rooms_per_socket: int = _setting(
+        20, "QUIZ_ROOMS_PER_SOCKET", "rooms one socket may create (create_room beyond gets rate_limited)"
+    )
+    rooms_per_ip_per_minute: int = _setting(
+        10, "QUIZ_ROOMS_PER_IP_PER_MINUTE", "rooms one address may create per minute"
     )
     room_join_burst: int = _setting(
         500, "QUIZ_ROOM_JOIN_BURST", "new members within 10 s that make a room lock itself"
@@ -134,9 +163,9 @@ class Settings:
         return int(self.heartbeat_s * 1000)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:  # type: ignore[no-untyped-def]
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         environ = os.environ if environ is None else environ
-        values = {}
+        values: dict[str, Any] = {}
         for f in fields(cls):
             raw = environ.get(f.metadata["env"])
             if raw is not None and raw != "":
@@ -218,6 +247,7 @@ _ZERO_ALLOWED = frozenset(
         "port",
         "fanout_window_s",
         "fanout_coalesce_above",
+        "group_commit_max_wait_s",
         "failed_join_lockout_s",
         "flood_lock_s",
         "drain_grace_s",
@@ -231,11 +261,11 @@ def _named(name: str) -> str:
     return f"--{name.replace('_', '-')} ({env})"
 
 
-def _type_of(f):  # type: ignore[no-untyped-def]
+def _type_of(f: Field[Any]) -> type[int] | type[float] | type[str]:
     return {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
 
 
-def _convert(f, raw: str):  # type: ignore[no-untyped-def]
+def _convert(f: Field[Any], raw: str) -> int | float | str:
     try:
         return _type_of(f)(raw)
     except ValueError:

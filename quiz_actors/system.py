@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any, TypeVar
 
 import pykka
 
@@ -28,6 +29,8 @@ from quiz_actors.tokens import TokenSigner
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 CONNECTION_WORKERS = 2  # without an event loop to run them on: threads draining connection mailboxes
 
 
@@ -36,11 +39,11 @@ class QuizSystem:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.store: EventStore | None = None
-        self.hub: pykka.ActorRef | None = None
+        self.hub: pykka.ActorRef[Any] | None = None
         self.quizzes: QuizLibrary | None = None
         self.signer: TokenSigner | None = None
         self.dispatcher: Dispatcher | LoopDispatcher | None = None
-        self._connections: set[pykka.ActorRef] = set()
+        self._connections: set[pykka.ActorRef[Any]] = set()
         self._lock = threading.Lock()
 
     def start(self, connection_dispatcher: LoopDispatcher | None = None) -> None:
@@ -48,24 +51,17 @@ class QuizSystem:
         ``connection_dispatcher`` (the server passes its event loop's), else on a
         pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
-        self.store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
+        self.store = store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
         self.signer = TokenSigner(
-            bytes.fromhex(self._secret_hex()), int(self.settings.token_max_age_s * 1000)
+            bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )
-        self.quizzes = QuizLibrary(self.store, self.clock.now_ms)
+        self.quizzes = QuizLibrary(store, self.clock.now_ms)
         self.quizzes.seed_samples()
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
         self.hub = HubActor.start(self.store, self.clock, self.settings)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done
 
-    def _secret_hex(self) -> str:
-        secret = self.store.load(SECRET_ID)
-        if secret is None:
-            secret = ServerSecret(secret_hex=TokenSigner.new_secret())
-            self.store.save(secret)
-        return secret.secret_hex
-
-    def start_connection(self, outlet: SocketOutlet) -> pykka.ActorRef:
+    def start_connection(self, outlet: SocketOutlet) -> pykka.ActorRef[Any]:
         ref = ConnectionActor.start(
             outlet,
             self.hub,
@@ -75,12 +71,13 @@ class QuizSystem:
             self.settings.missed_pings,
             self.settings.admin_key,
             dispatcher=self.dispatcher,
+            rooms_per_socket=self.settings.rooms_per_socket,
         )
         with self._lock:
             self._connections.add(ref)
         return ref
 
-    def connection_ended(self, ref: pykka.ActorRef) -> None:
+    def connection_ended(self, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
             self._connections.discard(ref)
 
@@ -108,3 +105,19 @@ class QuizSystem:
         if self.store is not None:
             self.store.close()
         log.info("stopped")
+
+
+def started(part: T | None) -> T:
+    """A part of a ``QuizSystem`` that exists once ``start()`` has run (the server
+    starts it before it serves any request)."""
+    if part is None:
+        raise RuntimeError("the quiz system has not been started")
+    return part
+
+
+def _secret_hex(store: EventStore) -> str:
+    secret = store.load(SECRET_ID)
+    if secret is None:
+        secret = ServerSecret(secret_hex=TokenSigner.new_secret())
+        store.save(secret)
+    return str(secret.secret_hex)

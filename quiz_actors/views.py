@@ -15,7 +15,7 @@ LEADERBOARD_SIZE = 10
 PODIUM_SIZE = 3
 
 
-def member_view(member: dict) -> dict:
+def member_view(member: dict[str, Any]) -> dict[str, Any]:
     return {
         "user_id": member["user_id"],
         "name": member["name"],
@@ -45,7 +45,7 @@ class MemberList:
         self._dirty: set[str] = set()
         self._rebuild = True
 
-    def note(self, events: list) -> None:
+    def note(self, events: list[Any]) -> None:  # Room events: their fields come from @event
         for event in events:
             if isinstance(event, self.MEMBER_EVENTS):
                 self._dirty.add(event.user_id)
@@ -94,7 +94,7 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "question_count": room.question_count,
         "question": describe_question(room),
     }
-    extra = {"you": you}
+    extra: dict[str, object] = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):
         answered, total = room.answer_progress()
         extra["answers_progress"] = {"answered": answered, "total": total}
@@ -185,8 +185,7 @@ class Results:
 
     def question_closed(self, seq: int, user_id: str) -> str:
         if not hasattr(self, "_closed_prefix"):
-            result = self.room.last_result
-            assert result is not None  # a question has just closed
+            result = self.room.latest_result()
             shared = {
                 "type": "question_closed",
                 "seq": seq,
@@ -195,7 +194,7 @@ class Results:
                 **revealed(result),  # the type, the right answer, the distribution
             }
             self._closed_prefix = encode(shared)[:-1]
-        mine = self.room.last_result["results"].get(user_id)
+        mine = self.room.latest_result()["results"].get(user_id)
         return _with_you(self._closed_prefix, mine)
 
     def leaderboard(self, user_id: str) -> str:
@@ -211,7 +210,7 @@ class Results:
         return _with_you(self._ended_prefix, self.rank_of.get(user_id))
 
 
-def _with_you(prefix: str, you: dict | None) -> str:
+def _with_you(prefix: str, you: dict[str, Any] | None) -> str:
     """Close an encoded object, adding ``"you"`` when the member has one (the host has not)."""
     if you is None:
         return prefix + "}"

@@ -6,9 +6,17 @@
 No actors, no store, no per-socket queue: it accepts sockets at ``/ws``,
 answers ``hello`` with a ``welcome`` (so the benchmark's players connect to it
 exactly as to the real server), and when any socket sends ``{"type":"next"}``
-it serializes one ``question_shown`` frame once and writes it to every socket
-in one loop on the event loop. The time from that ``next`` to the last
-client's receipt is what the benchmark divides our own broadcast time by.
+it writes one ``question_shown`` frame to every socket in one loop on the event
+loop, in one of two ways (``"how"`` in the ``next``):
+
+* ``send_str``: ``await ws.send_str(text)`` per socket, the text serialized once:
+  what a plain aiohttp broadcaster does;
+* ``prebuilt``: the whole WebSocket frame (header and payload) built once and
+  ``transport.write`` per socket: the least a server can do, and what the quiz
+  server itself does for a broadcast (``quiz_actors/server/session.py``).
+
+The time from that ``next`` to the last client's receipt is what the benchmark
+divides our own broadcast time by.
 
 Kept in scripts/, never in the product.
 """
@@ -18,18 +26,25 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import time
 import uuid
+from pathlib import Path
 
-from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp import WSCloseCode, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from a checkout, installed or not
+
+from quiz_actors.server.session import websocket_text_frame  # noqa: E402
 
 SOCKETS = web.AppKey("sockets", set)
 SENT = web.AppKey("broadcasts", list)
+TRANSPORTS = web.AppKey("transports", dict)
 QUESTION_TEXT = "Benchmark question {index}: which of these four answers is the right one?"
 CHOICES = ["First answer", "Second answer", "Third answer", "Fourth answer"]
 
 
-def question_frame(index: int, count: int) -> bytes:
+def question_text(index: int, count: int) -> str:
     """The same shape and size as the real server's ``question_shown``."""
     now = int(time.time() * 1000)
     message = {
@@ -42,31 +57,41 @@ def question_frame(index: int, count: int) -> bytes:
         "time_limit_ms": 240_000,
         "deadline_ms": now + 240_000,
     }
-    return json.dumps(message, separators=(",", ":")).encode()
+    return json.dumps(message, separators=(",", ":"))
 
 
-async def broadcast(app: web.Application) -> None:
+async def broadcast(app: web.Application, how: str) -> None:
     index = len(app[SENT])
-    frame = question_frame(index, 100)  # serialized once for every socket
+    text = question_text(index, 100)  # serialized once for every socket
     started = time.perf_counter()
-    for ws in list(app[SOCKETS]):
-        if not ws.closed:
-            try:
-                await ws.send_frame(frame, WSMsgType.TEXT)
-            except (ConnectionError, RuntimeError):
-                pass  # a socket that went away is not our concern here
-    app[SENT].append(time.perf_counter() - started)
+    if how == "prebuilt":
+        frame = websocket_text_frame(text.encode())
+        for ws in list(app[SOCKETS]):
+            transport = app[TRANSPORTS].get(ws)
+            if transport is not None and not transport.is_closing():
+                transport.write(frame)
+    else:
+        for ws in list(app[SOCKETS]):
+            if not ws.closed:
+                try:
+                    await ws.send_str(text)
+                except (ConnectionError, RuntimeError):
+                    pass  # a socket that went away is not our concern here
+    # ended_at: time.monotonic, the clock every process of the benchmark shares.
+    app[SENT].append({"how": how, "loop_s": time.perf_counter() - started, "ended_at": time.monotonic()})
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(compress=False, autoping=True)
     await ws.prepare(request)
     request.app[SOCKETS].add(ws)
+    request.app[TRANSPORTS][ws] = request.transport
     try:
         async for frame in ws:
-            if frame.type != WSMsgType.TEXT:
+            if frame.type != web.WSMsgType.TEXT:
                 continue
-            kind = json.loads(frame.data).get("type")
+            message = json.loads(frame.data)
+            kind = message.get("type")
             if kind == "hello":
                 await ws.send_str(
                     json.dumps(
@@ -79,9 +104,10 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                     )
                 )
             elif kind == "next":
-                await broadcast(request.app)
+                await broadcast(request.app, message.get("how", "send_str"))
     finally:
         request.app[SOCKETS].discard(ws)
+        request.app[TRANSPORTS].pop(ws, None)
     return ws
 
 
@@ -101,6 +127,7 @@ def create_app() -> web.Application:
     app = web.Application()
     app[SOCKETS] = set()
     app[SENT] = []
+    app[TRANSPORTS] = {}
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/healthz", health)

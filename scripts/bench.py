@@ -15,11 +15,16 @@ table (and, with ``--out``, JSON). Scenarios, each at every N on every store:
              every member view holds N+1, server CPU, traffic to the clients
   broadcast  host start/next → the last of N players has question_shown
   answers    all N answer within ~1 s: answer→answer_accepted, answers per commit
+  burst      all N but one answer in the same instant: answer→answer_accepted, the
+             first acknowledgement, server CPU per accepted answer, answers per commit
   reveal     host closes the question → the last player has question_closed + leaderboard
   memory     server RSS per player at each N, and at --memory-players over several rooms
   recovery   a room of --recovery-events events: join→state after a restart
-  baseline   scripts/baseline_server.py sends one pre-serialized frame to N sockets:
-             our broadcast and reveal times are divided by its time
+  idle_rooms --idle-rooms rooms created and left idle (nobody online): the
+             server's threads and RSS before and after, and KB per room
+  baseline   scripts/baseline_server.py sends one message to N sockets, by a send_str
+             loop and by a frame built once, taking turns: our broadcast and reveal
+             times are divided by the faster
 
 Everything is bounded: each wait has a timeout (a scenario that times out is
 reported as such and the rest of that server run is skipped), the whole run has
@@ -30,7 +35,7 @@ This file is the command line; the benchmark itself is in ``scripts/benchmark/``
 ``run.py`` (the order of the runs and the report), ``coordinator.py`` (what the
 scenarios share: load processes, servers, waits), one module per scenario
 (``room.py``: lobby, broadcast, answers, reveal and memory at N; ``baseline.py``;
-``many_rooms.py``; ``recovery.py``), ``servers.py`` and ``stores.py`` (the
+``many_rooms.py``; ``recovery.py``; ``idle_rooms.py``), ``servers.py`` and ``stores.py`` (the
 processes under test and their fresh stores), ``host.py``, ``table.py``,
 ``stats.py``, ``profiler.py`` and ``progress.py``.
 """
@@ -74,12 +79,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--answered", type=int, help="of which answered by everyone (default 2; the rest closed by the host)"
     )
     p.add_argument(
+        "--bursts",
+        type=int,
+        help="of which answered by all but one player in the same instant (default 2; 1 with --quick)",
+    )
+    p.add_argument(
         "--answer-window", type=float, default=1.0, help="seconds over which all players answer (default 1)"
     )
     p.add_argument("--memory-players", type=int, help="players for the many-rooms memory run (default 10000)")
     p.add_argument("--memory-rooms", type=int, help="rooms they are spread over (default 10)")
     p.add_argument("--memory-rate", type=float, default=500.0, help="their joins per second (default 500)")
     p.add_argument("--recovery-events", type=int, help="events in the recovery room (default 10000)")
+    p.add_argument("--idle-rooms", type=int, help="rooms in the idle-rooms run (default 5000)")
     p.add_argument(
         "--recovery-players", type=int, default=250, help="players building the recovery room (default 250)"
     )
@@ -119,6 +130,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "collapsed stacks go to DIR, a summary to the report",
     )
     p.add_argument("--py-spy", metavar="PATH", help="the py-spy binary (default: the one on PATH)")
+    p.add_argument("--profile-rate", type=int, default=100, help="py-spy samples per second (default 100)")
     cfg = p.parse_args(argv)
 
     quick = cfg.quick
@@ -129,9 +141,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = {  # option: (with --quick, otherwise)
         "questions": (3, 8),
         "answered": (1, 2),
+        "bursts": (1, 2),
         "memory_players": (200, 10_000),
         "memory_rooms": (4, 10),
         "recovery_events": (600, 10_000),
+        "idle_rooms": (100, 5_000),
         "recovery_restarts": (1, 3),
         "verify_every": (1, 10),
     }
@@ -149,12 +163,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         if not sep or not name.startswith("QUIZ_"):
             p.error(f"--server-setting wants QUIZ_NAME=VALUE, not {item!r}")
         cfg.server_settings[name] = value
-    if not 0 <= cfg.answered <= cfg.questions:
-        p.error("--answered must be between 0 and --questions")
     if "answers" not in cfg.scenarios:
         cfg.answered = 0
-    if "reveal" in cfg.scenarios and cfg.answered == cfg.questions:
-        p.error("reveal needs at least one question the host closes: --answered below --questions")
+    if "burst" not in cfg.scenarios:
+        cfg.bursts = 0
+    if cfg.answered < 0 or cfg.bursts < 0 or cfg.answered + cfg.bursts > cfg.questions:
+        p.error("--answered plus --bursts must be between 0 and --questions")
+    if "reveal" in cfg.scenarios and cfg.answered + cfg.bursts == cfg.questions:
+        p.error(
+            "reveal needs at least one question the host closes: --answered plus --bursts below --questions"
+        )
     return cfg
 
 

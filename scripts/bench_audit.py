@@ -185,7 +185,7 @@ def queries(s: dict[str, str]) -> list[tuple[str, list[str]]]:
     ]
 
 
-def timed(fn, repeat: int) -> tuple[float, float, object]:  # type: ignore[no-untyped-def]
+def timed(fn, repeat: int) -> tuple[float, float, object]:
     times, result = [], None
     for _ in range(repeat):
         began = time.perf_counter()

@@ -112,6 +112,7 @@ class Tally:
         self.answer_last_sent: dict[int, float] = {}
         self.accepted: dict[int, list[float]] = {}  # question -> latencies (s)
         self.accepted_last: dict[int, float] = {}
+        self.accepted_first: dict[int, float] = {}
         self.answer_errors: Counter[str] = Counter()
 
     def reset_traffic(self) -> None:
@@ -378,6 +379,8 @@ class Player:
             tally.accepted.setdefault(q, []).append(now - sent)
             if now > tally.accepted_last.get(q, 0.0):
                 tally.accepted_last[q] = now
+            if now < tally.accepted_first.get(q, now + 1):
+                tally.accepted_first[q] = now
 
     def on_ping(self, message: dict, now: float, out: list[str]) -> None:
         out.append(json.dumps({"type": "pong", "t": message.get("t")}))
@@ -398,6 +401,9 @@ class Player:
         loop.call_at(at, lambda: asyncio.ensure_future(self._answer(question, choice)))
 
     async def _answer(self, question: int, choice: int) -> None:
+        await self.send_answer(question, choice, answer_text(question, choice))
+
+    async def send_answer(self, question: int, choice: int, text: str) -> None:
         if not self.alive or self.ws is None or self.ws.closed:
             return
         tally = self.tally
@@ -407,12 +413,14 @@ class Player:
         tally.answer_first_sent.setdefault(question, now)
         tally.answer_last_sent[question] = now
         try:
-            await self.ws.send_str(
-                json.dumps({"type": "answer", "question": question, "choice": choice, "ref": f"a{question}"})
-            )
+            await self.ws.send_str(text)
         except (ConnectionError, RuntimeError):
             self.answer_sent.pop(question, None)
             tally.answer_errors["send_failed"] += 1
+
+
+def answer_text(question: int, choice: int) -> str:
+    return json.dumps({"type": "answer", "question": question, "choice": choice, "ref": f"a{question}"})
 
 
 HANDLERS: dict[str, Callable[[Player, dict, float, list[str]], None]] = {
@@ -582,6 +590,7 @@ class Worker:
             "first_sent": t.answer_first_sent.get(question),
             "last_sent": t.answer_last_sent.get(question),
             "last_accepted": t.accepted_last.get(question),
+            "first_accepted": t.accepted_first.get(question),
         }
 
     def cmd_answer(self, question: int, start_at: float, window_s: float, choices: int = 4) -> int:
@@ -591,6 +600,21 @@ class Worker:
         for k, player in enumerate(players):
             at = start_at + window_s * (k + 0.5) / max(1, len(players))
             player.schedule_answer(loop, at, question, player.index % choices)
+        return len(players)
+
+    async def cmd_answer_at_once(
+        self, question: int, start_at: float, leave_out: int = 0, choices: int = 4
+    ) -> int:
+        """Every joined, open player but the first ``leave_out`` answers at ``start_at``,
+        all in one pass of this process's loop: the texts are built beforehand and
+        sent back to back, as close to the same instant as one process can."""
+        players = [p for p in self.players if p.joined and p.alive][leave_out:]
+        texts = [answer_text(question, p.index % choices) for p in players]
+        delay = start_at - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        for player, text in zip(players, texts, strict=True):
+            await player.send_answer(question, player.index % choices, text)
         return len(players)
 
     async def cmd_close_all(self) -> int:

@@ -9,6 +9,9 @@ are counters:
 * a wrapper around ``EventStore.save`` that counts saves (one save is one
   commit) and the events in them, so the benchmark can report how many answers a
   group commit carried (SQLite keeps no trace of commit boundaries to read back);
+* when the event loop last handed a batch to a socket (``SocketSession.enqueue``;
+  a socket that keeps up is written to at once), so a broadcast can be timed to
+  its last write on the server's side, without the clients' reading in it;
 * the garbage collector's pauses per generation (scripts/bench_gc.py): a full
   collection stops every thread of the server, and with millions of objects it
   shows up as a slow broadcast.
@@ -35,6 +38,7 @@ from bench_gc import GcPauses  # noqa: E402
 from eventstore import EventStore  # noqa: E402
 from quiz_actors.__main__ import main  # noqa: E402
 from quiz_actors.domain.room import Room  # noqa: E402
+from quiz_actors.server.session import SocketSession  # noqa: E402
 
 _lock = threading.Lock()
 _counts = {
@@ -48,11 +52,26 @@ _counts = {
     "answer_events": 0,
     "max_answers_per_save": 0,
 }
+# The latest commits that carried answers: (monotonic start, end, answers), for the
+# same-instant burst's timeline (when each commit ran against when answers were sent).
+ANSWER_COMMITS_KEPT = 400
+_answer_commits: list[tuple[float, float, int]] = []
 _original_save = EventStore.save
+_original_enqueue = SocketSession.enqueue
+# When the event loop last handed a batch to a socket (time.monotonic, the clock every
+# process of the benchmark shares): the end of a broadcast on the server's side.
+_last_enqueue_at = [0.0]
+
+
+def _timed_enqueue(self, batch):  # type: ignore[no-untyped-def]
+    _original_enqueue(self, batch)
+    _last_enqueue_at[0] = time.monotonic()  # on the loop thread only: no lock
+
+
 _gc_pauses = GcPauses()
 
 
-def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
+def _counting_save(self, *objs, **kwargs):
     events = answers = 0
     for obj in objs:
         for event in getattr(obj, "pending_events", ()):
@@ -66,7 +85,8 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
         with _lock:
             _counts["failed_saves"] += 1
         raise
-    elapsed = time.perf_counter() - started
+    ended = time.perf_counter()
+    elapsed = ended - started
     with _lock:
         c = _counts
         c["saves"] += 1
@@ -77,16 +97,21 @@ def _counting_save(self, *objs, **kwargs):  # type: ignore[no-untyped-def]
             c["answer_saves"] += 1
             c["answer_events"] += answers
             c["max_answers_per_save"] = max(c["max_answers_per_save"], answers)
+            now = time.monotonic()
+            _answer_commits.append((round(now - elapsed, 4), round(now, 4), answers))
+            del _answer_commits[:-ANSWER_COMMITS_KEPT]
     return result
 
 
-def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
+def _dump(signum, frame) -> None:
     target = os.environ.get("QUIZ_BENCH_PROBE_FILE")
     if not target:
         return
     with _lock:
         _counts["dumps"] += 1
         snapshot = dict(_counts)
+        snapshot["answer_commits"] = list(_answer_commits)
+        snapshot["last_enqueue_at"] = _last_enqueue_at[0]
     snapshot["gc"] = _gc_pauses.snapshot()
     aside = target + ".tmp"
     with open(aside, "w", encoding="utf-8") as f:
@@ -95,7 +120,8 @@ def _dump(signum, frame) -> None:  # type: ignore[no-untyped-def]
 
 
 if __name__ == "__main__":
-    EventStore.save = _counting_save  # type: ignore[method-assign]
+    EventStore.save = _counting_save
+    SocketSession.enqueue = _timed_enqueue
     signal.signal(signal.SIGUSR1, _dump)
     _gc_pauses.install()
     main()

@@ -57,13 +57,13 @@ class Pages:
     """Every page a test opened, each in its own browser context (its own localStorage:
     its own user), with the uncaught script errors of each."""
 
-    def __init__(self, browser, base_url: str):  # type: ignore[no-untyped-def]
+    def __init__(self, browser, base_url: str):
         self.browser = browser
         self.base_url = base_url
         self.contexts: list = []
         self.errors: list[str] = []
 
-    async def open(self, path: str, device: dict, label: str, route_socket=None):  # type: ignore[no-untyped-def]
+    async def open(self, path: str, device: dict, label: str, route_socket=None):
         """A new page in a new context; ``route_socket`` sees its WebSocket traffic (Playwright's routing)."""
         context = await self.browser.new_context(**device)
         self.contexts.append(context)
@@ -79,7 +79,7 @@ class Pages:
             await context.close()
 
 
-async def screenshot(page, name: str) -> Path:  # type: ignore[no-untyped-def]
+async def screenshot(page, name: str) -> Path:
     OUTPUT_DIR.mkdir(exist_ok=True)
     path = OUTPUT_DIR / f"{name}.png"
     await page.screenshot(path=str(path), full_page=True)

@@ -1,8 +1,11 @@
-"""Fixtures: a real server on loopback, on SQLite and on PostgreSQL."""
+"""Fixtures: a real server on loopback, on SQLite and on PostgreSQL; and the
+helpers the tests share (clients, rooms, a quiz, a free port)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import socket
 import uuid
 
 import aiohttp
@@ -10,8 +13,10 @@ import pytest
 from aiohttp import web
 
 from quiz_actors.clock import ManualClock
+from quiz_actors.domain.room import Room
 from quiz_actors.quizzes import sample_quiz_id
 from quiz_actors.server.app import create_app
+from quiz_actors.server.listen import GuardedSite
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
 
@@ -19,13 +24,23 @@ POSTGRES_URL = os.environ.get("QUIZ_TEST_POSTGRES", "postgresql://postgres@127.0
 POSTGRES_REQUIRED = os.environ.get("QUIZ_REQUIRE_POSTGRES") == "1"
 DEMO_QUIZ = sample_quiz_id("quick-demo.json")
 
+# A quiz uploaded by the game tests: three questions, each with its own points and time limit.
+THREE_QUESTIONS = {
+    "title": "Three questions",
+    "questions": [
+        {"text": "One?", "choices": ["a", "b", "c", "d"], "correct": [1], "time_limit_s": 20},
+        {"text": "Two?", "choices": ["a", "b"], "correct": [0], "time_limit_s": 20, "points": "double"},
+        {"text": "Three?", "choices": ["a", "b", "c"], "correct": [2], "time_limit_s": 10, "points": "none"},
+    ],
+}
+
 
 def _postgres_available() -> str | None:
     """None if PostgreSQL answers, else why not."""
     try:
         import psycopg
 
-        with psycopg.connect(POSTGRES_URL.replace("postgresql://", "postgresql://", 1), connect_timeout=3):
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
             return None
     except Exception as e:  # noqa: BLE001
         return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -59,7 +74,7 @@ def store_url(request, tmp_path, postgres_problem):
 class RunningServer:
     """The real application on a free loopback port; it can be stopped and started again."""
 
-    def __init__(self, settings: Settings, clock):  # type: ignore[no-untyped-def]
+    def __init__(self, settings: Settings, clock):
         self.settings = settings
         self.clock = clock
         self.runner: web.AppRunner | None = None
@@ -70,7 +85,7 @@ class RunningServer:
         self.app = create_app(self.settings, self.clock)
         self.runner = web.AppRunner(self.app, handle_signals=False)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", self.port or 0)
+        site = GuardedSite(self.runner, "127.0.0.1", self.port or 0)
         await site.start()
         self.port = self.runner.addresses[0][1]
         return self
@@ -127,16 +142,54 @@ async def http():
 @pytest.fixture
 def connect(server, http):
     """Open a client on the running server; ``hello`` already done unless told not to."""
-    clients: list[QuizClient] = []
 
-    async def open_client(hello: bool = True, token: str | None = None) -> QuizClient:
-        client = await QuizClient(http, server.ws_url).connect()
-        clients.append(client)
-        if hello:
-            await client.hello(token)
-        return client
+    async def connect_client(hello: bool = True, token: str | None = None) -> QuizClient:
+        return await open_client(http, server, token, hello=hello)
 
-    yield open_client
+    return connect_client
+
+
+async def open_client(http, server, token: str | None = None, *, hello: bool = True) -> QuizClient:
+    client = await QuizClient(http, server.ws_url).connect()
+    if hello:
+        await client.hello(token)
+    return client
+
+
+async def upload_quiz(http, server, quiz: dict = THREE_QUESTIONS) -> str:
+    async with http.post(server.base_url + "/api/quizzes", json=quiz) as response:
+        assert response.status == 201, await response.text()
+        return (await response.json())["quiz_id"]
+
+
+def one_question_room(code: str) -> Room:
+    """A room of a one-question quiz, not stored yet: for tests of the store itself."""
+    quiz = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
+    return Room.open(code=code, quiz_id=str(uuid.uuid4()), quiz=quiz, host_id="h", host_name="Host", at=1)
+
+
+async def answer(client: QuizClient, question: int, choice: int) -> dict:
+    return await client.request({"type": "answer", "question": question, "choice": choice}, "answer_accepted")
+
+
+async def wait_until_up(http, base_url: str, process) -> None:
+    for _ in range(200):
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stderr.read().decode()}")
+        try:
+            async with http.get(base_url + "/healthz") as response:
+                if response.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("server did not come up")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 async def create_room(client: QuizClient, quiz_id: str = DEMO_QUIZ, name: str = "Host") -> tuple[str, dict]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
+
+from tests.conftest import free_port
 
 
 def find_pg_bin() -> str | None:
@@ -21,17 +22,11 @@ def find_pg_bin() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PrivatePostgres:
     def __init__(self, bin_dir: str):
         self.bin_dir = bin_dir
         self.data_dir = tempfile.mkdtemp(prefix="quiz-pg-")
-        self.port = _free_port()
+        self.port = free_port()
         self.as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if os.geteuid() == 0:
             shutil.chown(self.data_dir, "postgres", "postgres")

@@ -21,8 +21,7 @@ from eventstore.application import SNAPSHOT_EVERY
 from eventstore.backup import backup, restore
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
-from tests.conftest import POSTGRES_URL, RunningServer, create_room, join
-from tests.test_game_e2e import answer, upload
+from tests.conftest import POSTGRES_URL, RunningServer, answer, create_room, join, upload_quiz
 
 QUIZ = {
     "title": "Backed up",
@@ -77,7 +76,7 @@ def second_store(store_url, tmp_path):
 async def test_a_backup_taken_mid_question_restores_into_a_new_server_that_plays_on(
     server, connect, http, clock, store_url, second_store, settings, tmp_path
 ):
-    quiz_id = await upload(http, server, QUIZ)
+    quiz_id = await upload_quiz(http, server, QUIZ)
     host = await connect()
     code, _ = await create_room(host, quiz_id, "Host")
     ann, ben, cat = [await connect() for _ in range(3)]

@@ -120,6 +120,18 @@ async def test_unknown_code_is_room_not_found(connect):
         ("bad\u0007name", "name_invalid"),
         ("ALICE", "name_taken"),
         ("  alice ", "name_taken"),
+        # Nothing visible: a zero-width space, bidi controls, a Hangul filler, a blank Braille cell.
+        ("\u200b", "name_invalid"),
+        ("\u200b \u202e\u2066", "name_invalid"),
+        ("\u3164", "name_invalid"),
+        ("\u2800\u2800", "name_invalid"),
+        ("\u0301", "name_invalid"),
+        # Differs from "Alice" only by invisible or bidirectional-control characters.
+        ("Alice\u200b", "name_taken"),
+        ("\u202eAlice", "name_taken"),
+        ("Al\u200dice", "name_taken"),
+        ("A\u00adlice\u2069", "name_taken"),
+        ("Alice\u3164", "name_taken"),
     ],
 )
 async def test_invalid_or_duplicate_names(connect, name, code):
@@ -141,6 +153,19 @@ async def test_names_are_trimmed_and_nfc_normalised(connect):
     assert reply["code"] == "name_taken"
 
 
+async def test_format_characters_are_taken_out_of_names(connect):
+    host = await connect()
+    code, _ = await create_room(host, name="\u202eHost\u200b")
+    bob = await connect()
+    state = await join(bob, code, "B\u200bo\u2066b")
+    names = sorted(m["name"] for m in state["room"]["members"])
+    assert names == ["Bob", "Host"]
+    # Emoji sequences keep their joiner: a woman technologist stays one picture.
+    coder = await connect()
+    state = await join(coder, code, "\U0001f469\u200d\U0001f4bb")
+    assert "\U0001f469\u200d\U0001f4bb" in [m["name"] for m in state["room"]["members"]]
+
+
 async def test_create_room_with_unknown_quiz(connect):
     host = await connect()
     reply = await host.request({"type": "create_room", "quiz_id": "nope", "name": "H"}, "room_created")
@@ -160,3 +185,36 @@ async def test_room_commands_outside_a_room_are_not_member(connect):
             message.update(question=0, choice=0)
         reply = await client.request(message, "state")
         assert reply["code"] == "not_member"
+
+
+def _strict_json(text: str) -> object:
+    """RFC 8259 JSON only: what a browser's ``JSON.parse`` accepts (no NaN, no Infinity)."""
+
+    def refuse(constant: str) -> object:
+        raise AssertionError(f"the server sent {constant}, which is not JSON: {text}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999", "-1e400"])
+@pytest.mark.parametrize("before_hello", [True, False])
+async def test_non_finite_numbers_are_bad_message_and_every_reply_is_strict_json(
+    connect, number, before_hello
+):
+    client = await connect(hello=not before_hello)
+    for frame in (
+        f'{{"type":"ping","t":{number}}}',
+        f'{{"type":"pong","t":{number}}}',
+        f'{{"type":"answer","question":0,"choice":{number}}}',
+        f'{{"type":"resync","ref":{number}}}',
+        f'{{"type":"resync","extra":[{number}]}}',
+    ):
+        await client.ws.send_str(frame)
+        reply = await client.ws.receive(timeout=10)
+        assert reply.type.name == "TEXT", reply
+        message = _strict_json(reply.data)
+        assert message["type"] == "error" and message["code"] == "bad_message", (frame, message)
+    # The socket is still usable, and its pong is strict JSON too.
+    await client.ws.send_str('{"type":"ping","t":1.5}')
+    pong = _strict_json((await client.ws.receive(timeout=10)).data)
+    assert pong == {"type": "pong", "t": 1.5}

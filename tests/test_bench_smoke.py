@@ -45,6 +45,7 @@ PER_STORE = {
         ("recovery", "activation_ms", "median_ms"),
         ("recovery", "restarts", 0, "second_join_ms"),
     ],
+    "idle_rooms": [("idle_rooms", "threads"), ("idle_rooms", "kb_per_room"), ("idle_rooms", "rooms_per_s")],
 }
 BASELINE = [("median_ms",), ("worst_ms",)]
 TABLE_LABELS = [
@@ -54,19 +55,20 @@ TABLE_LABELS = [
     "4 reveal",
     "5 memory",
     "6 recovery",
+    "8 idle rooms",
     "7 baseline",
     "broadcast ÷ baseline",
     "reveal ÷ baseline",
 ]
 
 
-def _dig(data, path):  # type: ignore[no-untyped-def]
+def _dig(data, path):
     for key in path:
         data = data[key]
     return data
 
 
-def _assert_number(data, path, where: str) -> None:  # type: ignore[no-untyped-def]
+def _assert_number(data, path, where: str) -> None:
     try:
         value = _dig(data, path)
     except (KeyError, IndexError, TypeError):

@@ -72,7 +72,7 @@ async def pages(browser, live_server):
     await opened.close()
 
 
-def expect(locator):  # type: ignore[no-untyped-def]
+def expect(locator):
     from playwright.async_api import expect as playwright_expect
 
     return playwright_expect(locator)
@@ -81,7 +81,7 @@ def expect(locator):  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- page steps
 
 
-async def create_room(host, quiz_title: str, name: str = "Ms Host") -> str:  # type: ignore[no-untyped-def]
+async def create_room(host, quiz_title: str, name: str = "Ms Host") -> str:
     await host.get_by_label(re.compile(re.escape(quiz_title))).check()
     await host.fill("#host-name", name)
     await host.click("#create-button")
@@ -90,14 +90,14 @@ async def create_room(host, quiz_title: str, name: str = "Ms Host") -> str:  # t
     return await code.get_attribute("data-code")
 
 
-async def join(player, code: str, name: str) -> None:  # type: ignore[no-untyped-def]
+async def join(player, code: str, name: str) -> None:
     await player.fill("#code", code)
     await player.fill("#name", name)
     await expect(player.locator("#join-button")).to_be_enabled()
     await player.click("#join-button")
 
 
-async def choose(player, text: str) -> None:  # type: ignore[no-untyped-def]
+async def choose(player, text: str) -> None:
     await player.locator("#q-choices button", has_text=text).click()
 
 
@@ -392,10 +392,10 @@ async def test_a_page_that_misses_a_room_change_asks_for_a_fresh_state(pages):
     sent_by_page: list[dict] = []
     lost = asyncio.Event()
 
-    def route(socket):  # type: ignore[no-untyped-def]
+    def route(socket):
         server = socket.connect_to_server()
 
-        def to_page(frame):  # type: ignore[no-untyped-def]
+        def to_page(frame):
             data = json.loads(frame)
             messages = data if isinstance(data, list) else [data]
             kept = []
@@ -408,7 +408,7 @@ async def test_a_page_that_misses_a_room_change_asks_for_a_fresh_state(pages):
             if kept:
                 socket.send(json.dumps(kept))
 
-        def to_server(frame):  # type: ignore[no-untyped-def]
+        def to_server(frame):
             sent_by_page.append(json.loads(frame))
             server.send(frame)
 

@@ -14,8 +14,7 @@ import sys
 import pytest
 
 from tests.client import QuizClient
-from tests.conftest import create_room, join
-from tests.test_server_process import free_port, wait_until_up
+from tests.conftest import create_room, free_port, join, wait_until_up
 
 PLAYERS = 50
 ANSWER_BEFORE, ANSWER_DURING = 20, 20  # the last 10 answer on the restarted server
@@ -44,7 +43,7 @@ def stop(process: subprocess.Popen) -> str:
     return process.stderr.read().decode()
 
 
-async def status(http, url: str) -> int:  # type: ignore[no-untyped-def]
+async def status(http, url: str) -> int:
     async with http.get(url) as response:
         return response.status
 

@@ -9,19 +9,13 @@ import uuid
 import pytest
 
 from eventstore import EventStore
-from quiz_actors.domain.room import Room
-
-QUIZ = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
-
-
-def _room(code: str) -> Room:
-    return Room.open(code=code, quiz_id=str(uuid.uuid4()), quiz=QUIZ, host_id="h", host_name="Host", at=1)
+from tests.conftest import one_question_room
 
 
 def test_a_save_of_several_aggregates_is_one_block_of_notifications(store_url):
     store = EventStore(store_url)
     try:
-        first, second = _room("100001"), _room("100002")
+        first, second = one_question_room("100001"), one_question_room("100002")
         store.save(first, second)
         notes = list(store.iter_notifications())
         assert [n.originator_id for n in notes] == [first.id, second.id]
@@ -43,7 +37,7 @@ def test_a_reader_of_the_log_never_sees_a_later_event_before_an_earlier_one(stor
 
     def write(index: int) -> None:
         try:
-            room = _room(f"2{index:05d}")
+            room = one_question_room(f"2{index:05d}")
             store.save(room)
             for n in range(saves_each):
                 room.join(str(uuid.uuid4()), f"P{n}", 2 + n, 1000)
@@ -93,7 +87,7 @@ def test_postgres_saves_take_the_table_lock_in_one_call(store_url):
                 (schema,),
             ).fetchone()[0]
         assert "LOCK TABLE" in body and "EXCLUSIVE MODE" in body
-        room = _room("300001")
+        room = one_question_room("300001")
         store.save(room)  # through that function
         assert store.load(room.id).code == "300001"
     finally:

@@ -8,26 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import create_room, join
-
-QUIZ = {
-    "title": "Three questions",
-    "questions": [
-        {"text": "One?", "choices": ["a", "b", "c", "d"], "correct": [1], "time_limit_s": 20},
-        {"text": "Two?", "choices": ["a", "b"], "correct": [0], "time_limit_s": 20, "points": "double"},
-        {"text": "Three?", "choices": ["a", "b", "c"], "correct": [2], "time_limit_s": 10, "points": "none"},
-    ],
-}
-
-
-async def upload(http, server, quiz=QUIZ) -> str:
-    async with http.post(server.base_url + "/api/quizzes", json=quiz) as response:
-        assert response.status == 201, await response.text()
-        return (await response.json())["quiz_id"]
+from tests.conftest import answer, create_room, join, upload_quiz
 
 
 async def setup_game(connect, http, server, players=("Ann", "Ben", "Cat")):
-    quiz_id = await upload(http, server)
+    quiz_id = await upload_quiz(http, server)
     host = await connect()
     code, _ = await create_room(host, quiz_id, "Host")
     clients = []
@@ -37,10 +22,6 @@ async def setup_game(connect, http, server, players=("Ann", "Ben", "Cat")):
         clients.append(client)
     await host.expect("member_joined", count=len(players) + 1)
     return host, clients, code
-
-
-async def answer(client, question, choice):
-    return await client.request({"type": "answer", "question": question, "choice": choice}, "answer_accepted")
 
 
 def contains_key(value, key) -> bool:

@@ -15,8 +15,8 @@ import pytest
 
 from eventstore import EventStore
 from quiz_actors.domain.room import Room
-from tests.client import QuizClient, assert_no_seq_gap
-from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join
+from tests.client import assert_no_seq_gap
+from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join, open_client
 from tests.private_postgres import PrivatePostgres, find_pg_bin
 
 STRICT = dict(player_messages_per_s=5.0, player_burst=10, rate_abuse_limit=50)
@@ -31,12 +31,6 @@ def sqlite_settings(tmp_path):
 
 async def start_server(settings, clock, **overrides) -> RunningServer:
     return await RunningServer(replace(settings, **overrides), clock).start()
-
-
-async def open_client(http, server, token=None) -> QuizClient:
-    client = await QuizClient(http, server.ws_url).connect()
-    await client.hello(token)
-    return client
 
 
 # ------------------------------------------------------------------ handshake
@@ -71,18 +65,57 @@ async def test_connections_per_address_are_limited(sqlite_settings, clock, http)
     server = await start_server(sqlite_settings, clock, max_connections_per_ip=3)
     try:
         open_ones = [await http.ws_connect(server.ws_url) for _ in range(3)]
-        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+        # Counted from accept: the fourth connection is closed before any request is read.
+        with pytest.raises(aiohttp.ClientConnectionError):
             await http.ws_connect(server.ws_url)
-        assert refused.value.status == 503
+        with pytest.raises(aiohttp.ClientConnectionError):
+            await http.get(server.base_url + "/healthz")
         await open_ones[0].close()
         await asyncio.sleep(0)  # let the server see the close before the next handshake
         for _ in range(50):
             try:
                 again = await http.ws_connect(server.ws_url)
                 break
-            except aiohttp.WSServerHandshakeError:
+            except aiohttp.ClientConnectionError:
                 await asyncio.sleep(0.05)
         await again.close()
+    finally:
+        await server.stop()
+
+
+async def _closed_by_server(sock: socket.socket, within_s: float) -> bytes | None:
+    """What the server sent before it closed the connection, or None if it stayed open."""
+    loop = asyncio.get_running_loop()
+    received = b""
+    try:
+        while True:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 65536), within_s)
+            if not data:
+                return received
+            received += data
+    except ConnectionError:
+        return received
+    except TimeoutError:
+        return None
+
+
+@pytest.mark.parametrize("requests_first", [0, 1])
+async def test_a_connection_without_a_complete_request_is_dropped(sqlite_settings, clock, requests_first):
+    """Partial headers, or an idle keep-alive connection after a response, count the same."""
+    server = await start_server(sqlite_settings, clock, header_timeout_s=0.5)
+    loop = asyncio.get_running_loop()
+    try:
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        for _ in range(requests_first):
+            await loop.sock_sendall(sock, request)
+        await loop.sock_sendall(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        received = await _closed_by_server(sock, within_s=30)
+        assert received is not None, "the server kept the connection open"
+        assert received.count(b"HTTP/1.1 200") == requests_first
+        sock.close()
     finally:
         await server.stop()
 
@@ -224,6 +257,68 @@ def _client_frame(message: dict) -> bytes:
     masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
     assert len(payload) < 126
     return bytes([0x81, 0x80 | len(payload)]) + mask + masked
+
+
+def _unmasked_frame(message: dict) -> bytes:
+    payload = json.dumps(message).encode()
+    assert len(payload) < 126
+    return bytes([0x81, len(payload)]) + payload
+
+
+class ServerFrames:
+    """The server's frames on a raw socket (unmasked, unfragmented text, and the close)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    async def next(self) -> tuple[int, bytes]:
+        """The next frame: (opcode, payload)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            if len(self.buffer) >= 2:
+                length, start = self.buffer[1] & 0x7F, 2
+                if length == 126:
+                    length, start = int.from_bytes(self.buffer[2:4], "big"), 4
+                if len(self.buffer) >= start + length:
+                    opcode, payload = self.buffer[0] & 0x0F, self.buffer[start : start + length]
+                    self.buffer = self.buffer[start + length :]
+                    return opcode, payload
+            chunk = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), 10)
+            assert chunk, "connection ended without a close frame"
+            self.buffer += chunk
+
+    async def message(self) -> dict:
+        opcode, payload = await self.next()
+        assert opcode == 0x1, (opcode, payload)
+        return json.loads(payload)
+
+    async def close_code(self) -> int:
+        while True:
+            opcode, payload = await self.next()
+            if opcode == 0x8:
+                return int.from_bytes(payload[:2], "big")
+
+
+@pytest.mark.parametrize("first", ["hello", "nothing"])
+async def test_an_unmasked_client_frame_closes_the_socket_with_1002(sqlite_settings, clock, first):
+    server = await start_server(sqlite_settings, clock)
+    loop = asyncio.get_running_loop()
+    try:
+        sock = await _raw_websocket(server.port)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        frames = ServerFrames(sock)
+        if first == "hello":
+            # A masked frame first, its header split over several sends: that is fine.
+            frame = _client_frame({"type": "hello", "token": None})
+            for part in (frame[:1], frame[1:3], frame[3:]):
+                await loop.sock_sendall(sock, part)
+            assert (await frames.message())["type"] == "welcome"
+        await loop.sock_sendall(sock, _unmasked_frame({"type": "ping", "t": 1}))
+        assert await frames.close_code() == 1002
+        sock.close()
+    finally:
+        await server.stop()
 
 
 async def test_a_client_that_never_reads_is_closed_as_slow(sqlite_settings, clock, http):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from quiz_actors.quizzes import sample_quiz_id
 
 QUIZ = {
@@ -61,3 +63,47 @@ async def test_healthz(server, http):
     async with http.get(server.base_url + "/healthz") as response:
         assert response.status == 200
         assert await response.json() == {"status": "ok"}
+
+
+async def _listed_ids(server, http) -> set[str]:
+    async with http.get(server.base_url + "/api/quizzes") as response:
+        return {q["quiz_id"] for q in (await response.json())["quizzes"]}
+
+
+def _quiz_text(title: str = "T", choice: str = "a") -> str:
+    # Written out by hand: json.dumps would not let an unpaired surrogate escape through.
+    return (
+        f'{{"title":"{title}","questions":[{{"text":"Q","choices":["{choice}","b"],'
+        f'"correct":[0],"time_limit_s":5}}]}}'
+    )
+
+
+MALFORMED_UPLOADS = {
+    "deeply nested": ("[" * 100_000 + "]" * 100_000, "application/json"),
+    "nested in a field": (_quiz_text().replace('"T"', "[" * 100_000 + "]" * 100_000), "application/json"),
+    "lone surrogate in the title": (_quiz_text(title="\\ud800"), "application/json"),
+    "lone surrogate in a choice": (_quiz_text(choice="x\\udfff"), "application/json"),
+    "unknown charset": (_quiz_text(), "application/json; charset=x-no-such-charset"),
+    "not UTF-8": (_quiz_text(title="caf\xe9"), "application/json; charset=utf-8"),
+    "NaN time limit": (_quiz_text().replace('"time_limit_s":5', '"time_limit_s":NaN'), "application/json"),
+    "points not a string": (_quiz_text().replace('"time_limit_s":5', '"points":[]'), "application/json"),
+    "1e999 time limit": (
+        _quiz_text().replace('"time_limit_s":5', '"time_limit_s":1e999'),
+        "application/json",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED_UPLOADS))
+async def test_malformed_uploads_get_400_and_store_nothing(server, http, case):
+    body, content_type = MALFORMED_UPLOADS[case]
+    before = await _listed_ids(server, http)
+    data = body.encode("latin-1") if case == "not UTF-8" else body.encode()
+    async with http.post(
+        server.base_url + "/api/quizzes", data=data, headers={"Content-Type": content_type}
+    ) as response:
+        assert response.status == 400, await response.text()
+        error = (await response.json())["error"]
+    assert error["code"] == "quiz_invalid"
+    assert error["message"] and "Traceback" not in error["message"]
+    assert await _listed_ids(server, http) == before

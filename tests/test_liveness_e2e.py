@@ -10,8 +10,7 @@ import pytest
 from eventstore import EventStore
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.client import QuizClient
-from tests.conftest import RunningServer, create_room, join
+from tests.conftest import DEMO_QUIZ, RunningServer, create_room, join, open_client
 
 
 async def heartbeat(clock, seconds, *answering):
@@ -71,12 +70,6 @@ async def quiet_server(settings, clock):
     running = await RunningServer(replace(settings, heartbeat_s=100_000, sweep_interval_s=60), clock).start()
     yield running
     await running.stop()
-
-
-async def open_client(http, server, token=None) -> QuizClient:
-    client = await QuizClient(http, server.ws_url).connect()
-    await client.hello(token)
-    return client
 
 
 async def test_ended_room_closes_after_five_quiet_minutes(quiet_server, http, clock):
@@ -170,3 +163,53 @@ def test_liveness_settings_from_command_line_and_environment():
         ["--heartbeat-s", "0.5", "--missed-pings", "5", "--ended-room-ttl-s", "1.5"], env
     )
     assert (s.heartbeat_s, s.missed_pings, s.ended_room_ttl_s, s.idle_room_ttl_s) == (0.5, 5, 1.5, 90.0)
+
+
+async def test_room_creation_is_limited_per_socket_and_per_address(settings, clock, http):
+    server = await RunningServer(
+        replace(settings, rooms_per_socket=2, rooms_per_ip_per_minute=3), clock
+    ).start()
+    try:
+        first = await open_client(http, server)
+        codes = [(await create_room(first))[0] for _ in range(2)]
+        refused = await first.request(
+            {"type": "create_room", "quiz_id": DEMO_QUIZ, "name": "H"}, "room_created"
+        )
+        assert refused["type"] == "error" and refused["code"] == "rate_limited"
+        assert "this connection" in refused["message"]
+        second = await open_client(http, server)
+        codes.append((await create_room(second))[0])  # the address's third room this minute
+        refused = await second.request(
+            {"type": "create_room", "quiz_id": DEMO_QUIZ, "name": "H"}, "room_created"
+        )
+        assert refused["code"] == "rate_limited" and "your address" in refused["message"]
+        clock.advance(61)
+        third = await open_client(http, server)
+        codes.append((await create_room(third))[0])  # a new minute
+        assert len(set(codes)) == 4
+        # A refused creation harmed no room: each is still there to join.
+        for code in codes:
+            player = await open_client(http, server)
+            assert (await join(player, code, "Pat"))["type"] == "state"
+    finally:
+        await server.stop()
+
+
+async def test_a_room_nobody_joined_closes_soon_after_its_host_left(quiet_server, http, clock, settings):
+    host = await open_client(http, quiet_server)
+    unjoined, _ = await create_room(host)
+    other_host = await open_client(http, quiet_server)
+    joined, _ = await create_room(other_host)
+    ann = await open_client(http, quiet_server)
+    await join(ann, joined, "Ann")
+    # Each reply comes once the member's going offline is stored.
+    await ann.request({"type": "leave"}, "left")
+    await host.request({"type": "leave"}, "left")
+    await other_host.request({"type": "leave"}, "left")
+    assert settings.unjoined_room_ttl_s + 1 < settings.idle_room_ttl_s
+    clock.advance(settings.unjoined_room_ttl_s + 1)
+    eve = await open_client(http, quiet_server)
+    reply = await eve.request({"type": "join", "code": unjoined, "name": "Eve"}, "state")
+    assert reply["code"] == "room_not_found"
+    # A room someone did join waits for the full idle time.
+    assert (await join(eve, joined, "Eve"))["type"] == "state"

@@ -10,8 +10,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from quiz_actors.settings import Settings
-from tests.conftest import RunningServer, create_room, join
-from tests.test_game_e2e import answer, upload
+from tests.conftest import RunningServer, answer, create_room, join, upload_quiz
 
 QUIZ = {
     "title": "Metrics",
@@ -37,7 +36,7 @@ class Scrape:
         return self.samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
-async def scrape(http, server, **headers: str) -> Scrape:  # type: ignore[no-untyped-def]
+async def scrape(http, server, **headers: str) -> Scrape:
     async with http.get(server.base_url + "/metrics", headers=headers) as response:
         assert response.status == 200, await response.text()
         assert response.content_type == "text/plain"
@@ -49,7 +48,7 @@ def moved(before: Scrape, after: Scrape, name: str, **labels: str) -> float:
 
 
 async def test_counters_move_by_what_a_game_did(connect, http, server):
-    quiz_id = await upload(http, server, QUIZ)
+    quiz_id = await upload_quiz(http, server, QUIZ)
     start = await scrape(http, server)
 
     host = await connect()
@@ -128,7 +127,7 @@ def guarded_settings(tmp_path):
     return make
 
 
-async def status_of(http, server, **headers: str) -> int:  # type: ignore[no-untyped-def]
+async def status_of(http, server, **headers: str) -> int:
     async with http.get(server.base_url + "/metrics", headers=headers) as response:
         return response.status
 

@@ -10,9 +10,8 @@ import sys
 
 from quiz_actors import __version__
 from tests.client import QuizClient
-from tests.conftest import DEMO_QUIZ, join
+from tests.conftest import DEMO_QUIZ, free_port, join, wait_until_up
 from tests.test_drain_process import start_server, stop
-from tests.test_server_process import free_port, wait_until_up
 
 SECRET_ADMIN_KEY = "admin-key-never-logged"
 SECRET_METRICS_TOKEN = "metrics-token-never-logged"
@@ -100,7 +99,7 @@ def soft_limit_of(pid: int) -> tuple[str, str]:
     return soft, hard
 
 
-def limited_to(soft: int, hard: int | None = None):  # type: ignore[no-untyped-def]
+def limited_to(soft: int, hard: int | None = None):
     """Run in the child before it starts: the limits a systemd or Docker default would give."""
 
     def apply() -> None:

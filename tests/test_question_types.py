@@ -150,6 +150,15 @@ def test_the_shipped_every_type_sample_is_valid_and_uses_every_type():
         ({**CHOICE, "type": "essay"}, "questions[0].type: 'essay' is not a question type; use one of choice"),
         ({**CHOICE, "type": ["choice"]}, "questions[0].type: ['choice'] is not a question type"),
         ({**MULTI, "points": ["double"]}, '"points" must be one of standard, double, none'),
+        (
+            {**ORDER, "items": ["Atom", "Ce\x07ll"]},
+            '"items[1]" must not contain control characters (found U+0007)',
+        ),
+        ({**TYPED, "accepted": ["Mad\x00rid"]}, '"accepted[0]" must not contain control characters'),
+        (
+            {**MULTI, "text": "Mammals\x1b?"},
+            'questions[0] (multi): "text" must not contain control characters',
+        ),
         ({**SLIDER, "time_limit_s": 3}, '"time_limit_s" must be a whole number from 5 to 240'),
     ],
 )

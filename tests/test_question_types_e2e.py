@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import create_room, join
-from tests.test_game_e2e import upload
+from tests.conftest import create_room, join, upload_quiz
 
 QUIZ = {
     "title": "Every type",
@@ -96,7 +95,7 @@ def assert_nothing_revealed_before_close(client) -> int:
 
 
 async def test_one_question_of_each_type_scored_by_the_written_rule(connect, http, server, clock):
-    quiz_id = await upload(http, server, QUIZ)
+    quiz_id = await upload_quiz(http, server, QUIZ)
     host = await connect()
     code, _ = await create_room(host, quiz_id, "Host")
     players = {}

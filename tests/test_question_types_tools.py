@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import create_room, join
-from tests.test_game_e2e import upload
+from tests.conftest import create_room, join, upload_quiz
 from tests.test_question_types_e2e import QUIZ, answer
 from tests.test_replay_audit import RawEvents, audit, json_lines, replay, stored_room_events, version_of
 
 
 async def play_every_type(connect, http, server, clock) -> dict:  # type: ignore[no-untyped-def]
     """Ann answers every question right at once; Ben wrong or half right 5 s later, but the slider (95)."""
-    quiz_id = await upload(http, server, QUIZ)
+    quiz_id = await upload_quiz(http, server, QUIZ)
     host = await connect()
     code, state = await create_room(host, quiz_id, "Host")
     ann, ben = await connect(), await connect()

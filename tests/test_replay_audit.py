@@ -19,6 +19,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -28,22 +29,13 @@ import pytest
 from eventstore import EventStore
 from quiz_actors.actors import hub as hub_module
 from quiz_actors.domain.room import Room
-from quiz_actors.settings import Settings
 from quiz_actors.tools.audit_model import AuditLog
 from tests.client import apply_to_view
-from tests.conftest import create_room, join
+from tests.conftest import create_room, join, upload_quiz
 
 BIN = Path(sys.executable).parent
 SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 
-QUIZ = {
-    "title": "Three questions",
-    "questions": [
-        {"text": "One?", "choices": ["a", "b", "c", "d"], "correct": [1], "time_limit_s": 20},
-        {"text": "Two?", "choices": ["a", "b"], "correct": [0], "time_limit_s": 20, "points": "double"},
-        {"text": "Three?", "choices": ["a", "b", "c"], "correct": [2], "time_limit_s": 10, "points": "none"},
-    ],
-}
 BROADCAST_TYPES = {
     "member_joined": "MemberJoined",
     "member_left": "MemberLeft",
@@ -60,17 +52,9 @@ BROADCAST_TYPES = {
 
 
 @pytest.fixture
-def settings(store_url):
+def settings(settings):
     # No heartbeats while the manual clock jumps; ended rooms close after 5 s.
-    return Settings(
-        store=store_url,
-        hello_timeout_s=10,
-        progress_interval_s=0.05,
-        heartbeat_s=3600,
-        ended_room_ttl_s=5,
-        player_messages_per_s=1000,
-        player_burst=1000,
-    )
+    return replace(settings, heartbeat_s=3600, ended_room_ttl_s=5)
 
 
 # --------------------------------------------------------------------------- running the tools
@@ -109,12 +93,6 @@ def json_lines(text: str) -> list[dict]:
 # --------------------------------------------------------------------------- a game through the server
 
 
-async def upload(http, server) -> str:
-    async with http.post(server.base_url + "/api/quizzes", json=QUIZ) as response:
-        assert response.status == 201, await response.text()
-        return (await response.json())["quiz_id"]
-
-
 async def answer(client, question: int, choice: int) -> None:
     reply = await client.request(
         {"type": "answer", "question": question, "choice": choice}, "answer_accepted"
@@ -131,15 +109,15 @@ class Game:
         self.room_id = ""
         self.times: dict[str, int] = {}
 
-    def __getitem__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getitem__(self, name: str):
         return self.clients[name]
 
     def all_received(self) -> list[dict]:
         return [m for c in self.clients.values() for m in c.received]
 
 
-async def lobby(game: Game, connect, http, server) -> None:  # type: ignore[no-untyped-def]
-    quiz_id = await upload(http, server)
+async def lobby(game: Game, connect, http, server) -> None:
+    quiz_id = await upload_quiz(http, server)
     host = game.clients["Host"] = await connect()
     game.code, state = await create_room(host, quiz_id, "Host")
     game.room_id = state["room"]["room_id"]
@@ -161,7 +139,7 @@ async def lobby(game: Game, connect, http, server) -> None:  # type: ignore[no-u
     await host.request({"type": "unlock"}, "room_unlocked")
 
 
-async def first_question(game: Game, clock) -> None:  # type: ignore[no-untyped-def]
+async def first_question(game: Game, clock) -> None:
     host, ann, ben, dan = game["Host"], game["Ann"], game["Ben"], game["Dan"]
     await host.send({"type": "start"})
     for c in (host, ann, ben, dan):
@@ -171,7 +149,7 @@ async def first_question(game: Game, clock) -> None:  # type: ignore[no-untyped-
     await answer(ben, 0, 1)  # right after 10 s: 750
 
 
-async def rest_of_game(game: Game, clock) -> None:  # type: ignore[no-untyped-def]
+async def rest_of_game(game: Game, clock) -> None:
     host, ann, ben, dan = game["Host"], game["Ann"], game["Ben"], game["Dan"]
     await answer(dan, 0, 0)  # wrong; everyone online has answered: closes
     for c in (host, ann, ben, dan):
@@ -199,7 +177,7 @@ async def rest_of_game(game: Game, clock) -> None:  # type: ignore[no-untyped-de
         await c.request({"type": "resync"}, "state")
 
 
-async def play(connect, http, server, clock) -> Game:  # type: ignore[no-untyped-def]
+async def play(connect, http, server, clock) -> Game:
     game = Game()
     await lobby(game, connect, http, server)
     await first_question(game, clock)
@@ -271,7 +249,7 @@ class RawEvents:
                 )
 
 
-def version_of(events: list, kind: str, **fields) -> int:  # type: ignore[no-untyped-def]
+def version_of(events: list, kind: str, **fields) -> int:
     for e in events:
         if type(e).__name__ == kind and all(getattr(e, k) == v for k, v in fields.items()):
             return e.originator_version
@@ -396,7 +374,7 @@ async def test_check_passes_on_a_real_game_and_names_a_tampered_event(
     raw = RawEvents(store_url)
     ann, dan = game["Ann"].user_id, game["Dan"].user_id
 
-    async def check_after(version: int, change) -> dict:  # type: ignore[no-untyped-def]
+    async def check_after(version: int, change) -> dict:
         topic, state = raw.get(game.room_id, version)
         new_topic, new_state = change(topic, dict(state))
         raw.put(game.room_id, version, new_topic, new_state)
@@ -455,7 +433,7 @@ async def test_a_reused_code_takes_the_most_recent_room_and_says_so(
             return int(next(codes, "0"))
 
     monkeypatch.setattr(hub_module, "secrets", Secrets)
-    quiz_id = await upload(http, server)
+    quiz_id = await upload_quiz(http, server)
     rooms = []
     host, ann = await connect(), await connect()
     for name in ("Ann", "Annie"):
@@ -514,7 +492,7 @@ async def test_bad_input_exits_2_and_creates_nothing(tmp_path):
 
 
 async def test_unknown_room_exits_2(connect, http, server, clock, store_url):
-    await upload(http, server)
+    await upload_quiz(http, server)
     await server.stop()
     assert "no room has ever had code 999999" in (await replay(store_url, "999999", expect=2)).stderr
     unknown = str(uuid.uuid4())
@@ -745,3 +723,78 @@ def test_the_console_scripts_are_installed():
             env={**os.environ, "COLUMNS": "100"},
         )
         assert done.returncode == 0 and "--store" in done.stdout
+
+
+# --------------------------------------------------------------------------- control characters
+
+
+def _quiz_with(title: str = "T", text: str = "Q", choice: str = "a") -> dict:
+    return {"title": title, "questions": [{"text": text, "choices": [choice, "b"], "correct": [0]}]}
+
+
+async def test_control_characters_are_refused_and_a_stored_one_does_not_stop_the_audit(
+    server, http, store_url
+):
+    upload = server.base_url + "/api/quizzes"
+    for bad in (
+        _quiz_with(title="x\u0000"),
+        _quiz_with(text="ring\u0007"),
+        _quiz_with(choice="\u001b[31mred"),
+        _quiz_with(title="\u0085next line"),
+    ):
+        async with http.post(upload, json=bad) as response:
+            assert response.status == 400, await response.text()
+            error = (await response.json())["error"]
+        assert error["code"] == "quiz_invalid"
+        assert any("control character" in detail for detail in error["details"]), error
+    async with http.post(upload, json=_quiz_with(text="Two lines:\n\tindented")) as response:
+        assert response.status == 201  # ordinary whitespace is fine
+
+    # A quiz stored by an earlier release, before NUL was refused, then one uploaded today.
+    store = EventStore(store_url)
+    try:
+        from quiz_actors.domain.quiz import Quiz
+
+        poison = Quiz(
+            quiz_id=str(uuid.uuid4()), document={"title": "x\u0000y", "questions": []}, uploaded_at=1
+        )
+        store.save(poison)
+    finally:
+        store.close()
+    async with http.post(upload, json=_quiz_with(title="After")) as response:
+        assert response.status == 201
+        after_id = (await response.json())["quiz_id"]
+
+    done = await audit(store_url, "events", "--type", "QuizUploaded", "--json", "--limit", "0")
+    rows = {row["aggregate_id"]: row for row in json_lines(done.stdout)}
+    assert str(poison.id) in rows and after_id in rows
+    # Shown with U+FFFD where the NUL was: PostgreSQL text cannot hold NUL.
+    assert rows[str(poison.id)]["fields"]["document"]["title"] == "x\ufffdy"
+    # And the projection goes on: a later catch-up still works.
+    await audit(store_url, "catch-up")
+
+
+async def test_an_event_the_read_model_cannot_hold_is_recorded_as_a_problem_and_the_audit_goes_on(
+    server, http, connect, store_url
+):
+    # A room stored by an earlier release with a time no integer column holds.
+    store = EventStore(store_url)
+    try:
+        from quiz_actors.quizzes import sample_quiz_id
+
+        quiz = store.load(uuid.UUID(sample_quiz_id("quick-demo.json")))
+        poison = Room.open(
+            code="999999", quiz_id=str(quiz.id), quiz=quiz.document, host_id="h", host_name="H", at=10**20
+        )
+        store.save(poison)
+    finally:
+        store.close()
+    host = await connect()
+    code, state = await create_room(host)  # and a room played today, after it
+
+    done = await audit(store_url, "events", "--json", "--limit", "0", "--oldest-first")
+    rows = json_lines(done.stdout)
+    problem = next(row for row in rows if row["aggregate_id"] == str(poison.id))
+    assert "audit_error" in problem["fields"], problem
+    assert any(row["aggregate_id"] == state["room"]["room_id"] for row in rows)
+    assert "cannot be recorded as it is" in done.stderr

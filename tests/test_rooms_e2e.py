@@ -83,6 +83,51 @@ async def test_second_socket_replaces_the_first(connect):
     assert (await second.request({"type": "resync"}, "state"))["type"] == "state"
 
 
+REPLACEMENTS = 30  # reconnects raced in one run of the test below, on each store
+
+
+async def test_a_replaced_sockets_late_join_never_knocks_its_successor_out(settings, clock, http):
+    """P is in the room on socket A; P opens socket B with its token and sends
+    hello and join without waiting, while A sends join at the same moment. B
+    must carry on, every time: in the room, hearing its broadcasts, online."""
+    server = await RunningServer(replace(settings, host_messages_per_s=1000, host_burst=1000), clock).start()
+    try:
+        await _race_replacements(server, http)
+    finally:
+        await server.stop()
+
+
+async def _race_replacements(server: RunningServer, http) -> None:  # type: ignore[no-untyped-def]
+    host = await QuizClient(http, server.ws_url).connect()
+    await host.hello()
+    code, _ = await create_room(host)
+    current = await QuizClient(http, server.ws_url).connect()
+    await current.hello()
+    await join(current, code, "Pat")
+    for attempt in range(REPLACEMENTS):
+        successor = await QuizClient(http, server.ws_url).connect()
+        await successor.send({"type": "hello", "token": current.token})
+        await successor.send({"type": "join", "code": code, "name": "Pat", "ref": "b"})
+        await current.send({"type": "join", "code": code, "name": "Pat", "ref": "a"})
+        welcome = await successor.expect("welcome")
+        assert welcome["user_id"] == current.user_id
+        assert (await successor.expect("state", ref="b"))["you"]["user_id"] == current.user_id, attempt
+        assert await current.expect_closed() == 4000
+        # The newest socket is the member's: it hears the room, and the room sees it online.
+        locked = await host.request({"type": "lock"}, "room_locked")
+        assert (await successor.expect("room_locked", seq=locked["seq"]))["seq"] == locked["seq"], attempt
+        await host.request({"type": "unlock"}, "room_unlocked")
+        await successor.expect("room_unlocked")
+        state = await successor.request({"type": "resync"}, "state")
+        assert state["type"] == "state", (attempt, state)
+        pat = next(m for m in state["room"]["members"] if m["user_id"] == current.user_id)
+        assert pat["online"], (attempt, state)
+        successor.user_id, successor.token = current.user_id, welcome["token"]
+        current = successor
+    seen_by_host = await host.request({"type": "resync"}, "state")
+    assert next(m for m in seen_by_host["room"]["members"] if m["user_id"] == current.user_id)["online"]
+
+
 async def test_server_restart_rebuilds_the_room_by_replay(connect, server, http):
     host = await connect()
     code, _ = await create_room(host)
@@ -251,3 +296,35 @@ async def test_a_member_of_one_room_hears_why_another_room_refused_it(connect):
     assert refused["type"] == "error" and refused["code"] == "room_locked"
     # Still in room A, and still hearing it.
     assert (await player.request({"type": "resync"}, "state"))["room"]["code"] == code_a
+
+
+IDLE_ROOMS = 60
+
+
+async def test_idle_rooms_do_not_cost_a_thread_each(settings, clock, http):
+    import threading
+
+    many = replace(
+        settings,
+        rooms_per_socket=IDLE_ROOMS,
+        rooms_per_ip_per_minute=IDLE_ROOMS,
+        host_messages_per_s=1000,
+        host_burst=1000,
+    )
+    server = await RunningServer(many, clock).start()
+    try:
+        host = await QuizClient(http, server.ws_url).connect()
+        await host.hello()
+        await create_room(host)  # the first room starts whatever the rooms share
+        before = threading.active_count()
+        codes = [(await create_room(host))[0] for _ in range(IDLE_ROOMS - 1)]
+        after = threading.active_count()
+        # Every room is open and answers (a join reaches its actor)...
+        player = await QuizClient(http, server.ws_url).connect()
+        await player.hello()
+        for code in codes[::10]:
+            assert (await join(player, code, "Pat"))["type"] == "state"
+        # ...yet 59 more rooms did not bring 59 more threads.
+        assert after - before < IDLE_ROOMS // 3, (before, after)
+    finally:
+        await server.stop()

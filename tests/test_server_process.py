@@ -13,27 +13,7 @@ import aiohttp
 import pytest
 
 from tests.client import QuizClient
-from tests.conftest import create_room, join
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def wait_until_up(http, base_url: str, process) -> None:
-    for _ in range(200):
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read().decode()}")
-        try:
-            async with http.get(base_url + "/healthz") as response:
-                if response.status == 200:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.05)
-    raise AssertionError("server did not come up")
+from tests.conftest import create_room, free_port, join, wait_until_up
 
 
 @pytest.mark.parametrize(("sig", "close_code"), [(signal.SIGTERM, 1012), (signal.SIGINT, 1001)])
@@ -91,3 +71,103 @@ def test_bad_store_url_is_a_clear_error(tmp_path):
     assert "quiz-server: these settings cannot work" in result.stderr
     assert "--store (QUIZ_STORE): Unsupported store URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+OPEN_FILES_LIMIT = 128  # a realistic, small open-files limit for the server process
+FLOOD = 150  # half-open connections from one address: more than the server may open files
+
+
+def _lower_open_files_limit() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NOFILE, (OPEN_FILES_LIMIT, OPEN_FILES_LIMIT))
+
+
+async def _half_open(port: int) -> socket.socket:
+    """A connection that sends part of an HTTP request's headers and then nothing."""
+    loop = asyncio.get_running_loop()
+    sock = socket.socket()
+    sock.setblocking(False)
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    try:
+        await loop.sock_sendall(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+    except ConnectionError:
+        pass  # refused at once: the server closed it already
+    return sock
+
+
+async def _closed_by_server(sock: socket.socket, within_s: float) -> bool:
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            data = await asyncio.wait_for(loop.sock_recv(sock, 4096), within_s)
+            if not data:
+                return True
+    except ConnectionError:
+        return True
+    except TimeoutError:
+        return False
+
+
+async def test_half_open_connections_from_one_address_cannot_starve_the_server(tmp_path):
+    port = free_port()
+    env = {
+        **os.environ,
+        "QUIZ_PORT": str(port),
+        "QUIZ_STORE": f"sqlite:///{tmp_path}/events.sqlite3",
+        "QUIZ_MAX_CONNECTIONS_PER_IP": "20",
+        "QUIZ_HEADER_TIMEOUT_S": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quiz_actors"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=_lower_open_files_limit,
+    )
+    # Everyone else comes from another loopback address.
+    other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0), limit=0, force_close=True)
+    flood: list[socket.socket] = []
+    try:
+        async with aiohttp.ClientSession(connector=other) as http:
+            base = f"http://127.0.0.1:{port}"
+            await wait_until_up(http, base, process)
+            flood = [await _half_open(port) for _ in range(FLOOD)]
+
+            # While 127.0.0.1 floods, 127.0.0.2 is served: HTTP, and a socket that joins a room.
+            async with http.get(base + "/healthz", timeout=aiohttp.ClientTimeout(total=10)) as response:
+                assert response.status == 200
+            host = await QuizClient(http, f"ws://127.0.0.1:{port}/ws").connect()
+            await host.hello()
+            code, _ = await create_room(host)
+            assert len(code) == 6
+
+            # Connections are counted from accept: the flooding address has no room for one more.
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True)
+            ) as same_address:
+                with pytest.raises(aiohttp.ClientError):
+                    async with same_address.get(base + "/healthz", timeout=aiohttp.ClientTimeout(total=10)):
+                        pass
+
+            # Every half-open connection is dropped by the server, long before a keep-alive timeout.
+            closed = [await _closed_by_server(sock, within_s=20) for sock in flood]
+            assert all(closed), f"{closed.count(False)} half-open connections still open"
+
+            # And the address may connect again once its connections are gone.
+            async with aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, force_close=True)
+            ) as same_address:
+                async with same_address.get(base + "/healthz") as response:
+                    assert response.status == 200
+            await host.close()
+        assert process.poll() is None, process.stderr.read().decode()
+    finally:
+        for sock in flood:
+            sock.close()
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -77,6 +77,7 @@ class ConnectionActor(PooledActor):
         missed_pings_limit: int,
         admin_key: str = "",
         dispatcher: Dispatcher | None = None,
+        rooms_per_socket: int = 20,
     ):
         super().__init__(dispatcher=dispatcher)
         self.conn_id = next(_conn_ids)
@@ -87,6 +88,7 @@ class ConnectionActor(PooledActor):
         self.heartbeat_ms = heartbeat_ms
         self.missed_pings_limit = missed_pings_limit
         self.admin_key = admin_key
+        self.rooms_left = rooms_per_socket  # create_room requests this socket may still make
         self.user_id: str | None = None
         self.room: pykka.ActorRef[Any] | None = None
         self.room_id: str | None = None
@@ -137,6 +139,8 @@ class ConnectionActor(PooledActor):
     # ------------------------------------------------------------- client messages
 
     def _on_client_message(self, incoming: ClientMessage) -> None:
+        if self.finished:
+            return  # replaced or closing: what the socket still sent must not act for the member
         message = incoming.message
         kind = message["type"]
         ref = message.get("ref")
@@ -172,6 +176,11 @@ class ConnectionActor(PooledActor):
             )
             self._reply(wire.admin_key_needed(), ref)
             return
+        if self.rooms_left <= 0:
+            log.warning("rate limit: create_room refused for %s (user %s)", self.outlet.peer, self.user_id)
+            self._reply(wire.rate_limited("Too many rooms created from this connection"), ref)
+            return
+        self.rooms_left -= 1
         tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
 
     def _join(self, message: dict[str, Any], ref: object) -> None:
@@ -184,19 +193,14 @@ class ConnectionActor(PooledActor):
             return
         token = message.get("token")
         now = self.clock.now_ms()
-        if token is None:
-            user_id = str(uuid.uuid4())
-        else:
-            user_id = self.signer.verify(token, now)
-            if user_id is None:
-                log.info(
-                    "auth failure from %s: invalid or expired token",
-                    self.outlet.peer,
-                    extra=self._log_fields(),
-                )
-                self._reply(wire.token_refused(), ref)
-                self._finish(protocol.CLOSE_POLICY, "unauthorized")
-                return
+        user_id = str(uuid.uuid4()) if token is None else self.signer.verify(token, now)
+        if user_id is None:
+            log.info(
+                "auth failure from %s: invalid or expired token", self.outlet.peer, extra=self._log_fields()
+            )
+            self._reply(wire.token_refused(), ref)
+            self._finish(protocol.CLOSE_POLICY, "unauthorized")
+            return
         self.user_id = user_id
         self._token = self.signer.issue(user_id, now) if token is None else token
         self.outlet.authenticated(user_id)

@@ -39,7 +39,8 @@ from quiz_actors.actors.messages import (
     UnregisterConnection,
 )
 from quiz_actors.actors.room import RoomActor
-from quiz_actors.clock import Clock
+from quiz_actors.actors.room_quota import RoomQuota
+from quiz_actors.clock import Clock, Timer
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.quiz import Quiz
@@ -61,14 +62,15 @@ class HubActor(pykka.ThreadingActor):
         self.clock = clock
         self.settings = settings
         self.directory: RoomDirectory | None = None
-        self.rooms: dict[str, pykka.ActorRef] = {}  # room id -> running room actor
+        self.rooms: dict[str, pykka.ActorRef[Any]] = {}  # room id -> running room actor
         self.connections: dict[str, Sender] = {}  # user id -> its newest connection
         self.join_guard = JoinGuard(
             joins_per_minute=settings.joins_per_ip_per_minute,
             failures_per_minute=settings.failed_joins_per_ip,
             lockout_ms=int(settings.failed_join_lockout_s * 1000),
         )
-        self.timers: list = []
+        self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
+        self.timers: list[Timer] = []
 
     # ------------------------------------------------------------- life cycle
 
@@ -99,9 +101,17 @@ class HubActor(pykka.ThreadingActor):
             if directory is None:
                 directory = RoomDirectory()
                 self.store.save(directory)
-            return directory
         except Exception as e:
             raise StoreUnavailable() from e
+        if not isinstance(directory, RoomDirectory):
+            raise TypeError(f"the store holds a {type(directory).__name__} under the room directory's id")
+        return directory
+
+    def _loaded_directory(self) -> RoomDirectory:
+        """The room directory, loaded again if a failed save dropped it (raises StoreUnavailable)."""
+        if self.directory is None:
+            self.directory = self._load_directory()
+        return self.directory
 
     def _schedule(self, message: object, delay_s: float) -> None:
         ref = self.actor_ref
@@ -116,8 +126,7 @@ class HubActor(pykka.ThreadingActor):
 
     def on_receive(self, message: object) -> None:
         try:
-            if self.directory is None:
-                self.directory = self._load_directory()
+            self._loaded_directory()
             handler = HANDLERS.get(type(message))
             if handler is not None:
                 handler(self, message)
@@ -143,6 +152,21 @@ class HubActor(pykka.ThreadingActor):
             tell_quietly(previous.conn, Replaced())
         self.connections[sender.user_id] = sender
 
+    def _speaks_for_its_user(self, sender: Sender, ref: object) -> bool:
+        """Only a user's newest connection may put it in a room.
+
+        A socket replaced by a newer one may have sent ``join`` just before it
+        heard so; were that join to reach the room after the newer socket's, the
+        room would attach the old socket and the newer one would be left out.
+        Every join passes through here in order, after the registration that
+        replaced the old socket, so refusing it here is enough.
+        """
+        current = self.connections.get(sender.user_id)
+        if current is not None and current.conn_id == sender.conn_id:
+            return True
+        self._reply(sender, wire.replaced(), ref)
+        return False
+
     def _unregister(self, message: UnregisterConnection) -> None:
         current = self.connections.get(message.sender.user_id)
         if current == message.sender:
@@ -156,12 +180,20 @@ class HubActor(pykka.ThreadingActor):
     def _on_sweep_due(self, _: SweepDue) -> None:
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
         self.join_guard.forget_old(self.clock.now_ms())
+        self.room_quota.forget_old(self.clock.now_ms())
         self._sweep()
 
     # ------------------------------------------------------------- rooms
 
     def _create_room(self, message: CreateRoom) -> None:
         sender, ref = message.sender, message.ref
+        if not self._speaks_for_its_user(sender, ref):
+            return
+        refusal = self.room_quota.check(sender.ip, self.clock.now_ms())
+        if refusal is not None:
+            log.warning("rate limit: create_room refused for %s (user %s)", sender.ip, sender.user_id)
+            self._reply(sender, wire.rate_limited(refusal), ref)
+            return
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
             self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
@@ -180,11 +212,12 @@ class HubActor(pykka.ThreadingActor):
         except RoomError as e:
             self._reply(sender, wire.refused(e), ref)
             return
-        directory_version = self.directory.version
-        self.directory.assign(code=code, room_id=str(room.id), at=now)
+        directory = self._loaded_directory()
+        directory_version = directory.version
+        directory.assign(code=code, room_id=str(room.id), at=now)
         try:
             # One atomic save: a room never exists without its code, nor a code without its room.
-            self.store.save(room, self.directory)
+            self.store.save(room, directory)
         except Exception:
             log.exception("could not store a new room")
             self.directory = None  # it assigned a code that was not stored: reload before next use
@@ -197,7 +230,7 @@ class HubActor(pykka.ThreadingActor):
             sender.user_id,
             extra=logs.fields(room_id=room.id, user_id=sender.user_id, address=sender.ip),
         )
-        self.store.snapshot_if_due(self.directory, directory_version)
+        self.store.snapshot_if_due(directory, directory_version)
         actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
         self.rooms[str(room.id)] = actor
         actor.tell(HostRoomCreated(sender, ref))
@@ -212,11 +245,13 @@ class HubActor(pykka.ThreadingActor):
     def _free_code(self) -> str:
         while True:
             code = f"{secrets.randbelow(1_000_000):06d}"
-            if self.directory.room_for(code) is None:
+            if self._loaded_directory().room_for(code) is None:
                 return code
 
     def _join_room(self, message: JoinRoom) -> None:
         sender, now = message.sender, self.clock.now_ms()
+        if not self._speaks_for_its_user(sender, message.ref):
+            return
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
             log.warning(
@@ -228,7 +263,7 @@ class HubActor(pykka.ThreadingActor):
             )
             self._reply(sender, wire.rate_limited(refusal), message.ref)
             return
-        room_id = self.directory.room_for(message.code)
+        room_id = self._loaded_directory().room_for(message.code)
         if room_id is None:
             if self.join_guard.failed(sender.ip, now):
                 log.warning(
@@ -242,7 +277,7 @@ class HubActor(pykka.ThreadingActor):
         actor = self._activate(room_id)
         actor.tell(Join(message.sender, message.name, message.ref))
 
-    def _activate(self, room_id: str) -> pykka.ActorRef:
+    def _activate(self, room_id: str) -> pykka.ActorRef[Any]:
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
@@ -256,11 +291,12 @@ class HubActor(pykka.ThreadingActor):
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             actor.stop(block=False)
-        directory_version = self.directory.version
-        if self.directory.release(message.code, message.room_id, self.clock.now_ms()):
+        directory = self._loaded_directory()
+        directory_version = directory.version
+        if directory.release(message.code, message.room_id, self.clock.now_ms()):
             try:
-                self.store.save(self.directory)
-                self.store.snapshot_if_due(self.directory, directory_version)
+                self.store.save(directory)
+                self.store.snapshot_if_due(directory, directory_version)
             except Exception as e:
                 # The room's RoomClosed is stored: the next sweep releases the code again.
                 self.directory = None
@@ -275,7 +311,8 @@ class HubActor(pykka.ThreadingActor):
         now = self.clock.now_ms()
         ended_ttl = int(self.settings.ended_room_ttl_s * 1000)
         idle_ttl = int(self.settings.idle_room_ttl_s * 1000)
-        for code, room_id in list(self.directory.open_rooms.items()):
+        unjoined_ttl = int(self.settings.unjoined_room_ttl_s * 1000)
+        for code, room_id in list(self._loaded_directory().open_rooms.items()):
             if room_id in self.rooms:
                 continue
             try:
@@ -293,7 +330,9 @@ class HubActor(pykka.ThreadingActor):
             if room.phase == CLOSED:
                 self._room_closed(RoomWasClosed(room_id, code))
                 continue
-            due = room.cleanup_due_at(ended_ttl, idle_ttl, assume_nobody_online=True)
+            due = room.cleanup_due_at(
+                ended_ttl, idle_ttl, assume_nobody_online=True, unjoined_ttl_ms=unjoined_ttl
+            )
             if due is not None and due <= now:
                 self._activate(room_id).tell(CleanupDue())
 

@@ -29,7 +29,7 @@ class JoinGuard:
         if self.locked_until.get(ip, 0) > now:
             seconds = (self.locked_until[ip] - now + 999) // 1000
             return f"Too many wrong room codes from your address; try again in {seconds} s"
-        attempts = _recent(self.attempts[ip], now)
+        attempts = within_last_minute(self.attempts[ip], now)
         if len(attempts) >= self.joins_per_minute:
             return "Too many joins from your address; wait a minute"
         attempts.append(now)
@@ -37,7 +37,7 @@ class JoinGuard:
 
     def failed(self, ip: str, now: int) -> bool:
         """Record a join with an unknown code; True when it starts a lockout."""
-        failures = _recent(self.failures[ip], now)
+        failures = within_last_minute(self.failures[ip], now)
         failures.append(now)
         if len(failures) >= self.failures_per_minute:
             self.locked_until[ip] = now + self.lockout_ms
@@ -48,13 +48,13 @@ class JoinGuard:
     def forget_old(self, now: int) -> None:
         """Drop addresses with nothing recent, so the tables do not grow forever."""
         for table in (self.attempts, self.failures):
-            for ip in [ip for ip, times in table.items() if not _recent(times, now)]:
+            for ip in [ip for ip, times in table.items() if not within_last_minute(times, now)]:
                 del table[ip]
         for ip in [ip for ip, until in self.locked_until.items() if until <= now]:
             del self.locked_until[ip]
 
 
-def _recent(times: deque[int], now: int) -> deque[int]:
+def within_last_minute(times: deque[int], now: int) -> deque[int]:
     while times and now - times[0] >= MINUTE_MS:
         times.popleft()
     return times

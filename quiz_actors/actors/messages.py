@@ -21,7 +21,7 @@ from quiz_actors.protocol import Batch
 class ClientMessage:
     """A checked client message and when the server received it."""
 
-    message: dict
+    message: dict[str, Any]
     received_at: int
 
 
@@ -49,7 +49,7 @@ class Deliver:
 @dataclass(frozen=True)
 class AttachedToRoom:
     room_id: str
-    room: ActorRef
+    room: ActorRef[Any]
     is_host: bool
 
 
@@ -78,7 +78,7 @@ class Sender:
 
     user_id: str
     conn_id: int
-    conn: ActorRef = field(compare=False)
+    conn: ActorRef[Any] = field(compare=False)
     ip: str = field(default="", compare=False)
 
 
@@ -129,7 +129,7 @@ class RoomCommand:
     """A member's command for its room: leave, resync, start, answer…"""
 
     sender: Sender
-    message: dict
+    message: dict[str, Any]
     received_at: int
 
 

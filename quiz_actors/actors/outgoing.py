@@ -84,6 +84,7 @@ class Outgoing:
             start = self._start_for(user_id)
             if start >= len(self._later):
                 continue
+            batch: Batch | None
             if user_id in excluded:
                 batch = Batch(*self._deferred_for(user_id))
             else:

@@ -15,9 +15,12 @@ behave as they do for ``ThreadingActor`` (tests/test_pooled_actor.py runs the
 same tests against both). pykka's version is pinned in setup.cfg because these
 hooks are internal API.
 
-Handlers on the pool must not block (no I/O, no ``.get()`` on futures): a
-blocked worker is a worker fewer for every other actor. Actors that do I/O
-(rooms, the hub) stay ``ThreadingActor``s.
+Handlers on a pool should not block (no ``.get()`` on futures): a blocked
+worker is a worker fewer for every other actor on that pool. Actors whose
+handlers do I/O get a pool of their own (``shared_dispatcher`` by name): room
+actors save to the store on the "rooms" pool, a few threads for however many
+rooms, so an idle room costs its state and no thread. The hub, one actor,
+stays a ``ThreadingActor``.
 
 ``LoopDispatcher`` runs the turns on an asyncio event loop instead of worker
 threads; the server's connection actors run there.
@@ -30,7 +33,8 @@ import queue
 import sys
 import threading
 from collections import deque
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import pykka
 from pykka import messages
@@ -72,6 +76,12 @@ class Dispatcher:
             thread.join(timeout=5)
 
 
+class Post(Protocol):
+    """Runs ``fn(*args)`` on the event loop, in call order, from any thread."""
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> None: ...
+
+
 class LoopDispatcher:
     """Runs actors' turns on an asyncio event loop, through anything with a
     thread-safe ``call(fn, *args)`` that runs ``fn`` on the loop in call order
@@ -84,7 +94,7 @@ class LoopDispatcher:
     is the pool's, stricter: a handler that blocks stops every socket.
     """
 
-    def __init__(self, post: Any) -> None:
+    def __init__(self, post: Post) -> None:
         self.post = post
 
     def schedule(self, actor: PooledActor) -> None:
@@ -94,17 +104,24 @@ class LoopDispatcher:
         pass  # the loop is not ours
 
 
-_default: Dispatcher | None = None
-_default_lock = threading.Lock()
+DEFAULT_POOL, DEFAULT_WORKERS = "actor-pool", 2
+_shared: dict[str, Dispatcher] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_dispatcher(name: str, workers: int) -> Dispatcher:
+    """The process-wide pool of this name, started on first use (with ``workers``
+    threads) and shared by every actor that names it from then on."""
+    with _shared_lock:
+        dispatcher = _shared.get(name)
+        if dispatcher is None:
+            dispatcher = _shared[name] = Dispatcher(workers=workers, name=name)
+        return dispatcher
 
 
 def default_dispatcher() -> Dispatcher:
-    """The process-wide pool, started on first use."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Dispatcher()
-        return _default
+    """The process-wide pool for actors that name none, started on first use."""
+    return shared_dispatcher(DEFAULT_POOL, DEFAULT_WORKERS)
 
 
 class PooledInbox:
@@ -122,7 +139,11 @@ class PooledInbox:
             if self._scheduled:
                 return
             self._scheduled = True
-        self.actor.dispatcher.schedule(self.actor)
+        actor = self.actor
+        # Set by PooledActor.__init__ before its first turn, and until that turn
+        # ends ``_scheduled`` holds every put above.
+        assert actor is not None, "a PooledInbox was given mail before its actor was set"
+        actor.dispatcher.schedule(actor)
 
     def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
         with self._lock:
@@ -131,6 +152,11 @@ class PooledInbox:
     def empty(self) -> bool:
         with self._lock:
             return not self._messages
+
+    def qsize(self) -> int:
+        """Messages waiting, as ``queue.Queue.qsize`` (a ThreadingActor's inbox) says."""
+        with self._lock:
+            return len(self._messages)
 
     def finish_turn(self) -> bool:
         """After a turn: True if more mail came and the actor must go on the ready queue again."""
@@ -142,21 +168,26 @@ class PooledInbox:
 
 
 class PooledActor(pykka.Actor):
-    """Subclass instead of ``pykka.ThreadingActor`` to run on the shared pool
-    (or, given a ``LoopDispatcher``, on an event loop)."""
+    """Subclass instead of ``pykka.ThreadingActor`` to run on a shared pool
+    (or, given a ``LoopDispatcher``, on an event loop). A subclass names its
+    pool with ``pool_name`` and ``pool_workers``; the default is the
+    process-wide ``default_dispatcher``."""
 
     dispatcher: Dispatcher | LoopDispatcher
+    actor_inbox: PooledInbox  # what _create_actor_inbox makes
+    pool_name: str = DEFAULT_POOL
+    pool_workers: int = DEFAULT_WORKERS
 
     def __init__(
         self, *args: Any, dispatcher: Dispatcher | LoopDispatcher | None = None, **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.dispatcher = dispatcher or default_dispatcher()
-        self.actor_inbox.actor = self  # type: ignore[attr-defined]
+        self.dispatcher = dispatcher or shared_dispatcher(self.pool_name, self.pool_workers)
+        self.actor_inbox.actor = self
         self._started = False
 
     @staticmethod
-    def _create_actor_inbox() -> PooledInbox:  # type: ignore[override]
+    def _create_actor_inbox() -> PooledInbox:
         return PooledInbox()
 
     @staticmethod
@@ -181,7 +212,7 @@ class PooledActor(pykka.Actor):
         if self.actor_stopped.is_set():
             self._teardown()
             return
-        if self.actor_inbox.finish_turn():  # type: ignore[attr-defined]
+        if self.actor_inbox.finish_turn():
             self.dispatcher.schedule(self)
 
     def on_late_message(self, message: Any) -> None:
@@ -228,4 +259,11 @@ class PooledActor(pykka.Actor):
             pykka.ActorRegistry.stop_all(block=False)
 
 
-__all__ = ["Dispatcher", "LoopDispatcher", "PooledActor", "default_dispatcher", "messages"]
+__all__ = [
+    "Dispatcher",
+    "LoopDispatcher",
+    "PooledActor",
+    "default_dispatcher",
+    "messages",
+    "shared_dispatcher",
+]

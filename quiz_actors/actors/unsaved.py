@@ -4,7 +4,8 @@ Answers and joins are group-committed. The room decides each at once (the
 aggregate checks the rules and applies the events), notes here who is waiting
 and what the room must hear, and sends itself one ``SaveDecided``; by the time
 that message arrives, every answer and join queued behind the first has been
-decided too, and one commit stores them all. Only after that commit does
+decided too, and one commit stores them all (or sooner, a bounded number at a
+time: ``room/saving.py``). Only after that commit does
 anyone hear of them; if it fails, everyone waiting here hears ``busy``.
 
 Refusals are not held back: a join refused because an earlier join of the
@@ -25,7 +26,7 @@ from quiz_actors.actors.messages import Sender
 class Broadcast:
     """A message for every member but ``but``; ``coalesce``: it may travel with later ones."""
 
-    message: dict
+    message: dict[str, Any]
     but: str | None = None
     coalesce: bool = False
 

@@ -15,6 +15,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from quiz_actors.domain.questions import validate_question
+from quiz_actors.domain.questions.base import text_problem
 
 MAX_QUESTIONS = 100
 MAX_TITLE = 120
@@ -40,6 +41,8 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
         errors.append("title: must be a non-empty string")
     elif len(title.strip()) > MAX_TITLE:
         errors.append(f"title: at most {MAX_TITLE} characters")
+    elif (problem := text_problem(title)) is not None:
+        errors.append(f"title: {problem}")
     questions = doc.get("questions")
     if not isinstance(questions, list) or not questions:
         errors.append("questions: must be a non-empty list")
@@ -48,13 +51,12 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
         errors.append(f"questions: at most {MAX_QUESTIONS}")
     # Each question type checks its own fields (quiz_actors.domain.questions).
     normalised = [validate_question(f"questions[{i}]", q, errors) for i, q in enumerate(questions)]
-    if errors:
+    if errors or not isinstance(title, str):  # a title that is not a string is among the errors
         raise QuizInvalid(errors)
-    assert isinstance(title, str)  # no errors, so the title was checked
     return {"title": title.strip(), "questions": normalised}
 
 
-def summary(quiz_id: uuid.UUID | str, quiz: dict) -> dict:
+def summary(quiz_id: uuid.UUID | str, quiz: dict[str, Any]) -> dict[str, Any]:
     """What a quiz listing shows: never the answers."""
     return {
         "quiz_id": str(quiz_id),
@@ -74,7 +76,7 @@ class Quiz(Aggregate):
         uploaded_at: int
 
     @event(QuizUploaded)
-    def __init__(self, quiz_id: str, document: dict, uploaded_at: int):
+    def __init__(self, quiz_id: str, document: dict[str, Any], uploaded_at: int):
         self.document = document
         self.uploaded_at = uploaded_at
 
@@ -98,7 +100,7 @@ class QuizCatalog(Aggregate):
 
     @event(CatalogOpened)
     def __init__(self) -> None:
-        self.entries: dict[str, dict] = {}
+        self.entries: dict[str, dict[str, Any]] = {}
 
     class QuizListed(Aggregate.Event):
         TOPIC = "quiz_actors.domain.quiz:QuizCatalog.QuizListed"

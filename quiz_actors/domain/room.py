@@ -94,7 +94,7 @@ class Room(Aggregate):
         self,
         code: str,
         quiz_id: str,
-        quiz: dict,
+        quiz: dict[str, Any],
         host_id: str,
         host_name: str,
         created_at: int,
@@ -108,13 +108,13 @@ class Room(Aggregate):
         self.locked = False
         self.lock_reason: str | None = None
         self.locked_at: int | None = None
-        self.members: dict[str, dict] = {}
-        self.departed: dict[str, dict] = {}  # left members: their score comes back on return
+        self.members: dict[str, dict[str, Any]] = {}
+        self.departed: dict[str, dict[str, Any]] = {}  # left members: their score comes back on return
         self.kicked: dict[str, bool] = {}
         self.names_taken: dict[str, str] = {}  # name_key -> user id, for the uniqueness rule
         self.question_index = -1
-        self.current: dict | None = None  # the question being played or just closed
-        self.last_result: dict | None = None
+        self.current: dict[str, Any] | None = None  # the question being played or just closed
+        self.last_result: dict[str, Any] | None = None
         self.started_at: int | None = None
         self.ended_at: int | None = None
         self.closed_reason: str | None = None
@@ -125,7 +125,9 @@ class Room(Aggregate):
         self._add_member(host_id, host_name, created_at, online=True)
 
     @classmethod
-    def open(cls, *, code: str, quiz_id: str, quiz: dict, host_id: str, host_name: str, at: int) -> Room:
+    def open(
+        cls, *, code: str, quiz_id: str, quiz: dict[str, Any], host_id: str, host_name: str, at: int
+    ) -> Room:
         try:
             name = normalise_name(host_name)
         except NameInvalid as e:
@@ -137,6 +139,10 @@ class Room(Aggregate):
     @property
     def question_count(self) -> int:
         return len(self.quiz["questions"])
+
+    def anyone_joined(self) -> bool:
+        """Whether anyone but the host has ever been a member (kicked and departed included)."""
+        return any(u != self.host_id for u in (*self.members, *self.departed, *self.kicked))
 
     def is_host(self, user_id: str) -> bool:
         return user_id == self.host_id
@@ -153,10 +159,23 @@ class Room(Aggregate):
     def any_member_online(self) -> bool:
         return any(m["online"] for m in self.members.values())
 
-    def question(self, index: int) -> dict:
-        return self.quiz["questions"][index]
+    def question(self, index: int) -> dict[str, Any]:
+        question: dict[str, Any] = self.quiz["questions"][index]
+        return question
 
-    def answers(self) -> dict[str, dict]:
+    def current_question(self) -> dict[str, Any]:
+        """The question being played or just closed (its timing and answers)."""
+        if self.current is None:
+            raise RoomError("wrong_phase", "No question has been shown yet")
+        return self.current
+
+    def latest_result(self) -> dict[str, Any]:
+        """The result of the question that closed last, while the room shows it."""
+        if self.last_result is None:
+            raise RoomError("wrong_phase", "No question has closed since the last one was shown")
+        return self.last_result
+
+    def answers(self) -> dict[str, dict[str, Any]]:
         return self.current["answers"] if self.current else {}
 
     def answer_progress(self) -> tuple[int, int]:
@@ -169,9 +188,13 @@ class Room(Aggregate):
         if self.phase != QUESTION or not self.answers():
             return False
         answers = self.answers()
-        return all(u in answers for u in self.online_players())
+        # A generator, not online_players(): it stops at the first player still to
+        # answer, where a list of everyone online cost ~0.5 ms at 2,000 members after
+        # every commit of an answer burst.
+        host = self.host_id
+        return all(u in answers for u, m in self.members.items() if m["online"] and u != host)
 
-    def ranking(self) -> list[dict]:
+    def ranking(self) -> list[dict[str, Any]]:
         """Players by score; equal scores rank by who reached that score first."""
         players = [m for u, m in self.members.items() if u != self.host_id]
         players.sort(key=lambda m: (-m["score"], m["score_order"]))
@@ -181,14 +204,22 @@ class Room(Aggregate):
         ]
 
     def cleanup_due_at(
-        self, ended_ttl_ms: int, idle_ttl_ms: int, assume_nobody_online: bool = False
+        self,
+        ended_ttl_ms: int,
+        idle_ttl_ms: int,
+        assume_nobody_online: bool = False,
+        unjoined_ttl_ms: int | None = None,
     ) -> int | None:
         """When this room should close if nothing else happens, or None.
 
         ``assume_nobody_online`` is for rooms whose actor is not running: members
         the store shows online were left so by a stop, and were last seen no later
-        than the room's last event.
+        than the room's last event. ``unjoined_ttl_ms``, when given, replaces the
+        idle time of a room no player ever joined: such rooms are what a script
+        creating rooms leaves behind, and nobody is waiting in them.
         """
+        if unjoined_ttl_ms is not None and not self.anyone_joined():
+            idle_ttl_ms = min(idle_ttl_ms, unjoined_ttl_ms)
         if self.phase == CLOSED:
             return None
         due = []
@@ -318,8 +349,8 @@ class Room(Aggregate):
             raise RoomError("too_late", f"Question {question} has closed")
         if self.phase != QUESTION or question != self.question_index:
             raise RoomError("wrong_phase", f"Question {question} is not open")
-        assert self.current is not None  # a question is open
-        if user_id in self.current["answers"]:
+        current = self.current_question()
+        if user_id in current["answers"]:
             raise RoomError("already_answered", "You have already answered this question")
         try:
             payload = read_answer(
@@ -327,7 +358,7 @@ class Room(Aggregate):
             )
         except AnswerRefused as refused:
             raise RoomError(refused.code, refused.message) from None
-        if received_at > self.current["deadline_at"]:
+        if received_at > current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
         mark = self.mark_answer(user_id, payload, received_at)
         self._answer_submitted(
@@ -342,8 +373,8 @@ class Room(Aggregate):
             answer=payload,
             verdict=mark.verdict,
         )
-        recorded: dict[str, Any] = self.current["answers"][user_id]
-        return recorded
+        answer: dict[str, Any] = current["answers"][user_id]
+        return answer
 
     def mark_answer(self, user_id: str, payload: Payload, received_at: int) -> Mark:
         """What a player's answer to the open question earns: judged by its type, scored by the rule.
@@ -351,10 +382,10 @@ class Room(Aggregate):
         ``answer`` stores this in ``AnswerSubmitted``; ``quiz-replay --check``
         holds stored answers to it.
         """
-        assert self.current is not None, "no question is open"
-        elapsed = max(0, received_at - self.current["shown_at"])
+        current = self.current_question()
+        elapsed = max(0, received_at - current["shown_at"])
         verdict, score = decide(
-            self.question(self.current["index"]),
+            self.question(current["index"]),
             payload,
             elapsed_ms=elapsed,
             streak_before=self.members[user_id]["streak"],
@@ -363,7 +394,8 @@ class Room(Aggregate):
 
     def deadline_for(self, index: int, shown_at: int) -> int:
         """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
-        return shown_at + self.question(index)["time_limit_s"] * 1000
+        time_limit_s: int = self.question(index)["time_limit_s"]
+        return shown_at + time_limit_s * 1000
 
     def close_question(self, reason: str, at: int) -> bool:
         if self.phase != QUESTION:
@@ -564,7 +596,7 @@ class Room(Aggregate):
         answer: dict[str, Any],
         verdict: str,
     ) -> None:
-        self.current["answers"][user_id] = {
+        self.current_question()["answers"][user_id] = {
             "user_id": user_id,
             "choice": choice,
             "answer": answer,
@@ -586,7 +618,7 @@ class Room(Aggregate):
     @event(QuestionClosed)
     def _question_closed(self, index: int, reason: str, at: int) -> None:
         q = self.question(index)
-        answers = self.current["answers"]
+        answers = self.current_question()["answers"]
         judged = is_judged(q)
         # Scores change in the order answers arrived: that decides ties.
         for a in sorted(answers.values(), key=lambda a: a["received_at"]):

@@ -7,15 +7,17 @@ import weakref
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
 from quiz_actors.server import http_api, ops_http, pages
+from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.forwarded import trusted_proxy_middleware
-from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import ACCEPTED, CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
 from quiz_actors.settings import Settings
@@ -23,7 +25,8 @@ from quiz_actors.system import QuizSystem
 
 
 def create_app(settings: Settings, clock: Clock | None = None) -> web.Application:
-    middlewares = []
+    # Outermost: the connection's header deadline stops before anything else runs.
+    middlewares: list[Middleware] = [header_deadline]
     proxies = settings.networks("trusted_proxies")
     if proxies:
         middlewares.append(trusted_proxy_middleware(proxies))
@@ -33,6 +36,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[LOOP_POST] = LoopPost()
     app[SESSIONS] = weakref.WeakSet()
     app[CONNECTIONS] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
+    app[ACCEPTED] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app[DRAIN] = Drain()
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)

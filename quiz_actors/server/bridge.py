@@ -1,9 +1,11 @@
 """The socket bridge: ``GET /ws``, one connection actor per WebSocket.
 
-Before the upgrade it checks the Origin and the connection limits. Then it
-reads frames, applies the socket's rate limit, checks each frame with the
-protocol module and tells the connection actor; replies come back through the
-socket's session (a bounded queue and one writer task). Nothing here waits on
+Before the upgrade it checks the Origin and the WebSocket limits per client
+address (every connection was also counted when accepted: accept_guard.py);
+after it, that every client frame is masked (masking.py). Then it reads
+frames, applies the socket's rate limit, checks each frame with the protocol
+module and tells the connection actor; replies come back through the socket's
+session (a bounded queue and one writer task). Nothing here waits on
 an actor: the event loop never blocks.
 """
 
@@ -11,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
+import pykka
 from aiohttp import WSMsgType, web
 
 from quiz_actors import logs, metrics, protocol
@@ -20,8 +24,10 @@ from quiz_actors.actors.messages import ClientMessage, SocketClosed
 from quiz_actors.protocol import Batch
 from quiz_actors.server.keys import CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import AbuseMeter, TokenBucket
+from quiz_actors.server.masking import require_masked_frames
 from quiz_actors.server.session import SocketSession
 from quiz_actors.settings import Settings
+from quiz_actors.system import QuizSystem
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +64,12 @@ async def websocket_handler(request: web.Request) -> web.StreamResponse:
         request.app[CONNECTIONS].release(peer)
 
 
-async def _serve(request: web.Request, system, settings: Settings, peer: str) -> web.WebSocketResponse:  # type: ignore[no-untyped-def]
+async def _serve(
+    request: web.Request, system: QuizSystem, settings: Settings, peer: str
+) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
     await ws.prepare(request)
+    require_masked_frames(request.protocol, peer)
     loop = asyncio.get_running_loop()
     session = SocketSession(
         ws,
@@ -162,7 +171,7 @@ class Throttle:
         return False
 
 
-def _forward(text: str, session: SocketSession, connection, received_at: int) -> None:  # type: ignore[no-untyped-def]
+def _forward(text: str, session: SocketSession, connection: pykka.ActorRef[Any], received_at: int) -> None:
     try:
         message = protocol.parse_client_frame(text)
     except protocol.ProtocolError as e:
@@ -177,7 +186,8 @@ async def close_all_sockets(app: web.Application) -> None:
     """On shutdown, all at once: every socket is told the server is going away
     (1001), or after a drain that it restarts (1012: reconnect now)."""
     drain = app[DRAIN]
-    sockets = list(app[SOCKETS])
+    open_sockets = app[SOCKETS]  # apart: mypy reads list(app[SOCKETS]) as asking for an Iterable key
+    sockets = list(open_sockets)
     message = b"Server restart" if drain.draining else b"Server shutdown"
     metrics.SOCKETS_CLOSED.labels(drain.close_reason).inc(len(sockets))
     closing = [ws.close(code=drain.close_code, message=message) for ws in sockets]
@@ -187,8 +197,9 @@ async def close_all_sockets(app: web.Application) -> None:
 async def watch_stalled_sends(app: web.Application) -> None:
     """Once a second, close the sockets whose sends have stalled (slow consumers)."""
     loop = asyncio.get_running_loop()
+    sessions = app[SESSIONS]
     while True:
         await asyncio.sleep(1.0)
         now = loop.time()
-        for session in list(app[SESSIONS]):
+        for session in list(sessions):
             session.check_stalled(now)

@@ -15,13 +15,14 @@ import ipaddress
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def trusted_proxy_middleware(
     proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network],
-) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+) -> Middleware:
     @web.middleware
     async def through_trusted_proxy(request: web.Request, handler: Handler) -> web.StreamResponse:
         if _is_trusted(request.remote, proxies):
@@ -33,7 +34,7 @@ def trusted_proxy_middleware(
             if scheme in ("http", "https"):
                 changes["scheme"] = scheme
             if changes:
-                request = request.clone(**changes)  # type: ignore[arg-type]
+                request = request.clone(**changes)  # type: ignore[arg-type]  # clone() types each keyword on its own; both are str
         return await handler(request)
 
     return through_trusted_proxy

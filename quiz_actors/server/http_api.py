@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 
 from aiohttp import web
 
 from quiz_actors.domain.quiz import QuizInvalid
+from quiz_actors.protocol import NonFiniteNumber, loads_strict
 from quiz_actors.server.keys import SYSTEM
+from quiz_actors.system import started
 
 MAX_QUIZ_BYTES = 512 * 1024
 routes = web.RouteTableDef()
 
 
-def _error(status: int, code: str, message: str, details: list | None = None) -> web.Response:
+def _error(status: int, code: str, message: str, details: list[str] | None = None) -> web.Response:
     body = {"error": {"code": code, "message": message, "details": details or []}}
     return web.json_response(body, status=status)
 
@@ -38,11 +39,23 @@ async def upload_quiz(request: web.Request) -> web.Response:
         return _error(401, "unauthorized", "Uploading quizzes needs the server's admin key")
     if request.content_length is not None and request.content_length > MAX_QUIZ_BYTES:
         return _error(413, "quiz_invalid", f"A quiz document is at most {MAX_QUIZ_BYTES} bytes")
+    body = await request.read()
+    charset = request.charset or "utf-8"
     try:
-        document = json.loads(await request.text())
+        text = body.decode(charset)
+    except LookupError:
+        return _error(400, "quiz_invalid", f"Unknown charset {charset[:40]!r}; send UTF-8")
+    except UnicodeDecodeError:
+        return _error(400, "quiz_invalid", "The body is not valid text in its charset; send UTF-8")
+    try:
+        document = loads_strict(text)
+    except NonFiniteNumber:
+        return _error(400, "quiz_invalid", "Numbers must be finite: NaN and Infinity are not JSON")
     except ValueError:
         return _error(400, "quiz_invalid", "The body must be a JSON quiz document")
-    library = request.app[SYSTEM].quizzes
+    except RecursionError:
+        return _error(400, "quiz_invalid", "The body is nested too deeply to be a quiz document")
+    library = started(request.app[SYSTEM].quizzes)
     try:
         entry = await asyncio.get_running_loop().run_in_executor(None, library.upload, document)
     except QuizInvalid as e:
@@ -52,14 +65,14 @@ async def upload_quiz(request: web.Request) -> web.Response:
 
 @routes.get("/api/quizzes")
 async def list_quizzes(request: web.Request) -> web.Response:
-    library = request.app[SYSTEM].quizzes
+    library = started(request.app[SYSTEM].quizzes)
     quizzes = await asyncio.get_running_loop().run_in_executor(None, library.list)
     return web.json_response({"quizzes": quizzes})
 
 
 @routes.get("/healthz")
 async def health(request: web.Request) -> web.Response:
-    store = request.app[SYSTEM].store
+    store = started(request.app[SYSTEM].store)
     try:
         await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(None, store.ping), timeout=5)
     except Exception:

@@ -9,11 +9,13 @@ from aiohttp import web
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
+from quiz_actors.server.session import SocketSession
 from quiz_actors.system import QuizSystem
 
 SYSTEM = web.AppKey("system", QuizSystem)
-SOCKETS = web.AppKey("sockets", weakref.WeakSet)
-CONNECTIONS = web.AppKey("connections", ConnectionCounter)
+SOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("sockets")
+CONNECTIONS = web.AppKey("connections", ConnectionCounter)  # WebSockets, by client address
+ACCEPTED = web.AppKey("accepted", ConnectionCounter)  # every connection from accept, by peer address
 LOOP_POST = web.AppKey("loop_post", LoopPost)
-SESSIONS = web.AppKey("sessions", weakref.WeakSet)
+SESSIONS: web.AppKey[weakref.WeakSet[SocketSession]] = web.AppKey("sessions")
 DRAIN = web.AppKey("drain", Drain)

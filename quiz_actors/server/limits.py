@@ -52,11 +52,12 @@ class ConnectionCounter:
         self.per_ip: Counter[str] = Counter()
         self.total = 0
 
-    def admit(self, ip: str) -> str | None:
-        """Count a new socket, or say why it is refused."""
+    def admit(self, ip: str, per_address_limit: bool = True) -> str | None:
+        """Count a new socket, or say why it is refused (``per_address_limit``
+        False: only the total applies, as for a trusted proxy's address)."""
         if self.total >= self.max_total:
             return "too many connections"
-        if self.per_ip[ip] >= self.max_per_ip:
+        if per_address_limit and self.per_ip[ip] >= self.max_per_ip:
             return "too many connections from your address"
         self.per_ip[ip] += 1
         self.total += 1

@@ -23,7 +23,7 @@ class LoopPost:
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None):
         self.loop = loop  # bound when the server starts (``bind``), if not given here
         self._loop_thread: int | None = None
-        self._calls: deque[tuple[Callable[..., Any], tuple]] = deque()
+        self._calls: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
         self._lock = threading.Lock()
         self._wake_pending = False
 
@@ -36,13 +36,16 @@ class LoopPost:
         return threading.get_ident() == self._loop_thread
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
+        loop = self.loop
+        if loop is None:
+            raise RuntimeError("LoopPost.call before bind(): there is no event loop to run it on yet")
         with self._lock:
             self._calls.append((fn, args))
             if self._wake_pending:
                 return
             self._wake_pending = True
         try:
-            self.loop.call_soon_threadsafe(self._run)
+            loop.call_soon_threadsafe(self._run)
         except RuntimeError:
             pass  # the loop has closed: the server is shutting down
 

@@ -23,6 +23,7 @@ from aiohttp import web
 from quiz_actors.server.app import create_app
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.keys import DRAIN
+from quiz_actors.server.listen import GuardedSite
 from quiz_actors.settings import Settings
 
 log = logging.getLogger("quiz_actors")
@@ -75,7 +76,7 @@ async def serve(settings: Settings) -> None:
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = GuardedSite(runner, settings.host, settings.port)
         try:
             await site.start()
         except OSError as e:

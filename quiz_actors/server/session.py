@@ -5,11 +5,12 @@ event loop and the call goes straight in; from any other thread the work is
 handed to the loop (``LoopPost``). On the loop, a batch for a socket with nothing
 queued and room in its transport's buffer is written at once: its frame bytes
 are built once per ``Batch`` and shared by every socket a broadcast goes to, so
-a broadcast costs one ``transport.write`` per socket and no task switch. When a
-socket falls behind, batches queue up and the writer task drains whatever is
-queued into one frame (a JSON array when there is more than one message, as
-the protocol allows), waiting for the peer to read as aiohttp's ``send_str``
-does.
+a broadcast costs one ``transport.write`` per socket and no task switch
+(aiohttp's ``send_frame`` would need a task from an actor's turn, which
+docs/benchmark.md, "Frames", measured at 1.2-2x the CPU). When a socket falls
+behind, batches queue up and the writer task drains whatever is queued into
+one frame (a JSON array when there is more than one message, as the protocol
+allows), waiting for the peer to read as aiohttp's ``send_str`` does.
 
 A client that does not read must not make the server hold its messages
 forever: past ``max_queued`` messages or ``max_bytes`` queued, or when one send
@@ -24,6 +25,7 @@ import asyncio
 import logging
 import struct
 from collections import deque
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -60,7 +62,7 @@ class SocketSession:
         max_queued: int,
         max_bytes: int,
         send_timeout_s: float,
-        transport: asyncio.BaseTransport | None = None,
+        transport: asyncio.Transport | None = None,
         post: LoopPost | None = None,
     ):
         self.ws = ws
@@ -97,7 +99,7 @@ class SocketSession:
     def set_host(self, is_host: bool) -> None:
         self._call(setattr, self, "is_host", is_host)
 
-    def _call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+    def _call(self, fn: Callable[..., object], *args: object) -> None:
         # Connection actors run on the loop (LoopDispatcher): they call straight in.
         # Only they call these methods, so nothing posted earlier can be overtaken.
         if self.post.on_loop_thread():

@@ -19,6 +19,8 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import PersistenceError
@@ -238,14 +240,14 @@ def events_print(rows: list[AuditRow], args: argparse.Namespace) -> None:
         print(f"({len(rows)} events)")
 
 
-def _value(row: AuditRow, column: str):  # type: ignore[no-untyped-def]
+def _value(row: AuditRow, column: str) -> object:
     return fmt_time(row.at_ms) if column == "time" else getattr(row, column)
 
 
 # --------------------------------------------------------------------------- game
 
 
-def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
+def game_query(log: AuditLog, args: argparse.Namespace) -> dict[str, Any]:
     room_id = _choose_room(log, args.room, args.room_id, args.nth)
     rows = log.room_rows(room_id)
     if not any(r.event_type == Room.RoomCreated.__name__ for r in rows):
@@ -263,7 +265,7 @@ def game_query(log: AuditLog, args: argparse.Namespace) -> dict:
     }
 
 
-def game_print(report: dict, args: argparse.Namespace) -> None:
+def game_print(report: dict[str, Any], args: argparse.Namespace) -> None:
     answers, ranking = report["answers"], report["ranks"]
     if args.json:
         json_line(report)
@@ -311,13 +313,13 @@ def _room_loader(store: ReadingStore) -> LoadRoom:
 # --------------------------------------------------------------------------- user
 
 
-def user_query(log: AuditLog, args: argparse.Namespace) -> list[dict]:
+def user_query(log: AuditLog, args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = log.user_rows(args.user_id)
     history = user_history(args.user_id, rows, _room_loader(log.store))
     return [{"user_id": args.user_id, **entry} for entry in history]
 
 
-def user_print(history: list[dict], args: argparse.Namespace) -> None:
+def user_print(history: list[dict[str, Any]], args: argparse.Namespace) -> None:
     if args.json:
         for entry in history:
             json_line(entry)
@@ -359,8 +361,10 @@ def user_print(history: list[dict], args: argparse.Namespace) -> None:
         )
 
 
-# Each command: (query the read model, print the answer).
-COMMANDS = {
+# Each command: (query the read model, print the answer); each command's answer has its own shape.
+Query = Callable[[AuditLog, argparse.Namespace], Any]
+Show = Callable[[Any, argparse.Namespace], None]
+COMMANDS: dict[str, tuple[Query, Show]] = {
     "events": (events_query, events_print),
     "game": (game_query, game_print),
     "user": (user_query, user_print),

@@ -13,6 +13,7 @@ event concerns), how they are stored and how they are queried.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,12 +27,15 @@ from eventstore.read_model import (
     RowProjection,
     SQLiteTrackedView,
     TrackedView,
+    storable,
 )
 from eventstore.replay import event_fields, event_type
 from quiz_actors.domain.directory import RoomDirectory
 from quiz_actors.domain.room import Room
 from quiz_actors.domain.secret import ServerSecret
 from quiz_actors.tools.room_events import time_ms, user_of
+
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: what a time column and a date both hold
 
 VIEW_NAME = "audit"  # table prefix on PostgreSQL (audit_tracking)
 COLUMNS = (
@@ -242,10 +246,6 @@ class AuditView(TrackedView[AuditRow]):
         order = f"at_ms {direction}, notification_id {direction}"
         return self._rows(where, params, order, flt.limit, self.index_hint(flt))
 
-    def rows_by_notification(self, start: int = 0, limit: int | None = None) -> list[AuditRow]:
-        """Rows in the store's order, from notification id ``start`` on."""
-        return self._rows(f"WHERE notification_id >= {self.placeholder}", [start], "notification_id", limit)
-
     def rooms_with_code(self, code: str) -> list[RoomRef]:
         found = self.select(
             f"SELECT room_id, code, first_at_ms FROM {self.table('audit_rooms')} "
@@ -329,8 +329,17 @@ class AuditProjection(RowProjection[AuditRow]):
             room_id=room_id,
             code=code,
             user_id=user_id,
-            name=name,
-            fields=cols.fields if cols.fields is not None else event_fields(event),
+            name=storable(name),
+            fields=storable(cols.fields if cols.fields is not None else event_fields(event)),
+        )
+
+    def stand_in(self, row: AuditRow, problem: str) -> AuditRow:
+        """The row in plain words: why it could not be recorded, its time kept in range."""
+        return dataclasses.replace(
+            row,
+            at_ms=min(max(row.at_ms, 0), LATEST_MS),
+            name=None,
+            fields={"audit_error": problem[:500], "at_ms": str(row.at_ms)[:40]},
         )
 
     def _code(self, room_id: str) -> str | None:

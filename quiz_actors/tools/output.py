@@ -87,7 +87,7 @@ def json_line(value: Any, out: TextIO = sys.stdout) -> None:
     out.write(json.dumps(value, ensure_ascii=False, default=str) + "\n")
 
 
-def compact(fields: dict, width: int = 80, skip: Sequence[str] = ()) -> str:
+def compact(fields: dict[str, Any], width: int = 80, skip: Sequence[str] = ()) -> str:
     """An event's fields on one line for a table; big values shortened, ``skip`` left out."""
     parts = []
     for k, v in fields.items():

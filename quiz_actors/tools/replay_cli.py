@@ -137,7 +137,7 @@ def _stop_version(args: argparse.Namespace, entries: list[Entry]) -> int:
     if args.at_version is not None:
         if not 1 <= args.at_version <= last.version:
             raise ToolError(f"--at-version {args.at_version}: the room has versions 1 to {last.version}")
-        return args.at_version
+        return int(args.at_version)
     return last.version
 
 

@@ -67,11 +67,12 @@ def choose(
     ident: str | None, room_id: str | None, nth: int | None, candidates_for: Callable[[str], list[Candidate]]
 ) -> Choice:
     """Resolve ``ident`` (a code or a room id) or ``room_id``; ``candidates_for`` lists a code's rooms."""
-    if room_id is not None or (ident is not None and as_uuid(ident) is not None):
-        chosen = room_id or ident
-        if as_uuid(chosen) is None:
-            raise ToolError(f"{chosen!r} is not a room id")
-        return Choice(str(as_uuid(chosen)), None, None)
+    given_id = room_id if room_id is not None else ident
+    if given_id is not None and (room_id is not None or as_uuid(given_id) is not None):
+        parsed = as_uuid(given_id)
+        if parsed is None:
+            raise ToolError(f"{given_id!r} is not a room id")
+        return Choice(str(parsed), None, None)
     if ident is None:
         raise ToolError("name a room: its 6-digit code or its id (or --room-id)")
     candidates = candidates_for(ident)
@@ -90,5 +91,5 @@ def choose(
         which = "the most recent" if nth is None else f"#{nth}"
         lines.append(f"showing {which}; choose another with --nth N or --room-id ID")
         note = "\n".join(lines)
-    chosen = candidates[index]
-    return Choice(chosen.room_id, chosen.code, note)
+    candidate = candidates[index]
+    return Choice(candidate.room_id, candidate.code, note)

@@ -23,9 +23,9 @@ class Entry:
     user_id: str | None
     name: str | None
     summary: str
-    fields: dict
+    fields: dict[str, Any]
 
-    def as_json(self) -> dict:
+    def as_json(self) -> dict[str, Any]:
         return {
             "kind": "event",
             "version": self.version,
@@ -77,7 +77,7 @@ def timeline_table(entries: list[Entry]) -> str:
     )
 
 
-def state_json(room: Room) -> dict:
+def state_json(room: Room) -> dict[str, Any]:
     """The room as every member's ``state`` message shows it, plus what only the server knows."""
     return {
         "kind": "state",

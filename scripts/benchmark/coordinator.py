@@ -65,7 +65,7 @@ class Coordinator:
         self._session: aiohttp.ClientSession | None = None  # opened by run, on its event loop
         self.deadline = time.monotonic() + cfg.max_minutes * 60
         self.live: list[ProcessUnderTest] = []
-        self.profiler = Profiler(cfg.profile, cfg.py_spy)
+        self.profiler = Profiler(cfg.profile, cfg.py_spy, cfg.profile_rate)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -197,9 +197,16 @@ class Coordinator:
 
     # ------------------------------------------------------------------ servers
 
-    async def start_server(self, store_url: str, label: str) -> QuizServer:
+    async def start_server(
+        self, store_url: str, label: str, settings: dict[str, str] | None = None
+    ) -> QuizServer:
+        """``settings``: the run's own QUIZ_ variables (--server-setting still wins)."""
         server = QuizServer(
-            self.workdir, label, store_url, self.cfg.server_log_level, self.cfg.server_settings
+            self.workdir,
+            label,
+            store_url,
+            self.cfg.server_log_level,
+            {**(settings or {}), **self.cfg.server_settings},
         )
         self.live.append(server)
         await server.start()

@@ -4,12 +4,15 @@ lobby      N players join at a steady rate: join→state latency, time until eve
            member view holds N+1, server CPU, traffic to the clients
 broadcast  host start/next → the last of N players has question_shown
 answers    all N answer within ~1 s: answer→answer_accepted, answers per commit
+burst      all N but one answer in the same instant: answer→answer_accepted, the first
+           acknowledgement, server CPU per accepted answer, answers per commit
 reveal     host closes the question → the last player has question_closed + leaderboard
 memory     server RSS per player and threads after the fill
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import time
@@ -46,7 +49,7 @@ async def run_room(bench: Coordinator, store: str, n: int) -> dict[str, Any]:
             async with bench.profiler.phase(f"{store}-n{n}-lobby", bench.pids(server)):
                 result["lobby"] = await lobby_fill(bench, server, code, n)
             result["memory"] = bench.memory(server, n, idle_rss, idle_threads)
-            if bench.cfg.scenarios & {"broadcast", "answers", "reveal"}:
+            if bench.cfg.scenarios & {"broadcast", "answers", "burst", "reveal"}:
                 async with bench.profiler.phase(f"{store}-n{n}-questions", bench.pids(server)):
                     result.update(await play(bench, server, host, n))
         except PhaseTimeout as e:
@@ -133,12 +136,18 @@ async def lobby_fill(bench: Coordinator, server: QuizServer, code: str, n: int) 
 
 async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> dict[str, Any]:
     """Questions: each is shown (broadcast); the last ``answered`` ones are answered by
-    every player (answer burst; the question then closes by itself), the others are
-    closed by the host (reveal)."""
+    every player (answer burst; the question then closes by itself), the ``bursts``
+    before them by every player but one in the same instant (then closed by the host),
+    the others are closed by the host (reveal)."""
     cfg = bench.cfg
     questions, answered = cfg.questions, set(range(cfg.questions - cfg.answered, cfg.questions))
+    at_once = set(range(cfg.questions - cfg.answered - cfg.bursts, cfg.questions - cfg.answered))
+    same_instant: list[dict[str, Any]] = []
     shown_ms: list[float] = []
     reveal_ms: list[float] = []
+    # The same, to the server's last write (bench_probe.py): without the clients' reading.
+    shown_server_ms: list[float] = []
+    reveal_server_ms: list[float] = []
     after_answers_ms: list[float] = []
     latencies: list[float] = []
     bursts: list[dict[str, Any]] = []
@@ -150,6 +159,7 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
         sent = await host.send({"type": "start" if q == 0 else "next"})
         status = await bench.wait_shown(q, expected, wait_s)
         shown_ms.append((status["shown"][q][1] - sent) * 1000)
+        shown_server_ms.append(((await server.probe())["last_enqueue_at"] - sent) * 1000)
         if q in answered:
             burst = await _answer_burst(bench, q, expected, wait_s)
             latencies.extend(burst.pop("latencies"))
@@ -159,18 +169,28 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
             status = await bench.wait_revealed(q, expected, wait_s)
             if burst["accepted"] >= expected:
                 after_answers_ms.append((status["revealed"][q][1] - burst["last_sent"]) * 1000)
+        elif q in at_once:
+            async with bench.profiler.phase(f"{server.label}-burst-q{q}", {"server": server.pid}):
+                same_instant.append(await _same_instant_burst(bench, server, q, wait_s))
+            await host.send({"type": "next"})  # one player has not answered: the host closes it
+            await bench.wait_revealed(q, expected, wait_s)
         else:
             closed = await host.send({"type": "next"})
             status = await bench.wait_revealed(q, expected, wait_s)
             reveal_ms.append((status["revealed"][q][1] - closed) * 1000)
+            reveal_server_ms.append(((await server.probe())["last_enqueue_at"] - closed) * 1000)
     cpu1 = server.cpu_s()
     probe_after = await server.probe()
     out: dict[str, Any] = {
         "questions_cpu_s": round(cpu1 - cpu0, 2),
         "questions_gc": gc_delta(probe_before, probe_after),
     }
-    out["broadcast"] = spread_summary(shown_ms)
-    out["reveal"] = {**spread_summary(reveal_ms), "after_all_answered": spread_summary(after_answers_ms)}
+    out["broadcast"] = {**spread_summary(shown_ms), "server_side": spread_summary(shown_server_ms)}
+    out["reveal"] = {
+        **spread_summary(reveal_ms),
+        "server_side": spread_summary(reveal_server_ms),
+        "after_all_answered": spread_summary(after_answers_ms),
+    }
     if answered:
         saves = probe_after["answer_saves"] - probe_before["answer_saves"]
         events = probe_after["answer_events"] - probe_before["answer_events"]
@@ -187,7 +207,87 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
             "bursts": bursts,
             "store_save_s_during_questions": round(probe_after["save_s"] - probe_before["save_s"], 3),
         }
+    if same_instant:
+        out["burst"] = _burst_summary(same_instant)
     return out
+
+
+async def _same_instant_burst(
+    bench: Coordinator, server: QuizServer, q: int, wait_s: float
+) -> dict[str, Any]:
+    """Every player but one answers question ``q`` at the same moment (each load process
+    sends its answers back to back, texts built beforehand). The one left out keeps the
+    question open, so the server's CPU from the first answer to the last acknowledgement
+    is the answers' alone, without the reveal that would follow."""
+    before = await bench.status()
+    errors_before = before["answer_errors"]
+    probe_before = await server.probe()
+    cpu0 = server.cpu_s()
+    start_at = time.monotonic() + 0.05
+    calls = (
+        worker.call("answer_at_once", question=q, start_at=start_at, leave_out=1 if i == 0 else 0)
+        for i, worker in enumerate(bench.workers)
+    )
+    scheduled: int = sum(await asyncio.gather(*calls))
+
+    def done(s: dict[str, Any]) -> bool:
+        resolved: int = s.get("accepted", {}).get(q, 0) + s["answer_errors"] - errors_before
+        return resolved >= scheduled
+
+    def show(s: dict[str, Any]) -> str:
+        return f"{s.get('accepted', {}).get(q, 0)}/{scheduled} accepted (same instant)"
+
+    await bench.wait(f"same-instant answers to question {q}", done, show, wait_s)
+    cpu1 = server.cpu_s()
+    probe_after = await server.probe()
+    reports = await bench.call_all("answer_report", question=q)
+    latencies = [x for r in reports for x in r["latencies"]]
+    firsts = [r["first_sent"] for r in reports if r["first_sent"]]
+    lasts = [r["last_sent"] for r in reports if r["last_sent"]]
+    first_acks = [r["first_accepted"] for r in reports if r["first_accepted"]]
+    saves = probe_after["answer_saves"] - probe_before["answer_saves"]
+    events = probe_after["answer_events"] - probe_before["answer_events"]
+    t0 = min(firsts) if firsts else start_at
+    # Each commit of this burst: when it began and ended, ms after the first answer was sent.
+    timeline = (
+        [
+            [round((began - t0) * 1000, 1), round((ended - t0) * 1000, 1), answers]
+            for began, ended, answers in probe_after.get("answer_commits", [])[-saves:]
+        ]
+        if saves
+        else []
+    )
+    return {
+        "question": q,
+        "commits_ms": timeline,
+        "sent": sum(r["sent"] for r in reports),
+        "accepted": len(latencies),
+        "latencies": latencies,
+        "sending_took_ms": round((max(lasts) - min(firsts)) * 1000, 2) if firsts else None,
+        "first_ack_ms": round((min(first_acks) - min(firsts)) * 1000, 2) if first_acks and firsts else None,
+        "server_cpu_s": round(cpu1 - cpu0, 3),
+        "answer_commits": saves,
+        "answers_per_commit": round(events / saves, 1) if saves else None,
+    }
+
+
+def _burst_summary(bursts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every same-instant burst's acknowledgements together; the rest per burst and as a median."""
+    latencies = [x for b in bursts for x in b.pop("latencies")]
+    accepted = sum(b["accepted"] for b in bursts)
+    cpu_s = sum(b["server_cpu_s"] for b in bursts)
+    first_acks = [b["first_ack_ms"] for b in bursts if b["first_ack_ms"] is not None]
+    commits = sum(b["answer_commits"] for b in bursts)
+    return {
+        "answer_to_accepted": latency_summary(latencies),
+        "accepted": accepted,
+        "first_ack_ms": spread_summary(first_acks),
+        # /proc counts CPU in 10 ms ticks: over a few hundred ms of CPU, a few per cent.
+        "server_cpu_us_per_answer": round(cpu_s / accepted * 1e6, 1) if accepted else None,
+        "answer_commits": commits,
+        "answers_per_commit": round(accepted / commits, 1) if commits else None,
+        "bursts": bursts,
+    }
 
 
 async def _answer_burst(bench: Coordinator, q: int, expected: int, wait_s: float) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import bench_clients as bc
 
 from benchmark.baseline import run_baseline
 from benchmark.coordinator import Coordinator
+from benchmark.idle_rooms import run_idle_rooms
 from benchmark.many_rooms import run_many_rooms
 from benchmark.recovery import run_recovery
 from benchmark.room import run_room
@@ -32,9 +33,26 @@ from benchmark.servers import SERVER_ENV
 from benchmark.stores import POSTGRES_URL, Stores
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-SCENARIOS = ("lobby", "broadcast", "answers", "reveal", "memory", "recovery", "baseline")
+SCENARIOS = (
+    "lobby",
+    "broadcast",
+    "answers",
+    "burst",
+    "reveal",
+    "memory",
+    "recovery",
+    "idle_rooms",
+    "baseline",
+)
 STORES = ("sqlite", "postgres")
-ROOM_SCENARIOS = {"lobby", "broadcast", "answers", "reveal", "memory"}  # measured in the one-room runs
+ROOM_SCENARIOS = {
+    "lobby",
+    "broadcast",
+    "answers",
+    "burst",
+    "reveal",
+    "memory",
+}  # measured in the one-room runs
 
 
 def new_report(cfg: argparse.Namespace) -> dict[str, Any]:
@@ -63,9 +81,11 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "questions": cfg.questions,
         "answered_questions": cfg.answered,
         "answer_window_s": cfg.answer_window,
+        "burst_questions": cfg.bursts,
         "memory_players": cfg.memory_players,
         "memory_rooms": cfg.memory_rooms,
         "recovery_events": cfg.recovery_events,
+        "idle_rooms": cfg.idle_rooms,
         "server_env": SERVER_ENV,
         "server_log_level": cfg.server_log_level,
         "server_settings": cfg.server_settings,
@@ -125,6 +145,8 @@ async def run(bench: Coordinator, report: dict[str, Any]) -> dict[str, Any]:
                 )
             if "recovery" in cfg.scenarios:
                 await _guarded(bench, (store, "recovery"), per_store, "recovery", run_recovery, store)
+            if "idle_rooms" in cfg.scenarios and cfg.idle_rooms > 0:
+                await _guarded(bench, (store, "idle rooms"), per_store, "idle_rooms", run_idle_rooms, store)
     finally:
         bench.progress.clear()
         for proc in bench.live:

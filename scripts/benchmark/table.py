@@ -71,14 +71,44 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
     ("           frames / MB to players", two("lobby.frames", "lobby.mb")),
     ("2 broadcast median / worst ms", two("broadcast.median_ms", "broadcast.worst_ms")),
     ("7 baseline median / worst ms", lambda r, b: pair(_get(b, "median_ms"), _get(b, "worst_ms"))),
+    (
+        "           send_str / pre-built frame median ms",
+        lambda r, b: pair(_get(b, "send_str.median_ms"), _get(b, "prebuilt.median_ms")),
+    ),
     ("           broadcast ÷ baseline", over_baseline("broadcast.median_ms")),
+    (
+        "  server side: broadcast / baseline ms",
+        lambda r, b: pair(_get(r, "broadcast.server_side.median_ms"), _get(b, "server_side.median_ms")),
+    ),
+    (
+        "           broadcast ÷ baseline, server side",
+        lambda r, b: ratio(_get(r, "broadcast.server_side.median_ms"), _get(b, "server_side.median_ms")),
+    ),
     (
         "3 answers  accepted p50 / p99 ms",
         two("answers.answer_to_accepted.p50_ms", "answers.answer_to_accepted.p99_ms"),
     ),
     ("           answers per commit", one("answers.answers_per_commit")),
+    (
+        "8 burst    accepted p50 / p99 / max ms",
+        lambda r, b: " / ".join(
+            fmt(_get(r, f"burst.answer_to_accepted.{k}")) for k in ("p50_ms", "p99_ms", "max_ms")
+        ),
+    ),
+    (
+        "           first ack median / worst ms",
+        two("burst.first_ack_ms.median_ms", "burst.first_ack_ms.worst_ms"),
+    ),
+    (
+        "           server CPU µs per answer / answers per commit",
+        two("burst.server_cpu_us_per_answer", "burst.answers_per_commit"),
+    ),
     ("4 reveal   median / worst ms", two("reveal.median_ms", "reveal.worst_ms")),
     ("           reveal ÷ baseline", over_baseline("reveal.median_ms")),
+    (
+        "           reveal ÷ baseline, server side",
+        lambda r, b: ratio(_get(r, "reveal.server_side.median_ms"), _get(b, "server_side.median_ms")),
+    ),
     ("5 memory   KB per player / threads", two("memory.kb_per_player", "memory.threads")),
     (
         "  server full GCs in questions / longest ms",
@@ -98,6 +128,18 @@ STORE_ROWS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
         lambda d: pair(_get(d, "memory_many_rooms.kb_per_player"), _get(d, "memory_many_rooms.threads")),
     ),
     ("           server RSS MB", lambda d: fmt(_rss_mb(_get(d, "memory_many_rooms.rss_kb")))),
+    (
+        "8 idle rooms  rooms / threads (before)",
+        lambda d: (
+            f"{fmt(_get(d, 'idle_rooms.rooms'))} / {fmt(_get(d, 'idle_rooms.threads'))} "
+            f"({fmt(_get(d, 'idle_rooms.idle_threads'))})"
+        ),
+    ),
+    (
+        "           server RSS MB / KB per room",
+        lambda d: pair(_rss_mb(_get(d, "idle_rooms.rss_kb")), _get(d, "idle_rooms.kb_per_room")),
+    ),
+    ("           rooms created per s", lambda d: fmt(_get(d, "idle_rooms.rooms_per_s"))),
     (
         "6 recovery events / snapshots in room",
         lambda d: pair(_get(d, "recovery.events"), _get(d, "recovery.snapshots")),
@@ -166,7 +208,7 @@ def _median_of(items: list[dict[str, Any]] | None, key: str) -> float | None:
 
 
 def _or_failure(d: dict[str, Any], cell: Callable[[dict[str, Any]], str]) -> str:
-    for key in ("memory_many_rooms", "recovery"):
+    for key in ("memory_many_rooms", "recovery", "idle_rooms"):
         sub = d.get(key) or {}
         if "failed" in sub or "skipped" in sub:
             text = cell(d)

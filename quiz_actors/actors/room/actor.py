@@ -9,7 +9,9 @@ lost hear ``busy``.
 
 Answers and joins are group-committed (``unsaved.py``): each is decided at
 once, but saved by a ``SaveDecided`` message the actor sends itself, so every
-answer and join already queued behind the first is saved in the same commit.
+answer and join already queued behind the first is saved in the same commit,
+or sooner when that commit is full or its first decision has waited long
+enough (``saving.py``).
 Any other message first saves what is waiting, so nothing is ever decided on
 top of events that are not stored.
 
@@ -45,6 +47,7 @@ from quiz_actors.actors.messages import (
     RoomWasClosed,
     SaveDecided,
 )
+from quiz_actors.actors.pooled import PooledActor
 from quiz_actors.actors.room.audience import Audience
 from quiz_actors.actors.room.game import HOST_STEPS, Game
 from quiz_actors.actors.room.membership import Membership
@@ -56,6 +59,8 @@ from quiz_actors.domain.room import CLOSED, Room
 from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
+
+ROOM_WORKERS = 4  # threads all room actors take turns on: a store call that stalls holds one
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,11 @@ GROUP_COMMITTED: dict[type, Callable[[Any], bool]] = {
 }
 
 
-class RoomActor(pykka.ThreadingActor):
+class RoomActor(PooledActor):
+    # Rooms save to the store (blocking I/O), so never on the event loop; but an
+    # idle room must not hold a thread: they take turns on a few threads of their own.
+    pool_name, pool_workers = "rooms", ROOM_WORKERS
+
     def __init__(
         self,
         room_id: UUID,
@@ -113,7 +122,7 @@ class RoomActor(pykka.ThreadingActor):
         self.member_list = views.MemberList()
         self.timers = RoomTimers(clock, settings, me)
         self.audience = Audience(str(room_id), settings, self.timers)
-        self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me)
+        self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me, settings)
         self.game = Game(clock, self.audience, self.saving, self.timers)
         self.membership = Membership(
             room=me,
@@ -229,6 +238,8 @@ class RoomActor(pykka.ThreadingActor):
                 handler = self.handlers.get(type(message))
                 if handler is not None:
                     handler(state.room, message)
+                if self.saving.batch_due():
+                    self._save_decided(state.room)  # a bounded group commit: acks go out during a burst
             else:
                 self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
         except SaveFailed:

@@ -8,12 +8,19 @@ clients waiting on it ``busy``, asks for a recovery retry and raises
 
 Answers and joins are decided at once but saved together (``unsaved.py``):
 they queue here, and one ``SaveDecided`` the room sends itself saves them all
-in one commit.
+in one commit. A commit is also bounded: once ``group_commit_max`` decisions
+wait, or the first of them has waited ``group_commit_max_wait_s``, the room
+saves them without waiting for ``SaveDecided``. Otherwise, in a burst of
+answers that all reached the mailbox before the first was decided, the first
+answer would be acknowledged only after the last was decided: a class of 2,000
+pressing at once heard ``answer_accepted`` all together, ~0.3 s late. Bounded,
+the acknowledgements go out while later answers are still being decided.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -27,6 +34,7 @@ from quiz_actors.actors.room.audience import Audience
 from quiz_actors.actors.room.timers import RoomTimers
 from quiz_actors.actors.unsaved import Unsaved
 from quiz_actors.domain.room import Room
+from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,7 @@ class Saving:
         audience: Audience,
         timers: RoomTimers,
         room: ActorRef[Any],
+        settings: Settings,
     ) -> None:
         self._room_id = room_id
         self._store = store
@@ -53,11 +62,20 @@ class Saving:
         self._room = room  # the room actor: it sends itself SaveDecided
         self.unsaved = Unsaved()  # decided answers and joins waiting for SaveDecided
         self._save_requested = False
+        self._max_decisions = max(1, settings.group_commit_max)
+        self._max_wait_s = settings.group_commit_max_wait_s
+        # When the first decision now waiting was made (time.monotonic), None if none waits.
+        # A duration of the room's own work, so the process's clock, not the injected one.
+        self._first_decided_at: float | None = None
         self._version_before_saves: int | None = None  # for snapshot_if_due
 
     # ------------------------------------------------------------- group commit
 
     def request_save(self) -> None:
+        """An answer or a join was decided: it will be saved by SaveDecided, or sooner
+        when the batch is full (``batch_due``)."""
+        if self._first_decided_at is None:
+            self._first_decided_at = time.monotonic()
         if not self._save_requested:
             self._save_requested = True
             self._room.tell(SaveDecided())  # behind whatever answers and joins are queued now
@@ -65,9 +83,23 @@ class Saving:
     def save_request_arrived(self, _: SaveDecided) -> None:
         self._save_requested = False
 
+    def batch_due(self) -> bool:
+        """Enough is decided, or the first decision has waited long enough, to save
+        now rather than when SaveDecided arrives."""
+        first = self._first_decided_at
+        if first is None:
+            return False
+        unsaved = self.unsaved
+        return (
+            len(unsaved.answers) + len(unsaved.joiners) >= self._max_decisions
+            or time.monotonic() - first >= self._max_wait_s
+        )
+
     def take_unsaved(self) -> Unsaved:
-        """What is decided and waits to be saved; the queue starts afresh."""
+        """What is decided and waits to be saved; the queue starts afresh. A SaveDecided
+        still on its way saves whatever is decided after this."""
         unsaved, self.unsaved = self.unsaved, Unsaved()
+        self._first_decided_at = None
         return unsaved
 
     # ------------------------------------------------------------- commit
@@ -97,8 +129,15 @@ class Saving:
         return events
 
     def snapshot_if_due(self, room: Room) -> None:
-        """After the replies are out: a snapshot now and then keeps activation fast."""
-        if self._version_before_saves is None:
+        """After the replies are out: a snapshot now and then keeps activation fast.
+
+        Not while messages wait: a snapshot of a room of thousands is one JSON
+        document of every member and answer (~10 ms at 2,000 members), and taken in
+        the middle of an answer burst it delayed every answer behind it. The saves
+        since the last snapshot are remembered, so it is taken once the mailbox is
+        empty (one snapshot then, however many multiples of the interval passed).
+        """
+        if self._version_before_saves is None or not self._room.actor_inbox.empty():
             return
         before, self._version_before_saves = self._version_before_saves, None
         try:

@@ -62,7 +62,11 @@ class RoomTimers:
 
     def cleanup_due_at(self, room: Room) -> int | None:
         settings = self._settings
-        return room.cleanup_due_at(ms(settings.ended_room_ttl_s), ms(settings.idle_room_ttl_s))
+        return room.cleanup_due_at(
+            ms(settings.ended_room_ttl_s),
+            ms(settings.idle_room_ttl_s),
+            unjoined_ttl_ms=ms(settings.unjoined_room_ttl_s),
+        )
 
     def flood_lock_ends_at(self, room: Room) -> int:
         locked_at = room.locked_at

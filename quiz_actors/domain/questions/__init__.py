@@ -19,6 +19,7 @@ from quiz_actors.domain.questions.base import (
     Question,
     QuestionType,
     is_int,
+    text_problem,
 )
 from quiz_actors.domain.questions.choices import Choice, Multi, Poll, TrueFalse
 from quiz_actors.domain.questions.order import Order
@@ -79,6 +80,8 @@ def validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | 
         problems.field("text", "must be a non-empty string")
     elif len(text) > MAX_QUESTION_TEXT:
         problems.field("text", f"at most {MAX_QUESTION_TEXT} characters")
+    elif (problem := text_problem(text)) is not None:
+        problems.field("text", problem)
     time_limit = q.get("time_limit_s", DEFAULT_TIME_LIMIT_S)
     if not is_int(time_limit) or not MIN_TIME_LIMIT_S <= time_limit <= MAX_TIME_LIMIT_S:
         problems.field(

@@ -8,6 +8,7 @@ what the reveal shows once the question has closed.
 
 from __future__ import annotations
 
+import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ Payload = dict[str, Any]  # an answer's one payload field as the player sent it:
 
 MAX_CHOICE_TEXT = 120
 MIN_CHOICES, MAX_CHOICES = 2, 6
+ALLOWED_WHITESPACE = "\t\n\r"  # the only control characters quiz text may hold
 
 
 class AnswerRefused(ValueError):
@@ -74,6 +76,24 @@ class Problems:
             self.errors.append(f"{self.path} ({self.type_name}): {message}")
 
 
+def text_problem(text: str) -> str | None:
+    """Why a quiz's ``text`` cannot be shown and stored as it is, or None.
+
+    Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
+    be written as UTF-8, so no store could hold it. Control characters other
+    than ordinary whitespace show as nothing or as garbage on a screen, and NUL
+    cannot be held by PostgreSQL's text (the audit read model's JSONB).
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "must be valid Unicode: no unpaired \\ud800-\\udfff escapes"
+    control = next(
+        (ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_WHITESPACE), None
+    )
+    if control is not None:
+        return f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine"
+    return None
+
+
 def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -89,6 +109,8 @@ def check_texts(q: Question, name: str, problems: Problems, max_chars: int = MAX
             problems.field(f"{name}[{j}]", "must be a non-empty string")
         elif len(text) > max_chars:
             problems.field(f"{name}[{j}]", f"at most {max_chars} characters")
+        elif (problem := text_problem(text)) is not None:
+            problems.field(f"{name}[{j}]", problem)
     return [t.strip() if isinstance(t, str) else t for t in texts]
 
 

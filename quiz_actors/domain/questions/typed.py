@@ -16,6 +16,7 @@ from quiz_actors.domain.questions.base import (
     QuestionType,
     bad_answer,
     payload_field,
+    text_problem,
 )
 from quiz_actors.domain.questions.normalise import normalise_text
 from quiz_actors.domain.verdict import Verdict, verdict_of
@@ -49,6 +50,8 @@ class TypeAnswer(QuestionType):
                     f'the accepted answer "{text.strip()}" is longer than the {MAX_ANSWER_CHARS} '
                     "characters a player can type"
                 )
+            elif (problem := text_problem(text)) is not None:
+                problems.field(f"accepted[{j}]", problem)
         cleaned = [t.strip() if isinstance(t, str) else t for t in accepted]
         return {"accepted": cleaned, "ignore_accents": ignore_accents}
 
