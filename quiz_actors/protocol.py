@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quiz_actors import metrics
+from quiz_actors.domain.questions import PAYLOAD_FIELDS
 
 MAX_FRAME_BYTES = 16 * 1024
 
@@ -45,10 +46,23 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "lock": {},
     "unlock": {},
     "kick": {"user_id": ((str,), _REQUIRED)},
-    "answer": {"question": ((int,), _REQUIRED), "choice": ((int,), _REQUIRED)},
+    # An answer carries one payload field, the one its question's type takes
+    # (docs/protocol.md, "Question types"); which one fits is the room's to say.
+    "answer": {
+        "question": ((int,), _REQUIRED),
+        "choice": ((int,), _OPTIONAL),
+        "choices": ((list,), _OPTIONAL),
+        "text": ((str,), _OPTIONAL),
+        "value": ((int, float), _OPTIONAL),
+        "order": ((list,), _OPTIONAL),
+    },
     "ping": {"t": ((int, float, str, _NONE), _OPTIONAL)},
     "pong": {"t": ((int, float, str, _NONE), _OPTIONAL)},
 }
+
+
+# Messages that need at least one of some optional fields: an answer, its payload.
+ONE_OF_FIELDS: dict[str, tuple[str, ...]] = {"answer": PAYLOAD_FIELDS}
 
 
 class NonFiniteNumber(ValueError):
@@ -119,6 +133,10 @@ def parse_client_frame(text: str) -> dict[str, Any]:
             continue
         if not _type_ok(message[name], allowed):
             raise ProtocolError("bad_message", f"Field '{name}' of '{kind}' has the wrong type", ref)
+    one_of = ONE_OF_FIELDS.get(kind, ())
+    if one_of and not any(name in message for name in one_of):
+        names = ", ".join(f"'{name}'" for name in one_of)
+        raise ProtocolError("bad_message", f"'{kind}' needs one of the fields {names}", ref)
     return message
 
 

@@ -1,14 +1,14 @@
 """What members see of a room: wire messages built from the Room aggregate.
 
 Everything here is read-only over the room's state. Nothing built before a
-question closes contains its correct choices.
+question closes contains its right answer, whatever its type.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question
+from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question, revealed
 from quiz_actors.protocol import encode
 
 LEADERBOARD_SIZE = 10
@@ -191,8 +191,7 @@ class Results:
                 "seq": seq,
                 "index": result["index"],
                 "reason": result["reason"],
-                "correct": result["correct"],
-                "distribution": result["distribution"],
+                **revealed(result),  # the type, the right answer, the distribution
             }
             self._closed_prefix = encode(shared)[:-1]
         mine = self.room.latest_result()["results"].get(user_id)

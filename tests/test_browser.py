@@ -470,3 +470,158 @@ async def test_the_pages_and_their_files_are_served_from_the_package(live_server
             "/static/.hidden.js",
         ):
             assert (await get(path))[0] == 404, path
+
+
+# ---------------------------------------------------------------- every question type
+
+PHONE_320 = {"viewport": {"width": 320, "height": 640}, "is_mobile": True, "has_touch": True}
+BIG_SCREEN = {"viewport": {"width": 1920, "height": 1080}}
+
+
+async def shoot(pages_and_names, label: str) -> None:  # type: ignore[no-untyped-def]
+    for page, name in pages_and_names:
+        await screenshot(page, f"types-{label}-{name}")
+
+
+async def test_the_every_type_sample_is_played_from_phones(pages):
+    """Ann (a 320 px phone) answers everything right, Ben (390 px) everything wrong, by touch and keyboard."""
+    host = await pages.open("/host", BIG_SCREEN, "host")
+    code = await create_room(host, "Every kind of question")
+    ann = await pages.open("/", PHONE_320, "ann")
+    await join(ann, code, "Ann")
+    ben = await pages.open("/", PHONE, "ben")
+    await join(ben, code, "Ben")
+    await expect(host.locator("#player-count")).to_have_text("2 players")
+    everyone = ((host, "host-1920"), (ann, "ann-320"), (ben, "ben-390"))
+
+    async def shown(number: int, text: str) -> None:
+        for page in (host, ann, ben):
+            await expect(page.locator("#q-text")).to_have_text(text)
+            await expect(page.locator("#q-number")).to_have_text(f"Question {number} of 7")
+
+    async def revealed(label: str, ann_verdict: str, ben_verdict: str, right_answer: str) -> None:
+        await expect(ann.locator("#r-verdict")).to_have_text(ann_verdict)
+        await expect(ben.locator("#r-verdict")).to_have_text(ben_verdict)
+        for page in (ann, ben):
+            await expect(page.locator("#r-answer")).to_have_text(right_answer)
+        await expect(host.locator("#leaderboard li")).to_have_count(2)
+        await shoot(everyone, f"{label}-reveal")
+
+    # 1. choice: a tap.
+    await host.click("#start")
+    await shown(1, "Which planet is known as the Red Planet?")
+    await expect(host.locator("#q-choices .choice")).to_have_count(4)
+    await shoot(everyone, "1-choice")
+    await ann.locator("#q-choices button", has_text="Mars").tap()
+    await ben.locator("#q-choices button", has_text="Venus").tap()
+    await revealed("1-choice", "Correct!", "Wrong answer", "Right answer: Mars")
+    await expect(host.locator("#r-choices .correct")).to_contain_text("Mars")
+
+    # 2. multi: tick, then submit; Ben ticks only half of the answer.
+    await host.click("#next")
+    await shown(2, "Which of these are mammals?")
+    for page in (ann, ben):
+        await expect(page.locator(".answer-hint")).to_have_text("Select all that apply, then submit")
+        await expect(page.locator("#q-choices .submit")).to_be_disabled()
+    await expect(host.locator("#q-choices .answer-hint")).to_have_text("Select all that apply")
+    for name in ("Dolphin", "Bat"):
+        await ann.locator("#q-choices .choice", has_text=name).tap()
+    await expect(ann.locator("#q-choices .choice[aria-pressed=true]")).to_have_count(2)
+    await shoot(everyone, "2-multi")
+    await ann.locator("#q-choices .submit").tap()
+    await ben.locator("#q-choices .choice", has_text="Dolphin").tap()
+    await ben.locator("#q-choices .submit").tap()
+    await revealed("2-multi", "Correct!", "Wrong answer", "Right answers: Dolphin and Bat")
+    await expect(ben.locator("#r-mine")).to_have_text("Your answer: Dolphin")
+    await expect(host.locator("#r-choices .correct")).to_have_count(2)
+    await expect(host.locator("#r-choices .correct").first).to_contain_text("Dolphin")
+    await expect(host.locator("#r-choices .correct").first).to_contain_text("2 players")
+
+    # 3. true_false.
+    await host.click("#next")
+    await shown(3, "Sound travels faster in water than in air.")
+    await expect(ann.locator("#q-choices button")).to_have_text(["▲True", "◆False"])
+    await ann.locator("#q-choices button", has_text="True").tap()
+    await ben.locator("#q-choices button", has_text="False").tap()
+    await revealed("3-true-false", "Correct!", "Wrong answer", "Right answer: True")
+
+    # 4. type_answer: Ann types on the keyboard and sends with Enter.
+    await host.click("#next")
+    await shown(4, "What is the capital of Spain?")
+    await expect(host.locator("#q-choices")).to_contain_text("Type your answer on your phone")
+    await expect(ann.locator("#q-choices input")).to_be_focused()
+    await ann.keyboard.type("  MÁDRID ")
+    await shoot(everyone, "4-type-answer")
+    await ann.keyboard.press("Enter")
+    await expect(ann.locator("#q-choices input")).to_be_disabled()
+    await ben.locator("#q-choices input").fill("Barcelona")
+    await ben.locator("#q-choices .submit").tap()
+    await revealed("4-type-answer", "Correct!", "Wrong answer", "Accepted: Madrid")
+    await expect(ann.locator("#r-mine")).to_have_text("Your answer: “MÁDRID”")
+    await expect(ben.locator("#r-mine")).to_have_text("Your answer: “Barcelona”")
+    await expect(host.locator("#r-choices .accepted")).to_have_text("✔ Madrid")
+    await expect(host.locator("#r-choices .wrong-answers li")).to_have_text([re.compile(r"barcelona\s*× 1")])
+
+    # 5. slider: Ann moves it with the arrow keys (and back), Ben with the + button.
+    await host.click("#next")
+    await shown(5, "At what temperature (°C) does water boil at sea level?")
+    await expect(ann.locator(".slider-value")).to_have_text("100")
+    await ann.locator("#q-choices input[type=range]").focus()
+    await ann.keyboard.press("ArrowRight")
+    await expect(ann.locator(".slider-value")).to_have_text("105")
+    await ann.keyboard.press("ArrowLeft")
+    await expect(ann.locator(".slider-value")).to_have_text("100")
+    for _ in range(6):
+        await ben.locator("#q-choices .nudge", has_text="+").tap()
+    await expect(ben.locator(".slider-value")).to_have_text("130")
+    await shoot(everyone, "5-slider")
+    await ann.locator("#q-choices .submit").tap()
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    # A reload while the others answer: the slider comes back locked, the answer known to be in.
+    await ann.reload()
+    await expect(ann.locator("#q-feedback")).to_have_text("You have answered. Waiting for the others…")
+    await expect(ann.locator("#q-choices input[type=range]")).to_be_disabled()
+    await expect(ann.locator("#q-choices .submit")).to_be_disabled()
+    await ben.locator("#q-choices .submit").tap()
+    await revealed(
+        "5-slider", "Correct!", "Wrong answer", "Right answer: 100 (anything from 90 to 110 counts)"
+    )
+    await expect(host.locator("#r-choices .reveal-big")).to_contain_text("Right answer: 100")
+    await expect(host.locator("#r-choices .scale-stack")).to_have_count(2)
+    await expect(host.locator("#r-choices")).to_contain_text("1 answer close enough, of 2")
+
+    # 6. order: shown with no item in its place; Ann moves Atom to the top with the keyboard.
+    await host.click("#next")
+    await shown(6, "Put these in order, smallest first.")
+    await expect(ann.locator(".order-item .choice-text")).to_have_text(["Cell", "Mouse", "Elephant", "Atom"])
+    await expect(host.locator("#q-choices .choice")).to_have_text(["Cell", "Mouse", "Elephant", "Atom"])
+    await ann.locator(".order-item", has_text="Atom").locator(".up").focus()
+    for _ in range(3):
+        await ann.keyboard.press("Enter")  # the focus stays on the item that moved
+    await expect(ann.locator(".order-item .choice-text")).to_have_text(["Atom", "Cell", "Mouse", "Elephant"])
+    await shoot(everyone, "6-order")
+    await ann.locator("#q-choices .submit").tap()
+    await ben.locator("#q-choices .submit").tap()  # as shown: wrong
+    await revealed("6-order", "Correct!", "Wrong answer", "Right order: Atom, Cell, Mouse, Elephant")
+    await expect(ben.locator("#r-mine")).to_have_text("Your answer: Cell, Mouse, Elephant, Atom")
+    await expect(host.locator("#r-choices .reveal-choice")).to_have_text(
+        [re.compile(rf"{n}\.\s*{item}") for n, item in enumerate(["Atom", "Cell", "Mouse", "Elephant"], 1)]
+    )
+
+    # 7. poll: no right answer; nobody's verdict is right or wrong.
+    await host.click("#next")
+    await shown(7, "Which kind of question did you like best?")
+    await ann.locator("#q-choices button", has_text="Typing").tap()
+    await ben.locator("#q-choices button", has_text="Sliding").tap()
+    await revealed("7-poll", "Thanks for voting!", "Thanks for voting!", "")
+    await expect(ben.locator("#r-mine")).to_have_text("Your vote: Sliding")
+    await expect(ann.locator("#r-points")).to_have_text("")
+    await expect(host.locator("#r-choices .correct")).to_have_count(0)
+    await expect(host.locator("#r-choices .reveal-choice", has_text="Typing")).to_contain_text("1 vote")
+
+    await host.click("#next")
+    await expect(host.locator("#podium .p1")).to_contain_text("Ann")
+    await expect(ann.locator("#e-rank")).to_have_text("You finished 1st")
+    await expect(ben.locator("#e-score")).to_have_text("0 points")
+    await shoot(everyone, "8-podium")
+    assert pages.errors == []

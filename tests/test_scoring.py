@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from quiz_actors.domain.scoring import score_answer
+from quiz_actors.domain.scoring import score_answer, score_verdict, streak_without_answer
+from quiz_actors.domain.verdict import RIGHT, UNJUDGED, WRONG, Verdict
 
 
 def score(correct=True, elapsed=0, limit=20_000, kind="standard", streak=0):
@@ -67,3 +68,65 @@ def test_points_are_bounded_and_never_grow_with_time(elapsed, limit, streak, kin
     assert base // 2 + bonus <= result.points <= base + bonus
     later = score(elapsed=elapsed + 1000, limit=limit, streak=streak, kind=kind)
     assert later.points <= result.points
+
+
+# ------------------------------------------------------------------ question types
+
+
+def judged(outcome, closeness=1.0, elapsed=0, limit=20_000, kind="standard", streak=0):
+    return score_verdict(
+        Verdict(outcome, closeness),
+        elapsed_ms=elapsed,
+        time_limit_ms=limit,
+        points_kind=kind,
+        streak_before=streak,
+    )
+
+
+def test_a_slider_answers_speed_points_scale_with_closeness_and_the_bonus_does_not():
+    assert judged(RIGHT, closeness=1.0, elapsed=10_000).points == 750
+    assert judged(RIGHT, closeness=0.5, elapsed=10_000).points == 375
+    assert judged(RIGHT, closeness=0.75, elapsed=0).points == 750
+    assert judged(RIGHT, closeness=0.75, elapsed=0, kind="double").points == 1500
+    # 1000 * 0.875 * 0.6 = 525, plus a streak bonus of 200 in full
+    assert judged(RIGHT, closeness=0.6, elapsed=5_000, streak=2).points == 525 + 200
+    edge = judged(RIGHT, closeness=0.5, kind="none", streak=3)
+    assert (edge.points, edge.streak) == (0, 4)
+
+
+def test_a_poll_earns_nothing_and_leaves_the_streak_as_it_was():
+    for streak in (0, 1, 6):
+        result = judged(UNJUDGED, streak=streak)
+        assert (result.points, result.streak) == (0, streak)
+        assert streak_without_answer(judged=False, streak_before=streak) == streak
+
+
+def test_a_missing_answer_to_a_judged_question_resets_the_streak_whatever_its_points():
+    assert streak_without_answer(judged=True, streak_before=4) == 0
+
+
+@given(
+    elapsed=st.integers(0, 240_000),
+    limit=st.integers(5, 240).map(lambda s: s * 1000),
+    streak=st.integers(0, 50),
+    kind=st.sampled_from(["standard", "double", "none"]),
+)
+def test_every_type_with_a_right_answer_is_scored_by_the_one_rule(elapsed, limit, streak, kind):
+    plain = score(elapsed=elapsed, limit=limit, streak=streak, kind=kind)
+    assert judged(RIGHT, elapsed=elapsed, limit=limit, streak=streak, kind=kind) == plain
+    assert judged(WRONG, elapsed=elapsed, limit=limit, streak=streak, kind=kind) == score(
+        correct=False, streak=streak
+    )
+
+
+@given(
+    closeness=st.floats(0.5, 1.0),
+    elapsed=st.integers(0, 240_000),
+    limit=st.integers(5, 240).map(lambda s: s * 1000),
+    streak=st.integers(0, 50),
+)
+def test_closer_slider_answers_never_earn_less(closeness, elapsed, limit, streak):
+    near = judged(RIGHT, closeness=closeness, elapsed=elapsed, limit=limit, streak=streak)
+    exact = judged(RIGHT, closeness=1.0, elapsed=elapsed, limit=limit, streak=streak)
+    bonus = min(100 * streak, 500)
+    assert (exact.points - bonus) // 2 <= near.points - bonus <= exact.points - bonus

@@ -9,21 +9,16 @@ does not load each one.
 
 from __future__ import annotations
 
-import unicodedata
 import uuid
 from typing import Any
 
 from eventsourcing.domain import Aggregate, event
 
-from quiz_actors.domain.scoring import POINTS_BY_KIND
+from quiz_actors.domain.questions import validate_question
+from quiz_actors.domain.questions.base import text_problem
 
 MAX_QUESTIONS = 100
 MAX_TITLE = 120
-MAX_QUESTION_TEXT = 500
-MAX_CHOICE_TEXT = 120
-MIN_CHOICES, MAX_CHOICES = 2, 6
-MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 5, 240
-ALLOWED_WHITESPACE = "\t\n\r"  # the only control characters quiz text may hold
 
 CATALOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:quiz-catalog")
 
@@ -31,37 +26,9 @@ CATALOG_ID = uuid.uuid5(uuid.NAMESPACE_URL, "quiz-actors:quiz-catalog")
 class QuizInvalid(ValueError):
     """A quiz document broke one or more rules; ``details`` lists each one."""
 
-    def __init__(self, details: list[str]):
+    def __init__(self, details: list[str]) -> None:
         super().__init__("; ".join(details))
         self.details = details
-
-
-def _text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be shown and stored as it is, or None.
-
-    Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
-    be written as UTF-8, so no store could hold it. Control characters other
-    than ordinary whitespace show as nothing or as garbage on a screen, and NUL
-    cannot be held by PostgreSQL's text (the audit read model's JSONB).
-    """
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
-        return "must be valid Unicode: no unpaired \\ud800-\\udfff escapes"
-    control = next(
-        (ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_WHITESPACE), None
-    )
-    if control is not None:
-        return f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine"
-    return None
-
-
-def _check_text(path: str, text: str, errors: list[str]) -> None:
-    problem = _text_problem(text)
-    if problem is not None:
-        errors.append(f"{path}: {problem}")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def validate_quiz_document(doc: Any) -> dict[str, Any]:
@@ -74,70 +41,19 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
         errors.append("title: must be a non-empty string")
     elif len(title.strip()) > MAX_TITLE:
         errors.append(f"title: at most {MAX_TITLE} characters")
-    else:
-        _check_text("title", title, errors)
+    elif (problem := text_problem(title)) is not None:
+        errors.append(f"title: {problem}")
     questions = doc.get("questions")
     if not isinstance(questions, list) or not questions:
         errors.append("questions: must be a non-empty list")
         questions = []
     elif len(questions) > MAX_QUESTIONS:
         errors.append(f"questions: at most {MAX_QUESTIONS}")
-    normalised = []
-    for i, question in enumerate(questions):
-        normalised.append(_validate_question(f"questions[{i}]", question, errors))
+    # Each question type checks its own fields (quiz_actors.domain.questions).
+    normalised = [validate_question(f"questions[{i}]", q, errors) for i, q in enumerate(questions)]
     if errors or not isinstance(title, str):  # a title that is not a string is among the errors
         raise QuizInvalid(errors)
     return {"title": title.strip(), "questions": normalised}
-
-
-def _validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | None:
-    if not isinstance(q, dict):
-        errors.append(f"{path}: must be an object")
-        return None
-    text = q.get("text")
-    if not isinstance(text, str) or not text.strip():
-        errors.append(f"{path}.text: must be a non-empty string")
-    elif len(text) > MAX_QUESTION_TEXT:
-        errors.append(f"{path}.text: at most {MAX_QUESTION_TEXT} characters")
-    else:
-        _check_text(f"{path}.text", text, errors)
-    choices = q.get("choices")
-    if not isinstance(choices, list) or not MIN_CHOICES <= len(choices) <= MAX_CHOICES:
-        errors.append(f"{path}.choices: must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings")
-        choices = []
-    for j, choice in enumerate(choices):
-        if not isinstance(choice, str) or not choice.strip():
-            errors.append(f"{path}.choices[{j}]: must be a non-empty string")
-        elif len(choice) > MAX_CHOICE_TEXT:
-            errors.append(f"{path}.choices[{j}]: at most {MAX_CHOICE_TEXT} characters")
-        else:
-            _check_text(f"{path}.choices[{j}]", choice, errors)
-    correct = q.get("correct")
-    if not isinstance(correct, list) or not correct:
-        errors.append(f"{path}.correct: must be a non-empty list of choice indexes")
-        correct = []
-    for index in correct:
-        if not _is_int(index) or not 0 <= index < len(choices):
-            errors.append(f"{path}.correct: {index!r} is not an index into choices")
-    if len(set(i for i in correct if _is_int(i))) != len(correct):
-        errors.append(f"{path}.correct: lists an index twice")
-    time_limit = q.get("time_limit_s", 20)
-    if not _is_int(time_limit) or not MIN_TIME_LIMIT_S <= time_limit <= MAX_TIME_LIMIT_S:
-        errors.append(
-            f"{path}.time_limit_s: must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}"
-        )
-    points = q.get("points", "standard")
-    if not isinstance(points, str) or points not in POINTS_BY_KIND:
-        errors.append(f"{path}.points: must be one of {', '.join(POINTS_BY_KIND)}")
-    if not isinstance(text, str) or not isinstance(choices, list):
-        return None
-    return {
-        "text": text.strip() if isinstance(text, str) else text,
-        "choices": [c.strip() if isinstance(c, str) else c for c in choices],
-        "correct": sorted(correct) if all(_is_int(i) for i in correct) else correct,
-        "time_limit_s": time_limit,
-        "points": points,
-    }
 
 
 def summary(quiz_id: uuid.UUID | str, quiz: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ themselves (``QuizStarted``) do not advance it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,19 @@ from eventsourcing.domain import Aggregate, event
 
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.names import NameInvalid, name_key, normalise_name
-from quiz_actors.domain.scoring import score_answer
+from quiz_actors.domain.questions import (
+    AnswerRefused,
+    JudgedAnswer,
+    Payload,
+    decide,
+    is_judged,
+    public_view,
+    read_answer,
+    reveal,
+    type_of,
+)
+from quiz_actors.domain.scoring import streak_without_answer
+from quiz_actors.domain.verdict import RIGHT, Verdict, verdict_of
 
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
 FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
@@ -32,9 +45,13 @@ class Mark:
     """An answer as the scoring rule marks it: the fields of ``AnswerSubmitted`` it decides."""
 
     elapsed_ms: int
-    correct: bool
+    verdict: str  # quiz_actors.domain.verdict: right, wrong or unjudged (a poll)
     points: int
     streak: int
+
+    @property
+    def correct(self) -> bool:
+        return self.verdict == RIGHT
 
 
 class Room(Aggregate):
@@ -45,6 +62,21 @@ class Room(Aggregate):
     changes (tests/test_previous_release_store.py replays a store of an earlier
     release).
     """
+
+    # Snapshots of version 1 were taken before question types: see upcast_v1_v2.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A room snapshot from before question types: every question was a choice question,
+        each answer a ``choice`` judged right or wrong."""
+        current = state.get("current")
+        if current is not None:
+            for a in current["answers"].values():
+                a.setdefault("answer", {"choice": a["choice"]})
+                a.setdefault("verdict", verdict_of(a["correct"]).outcome)
+        if state.get("last_result") is not None:
+            state["last_result"].setdefault("question_type", "choice")
 
     # ------------------------------------------------------------------ creation
 
@@ -304,7 +336,11 @@ class Room(Aggregate):
             self._question_closed(index=self.question_index, reason="skipped", at=at)
         self._quiz_ended(reason="ended_by_host", at=at)
 
-    def answer(self, user_id: str, question: int, choice: int, received_at: int) -> dict[str, Any]:
+    def answer(
+        self, user_id: str, question: int, given: Mapping[str, Any] | int, received_at: int
+    ) -> dict[str, Any]:
+        """Decide one answer. ``given`` holds the answer message's payload field
+        (docs/protocol.md, "Question types"); a bare number is a ``choice``."""
         self._require_member(user_id)
         if self.is_host(user_id):
             raise RoomError("not_player", "The host does not answer")
@@ -316,43 +352,45 @@ class Room(Aggregate):
         current = self.current_question()
         if user_id in current["answers"]:
             raise RoomError("already_answered", "You have already answered this question")
-        q = self.question(question)
-        if not 0 <= choice < len(q["choices"]):
-            raise RoomError("bad_choice", f"Choose between 0 and {len(q['choices']) - 1}")
+        try:
+            payload = read_answer(
+                self.question(question), {"choice": given} if isinstance(given, int) else given
+            )
+        except AnswerRefused as refused:
+            raise RoomError(refused.code, refused.message) from None
         if received_at > current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
-        mark = self.mark_answer(user_id, choice, received_at)
+        mark = self.mark_answer(user_id, payload, received_at)
         self._answer_submitted(
             question=question,
             user_id=user_id,
-            choice=choice,
+            choice=payload.get("choice"),
             received_at=received_at,
             elapsed_ms=mark.elapsed_ms,
             correct=mark.correct,
             points=mark.points,
             streak=mark.streak,
+            answer=payload,
+            verdict=mark.verdict,
         )
         answer: dict[str, Any] = current["answers"][user_id]
         return answer
 
-    def mark_answer(self, user_id: str, choice: int, received_at: int) -> Mark:
-        """What a player's choice in the open question earns, by the scoring rule.
+    def mark_answer(self, user_id: str, payload: Payload, received_at: int) -> Mark:
+        """What a player's answer to the open question earns: judged by its type, scored by the rule.
 
         ``answer`` stores this in ``AnswerSubmitted``; ``quiz-replay --check``
         holds stored answers to it.
         """
         current = self.current_question()
-        q = self.question(current["index"])
         elapsed = max(0, received_at - current["shown_at"])
-        correct = choice in q["correct"]
-        score = score_answer(
-            correct=correct,
+        verdict, score = decide(
+            self.question(current["index"]),
+            payload,
             elapsed_ms=elapsed,
-            time_limit_ms=q["time_limit_s"] * 1000,
-            points_kind=q["points"],
             streak_before=self.members[user_id]["streak"],
         )
-        return Mark(elapsed_ms=elapsed, correct=correct, points=score.points, streak=score.streak)
+        return Mark(elapsed_ms=elapsed, verdict=verdict.outcome, points=score.points, streak=score.streak)
 
     def deadline_for(self, index: int, shown_at: int) -> int:
         """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
@@ -519,31 +557,50 @@ class Room(Aggregate):
         self._changed(shown_at)
 
     class AnswerSubmitted(Aggregate.Event):
+        """``answer`` is the payload as the player sent it, ``verdict`` and ``points`` as decided.
+
+        ``choice`` and ``correct`` stay for readers from before question types:
+        ``choice`` is the tapped index for choice, true_false and poll, else None.
+        """
+
         TOPIC = "quiz_actors.domain.room:Room.AnswerSubmitted"
+        class_version = 2
         question: int
         user_id: str
-        choice: int
+        choice: int | None
         received_at: int
         elapsed_ms: int
         correct: bool
         points: int
         streak: int
+        answer: dict[str, Any]
+        verdict: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Before question types every answer was a choice, right or wrong."""
+            state["answer"] = {"choice": state["choice"]}
+            state["verdict"] = verdict_of(state["correct"]).outcome
 
     @event(AnswerSubmitted)
     def _answer_submitted(
         self,
         question: int,
         user_id: str,
-        choice: int,
+        choice: int | None,
         received_at: int,
         elapsed_ms: int,
         correct: bool,
         points: int,
         streak: int,
+        answer: dict[str, Any],
+        verdict: str,
     ) -> None:
         self.current_question()["answers"][user_id] = {
             "user_id": user_id,
             "choice": choice,
+            "answer": answer,
+            "verdict": verdict,
             "received_at": received_at,
             "elapsed_ms": elapsed_ms,
             "correct": correct,
@@ -562,10 +619,9 @@ class Room(Aggregate):
     def _question_closed(self, index: int, reason: str, at: int) -> None:
         q = self.question(index)
         answers = self.current_question()["answers"]
-        distribution = [0] * len(q["choices"])
+        judged = is_judged(q)
         # Scores change in the order answers arrived: that decides ties.
         for a in sorted(answers.values(), key=lambda a: a["received_at"]):
-            distribution[a["choice"]] += 1
             member = self.members.get(a["user_id"])
             if member is None:
                 continue
@@ -579,7 +635,7 @@ class Room(Aggregate):
                 continue
             a = answers.get(user_id)
             if a is None:
-                member["streak"] = 0
+                member["streak"] = streak_without_answer(judged, member["streak"])
             results[user_id] = {
                 "correct": bool(a and a["correct"]),
                 "points": a["points"] if a else 0,
@@ -587,11 +643,12 @@ class Room(Aggregate):
                 "score": member["score"],
             }
         self.phase = REVEAL
+        shown = [JudgedAnswer(a["answer"], Verdict(a["verdict"])) for a in answers.values()]
         self.last_result = {
             "index": index,
             "reason": reason,
-            "correct": list(q["correct"]),
-            "distribution": distribution,
+            "question_type": type_of(q).name,
+            **reveal(q, shown),
             "results": results,
         }
         self._changed(at)
@@ -634,11 +691,16 @@ def describe_question(room: Room) -> dict[str, Any] | None:
         "index": index,
         "count": room.question_count,
         "text": q["text"],
-        "choices": list(q["choices"]),
+        **public_view(q),
         "time_limit_ms": q["time_limit_s"] * 1000,
         "deadline_ms": room.current["deadline_at"],
     }
     if room.phase == REVEAL and room.last_result is not None:
-        public["correct"] = list(room.last_result["correct"])
-        public["distribution"] = list(room.last_result["distribution"])
+        public.update(revealed(room.last_result))
     return public
+
+
+def revealed(result: dict[str, Any]) -> dict[str, Any]:
+    """The reveal of a closed question's result, as ``question_closed`` shows it to everyone:
+    its type, the right answer and the distribution (docs/protocol.md, "Question types")."""
+    return {k: v for k, v in result.items() if k not in ("index", "reason", "results")}

@@ -35,7 +35,9 @@ from quiz_actors.tools.reports import (
     GAME_COLUMNS,
     HISTORY_COLUMNS,
     RANK_COLUMNS,
+    TYPE_COLUMNS,
     LoadRoom,
+    by_type,
     game_report,
     user_history,
 )
@@ -254,7 +256,13 @@ def game_query(log: AuditLog, args: argparse.Namespace) -> dict[str, Any]:
         answers, ranking = game_report(read_events(log.store, UUID(room_id)))
     except ReplayError as e:
         raise ToolError(f"room {room_id} does not replay ({e}): quiz-replay --check tells more") from None
-    return {"room_id": room_id, "code": rows[0].code, "answers": answers, "ranks": ranking}
+    return {
+        "room_id": room_id,
+        "code": rows[0].code,
+        "answers": answers,
+        "ranks": ranking,
+        "by_type": by_type(answers),
+    }
 
 
 def game_print(report: dict[str, Any], args: argparse.Namespace) -> None:
@@ -268,14 +276,15 @@ def game_print(report: dict[str, Any], args: argparse.Namespace) -> None:
         print()
         print(
             table(
-                ["Q", "player", "answered", "choice", "correct", "points", "elapsed s"],
+                ["Q", "type", "player", "answered", "answer", "verdict", "points", "elapsed s"],
                 [
                     [
                         a["question"],
+                        a["question_type"],
                         who(a["name"], a["user_id"]),
                         a["answered"],
-                        "" if a["choice"] is None else f"{a['choice']} {a['choice_text']}",
-                        a["correct"],
+                        a["answer"] or "",
+                        a["verdict"] or "",
                         a["points"],
                         None if a["elapsed_ms"] is None else round(a["elapsed_ms"] / 1000, 3),
                     ]
@@ -283,6 +292,9 @@ def game_print(report: dict[str, Any], args: argparse.Namespace) -> None:
                 ],
             )
         )
+        print()
+        print("By question type")
+        print(table(list(TYPE_COLUMNS), [[t[c] for c in TYPE_COLUMNS] for t in report["by_type"]]))
         print()
         print("Final ranks")
         print(table(list(RANK_COLUMNS), [[r[c] for c in RANK_COLUMNS] for r in ranking]))

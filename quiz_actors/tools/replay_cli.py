@@ -4,7 +4,8 @@
     quiz-replay 483920 --at 7               # the timeline up to seq 7, then the room at seq 7
     quiz-replay 483920 --at-time 2025-11-24T16:05:00Z
     quiz-replay 483920 --json               # one JSON object per line: the events, then the state
-    quiz-replay 483920 --check              # exit status 1 at the first event that breaks a rule
+    quiz-replay 483920 --check              # exit status 1 at the first event that breaks a rule,
+                                            # or if any answer re-scored does not add up
     quiz-replay --room-id 6c1e…             # by id; a reused code means its most recent room unless --nth
 
 The state shown is rebuilt by ``EventStore.load(room_id, version)``: the same
@@ -25,6 +26,7 @@ from eventstore.persistence import StoreUrlError
 from eventstore.replay import ReadingStore, ReplayError, check, read_events, state_at
 from quiz_actors.domain.room import Room
 from quiz_actors.tools.output import fmt_time, json_line, parse_time
+from quiz_actors.tools.rescore import Rescored, rescore
 from quiz_actors.tools.room_rules import RoomRules
 from quiz_actors.tools.rooms import ToolError, check_store_exists, choose, rooms_with_code_in_directory
 from quiz_actors.tools.timeline import Entry, build_timeline, state_json, state_text, timeline_table
@@ -52,7 +54,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check",
         action="store_true",
-        help="replay event by event; report the first event that fails or breaks a rule (exit 1)",
+        help="replay event by event; report the first event that fails or breaks a rule, "
+        "and re-score every answer, naming each that does not add up (exit 1)",
     )
     return p
 
@@ -97,10 +100,13 @@ def run(args: argparse.Namespace, store: EventStore) -> int:
         raise ToolError(f"{room_id} is not a room (its first event is {type(events[0]).__name__})")
     if args.check:
         result = check(events, RoomRules())
+        rescored = rescore(events)
         p = result.problem
         if p is None:
-            return _report_ok(args, result.events_checked)
-        return _report_failure(args, p.version, p.event_type, p.message, result.events_checked)
+            status = _report_ok(args, result.events_checked)
+        else:
+            status = _report_failure(args, p.version, p.event_type, p.message, result.events_checked)
+        return max(status, _report_rescored(args, rescored))
     try:
         entries = build_timeline(events)
     except ReplayError as e:
@@ -171,6 +177,26 @@ def _report_failure(args: argparse.Namespace, version: int, kind: str, message: 
         print(f"FAILED at event v{version} {kind}: {message}")
         print(f"({checked} events before it replayed cleanly)")
     return EXIT_CHECK_FAILED
+
+
+def _report_rescored(args: argparse.Namespace, rescored: list[Rescored]) -> int:
+    """Every answer re-scored; each that does not add up is named. Exit 1 if any."""
+    wrong = [r for r in rescored if not r.adds_up]
+    if args.json:
+        json_line(
+            {
+                "kind": "rescore",
+                "answers": len(rescored),
+                "not_adding_up": [r.as_json() for r in wrong],
+            }
+        )
+    elif wrong:
+        print(f"Re-scored {len(rescored)} answers; {len(wrong)} do not add up:")
+        for r in wrong:
+            print(f"  {r.line()}")
+    else:
+        print(f"Re-scored {len(rescored)} answers: each adds up")
+    return EXIT_CHECK_FAILED if wrong else EXIT_OK
 
 
 if __name__ == "__main__":

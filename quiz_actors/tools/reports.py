@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from eventstore.replay import replay
+from quiz_actors.domain.questions import describe_answer, public_view, type_of
 from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
 from quiz_actors.tools.audit_model import AuditRow
 from quiz_actors.tools.room_events import user_of
@@ -31,7 +32,11 @@ GAME_COLUMNS = (
     "elapsed_ms",
     "final_score",
     "final_rank",
+    "question_type",
+    "answer",
+    "verdict",
 )
+TYPE_COLUMNS = ("question_type", "questions", "answers", "right", "wrong", "unjudged", "no_answer", "points")
 RANK_COLUMNS = ("rank", "user_id", "name", "score")
 HISTORY_COLUMNS = (
     "room_id",
@@ -82,6 +87,7 @@ def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[
     out = []
     for q in questions:
         text = room.question(q.index)
+        choices = public_view(text)["choices"]  # true_false's are "True" and "False"
         for user in sorted(q.players | set(q.answers), key=lambda u: (names.get(u, "").casefold(), u)):
             a = q.answers.get(user)
             out.append(
@@ -94,15 +100,36 @@ def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[
                     "name": names.get(user),
                     "answered": a is not None,
                     "choice": a["choice"] if a else None,
-                    "choice_text": text["choices"][a["choice"]] if a else None,
+                    "choice_text": choices[a["choice"]] if a and a["choice"] is not None else None,
                     "correct": bool(a and a["correct"]),
                     "points": a["points"] if a else 0,
                     "elapsed_ms": a["elapsed_ms"] if a else None,
                     "final_score": ranks.get(user, {}).get("score"),
                     "final_rank": ranks.get(user, {}).get("rank"),
+                    "question_type": type_of(text).name,
+                    "answer": describe_answer(text, a["answer"]) if a else None,
+                    "verdict": a["verdict"] if a else None,
                 }
             )
     return out, ranking
+
+
+def by_type(game: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A game's rows summed up per question type, in the order the types first came up."""
+    out: dict[str, dict[str, Any]] = {}
+    questions: dict[str, set[int]] = {}
+    for row in game:
+        kind = row["question_type"]
+        entry = out.setdefault(kind, {c: 0 for c in TYPE_COLUMNS} | {"question_type": kind})
+        questions.setdefault(kind, set()).add(row["question"])
+        entry["answers"] += row["answered"]
+        entry["no_answer"] += not row["answered"]
+        if row["verdict"] is not None:
+            entry[row["verdict"]] += 1  # right, wrong or unjudged: each a column
+        entry["points"] += row["points"]
+    for kind, entry in out.items():
+        entry["questions"] = len(questions[kind])
+    return list(out.values())
 
 
 # Loads a room as the server does (snapshot, then events), at a version or as it is now.

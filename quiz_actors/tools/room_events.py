@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from eventstore.replay import event_fields
+from quiz_actors.domain.questions import describe_answer, describe_right, type_of
 from quiz_actors.domain.room import Room
 from quiz_actors.tools.output import fmt_time
 
@@ -32,6 +33,20 @@ def user_of(event: Any) -> str | None:
 
 def question_label(index: int) -> str:
     return f"Q{index}"
+
+
+def answer_words(q: dict[str, Any], payload: dict[str, Any]) -> str:
+    """``choice 1 "b"`` for a choice question (as before question types), the answer in words otherwise."""
+    words = describe_answer(q, payload)
+    return f"choice {words}" if type_of(q).name == "choice" else words
+
+
+VERDICT_WORDS = {"right": "right", "wrong": "wrong", "unjudged": "not judged (a poll)"}
+
+
+def _type_note(q: dict[str, Any]) -> str:
+    name = type_of(q).name
+    return "" if name == "choice" else f" ({name})"
 
 
 Names = dict[str, str]  # user id -> the name they had in the room
@@ -59,10 +74,9 @@ def _question_shown(f: dict[str, Any], room: Room, names: Names) -> str:
 
 def _answer_submitted(f: dict[str, Any], room: Room, names: Names) -> str:
     q = room.question(f["question"])
-    verdict = "right" if f["correct"] else "wrong"
-    choice = f'{f["choice"]} "{q["choices"][f["choice"]]}"'
     return (
-        f"{question_label(f['question'])}: choice {choice} {verdict}, {f['points']} points, "
+        f"{question_label(f['question'])}{_type_note(q)}: {answer_words(q, f['answer'])} "
+        f"{VERDICT_WORDS[f['verdict']]}, {f['points']} points, "
         f"streak {f['streak']}, after {f['elapsed_ms'] / 1000:.3f} s"
     )
 
@@ -70,11 +84,26 @@ def _answer_submitted(f: dict[str, Any], room: Room, names: Names) -> str:
 def _question_closed(f: dict[str, Any], room: Room, names: Names) -> str:
     result = room.last_result
     assert result is not None  # the room has just closed a question
+    q = room.question(f["index"])
     scores = ", ".join(f"{_name(names, u)} +{r['points']}={r['score']}" for u, r in result["results"].items())
+    if type_of(q).name == "choice":
+        outcome = f"correct {result['correct']}, answers {result['distribution']}"
+    else:
+        right = describe_right(q)
+        outcome = (f"right answer {right}, " if right else "") + f"answers {_closed_answers(result)}"
     return (
-        f"{question_label(f['index'])} closed ({f['reason']}): correct {result['correct']}, "
-        f"answers {result['distribution']}; {scores or 'no players'}"
+        f"{question_label(f['index'])}{_type_note(q)} closed ({f['reason']}): {outcome}; "
+        f"{scores or 'no players'}"
     )
+
+
+def _closed_answers(result: dict[str, Any]) -> str:
+    if "answers" in result:  # a slider: where the answers fell
+        return ", ".join(f"{a['value']}×{a['count']}" for a in result["answers"]) or "none"
+    if "wrong_answers" in result:  # a typed answer
+        wrong = ", ".join(f"{w['text']!r}×{w['count']}" for w in result["wrong_answers"])
+        return f"{result['right_count']} right" + (f", wrong {wrong}" if wrong else "")
+    return str(result["distribution"])
 
 
 def _quiz_ended(f: dict[str, Any], room: Room, names: Names) -> str:

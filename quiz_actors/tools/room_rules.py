@@ -14,7 +14,9 @@ from typing import Any
 
 from eventstore.replay import event_fields, event_type
 from quiz_actors.domain.names import name_key
+from quiz_actors.domain.questions import AnswerRefused, read_answer
 from quiz_actors.domain.room import CLOSED, ENDED, LOBBY, NOT_BROADCAST, QUESTION, REVEAL, Room
+from quiz_actors.tools.room_events import answer_words
 
 Check = Callable[[Room, dict[str, Any]], list[str]]
 
@@ -130,13 +132,16 @@ class RoomRules:
         if f["received_at"] > room.current["deadline_at"]:
             late = f["received_at"] - room.current["deadline_at"]
             problems.append(f"answer received {late} ms after its deadline")
-        if not 0 <= f["choice"] < len(room.question(question)["choices"]):
-            return problems + [f"choice {f['choice']} out of range"]
-        mark = room.mark_answer(user, f["choice"], f["received_at"])
+        q = room.question(question)
+        try:
+            payload = read_answer(q, f["answer"])
+        except AnswerRefused as refused:
+            return problems + [f"the answer {f['answer']} does not fit the question: {refused.message}"]
+        mark = room.mark_answer(user, payload, f["received_at"])
         if f["elapsed_ms"] != mark.elapsed_ms:
             problems.append(f"elapsed {f['elapsed_ms']} ms does not match its receipt time")
-        if f["correct"] != mark.correct:
-            problems.append(f"marked {'right' if f['correct'] else 'wrong'} but choice {f['choice']} is not")
+        if (f["verdict"], f["correct"]) != (mark.verdict, mark.correct):
+            problems.append(f"marked {f['verdict']} but {answer_words(q, f['answer'])} is {mark.verdict}")
         if (f["points"], f["streak"]) != (mark.points, mark.streak):
             problems.append(
                 f"{f['points']} points, streak {f['streak']}; the scoring rule gives "

@@ -8,6 +8,7 @@ from typing import Any
 
 from eventstore.replay import event_fields, event_type, replay
 from quiz_actors import views
+from quiz_actors.domain.questions import describe_answer
 from quiz_actors.domain.room import Room
 from quiz_actors.tools.output import fmt_time, table, who
 from quiz_actors.tools.room_events import question_label, summary, time_ms, user_of
@@ -114,6 +115,7 @@ def state_text(room: Room) -> str:
             f"shown {shown}, deadline {deadline}"
         )
     answers = room.answers()
+    open_q = room.question(room.current["index"]) if room.current is not None else None
     rows = []
     for user_id, m in room.members.items():
         a = answers.get(user_id)
@@ -126,7 +128,9 @@ def state_text(room: Room) -> str:
                 m["online"],
                 m["score"],
                 m["streak"],
-                "" if a is None else f"{a['choice']} ({a['points']} points)",
+                ""
+                if a is None or open_q is None
+                else f"{describe_answer(open_q, a['answer'])} ({a['points']} points)",
             ]
         )
     lines.append("")

@@ -52,7 +52,8 @@ class Game:
         """Decided now; acknowledged once the group commit has saved it."""
         sender, message = command.sender, command.message
         question = message["question"]
-        room.answer(sender.user_id, question, message["choice"], command.received_at)
+        # The message carries its question type's payload field; the room reads and judges it.
+        room.answer(sender.user_id, question, message, command.received_at)
         self._saving.unsaved.answers.append((sender, ref, question))
         self._saving.request_save()
 

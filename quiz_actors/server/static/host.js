@@ -6,8 +6,9 @@
 // token (connection.js), and the server recognises its host.
 
 import { Connection, Store } from "./connection.js";
+import { hostQuestion, hostReveal, revealOf, typeOf } from "./questions.js";
 import {
-  $, CHOICE_MARKS, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -248,7 +249,7 @@ function onMessage(m) {
       return render();
     case "question_closed":
       game.phase = "reveal";
-      game.question = { ...game.question, correct: m.correct, distribution: m.distribution };
+      game.question = { ...game.question, ...revealOf(m) };
       return render();
     case "leaderboard":
       game.leaderboard = m.top;
@@ -386,12 +387,8 @@ function renderQuestion() {
   const box = $("#q-choices");
   if (box.dataset.deadline !== String(q.deadline_ms)) {
     box.dataset.deadline = String(q.deadline_ms);
-    box.replaceChildren(
-      ...q.choices.map((text, i) =>
-        el("div", { class: `choice c${i}` },
-          el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
-          el("span", { class: "choice-text" }, text))),
-    );
+    box.dataset.questionType = typeOf(q);
+    box.replaceChildren(...hostQuestion(q));
     countdown.start(q.deadline_ms, q.time_limit_ms, null);
   }
   const p = game.progress || { answered: null, total: onlinePlayers() };
@@ -404,20 +401,8 @@ function renderReveal() {
   const q = game.question;
   setText("#r-number", `Question ${q.index + 1} of ${q.count}`);
   setText("#r-text", q.text);
-  const votes = q.distribution || q.choices.map(() => 0);
-  const most = Math.max(1, ...votes);
-  $("#r-choices").replaceChildren(
-    ...q.choices.map((text, i) => {
-      const right = (q.correct || []).includes(i);
-      const fill = el("span", { class: "fill" });
-      fill.style.width = `${(100 * votes[i]) / most}%`;
-      return el("div", { class: `reveal-choice c${i}${right ? " correct" : ""}` },
-        fill,
-        el("span", { "aria-hidden": "true" }, right ? "✔" : CHOICE_MARKS[i]),
-        el("span", {}, text),
-        el("span", { class: "votes" }, plural(votes[i], "answer", "answers")));
-    }),
-  );
+  $("#r-choices").dataset.questionType = typeOf(q);
+  $("#r-choices").replaceChildren(...hostReveal(q));
   // After a refresh the leaderboard message is gone: rank from the scores we hold.
   const rows = game.leaderboard || members.standings().slice(0, 10);
   $("#leaderboard").replaceChildren(

@@ -7,8 +7,9 @@
 // server answers a returning member with the full `state` of where the game is.
 
 import { Connection, Store } from "./connection.js";
+import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import {
-  $, CHOICE_MARKS, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -21,7 +22,8 @@ const game = {
   title: "",
   phase: null,
   question: null, // the open or last closed question, as the server described it
-  answer: null, // {index, choice, status: "sending" | "accepted"} for this page's answer
+  answer: null, // {index, payload, status: "sending" | "accepted"} for this page's answer
+  controls: null, // the open question's answer controls (questions.js)
   timeUp: false,
   result: null, // our question_closed for the current question
   rank: null, // from the latest leaderboard
@@ -167,7 +169,7 @@ function onMessage(m) {
       return render();
     case "question_closed":
       game.phase = "reveal";
-      game.question = { ...game.question, correct: m.correct, distribution: m.distribution };
+      game.question = { ...game.question, ...revealOf(m) };
       game.result = m;
       game.rank = null; // the leaderboard that follows brings the new one
       if (m.you) game.score = m.you.score;
@@ -215,9 +217,9 @@ function applyState(m) {
   if (room.phase === "question") {
     if (!sameQuestion) game.timeUp = false;
     if (m.you.answered) {
-      // We answered before the refresh: the server has it, we may not know which.
-      const choice = sameQuestion && game.answer ? game.answer.choice : null;
-      game.answer = { index: q.index, choice, status: "accepted" };
+      // We answered before the refresh: the server has it, we may not know what.
+      const payload = sameQuestion && game.answer ? game.answer.payload : null;
+      game.answer = { index: q.index, payload, status: "accepted" };
     } else {
       game.answer = null; // an answer lost with the connection: allowed again
     }
@@ -294,41 +296,37 @@ function renderQuestion() {
   setText("#q-number", `Question ${q.index + 1} of ${q.count}`);
   setText("#q-text", q.text);
   const box = $("#q-choices");
+  let fresh = false;
   if (box.dataset.deadline !== String(q.deadline_ms)) {
-    // A new question: new buttons and a new countdown.
+    // A new question: new controls and a new countdown.
     box.dataset.deadline = String(q.deadline_ms);
-    box.replaceChildren(
-      ...q.choices.map((text, i) =>
-        el("button", { type: "button", class: `choice c${i}`, onclick: () => answer(i) },
-          el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
-          el("span", { class: "choice-text" }, text))),
-    );
-    box.classList.toggle("many", q.choices.length > 4);
+    box.dataset.questionType = typeOf(q);
+    game.controls = answerControls(q, answer);
+    box.replaceChildren(...game.controls.nodes);
+    fresh = true;
     countdown.start(q.deadline_ms, q.time_limit_ms, () => {
       game.timeUp = true;
       renderQuestion();
     });
   }
   const answered = game.answer !== null;
-  [...box.children].forEach((button, i) => {
-    button.disabled = answered || game.timeUp || !conn.ready;
-    button.classList.toggle("chosen", answered && game.answer.choice === i);
-    button.classList.toggle("faded", answered && game.answer.choice !== null && game.answer.choice !== i);
-  });
+  game.controls.update(game.answer, game.timeUp || !conn.ready);
   let feedback = "";
   if (answered && game.answer.status === "sending") feedback = "Sending your answer…";
-  else if (answered && game.answer.choice === null) feedback = "You have answered. Waiting for the others…";
+  else if (answered && game.answer.payload === null) feedback = "You have answered. Waiting for the others…";
   else if (answered) feedback = "Answer locked in! Waiting for the others…";
   else if (game.timeUp) feedback = "Time's up!";
   setText("#q-feedback", feedback);
   showScreen("screen-question");
+  // Only a visible control takes the focus: a text box is ready for typing at once.
+  if (fresh && game.controls.focus && !answered) game.controls.focus();
 }
 
-function answer(choice) {
+function answer(payload) {
   const q = game.question;
   if (game.answer || game.timeUp || game.phase !== "question") return;
-  if (!conn.send({ type: "answer", question: q.index, choice })) return notify("Not connected: wait a moment.");
-  game.answer = { index: q.index, choice, status: "sending" };
+  if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify("Not connected: wait a moment.");
+  game.answer = { index: q.index, payload, status: "sending" };
   renderQuestion();
 }
 
@@ -338,17 +336,21 @@ function renderResult() {
   const mine = game.result && game.result.index === q.index ? game.result.you : null;
   const answeredThis = game.answer && game.answer.index === q.index;
   setText("#r-number", `Question ${q.index + 1} of ${q.count}`);
+  const poll = typeOf(q) === "poll"; // nothing is right or wrong: only a vote to thank for
   let verdict = "Time's up";
-  if (mine && mine.correct) verdict = "Correct!";
+  if (mine && poll) verdict = answeredThis ? "Thanks for voting!" : "No vote";
+  else if (mine && mine.correct) verdict = "Correct!";
   else if (mine && answeredThis) verdict = "Wrong answer";
   else if (mine) verdict = "No answer";
   else if (!game.result) verdict = "Question closed"; // refreshed during the reveal: our result was sent before
   const verdictNode = $("#r-verdict");
   verdictNode.textContent = verdict;
-  verdictNode.className = `verdict ${mine ? (mine.correct ? "right" : "wrong") : ""}`;
-  setText("#r-points", mine ? `+${plural(mine.points, "point", "points")}` : "");
-  const right = (q.correct || []).map((i) => q.choices[i]);
-  setText("#r-answer", right.length ? `Right answer: ${right.join(" or ")}` : "");
+  verdictNode.className = `verdict ${mine && !poll ? (mine.correct ? "right" : "wrong") : ""}`;
+  setText("#r-points", mine && !poll ? `+${plural(mine.points, "point", "points")}` : "");
+  setText("#r-answer", rightAnswerInWords(q));
+  // What we sent, when this page knows it (not after a reload mid-question).
+  const sent = answeredThis && game.answer.payload ? answerInWords(q, game.answer.payload) : "";
+  setText("#r-mine", sent ? `${poll ? "Your vote" : "Your answer"}: ${sent}` : "");
   setText("#r-streak", mine && mine.streak > 1 ? `${mine.streak} right in a row` : "");
   setText("#r-rank", game.rank ? `You are ${ordinal(game.rank)} of ${members.players().length}` : "");
   showScreen("screen-result");

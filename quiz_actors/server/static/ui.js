@@ -78,11 +78,12 @@ const ERROR_WORDS = {
   already_answered: "You have already answered this question.",
   too_late: "Too late: time was up for this question.",
   bad_choice: "That answer is not one of the choices.",
+  bad_answer: "That answer does not fit this question.",
   quiz_not_found: "That quiz does not exist (any more). Pick another one.",
   busy: "The server is busy and nothing changed. Please try again.",
   internal: "Something went wrong on the server. Please try again.",
 };
-const WITH_DETAIL = new Set(["rate_limited", "name_invalid", "unauthorized"]);
+const WITH_DETAIL = new Set(["rate_limited", "name_invalid", "unauthorized", "bad_answer"]);
 
 export function explain(error) {
   const words = ERROR_WORDS[error.code] || "Something went wrong.";

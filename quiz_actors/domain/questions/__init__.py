@@ -1,0 +1,155 @@
+"""Question types: one table from a question's ``type`` to what handles it.
+
+Everything that depends on the kind of question goes through the functions
+here, so the Room aggregate, the wire views and the tools never branch on a
+type's name. A question stored before question types existed has no ``type``
+and is a ``choice`` question.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from quiz_actors.domain.questions.base import (
+    AnswerRefused,
+    JudgedAnswer,
+    Payload,
+    Problems,
+    Question,
+    QuestionType,
+    is_int,
+    text_problem,
+)
+from quiz_actors.domain.questions.choices import Choice, Multi, Poll, TrueFalse
+from quiz_actors.domain.questions.order import Order
+from quiz_actors.domain.questions.slider import Slider
+from quiz_actors.domain.questions.typed import TypeAnswer
+from quiz_actors.domain.scoring import POINTS_BY_KIND, Score, score_verdict
+from quiz_actors.domain.verdict import Verdict
+
+__all__ = [
+    "AnswerRefused",
+    "JudgedAnswer",
+    "Payload",
+    "QUESTION_TYPES",
+    "PAYLOAD_FIELDS",
+    "QuestionType",
+    "decide",
+    "describe_answer",
+    "describe_right",
+    "is_judged",
+    "judge",
+    "public_view",
+    "read_answer",
+    "reveal",
+    "type_of",
+    "validate_question",
+]
+
+QUESTION_TYPES: dict[str, QuestionType] = {
+    t.name: t for t in (Choice(), Multi(), TrueFalse(), TypeAnswer(), Slider(), Order(), Poll())
+}
+DEFAULT_TYPE = "choice"
+PAYLOAD_FIELDS = tuple(dict.fromkeys(t.payload_name for t in QUESTION_TYPES.values()))
+
+MAX_QUESTION_TEXT = 500
+MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 5, 240
+DEFAULT_TIME_LIMIT_S = 20
+
+
+def type_of(q: Question) -> QuestionType:
+    return QUESTION_TYPES[q.get("type", DEFAULT_TYPE)]
+
+
+def validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | None:
+    """The question trimmed and with defaults filled in; its problems are added to ``errors``."""
+    if not isinstance(q, dict):
+        errors.append(f"{path}: must be an object")
+        return None
+    type_name = q.get("type", DEFAULT_TYPE)
+    if not isinstance(type_name, str) or type_name not in QUESTION_TYPES:
+        errors.append(
+            f"{path}.type: {type_name!r} is not a question type; use one of {', '.join(QUESTION_TYPES)}"
+        )
+        return None
+    kind = QUESTION_TYPES[type_name]
+    problems = Problems(path, type_name, errors)
+    text = q.get("text")
+    if not isinstance(text, str) or not text.strip():
+        problems.field("text", "must be a non-empty string")
+    elif len(text) > MAX_QUESTION_TEXT:
+        problems.field("text", f"at most {MAX_QUESTION_TEXT} characters")
+    elif (problem := text_problem(text)) is not None:
+        problems.field("text", problem)
+    time_limit = q.get("time_limit_s", DEFAULT_TIME_LIMIT_S)
+    if not is_int(time_limit) or not MIN_TIME_LIMIT_S <= time_limit <= MAX_TIME_LIMIT_S:
+        problems.field(
+            "time_limit_s", f"must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}"
+        )
+    points = _points(q, kind, problems)
+    own = kind.validate(q, problems)
+    return {
+        "type": type_name,
+        "text": text.strip() if isinstance(text, str) else text,
+        **own,
+        "time_limit_s": time_limit,
+        "points": points,
+    }
+
+
+def _points(q: Question, kind: QuestionType, problems: Problems) -> Any:
+    if not kind.judged:
+        points = q.get("points", "none")
+        if points != "none":
+            problems.question('a poll has no right answer, so it gives no points: leave "points" out')
+        return points
+    points = q.get("points", "standard")
+    if not isinstance(points, str) or points not in POINTS_BY_KIND:
+        problems.field("points", f"must be one of {', '.join(POINTS_BY_KIND)}")
+    return points
+
+
+def public_view(q: Question) -> dict[str, Any]:
+    """What every member may see of an open question, beyond its text and timing."""
+    kind = type_of(q)
+    return {"question_type": kind.name, "points": q["points"], **kind.public(q)}
+
+
+def read_answer(q: Question, message: Mapping[str, Any]) -> Payload:
+    """The payload an ``answer`` message carries for this question, or raise AnswerRefused."""
+    return type_of(q).read_answer(q, message)
+
+
+def judge(q: Question, payload: Payload) -> Verdict:
+    return type_of(q).judge(q, payload)
+
+
+def decide(q: Question, payload: Payload, *, elapsed_ms: int, streak_before: int) -> tuple[Verdict, Score]:
+    """The verdict on an accepted answer and what it scores: the room's decision, and ``--check``'s."""
+    verdict = judge(q, payload)
+    score = score_verdict(
+        verdict,
+        elapsed_ms=elapsed_ms,
+        time_limit_ms=q["time_limit_s"] * 1000,
+        points_kind=q["points"],
+        streak_before=streak_before,
+    )
+    return verdict, score
+
+
+def reveal(q: Question, answers: Sequence[JudgedAnswer]) -> dict[str, Any]:
+    """The right answer and the distribution, as ``question_closed`` shows them."""
+    return type_of(q).reveal(q, answers)
+
+
+def is_judged(q: Question) -> bool:
+    return type_of(q).judged
+
+
+def describe_answer(q: Question, payload: Payload) -> str:
+    return type_of(q).describe(q, payload)
+
+
+def describe_right(q: Question) -> str:
+    return type_of(q).describe_right(q)

@@ -1,0 +1,372 @@
+// How each question type looks: on the phone while answering, on the host's
+// screen while asking, and in the reveal once the question has closed.
+//
+// One table per place, keyed by the question's `question_type` (docs/protocol.md,
+// "Question types"); a question from a server that predates question types has
+// none and is a `choice` question. Everything the player or host reads is put in
+// with textContent (ui.js's `el`), never as HTML.
+
+import { CHOICE_MARKS, el, plural } from "./ui.js";
+
+export function typeOf(q) {
+  return q.question_type || "choice";
+}
+
+// The fields of question_closed that describe the reveal (not the message itself or "you").
+export function revealOf(closed) {
+  const { type, seq, you, ref, ...reveal } = closed;
+  return reveal;
+}
+
+// ---------------------------------------------------------------- the phone
+
+// Each phone view builds the controls for one open question. `submit(payload)`
+// sends the answer; `update(answer, disabled)` redraws them for an answer
+// (`{payload, status}` or null) and whether answering is possible now.
+
+function choiceTile(q, i, attributes = {}) {
+  return el("button", { type: "button", class: `choice c${i}`, ...attributes },
+    el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
+    el("span", { class: "choice-text" }, q.choices[i]));
+}
+
+function tiles(buttons) {
+  return el("div", { class: `choices${buttons.length > 4 ? " many" : ""}` }, buttons);
+}
+
+function tapOne(q, submit) {
+  const buttons = q.choices.map((_, i) => choiceTile(q, i, { onclick: () => submit({ choice: i }) }));
+  return {
+    nodes: [tiles(buttons)],
+    update(answer, disabled) {
+      // After a refresh the server says we answered, but not what: nothing is marked then.
+      const chosen = answer && answer.payload ? answer.payload.choice : null;
+      buttons.forEach((button, i) => {
+        button.disabled = disabled || answer !== null;
+        button.classList.toggle("chosen", chosen === i);
+        button.classList.toggle("faded", chosen !== null && chosen !== i);
+      });
+    },
+  };
+}
+
+function tickMany(q, submit) {
+  const ticked = new Set();
+  const send = el("button", { type: "button", class: "primary submit", disabled: true }, "Submit");
+  const buttons = q.choices.map((_, i) =>
+    choiceTile(q, i, {
+      "aria-pressed": "false",
+      onclick: () => {
+        if (ticked.has(i)) ticked.delete(i);
+        else ticked.add(i);
+        buttons[i].setAttribute("aria-pressed", String(ticked.has(i)));
+        buttons[i].classList.toggle("ticked", ticked.has(i));
+        send.disabled = ticked.size === 0;
+      },
+    }));
+  send.addEventListener("click", () => submit({ choices: [...ticked].sort((a, b) => a - b) }));
+  return {
+    nodes: [el("p", { class: "answer-hint" }, "Select all that apply, then submit"), tiles(buttons), send],
+    update(answer, disabled) {
+      const sent = answer && answer.payload ? new Set(answer.payload.choices) : null;
+      buttons.forEach((button, i) => {
+        button.disabled = disabled || answer !== null;
+        if (sent) button.classList.toggle("ticked", sent.has(i));
+      });
+      send.disabled = disabled || answer !== null || ticked.size === 0;
+    },
+  };
+}
+
+function typeText(q, submit) {
+  const input = el("input", {
+    type: "text", maxlength: String(q.max_length || 40), autocomplete: "off", autocapitalize: "off",
+    spellcheck: "false", enterkeyhint: "send", "aria-label": "Your answer", placeholder: "Type your answer",
+  });
+  const send = el("button", { type: "submit", class: "primary submit" }, "Send");
+  const form = el("form", {
+    class: "typed", novalidate: true,
+    onsubmit: (event) => {
+      event.preventDefault();
+      if (input.value.trim()) submit({ text: input.value });
+    },
+  }, input, send);
+  return {
+    nodes: [form],
+    focus: () => input.focus(),
+    update(answer, disabled) {
+      if (answer && answer.payload) input.value = answer.payload.text;
+      input.disabled = disabled || answer !== null;
+      send.disabled = input.disabled;
+    },
+  };
+}
+
+// Decimal places a number is written with, so 0.1 steps add up to 0.3, not 0.30000000000000004.
+function decimals(n) {
+  const text = String(n);
+  return text.includes(".") ? text.split(".")[1].length : 0;
+}
+
+export function formatNumber(n) {
+  return Number(n).toLocaleString("en", { maximumFractionDigits: 10 });
+}
+
+function pickNumber(q, submit) {
+  const places = Math.max(decimals(q.min), decimals(q.step));
+  const steps = Math.round((q.max - q.min) / q.step);
+  const at = (k) => Number((q.min + Math.max(0, Math.min(steps, k)) * q.step).toFixed(places));
+  let position = Math.round(steps / 2);
+  const range = el("input", {
+    type: "range", min: String(q.min), max: String(q.max), step: String(q.step), value: String(at(position)),
+    "aria-label": "Your answer",
+  });
+  const readout = el("output", { class: "slider-value", "aria-live": "polite" }, formatNumber(at(position)));
+  const show = () => {
+    range.value = String(at(position));
+    readout.textContent = formatNumber(at(position));
+  };
+  range.addEventListener("input", () => {
+    position = Math.round((Number(range.value) - q.min) / q.step);
+    readout.textContent = formatNumber(at(position));
+  });
+  const nudge = (by, label) =>
+    el("button", {
+      type: "button", class: "nudge", "aria-label": label,
+      onclick: () => {
+        position = Math.max(0, Math.min(steps, position + by));
+        show();
+      },
+    }, by < 0 ? "−" : "+");
+  const down = nudge(-1, `Down by ${formatNumber(q.step)}`);
+  const up = nudge(1, `Up by ${formatNumber(q.step)}`);
+  const send = el("button", { type: "button", class: "primary submit", onclick: () => submit({ value: at(position) }) },
+    "Submit");
+  return {
+    nodes: [
+      el("div", { class: "slider" },
+        readout,
+        el("div", { class: "slider-row" }, down, range, up),
+        el("div", { class: "slider-ends", "aria-hidden": "true" },
+          el("span", {}, formatNumber(q.min)), el("span", {}, formatNumber(q.max)))),
+      send,
+    ],
+    update(answer, disabled) {
+      if (answer && answer.payload) {
+        position = Math.round((answer.payload.value - q.min) / q.step);
+        show();
+      }
+      for (const control of [range, down, up, send]) control.disabled = disabled || answer !== null;
+    },
+  };
+}
+
+function putInOrder(q, submit) {
+  let order = q.items.map((_, i) => i); // shown indexes, first to last
+  let locked = false;
+  const list = el("ol", { class: "order-list", "aria-label": "Your order, first to last" });
+  const move = (from, to, focusUp) => {
+    [order[from], order[to]] = [order[to], order[from]];
+    draw();
+    // Keep the keyboard on the item that moved, so it can be moved again at once.
+    const button = list.children[to].querySelector(focusUp ? ".up" : ".down");
+    (button.disabled ? list.children[to].querySelector("button:not(:disabled)") : button)?.focus();
+  };
+  const draw = () => {
+    list.replaceChildren(
+      ...order.map((item, position) =>
+        el("li", { class: `order-item c${item}` },
+          el("span", { class: "position", "aria-hidden": "true" }, String(position + 1)),
+          el("span", { class: "choice-text" }, q.items[item]),
+          el("button", {
+            type: "button", class: "up", "aria-label": `Move “${q.items[item]}” up`,
+            disabled: locked || position === 0, onclick: () => move(position, position - 1, true),
+          }, "▲"),
+          el("button", {
+            type: "button", class: "down", "aria-label": `Move “${q.items[item]}” down`,
+            disabled: locked || position === order.length - 1, onclick: () => move(position, position + 1, false),
+          }, "▼"))),
+    );
+  };
+  const send = el("button", { type: "button", class: "primary submit", onclick: () => submit({ order: [...order] }) },
+    "Submit this order");
+  draw();
+  return {
+    nodes: [el("p", { class: "answer-hint" }, "Put these in order, first at the top"), list, send],
+    update(answer, disabled) {
+      if (answer && answer.payload) order = [...answer.payload.order];
+      locked = disabled || answer !== null;
+      send.disabled = locked;
+      draw();
+    },
+  };
+}
+
+const PHONE_VIEWS = {
+  choice: tapOne,
+  true_false: tapOne,
+  poll: tapOne,
+  multi: tickMany,
+  type_answer: typeText,
+  slider: pickNumber,
+  order: putInOrder,
+};
+
+export function answerControls(q, submit) {
+  return (PHONE_VIEWS[typeOf(q)] || tapOne)(q, submit);
+}
+
+// The right answer in a sentence, for the player's result screen.
+const RIGHT_IN_WORDS = {
+  choice: (q) => `Right answer: ${q.correct.map((i) => q.choices[i]).join(" or ")}`,
+  true_false: (q) => `Right answer: ${q.correct.map((i) => q.choices[i]).join("")}`,
+  multi: (q) => `Right answers: ${q.correct.map((i) => q.choices[i]).join(" and ")}`,
+  type_answer: (q) => `Accepted: ${q.accepted.join(", ")}`,
+  slider: (q) =>
+    q.tolerance
+      ? `Right answer: ${formatNumber(q.value)} (anything from ${formatNumber(q.value - q.tolerance)} to ${formatNumber(q.value + q.tolerance)} counts)`
+      : `Right answer: ${formatNumber(q.value)}`,
+  order: (q) => `Right order: ${q.correct.map((i) => q.items[i]).join(", ")}`,
+  poll: () => "",
+};
+
+// A player's own answer in words, for their result screen.
+const ANSWER_IN_WORDS = {
+  multi: (q, p) => p.choices.map((i) => q.choices[i]).join(", "),
+  type_answer: (q, p) => `“${p.text.trim()}”`,
+  slider: (q, p) => formatNumber(p.value),
+  order: (q, p) => p.order.map((i) => q.items[i]).join(", "),
+};
+
+export function answerInWords(q, payload) {
+  const words = ANSWER_IN_WORDS[typeOf(q)];
+  return words ? words(q, payload) : q.choices[payload.choice];
+}
+
+export function rightAnswerInWords(q) {
+  if (!q.correct && q.value === undefined && !q.accepted) return "";
+  return (RIGHT_IN_WORDS[typeOf(q)] || RIGHT_IN_WORDS.choice)(q);
+}
+
+// ---------------------------------------------------------------- the host's screen: asking
+
+function hostTiles(q) {
+  return [el("div", { class: "choices" },
+    q.choices.map((text, i) =>
+      el("div", { class: `choice c${i}` },
+        el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
+        el("span", { class: "choice-text" }, text))))];
+}
+
+const HOST_ASKING = {
+  choice: hostTiles,
+  true_false: hostTiles,
+  poll: (q) => [el("p", { class: "answer-hint" }, "Poll: no right or wrong answer"), ...hostTiles(q)],
+  multi: (q) => [el("p", { class: "answer-hint" }, "Select all that apply"), ...hostTiles(q)],
+  type_answer: () => [el("p", { class: "answer-hint big-hint" }, "Type your answer on your phone")],
+  slider: (q) => [
+    el("p", { class: "answer-hint big-hint" },
+      `Pick a number from ${formatNumber(q.min)} to ${formatNumber(q.max)} on your phone`),
+  ],
+  order: (q) => [
+    el("p", { class: "answer-hint" }, "Put these in order on your phone"),
+    el("div", { class: "choices" },
+      q.items.map((text, i) => el("div", { class: `choice c${i}` }, el("span", { class: "choice-text" }, text)))),
+  ],
+};
+
+export function hostQuestion(q) {
+  return (HOST_ASKING[typeOf(q)] || hostTiles)(q);
+}
+
+// ---------------------------------------------------------------- the host's screen: the reveal
+
+function bar(className, count, most, ...label) {
+  const fill = el("span", { class: "fill" });
+  fill.style.width = `${(100 * count) / most}%`;
+  return el("div", { class: `reveal-choice ${className}` }, fill, ...label);
+}
+
+// A poll has no right choice to stand out: every bar is shown at full strength.
+function choiceBars(q, votesWord, poll = false) {
+  const votes = q.distribution || q.choices.map(() => 0);
+  const most = Math.max(1, ...votes);
+  return q.choices.map((text, i) => {
+    const right = (q.correct || []).includes(i);
+    return bar(`c${i}${right ? " correct" : ""}${poll ? " vote" : ""}`, votes[i], most,
+      el("span", { "aria-hidden": "true" }, right ? "✔" : CHOICE_MARKS[i]),
+      el("span", {}, text),
+      el("span", { class: "votes" }, plural(votes[i], votesWord[0], votesWord[1])));
+  });
+}
+
+function revealOrder(q) {
+  const placed = q.distribution || q.items.map(() => 0);
+  const most = Math.max(1, ...placed);
+  return [
+    el("p", { class: "reveal-note" }, "The right order:"),
+    ...(q.correct || []).map((item, position) =>
+      bar(`c${item} correct`, placed[item], most,
+        el("span", { class: "position" }, `${position + 1}.`),
+        el("span", {}, q.items[item]),
+        el("span", { class: "votes" }, `${placed[item]} put it here`))),
+  ];
+}
+
+function revealSlider(q) {
+  const span = q.max - q.min;
+  const at = (value) => `${(100 * (value - q.min)) / span}%`;
+  const answers = q.answers || [];
+  const most = Math.max(1, ...answers.map((a) => a.count));
+  const zone = el("div", { class: "scale-zone", title: "counts as right" });
+  zone.style.left = at(Math.max(q.min, q.value - q.tolerance));
+  zone.style.width = `${(100 * (Math.min(q.max, q.value + q.tolerance) - Math.max(q.min, q.value - q.tolerance))) / span}%`;
+  const mark = el("div", { class: "scale-right" }, el("span", {}, formatNumber(q.value)));
+  mark.style.left = at(q.value);
+  // Each value's count above its stack, while there are few enough to read.
+  const labelled = answers.length <= 12;
+  const stacks = answers.map((a) => {
+    const stack = el("div", { class: "scale-stack", title: `${formatNumber(a.value)}: ${plural(a.count, "answer", "answers")}` },
+      labelled ? el("span", {}, `${formatNumber(a.value)} ×${a.count}`) : null);
+    stack.style.left = at(a.value);
+    stack.style.height = `${Math.max(8, (100 * a.count) / most)}%`;
+    return stack;
+  });
+  return [
+    el("p", { class: "reveal-big" },
+      `Right answer: ${formatNumber(q.value)}`,
+      q.tolerance ? el("span", { class: "reveal-note" }, ` (± ${formatNumber(q.tolerance)})`) : null),
+    el("div", { class: "scale", role: "img", "aria-label": "Where the answers fell" }, zone, ...stacks, mark),
+    el("div", { class: "slider-ends" }, el("span", {}, formatNumber(q.min)), el("span", {}, formatNumber(q.max))),
+    el("p", { class: "reveal-note" },
+      `${plural(q.right_count || 0, "answer", "answers")} close enough, of ${answers.reduce((n, a) => n + a.count, 0)}`),
+  ];
+}
+
+function revealTyped(q) {
+  const wrong = q.wrong_answers || [];
+  return [
+    el("p", { class: "reveal-note" }, "Accepted:"),
+    el("ul", { class: "accepted" }, (q.accepted || []).map((text) => el("li", {}, `✔ ${text}`))),
+    el("p", { class: "reveal-note" }, `${plural(q.right_count || 0, "player", "players")} got it right`),
+    wrong.length ? el("p", { class: "reveal-note" }, "Most common wrong answers:") : null,
+    wrong.length
+      ? el("ul", { class: "wrong-answers" },
+        wrong.map((w) => el("li", {}, el("span", {}, w.text), el("span", { class: "votes" }, `× ${w.count}`))))
+      : null,
+  ];
+}
+
+const HOST_REVEAL = {
+  choice: (q) => choiceBars(q, ["answer", "answers"]),
+  true_false: (q) => choiceBars(q, ["answer", "answers"]),
+  multi: (q) => [el("p", { class: "reveal-note" }, "Ticked by:"), ...choiceBars(q, ["player", "players"])],
+  poll: (q) => choiceBars(q, ["vote", "votes"], true),
+  order: revealOrder,
+  slider: revealSlider,
+  type_answer: revealTyped,
+};
+
+export function hostReveal(q) {
+  return (HOST_REVEAL[typeOf(q)] || HOST_REVEAL.choice)(q);
+}
