@@ -86,22 +86,28 @@ class Profiler:
         return "\n".join(lines)
 
 
+def _collapsed_stacks(path: Path) -> list[tuple[str, int]]:
+    """py-spy's raw (collapsed) output as (stack, samples) pairs; none if it is missing."""
+    stacks: list[tuple[str, int]] = []
+    with contextlib.suppress(OSError):
+        for line in path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            if stack and count.isdigit():
+                stacks.append((stack, int(count)))
+    return stacks
+
+
 def collapsed_summary(path: Path, top: int = 25) -> dict[str, Any]:
     """Self and inclusive sample shares per function, from py-spy's raw (collapsed) output."""
     self_counts: dict[str, int] = {}
     inclusive: dict[str, int] = {}
     total = 0
-    with contextlib.suppress(OSError):
-        for line in path.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
-                continue
-            n = int(count)
-            frames = stack.split(";")
-            total += n
-            self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + n
-            for frame in set(frames):
-                inclusive[frame] = inclusive.get(frame, 0) + n
+    for stack, n in _collapsed_stacks(path):
+        frames = stack.split(";")
+        total += n
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
 
     def ranked(counts: dict[str, int]) -> list[tuple[str, float]]:
         best = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
@@ -138,16 +144,11 @@ def answer_breakdown(path: Path) -> dict[str, Any]:
     """Samples per stage of an answer's way through the server (``ANSWER_STAGES``)."""
     counts: dict[str, int] = {}
     total = 0
-    with contextlib.suppress(OSError):
-        for line in path.read_text(errors="replace").splitlines():
-            stack, _, count = line.rpartition(" ")
-            if not stack or not count.isdigit():
-                continue
-            n = int(count)
-            total += n
-            stage = next(
-                (name for name, frames in ANSWER_STAGES if any(f in stack for f in frames)),
-                "other",
-            )
-            counts[stage] = counts.get(stage, 0) + n
+    for stack, n in _collapsed_stacks(path):
+        total += n
+        stage = next(
+            (name for name, frames in ANSWER_STAGES if any(f in stack for f in frames)),
+            "other",
+        )
+        counts[stage] = counts.get(stage, 0) + n
     return {"samples": total, "stages": sorted(counts.items(), key=lambda kv: -kv[1])}

@@ -50,11 +50,8 @@ def _quoted(q: Question, indexes: Sequence[int]) -> str:
     return ", ".join(f'"{q["choices"][i]}"' for i in indexes)
 
 
-class Choice(QuestionType):
-    """Tap one of 2–6 choices; right when it is any one of ``correct``."""
-
-    name = "choice"
-    payload_name = "choice"
+class _ChoicesWithRightOnes(QuestionType):
+    """What choice and multi share: 2–6 choices in the document, some of them right."""
 
     def validate(self, q: Question, problems: Problems) -> dict[str, Any]:
         choices = check_texts(q, "choices", problems)
@@ -62,6 +59,16 @@ class Choice(QuestionType):
 
     def public(self, q: Question) -> dict[str, Any]:
         return {"choices": list(q["choices"])}
+
+    def describe_right(self, q: Question) -> str:
+        return _quoted(q, q["correct"])
+
+
+class Choice(_ChoicesWithRightOnes):
+    """Tap one of 2–6 choices; right when it is any one of ``correct``."""
+
+    name = "choice"
+    payload_name = "choice"
 
     def read_answer(self, q: Question, message: Mapping[str, Any]) -> Payload:
         return {"choice": _one_choice(message, self.name, len(q["choices"]))}
@@ -76,22 +83,12 @@ class Choice(QuestionType):
     def describe(self, q: Question, payload: Payload) -> str:
         return f"{payload['choice']} {_quoted(q, [payload['choice']])}"
 
-    def describe_right(self, q: Question) -> str:
-        return _quoted(q, q["correct"])
 
-
-class Multi(QuestionType):
+class Multi(_ChoicesWithRightOnes):
     """Tick any of 2–6 choices, then submit; right when the set is exactly ``correct``."""
 
     name = "multi"
     payload_name = "choices"
-
-    def validate(self, q: Question, problems: Problems) -> dict[str, Any]:
-        choices = check_texts(q, "choices", problems)
-        return {"choices": choices, "correct": _check_correct_indexes(q, choices, problems)}
-
-    def public(self, q: Question) -> dict[str, Any]:
-        return {"choices": list(q["choices"])}
 
     def read_answer(self, q: Question, message: Mapping[str, Any]) -> Payload:
         size = len(q["choices"])
@@ -117,9 +114,6 @@ class Multi(QuestionType):
     def describe(self, q: Question, payload: Payload) -> str:
         ticked = sorted(payload["choices"])
         return f"{ticked} {_quoted(q, ticked)}"
-
-    def describe_right(self, q: Question) -> str:
-        return _quoted(q, q["correct"])
 
 
 class TrueFalse(QuestionType):
