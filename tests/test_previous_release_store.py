@@ -8,8 +8,6 @@ if not: stored topics never change).
 
 from __future__ import annotations
 
-import json
-import shutil
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -28,40 +26,26 @@ from quiz_actors.tools.audit_model import AuditLog
 from quiz_actors.tools.room_rules import RoomRules
 from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, join
+from tests.previous_release import (
+    FACTS,
+    clock_after_old_server,
+    copy_of_old_store,
+    rooms_in,
+    token,
+    user,
+)
 
-DATA = Path(__file__).resolve().parent / "data"
-OLD_STORE = DATA / "previous-release.sqlite3"
-FACTS = json.loads((DATA / "previous-release.json").read_text(encoding="utf-8"))
 QUIZ_TITLE = "Before the upgrade"
 
 
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
-    """A copy of the old store: the tests write to it."""
-    copy = tmp_path / "events.sqlite3"
-    shutil.copyfile(OLD_STORE, copy)
-    return f"sqlite:///{copy}"
+    return copy_of_old_store(tmp_path)
 
 
 @pytest.fixture
 def clock() -> ManualClock:
-    # Carry on a second after the old server stopped, so no room is overdue for cleanup.
-    return ManualClock(start_ms=FACTS["clock_ms"] + 1000)
-
-
-def user(name: str) -> str:
-    return str(FACTS["users"][name]["user_id"])
-
-
-def token(name: str) -> str:
-    return str(FACTS["users"][name]["token"])
-
-
-def rooms_in(store: EventStore) -> dict[str, Room]:
-    """Every room in the store by code, each rebuilt as the server rebuilds it."""
-    ids = [n.originator_id for n in store.iter_notifications() if n.originator_version == 1]
-    rooms = [store.load(i) for i in ids]
-    return {room.code: room for room in rooms if isinstance(room, Room)}
+    return clock_after_old_server()
 
 
 def scores(room: Room) -> dict[str, int]:

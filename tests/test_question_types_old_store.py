@@ -7,7 +7,6 @@ verdict, and its quizzes' questions no ``type``.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,19 +17,23 @@ from quiz_actors.clock import ManualClock
 from quiz_actors.domain.room import Room
 from quiz_actors.tools.rescore import rescore
 from tests.conftest import join
-from tests.test_previous_release_store import FACTS, OLD_STORE, rooms_in, token
+from tests.previous_release import (
+    FACTS,
+    clock_after_old_server,
+    copy_of_old_store,
+    rooms_in,
+    token,
+)
 
 
 @pytest.fixture
 def store_url(tmp_path: Path) -> str:
-    copy = tmp_path / "events.sqlite3"
-    shutil.copyfile(OLD_STORE, copy)
-    return f"sqlite:///{copy}"
+    return copy_of_old_store(tmp_path)
 
 
 @pytest.fixture
 def clock() -> ManualClock:
-    return ManualClock(start_ms=FACTS["clock_ms"] + 1000)
+    return clock_after_old_server()
 
 
 def test_old_answers_read_as_choices_judged_as_they_were_and_each_adds_up(store_url: str) -> None:
