@@ -59,7 +59,7 @@ def _name(names: Names, user_id: str) -> str:
 
 def _room_created(f: dict[str, Any], room: Room, names: Names) -> str:
     return (
-        f'room {f["code"]} opened for "{f["quiz"]["title"]}" '
+        f'room {f["code"]} opened for "{f["quiz"]["title"]}" revision {f.get("quiz_revision", 1)} '
         f"({len(f['quiz']['questions'])} questions), host {f['host_name']}"
     )
 
