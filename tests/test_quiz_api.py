@@ -152,8 +152,10 @@ async def test_revising_asks_for_the_revision_and_a_valid_document(server, http)
     assert status == 428
     assert "If-Match" in assert_error(body, "revision_required")["message"]
 
-    status, _, body = await call(http, "PUT", url, json=revised("Bad"), headers={"If-Match": "yesterday"})
-    assert status == 400 and assert_error(body, "bad_request")
+    for garbage in ("yesterday", "\u00b2", "*", '"1", "2"'):
+        headers = {"If-Match": garbage.encode().decode("latin-1")}
+        status, _, body = await call(http, "PUT", url, json=revised("Bad"), headers=headers)
+        assert status == 400 and assert_error(body, "bad_request")
 
     bad = revised("Rivers", correct=[3])
     status, _, body = await call(http, "PUT", url, json=bad, headers={"If-Match": '"1"'})
