@@ -39,6 +39,15 @@ class QuizLibrary:
             self.store.snapshot_if_due(catalog, version)
         return entry
 
+    def load_document(self, quiz_id: str) -> dict[str, Any] | None:
+        """The stored quiz document, or None if no quiz has this id."""
+        try:
+            key = uuid.UUID(quiz_id)
+        except ValueError:
+            return None
+        quiz = self.store.load(key)
+        return dict(quiz.document) if isinstance(quiz, Quiz) else None
+
     def list(self) -> list[dict[str, Any]]:
         catalog = self.store.load(CATALOG_ID)
         return list(catalog.entries.values()) if catalog else []
