@@ -3,6 +3,7 @@ out, over real HTTP on SQLite and PostgreSQL; hostile files refused with nothing
 
 from __future__ import annotations
 
+import base64
 import csv
 import functools
 import io
@@ -14,6 +15,7 @@ import aiohttp
 from openpyxl import Workbook, load_workbook
 
 from quiz_actors.server.keys import SYSTEM
+from tests import pictures
 from tests.conftest import RunningServer
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -446,3 +448,56 @@ async def test_the_admin_key_guards_import_and_export_not_templates(settings, cl
             assert response.status == 200
     finally:
         await server.stop()
+
+
+# ------------------------------------------------------------------ JSON quiz files with pictures
+
+
+def bundle_with(picture: bytes, media_id: str = "f" * 64) -> bytes:
+    quiz = {
+        "title": "With a picture",
+        "questions": [
+            {
+                "type": "choice",
+                "text": "Which colour?",
+                "choices": ["red", "blue"],
+                "correct": [0],
+                "image": media_id,
+            }
+        ],
+    }
+    media = {media_id: {"content_type": "image/png", "data": base64.b64encode(picture).decode()}}
+    return json.dumps({"format": "quiz-actors-quiz", "version": 1, "quiz": quiz, "media": media}).encode()
+
+
+async def test_a_json_quiz_file_brings_its_pictures(server, http):
+    picture = pictures.png(30, 20, (255, 0, 0))
+    status, created = await import_file(http, server, bundle_with(picture), content_type="application/json")
+    assert status == 201, created
+    # The picture was checked and re-encoded like any upload: the same upload names the same stored picture.
+    async with http.post(server.base_url + "/api/media", data=picture) as response:
+        media_id = (await response.json())["media_id"]
+    before = stored_events(server)
+    async with http.get(f"{server.base_url}/media/{media_id}") as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "image/png"
+    # Imported again: the picture is already stored, only the quiz is new.
+    status, _ = await import_file(http, server, bundle_with(picture), content_type="application/json")
+    assert status == 201
+    assert stored_events(server) == before + 2  # the quiz and the catalog's new entry
+
+
+async def test_a_json_quiz_file_with_a_hostile_picture_imports_nothing(server, http):
+    before = stored_events(server)
+    for bad in (pictures.HTML_AS_PNG, pictures.SVG_WITH_SCRIPT, pictures.png_declaring(8000, 8000)):
+        status, body = await import_file(http, server, bundle_with(bad), content_type="application/json")
+        assert status == 400
+        (problem,) = body["error"]["problems"]
+        assert problem["path"] == "media." + "f" * 64
+    status, body = await import_file(
+        http,
+        server,
+        bundle_with(b"").replace(b'"data": ""', b'"data": "not base64!"'),
+        content_type="application/json",
+    )
+    assert status == 400 and "not valid base64" in body["error"]["problems"][0]["message"]
+    assert stored_events(server) == before
