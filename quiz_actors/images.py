@@ -71,7 +71,9 @@ def prepare_image(data: bytes) -> StoredImage:
                 )
             opened.seek(0)  # the first frame of an animation
             opened.load()  # decodes completely: a truncated file fails here
-            picture = _upright(opened)
+            picture = _plain_pixels(_upright(opened))
+        picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+        return _encode(picture, source_format)
     except ImageRefused:
         raise
     except UnidentifiedImageError:
@@ -85,9 +87,6 @@ def prepare_image(data: bytes) -> StoredImage:
         raise ImageRefused(
             f"The picture is damaged or incomplete and cannot be read ({_reason(e)})"
         ) from None
-    picture = _plain_pixels(picture)
-    picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    return _encode(picture, source_format)
 
 
 def too_big_message() -> str:
@@ -106,7 +105,10 @@ def _plain_pixels(picture: Image.Image) -> Image.Image:
     Palette images with a transparent colour become RGBA, so clearing ``info``
     (where Pillow keeps that colour) cannot turn transparency black.
     """
-    if picture.mode in ("P", "PA", "LA") or (picture.mode == "RGB" and "transparency" in picture.info):
+    if picture.mode.startswith("I"):
+        # 16- or 32-bit grey: scaled down to 8 bits (a plain conversion would clip it to white).
+        picture = picture.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if picture.mode in ("P", "PA", "LA") or (picture.mode in ("L", "RGB") and "transparency" in picture.info):
         has_alpha = "transparency" in picture.info or picture.mode in ("PA", "LA")
         picture = picture.convert("RGBA" if has_alpha else "RGB")
     elif picture.mode not in ("RGB", "RGBA", "L"):
