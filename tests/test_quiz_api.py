@@ -16,6 +16,7 @@ import pytest
 from multidict import CIMultiDict
 
 from tests.conftest import RunningServer
+from tests.pictures import png
 
 QUIZ: dict[str, Any] = {
     "title": "Rivers",
@@ -329,7 +330,14 @@ async def test_validate_is_a_dry_run_with_plain_problems(server, http):
 
 
 async def test_a_quiz_with_a_picture_keeps_it_and_its_phone_setting(server, http):
-    picture = "ab" * 32
+    status, _, stored = await call(http, "POST", server.base_url + "/api/media", data=png())
+    assert status == 201, stored
+    picture = stored["media_id"]
+    missing = copy.deepcopy(QUIZ)
+    missing["questions"][0]["image"] = "ab" * 32  # well formed, but no picture the store holds
+    status, _, body = await call(http, "POST", server.base_url + "/api/quizzes", json=missing)
+    assert status == 400
+    assert assert_error(body, "quiz_invalid")["problems"][0]["path"] == "questions[0].image"
     doc = copy.deepcopy(QUIZ)
     doc["questions"][0].update(image=picture, image_on_phones=True)
     doc["questions"][1]["image"] = picture
