@@ -323,7 +323,7 @@ function render() {
 function renderBanner() {
   if (conn.ready || !conn.offline) return; // showConnection's words stand
   const unsent = game.answer && game.answer.status === "unsent" && game.phase === "question";
-  setText("#status", unsent ? "No connection — your answer was not sent" : "No connection — reconnecting…");
+  if (unsent) setText("#status", "No connection — your answer was not sent");
 }
 
 function renderHeader() {
