@@ -333,7 +333,12 @@ LAYOUT_QUIZ = {
             "correct": [0, 1, 3, 4],
             "time_limit_s": 120,
         },
-        {"type": "true_false", "text": "Clouds are made of water vapour.", "correct": False, "time_limit_s": 120},
+        {
+            "type": "true_false",
+            "text": "Clouds are made of water vapour.",
+            "correct": False,
+            "time_limit_s": 120,
+        },
         {
             "type": "type_answer",
             "text": "What is the name for water falling from clouds?",
