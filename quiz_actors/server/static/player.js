@@ -265,7 +265,8 @@ function answerAfterState(q, you, ours, phase) {
   // The server has our answer: shown as it stored it (a page from before `you.answer` keeps its own).
   if (you.answer) return { index: q.index, payload: you.answer, status: "accepted" };
   if (you.answered) return { index: q.index, payload: ours ? ours.payload : null, status: "accepted" };
-  if (!ours || ours.status === "accepted") return null; // nothing of ours was lost
+  if (!ours) return null;
+  if (ours.status === "accepted") return ours; // acknowledged before: it stands (a server without `you.answer`)
   // Sent but never acknowledged, and the server does not have it.
   if (phase === "question" && conn.serverNow() < q.deadline_ms) {
     conn.send({ type: "answer", question: q.index, ...ours.payload });
