@@ -5,7 +5,9 @@ byte, until told to ``stall``: then it stops forwarding in both directions
 without closing anything, as a network that stopped carrying packets does (the
 sockets stay "open" on both ends). ``resume`` lets everything held through, in
 order. While stalled it holds at most one read (``CHUNK``) per direction per
-connection; the rest waits in the kernel's buffers, so what it holds is bounded.
+connection; the rest waits in the kernel's buffers, so what it holds is bounded,
+and it takes at most ``MAX_CONNECTIONS`` (a page reconnecting in a loop would
+show up as refused connections, not as a runaway test).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 
 CHUNK = 64 * 1024
+MAX_CONNECTIONS = 100
 LOOPBACK = "127.0.0.1"
 
 
@@ -56,6 +59,9 @@ class StallingProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        if self.connections > MAX_CONNECTIONS:
+            writer.close()
+            return
         self._writers.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(LOOPBACK, self.upstream_port)

@@ -172,7 +172,8 @@ async def test_a_stall_is_noticed_and_the_verdict_shown_once_back(phones, http, 
     await expect(ann.locator("#r-behind")).to_have_text("You are in the lead")
     await expect(ann.locator("#status")).to_be_hidden()
     await screenshot(ann, "phone-back-with-verdict-390")
-    assert proxy.connections >= 2  # it came back on a new socket
+    # Back on a new socket, without a storm of them (the page's own files came through it too).
+    assert 2 <= proxy.connections <= 15
     assert phones.errors == []
 
 
