@@ -115,7 +115,8 @@ export function showConnection(kind, detail) {
   banner.hidden = false;
   if (kind === "connecting") banner.textContent = "Connecting…";
   else if (kind === "reconnecting") {
-    banner.textContent = detail.attempt > 1 ? `Reconnecting… (attempt ${detail.attempt})` : "Reconnecting…";
+    const attempt = detail.attempt > 1 ? ` (attempt ${detail.attempt})` : "";
+    banner.textContent = `No connection — reconnecting…${attempt}`;
   }
 }
 
