@@ -69,10 +69,14 @@ async def import_quiz(request: web.Request) -> web.Response:
     return web.json_response(created, status=201)
 
 
-@routes.get("/api/quizzes/template.{fmt:xlsx|csv}")
-async def quiz_template(request: web.Request) -> web.Response:
-    exported = transfer.template(request.match_info["fmt"])
-    return _download(exported)
+@routes.get("/api/quizzes/template.xlsx")
+async def xlsx_template(request: web.Request) -> web.Response:
+    return _download(transfer.template("xlsx"))
+
+
+@routes.get("/api/quizzes/template.csv")
+async def csv_template(request: web.Request) -> web.Response:
+    return _download(transfer.template("csv"))
 
 
 @routes.get("/api/quizzes/{quiz_id}/export")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 CHUNK = 64 * 1024
 MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file in a form
@@ -49,10 +50,17 @@ async def read_upload(
     if not is_form:
         data = await _read_capped(request.content.iter_chunked(CHUNK), limit)
         return Upload(data=data, content_type=request.content_type, filename=None)
-    reader = await request.multipart()
+    try:
+        reader = await request.multipart()
+    except (ValueError, AssertionError, HttpProcessingError):
+        # aiohttp asserts a boundary is there: a form without one is not a form.
+        raise UploadMissing("The form cannot be read (its Content-Type has no boundary)") from None
     seen = 0
     while True:
-        part = await reader.next()
+        try:
+            part = await reader.next()
+        except (ValueError, HttpProcessingError):
+            raise UploadMissing("The form cannot be read (its part headers are malformed)") from None
         if part is None:
             raise UploadMissing(
                 f'The form has no "{FILE_FIELD}" field: send the file in a field named "file"'
