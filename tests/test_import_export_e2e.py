@@ -13,6 +13,7 @@ from dataclasses import replace
 
 import aiohttp
 from openpyxl import Workbook, load_workbook
+from PIL import Image
 
 from quiz_actors.server.keys import SYSTEM
 from tests import pictures
@@ -87,7 +88,7 @@ def stored_events(server) -> int:
 
 
 def stored_document(server, quiz_id: str) -> dict:
-    return server.app[SYSTEM].quizzes.load_document(quiz_id)
+    return dict(server.app[SYSTEM].quizzes.get(quiz_id).document)
 
 
 async def import_file(http, server, data: bytes, content_type: str = XLSX, query: str = "", **kwargs):
@@ -508,4 +509,75 @@ async def test_a_json_quiz_file_with_a_hostile_picture_imports_nothing(server, h
         content_type="application/json",
     )
     assert status == 400 and "not valid base64" in body["error"]["problems"][0]["message"]
+    assert stored_events(server) == before
+
+
+async def test_a_quiz_with_pictures_goes_out_as_json_and_comes_back_elsewhere(
+    server, http, settings, clock, tmp_path
+):
+    async with http.post(server.base_url + "/api/media", data=pictures.jpeg_with_gps(320, 200)) as response:
+        picture = await response.json()
+    quiz = {
+        "title": "Pictures",
+        "questions": [
+            {
+                "type": "choice",
+                "text": "Which colour is on the left?",
+                "choices": ["red", "blue"],
+                "correct": [0],
+                "image": picture["media_id"],
+                "image_on_phones": True,
+            },
+            {
+                "type": "slider",
+                "text": "How many?",
+                "min": 0,
+                "max": 10,
+                "step": 1,
+                "value": 5,
+                "tolerance": 1,
+            },
+        ],
+    }
+    quiz_id = await upload(http, server, quiz)
+    status, data, _ = await export(http, server, quiz_id, "json")
+    assert status == 200
+    bundle = json.loads(data)
+    assert set(bundle["media"]) == {picture["media_id"]}
+    assert base64.b64decode(bundle["media"][picture["media_id"]]["data"])[:2] == b"\xff\xd8"  # a JPEG
+    # Back into the same server: the same quiz, its picture found already stored.
+    before = stored_events(server)
+    status, created = await import_file(http, server, data, content_type="application/json")
+    assert status == 201, created
+    assert stored_document(server, created["quiz_id"]) == stored_document(server, quiz_id)
+    assert stored_events(server) == before + 2  # the quiz and its catalog entry: no picture
+    # Into a server with an empty store: the picture comes with the quiz and is served there.
+    elsewhere = await RunningServer(
+        replace(settings, store=f"sqlite:///{tmp_path}/other.sqlite3"), clock
+    ).start()
+    try:
+        status, created = await import_file(http, elsewhere, data, content_type="application/json")
+        assert status == 201, created
+        (first, second) = stored_document(elsewhere, created["quiz_id"])["questions"]
+        assert first["image_on_phones"] is True and second["type"] == "slider"
+        async with http.get(f"{elsewhere.base_url}/media/{first['image']}") as response:
+            assert response.status == 200 and response.headers["Content-Type"] == "image/jpeg"
+            shown = Image.open(io.BytesIO(await response.read()))
+        assert shown.size == (320, 200)
+    finally:
+        await elsewhere.stop()
+
+
+async def test_a_quiz_pointing_at_a_picture_that_is_not_there_imports_nothing(server, http):
+    quiz = {
+        "title": "Missing picture",
+        "questions": [
+            {"type": "choice", "text": "Q", "choices": ["a", "b"], "correct": [0], "image": "e" * 64}
+        ],
+    }
+    before = stored_events(server)
+    status, body = await import_file(http, server, json.dumps(quiz).encode(), content_type="application/json")
+    assert status == 400
+    (problem,) = body["error"]["problems"]
+    assert problem["path"] == "questions[0].image" and "not on the server" in problem["message"]
     assert stored_events(server) == before

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Any
 
 from quiz_actors.domain.media import MediaItem
-from quiz_actors.domain.quiz import QuizInvalid, validate_quiz_document
+from quiz_actors.domain.quiz import QuizInvalid, QuizRefused, validate_quiz_document
 from quiz_actors.interchange import kahoot
 from quiz_actors.interchange.bundle import read_bundle, write_bundle
 from quiz_actors.interchange.kahoot import Sheet, read_sheet, sheet_rows, template_rows
@@ -110,9 +110,10 @@ def import_quiz(
 
 def export_quiz(library: QuizLibrary, media: MediaLibrary, quiz_id: str, fmt: str) -> ExportedFile:
     """The quiz as a file to download; ``QuizMissing``, or ``ExportRefused`` for a sheet it cannot hold."""
-    document = library.load_document(quiz_id)
-    if document is None:
-        raise QuizMissing(quiz_id)
+    try:
+        document = dict(library.get(quiz_id).document)
+    except QuizRefused:
+        raise QuizMissing(quiz_id) from None
     name = _file_stem(str(document.get("title", "")))
     if fmt == "json":
         bundle = write_bundle(document, media.get)

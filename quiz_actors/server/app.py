@@ -47,8 +47,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     # Before http_api: /api/quizzes/template.xlsx and /import are not quiz ids.
     app.router.add_routes(interchange_http.routes)
     app.router.add_routes(http_api.routes)
-    app.router.add_routes(media_http.routes)
     app.router.add_routes(quiz_http.routes)
+    app.router.add_routes(media_http.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(ops_http.routes)
     app.router.add_routes(pages.routes)

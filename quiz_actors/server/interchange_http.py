@@ -16,7 +16,7 @@ from aiohttp import web
 from quiz_actors.interchange import transfer
 from quiz_actors.interchange.kahoot import ExportRefused
 from quiz_actors.interchange.problems import ImportProblem, ImportRefused
-from quiz_actors.server.http_json import admin_key_ok
+from quiz_actors.server.http_json import admin_key_ok, unauthorized
 from quiz_actors.server.keys import SYSTEM
 from quiz_actors.server.replies import Problem, error_reply
 from quiz_actors.server.uploads import UploadMissing, UploadTooBig, read_upload
@@ -28,7 +28,7 @@ routes = web.RouteTableDef()
 @routes.post("/api/quizzes/import")
 async def import_quiz(request: web.Request) -> web.Response:
     if not admin_key_ok(request):
-        return error_reply(401, "unauthorized", "Importing quizzes needs the server's admin key")
+        return unauthorized("Importing a quiz")
     asked = request.query.get("format")
     if asked is not None and asked not in transfer.FORMATS:
         return _invalid(f"Unknown format {asked[:20]!r}: use xlsx, csv or json")
@@ -69,15 +69,13 @@ async def import_quiz(request: web.Request) -> web.Response:
     return web.json_response(created, status=201)
 
 
-# Two plain routes rather than one pattern: each is a path of its own in the
-# OpenAPI description (quiz_actors/server/openapi_spec.py).
 @routes.get("/api/quizzes/template.xlsx")
-async def quiz_template_xlsx(request: web.Request) -> web.Response:
+async def xlsx_template(request: web.Request) -> web.Response:
     return _download(transfer.template("xlsx"))
 
 
 @routes.get("/api/quizzes/template.csv")
-async def quiz_template_csv(request: web.Request) -> web.Response:
+async def csv_template(request: web.Request) -> web.Response:
     return _download(transfer.template("csv"))
 
 

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from quiz_actors.domain.media import is_media_id
 from quiz_actors.images import MAX_UPLOAD_BYTES, ImageRefused, too_big_message
-from quiz_actors.server.http_json import admin_key_ok
+from quiz_actors.server.http_json import admin_key_ok, unauthorized
 from quiz_actors.server.keys import SYSTEM
 from quiz_actors.server.replies import Problem, error_reply
 from quiz_actors.server.uploads import UploadMissing, UploadTooBig, read_upload
@@ -26,7 +26,7 @@ routes = web.RouteTableDef()
 @routes.post("/api/media")
 async def upload_media(request: web.Request) -> web.Response:
     if not admin_key_ok(request):
-        return error_reply(401, "unauthorized", "Uploading pictures needs the server's admin key")
+        return unauthorized("Uploading a picture")
     try:
         upload = await read_upload(request, MAX_UPLOAD_BYTES)
     except UploadTooBig:

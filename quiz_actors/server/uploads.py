@@ -28,11 +28,6 @@ class UploadMissing(Exception):
     """A multipart form without a ``file`` field; the message says so."""
 
 
-class FormUnreadable(UploadMissing):
-    """A body that says it is a multipart form but is not one (no boundary, a broken
-    part): for the caller it is the same as a form without the file."""
-
-
 @dataclass(frozen=True)
 class Upload:
     data: bytes
@@ -56,20 +51,16 @@ async def read_upload(
         data = await _read_capped(request.content.iter_chunked(CHUNK), limit)
         return Upload(data=data, content_type=request.content_type, filename=None)
     try:
-        return await _read_form(request, limit, part_limit)
-    except (ValueError, HttpProcessingError):  # aiohttp's words for a form it cannot parse
-        raise FormUnreadable(
-            f'The body is not a readable multipart form: send the file in a field named "{FILE_FIELD}"'
-        ) from None
-
-
-async def _read_form(
-    request: web.Request, limit: int, part_limit: Callable[[str | None, str], int] | None
-) -> Upload:
-    reader = await request.multipart()
+        reader = await request.multipart()
+    except (ValueError, AssertionError, HttpProcessingError):
+        # aiohttp asserts a boundary is there: a form without one is not a form.
+        raise UploadMissing("The form cannot be read (its Content-Type has no boundary)") from None
     seen = 0
     while True:
-        part = await reader.next()
+        try:
+            part = await reader.next()
+        except (ValueError, HttpProcessingError):
+            raise UploadMissing("The form cannot be read (its part headers are malformed)") from None
         if part is None:
             raise UploadMissing(
                 f'The form has no "{FILE_FIELD}" field: send the file in a field named "file"'
