@@ -35,6 +35,7 @@ __all__ = [
     "QUESTION_TYPES",
     "PAYLOAD_FIELDS",
     "QuestionType",
+    "answer_words",
     "decide",
     "describe_answer",
     "describe_right",
@@ -149,6 +150,11 @@ def is_judged(q: Question) -> bool:
 
 def describe_answer(q: Question, payload: Payload) -> str:
     return type_of(q).describe(q, payload)
+
+
+def answer_words(q: Question, payload: Payload) -> str:
+    """An answer as a person reads it in a report: ``Paris``, ``Atom > Cell``, ``95``."""
+    return type_of(q).words(q, payload)
 
 
 def describe_right(q: Question) -> str:

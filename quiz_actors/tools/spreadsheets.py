@@ -1,0 +1,158 @@
+"""A game report as files a teacher opens in a spreadsheet: CSV (every answer) and XLSX
+(ranking, questions, every answer).
+
+Names, answers and quiz text come from players and quiz authors, so no cell may
+become a formula: a player called ``=HYPERLINK("http://evil","click")`` must
+read as that text. In the XLSX every text cell is stored as a string (never a
+formula); in the CSV, which has no cell types, a text that a spreadsheet would
+start evaluating (``= + - @``, tab, carriage return) is prefixed with ``'``,
+as OWASP recommends. Numbers stay numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+ANSWER_COLUMNS = (
+    "rank",
+    "player",
+    "score",
+    "question",
+    "question text",
+    "type",
+    "answer",
+    "result",
+    "points",
+    "time s",
+)
+RANKING_COLUMNS = ("rank", "player", "score", "answered", "right")
+QUESTION_COLUMNS = (
+    "question",
+    "question text",
+    "type",
+    "right answer",
+    "players",
+    "answered",
+    "right",
+    "wrong",
+    "no answer",
+    "accuracy %",
+    "average time s",
+    "answers given",
+)
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")  # "-5" (a slider answer) is a number, not a formula
+MAX_SHEET_COLUMN_WIDTH = 60
+
+
+def defused(text: str) -> str:
+    """``text`` as a CSV cell no spreadsheet evaluates."""
+    if text.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _seconds(ms: int | None) -> float | None:
+    return None if ms is None else round(ms / 1000, 3)
+
+
+def answer_rows(report: dict[str, Any]) -> list[list[Any]]:
+    """One row per player per question asked, players in rank order (those who left last)."""
+    kinds = {q["index"]: q["question_type"] for q in report["questions"]}
+    return [
+        [
+            p["rank"],
+            p["name"],
+            p["score"],
+            a["number"],
+            a["text"],
+            kinds[a["question"]],
+            a["answer"],
+            a["result_words"],
+            a["points"],
+            _seconds(a["elapsed_ms"]),
+        ]
+        for p in report["players"]
+        for a in p["answers"]
+    ]
+
+
+def ranking_rows(report: dict[str, Any]) -> list[list[Any]]:
+    return [[r["rank"], r["name"], r["score"], r["answered"], r["right"]] for r in report["ranking"]]
+
+
+def question_rows(report: dict[str, Any]) -> list[list[Any]]:
+    return [
+        [
+            q["number"],
+            q["text"],
+            q["question_type"],
+            q["right_answer"],
+            q["players"],
+            q["answered"],
+            q["right"],
+            q["wrong"],
+            q["no_answer"],
+            None if q["accuracy"] is None else round(100 * q["accuracy"], 1),
+            _seconds(q["average_ms"]),
+            "; ".join(f"{a['answer']} ×{a['count']}" for a in q["answers"]),
+        ]
+        for q in report["questions"]
+    ]
+
+
+def report_csv(report: dict[str, Any]) -> str:
+    """Every answer (``ANSWER_COLUMNS``), with a header row."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(ANSWER_COLUMNS)
+    for row in answer_rows(report):
+        writer.writerow(["" if v is None else defused(v) if isinstance(v, str) else v for v in row])
+    return out.getvalue()
+
+
+def report_xlsx(report: dict[str, Any]) -> bytes:
+    """Three sheets: Ranking, Questions, Answers (the CSV's rows)."""
+    book = Workbook(write_only=False)
+    sheets = (
+        ("Ranking", RANKING_COLUMNS, ranking_rows(report)),
+        ("Questions", QUESTION_COLUMNS, question_rows(report)),
+        ("Answers", ANSWER_COLUMNS, answer_rows(report)),
+    )
+    for title, columns, rows in sheets:
+        _sheet(book, title, columns, rows)
+    book.remove(book.worksheets[0])  # the empty sheet every new workbook starts with
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _sheet(book: Workbook, title: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+    sheet = book.create_sheet(title)
+    sheet.append(list(columns))
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    widths = [len(c) for c in columns]
+    for r, row in enumerate(rows, start=2):
+        for c, value in enumerate(row, start=1):
+            cell = sheet.cell(row=r, column=c)
+            if isinstance(value, str):
+                # Assigning a str that starts with "=" makes openpyxl write a formula: set the
+                # value, then say it is a string, so it is stored as text whatever it holds.
+                cell.value = value
+                cell.data_type = "s"
+            else:
+                cell.value = value
+            widths[c - 1] = max(widths[c - 1], len(str(value)) if value is not None else 0)
+    for c, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(c)].width = min(MAX_SHEET_COLUMN_WIDTH, width + 2)
+    sheet.freeze_panes = "A2"
