@@ -129,8 +129,9 @@ def _question(room: Room, played: PlayedQuestion, rows: list[dict[str, Any]]) ->
 
 
 def _hardest(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The judged, closed questions fewest players got right (ties: the earlier first)."""
-    scored = [q for q in questions if q["accuracy"] is not None and not q["open"]]
+    """The judged, closed questions fewest players got right (ties: the earlier first);
+    one that everybody got right is not hard."""
+    scored = [q for q in questions if q["accuracy"] is not None and q["accuracy"] < 1 and not q["open"]]
     scored.sort(key=lambda q: (q["accuracy"], q["index"]))
     return [
         {"index": q["index"], "number": q["number"], "text": q["text"], "accuracy": q["accuracy"]}
