@@ -197,9 +197,13 @@ async def test_the_report_after_a_game_matches_the_scores_and_downloads(pages, l
     await screenshot(host, "results-past-games-1280x720")
     await games.first.get_by_role("button", name="Open report").click()
     await expect(host.locator("#game-report .report-ranking tbody tr")).to_have_count(2)
-    await expect(host.locator("#game-report .report-ranking tbody tr").first).to_contain_text(str(scores["Ann"]))
+    await expect(host.locator("#game-report .report-ranking tbody tr").first).to_contain_text(
+        str(scores["Ann"])
+    )
 
     # A phone's browser hosted nothing: its past games list is empty, not someone else's.
     await ann.goto(live_server.base_url + "/host/games")
-    await expect(ann.locator("#games-note")).to_have_text("This browser has not hosted a game on this server yet.")
+    await expect(ann.locator("#games-note")).to_have_text(
+        "This browser has not hosted a game on this server yet."
+    )
     assert pages.errors == []

@@ -119,7 +119,10 @@ async def test_the_host_gets_the_report_matching_the_game(connect, http, server,
     ]
     assert q1["reveal"]["distribution"] == [1, 1, 0, 0] and q1["reveal"]["correct"] == [1]
     assert (q2["right"], q2["no_answer"], q3["accuracy"]) == (1, 1, 1.0)
-    assert [(h["number"], h["accuracy"]) for h in report["hardest"]] == [(1, 0.5), (2, 0.5)]  # not Q3: all right
+    assert [(h["number"], h["accuracy"]) for h in report["hardest"]] == [
+        (1, 0.5),
+        (2, 0.5),
+    ]  # not Q3: all right
     eve_row = next(p for p in report["players"] if p["name"] == FORMULA_NAME)
     assert [(a["number"], a["answer"], a["result"], a["points"]) for a in eve_row["answers"]] == [
         (1, "a", "wrong", 0),
