@@ -30,7 +30,12 @@ def game_results(events: Iterable[Any]) -> dict[str, Any] | None:
     room = played.room
     rows = game_rows(played)
     ranks = {r["user_id"]: r for r in room.ranking()}
-    questions = [_question(room, q, [r for r in rows if r["question"] == q.index]) for q in played.questions]
+    by_question: dict[int, list[dict[str, Any]]] = {}
+    by_player: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        by_question.setdefault(row["question"], []).append(row)
+        by_player.setdefault(row["user_id"], []).append(row)
+    questions = [_question(room, q, by_question.get(q.index, [])) for q in played.questions]
     return {
         "room_id": str(room.id),
         "code": room.code,
@@ -43,10 +48,10 @@ def game_results(events: Iterable[Any]) -> dict[str, Any] | None:
         "ended_at_ms": room.ended_at,
         "question_count": room.question_count,
         "questions_played": len([q for q in questions if not q["open"]]),
-        "ranking": [_ranked(r, rows) for r in room.ranking()],
+        "ranking": [_ranked(r, by_player.get(r["user_id"], [])) for r in room.ranking()],
         "questions": questions,
         "hardest": _hardest(questions),
-        "players": _players(played, rows, ranks),
+        "players": _players(played, by_player, ranks),
     }
 
 
@@ -76,8 +81,7 @@ def _result(row: dict[str, Any]) -> str:
     return str(row["verdict"]) if row["answered"] else NO_ANSWER
 
 
-def _ranked(rank: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
-    mine = [r for r in rows if r["user_id"] == rank["user_id"]]
+def _ranked(rank: dict[str, Any], mine: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         **rank,
         "answered": sum(1 for r in mine if r["answered"]),
@@ -139,13 +143,17 @@ def _hardest(questions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def _players(played: PlayedGame, rows: list[dict[str, Any]], ranks: dict[str, Any]) -> list[dict[str, Any]]:
+def _players(
+    played: PlayedGame, by_player: dict[str, list[dict[str, Any]]], ranks: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Everyone who was asked a question: the ranked players in rank order, then those who left."""
     room = played.room
-    users = list(dict.fromkeys([*ranks, *sorted({r["user_id"] for r in rows} - set(ranks))]))
+    questions = {q.index: q for q in played.questions}
+    gone = sorted(set(by_player) - set(ranks), key=lambda u: (played.names.get(u, "").casefold(), u))
+    users = [*ranks, *gone]
     out = []
     for user in users:
-        mine = [r for r in rows if r["user_id"] == user]
+        mine = by_player.get(user, [])
         rank = ranks.get(user)
         status = "playing" if rank else ("removed" if user in room.kicked else "left")
         out.append(
@@ -155,15 +163,14 @@ def _players(played: PlayedGame, rows: list[dict[str, Any]], ranks: dict[str, An
                 "rank": rank["rank"] if rank else None,
                 "score": rank["score"] if rank else None,
                 "status": status,
-                "answers": [_answer(room, played, r) for r in mine],
+                "answers": [_answer(room, questions[r["question"]], r) for r in mine],
             }
         )
     return out
 
 
-def _answer(room: Room, played: PlayedGame, row: dict[str, Any]) -> dict[str, Any]:
+def _answer(room: Room, question: PlayedQuestion, row: dict[str, Any]) -> dict[str, Any]:
     q = room.question(row["question"])
-    question = next(p for p in played.questions if p.index == row["question"])
     given = question.answers.get(row["user_id"])
     result = _result(row)
     return {

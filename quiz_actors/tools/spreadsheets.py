@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
@@ -121,8 +122,12 @@ def report_csv(report: dict[str, Any]) -> str:
 
 
 def report_xlsx(report: dict[str, Any]) -> bytes:
-    """Three sheets: Ranking, Questions, Answers (the CSV's rows)."""
-    book = Workbook(write_only=False)
+    """Three sheets: Ranking, Questions, Answers (the CSV's rows).
+
+    Written in openpyxl's write-only mode: rows are streamed out as they are
+    appended, not kept as a cell object each (a 2,000-player game has 20,000 rows).
+    """
+    book = Workbook(write_only=True)
     sheets = (
         ("Ranking", RANKING_COLUMNS, ranking_rows(report)),
         ("Questions", QUESTION_COLUMNS, question_rows(report)),
@@ -130,7 +135,6 @@ def report_xlsx(report: dict[str, Any]) -> bytes:
     )
     for title, columns, rows in sheets:
         _sheet(book, title, columns, rows)
-    book.remove(book.worksheets[0])  # the empty sheet every new workbook starts with
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -138,21 +142,26 @@ def report_xlsx(report: dict[str, Any]) -> bytes:
 
 def _sheet(book: Workbook, title: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
     sheet = book.create_sheet(title)
-    sheet.append(list(columns))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
     widths = [len(c) for c in columns]
-    for r, row in enumerate(rows, start=2):
-        for c, value in enumerate(row, start=1):
-            cell = sheet.cell(row=r, column=c)
-            if isinstance(value, str):
-                # Assigning a str that starts with "=" makes openpyxl write a formula: set the
-                # value, then say it is a string, so it is stored as text whatever it holds.
-                cell.value = value
-                cell.data_type = "s"
-            else:
-                cell.value = value
-            widths[c - 1] = max(widths[c - 1], len(str(value)) if value is not None else 0)
-    for c, width in enumerate(widths, start=1):
+    for row in rows:
+        for c, value in enumerate(row):
+            widths[c] = max(widths[c], len(str(value)) if value is not None else 0)
+    for c, width in enumerate(widths, start=1):  # before the first row: write-only sheets need it so
         sheet.column_dimensions[get_column_letter(c)].width = min(MAX_SHEET_COLUMN_WIDTH, width + 2)
     sheet.freeze_panes = "A2"
+    header = []
+    for name in columns:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = Font(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    for row in rows:
+        sheet.append([_text_cell(sheet, v) if isinstance(v, str) else v for v in row])
+
+
+def _text_cell(sheet: Any, text: str) -> Any:
+    # A str that starts with "=" would be written as a formula: say it is a string,
+    # so it is stored as text whatever it holds.
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    return cell
