@@ -207,3 +207,72 @@ async def test_the_report_after_a_game_matches_the_scores_and_downloads(pages, l
         "This browser has not hosted a game on this server yet."
     )
     assert pages.errors == []
+
+
+async def test_the_admin_key_lists_every_hosts_games(browser_admin_server, http):
+    server = browser_admin_server
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    from tests.client import QuizClient
+
+    # Another host's room, opened over the socket.
+    other = await QuizClient(http, server.ws_url).connect()
+    await other.hello()
+    quizzes = await (await http.get(server.base_url + "/api/quizzes")).json()
+    created = await other.request(
+        {
+            "type": "create_room",
+            "quiz_id": quizzes["quizzes"][0]["quiz_id"],
+            "name": "Mr Other",
+            "admin_key": "k3y",
+        },
+        "room_created",
+    )
+    assert created["type"] == "room_created", created
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = Pages(chromium, server.base_url)
+        try:
+            host = await pages.open("/host", LAPTOP, "host")
+            await host.locator("#admin-key").evaluate("(input) => input.closest('details').open = true")
+            await host.fill("#admin-key", "k3y")
+            await host.fill("#host-name", "Ms Host")
+            await host.click("#create-button")
+            await expect(host.locator("#room-code")).to_be_visible()
+            code = await host.locator("#room-code").get_attribute("data-code")
+
+            await host.goto(server.base_url + "/host/games")
+            await expect(host.locator("#games li")).to_have_count(1)  # this browser's game only
+            await expect(host.locator("#games li").first).to_contain_text(f"room {code}")
+            await expect(host.locator("#games li").first).to_contain_text("not started")
+            await host.locator("#admin summary").click()
+            await host.fill("#admin-key", "wrong")
+            await host.locator("#admin-form button").click()
+            await expect(host.locator("#games-note")).to_contain_text("The admin key was not accepted")
+            await host.fill("#admin-key", "k3y")
+            await host.locator("#admin-form button").click()
+            await expect(host.locator("#games li")).to_have_count(2)
+            await expect(host.locator("#games-note")).to_have_text(
+                "2 games: every host's games on this server, newest first."
+            )
+            await expect(host.locator("#games li").first).to_contain_text(f"room {code} · Ms Host")
+            await expect(host.locator("#games li").nth(1)).to_contain_text(
+                f"room {created['code']} · Mr Other"
+            )
+            # The admin opens the other host's report (nobody played it yet).
+            await host.locator("#games li").nth(1).get_by_role("button", name="Open report").click()
+            await expect(host.locator("#game-report .report")).to_contain_text("Nobody played.")
+            assert pages.errors == []
+        finally:
+            await pages.close()
+            await chromium.close()
+            await other.close()
+
+
+@pytest.fixture
+async def browser_admin_server(tmp_path):
+    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", admin_key="k3y")
+    running = await RunningServer(settings, SystemClock()).start()
+    yield running
+    await running.stop()
