@@ -10,10 +10,12 @@ One lock: a catch-up and the queries after it see one position of the log.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quiz_actors.domain.room import Room
-from quiz_actors.tools.audit_model import AuditLog, AuditRow, EventFilter, RoomRef
+
+if TYPE_CHECKING:  # imported on first use: the read model's machinery is heavy for a server start
+    from quiz_actors.tools.audit_model import AuditLog, AuditRow, RoomRef
 
 MAX_LISTED = 200  # newest games listed at most
 # What a game's list entry needs besides its RoomCreated row.
@@ -33,12 +35,16 @@ class PastGames:
 
     def _caught_up(self) -> AuditLog:
         if self._log is None:
+            from quiz_actors.tools.audit_model import AuditLog
+
             self._log = AuditLog(self._url)
         self._log.catch_up()
         return self._log
 
     def listed(self, host_id: str | None) -> list[dict[str, Any]]:
         """The newest games hosted by ``host_id`` (every host's when None), newest first."""
+        from quiz_actors.tools.audit_model import EventFilter
+
         with self._lock:
             log = self._caught_up()
             created = log.events(

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventstore.replay import replay
 from quiz_actors.domain.questions import describe_answer, public_view, type_of
 from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
-from quiz_actors.tools.audit_model import AuditRow
 from quiz_actors.tools.room_events import user_of
+
+if TYPE_CHECKING:  # the server imports this module for its reports; the audit model only when used
+    from quiz_actors.tools.audit_model import AuditRow
 
 GAME_COLUMNS = (
     "room_id",

@@ -15,12 +15,10 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
+if TYPE_CHECKING:  # openpyxl is imported when a workbook is made, not when the server starts
+    from openpyxl import Workbook
 
 ANSWER_COLUMNS = (
     "rank",
@@ -127,6 +125,8 @@ def report_xlsx(report: dict[str, Any]) -> bytes:
     Written in openpyxl's write-only mode: rows are streamed out as they are
     appended, not kept as a cell object each (a 2,000-player game has 20,000 rows).
     """
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     sheets = (
         ("Ranking", RANKING_COLUMNS, ranking_rows(report)),
@@ -141,6 +141,10 @@ def report_xlsx(report: dict[str, Any]) -> bytes:
 
 
 def _sheet(book: Workbook, title: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
     sheet = book.create_sheet(title)
     widths = [len(c) for c in columns]
     for row in rows:
@@ -160,6 +164,8 @@ def _sheet(book: Workbook, title: str, columns: Sequence[str], rows: list[list[A
 
 
 def _text_cell(sheet: Any, text: str) -> Any:
+    from openpyxl.cell import WriteOnlyCell
+
     # A str that starts with "=" would be written as a formula: say it is a string,
     # so it is stored as text whatever it holds.
     cell = WriteOnlyCell(sheet, value=text)
