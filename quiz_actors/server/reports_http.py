@@ -27,6 +27,7 @@ from aiohttp import web
 
 from eventstore.replay import ReplayError, read_events
 from quiz_actors.domain.room import Room
+from quiz_actors.server.http_json import error_reply
 from quiz_actors.server.keys import PAST_GAMES, SYSTEM
 from quiz_actors.system import started
 from quiz_actors.tools.game_results import game_results, player_results
@@ -49,11 +50,10 @@ class Refused(Exception):
         self.message = message
 
     def response(self) -> web.Response:
-        body = {"error": {"code": self.code, "message": self.message, "details": []}}
         headers = {**PRIVATE}
         if self.status == 401:
             headers["WWW-Authenticate"] = 'Bearer realm="quiz reports"'
-        return web.json_response(body, status=self.status, headers=headers)
+        return error_reply(self.status, self.code, self.message, headers=headers)
 
 
 @dataclass(frozen=True)
