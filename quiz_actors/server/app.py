@@ -12,15 +12,34 @@ from aiohttp.typedefs import Middleware
 from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
-from quiz_actors.server import http_api, interchange_http, media_http, openapi, ops_http, pages, quiz_http
+from quiz_actors.server import (
+    http_api,
+    interchange_http,
+    media_http,
+    openapi,
+    ops_http,
+    pages,
+    quiz_http,
+    reports_http,
+)
 from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.forwarded import trusted_proxy_middleware
 from quiz_actors.server.http_json import json_errors_under_api
-from quiz_actors.server.keys import ACCEPTED, CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
+from quiz_actors.server.keys import (
+    ACCEPTED,
+    CONNECTIONS,
+    DRAIN,
+    LOOP_POST,
+    PAST_GAMES,
+    SESSIONS,
+    SOCKETS,
+    SYSTEM,
+)
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
+from quiz_actors.server.past_games import PastGames
 from quiz_actors.settings import Settings
 from quiz_actors.system import QuizSystem
 
@@ -40,6 +59,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[CONNECTIONS] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app[ACCEPTED] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app[DRAIN] = Drain()
+    app[PAST_GAMES] = PastGames(settings.store)
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)
@@ -49,6 +69,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_routes(http_api.routes)
     app.router.add_routes(quiz_http.routes)
     app.router.add_routes(media_http.routes)
+    app.router.add_routes(reports_http.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(ops_http.routes)
     app.router.add_routes(pages.routes)
@@ -70,6 +91,7 @@ async def _run_system(app: web.Application) -> AsyncIterator[None]:
     for task in watchdogs:
         task.cancel()
     app[DRAIN].end()
+    await loop.run_in_executor(None, app[PAST_GAMES].close)
     await loop.run_in_executor(None, system.stop)
 
 

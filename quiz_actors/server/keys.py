@@ -9,6 +9,7 @@ from aiohttp import web
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
+from quiz_actors.server.past_games import PastGames
 from quiz_actors.server.session import SocketSession
 from quiz_actors.system import QuizSystem
 
@@ -19,3 +20,4 @@ ACCEPTED = web.AppKey("accepted", ConnectionCounter)  # every connection from ac
 LOOP_POST = web.AppKey("loop_post", LoopPost)
 SESSIONS: web.AppKey[weakref.WeakSet[SocketSession]] = web.AppKey("sessions")
 DRAIN = web.AppKey("drain", Drain)
+PAST_GAMES = web.AppKey("past_games", PastGames)  # the audit read model, for the games list

@@ -416,6 +416,150 @@ QUIZ_PATHS: dict[str, Any] = {
     },
 }
 
+# ------------------------------------------------------------------ game reports (reports_http.py)
+
+ROOM = {
+    "name": "room",
+    "in": "path",
+    "required": True,
+    "description": "The room's id, or its 6-digit code (the newest room with it that you may see)",
+    "schema": {"type": "string", "minLength": 1},
+}
+# The room's host proves itself with the session token from the socket's `welcome`; the admin with the key.
+HOST_OR_ADMIN: list[dict[str, list[str]]] = [{"session": []}, {"adminKey": []}]
+REFUSED = {
+    "401": {
+        **error("`unauthorized`: no session token or admin key, or one the server does not accept"),
+        "headers": {"WWW-Authenticate": {"schema": {"type": "string"}}},
+    },
+    "403": error("`forbidden`: a valid user who is not this game's host (or, for results, not a player)"),
+    "404": error("`game_not_found`: no game has this id or code"),
+    "400": error("`bad_request`: neither a room id nor a 6-digit code"),
+}
+LOOSE_OBJECT = {"type": "object"}
+GAME_SCHEMAS: dict[str, Any] = {
+    "GameList": {
+        "type": "object",
+        "properties": {
+            "games": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "room_id": {"type": "string", "format": "uuid"},
+                        "code": {"type": "string", "pattern": "^[0-9]{6}$"},
+                        "title": {"type": "string"},
+                        "host_name": {"type": ["string", "null"]},
+                        "created_at_ms": {"type": "integer"},
+                        "started": {"type": "boolean"},
+                        "ended_at_ms": {"type": ["integer", "null"]},
+                        "closed": {"type": "boolean"},
+                        "players": {"type": "integer", "minimum": 0},
+                    },
+                    "required": ["room_id", "code", "title", "created_at_ms", "started", "closed", "players"],
+                },
+            },
+            "all_hosts": {"type": "boolean", "description": "true for the admin: every host's games"},
+        },
+        "required": ["games", "all_hosts"],
+    },
+    "GameReport": {
+        "type": "object",
+        "description": 'docs/protocol.md, "Game reports", says every field',
+        "properties": {
+            "room_id": {"type": "string", "format": "uuid"},
+            "code": {"type": "string"},
+            "title": {"type": "string"},
+            "finished": {"type": "boolean"},
+            "ranking": {"type": "array", "items": LOOSE_OBJECT},
+            "questions": {"type": "array", "items": LOOSE_OBJECT},
+            "hardest": {"type": "array", "items": LOOSE_OBJECT},
+            "players": {"type": "array", "items": LOOSE_OBJECT},
+        },
+        "required": ["room_id", "code", "title", "finished", "ranking", "questions", "hardest", "players"],
+    },
+    "PlayerResults": {
+        "type": "object",
+        "properties": {
+            "room_id": {"type": "string", "format": "uuid"},
+            "name": {"type": "string"},
+            "rank": {"type": ["integer", "null"]},
+            "score": {"type": ["integer", "null"]},
+            "answers": {"type": "array", "items": LOOSE_OBJECT},
+        },
+        "required": ["room_id", "name", "rank", "score", "answers"],
+    },
+}
+
+
+def _game_file(media_type: str, what: str) -> dict[str, Any]:
+    return {
+        "description": f"{what} (Content-Disposition: attachment)",
+        "content": {media_type: {"schema": {"type": "string"}}},
+    }
+
+
+GAME_PATHS: dict[str, Any] = {
+    "/api/games": {
+        "get": {
+            "operationId": "listGames",
+            "tags": ["game reports"],
+            "summary": "Past games: the ones this user hosted, newest first (the admin: every host's)",
+            "security": HOST_OR_ADMIN,
+            "responses": {"200": json_body(ref("GameList"), "At most 200 games"), "401": REFUSED["401"]},
+        }
+    },
+    "/api/games/{room}/report": {
+        "parameters": [ROOM],
+        "get": {
+            "operationId": "gameReport",
+            "tags": ["game reports"],
+            "summary": "A game's report: ranking, each question, hardest questions, each player's answers",
+            "security": HOST_OR_ADMIN,
+            "responses": {"200": json_body(ref("GameReport"), "The report"), **REFUSED},
+        },
+    },
+    "/api/games/{room}/report.csv": {
+        "parameters": [ROOM],
+        "get": {
+            "operationId": "gameReportCsv",
+            "tags": ["game reports"],
+            "summary": "Every answer of a game, one row per player per question",
+            "security": HOST_OR_ADMIN,
+            "responses": {"200": _game_file(CSV, "UTF-8 CSV with a byte-order mark"), **REFUSED},
+        },
+    },
+    "/api/games/{room}/report.xlsx": {
+        "parameters": [ROOM],
+        "get": {
+            "operationId": "gameReportXlsx",
+            "tags": ["game reports"],
+            "summary": "The report as a workbook: Ranking, Questions, Answers",
+            "security": HOST_OR_ADMIN,
+            "responses": {"200": _game_file(XLSX, "The workbook"), **REFUSED},
+        },
+    },
+    "/api/games/{room}/results/me": {
+        "parameters": [ROOM],
+        "get": {
+            "operationId": "myResults",
+            "tags": ["game reports"],
+            "summary": "A player's own answers, once the game has ended",
+            "security": [{"session": []}],
+            "responses": {
+                "200": json_body(ref("PlayerResults"), "This player's answers to the questions that closed"),
+                **REFUSED,
+                "400": error(
+                    "`bad_request`: neither a room id nor a code, or the admin key (results are a "
+                    "player's own)"
+                ),
+                "409": error("`game_not_finished`: the game is still going"),
+            },
+        },
+    },
+}
+
+
 OTHER_PATHS: dict[str, Any] = {
     "/api/openapi.json": {
         "get": {
@@ -449,16 +593,21 @@ SPEC: dict[str, Any] = {
         "docs/api.md explains it all with curl examples.",
         "license": {"name": "MIT", "identifier": "MIT"},
     },
-    "paths": {**QUIZ_PATHS, **media_openapi.PATHS, **OTHER_PATHS},
+    "paths": {**QUIZ_PATHS, **media_openapi.PATHS, **GAME_PATHS, **OTHER_PATHS},
     "components": {
-        "schemas": {**SCHEMAS, **media_openapi.SCHEMAS},
+        "schemas": {**SCHEMAS, **media_openapi.SCHEMAS, **GAME_SCHEMAS},
         "responses": RESPONSES,
         "securitySchemes": {
             "adminKey": {
                 "type": "http",
                 "scheme": "bearer",
                 "description": "The server's --admin-key (needed only when the server has one)",
-            }
+            },
+            "session": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "A session token from the WebSocket's `welcome` (reports: the host)",
+            },
         },
     },
 }

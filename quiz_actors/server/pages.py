@@ -1,8 +1,9 @@
 """The web client: the player page at ``/``, the host page at ``/host``, their files at ``/static/``.
 
 Everything is plain files shipped inside the package (``static/``): no build
-step, no CDN. The pages talk to the server only through ``/ws`` and
-``/api/quizzes``, like any other client (docs/web-client.md).
+step, no CDN. The pages talk to the server only through ``/ws``,
+``/api/quizzes`` and ``/api/games``, like any other client (docs/web-client.md).
+``/host/games`` lists the games this browser hosted, with their reports.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ async def player_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/host")
 async def host_page(request: web.Request) -> web.StreamResponse:
     return _file("host.html")
+
+
+@routes.get("/host/games")
+async def past_games_page(request: web.Request) -> web.StreamResponse:
+    return _file("games.html")
 
 
 @routes.get("/static/{name}")

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventstore.replay import replay
 from quiz_actors.domain.questions import describe_answer, public_view, type_of
 from quiz_actors.domain.room import CLOSED, ENDED, QUESTION, Room
-from quiz_actors.tools.audit_model import AuditRow
 from quiz_actors.tools.room_events import user_of
+
+if TYPE_CHECKING:  # the server imports this module for its reports; the audit model only when used
+    from quiz_actors.tools.audit_model import AuditRow
 
 GAME_COLUMNS = (
     "room_id",
@@ -55,21 +57,30 @@ HISTORY_COLUMNS = (
 
 
 @dataclass(frozen=True)
-class _Question:
+class PlayedQuestion:
     index: int
     answers: dict[str, dict[str, Any]]
     players: set[str]  # members who were players when it closed; none while it is open
+    reveal: dict[str, Any] | None  # the room's result at its close (None while it is open)
 
 
-def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One row per player per question, and the final ranks, from replaying the room's events.
+@dataclass(frozen=True)
+class PlayedGame:
+    """A room replayed to its last event: the room, everyone's last name there, each question played."""
 
-    A question's rows are every player at its close and anyone who answered it
-    (a player who answered and then left has a row, without a score from it).
+    room: Room
+    names: dict[str, str]
+    questions: list[PlayedQuestion]
+
+
+def play_back(events: Iterable[Any]) -> PlayedGame | None:
+    """Replay a room's events, keeping what each question's close left (None: no events).
+
+    A question still open at the end is the last entry, with no players and no reveal.
     """
     room: Room | None = None
     names: dict[str, str] = {}  # everyone who was ever a member, by the name they had last
-    questions: list[_Question] = []
+    questions: list[PlayedQuestion] = []
     for step in replay(events):
         room, event = step.aggregate, step.event
         user = user_of(event)
@@ -78,16 +89,38 @@ def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[
         if isinstance(event, Room.QuestionClosed):
             assert room.current is not None and room.last_result is not None
             questions.append(
-                _Question(event.index, dict(room.current["answers"]), set(room.last_result["results"]))
+                PlayedQuestion(
+                    event.index,
+                    dict(room.current["answers"]),
+                    set(room.last_result["results"]),
+                    dict(room.last_result),
+                )
             )
     if room is None:
-        return [], []
+        return None
     if room.phase == QUESTION and room.current is not None:
-        questions.append(_Question(room.current["index"], dict(room.current["answers"]), set()))
-    ranking = room.ranking()
-    ranks = {r["user_id"]: r for r in ranking}
+        questions.append(PlayedQuestion(room.current["index"], dict(room.current["answers"]), set(), None))
+    return PlayedGame(room, names, questions)
+
+
+def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """One row per player per question, and the final ranks, from replaying the room's events.
+
+    A question's rows are every player at its close and anyone who answered it
+    (a player who answered and then left has a row, without a score from it).
+    """
+    played = play_back(events)
+    if played is None:
+        return [], []
+    return game_rows(played), played.room.ranking()
+
+
+def game_rows(played: PlayedGame) -> list[dict[str, Any]]:
+    """``game_report``'s rows for a room already replayed."""
+    room, names = played.room, played.names
+    ranks = {r["user_id"]: r for r in room.ranking()}
     out = []
-    for q in questions:
+    for q in played.questions:
         text = room.question(q.index)
         choices = public_view(text)["choices"]  # true_false's are "True" and "False"
         for user in sorted(q.players | set(q.answers), key=lambda u: (names.get(u, "").casefold(), u)):
@@ -114,7 +147,7 @@ def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[
                     "quiz_revision": room.quiz_revision,  # which revision of the quiz was played
                 }
             )
-    return out, ranking
+    return out
 
 
 def by_type(game: list[dict[str, Any]]) -> list[dict[str, Any]]:

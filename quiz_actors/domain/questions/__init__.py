@@ -37,6 +37,7 @@ __all__ = [
     "PAYLOAD_FIELDS",
     "Problem",
     "QuestionType",
+    "answer_words",
     "decide",
     "describe_answer",
     "describe_right",
@@ -210,6 +211,11 @@ def is_judged(q: Question) -> bool:
 
 def describe_answer(q: Question, payload: Payload) -> str:
     return type_of(q).describe(q, payload)
+
+
+def answer_words(q: Question, payload: Payload) -> str:
+    """An answer as a person reads it in a report: ``Paris``, ``Atom > Cell``, ``95``."""
+    return type_of(q).words(q, payload)
 
 
 def describe_right(q: Question) -> str:

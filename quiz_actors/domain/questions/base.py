@@ -210,3 +210,8 @@ class QuestionType(ABC):
     @abstractmethod
     def describe_right(self, q: Question) -> str:
         """The right answer in words (empty for a poll)."""
+
+    def words(self, q: Question, payload: Payload) -> str:
+        """An answer as a person reads it in a report (``Paris``): ``describe`` without the
+        indexes and quotes the tools keep to be exact."""
+        return self.describe(q, payload)

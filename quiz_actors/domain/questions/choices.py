@@ -89,6 +89,9 @@ class Choice(_ChoicesWithRightOnes):
     def describe(self, q: Question, payload: Payload) -> str:
         return f"{payload['choice']} {_quoted(q, [payload['choice']])}"
 
+    def words(self, q: Question, payload: Payload) -> str:
+        return str(q["choices"][payload["choice"]])
+
 
 class Multi(_ChoicesWithRightOnes):
     """Tick any of 2–6 choices, then submit; right when the set is exactly ``correct``."""
@@ -120,6 +123,9 @@ class Multi(_ChoicesWithRightOnes):
     def describe(self, q: Question, payload: Payload) -> str:
         ticked = sorted(payload["choices"])
         return f"{ticked} {_quoted(q, ticked)}"
+
+    def words(self, q: Question, payload: Payload) -> str:
+        return ", ".join(q["choices"][i] for i in sorted(payload["choices"]))
 
 
 class TrueFalse(QuestionType):
@@ -190,6 +196,9 @@ class Poll(QuestionType):
 
     def describe(self, q: Question, payload: Payload) -> str:
         return f"{payload['choice']} {_quoted(q, [payload['choice']])}"
+
+    def words(self, q: Question, payload: Payload) -> str:
+        return str(q["choices"][payload["choice"]])
 
     def describe_right(self, q: Question) -> str:
         return ""

@@ -114,3 +114,7 @@ class Order(QuestionType):
 
     def describe_right(self, q: Question) -> str:
         return " > ".join(f'"{item}"' for item in q["items"])
+
+    def words(self, q: Question, payload: Payload) -> str:
+        shown = shown_order(q["items"])
+        return " > ".join(q["items"][shown[i]] for i in payload["order"])

@@ -105,6 +105,9 @@ class TypeAnswer(QuestionType):
     def describe_right(self, q: Question) -> str:
         return " or ".join(f'"{a}"' for a in q["accepted"])
 
+    def words(self, q: Question, payload: Payload) -> str:
+        return str(payload["text"]).strip()
+
     @staticmethod
     def _key(q: Question, text: str) -> str:
         return normalise_text(text, ignore_accents=q.get("ignore_accents", False))

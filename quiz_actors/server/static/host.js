@@ -7,6 +7,7 @@
 
 import { Connection, Store } from "./connection.js";
 import { hostQuestion, hostReveal, revealOf, typeOf } from "./questions.js";
+import { showReport } from "./report.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
@@ -16,6 +17,8 @@ const store = new Store("host");
 const members = new Members();
 const game = {
   code: store.get("code"),
+  roomId: null, // the room's id, which names its report
+  reportShown: null, // the room id whose report the podium screen shows
   name: store.get("name") || "",
   title: "",
   phase: null,
@@ -183,6 +186,9 @@ function showSetup(error) {
 function forgetRoom() {
   store.remove("code");
   game.code = null;
+  game.roomId = null;
+  game.reportShown = null;
+  $("#e-report").replaceChildren();
   game.phase = null;
   game.question = null;
   game.progress = null;
@@ -217,6 +223,7 @@ function onMessage(m) {
   switch (m.type) {
     case "room_created":
       game.code = m.code;
+      game.roomId = m.room_id;
       store.set("code", m.code);
       store.set("name", game.name);
       return;
@@ -280,6 +287,7 @@ function applyState(m) {
     return showSetup("That room belongs to another host.");
   }
   game.code = room.code;
+  game.roomId = room.room_id;
   store.set("code", room.code);
   game.title = room.title || "";
   game.locked = room.locked;
@@ -429,6 +437,11 @@ function renderEnded() {
   );
   if (!podium.length) $("#podium").append(el("li", {}, "Nobody played."));
   showScreen("screen-ended");
+  // The report below the podium, fetched once per game with this page's host session.
+  if (game.roomId && game.reportShown !== game.roomId) {
+    game.reportShown = game.roomId;
+    showReport($("#e-report"), game.roomId, store.get("token"));
+  }
 }
 
 init();

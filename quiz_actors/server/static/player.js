@@ -14,6 +14,7 @@
 
 import { Connection, Store } from "./connection.js";
 import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
+import { showMyResults } from "./report.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
@@ -23,6 +24,8 @@ const store = new Store("player");
 const members = new Members();
 const game = {
   code: store.get("code"), // the room we are in, or are getting back into
+  roomId: null, // its id, which names our results at the end
+  resultsShown: null, // the room id whose results the end screen shows
   name: store.get("name") || "",
   userId: null,
   title: "",
@@ -133,6 +136,9 @@ function renderJoinButton() {
 function forgetRoom() {
   store.remove("code");
   game.code = null;
+  game.roomId = null;
+  game.resultsShown = null;
+  $("#e-mine").replaceChildren();
   game.phase = null;
   game.question = null;
   game.answer = null;
@@ -226,6 +232,7 @@ function onMessage(m) {
 function applyState(m) {
   const room = m.room;
   game.code = room.code;
+  game.roomId = room.room_id;
   game.title = room.title || "";
   store.set("code", room.code);
   store.set("name", game.name);
@@ -440,6 +447,11 @@ function renderEnded() {
         el("span", { class: "points" }, String(s.score)))),
   );
   showScreen("screen-ended");
+  // Our own answers under the podium, fetched once per game with this phone's session.
+  if (game.roomId && game.resultsShown !== game.roomId) {
+    game.resultsShown = game.roomId;
+    showMyResults($("#e-mine"), game.roomId, store.get("token"));
+  }
 }
 
 init();
