@@ -9,10 +9,13 @@ from collections.abc import Callable
 from importlib import resources
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from eventstore import EventStore
 from quiz_actors.domain.quiz import CATALOG_ID, Quiz, QuizCatalog, summary, validate_quiz_document
 
 SAMPLES_PACKAGE = "quiz_actors.samples"
+CATALOG_ATTEMPTS = 10  # saves of the catalog racing another process's (cluster mode)
 
 
 def sample_quiz_id(file_name: str) -> str:
@@ -29,13 +32,22 @@ class QuizLibrary:
     def upload(self, document: object, quiz_id: str | None = None) -> dict[str, Any]:
         """Validate and store a quiz; raises QuizInvalid with every problem found."""
         quiz_doc = validate_quiz_document(document)
-        quiz = Quiz(quiz_id=quiz_id or str(uuid.uuid4()), document=quiz_doc, uploaded_at=self.clock_ms())
+        quiz_id = quiz_id or str(uuid.uuid4())
         with self._catalog_lock:
-            catalog = self._catalog()
-            version = catalog.version
-            entry = summary(quiz.id, quiz_doc)
-            catalog.list_quiz(**entry)
-            self.store.save(quiz, catalog)
+            for attempt in range(1, CATALOG_ATTEMPTS + 1):
+                quiz = Quiz(quiz_id=quiz_id, document=quiz_doc, uploaded_at=self.clock_ms())
+                catalog = self._catalog()
+                version = catalog.version
+                entry = summary(quiz.id, quiz_doc)
+                catalog.list_quiz(**entry)
+                try:
+                    self.store.save(quiz, catalog)
+                    break
+                except IntegrityError:
+                    # Another process on the same store (a cluster's node) saved the catalog
+                    # first, or this very quiz (a sample seeded by two starting nodes).
+                    if attempt == CATALOG_ATTEMPTS or self.store.load(quiz.id) is not None:
+                        raise
             self.store.snapshot_if_due(catalog, version)
         return entry
 
@@ -51,7 +63,12 @@ class QuizLibrary:
                 continue
             quiz_id = sample_quiz_id(item.name)
             if quiz_id not in listed:
-                self.upload(json.loads(item.read_text(encoding="utf-8")), quiz_id=quiz_id)
+                try:
+                    self.upload(json.loads(item.read_text(encoding="utf-8")), quiz_id=quiz_id)
+                except IntegrityError:
+                    if self.store.load(uuid.UUID(quiz_id)) is None:
+                        raise
+                    # another node starting at the same moment stored this sample first
 
     def _catalog(self) -> QuizCatalog:
         catalog = self.store.load(CATALOG_ID)

@@ -106,6 +106,7 @@ class JoinRoom:
     code: str
     name: str
     ref: Any
+    hint: str | None = None  # cluster mode: the node the socket was sent to (``/ws?node=``)
 
 
 # ---------------------------------------------------------------- hub/connection -> room
@@ -194,3 +195,29 @@ class SweepDue:
 class RoomWasClosed:
     room_id: str
     code: str
+
+
+# ---------------------------------------------------------------- cluster mode (docs/cluster.md)
+
+
+@dataclass(frozen=True)
+class RetryJoin:
+    """A join the hub put off: until the directory is read again (a code this node did
+    not know), or until a dead owner's lease expires. ``arrived``: time.monotonic()."""
+
+    join: JoinRoom
+    arrived: float
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    """This node no longer holds (or can no longer vouch for) the room's lease."""
+
+    room_id: str
+
+
+@dataclass(frozen=True)
+class StopServing:
+    """The room's lease is lost: close its sockets with 1012 and stop, without another save."""
+
+    reason: str

@@ -81,7 +81,8 @@ async def _serve(
         transport=request.transport,
         post=request.app[LOOP_POST],
     )
-    connection = system.start_connection(session)
+    # Cluster mode: the node a redirect sent this socket to (HAProxy routes by it).
+    connection = system.start_connection(session, request.query.get("node") if settings.cluster else None)
     request.app[SESSIONS].add(session)
     writer = asyncio.create_task(session.run_writer())
     hello_deadline = loop.call_later(settings.hello_timeout_s, session.close_if_not_authenticated)

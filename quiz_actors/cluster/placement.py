@@ -1,0 +1,92 @@
+"""What a node does with a join for a room it does not have in memory.
+
+* Nobody holds the room's lease (new node, expired, released), or this node
+  does (restarted under the same name): take it, and serve the room here.
+* Another node holds it: answer ``redirect`` to that node, through the same
+  entry point with a node hint (``/ws?room=CODE&node=NODE``) that HAProxy honours.
+* Another node holds it, and the socket came with a hint naming that very node:
+  HAProxy did not honour the hint, so that node is down. Redirecting would send
+  the client round in a loop; instead the join waits here until the dead
+  owner's lease expires, and this node takes the room over.
+
+Also here: the refresh of the room directory after a lookup miss, coalesced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable
+
+# A lookup miss reads the directory again at most this often, however many codes are guessed.
+DIRECTORY_REFRESH_INTERVAL_S = 0.2
+# While an owner's lease runs out, a waiting join looks again this often at most.
+LEASE_POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class Serve:
+    epoch: int
+
+
+@dataclass(frozen=True)
+class Redirect:
+    node: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    seconds: float
+
+
+Decision = Serve | Redirect | Wait
+
+
+class Placement:
+    def __init__(self, node: str, leases: LeaseTable, keeper: LeaseKeeper):
+        self.node = node
+        self.leases = leases
+        self.keeper = keeper
+
+    def route(self, room_id: str, hint: str | None) -> Decision:
+        owner = self.leases.owner(room_id)
+        if owner is None or owner.node == self.node:
+            epoch = self.keeper.acquire(room_id)
+            if epoch is not None:
+                return Serve(epoch)
+            owner = self.leases.owner(room_id)  # another node took it just now
+            if owner is None:
+                return Wait(0.0)
+        if hint == owner.node:
+            return Wait(min(LEASE_POLL_S, max(0.0, owner.seconds_left) + 0.02))
+        return Redirect(owner.node)
+
+
+def redirect_url(code: str, node: str) -> str:
+    """Where a client sent away reconnects: the same entry point, with the room and a node hint."""
+    return "/ws?" + urlencode({"room": code, "node": node})
+
+
+class DirectoryRefresh:
+    """When a code this node does not know may read the directory again.
+
+    Another node may have created the room since this node last read the
+    directory, so a miss reads it again; but at most once per
+    ``DIRECTORY_REFRESH_INTERVAL_S``: misses in between wait for that one read,
+    so guessing codes costs the store a read or five a second, not one a guess.
+    """
+
+    def __init__(self) -> None:
+        self.last = float("-inf")  # time.monotonic() of the last read
+
+    def decide(self, arrived: float, now: float) -> float | None:
+        """None: the miss is final (the directory was read since the join arrived);
+        0: read it now (then call ``done``); else: seconds to wait for the next read."""
+        if self.last >= arrived:
+            return None
+        wait = self.last + DIRECTORY_REFRESH_INTERVAL_S - now
+        return 0.0 if wait <= 0 else wait
+
+    def done(self, now: float) -> None:
+        self.last = now
