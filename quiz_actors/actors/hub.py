@@ -121,7 +121,12 @@ class HubActor(pykka.ThreadingActor):
             directory = self.store.load(DIRECTORY_ID)
             if directory is None:
                 directory = RoomDirectory()
-                self.store.save(directory)
+                try:
+                    self.store.save(directory)
+                except IntegrityError:
+                    # Another process on the same store (a node starting at the same
+                    # moment) opened the directory first: there is only ever one.
+                    directory = self.store.load(DIRECTORY_ID)
         except Exception as e:
             raise StoreUnavailable() from e
         if not isinstance(directory, RoomDirectory):

@@ -1,0 +1,177 @@
+"""Three real quiz-server processes in cluster mode on one PostgreSQL schema, and HAProxy
+in front of them built from contrib/haproxy.cfg: loopback only, free ports, bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.client import QuizClient
+from tests.conftest import POSTGRES_REQUIRED, POSTGRES_URL, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NODES = ("node1", "node2", "node3")
+LEASE_TTL_S, LEASE_RENEW_S = 2.0, 0.5  # short, so that failover tests take seconds
+
+
+def fresh_schema(postgres_problem: str | None):
+    """A generator for a fixture: a schema of the test's own, dropped afterwards."""
+    if postgres_problem is not None:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (QUIZ_REQUIRE_POSTGRES=1) but: {postgres_problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {postgres_problem}")
+    import psycopg
+
+    schema = "c_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{POSTGRES_URL}?schema={schema}", schema
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class Cluster:
+    def __init__(self, store: str, *options: str, names: tuple[str, ...] = NODES):
+        self.store = store
+        self.options = options
+        self.names = names
+        self.ports = {name: free_port() for name in names}
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, list[str]] = {name: [] for name in names}
+
+    def start(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "quiz_actors",
+                "--cluster",
+                "--node-id",
+                name,
+                "--port",
+                str(self.ports[name]),
+                "--store",
+                self.store,
+                "--lease-ttl-s",
+                str(LEASE_TTL_S),
+                "--lease-renew-s",
+                str(LEASE_RENEW_S),
+                "--trusted-proxies",
+                "127.0.0.1/32",
+                *self.options,
+            ],
+            env={
+                **os.environ,
+                "QUIZ_PLAYER_BURST": "100",
+                "QUIZ_PLAYER_MESSAGES_PER_S": "100",
+                "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_all(self) -> None:
+        for name in self.names:
+            self.start(name)
+
+    def base(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def ws(self, name: str) -> str:
+        return f"ws://127.0.0.1:{self.ports[name]}/ws"
+
+    async def wait_ready(self, http: aiohttp.ClientSession, name: str, timeout: float = 45.0) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited: {self.stderr(name)}")
+            try:
+                async with http.get(self.base(name) + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{name} not ready within {timeout} s")
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        self.processes[name].send_signal(sig)
+
+    def stderr(self, name: str) -> str:
+        process = self.processes[name]
+        if process.poll() is None:
+            return "(still running)"
+        if process.stdout is not None and not process.stdout.closed:
+            self.logs[name].append(process.stdout.read().decode(errors="replace"))
+            process.stdout.close()
+        return "".join(self.logs[name])
+
+    def stop_all(self) -> None:
+        for name, process in self.processes.items():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)  # a test may have left it stopped
+                process.kill()
+            process.wait(timeout=10)
+            self.stderr(name)
+
+
+class Proxy:
+    """HAProxy from contrib/haproxy.cfg, on a free port, in front of a Cluster's nodes."""
+
+    def __init__(self, cluster: Cluster, tmp_path: Path):
+        self.port = free_port()
+        text = (ROOT / "contrib" / "haproxy.cfg").read_text()
+        text = text.replace("bind :8080\n", f"bind 127.0.0.1:{self.port}\n")
+        text = text.replace("maxconn 60000", "maxconn 2000")  # this machine's open-files limit
+        for number, name in enumerate(NODES, start=1):
+            text = text.replace(f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}")
+        # Checks as in production, only faster, so a test's failover takes seconds.
+        text = text.replace("inter 1s fastinter 500ms", "inter 300ms fastinter 200ms")
+        self.config = tmp_path / "haproxy.cfg"
+        self.config.write_text(text)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        checked = subprocess.run([haproxy, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True)
+        assert checked.returncode == 0, checked.stderr
+        self.process = subprocess.Popen(
+            [haproxy, "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    async def wait_ready(self, http: aiohttp.ClientSession) -> None:
+        for _ in range(200):
+            try:
+                async with http.get(f"http://127.0.0.1:{self.port}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("HAProxy never served /readyz")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+async def connect(http: aiohttp.ClientSession, url: str, token: str | None = None) -> QuizClient:
+    client = await QuizClient(http, url).connect()
+    await client.hello(token)
+    return client
