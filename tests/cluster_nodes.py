@@ -9,8 +9,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import urljoin
 
 import aiohttp
 import pytest
@@ -40,13 +42,13 @@ def fresh_schema(postgres_problem: str | None):
 
 
 class Cluster:
-    def __init__(self, store: str, *options: str, names: tuple[str, ...] = NODES):
+    def __init__(self, store: str, *options: str, names: tuple[str, ...] = NODES, log_dir: Path | None = None):
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="quiz-cluster-"))
         self.store = store
         self.options = options
         self.names = names
         self.ports = {name: free_port() for name in names}
         self.processes: dict[str, subprocess.Popen] = {}
-        self.logs: dict[str, list[str]] = {name: [] for name in names}
 
     def start(self, name: str) -> None:
         self.processes[name] = subprocess.Popen(
@@ -75,7 +77,7 @@ class Cluster:
                 "QUIZ_PLAYER_MESSAGES_PER_S": "100",
                 "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000",
             },
-            stdout=subprocess.PIPE,
+            stdout=(self.log_dir / f"{name}.log").open("a"),
             stderr=subprocess.STDOUT,
         )
 
@@ -109,13 +111,8 @@ class Cluster:
         self.processes[name].send_signal(sig)
 
     def stderr(self, name: str) -> str:
-        process = self.processes[name]
-        if process.poll() is None:
-            return "(still running)"
-        if process.stdout is not None and not process.stdout.closed:
-            self.logs[name].append(process.stdout.read().decode(errors="replace"))
-            process.stdout.close()
-        return "".join(self.logs[name])
+        """The node's log so far (its last 4,000 characters)."""
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")[-4000:]
 
     def stop_all(self) -> None:
         for name, process in self.processes.items():
@@ -123,7 +120,6 @@ class Cluster:
                 process.send_signal(signal.SIGCONT)  # a test may have left it stopped
                 process.kill()
             process.wait(timeout=10)
-            self.stderr(name)
 
 
 class Proxy:
@@ -175,3 +171,43 @@ async def connect(http: aiohttp.ClientSession, url: str, token: str | None = Non
     client = await QuizClient(http, url).connect()
     await client.hello(token)
     return client
+
+
+class Redirected(Exception):
+    def __init__(self, message: dict):
+        super().__init__(message["url"])
+        self.url, self.node = message["url"], message["node"]
+
+
+async def enter(
+    http: aiohttp.ClientSession,
+    entry: str,
+    code: str,
+    name: str,
+    token: str | None = None,
+    hint: str | None = None,
+    max_redirects: int = 3,
+    nodes: Cluster | None = None,
+) -> tuple[QuizClient, dict, int, str]:
+    """Join room ``code`` through ``entry`` (HAProxy's /ws URL) as the web client does:
+    ``?room=CODE`` (and the node hint it has), following redirects. Without HAProxy
+    (``entry`` a node's own URL), pass ``nodes``: a redirect then goes to the hinted
+    node's own URL, as HAProxy would route it.
+    Returns the client, its state, how many redirects it followed and the node it reached."""
+    url = f"{entry}?room={code}" + (f"&node={hint}" if hint else "")
+    for redirects in range(max_redirects + 1):
+        client = QuizClient(http, url)
+        await client.connect()
+        node = client.ws._response.headers.get("X-Quiz-Node", "?")
+        await client.hello(token)
+        await client.send({"type": "join", "code": code, "name": name})
+        reply = await client.expect_one_of("state", "redirect", "error")
+        if reply["type"] == "state":
+            return client, reply, redirects, node
+        if reply["type"] == "error":
+            await client.close()
+            raise AssertionError(f"join refused: {reply}")
+        closed = await client.expect_closed()
+        assert closed == 4009, closed  # protocol.CLOSE_REDIRECT
+        url = urljoin(entry if nodes is None else nodes.ws(reply["node"]), reply["url"])
+    raise AssertionError(f"more than {max_redirects} redirects")

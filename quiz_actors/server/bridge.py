@@ -31,6 +31,8 @@ from quiz_actors.system import QuizSystem
 
 log = logging.getLogger(__name__)
 
+NODE_HEADER = "X-Quiz-Node"
+
 
 def origin_allowed(request: web.Request, settings: Settings) -> bool:
     """Exact matches only: the server's own origin, the configured ones, or no Origin at all."""
@@ -68,6 +70,8 @@ async def _serve(
     request: web.Request, system: QuizSystem, settings: Settings, peer: str
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
+    if settings.cluster:
+        ws.headers[NODE_HEADER] = settings.node_name  # which node a socket reached (docs/cluster.md)
     await ws.prepare(request)
     require_masked_frames(request.protocol, peer)
     loop = asyncio.get_running_loop()
