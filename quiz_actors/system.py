@@ -96,6 +96,14 @@ class QuizSystem:
         with self._lock:
             self._connections.discard(ref)
 
+    def hand_over_rooms(self) -> None:
+        """Cluster mode, when a drain begins: the other nodes take this node's rooms now."""
+        if self.cluster is None or self.hub is None:
+            return
+        self.cluster.placement.draining = True
+        handed = self.hub.proxy().hand_over_rooms().get(timeout=60)
+        log.info("drain: %d room(s) handed over to the other nodes", handed)
+
     def stop_rooms(self) -> None:
         """Stop the hub and its rooms before the sockets close.
 

@@ -90,7 +90,9 @@ class QuizClient:
                     return message
             remaining = end - loop.time()
             if remaining <= 0:
-                raise AssertionError(f"none of {types} within {timeout}s; got {[m for _, m in self._unread[-10:]]}")
+                raise AssertionError(
+                    f"none of {types} within {timeout}s; got {[m for _, m in self._unread[-10:]]}"
+                )
             try:
                 await self._read_more(remaining)
             except TimeoutError:

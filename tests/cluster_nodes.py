@@ -42,7 +42,9 @@ def fresh_schema(postgres_problem: str | None):
 
 
 class Cluster:
-    def __init__(self, store: str, *options: str, names: tuple[str, ...] = NODES, log_dir: Path | None = None):
+    def __init__(
+        self, store: str, *options: str, names: tuple[str, ...] = NODES, log_dir: Path | None = None
+    ):
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="quiz-cluster-"))
         self.store = store
         self.options = options
@@ -115,7 +117,7 @@ class Cluster:
         return (self.log_dir / f"{name}.log").read_text(errors="replace")[-4000:]
 
     def stop_all(self) -> None:
-        for name, process in self.processes.items():
+        for _name, process in self.processes.items():
             if process.poll() is None:
                 process.send_signal(signal.SIGCONT)  # a test may have left it stopped
                 process.kill()
@@ -131,7 +133,9 @@ class Proxy:
         text = text.replace("bind :8080\n", f"bind 127.0.0.1:{self.port}\n")
         text = text.replace("maxconn 60000", "maxconn 2000")  # this machine's open-files limit
         for number, name in enumerate(NODES, start=1):
-            text = text.replace(f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}")
+            text = text.replace(
+                f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}"
+            )
         # Checks as in production, only faster, so a test's failover takes seconds.
         text = text.replace("inter 1s fastinter 500ms", "inter 300ms fastinter 200ms")
         self.config = tmp_path / "haproxy.cfg"
@@ -144,7 +148,9 @@ class Proxy:
 
     def start(self) -> None:
         haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
-        checked = subprocess.run([haproxy, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True)
+        checked = subprocess.run(
+            [haproxy, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True
+        )
         assert checked.returncode == 0, checked.stderr
         self.process = subprocess.Popen(
             [haproxy, "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -173,10 +179,8 @@ async def connect(http: aiohttp.ClientSession, url: str, token: str | None = Non
     return client
 
 
-class Redirected(Exception):
-    def __init__(self, message: dict):
-        super().__init__(message["url"])
-        self.url, self.node = message["url"], message["node"]
+class JoinRefused(Exception):
+    """The node answered the join with an error (``busy``, say)."""
 
 
 async def enter(
@@ -206,7 +210,7 @@ async def enter(
             return client, reply, redirects, node
         if reply["type"] == "error":
             await client.close()
-            raise AssertionError(f"join refused: {reply}")
+            raise JoinRefused(reply)
         closed = await client.expect_closed()
         assert closed == 4009, closed  # protocol.CLOSE_REDIRECT
         url = urljoin(entry if nodes is None else nodes.ws(reply["node"]), reply["url"])

@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 
+import aiohttp
 import psycopg
 import pytest
 
@@ -52,7 +53,9 @@ def cluster(schema, tmp_path_factory):
 @pytest.fixture
 async def ready(cluster, http):
     nodes, proxy = cluster
-    await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names if nodes.processes[name].poll() is None))
+    await asyncio.gather(
+        *(nodes.wait_ready(http, name) for name in nodes.names if nodes.processes[name].poll() is None)
+    )
     await proxy.wait_ready(http)
     return nodes, proxy
 
@@ -75,12 +78,15 @@ async def upload(http, nodes: Cluster, quiz: dict = LONG_QUIZ) -> str:
 async def test_sixty_rooms_created_at_once_across_three_nodes_get_sixty_codes(ready, http, schema):
     nodes, _ = ready
     hosts = [await connect(http, nodes.ws(NODES[n % 3])) for n in range(60)]
-    created = await asyncio.gather(*(create_room(host, DEMO_QUIZ, f"Host {n}") for n, host in enumerate(hosts)))
+    created = await asyncio.gather(
+        *(create_room(host, DEMO_QUIZ, f"Host {n}") for n, host in enumerate(hosts))
+    )
     codes = [code for code, _ in created]
     assert len(set(codes)) == 60
     # The directory in the store holds each of them, once, for its own room.
     assigned = query(
-        schema[1], "SELECT count(*) FROM {s}.quiz_events WHERE topic = %s",
+        schema[1],
+        "SELECT count(*) FROM {s}.quiz_events WHERE topic = %s",
         "quiz_actors.domain.directory:RoomDirectory.CodeAssigned",
     )[0][0]
     assert assigned == 60
@@ -151,3 +157,151 @@ async def test_code_guessing_is_locked_out_on_every_node(ready, http):
     _, state, _, _ = await enter(http, nodes.ws("node1"), code, "Honest", nodes=nodes)
     assert state["type"] == "state"
     await host.close()
+
+
+# ---------------------------------------------------------------- faults: drain, freeze, kill -9
+
+
+async def rejoin(http, proxy: Proxy, code: str, client: QuizClient, hint: str, deadline: float):
+    """Back into the room through HAProxy as the web client does after losing its socket:
+    ``?room=CODE&node=HINT``, trying again (briefly) while nobody answers."""
+    while True:
+        try:
+            return await enter(http, proxy.ws, code, "again", client.token, hint)
+        except (TimeoutError, OSError, ConnectionClosed, AssertionError, aiohttp.ClientError) as e:
+            # Not an error reply (JoinRefused, busy): the socket went away or never opened.
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not back in the room in time: {e!r}") from e
+            await asyncio.sleep(0.1)
+
+
+async def open_game(http, nodes: Cluster, proxy: Proxy, players: int):
+    """A host and players in one room through HAProxy, its first question open."""
+    quiz_id = await upload(http, nodes)
+    host = await connect(http, proxy.ws)
+    code, _ = await create_room(host, quiz_id)
+    owner = host.ws._response.headers["X-Quiz-Node"]
+    joined = await asyncio.gather(*(enter(http, proxy.ws, code, f"P{n}") for n in range(players)))
+    clients = [client for client, *_ in joined]
+    assert {node for *_, node in joined} == {owner}
+    await host.send({"type": "start"})
+    shown = await asyncio.gather(*(c.expect("question_shown", index=0) for c in (host, *clients)))
+    room_id = joined[0][1]["room"]["room_id"]
+    return host, clients, code, owner, room_id, shown[0]["deadline_ms"]
+
+
+async def answer(client: QuizClient, choice: int = 1) -> dict:
+    return await client.request({"type": "answer", "question": 0, "choice": choice}, "answer_accepted")
+
+
+def answers_stored(schema: str, room_id: str) -> int:
+    return query(
+        schema,
+        "SELECT count(*) FROM {s}.quiz_events WHERE originator_id = %s AND topic = %s",
+        uuid.UUID(room_id),
+        "quiz_actors.domain.room:Room.AnswerSubmitted",
+    )[0][0]
+
+
+async def test_a_drained_node_hands_its_rooms_to_the_others_within_seconds(ready, http, schema):
+    nodes, proxy = ready
+    host, players, code, owner, room_id, deadline_ms = await open_game(http, nodes, proxy, 20)
+    accepted = await asyncio.gather(*(answer(p) for p in players[:10]))
+    assert {a["type"] for a in accepted} == {"answer_accepted"}
+
+    nodes.signal(owner, signal.SIGTERM)  # drain: the rooms are handed over, sockets close with 1012
+    everyone = [host, *players]
+    assert set(await asyncio.gather(*(c.expect_closed(timeout=15) for c in everyone))) == {1012}
+    closed_at = time.monotonic()
+    back = await asyncio.gather(*(rejoin(http, proxy, code, c, owner, closed_at + 20) for c in everyone))
+    took = time.monotonic() - closed_at
+    print(f"drain: every client back in the room {took:.2f} s after its socket closed")
+    new_owner = {node for *_, node in back}
+    assert len(new_owner) == 1 and owner not in new_owner  # one node, not the drained one
+    for _, state, _, _ in back:  # rejoin() fails on any error reply: nobody heard busy
+        assert state["room"]["question"]["index"] == 0
+        assert state["room"]["question"]["deadline_ms"] == deadline_ms
+    assert took < 10, took  # the issue's target is 3 s; on a shared CI machine, leave room
+    assert answers_stored(schema[1], room_id) == 10
+    await asyncio.wait_for(asyncio.to_thread(nodes.processes[owner].wait), 20)
+    for client, *_ in back:
+        await client.close()
+
+
+async def test_a_frozen_owner_stores_nothing_more_and_its_clients_move_on(ready, http, schema):
+    nodes, proxy = ready
+    host, players, code, owner, room_id, deadline_ms = await open_game(http, nodes, proxy, 10)
+    # One player talks to the owner directly, past HAProxy: its answer will reach the
+    # owner only once it thaws, long after another node has taken the room over.
+    direct, _, _, node = await enter(http, nodes.ws(owner), code, "Direct", nodes=nodes)
+    assert node == owner
+
+    nodes.signal(owner, signal.SIGSTOP)
+    frozen_at = time.monotonic()
+    try:
+        await direct.send({"type": "answer", "question": 0, "choice": 1, "ref": "late"})
+        # HAProxy sees the node fail its checks and cuts its clients' sessions.
+        everyone = [host, *players]
+        await asyncio.gather(*(c.expect_closed(timeout=15) for c in everyone))
+        back = await asyncio.gather(*(rejoin(http, proxy, code, c, owner, frozen_at + 20) for c in everyone))
+        took = time.monotonic() - frozen_at
+        print(f"SIGSTOP: every client back in the room {took:.2f} s after the owner froze")
+        assert {node for *_, node in back} - {owner} and owner not in {node for *_, node in back}
+        for _, state, _, _ in back:
+            assert state["room"]["question"]["deadline_ms"] == deadline_ms
+        await asyncio.sleep(max(0.0, 2 * 2.0 - (time.monotonic() - frozen_at)))  # twice the lease
+    finally:
+        nodes.signal(owner, signal.SIGCONT)
+    # Thawed, the former owner finds its lease gone: it stops the room, stores nothing.
+    assert await direct.expect_closed(timeout=15) == 1012
+    assert not [m for m in direct.received if m.get("type") == "answer_accepted"]
+    assert answers_stored(schema[1], room_id) == 0
+    # Its clients are served by the new owner: an answer there is stored.
+    client = back[0][0]
+    assert (await answer(client))["type"] == "answer_accepted"
+    assert answers_stored(schema[1], room_id) == 1
+    assert "stops serving on this node" in (nodes.log_dir / f"{owner}.log").read_text()
+    for client, *_ in back:
+        await client.close()
+
+
+async def test_kill_9_of_the_owner_mid_question_with_50_players(ready, http, schema):
+    nodes, proxy = ready
+    host, players, code, owner, room_id, deadline_ms = await open_game(http, nodes, proxy, 50)
+    acknowledged = players[:25]
+    accepted = await asyncio.gather(*(answer(p) for p in acknowledged))
+    assert {a["type"] for a in accepted} == {"answer_accepted"}
+
+    nodes.signal(owner, signal.SIGKILL)
+    killed_at = time.monotonic()
+    everyone = [host, *players]
+    back = await asyncio.gather(*(rejoin(http, proxy, code, c, owner, killed_at + 30) for c in everyone))
+    took = time.monotonic() - killed_at
+    print(f"kill -9: every client back in the same question {took:.2f} s after the kill")
+    assert len({node for *_, node in back}) == 1 and owner not in {node for *_, node in back}
+    for _, state, _, _ in back:
+        assert state["room"]["question"]["index"] == 0
+        assert state["room"]["question"]["deadline_ms"] == deadline_ms
+    assert took < 20, took  # the issue's target is 10 s; on a shared CI machine, leave room
+    rejoined = [client for client, *_ in back]
+    # Every acknowledged answer is stored once: sent again, it is refused; the rest are taken.
+    again = await asyncio.gather(*(answer(c) for c in rejoined[1:26]))
+    assert {a.get("code") for a in again} == {"already_answered"}, again[:3]
+    rest = await asyncio.gather(*(answer(c) for c in rejoined[26:]))
+    assert {a["type"] for a in rest} == {"answer_accepted"}
+    assert answers_stored(schema[1], room_id) == 50
+    # No seq gap after the resync: each client's broadcasts follow its state's seq.
+    await asyncio.gather(*(c.drain(0.3) for c in rejoined))
+    for client, (_, state, _, _) in zip(rejoined, back, strict=True):
+        after = client.received[client.received.index(state) + 1 :]
+        seqs = [m["seq"] for m in after if "seq" in m]
+        assert seqs == list(range(state["seq"] + 1, state["seq"] + 1 + len(seqs))), seqs
+    checked = subprocess.run(
+        [sys.executable, "-m", "quiz_actors.tools.replay_cli", code, "--store", nodes.store, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    for client in rejoined:
+        await client.close()

@@ -148,6 +148,21 @@ class HubActor(pykka.ThreadingActor):
         """Answered once the hub has started: used to wait for it at start-up."""
         return "pong"
 
+    def hand_over_rooms(self) -> int:
+        """Cluster mode, at the start of a drain: stop every room here (each saves what it
+        decided and sends its members to reconnect, 1012) and release their leases, so the
+        other nodes take them over at once. Returns how many rooms were handed over."""
+        assert self.cluster is not None
+        rooms, self.rooms = self.rooms, {}
+        for actor in rooms.values():
+            tell_quietly(actor, StopServing("drain: handed over", save_first=True))
+        for actor in rooms.values():
+            if actor.is_alive():
+                actor.stop()  # after StopServing: waits until the room has saved and stopped
+        self.cluster.keeper.release(list(rooms))
+        self._count_rooms()
+        return len(rooms)
+
     # ------------------------------------------------------------- dispatch
 
     def on_receive(self, message: object) -> None:

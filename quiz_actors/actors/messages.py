@@ -218,6 +218,8 @@ class LeaseLost:
 
 @dataclass(frozen=True)
 class StopServing:
-    """The room's lease is lost: close its sockets with 1012 and stop, without another save."""
+    """Close the room's sockets with 1012 and stop. The lease is lost: nothing more is
+    saved. A drain hands the room over (``save_first``): what is decided is saved first."""
 
     reason: str
+    save_first: bool = False

@@ -48,9 +48,15 @@ class Placement:
         self.node = node
         self.leases = leases
         self.keeper = keeper
+        # Set when the node drains: it has handed its rooms over and takes none. A join
+        # that reaches it meanwhile waits for another node to take the room (HAProxy
+        # cuts it once it marks this node down, and the client reconnects elsewhere).
+        self.draining = False
 
     def route(self, room_id: str, hint: str | None) -> Decision:
         owner = self.leases.owner(room_id)
+        if self.draining and (owner is None or owner.node == self.node):
+            return Wait(LEASE_POLL_S)
         if owner is None or owner.node == self.node:
             epoch = self.keeper.acquire(room_id)
             if epoch is not None:

@@ -272,7 +272,7 @@ class RoomActor(PooledActor):
             return
         self.stopped_serving = True
         log.warning("room %s: stops serving on this node (%s)", self.room_id, reason)
-        self.saving.take_unsaved()  # never saved here: their senders reconnect and send again
+        self.saving.take_unsaved()  # never saved here (lease lost): their senders reconnect and send again
         for sender in list(self.audience.attached.values()):
             tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room moved"))
         self.state = RECOVERING
@@ -302,6 +302,12 @@ class RoomActor(PooledActor):
 
     def on_receive(self, message: object) -> None:
         if type(message) is StopServing:
+            if message.save_first and isinstance(self.state, Loaded):
+                try:
+                    self._save_decided(self.state.room)  # a hand-over: acknowledged before it goes
+                except SaveFailed:
+                    pass
+                self.audience.send()
             self._stop_serving(message.reason)
             return
         if self.stopped_serving:
