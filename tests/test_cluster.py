@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import uuid
+from importlib import resources
 
 import aiohttp
 import psycopg
@@ -43,7 +44,8 @@ def cluster(schema, tmp_path_factory):
     store, _ = schema
     nodes = Cluster(store, "--drain-grace-s", "1", log_dir=tmp_path_factory.mktemp("nodes"))
     proxy = Proxy(nodes, tmp_path_factory.mktemp("haproxy"))
-    nodes.start_all()
+    nodes.started_at = time.monotonic()
+    nodes.start_all()  # the same moment, on a schema with no table yet
     proxy.start()
     yield nodes, proxy
     proxy.stop()
@@ -70,9 +72,37 @@ def lease_owner(schema: str, room_id: str) -> str:
 
 
 async def upload(http, nodes: Cluster, quiz: dict = LONG_QUIZ) -> str:
-    async with http.post(nodes.base("node1") + "/api/quizzes", json=quiz) as response:
+    alive = next(name for name in nodes.names if nodes.processes[name].poll() is None)
+    async with http.post(nodes.base(alive) + "/api/quizzes", json=quiz) as response:
         assert response.status == 201, await response.text()
         return (await response.json())["quiz_id"]
+
+
+async def test_three_nodes_started_at_once_on_an_empty_schema_share_one_secret_catalog_and_samples(
+    ready, http, schema
+):
+    nodes, _ = ready
+    print(f"three nodes ready {time.monotonic() - nodes.started_at:.2f} s after they were started")
+    topics = dict(query(schema[1], "SELECT topic, count(*) FROM {s}.quiz_events GROUP BY topic"))
+    assert topics["quiz_actors.domain.secret:ServerSecret.SecretGenerated"] == 1
+    assert topics["quiz_actors.domain.directory:RoomDirectory.DirectoryOpened"] == 1
+    assert topics["quiz_actors.domain.quiz:QuizCatalog.CatalogOpened"] == 1
+    samples = topics["quiz_actors.domain.quiz:Quiz.QuizUploaded"]
+    assert samples == len(
+        [f for f in resources.files("quiz_actors.samples").iterdir() if f.name.endswith(".json")]
+    )
+    assert topics["quiz_actors.domain.quiz:QuizCatalog.QuizListed"] == samples
+    # Every node lists them all, and a token issued by one is good on the others.
+    listings = []
+    for name in NODES:
+        async with http.get(nodes.base(name) + "/api/quizzes") as response:
+            listings.append(sorted(q["quiz_id"] for q in (await response.json())["quizzes"]))
+    assert len(listings[0]) == samples and listings.count(listings[0]) == 3
+    first = await connect(http, nodes.ws("node1"))
+    again = await connect(http, nodes.ws("node3"), first.token)
+    assert again.user_id == first.user_id
+    await first.close()
+    await again.close()
 
 
 async def test_sixty_rooms_created_at_once_across_three_nodes_get_sixty_codes(ready, http, schema):
