@@ -19,6 +19,7 @@ import aiohttp
 import psycopg
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, screenshot
 from tests.client import ConnectionClosed, QuizClient
 from tests.cluster_nodes import NODES, Cluster, Proxy, connect, enter, fresh_schema
 from tests.conftest import DEMO_QUIZ, POSTGRES_URL, create_room
@@ -186,6 +187,56 @@ async def test_code_guessing_is_locked_out_on_every_node(ready, http):
     # Another address is not locked out.
     _, state, _, _ = await enter(http, nodes.ws("node1"), code, "Honest", nodes=nodes)
     assert state["type"] == "state"
+    await host.close()
+
+
+async def test_the_player_page_follows_a_redirect_to_the_rooms_owner(ready, http):
+    """The web client (connection.js) through HAProxy: a phone whose socket reaches a node
+    that does not serve its room follows the redirect, and is in the game."""
+    require_browser()
+    from playwright.async_api import async_playwright, expect
+
+    nodes, proxy = ready
+    # A room whose code HAProxy hashes to another node than the one that created it.
+    for _ in range(12):
+        host = await connect(http, proxy.ws)
+        code, _ = await create_room(host, DEMO_QUIZ)
+        owner = host.ws._response.headers["X-Quiz-Node"]
+        probe = await QuizClient(http, f"{proxy.ws}?room={code}").connect()
+        hashed_to = probe.ws._response.headers["X-Quiz-Node"]
+        await probe.close()
+        if hashed_to != owner:
+            break
+        await host.close()
+    else:
+        raise AssertionError("every room hashed to its creator")
+    base = f"http://127.0.0.1:{proxy.port}"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for width, height in ((320, 640), (390, 844)):
+                context = await browser.new_context(
+                    viewport={"width": width, "height": height}, is_mobile=True, has_touch=True
+                )
+                # The phone was in this room before (a refresh): its socket carries ?room=CODE.
+                await context.add_init_script(
+                    f"localStorage.setItem('quiz.player.code', '{code}');"
+                    f"localStorage.setItem('quiz.player.name', 'Phone {width}');"
+                )
+                page = await context.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error, errors=errors: errors.append(str(error)))
+                sockets: list[str] = []
+                page.on("websocket", lambda ws, sockets=sockets: sockets.append(ws.url))
+                await page.goto(base + "/")
+                await expect(page.locator("#screen-lobby")).to_be_visible(timeout=20_000)
+                await screenshot(page, f"cluster-player-redirected-{width}")
+                assert sockets[0].endswith(f"/ws?room={code}"), sockets
+                assert any(url.endswith(f"/ws?room={code}&node={owner}") for url in sockets[1:]), sockets
+                assert errors == []
+                await context.close()
+        finally:
+            await browser.close()
     await host.close()
 
 
