@@ -127,12 +127,16 @@ class Cluster:
 class Proxy:
     """HAProxy from contrib/haproxy.cfg, on a free port, in front of a Cluster's nodes."""
 
-    def __init__(self, cluster: Cluster, tmp_path: Path):
+    def __init__(self, cluster: Cluster, tmp_path: Path, only: tuple[str, ...] = NODES):
+        """``only``: the servers of contrib/haproxy.cfg to keep (a smaller cluster)."""
         self.port = free_port()
         text = (ROOT / "contrib" / "haproxy.cfg").read_text()
+        for name in NODES:
+            if name not in only:  # its server and its use-server lines
+                text = "".join(line for line in text.splitlines(True) if f" {name} " not in line)
         text = text.replace("bind :8080\n", f"bind 127.0.0.1:{self.port}\n")
         text = text.replace("maxconn 60000", "maxconn 2000")  # this machine's open-files limit
-        for number, name in enumerate(NODES, start=1):
+        for number, name in enumerate(only, start=1):
             text = text.replace(
                 f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}"
             )
