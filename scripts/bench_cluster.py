@@ -63,10 +63,12 @@ async def answer(client) -> bool:
     return reply["type"] == "answer_accepted"
 
 
-async def rejoin(http, proxy: Proxy, code: str, client, hint: str, deadline: float):
+async def rejoin(http, proxy: Proxy, code: str, client, hint: str | None, deadline: float):
+    """Into the room through HAProxy (again, for ``client``), retrying while sockets fail."""
     while True:
         try:
-            return await enter(http, proxy.ws, code, "again", client.token, hint)
+            token = client.token if client is not None else None
+            return await enter(http, proxy.ws, code, f"P{uuid.uuid4().hex[:8]}", token, hint)
         except (TimeoutError, OSError, ConnectionClosed, AssertionError, aiohttp.ClientError):
             if time.monotonic() > deadline:
                 raise
@@ -98,7 +100,10 @@ async def run_size(args: argparse.Namespace, size: int, tmp: Path) -> dict:
             joined = []
             for _, code, _ in rooms:
                 players = await asyncio.gather(
-                    *(enter(http, proxy.ws, code, f"P{n}") for n in range(args.players))
+                    *(
+                        rejoin(http, proxy, code, None, None, time.monotonic() + 60)
+                        for _ in range(args.players)
+                    )
                 )
                 joined.append(players)
             result["rooms"], result["players"] = len(rooms), sum(len(p) for p in joined)
