@@ -43,8 +43,14 @@ def fresh_schema(postgres_problem: str | None):
 
 class Cluster:
     def __init__(
-        self, store: str, *options: str, names: tuple[str, ...] = NODES, log_dir: Path | None = None
+        self,
+        store: str,
+        *options: str,
+        names: tuple[str, ...] = NODES,
+        log_dir: Path | None = None,
+        stores: dict[str, str] | None = None,
     ):
+        self.stores = stores or {}  # a node's own URL of the same store (through a forwarder, say)
         self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="quiz-cluster-"))
         self.store = store
         self.options = options
@@ -64,7 +70,7 @@ class Cluster:
                 "--port",
                 str(self.ports[name]),
                 "--store",
-                self.store,
+                self.stores.get(name, self.store),
                 "--lease-ttl-s",
                 str(LEASE_TTL_S),
                 "--lease-renew-s",
@@ -219,3 +225,47 @@ async def enter(
         assert closed == 4009, closed  # protocol.CLOSE_REDIRECT
         url = urljoin(entry if nodes is None else nodes.ws(reply["node"]), reply["url"])
     raise AssertionError(f"more than {max_redirects} redirects")
+
+
+class PostgresForwarder:
+    """A TCP forwarder to PostgreSQL on the test's event loop: a node whose store URL
+    points here is cut off from the database by ``cut()`` (open connections closed,
+    new ones refused), while the other nodes reach it directly."""
+
+    def __init__(self, target_port: int = 5432):
+        self.target_port = target_port
+        self.port = free_port()
+        self.server: asyncio.AbstractServer | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> PostgresForwarder:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pykka
 from eventsourcing.persistence import IntegrityError
 
@@ -384,7 +385,20 @@ class HubActor(pykka.ThreadingActor):
         if actor is not None and actor.is_alive():
             actor.tell(Join(message.sender, message.name, message.ref))
             return
-        decision = cluster.placement.route(room_id, message.hint)
+        try:
+            decision = cluster.placement.route(room_id, message.hint)
+        except psycopg.Error as e:
+            # This node cannot read the leases (cut off from PostgreSQL): it cannot
+            # serve the room. 1012 sends the client back through HAProxy at once, which
+            # takes this node out as soon as its /readyz fails.
+            log.warning(
+                "room %s: cannot read its lease (%s); sending user %s elsewhere",
+                room_id,
+                e,
+                message.sender.user_id,
+            )
+            tell_quietly(message.sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "node cut off"))
+            return
         if isinstance(decision, Serve):
             actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
             actor.tell(Join(message.sender, message.name, message.ref))
