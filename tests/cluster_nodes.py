@@ -84,6 +84,7 @@ class Cluster:
                 "QUIZ_PLAYER_BURST": "100",
                 "QUIZ_PLAYER_MESSAGES_PER_S": "100",
                 "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000",
+                "QUIZ_JOINS_PER_IP_PER_MINUTE": "100000",  # every client here is 127.0.0.1
             },
             stdout=(self.log_dir / f"{name}.log").open("a"),
             stderr=subprocess.STDOUT,
