@@ -158,7 +158,11 @@ class Proxy:
         return f"ws://127.0.0.1:{self.port}/ws"
 
     def start(self) -> None:
-        haproxy = shutil.which("haproxy") or "/usr/sbin/haproxy"
+        haproxy = shutil.which("haproxy")
+        if haproxy is None:  # the cluster tests need a real HAProxy (.ci/run installs it)
+            if os.environ.get("QUIZ_REQUIRE_DEPLOY_TOOLS") == "1":
+                pytest.fail("HAProxy is required here (QUIZ_REQUIRE_DEPLOY_TOOLS=1) but is not installed")
+            pytest.skip("HAProxy is not installed (.ci/run installs it)")
         checked = subprocess.run(
             [haproxy, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True
         )

@@ -45,9 +45,9 @@ def cluster(schema, tmp_path_factory):
     store, _ = schema
     nodes = Cluster(store, "--drain-grace-s", "1", log_dir=tmp_path_factory.mktemp("nodes"))
     proxy = Proxy(nodes, tmp_path_factory.mktemp("haproxy"))
+    proxy.start()
     nodes.started_at = time.monotonic()
     nodes.start_all()  # the same moment, on a schema with no table yet
-    proxy.start()
     yield nodes, proxy
     proxy.stop()
     nodes.stop_all()
