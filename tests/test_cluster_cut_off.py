@@ -46,9 +46,9 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
     assert through != store
     nodes = Cluster(store, names=("node1", "node2"), log_dir=tmp_path, stores={"node1": through})
     proxy = Proxy(nodes, tmp_path, only=("node1", "node2"))
-    proxy.start()
-    nodes.start_all()
     try:
+        proxy.start()
+        nodes.start_all()
         await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
         await proxy.wait_ready(http)
         async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
