@@ -57,7 +57,7 @@ class QuizSystem:
         pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
         if self.settings.cluster:
-            # Cluster mode (docs/cluster.md): imported here, so a single node never loads it.
+            # Cluster mode (docs/cluster.md): only a node of a cluster builds one.
             from quiz_actors.cluster.node import ClusterNode
 
             self.cluster = ClusterNode(self.settings)
