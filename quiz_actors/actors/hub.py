@@ -360,7 +360,9 @@ class HubActor(pykka.ThreadingActor):
 
     # ------------------------------------------------------------- cluster mode (docs/cluster.md)
 
-    def _find_and_join(self, message: JoinRoom, arrived: float) -> None:
+    def _find_and_join(
+        self, message: JoinRoom, arrived: float, owner_expired_by: float | None = None
+    ) -> None:
         """A join on a node of a cluster: the room may be unknown here yet, or served elsewhere."""
         cluster = self.cluster
         assert cluster is not None
@@ -386,7 +388,7 @@ class HubActor(pykka.ThreadingActor):
             actor.tell(Join(message.sender, message.name, message.ref))
             return
         try:
-            decision = cluster.placement.route(room_id, message.hint)
+            decision = cluster.placement.route(room_id, message.hint, owner_expired_by)
         except psycopg.Error as e:
             # This node cannot read the leases (cut off from PostgreSQL): it cannot
             # serve the room. 1012 sends the client back through HAProxy at once, which
@@ -421,11 +423,12 @@ class HubActor(pykka.ThreadingActor):
         elif time.monotonic() - arrived > 3 * self.settings.lease_ttl_s:
             self._reply(message.sender, wire.store_unreachable(), message.ref)
         else:
-            self._schedule(RetryJoin(message, arrived), decision.seconds)  # a dead owner's lease runs out
+            # A dead owner's lease runs out: look again then.
+            self._schedule(RetryJoin(message, arrived, decision.owner_expires), decision.seconds)
 
     def _retry_join(self, message: RetryJoin) -> None:
         if self._speaks_for_its_user(message.join.sender, message.join.ref):
-            self._find_and_join(message.join, message.arrived)
+            self._find_and_join(message.join, message.arrived, message.owner_expired_by)
 
     def _lease_lost(self, message: LeaseLost) -> None:
         actor = self.rooms.pop(message.room_id, None)

@@ -207,6 +207,7 @@ class RetryJoin:
 
     join: JoinRoom
     arrived: float
+    owner_expired_by: float | None = None  # a dead owner's lease end as last seen (time.monotonic())
 
 
 @dataclass(frozen=True)

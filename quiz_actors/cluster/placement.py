@@ -14,6 +14,7 @@ Also here: the refresh of the room directory after a lookup miss, coalesced.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -38,6 +39,7 @@ class Redirect:
 @dataclass(frozen=True)
 class Wait:
     seconds: float
+    owner_expires: float | None = None  # time.monotonic() when the owner's lease runs out, as seen now
 
 
 Decision = Serve | Redirect | Wait
@@ -53,7 +55,9 @@ class Placement:
         # cuts it once it marks this node down, and the client reconnects elsewhere).
         self.draining = False
 
-    def route(self, room_id: str, hint: str | None) -> Decision:
+    def route(self, room_id: str, hint: str | None, owner_expired_by: float | None = None) -> Decision:
+        """``owner_expired_by``: for a join already waiting, when the owner's lease was
+        to run out the last time it looked (time.monotonic())."""
         owner = self.leases.owner(room_id)
         if self.draining and (owner is None or owner.node == self.node):
             return Wait(LEASE_POLL_S)
@@ -65,7 +69,13 @@ class Placement:
             if owner is None:
                 return Wait(0.0)
         if hint == owner.node:
-            return Wait(min(LEASE_POLL_S, max(0.0, owner.seconds_left) + 0.02))
+            expires = time.monotonic() + owner.seconds_left
+            if owner_expired_by is not None and expires > owner_expired_by + LEASE_POLL_S:
+                # The owner renewed its lease meanwhile: it is alive, and HAProxy sent the
+                # client here for another reason (a check it failed under load). Redirect;
+                # the client follows a few redirects at most, then backs off.
+                return Redirect(owner.node)
+            return Wait(min(LEASE_POLL_S, max(0.0, owner.seconds_left) + 0.02), expires)
         return Redirect(owner.node)
 
 
