@@ -88,7 +88,7 @@ async def test_three_nodes_started_at_once_on_an_empty_schema_share_one_secret_c
     assert topics["quiz_actors.domain.secret:ServerSecret.SecretGenerated"] == 1
     assert topics["quiz_actors.domain.directory:RoomDirectory.DirectoryOpened"] == 1
     assert topics["quiz_actors.domain.quiz:QuizCatalog.CatalogOpened"] == 1
-    samples = topics["quiz_actors.domain.quiz:Quiz.QuizUploaded"]
+    samples = topics["quiz_actors.domain.quiz:Quiz.QuizCreated"]
     assert samples == len(
         [f for f in resources.files("quiz_actors.samples").iterdir() if f.name.endswith(".json")]
     )

@@ -240,6 +240,9 @@ class HubActor(pykka.ThreadingActor):
         if quiz is None:
             self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
             return
+        if quiz.archived:
+            self._reply(sender, wire.quiz_archived(quiz.title), ref)
+            return
         attempts = CREATE_ATTEMPTS if self.cluster is not None else 1
         for attempt in range(1, attempts + 1):
             code = self._free_code()
@@ -249,6 +252,7 @@ class HubActor(pykka.ThreadingActor):
                     code=code,
                     quiz_id=message.quiz_id,
                     quiz=quiz.document,
+                    quiz_revision=quiz.revision,
                     host_id=sender.user_id,
                     host_name=message.name,
                     at=now,
