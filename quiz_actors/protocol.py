@@ -25,6 +25,7 @@ CLOSE_REPLACED = 4000
 CLOSE_MISSED_HEARTBEATS = 4001
 CLOSE_KICKED = 4003
 CLOSE_SLOW = 4008
+CLOSE_REDIRECT = 4009  # cluster mode: the room is served by another node; follow the redirect
 
 _NONE = type(None)
 _REQUIRED, _OPTIONAL = True, False

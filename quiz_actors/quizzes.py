@@ -32,6 +32,7 @@ from quiz_actors.domain.quiz import (
 )
 
 SAMPLES_PACKAGE = "quiz_actors.samples"
+CATALOG_ATTEMPTS = 10  # saves of the catalog racing another process's (cluster mode)
 
 Entries = list[dict[str, Any]]  # catalog summaries (the method ``list`` shadows the name in the class)
 
@@ -100,8 +101,17 @@ class QuizLibrary:
     def upload(self, document: object, quiz_id: str | None = None) -> dict[str, Any]:
         """Validate and store a new quiz (revision 1); raises QuizInvalid with every problem found."""
         quiz_doc = self.check(document)
-        quiz = Quiz(quiz_id=quiz_id or str(uuid.uuid4()), document=quiz_doc, created_at=self.clock_ms())
-        return self._save(quiz)
+        quiz_id = quiz_id or str(uuid.uuid4())
+        for attempt in range(1, CATALOG_ATTEMPTS + 1):
+            quiz = Quiz(quiz_id=quiz_id, document=quiz_doc, created_at=self.clock_ms())
+            try:
+                return self._save(quiz)
+            except IntegrityError:
+                # Another process on the same store (a cluster's node) saved the catalog
+                # first: _save read it again; try again on top of it.
+                if attempt == CATALOG_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def revise(self, quiz_id: str, document: object, expected_revision: int) -> dict[str, Any]:
         """Store a new revision made from ``expected_revision``; QuizRefused if that is not the latest."""
@@ -185,7 +195,12 @@ class QuizLibrary:
                 continue
             quiz_id = sample_quiz_id(item.name)
             if quiz_id not in listed:
-                self.upload(json.loads(item.read_text(encoding="utf-8")), quiz_id=quiz_id)
+                try:
+                    self.upload(json.loads(item.read_text(encoding="utf-8")), quiz_id=quiz_id)
+                except (IntegrityError, QuizRefused):
+                    if self.store.load(uuid.UUID(quiz_id)) is None:
+                        raise
+                    # another node starting at the same moment stored this sample first
 
     def _catalog(self) -> QuizCatalog:
         """The catalog as stored (callers hold the lock): the one kept, with any events another

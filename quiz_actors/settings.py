@@ -10,13 +10,16 @@ import argparse
 import ipaddress
 import logging
 import os
+import re
+import socket
 from collections.abc import Mapping
 from dataclasses import Field, dataclass, field, fields
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from eventstore.persistence import DEFAULT_STORE_URL, StoreUrlError, env_for_store
 
-T = TypeVar("T", int, float, str)
+T = TypeVar("T", bool, int, float, str)
 
 
 def _setting(default: T, env: str, help: str) -> T:
@@ -157,6 +160,23 @@ class Settings:
     metrics_token: str = _setting(
         "", "QUIZ_METRICS_TOKEN", "when set, /metrics needs Authorization: Bearer <token>"
     )
+    # Cluster mode (docs/cluster.md): several processes on one PostgreSQL behind HAProxy.
+    cluster: bool = _setting(
+        False,
+        "QUIZ_CLUSTER",
+        "run as one node of several on one PostgreSQL store: rooms are served under leases",
+    )
+    node_id: str = _setting(
+        "",
+        "QUIZ_NODE_ID",
+        "this node's name in a cluster, the same as its server name in HAProxy (default: host:port)",
+    )
+    lease_ttl_s: float = _setting(
+        5.0, "QUIZ_LEASE_TTL_S", "seconds a room's lease lasts on the database's clock unless renewed"
+    )
+    lease_renew_s: float = _setting(
+        1.0, "QUIZ_LEASE_RENEW_S", "seconds between renewals of this node's room leases (one statement)"
+    )
 
     @property
     def heartbeat_ms(self) -> int:
@@ -185,6 +205,7 @@ class Settings:
                 found.append(
                     f"{_named(f.name)} must be {'0 or more' if zero_ok else 'more than 0'}, not {value}"
                 )
+        found.extend(self._cluster_problems())
         if self.port > 65535:
             found.append(f"{_named('port')} must be a port number up to 65535, not {self.port}")
         if logging.getLevelName(self.log_level.upper()) not in range(0, 100):
@@ -203,6 +224,31 @@ class Settings:
             except ValueError as e:
                 found.append(f"{_named(name)}: {e}")
         return found
+
+    def _cluster_problems(self) -> list[str]:
+        if not self.cluster:
+            return []
+        found = []
+        if urlsplit(self.store).scheme.lower() not in ("postgresql", "postgres"):
+            found.append(
+                f"{_named('cluster')} needs a PostgreSQL store that every node shares; "
+                f"{_named('store')} is {self.store.split(':', 1)[0]}: give a postgresql:// URL"
+            )
+        if self.lease_renew_s * 2 > self.lease_ttl_s:
+            found.append(
+                f"{_named('lease_renew_s')} must be at most half of {_named('lease_ttl_s')} "
+                f"({self.lease_renew_s} > {self.lease_ttl_s} / 2): a node must renew twice within a lease"
+            )
+        if self.node_id and not _NODE_ID.fullmatch(self.node_id):
+            found.append(
+                f"{_named('node_id')}: {self.node_id!r} may only hold letters, digits, '.', '-', '_' and ':'"
+            )
+        return found
+
+    @property
+    def node_name(self) -> str:
+        """This node's name in the cluster: ``node_id``, else host:port."""
+        return self.node_id or f"{socket.gethostname()}:{self.port}"
 
     def networks(self, name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """A setting that lists address ranges (``metrics_allow``, ``trusted_proxies``), parsed;
@@ -224,6 +270,16 @@ class Settings:
         )
         for f in fields(cls):
             flag = "--" + f.name.replace("_", "-")
+            if _type_of(f) is bool:  # a switch: given or not
+                parser.add_argument(
+                    flag,
+                    dest=f.name,
+                    action="store_const",
+                    const=True,
+                    default=None,
+                    help=f"{f.metadata['help']} (env {f.metadata['env']}=1)",
+                )
+                continue
             parser.add_argument(
                 flag,
                 dest=f.name,
@@ -261,11 +317,25 @@ def _named(name: str) -> str:
     return f"--{name.replace('_', '-')} ({env})"
 
 
-def _type_of(f: Field[Any]) -> type[int] | type[float] | type[str]:
-    return {"int": int, "float": float, "str": str}[f.type if isinstance(f.type, str) else f.type.__name__]
+def _type_of(f: Field[Any]) -> type[bool] | type[int] | type[float] | type[str]:
+    types: dict[str, type[bool] | type[int] | type[float] | type[str]] = {
+        "bool": bool,
+        "int": int,
+        "float": float,
+        "str": str,
+    }
+    return types[f.type if isinstance(f.type, str) else f.type.__name__]
 
 
-def _convert(f: Field[Any], raw: str) -> int | float | str:
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+_NODE_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _convert(f: Field[Any], raw: str) -> bool | int | float | str:
+    if _type_of(f) is bool:
+        if raw.lower() in _TRUE + _FALSE:
+            return raw.lower() in _TRUE
+        raise SystemExit(f"{f.metadata['env']}={raw!r} is neither 1 nor 0")
     try:
         return _type_of(f)(raw)
     except ValueError:

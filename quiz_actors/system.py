@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pykka
+from eventsourcing.persistence import IntegrityError
 
 from eventstore import EventStore
 from eventstore.persistence import describe_store
@@ -27,6 +28,9 @@ from quiz_actors.media import MediaLibrary
 from quiz_actors.quizzes import QuizLibrary
 from quiz_actors.settings import Settings
 from quiz_actors.tokens import TokenSigner
+
+if TYPE_CHECKING:
+    from quiz_actors.cluster.node import ClusterNode
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ class QuizSystem:
         self.media: MediaLibrary | None = None
         self.signer: TokenSigner | None = None
         self.dispatcher: Dispatcher | LoopDispatcher | None = None
+        self.cluster: ClusterNode | None = None
         self._connections: set[pykka.ActorRef[Any]] = set()
         self._lock = threading.Lock()
 
@@ -53,7 +58,14 @@ class QuizSystem:
         ``connection_dispatcher`` (the server passes its event loop's), else on a
         pool of worker threads of their own."""
         log.info("event store: %s", describe_store(self.settings.store))
-        self.store = store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
+        if self.settings.cluster:
+            # Cluster mode (docs/cluster.md): only a node of a cluster builds one.
+            from quiz_actors.cluster.node import ClusterNode
+
+            self.cluster = ClusterNode(self.settings)
+            self.store = store = self.cluster.open_store(observer=metrics.StoreMetrics())
+        else:
+            self.store = store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
         self.signer = TokenSigner(
             bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )
@@ -61,10 +73,12 @@ class QuizSystem:
         self.quizzes = QuizLibrary(store, self.clock.now_ms, media_exists=self.media.exists)
         self.quizzes.seed_samples()
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
-        self.hub = HubActor.start(self.store, self.clock, self.settings)
+        self.hub = HubActor.start(self.store, self.clock, self.settings, self.cluster)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done
+        if self.cluster is not None:
+            self.cluster.start(self.hub)
 
-    def start_connection(self, outlet: SocketOutlet) -> pykka.ActorRef[Any]:
+    def start_connection(self, outlet: SocketOutlet, node_hint: str | None = None) -> pykka.ActorRef[Any]:
         ref = ConnectionActor.start(
             outlet,
             self.hub,
@@ -75,6 +89,7 @@ class QuizSystem:
             self.settings.admin_key,
             dispatcher=self.dispatcher,
             rooms_per_socket=self.settings.rooms_per_socket,
+            node_hint=node_hint,
         )
         with self._lock:
             self._connections.add(ref)
@@ -83,6 +98,14 @@ class QuizSystem:
     def connection_ended(self, ref: pykka.ActorRef[Any]) -> None:
         with self._lock:
             self._connections.discard(ref)
+
+    def hand_over_rooms(self) -> None:
+        """Cluster mode, when a drain begins: the other nodes take this node's rooms now."""
+        if self.cluster is None or self.hub is None:
+            return
+        self.cluster.placement.draining = True
+        handed = self.hub.proxy().hand_over_rooms().get(timeout=60)
+        log.info("drain: %d room(s) handed over to the other nodes", handed)
 
     def stop_rooms(self) -> None:
         """Stop the hub and its rooms before the sockets close.
@@ -94,6 +117,9 @@ class QuizSystem:
         """
         if self.hub is not None and self.hub.is_alive():
             self.hub.stop()
+        if self.cluster is not None:
+            self.cluster.let_go()  # the rooms have saved and stopped: other nodes may take them now
+            self.cluster = None
 
     def stop(self) -> None:
         self.stop_rooms()
@@ -122,5 +148,10 @@ def _secret_hex(store: EventStore) -> str:
     secret = store.load(SECRET_ID)
     if secret is None:
         secret = ServerSecret(secret_hex=TokenSigner.new_secret())
-        store.save(secret)
+        try:
+            store.save(secret)
+        except IntegrityError:
+            # Another process on the same store (a node starting at the same moment)
+            # stored its secret first: every process must sign with that one.
+            secret = store.load(SECRET_ID)
     return str(secret.secret_hex)

@@ -81,6 +81,12 @@ def rate_limited(reason: str) -> Message:
     return error("rate_limited", reason)
 
 
+def redirect(url: str, node: str) -> Message:
+    """Cluster mode: this room is served by another node; reconnect to ``url`` (relative to
+    the URL the socket was opened with) and join again (docs/protocol.md, "redirect")."""
+    return {"type": "redirect", "url": url, "node": node}
+
+
 def room_not_found(code: str) -> Message:
     return error("room_not_found", f"No open room has code {code[:12]}")
 

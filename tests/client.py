@@ -79,6 +79,25 @@ class QuizClient:
                     f"no {type_} {fields} within {timeout}s; got {[m for _, m in self._unread[-10:]]}"
                 ) from None
 
+    async def expect_one_of(self, *types: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
+        """The next unread message of any of these types; earlier ones are skipped."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while True:
+            for i, (_, message) in enumerate(self._unread):
+                if message.get("type") in types:
+                    del self._unread[: i + 1]
+                    return message
+            remaining = end - loop.time()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"none of {types} within {timeout}s; got {[m for _, m in self._unread[-10:]]}"
+                )
+            try:
+                await self._read_more(remaining)
+            except TimeoutError:
+                continue
+
     async def expect_closed(self, timeout: float = DEFAULT_TIMEOUT) -> int:
         loop = asyncio.get_running_loop()
         end = loop.time() + timeout

@@ -140,6 +140,34 @@ def interpolate(value: str, variables: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", substitute, value)
 
 
+def test_cluster_compose_file_runs_three_nodes_named_as_haproxy_knows_them():
+    compose = yaml.safe_load((ROOT / "contrib" / "compose.cluster.yaml").read_text())
+    services = compose["services"]
+    assert set(services) == {"node1", "node2", "node3", "haproxy", "postgres"}
+    proxy_config = (ROOT / "contrib" / "haproxy.cfg").read_text()
+    for name in ("node1", "node2", "node3"):
+        environment = {
+            k: interpolate(str(v), SAMPLE_VARIABLES) for k, v in services[name]["environment"].items()
+        }
+        settings = settings_from(environment)
+        assert settings.cluster and settings.node_name == name
+        assert urlsplit(settings.store).hostname == "postgres"
+        # HAProxy's server of the same name, and the hint rule that routes to it.
+        assert f"server {name} 127.0.0.1:808{name[-1]}" in proxy_config
+        assert f"use-server {name} if {{ url_param(node) -m str {name} }}" in proxy_config
+        assert f"s/127.0.0.1:808{name[-1]}/{name}:8080/" in services["haproxy"]["command"]
+        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    for line in (
+        "balance url_param room",
+        "hash-type consistent",
+        "option httpchk GET /readyz",
+        "on-marked-down shutdown-sessions",
+        "option redispatch",
+        "timeout tunnel",
+    ):
+        assert line in proxy_config, line
+
+
 def test_compose_file_wires_the_server_to_postgresql_with_valid_settings():
     compose = yaml.safe_load((ROOT / "compose.yaml").read_text())
     services = compose["services"]

@@ -78,8 +78,10 @@ class ConnectionActor(PooledActor):
         admin_key: str = "",
         dispatcher: Dispatcher | None = None,
         rooms_per_socket: int = 20,
+        node_hint: str | None = None,
     ):
         super().__init__(dispatcher=dispatcher)
+        self.node_hint = node_hint  # cluster mode: the node this socket asked for (``/ws?node=``)
         self.conn_id = next(_conn_ids)
         self.outlet = outlet
         self.hub = hub
@@ -184,7 +186,9 @@ class ConnectionActor(PooledActor):
         tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
 
     def _join(self, message: dict[str, Any], ref: object) -> None:
-        tell_quietly(self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref))
+        tell_quietly(
+            self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref, self.node_hint)
+        )
 
     def _on_hello(self, message: dict[str, Any], ref: object) -> None:
         if self.user_id is not None:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import psycopg
 import pykka
+from eventsourcing.persistence import IntegrityError
 
 from eventstore import EventStore
 from quiz_actors import logs, metrics, protocol, wire
@@ -24,6 +27,7 @@ from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard
 from quiz_actors.actors.messages import (
     CleanupDue,
+    CloseSocket,
     CreateRoom,
     Deliver,
     HeartbeatDue,
@@ -31,16 +35,20 @@ from quiz_actors.actors.messages import (
     HostRoomCreated,
     Join,
     JoinRoom,
+    LeaseLost,
     RegisterConnection,
     Replaced,
+    RetryJoin,
     RoomWasClosed,
     Sender,
+    StopServing,
     SweepDue,
     UnregisterConnection,
 )
 from quiz_actors.actors.room import RoomActor
 from quiz_actors.actors.room_quota import RoomQuota
 from quiz_actors.clock import Clock, Timer
+from quiz_actors.cluster.placement import Redirect, Serve, redirect_url
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.quiz import Quiz
@@ -48,7 +56,14 @@ from quiz_actors.domain.room import CLOSED, Room
 from quiz_actors.protocol import Batch
 from quiz_actors.settings import Settings
 
+if TYPE_CHECKING:
+    from quiz_actors.cluster.fencing import RoomLease
+    from quiz_actors.cluster.node import ClusterNode
+
 log = logging.getLogger(__name__)
+
+# Cluster mode: a new room's save races other nodes' for the directory's next version.
+CREATE_ATTEMPTS = 20
 
 
 class StoreUnavailable(Exception):
@@ -56,18 +71,25 @@ class StoreUnavailable(Exception):
 
 
 class HubActor(pykka.ThreadingActor):
-    def __init__(self, store: EventStore, clock: Clock, settings: Settings):
+    def __init__(
+        self, store: EventStore, clock: Clock, settings: Settings, cluster: ClusterNode | None = None
+    ):
         super().__init__()
         self.store = store
         self.clock = clock
         self.settings = settings
+        self.cluster = cluster  # None: a single node, which serves every room itself
         self.directory: RoomDirectory | None = None
         self.rooms: dict[str, pykka.ActorRef[Any]] = {}  # room id -> running room actor
         self.connections: dict[str, Sender] = {}  # user id -> its newest connection
-        self.join_guard = JoinGuard(
-            joins_per_minute=settings.joins_per_ip_per_minute,
-            failures_per_minute=settings.failed_joins_per_ip,
-            lockout_ms=int(settings.failed_join_lockout_s * 1000),
+        self.join_guard = (
+            cluster.join_guard()
+            if cluster is not None
+            else JoinGuard(
+                joins_per_minute=settings.joins_per_ip_per_minute,
+                failures_per_minute=settings.failed_joins_per_ip,
+                lockout_ms=int(settings.failed_join_lockout_s * 1000),
+            )
         )
         self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
         self.timers: list[Timer] = []
@@ -100,7 +122,12 @@ class HubActor(pykka.ThreadingActor):
             directory = self.store.load(DIRECTORY_ID)
             if directory is None:
                 directory = RoomDirectory()
-                self.store.save(directory)
+                try:
+                    self.store.save(directory)
+                except IntegrityError:
+                    # Another process on the same store (a node starting at the same
+                    # moment) opened the directory first: there is only ever one.
+                    directory = self.store.load(DIRECTORY_ID)
         except Exception as e:
             raise StoreUnavailable() from e
         if not isinstance(directory, RoomDirectory):
@@ -121,6 +148,21 @@ class HubActor(pykka.ThreadingActor):
     def ping(self) -> str:
         """Answered once the hub has started: used to wait for it at start-up."""
         return "pong"
+
+    def hand_over_rooms(self) -> int:
+        """Cluster mode, at the start of a drain: stop every room here (each saves what it
+        decided and sends its members to reconnect, 1012) and release their leases, so the
+        other nodes take them over at once. Returns how many rooms were handed over."""
+        assert self.cluster is not None
+        rooms, self.rooms = self.rooms, {}
+        for actor in rooms.values():
+            tell_quietly(actor, StopServing("drain: handed over", save_first=True))
+        for actor in rooms.values():
+            if actor.is_alive():
+                actor.stop()  # after StopServing: waits until the room has saved and stopped
+        self.cluster.keeper.release(list(rooms))
+        self._count_rooms()
+        return len(rooms)
 
     # ------------------------------------------------------------- dispatch
 
@@ -201,32 +243,40 @@ class HubActor(pykka.ThreadingActor):
         if quiz.archived:
             self._reply(sender, wire.quiz_archived(quiz.title), ref)
             return
-        code = self._free_code()
-        now = self.clock.now_ms()
-        try:
-            room = Room.open(
-                code=code,
-                quiz_id=message.quiz_id,
-                quiz=quiz.document,
-                quiz_revision=quiz.revision,
-                host_id=sender.user_id,
-                host_name=message.name,
-                at=now,
-            )
-        except RoomError as e:
-            self._reply(sender, wire.refused(e), ref)
-            return
-        directory = self._loaded_directory()
-        directory_version = directory.version
-        directory.assign(code=code, room_id=str(room.id), at=now)
-        try:
-            # One atomic save: a room never exists without its code, nor a code without its room.
-            self.store.save(room, directory)
-        except Exception:
-            log.exception("could not store a new room")
-            self.directory = None  # it assigned a code that was not stored: reload before next use
-            self._reply(sender, wire.room_not_created(), ref)
-            return
+        attempts = CREATE_ATTEMPTS if self.cluster is not None else 1
+        for attempt in range(1, attempts + 1):
+            code = self._free_code()
+            now = self.clock.now_ms()
+            try:
+                room = Room.open(
+                    code=code,
+                    quiz_id=message.quiz_id,
+                    quiz=quiz.document,
+                    quiz_revision=quiz.revision,
+                    host_id=sender.user_id,
+                    host_name=message.name,
+                    at=now,
+                )
+            except RoomError as e:
+                self._reply(sender, wire.refused(e), ref)
+                return
+            lease = self._lease_new_room(str(room.id))
+            directory = self._loaded_directory()
+            directory_version = directory.version
+            directory.assign(code=code, room_id=str(room.id), at=now)
+            try:
+                # One atomic save: a room never exists without its code, nor a code without its room.
+                self.store.save(room, directory)
+                break
+            except Exception as e:
+                self.directory = None  # it assigned a code that was not stored: reload before next use
+                if self.cluster is not None:
+                    self.cluster.keeper.release([str(room.id)])
+                    if isinstance(e, IntegrityError) and attempt < attempts:
+                        continue  # another node saved the directory first: read it again, draw again
+                log.exception("could not store a new room")
+                self._reply(sender, wire.room_not_created(), ref)
+                return
         log.info(
             "room %s (%s) created by %s",
             code,
@@ -235,9 +285,21 @@ class HubActor(pykka.ThreadingActor):
             extra=logs.fields(room_id=room.id, user_id=sender.user_id, address=sender.ip),
         )
         self.store.snapshot_if_due(directory, directory_version)
-        actor = RoomActor.start(room.id, self.store, self.clock, self.settings, self.actor_ref, created=room)
+        actor = RoomActor.start(
+            room.id, self.store, self.clock, self.settings, self.actor_ref, created=room, lease=lease
+        )
         self.rooms[str(room.id)] = actor
         actor.tell(HostRoomCreated(sender, ref))
+
+    def _lease_new_room(self, room_id: str) -> RoomLease | None:
+        """Cluster mode: the new room's first lease, taken before the room is stored, so no
+        other node can serve it before its creator does."""
+        if self.cluster is None:
+            return None
+        epoch = self.cluster.keeper.acquire(room_id)
+        if epoch is None:  # a fresh uuid: nobody can hold it
+            raise RuntimeError(f"room {room_id} is new, yet another node holds its lease")
+        return self.cluster.lease(room_id, epoch)
 
     def _load_quiz(self, quiz_id: str) -> Quiz | None:
         try:
@@ -267,44 +329,140 @@ class HubActor(pykka.ThreadingActor):
             )
             self._reply(sender, wire.rate_limited(refusal), message.ref)
             return
+        if self.cluster is not None:
+            self._find_and_join(message, time.monotonic())
+            return
         room_id = self._loaded_directory().room_for(message.code)
         if room_id is None:
-            if self.join_guard.failed(sender.ip, now):
-                log.warning(
-                    "join lockout for %s (user %s): too many unknown codes",
-                    sender.ip,
-                    sender.user_id,
-                    extra=logs.fields(user_id=sender.user_id, address=sender.ip),
-                )
-            self._reply(sender, wire.room_not_found(message.code), message.ref)
+            self._unknown_code(message)
             return
         actor = self._activate(room_id)
         actor.tell(Join(message.sender, message.name, message.ref))
 
-    def _activate(self, room_id: str) -> pykka.ActorRef[Any]:
+    def _unknown_code(self, message: JoinRoom) -> None:
+        sender, now = message.sender, self.clock.now_ms()
+        if self.join_guard.failed(sender.ip, now):
+            log.warning(
+                "join lockout for %s (user %s): too many unknown codes",
+                sender.ip,
+                sender.user_id,
+                extra=logs.fields(user_id=sender.user_id, address=sender.ip),
+            )
+        self._reply(sender, wire.room_not_found(message.code), message.ref)
+
+    def _activate(self, room_id: str, lease: RoomLease | None = None) -> pykka.ActorRef[Any]:
         """The room's running actor, started (and so replayed) if need be."""
         actor = self.rooms.get(room_id)
         if actor is None or not actor.is_alive():
             log.info("room %s: activated from the store", room_id, extra=logs.fields(room_id=room_id))
             metrics.ROOM_ACTIVATIONS.inc()
-            actor = RoomActor.start(uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref)
+            actor = RoomActor.start(
+                uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref, lease=lease
+            )
             self.rooms[room_id] = actor
         return actor
+
+    # ------------------------------------------------------------- cluster mode (docs/cluster.md)
+
+    def _find_and_join(
+        self, message: JoinRoom, arrived: float, owner_expired_by: float | None = None
+    ) -> None:
+        """A join on a node of a cluster: the room may be unknown here yet, or served elsewhere."""
+        cluster = self.cluster
+        assert cluster is not None
+        room_id = self._loaded_directory().room_for(message.code)
+        if room_id is None:
+            # Another node may have created it since this one read the directory.
+            now = time.monotonic()
+            wait = cluster.directory_refresh.decide(arrived, now)
+            if wait is None:
+                self._unknown_code(message)
+                return
+            if wait > 0:
+                self._schedule(RetryJoin(message, arrived), wait)
+                return
+            self.directory = None
+            room_id = self._loaded_directory().room_for(message.code)
+            cluster.directory_refresh.done(now)
+            if room_id is None:
+                self._unknown_code(message)
+                return
+        actor = self.rooms.get(room_id)
+        if actor is not None and actor.is_alive():
+            actor.tell(Join(message.sender, message.name, message.ref))
+            return
+        try:
+            decision = cluster.placement.route(room_id, message.hint, owner_expired_by)
+        except psycopg.Error as e:
+            # This node cannot read the leases (cut off from PostgreSQL): it cannot
+            # serve the room. 1012 sends the client back through HAProxy at once, which
+            # takes this node out as soon as its /readyz fails.
+            log.warning(
+                "room %s: cannot read its lease (%s); sending user %s elsewhere",
+                room_id,
+                e,
+                message.sender.user_id,
+            )
+            tell_quietly(message.sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "node cut off"))
+            return
+        if isinstance(decision, Serve):
+            actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
+            actor.tell(Join(message.sender, message.name, message.ref))
+        elif isinstance(decision, Redirect):
+            log.info(
+                "room %s is served by node %s: redirecting user %s",
+                message.code,
+                decision.node,
+                message.sender.user_id,
+                extra=logs.fields(room_id=room_id, user_id=message.sender.user_id),
+            )
+            self._reply(
+                message.sender,
+                wire.redirect(redirect_url(message.code, decision.node), decision.node),
+                message.ref,
+            )
+            tell_quietly(
+                message.sender.conn, CloseSocket(protocol.CLOSE_REDIRECT, "room served by another node")
+            )
+        elif time.monotonic() - arrived > 3 * self.settings.lease_ttl_s:
+            self._reply(message.sender, wire.store_unreachable(), message.ref)
+        else:
+            # A dead owner's lease runs out: look again then.
+            self._schedule(RetryJoin(message, arrived, decision.owner_expires), decision.seconds)
+
+    def _retry_join(self, message: RetryJoin) -> None:
+        if self._speaks_for_its_user(message.join.sender, message.join.ref):
+            self._find_and_join(message.join, message.arrived, message.owner_expired_by)
+
+    def _lease_lost(self, message: LeaseLost) -> None:
+        actor = self.rooms.pop(message.room_id, None)
+        if actor is not None:
+            tell_quietly(actor, StopServing("lease lost"))
+        if self.cluster is not None:
+            self.cluster.keeper.forget(message.room_id)
 
     def _room_closed(self, message: RoomWasClosed) -> None:
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             actor.stop(block=False)
-        directory = self._loaded_directory()
-        directory_version = directory.version
-        if directory.release(message.code, message.room_id, self.clock.now_ms()):
+        attempts = CREATE_ATTEMPTS if self.cluster is not None else 1
+        for attempt in range(1, attempts + 1):
+            directory = self._loaded_directory()
+            directory_version = directory.version
+            if not directory.release(message.code, message.room_id, self.clock.now_ms()):
+                break
             try:
                 self.store.save(directory)
                 self.store.snapshot_if_due(directory, directory_version)
+                break
             except Exception as e:
-                # The room's RoomClosed is stored: the next sweep releases the code again.
                 self.directory = None
+                if isinstance(e, IntegrityError) and attempt < attempts:
+                    continue  # cluster mode: another node saved the directory first
+                # The room's RoomClosed is stored: the next sweep releases the code again.
                 raise StoreUnavailable() from e
+        if self.cluster is not None:
+            self.cluster.keeper.release([message.room_id])
 
     def _sweep(self) -> None:
         """Activate the rooms not in memory whose cleanup time has passed.
@@ -318,6 +476,8 @@ class HubActor(pykka.ThreadingActor):
         unjoined_ttl = int(self.settings.unjoined_room_ttl_s * 1000)
         for code, room_id in list(self._loaded_directory().open_rooms.items()):
             if room_id in self.rooms:
+                continue
+            if self.cluster is not None and not self._may_sweep(room_id):
                 continue
             try:
                 room = self.store.load(uuid.UUID(room_id))
@@ -338,7 +498,22 @@ class HubActor(pykka.ThreadingActor):
                 ended_ttl, idle_ttl, assume_nobody_online=True, unjoined_ttl_ms=unjoined_ttl
             )
             if due is not None and due <= now:
-                self._activate(room_id).tell(CleanupDue())
+                if self.cluster is None:
+                    self._activate(room_id).tell(CleanupDue())
+                    continue
+                # Closed once, by the node that takes its lease (none if another node has it).
+                epoch = self.cluster.keeper.acquire(room_id)
+                if epoch is not None:
+                    self._activate(room_id, self.cluster.lease(room_id, epoch)).tell(CleanupDue())
+
+    def _may_sweep(self, room_id: str) -> bool:
+        """Cluster mode: rooms another node serves are that node's to close."""
+        assert self.cluster is not None
+        try:
+            return self.cluster.leases.owner(room_id) is None
+        except Exception:
+            log.warning("sweep: cannot read room %s's lease; trying again next sweep", room_id)
+            return False
 
     # ------------------------------------------------------------- helpers
 
@@ -356,4 +531,6 @@ HANDLERS: dict[type, Callable[[HubActor, Any], None]] = {
     RoomWasClosed: HubActor._room_closed,
     HeartbeatTick: HubActor._heartbeat,
     SweepDue: HubActor._on_sweep_due,
+    RetryJoin: HubActor._retry_join,
+    LeaseLost: HubActor._lease_lost,
 }

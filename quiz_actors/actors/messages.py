@@ -106,6 +106,7 @@ class JoinRoom:
     code: str
     name: str
     ref: Any
+    hint: str | None = None  # cluster mode: the node the socket was sent to (``/ws?node=``)
 
 
 # ---------------------------------------------------------------- hub/connection -> room
@@ -194,3 +195,32 @@ class SweepDue:
 class RoomWasClosed:
     room_id: str
     code: str
+
+
+# ---------------------------------------------------------------- cluster mode (docs/cluster.md)
+
+
+@dataclass(frozen=True)
+class RetryJoin:
+    """A join the hub put off: until the directory is read again (a code this node did
+    not know), or until a dead owner's lease expires. ``arrived``: time.monotonic()."""
+
+    join: JoinRoom
+    arrived: float
+    owner_expired_by: float | None = None  # a dead owner's lease end as last seen (time.monotonic())
+
+
+@dataclass(frozen=True)
+class LeaseLost:
+    """This node no longer holds (or can no longer vouch for) the room's lease."""
+
+    room_id: str
+
+
+@dataclass(frozen=True)
+class StopServing:
+    """Close the room's sockets with 1012 and stop. The lease is lost: nothing more is
+    saved. A drain hands the room over (``save_first``): what is decided is saved first."""
+
+    reason: str
+    save_first: bool = False

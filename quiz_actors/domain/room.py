@@ -709,10 +709,40 @@ class Room(Aggregate):
         self.closed_reason = reason
         self._changed(at)
 
+    # ------------------------------------------------------------------ cluster mode
+
+    class RoomTakenOver(Aggregate.Event):
+        """A node of a cluster took the room's lease (docs/cluster.md, "Fencing").
+
+        The new owner appends it before it serves the room, so the room's next
+        version is taken: a save by the former owner, which still believes it
+        owns the room, fails on the store's version check. It changes nothing a
+        member sees: no ``seq``, no activity time (the cleanup stays as due).
+        """
+
+        TOPIC = "quiz_actors.domain.room:Room.RoomTakenOver"
+        node: str
+        epoch: int
+        at: int
+
+    def take_over(self, node: str, epoch: int, at: int) -> None:
+        self._taken_over(node=node, epoch=epoch, at=at)
+
+    @event(RoomTakenOver)
+    def _taken_over(self, node: str, epoch: int, at: int) -> None:
+        self.owner_node = node
+        self.owner_epoch = epoch
+
+    def owner(self) -> tuple[str, int] | None:
+        """The node and lease epoch of the last takeover; None if no node ever took the room over
+        (it is still served by the node that created it, or the store is a single node's)."""
+        node: str | None = getattr(self, "owner_node", None)  # absent from rooms never taken over
+        return None if node is None else (node, int(getattr(self, "owner_epoch", 0)))
+
 
 # The events that do not advance ``seq`` (docs/protocol.md, "seq: staying in step"):
 # their apply methods change the room with ``broadcast=False``.
-NOT_BROADCAST: tuple[type[Room.Event], ...] = (Room.QuizStarted, Room.AnswerSubmitted)
+NOT_BROADCAST: tuple[type[Room.Event], ...] = (Room.QuizStarted, Room.AnswerSubmitted, Room.RoomTakenOver)
 
 
 def describe_question(room: Room) -> dict[str, Any] | None:

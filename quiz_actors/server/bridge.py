@@ -31,6 +31,8 @@ from quiz_actors.system import QuizSystem
 
 log = logging.getLogger(__name__)
 
+NODE_HEADER = "X-Quiz-Node"
+
 
 def origin_allowed(request: web.Request, settings: Settings) -> bool:
     """Exact matches only: the server's own origin, the configured ones, or no Origin at all."""
@@ -68,6 +70,8 @@ async def _serve(
     request: web.Request, system: QuizSystem, settings: Settings, peer: str
 ) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(max_msg_size=protocol.MAX_FRAME_BYTES, compress=False, autoping=True)
+    if settings.cluster:
+        ws.headers[NODE_HEADER] = settings.node_name  # which node a socket reached (docs/cluster.md)
     await ws.prepare(request)
     require_masked_frames(request.protocol, peer)
     loop = asyncio.get_running_loop()
@@ -81,7 +85,8 @@ async def _serve(
         transport=request.transport,
         post=request.app[LOOP_POST],
     )
-    connection = system.start_connection(session)
+    # Cluster mode: the node a redirect sent this socket to (HAProxy routes by it).
+    connection = system.start_connection(session, request.query.get("node") if settings.cluster else None)
     request.app[SESSIONS].add(session)
     writer = asyncio.create_task(session.run_writer())
     hello_deadline = loop.call_later(settings.hello_timeout_s, session.close_if_not_authenticated)

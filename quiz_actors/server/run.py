@@ -6,6 +6,9 @@
   tells clients to reconnect at once (to another server, or to this one when it
   is back).
 * SIGINT (Ctrl-C): shut down now, sockets closed with 1001.
+* In cluster mode, the drain first hands the node's rooms over: each saves what it
+  decided and closes its sockets with 1012, and its lease is released, so its
+  clients resume on another node at once (docs/cluster.md).
 * A second signal while draining: shut down now, skipping what is left of the grace.
 
 Shutting down is the same in every case: stop listening, rooms save what they
@@ -17,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 
 from aiohttp import web
 
 from quiz_actors.server.app import create_app
 from quiz_actors.server.drain import Drain
-from quiz_actors.server.keys import DRAIN
+from quiz_actors.server.keys import DRAIN, SYSTEM
 from quiz_actors.server.listen import GuardedSite
 from quiz_actors.settings import Settings
 
@@ -40,6 +44,7 @@ class StopSignals:
         self.loop = loop
         self.stopping = asyncio.Event()
         self._grace_timer: asyncio.TimerHandle | None = None
+        self.on_drain: Callable[[], object] | None = None  # cluster mode: hand the rooms over
 
     def install(self) -> None:
         self.loop.add_signal_handler(signal.SIGTERM, self.on_signal, signal.SIGTERM)
@@ -53,6 +58,8 @@ class StopSignals:
             self._stop_now()
         elif sig == signal.SIGTERM and self.grace_s > 0:
             self.drain.begin()
+            if self.on_drain is not None:
+                self.on_drain()
             log.info(
                 "SIGTERM: draining (/readyz says 503); sockets close with 1012 in %.1f s, "
                 "or at once on a second signal",
@@ -71,6 +78,12 @@ class StopSignals:
         self.stopping.set()
 
 
+def hand_over(app: web.Application) -> asyncio.Future[None]:
+    """Cluster mode: at the start of a drain the other nodes take this node's rooms at once
+    (docs/cluster.md); blocking work, so on the loop's executor."""
+    return asyncio.get_running_loop().run_in_executor(None, app[SYSTEM].hand_over_rooms)
+
+
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
@@ -85,6 +98,8 @@ async def serve(settings: Settings) -> None:
             ) from None
         log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
         signals = StopSignals(app[DRAIN], settings.drain_grace_s, asyncio.get_running_loop())
+        if settings.cluster:
+            signals.on_drain = lambda: hand_over(app)
         signals.install()
         await signals.stopping.wait()
     finally:

@@ -127,6 +127,7 @@ SUMMARIES: dict[type[Any], Summary] = {
     Room.QuestionClosed: _question_closed,
     Room.QuizEnded: _quiz_ended,
     Room.RoomClosed: lambda f, room, names: f"room closed ({f['reason']})",
+    Room.RoomTakenOver: lambda f, room, names: f"taken over by node {f['node']} (lease epoch {f['epoch']})",
 }
 
 

@@ -26,19 +26,22 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import logs, views, wire
+from quiz_actors import logs, protocol, views, wire
+from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     CleanupDue,
+    CloseSocket,
     DeadlineDue,
     FloodLockDue,
     HostRoomCreated,
     Join,
+    LeaseLost,
     MemberDisconnected,
     ProgressDue,
     RecoveryDue,
@@ -46,6 +49,7 @@ from quiz_actors.actors.messages import (
     RoomCommand,
     RoomWasClosed,
     SaveDecided,
+    StopServing,
 )
 from quiz_actors.actors.pooled import PooledActor
 from quiz_actors.actors.room.audience import Audience
@@ -58,7 +62,12 @@ from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.room import CLOSED, Room
 from quiz_actors.settings import Settings
 
+if TYPE_CHECKING:
+    from quiz_actors.cluster.fencing import RoomLease
+
 log = logging.getLogger(__name__)
+
+TAKEOVER_ATTEMPTS = 5  # cluster mode: a former owner's last save may land between load and takeover
 
 ROOM_WORKERS = 4  # threads all room actors take turns on: a store call that stalls holds one
 
@@ -112,11 +121,15 @@ class RoomActor(PooledActor):
         settings: Settings,
         hub: pykka.ActorRef[Any],
         created: Room | None = None,
+        lease: RoomLease | None = None,
     ) -> None:
         super().__init__()
         self.room_id = room_id
         self.store = store
         self.hub = hub
+        self.clock = clock
+        self.lease = lease  # cluster mode: the lease this node serves the room under; else None
+        self.stopped_serving = False
         self.state: RoomState = RECOVERING if created is None else Loaded(created)
         me = self.actor_ref
         self.member_list = views.MemberList()
@@ -192,7 +205,7 @@ class RoomActor(PooledActor):
             self._recover()
 
     def on_stop(self) -> None:
-        if isinstance(self.state, Loaded):
+        if isinstance(self.state, Loaded) and not self.stopped_serving:
             try:
                 self._save_decided(self.state.room)  # decided answers and joins are stored and acknowledged
             except SaveFailed:
@@ -207,6 +220,11 @@ class RoomActor(PooledActor):
         self.member_list.forget()
         try:
             room = self._replay()
+            if self.lease is not None:
+                claimed = self._claim(room)
+                if claimed is None:
+                    return self.state  # another node took the room over: this one has stopped serving it
+                room = claimed
         except Exception:
             log.exception("room %s: cannot load from the store; will retry on the next message", self.room_id)
             return self.state
@@ -225,6 +243,55 @@ class RoomActor(PooledActor):
         self.timers.rearm(room)
         return self.state
 
+    def _claim(self, room: Room) -> Room | None:
+        """Cluster mode: the room with this node's takeover stored (fencing out any former
+        owner's later saves); None, having stopped serving it, if a newer lease took it."""
+        lease = self.lease
+        assert lease is not None
+        for _ in range(TAKEOVER_ATTEMPTS):
+            if lease.fenced_out(room):
+                self._stop_serving(f"taken over by node {room.owner()}")
+                return None
+            if not lease.needs_takeover(room):
+                return room
+            room.take_over(lease.node, lease.epoch, self.clock.now_ms())
+            try:
+                self.store.save(room)
+                log.info("room %s: taken over by this node (lease epoch %s)", self.room_id, lease.epoch)
+                return room
+            except Exception:
+                log.warning("room %s: takeover save failed; reading the room again", self.room_id)
+                room = self._replay()  # the former owner's last save landed first: take it in
+        raise RuntimeError(f"room {self.room_id}: could not store its takeover")
+
+    def _stop_serving(self, reason: str) -> None:
+        """Cluster mode: this node no longer holds the room's lease. Its members are
+        sent to reconnect (1012: the client reconnects at once, through HAProxy, to the
+        room's new owner); nothing more is saved here."""
+        if self.stopped_serving:
+            return
+        self.stopped_serving = True
+        log.warning("room %s: stops serving on this node (%s)", self.room_id, reason)
+        self.saving.take_unsaved()  # never saved here (lease lost): their senders reconnect and send again
+        for sender in list(self.audience.attached.values()):
+            tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room moved"))
+        self.state = RECOVERING
+        self.hub.tell(LeaseLost(str(self.room_id)))
+        self.stop()
+
+    def _lease_lost_after_failed_save(self) -> bool:
+        """Cluster mode, after a failed save: does this node still hold the room's lease?"""
+        if self.lease is None:
+            return False
+        try:
+            held = self.lease.still_held()
+        except Exception:
+            log.warning("room %s: cannot read its lease after a failed save", self.room_id)
+            return False  # the store's version check still fences any other owner
+        if not held:
+            self._stop_serving("lease lost (a save failed)")
+        return not held
+
     def _replay(self) -> Room:
         room = self.store.load(self.room_id)
         if not isinstance(room, Room):
@@ -234,6 +301,18 @@ class RoomActor(PooledActor):
     # ------------------------------------------------------------- dispatch
 
     def on_receive(self, message: object) -> None:
+        if type(message) is StopServing:
+            if message.save_first and isinstance(self.state, Loaded):
+                try:
+                    self._save_decided(self.state.room)  # a hand-over: acknowledged before it goes
+                except SaveFailed:
+                    pass
+                self.audience.send()
+            self._stop_serving(message.reason)
+            return
+        if self.stopped_serving:
+            self._refuse_busy(message)
+            return
         arrived = self.arrivals.get(type(message))
         if arrived is not None:
             arrived(message)
@@ -249,6 +328,7 @@ class RoomActor(PooledActor):
                 self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
         except SaveFailed:
             self.state = RECOVERING  # those waiting heard busy; recovery is scheduled
+            self._lease_lost_after_failed_save()
         except Exception:
             log.exception("room %s failed on %s", self.room_id, type(message).__name__)
             sender = getattr(message, "sender", None)

@@ -35,6 +35,12 @@ const CONNECT_TIMEOUT_MS = 10000;
 const CLOSE_REPLACED = 4000;
 const CLOSE_KICKED = 4003;
 
+// Cluster mode (docs/cluster.md): the room is served by another node. The server
+// sent `redirect` first; reconnect at once to its url. A few redirects in a row at
+// most (nodes handing a room over may disagree for a moment), then the backoff.
+const CLOSE_REDIRECT = 4009;
+const MAX_REDIRECTS_IN_A_ROW = 3;
+
 // 1012: the server is restarting (a rolling restart drains it first). Reconnect
 // at once, each page after its own random wait below RESTART_JITTER_MS so a
 // whole room does not arrive in the same millisecond, and retry briskly. For
@@ -105,6 +111,38 @@ export class Connection extends EventTarget {
     this.listening = false; // online/visibility listeners added (once)
     this.tokenRefused = false;
     this.restartQuietUntil = 0; // Date.now() before which a reconnect is a server restart
+    // Cluster mode: the room code goes in the socket's URL (?room=CODE) so that the
+    // load balancer sends every socket of a room to the node that serves it, with
+    // the node hint of the last redirect (?node=NAME). A single server ignores both.
+    this.roomCode = store.get("code"); // both pages keep the room they are in under "code"
+    this.nodeHint = null;
+    this.redirectUrl = null; // set by a redirect: the next socket opens there
+    this.redirects = 0; // redirects followed since the last join that succeeded
+  }
+
+  // The socket's URL: the redirect's, or /ws with the room (and node hint) we know.
+  socketUrl() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const url = new URL(`${scheme}//${location.host}/ws`);
+    if (this.redirectUrl !== null) return this.redirectUrl;
+    if (this.roomCode !== null) url.searchParams.set("room", this.roomCode);
+    if (this.roomCode !== null && this.nodeHint !== null) url.searchParams.set("node", this.nodeHint);
+    return url.href;
+  }
+
+  // A redirect's url, resolved against this socket's and kept to the same server entry point.
+  followRedirect(message) {
+    let target;
+    try {
+      target = new URL(message.url, this.ws ? this.ws.url : location.href);
+    } catch {
+      return; // not a URL: the close that follows is handled like any other
+    }
+    this.redirects += 1;
+    this.roomCode = target.searchParams.get("room") || this.roomCode;
+    this.nodeHint = target.searchParams.get("node") || message.node || null;
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    this.redirectUrl = `${scheme}//${location.host}${target.pathname}${target.search}`;
   }
 
   start() {
@@ -136,8 +174,8 @@ export class Connection extends EventTarget {
     clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.setStatus(this.awayStatus(), { attempt: this.attempt });
-    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const ws = new WebSocket(`${scheme}//${location.host}/ws`);
+    const ws = new WebSocket(this.socketUrl());
+    this.redirectUrl = null; // once: a later reconnect builds its URL from the room and hint
     this.ws = ws;
     this.ready = false;
     // Events of a socket we already gave up on are ignored: `this.ws` has moved on.
@@ -237,7 +275,12 @@ export class Connection extends EventTarget {
       case "state":
         this.lastSeq = message.seq;
         this.resyncRef = null;
+        this.redirects = 0;
+        if (message.room && typeof message.room.code === "string") this.roomCode = message.room.code;
         break;
+      case "redirect":
+        this.followRedirect(message);
+        return; // the server closes the socket next (4009); the join is sent again on welcome
       case "error":
         if (message.code === "unauthorized" && !this.ready) this.tokenRefused = true;
         if (this.resyncRef !== null && message.ref === this.resyncRef) this.resyncFailed(message.code);
@@ -286,6 +329,12 @@ export class Connection extends EventTarget {
       this.handlers.identityLost();
     }
     if (code === CLOSE_SERVICE_RESTART) this.restartQuietUntil = Date.now() + RESTART_QUIET_MS;
+    if (code === CLOSE_REDIRECT && this.redirectUrl !== null && this.redirects <= MAX_REDIRECTS_IN_A_ROW) {
+      this.setStatus(this.awayStatus(), { attempt: this.attempt });
+      this.retryTimer = setTimeout(() => this.open(), 0); // not a failure: straight to the owner
+      return;
+    }
+    this.redirectUrl = null; // too many in a row: back off, then try the room's usual way in
     this.attempt += 1;
     let wait;
     if (this.restarting()) {

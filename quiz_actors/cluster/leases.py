@@ -1,0 +1,235 @@
+"""Room leases: which node serves which room, until when, on the database's clock.
+
+A node serves a room only while it holds the room's lease: a row of
+``cluster_leases`` naming the node, an epoch (how many times the room changed
+hands) and an expiry computed by PostgreSQL (``now() + ttl``), so the nodes'
+own clocks never have to agree. A node renews all its leases in one statement
+a second (``LeaseKeeper``). It measures each lease's safety on its own
+monotonic clock from the moment it *sent* the statement that set the expiry:
+the database cannot have set an expiry earlier than that, so a lease the node
+believes valid always is. A little before that time runs out without a
+successful renewal (the database unreachable, the process frozen), the node
+stops the room itself (its sockets close with 1012) before another node can
+take it.
+
+Session advisory locks are not used for this: a pooled connection is recycled,
+and a crashed host's session lingers until TCP keepalive gives up (about 2 h).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from quiz_actors.cluster.database import ClusterDatabase
+from quiz_actors.cluster.schema import LEASES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The node whose lease on a room is valid now, and for how much longer."""
+
+    node: str
+    epoch: int
+    seconds_left: float
+
+
+class LeaseTable:
+    """The statements on ``cluster_leases``; each is one round trip."""
+
+    def __init__(self, database: ClusterDatabase, node: str, ttl_s: float):
+        self.database = database
+        self.node = node
+        self.ttl = f"{int(ttl_s * 1000)} milliseconds"
+        table = database.table(LEASES)
+        # A new room, a room whose lease expired, or this node's own (a restart
+        # under the same name): the epoch goes up, which fences the former owner.
+        self._acquire = sql.SQL(
+            "INSERT INTO {t} AS lease (room_id, node_id, epoch, expires_at)"
+            " VALUES (%s, %s, 1, now() + %s::interval)"
+            " ON CONFLICT (room_id) DO UPDATE SET node_id = EXCLUDED.node_id,"
+            " epoch = lease.epoch + 1, expires_at = EXCLUDED.expires_at"
+            " WHERE lease.expires_at <= now() OR lease.node_id = EXCLUDED.node_id"
+            " RETURNING epoch"
+        ).format(t=table)
+        self._owner = sql.SQL(
+            "SELECT node_id, epoch, extract(epoch FROM expires_at - now())::float8 FROM {t}"
+            " WHERE room_id = %s AND expires_at > now()"
+        ).format(t=table)
+        self._renew = sql.SQL(
+            "UPDATE {t} SET expires_at = now() + %s::interval"
+            " WHERE node_id = %s AND room_id = ANY(%s) AND expires_at > now() RETURNING room_id, epoch"
+        ).format(t=table)
+        self._holds = sql.SQL(
+            "SELECT 1 FROM {t} WHERE room_id = %s AND node_id = %s AND epoch = %s AND expires_at > now()"
+        ).format(t=table)
+        self._release = sql.SQL(
+            "UPDATE {t} SET expires_at = now()"
+            " WHERE node_id = %s AND room_id = ANY(%s) AND expires_at > now()"
+        ).format(t=table)
+
+    def acquire(self, room_id: str) -> int | None:
+        """Take the room's lease: its new epoch, or None while another node holds it."""
+        rows = self.database.execute(self._acquire, (room_id, self.node, self.ttl))
+        return int(rows[0][0]) if rows else None
+
+    def owner(self, room_id: str) -> Owner | None:
+        """Who holds the room's lease now; None if nobody does (never taken, expired, released)."""
+        rows = self.database.execute(self._owner, (room_id,))
+        if not rows:
+            return None
+        node, epoch, left = rows[0]
+        return Owner(str(node), int(epoch), float(left))
+
+    def renew(self, room_ids: list[str]) -> dict[str, int]:
+        """Extend this node's leases on these rooms; those it still holds, with their epochs."""
+        rows = self.database.execute(self._renew, (self.ttl, self.node, room_ids))
+        return {str(room_id): int(epoch) for room_id, epoch in rows}
+
+    def holds(self, room_id: str, epoch: int) -> bool:
+        return bool(self.database.execute(self._holds, (room_id, self.node, epoch)))
+
+    def release(self, room_ids: list[str]) -> None:
+        """Let these rooms go now: another node may take them at once (a drain, a closed room)."""
+        if room_ids:
+            self.database.execute(self._release, (self.node, room_ids))
+
+
+@dataclass
+class _Held:
+    epoch: int
+    safe_until: float  # time.monotonic(): stop serving the room before then without a renewal
+
+
+class LeaseKeeper:
+    """Renews this node's leases every ``renew_s`` in one statement, and tells
+    ``on_lost(room_id)`` of each lease it lost or can no longer vouch for."""
+
+    def __init__(
+        self,
+        leases: LeaseTable,
+        ttl_s: float,
+        renew_s: float,
+        on_lost: Callable[[str], None],
+    ):
+        self.leases = leases
+        self.ttl_s = ttl_s
+        self.renew_s = renew_s
+        # Stop this long before the lease could expire: the room still saves what
+        # it decided and closes its sockets while the lease is certainly ours.
+        self.margin_s = max(renew_s, ttl_s / 4)
+        self.on_lost = on_lost
+        self._held: dict[str, _Held] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for target, name in ((self._renew_forever, "lease-renewer"), (self._watch_forever, "lease-watch")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def acquire(self, room_id: str) -> int | None:
+        """Take the room's lease and keep it renewed; its epoch, or None if another node holds it."""
+        sent = time.monotonic()
+        epoch = self.leases.acquire(room_id)
+        if epoch is not None:
+            with self._lock:
+                self._held[room_id] = _Held(epoch, sent + self.ttl_s - self.margin_s)
+        return epoch
+
+    def epoch_of(self, room_id: str) -> int | None:
+        with self._lock:
+            held = self._held.get(room_id)
+        return None if held is None else held.epoch
+
+    def forget(self, room_id: str) -> None:
+        """No longer renew this room's lease (it was lost: it expires by itself)."""
+        with self._lock:
+            self._held.pop(room_id, None)
+
+    def release(self, room_ids: list[str]) -> None:
+        """Stop renewing these rooms and let another node take them at once."""
+        with self._lock:
+            for room_id in room_ids:
+                self._held.pop(room_id, None)
+        try:
+            self.leases.release(room_ids)
+        except psycopg.Error:
+            log.warning("could not release %d room lease(s); they expire by themselves", len(room_ids))
+
+    def release_all(self) -> None:
+        with self._lock:
+            room_ids = list(self._held)
+        self.release(room_ids)
+
+    def held_rooms(self) -> list[str]:
+        with self._lock:
+            return list(self._held)
+
+    def renew_once(self) -> None:
+        with self._lock:
+            room_ids = list(self._held)
+        if not room_ids:
+            return
+        sent = time.monotonic()
+        try:
+            renewed = self.leases.renew(room_ids)
+        except psycopg.Error as e:
+            log.warning("lease renewal failed (%s); rooms stop before their leases can expire", e)
+            return
+        lost = []
+        with self._lock:
+            for room_id in room_ids:
+                held = self._held.get(room_id)
+                if held is None:
+                    continue  # released meanwhile
+                if renewed.get(room_id) == held.epoch:
+                    held.safe_until = max(held.safe_until, sent + self.ttl_s - self.margin_s)
+                else:
+                    del self._held[room_id]
+                    lost.append(room_id)
+        for room_id in lost:
+            log.warning("room %s: lease lost to another node; stopping it here", room_id)
+            self.on_lost(room_id)
+
+    def stop_overdue(self) -> None:
+        """Stop serving every room whose lease this node can no longer vouch for."""
+        now = time.monotonic()
+        with self._lock:
+            overdue = [room_id for room_id, held in self._held.items() if held.safe_until <= now]
+            for room_id in overdue:
+                del self._held[room_id]
+        for room_id in overdue:
+            log.warning("room %s: lease not renewed in time; stopping it before it can expire", room_id)
+            self.on_lost(room_id)
+
+    def _renew_forever(self) -> None:
+        while not self._stopping.wait(self.renew_s):
+            try:
+                self.renew_once()
+            except Exception:
+                log.exception("lease renewal failed")
+
+    def _watch_forever(self) -> None:
+        # Apart from the renewals: a renewal stuck on an unreachable database must
+        # not keep the node serving past its leases.
+        while not self._stopping.wait(min(0.1, self.renew_s / 4)):
+            try:
+                self.stop_overdue()
+            except Exception:
+                log.exception("lease watch failed")

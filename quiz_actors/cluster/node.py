@@ -1,0 +1,69 @@
+"""One node of a cluster: its name, its database connections, its leases, its join guard."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pykka
+
+from eventstore import EventStore
+from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.messages import LeaseLost
+from quiz_actors.cluster.database import ClusterDatabase
+from quiz_actors.cluster.fencing import RoomLease
+from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable
+from quiz_actors.cluster.lockout import SharedJoinGuard
+from quiz_actors.cluster.placement import DirectoryRefresh, Placement
+from quiz_actors.cluster.schema import open_store
+from quiz_actors.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class ClusterNode:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.name = settings.node_name
+        self.database = ClusterDatabase(settings.store)
+        self.leases = LeaseTable(self.database, self.name, settings.lease_ttl_s)
+        self.keeper = LeaseKeeper(self.leases, settings.lease_ttl_s, settings.lease_renew_s, self._lost)
+        self.placement = Placement(self.name, self.leases, self.keeper)
+        self.directory_refresh = DirectoryRefresh()
+        self._hub: pykka.ActorRef[Any] | None = None
+
+    def open_store(self, observer: Any = None) -> EventStore:
+        return open_store(self.database, self.settings.store, observer)
+
+    def start(self, hub: pykka.ActorRef[Any]) -> None:
+        """Start renewing leases; a lost one is told to ``hub`` as ``LeaseLost``."""
+        self._hub = hub
+        self.keeper.start()
+        log.info(
+            "cluster node %s: leases of %.1f s renewed every %.1f s",
+            self.name,
+            self.settings.lease_ttl_s,
+            self.settings.lease_renew_s,
+        )
+
+    def join_guard(self) -> SharedJoinGuard:
+        s = self.settings
+        return SharedJoinGuard(
+            self.database,
+            s.joins_per_ip_per_minute,
+            s.failed_joins_per_ip,
+            int(s.failed_join_lockout_s * 1000),
+        )
+
+    def lease(self, room_id: str, epoch: int) -> RoomLease:
+        return RoomLease(self.name, epoch, lambda: self.leases.holds(room_id, epoch))
+
+    def let_go(self) -> None:
+        """At shutdown, once the rooms have stopped: other nodes may take them at once."""
+        self.keeper.stop()
+        self.keeper.release_all()
+        self.database.close()
+
+    def _lost(self, room_id: str) -> None:
+        if self._hub is not None:
+            tell_quietly(self._hub, LeaseLost(room_id))

@@ -1,0 +1,276 @@
+"""Three real quiz-server processes in cluster mode on one PostgreSQL schema, and HAProxy
+in front of them built from contrib/haproxy.cfg: loopback only, free ports, bounded waits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urljoin
+
+import aiohttp
+import pytest
+
+from tests.client import QuizClient
+from tests.conftest import POSTGRES_REQUIRED, POSTGRES_URL, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NODES = ("node1", "node2", "node3")
+LEASE_TTL_S, LEASE_RENEW_S = 2.0, 0.5  # short, so that failover tests take seconds
+
+
+def fresh_schema(postgres_problem: str | None):
+    """A generator for a fixture: a schema of the test's own, dropped afterwards."""
+    if postgres_problem is not None:
+        if POSTGRES_REQUIRED:
+            pytest.fail(f"PostgreSQL is required here (QUIZ_REQUIRE_POSTGRES=1) but: {postgres_problem}")
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {postgres_problem}")
+    import psycopg
+
+    schema = "c_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{POSTGRES_URL}?schema={schema}", schema
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+class Cluster:
+    def __init__(
+        self,
+        store: str,
+        *options: str,
+        names: tuple[str, ...] = NODES,
+        log_dir: Path | None = None,
+        stores: dict[str, str] | None = None,
+    ):
+        self.stores = stores or {}  # a node's own URL of the same store (through a forwarder, say)
+        self.log_dir = log_dir or Path(tempfile.mkdtemp(prefix="quiz-cluster-"))
+        self.store = store
+        self.options = options
+        self.names = names
+        self.ports = {name: free_port() for name in names}
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str) -> None:
+        self.processes[name] = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "quiz_actors",
+                "--cluster",
+                "--node-id",
+                name,
+                "--port",
+                str(self.ports[name]),
+                "--store",
+                self.stores.get(name, self.store),
+                "--lease-ttl-s",
+                str(LEASE_TTL_S),
+                "--lease-renew-s",
+                str(LEASE_RENEW_S),
+                "--trusted-proxies",
+                "127.0.0.1/32",
+                *self.options,
+            ],
+            env={
+                **os.environ,
+                "QUIZ_PLAYER_BURST": "100",
+                "QUIZ_PLAYER_MESSAGES_PER_S": "100",
+                "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000",
+                "QUIZ_JOINS_PER_IP_PER_MINUTE": "100000",  # every client here is 127.0.0.1
+            },
+            stdout=(self.log_dir / f"{name}.log").open("a"),
+            stderr=subprocess.STDOUT,
+        )
+
+    def start_all(self) -> None:
+        for name in self.names:
+            self.start(name)
+
+    def base(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
+    def ws(self, name: str) -> str:
+        return f"ws://127.0.0.1:{self.ports[name]}/ws"
+
+    async def wait_ready(self, http: aiohttp.ClientSession, name: str, timeout: float = 45.0) -> None:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            process = self.processes[name]
+            if process.poll() is not None:
+                raise AssertionError(f"{name} exited: {self.stderr(name)}")
+            try:
+                async with http.get(self.base(name) + "/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{name} not ready within {timeout} s")
+
+    def signal(self, name: str, sig: signal.Signals) -> None:
+        self.processes[name].send_signal(sig)
+
+    def stderr(self, name: str) -> str:
+        """The node's log so far (its last 4,000 characters)."""
+        return (self.log_dir / f"{name}.log").read_text(errors="replace")[-4000:]
+
+    def stop_all(self) -> None:
+        for _name, process in self.processes.items():
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)  # a test may have left it stopped
+                process.kill()
+            process.wait(timeout=10)
+
+
+class Proxy:
+    """HAProxy from contrib/haproxy.cfg, on a free port, in front of a Cluster's nodes."""
+
+    def __init__(self, cluster: Cluster, tmp_path: Path, only: tuple[str, ...] = NODES):
+        """``only``: the servers of contrib/haproxy.cfg to keep (a smaller cluster)."""
+        self.port = free_port()
+        text = (ROOT / "contrib" / "haproxy.cfg").read_text()
+        for name in NODES:
+            if name not in only:  # its server and its use-server lines
+                text = "".join(line for line in text.splitlines(True) if f" {name} " not in line)
+        text = text.replace("bind :8080\n", f"bind 127.0.0.1:{self.port}\n")
+        text = text.replace("maxconn 60000", "maxconn 2000")  # this machine's open-files limit
+        for number, name in enumerate(only, start=1):
+            text = text.replace(
+                f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}"
+            )
+        # Checks as in production, only faster, so a test's failover takes seconds.
+        text = text.replace("inter 1s fastinter 500ms", "inter 300ms fastinter 200ms")
+        self.config = tmp_path / "haproxy.cfg"
+        self.config.write_text(text)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def ws(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self) -> None:
+        haproxy = shutil.which("haproxy")
+        if haproxy is None:  # the cluster tests need a real HAProxy (.ci/run installs it)
+            if os.environ.get("QUIZ_REQUIRE_DEPLOY_TOOLS") == "1":
+                pytest.fail("HAProxy is required here (QUIZ_REQUIRE_DEPLOY_TOOLS=1) but is not installed")
+            pytest.skip("HAProxy is not installed (.ci/run installs it)")
+        checked = subprocess.run(
+            [haproxy, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stderr
+        self.process = subprocess.Popen(
+            [haproxy, "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+
+    async def wait_ready(self, http: aiohttp.ClientSession) -> None:
+        for _ in range(200):
+            try:
+                async with http.get(f"http://127.0.0.1:{self.port}/readyz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError("HAProxy never served /readyz")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+async def connect(http: aiohttp.ClientSession, url: str, token: str | None = None) -> QuizClient:
+    client = await QuizClient(http, url).connect()
+    await client.hello(token)
+    return client
+
+
+class JoinRefused(Exception):
+    """The node answered the join with an error (``busy``, say)."""
+
+
+async def enter(
+    http: aiohttp.ClientSession,
+    entry: str,
+    code: str,
+    name: str,
+    token: str | None = None,
+    hint: str | None = None,
+    max_redirects: int = 3,
+    nodes: Cluster | None = None,
+) -> tuple[QuizClient, dict, int, str]:
+    """Join room ``code`` through ``entry`` (HAProxy's /ws URL) as the web client does:
+    ``?room=CODE`` (and the node hint it has), following redirects. Without HAProxy
+    (``entry`` a node's own URL), pass ``nodes``: a redirect then goes to the hinted
+    node's own URL, as HAProxy would route it.
+    Returns the client, its state, how many redirects it followed and the node it reached."""
+    url = f"{entry}?room={code}" + (f"&node={hint}" if hint else "")
+    for redirects in range(max_redirects + 1):
+        client = QuizClient(http, url)
+        await client.connect()
+        node = client.ws._response.headers.get("X-Quiz-Node", "?")
+        await client.hello(token)
+        await client.send({"type": "join", "code": code, "name": name})
+        reply = await client.expect_one_of("state", "redirect", "error")
+        if reply["type"] == "state":
+            return client, reply, redirects, node
+        if reply["type"] == "error":
+            await client.close()
+            raise JoinRefused(reply)
+        closed = await client.expect_closed()
+        assert closed == 4009, closed  # protocol.CLOSE_REDIRECT
+        url = urljoin(entry if nodes is None else nodes.ws(reply["node"]), reply["url"])
+    raise AssertionError(f"more than {max_redirects} redirects")
+
+
+class PostgresForwarder:
+    """A TCP forwarder to PostgreSQL on the test's event loop: a node whose store URL
+    points here is cut off from the database by ``cut()`` (open connections closed,
+    new ones refused), while the other nodes reach it directly."""
+
+    def __init__(self, target_port: int = 5432):
+        self.target_port = target_port
+        self.port = free_port()
+        self.server: asyncio.AbstractServer | None = None
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self) -> PostgresForwarder:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        return self
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self.writers |= {writer, up_writer}
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            except (OSError, asyncio.CancelledError):
+                pass
+            finally:
+                sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
+
+    async def cut(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.server = None
+        for writer in list(self.writers):
+            writer.transport.abort()
+        self.writers.clear()

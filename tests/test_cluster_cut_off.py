@@ -1,0 +1,110 @@
+"""A node cut off from PostgreSQL stops its rooms before its leases can expire, and its
+clients resume on another node (issue 19, scenario 5): two real nodes behind a real
+HAProxy, one of them reaching the database through a forwarder the test cuts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import aiohttp
+import psycopg
+import pytest
+
+from tests.client import ConnectionClosed
+from tests.cluster_nodes import (
+    LEASE_TTL_S,
+    Cluster,
+    PostgresForwarder,
+    Proxy,
+    connect,
+    enter,
+    fresh_schema,
+)
+from tests.conftest import POSTGRES_URL, create_room
+
+pytestmark = pytest.mark.postgres
+
+QUIZ = {
+    "title": "Cut off",
+    "questions": [{"text": "Long one?", "choices": ["a", "b", "c"], "correct": [1], "time_limit_s": 240}],
+}
+
+
+@pytest.fixture
+def schema(postgres_problem):
+    yield from fresh_schema(postgres_problem)
+
+
+async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_resume_elsewhere(
+    schema, http, tmp_path
+):
+    store, schema_name = schema
+    forwarder = await PostgresForwarder().start()
+    through = store.replace("127.0.0.1:5432", f"127.0.0.1:{forwarder.port}")
+    assert through != store
+    nodes = Cluster(store, names=("node1", "node2"), log_dir=tmp_path, stores={"node1": through})
+    proxy = Proxy(nodes, tmp_path, only=("node1", "node2"))
+    try:
+        proxy.start()
+        nodes.start_all()
+        await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
+        await proxy.wait_ready(http)
+        async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
+            quiz_id = (await response.json())["quiz_id"]
+        host = await connect(http, nodes.ws("node1"))  # node1 creates, and so serves, the room
+        code, _ = await create_room(host, quiz_id)
+        joined = await asyncio.gather(*(enter(http, proxy.ws, code, f"P{n}") for n in range(8)))
+        assert {node for *_, node in joined} == {"node1"}
+        players = [client for client, *_ in joined]
+        room_id = joined[0][1]["room"]["room_id"]
+        await host.send({"type": "start"})
+        shown = await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
+        deadline_ms = shown[0]["deadline_ms"]
+        accepted = await asyncio.gather(
+            *(
+                p.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted")
+                for p in players[:4]
+            )
+        )
+        assert {a["type"] for a in accepted} == {"answer_accepted"}
+
+        await forwarder.cut()
+        cut_at = time.monotonic()
+        # node1 stops the room itself (1012) before its lease can expire; HAProxy may cut
+        # the sockets first once /readyz fails (1006). Either way, none stays on node1.
+        codes = await asyncio.gather(*(c.expect_closed(timeout=15) for c in (host, *players)))
+        closed_in = time.monotonic() - cut_at
+        print(f"cut off: node1's sockets closed {closed_in:.2f} s after the cut ({set(codes)})")
+        assert closed_in < LEASE_TTL_S + 5  # the lease is 2 s; slack for a loaded machine
+
+        async def back(client):
+            end = time.monotonic() + 30
+            while True:
+                try:
+                    return await enter(http, proxy.ws, code, "again", client.token, "node1")
+                except (TimeoutError, OSError, ConnectionClosed, AssertionError, aiohttp.ClientError):
+                    if time.monotonic() > end:
+                        raise
+                    await asyncio.sleep(0.1)
+
+        rejoined = await asyncio.gather(*(back(c) for c in (host, *players)))
+        print(f"cut off: every client back on node2 {time.monotonic() - cut_at:.2f} s after the cut")
+        assert {node for *_, node in rejoined} == {"node2"}
+        for _, state, _, _ in rejoined:
+            assert state["room"]["question"]["deadline_ms"] == deadline_ms
+        log = (tmp_path / "node1.log").read_text()
+        assert "lease not renewed in time; stopping it before it can expire" in log or "lease lost" in log
+        with psycopg.connect(POSTGRES_URL) as conn:
+            stored = conn.execute(
+                f"SELECT count(*) FROM {schema_name}.quiz_events WHERE originator_id = %s AND topic = %s",
+                (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
+            ).fetchone()[0]
+        assert stored == 4
+        for client, *_ in rejoined:
+            await client.close()
+    finally:
+        proxy.stop()
+        nodes.stop_all()
+        await forwarder.cut()
