@@ -266,7 +266,7 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
     eve = await pages.open("/", PHONE, "eve")
     await join(eve, code, "DEE")
     await expect(eve.locator("#join-error")).to_have_text(
-        "Someone in this game already has that name. Pick another one."
+        "“Dee” is already in this game, and that name looks the same. Pick another one."
     )
 
     # The host's page is refreshed: it is back in its room, with its players, and runs it.

@@ -6,10 +6,12 @@
 // room code and the name; on every (re)connect the page joins again, and the
 // server answers a returning member with the full `state` of where the game is.
 
+import { announce, sentences } from "./announce.js";
 import { Connection, Store } from "./connection.js";
+import { languageSwitch, ordinal, t, tn, translatePage } from "./i18n.js";
 import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import {
-  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -39,11 +41,22 @@ const conn = new Connection(store, {
   status: onStatus,
   identityLost: () => forgetRoom(),
 });
-const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow());
+const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow(), (s) =>
+  announce(tn("announce.seconds_left", s), { urgent: true }));
+// What the screen reader last heard about, so a redraw does not say it again.
+let announced = "";
+
+function announceOnce(key, text) {
+  if (key === announced) return;
+  announced = key;
+  announce(text);
+}
 
 // ---------------------------------------------------------------- start
 
 function init() {
+  translatePage();
+  $(".bar").append(languageSwitch());
   const fromLink = new URLSearchParams(location.search).get("code");
   $("#code").value = fromLink || game.code || "";
   $("#name").value = game.name;
@@ -54,7 +67,7 @@ function init() {
     showJoin("");
   });
   if (game.code) {
-    setText("#wait-text", `Game ${formatCode(game.code)}`);
+    setText("#wait-text", t("wait.game", { code: formatCode(game.code) }));
     showScreen("screen-wait");
   } else {
     showJoin("");
@@ -75,11 +88,10 @@ function onWelcome(welcome) {
 function onStatus(kind, detail) {
   showConnection(kind, detail);
   if (kind === "stopped" && detail.reason === "replaced") {
-    showGone("Playing somewhere else", "This game was opened in another tab or on another device.", "Play here instead",
-      () => conn.start());
+    showGone(t("gone.replaced"), t("error.replaced"), t("gone.play_here"), () => conn.start());
   } else if (kind === "stopped" && detail.reason === "kicked") {
     forgetRoom();
-    showGone("Removed from the game", explain({ code: "kicked" }), "Join another game", rejoinable);
+    showGone(t("gone.kicked"), explain({ code: "kicked" }), t("action.join_another"), rejoinable);
   }
   renderJoinButton();
   if (game.phase === "question") renderQuestion(); // answer buttons need a connection
@@ -91,14 +103,14 @@ function onJoinSubmit(event) {
   event.preventDefault();
   const code = $("#code").value.replace(/\D/g, "");
   const name = $("#name").value.trim();
-  if (code.length !== 6) return showJoin("The game code has 6 digits.");
-  if (!name) return showJoin("Please enter a name.");
+  if (code.length !== 6) return showJoin(t("join.code_digits"));
+  if (!name) return showJoin(t("join.name_needed"));
   game.code = code;
   game.name = name;
   game.autoJoin = false;
-  if (!conn.send({ type: "join", code, name })) return showJoin("Still connecting… try again in a moment.");
+  if (!conn.send({ type: "join", code, name })) return showJoin(t("join.still_connecting"));
   $("#join-button").disabled = true;
-  $("#join-button").textContent = "Joining…";
+  $("#join-button").textContent = t("join.joining");
 }
 
 function showJoin(error) {
@@ -111,7 +123,7 @@ function showJoin(error) {
 function renderJoinButton() {
   const button = $("#join-button");
   button.disabled = !conn.ready;
-  button.textContent = conn.ready ? "Join" : "Connecting…";
+  button.textContent = conn.ready ? t("join.button") : t("status.connecting");
 }
 
 function forgetRoom() {
@@ -189,13 +201,13 @@ function onMessage(m) {
         return;
       }
       forgetRoom();
-      return showGone("Game closed", explain({ code: "room_closed" }), "Join another game", () => showJoin(""));
+      return showGone(t("gone.closed"), explain({ code: "room_closed" }), t("action.join_another"), () => showJoin(""));
     case "kicked":
       forgetRoom();
-      return showGone("Removed from the game", explain({ code: "kicked" }), "Join another game", rejoinable);
+      return showGone(t("gone.kicked"), explain({ code: "kicked" }), t("action.join_another"), rejoinable);
     case "left":
       forgetRoom();
-      return showJoin("You left the game.");
+      return showJoin(t("join.you_left"));
     case "error":
       return onError(m);
   }
@@ -232,7 +244,7 @@ function applyState(m) {
   game.phase = room.phase;
   if (room.phase === "closed") {
     forgetRoom();
-    return showGone("Game closed", explain({ code: "room_closed" }), "Join another game", () => showJoin(""));
+    return showGone(t("gone.closed"), explain({ code: "room_closed" }), t("action.join_another"), () => showJoin(""));
   }
   render();
 }
@@ -280,20 +292,20 @@ function render() {
 
 function renderHeader() {
   const inGame = Boolean(game.phase);
-  setText("#me", inGame ? game.name : "Quiz");
-  setText("#my-score", inGame && game.phase !== "lobby" ? plural(game.score, "point", "points") : "");
+  setText("#me", inGame ? game.name : t("header.quiz"));
+  setText("#my-score", inGame && game.phase !== "lobby" ? tn("points", game.score) : "");
 }
 
 function renderLobby() {
   countdown.stop();
   setText("#lobby-title", game.title);
-  setText("#lobby-count", `${plural(members.players().length, "player", "players")} in the game`);
+  setText("#lobby-count", tn("lobby.count", members.players().length));
   showScreen("screen-lobby");
 }
 
 function renderQuestion() {
   const q = game.question;
-  setText("#q-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#q-number", t("question.number", { n: q.index + 1, count: q.count }));
   setText("#q-text", q.text);
   const box = $("#q-choices");
   let fresh = false;
@@ -312,12 +324,13 @@ function renderQuestion() {
   const answered = game.answer !== null;
   game.controls.update(game.answer, game.timeUp || !conn.ready);
   let feedback = "";
-  if (answered && game.answer.status === "sending") feedback = "Sending your answer…";
-  else if (answered && game.answer.payload === null) feedback = "You have answered. Waiting for the others…";
-  else if (answered) feedback = "Answer locked in! Waiting for the others…";
-  else if (game.timeUp) feedback = "Time's up!";
+  if (answered && game.answer.status === "sending") feedback = t("question.sending");
+  else if (answered && game.answer.payload === null) feedback = t("question.answered");
+  else if (answered) feedback = t("question.locked_in");
+  else if (game.timeUp) feedback = t("question.time_up");
   setText("#q-feedback", feedback);
   showScreen("screen-question");
+  announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
   // Only a visible control takes the focus: a text box is ready for typing at once.
   if (fresh && game.controls.focus && !answered) game.controls.focus();
 }
@@ -325,7 +338,7 @@ function renderQuestion() {
 function answer(payload) {
   const q = game.question;
   if (game.answer || game.timeUp || game.phase !== "question") return;
-  if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify("Not connected: wait a moment.");
+  if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify(t("question.not_connected"));
   game.answer = { index: q.index, payload, status: "sending" };
   renderQuestion();
 }
@@ -335,25 +348,28 @@ function renderResult() {
   const q = game.question;
   const mine = game.result && game.result.index === q.index ? game.result.you : null;
   const answeredThis = game.answer && game.answer.index === q.index;
-  setText("#r-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#r-number", t("question.number", { n: q.index + 1, count: q.count }));
   const poll = typeOf(q) === "poll"; // nothing is right or wrong: only a vote to thank for
-  let verdict = "Time's up";
-  if (mine && poll) verdict = answeredThis ? "Thanks for voting!" : "No vote";
-  else if (mine && mine.correct) verdict = "Correct!";
-  else if (mine && answeredThis) verdict = "Wrong answer";
-  else if (mine) verdict = "No answer";
-  else if (!game.result) verdict = "Question closed"; // refreshed during the reveal: our result was sent before
+  let verdict = t("result.time_up");
+  if (mine && poll) verdict = answeredThis ? t("result.thanks_vote") : t("result.no_vote");
+  else if (mine && mine.correct) verdict = t("result.correct");
+  else if (mine && answeredThis) verdict = t("result.wrong");
+  else if (mine) verdict = t("result.no_answer");
+  else if (!game.result) verdict = t("result.closed"); // refreshed during the reveal: our result was sent before
   const verdictNode = $("#r-verdict");
   verdictNode.textContent = verdict;
   verdictNode.className = `verdict ${mine && !poll ? (mine.correct ? "right" : "wrong") : ""}`;
-  setText("#r-points", mine && !poll ? `+${plural(mine.points, "point", "points")}` : "");
+  setText("#r-points", mine && !poll ? `+${tn("points", mine.points)}` : "");
   setText("#r-answer", rightAnswerInWords(q));
   // What we sent, when this page knows it (not after a reload mid-question).
   const sent = answeredThis && game.answer.payload ? answerInWords(q, game.answer.payload) : "";
-  setText("#r-mine", sent ? `${poll ? "Your vote" : "Your answer"}: ${sent}` : "");
-  setText("#r-streak", mine && mine.streak > 1 ? `${mine.streak} right in a row` : "");
-  setText("#r-rank", game.rank ? `You are ${ordinal(game.rank)} of ${members.players().length}` : "");
+  setText("#r-mine", sent ? t(poll ? "result.your_vote" : "result.your_answer", { answer: sent }) : "");
+  setText("#r-streak", mine && mine.streak > 1 ? t("result.streak", { n: mine.streak }) : "");
+  const rank = { rank: ordinal(game.rank), count: members.players().length };
+  setText("#r-rank", game.rank ? t("result.rank", rank) : "");
   showScreen("screen-result");
+  const said = [verdict, $("#r-points").textContent, $("#r-answer").textContent, $("#r-rank").textContent];
+  announceOnce(`r${q.deadline_ms}${said.join()}`, sentences(said));
 }
 
 function renderEnded() {
@@ -363,8 +379,10 @@ function renderEnded() {
   const standings = game.podium || members.standings().slice(0, 3);
   const mine = members.standings().find((s) => s.user_id === game.userId);
   const rank = game.finalRank || (mine ? mine.rank : null);
-  setText("#e-rank", rank ? `You finished ${ordinal(rank)}` : "");
-  setText("#e-score", plural(game.score, "point", "points"));
+  setText("#e-rank", rank ? t("ended.rank", { rank: ordinal(rank) }) : "");
+  setText("#e-score", tn("points", game.score));
+  const said = [t("ended.heading"), $("#e-rank").textContent, $("#e-score").textContent].filter(Boolean);
+  announceOnce(`e${said.join()}`, sentences(said));
   $("#e-podium").replaceChildren(
     ...standings.map((s) =>
       el("li", { class: s.user_id === game.userId ? "me" : "" },
