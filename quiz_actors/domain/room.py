@@ -66,9 +66,10 @@ class Room(Aggregate):
     release).
     """
 
-    # Snapshots of version 1 were taken before question types: see upcast_v1_v2;
-    # of version 2 before name rules and look-alike names: see upcast_v2_v3.
-    class_version = 3
+    # Snapshots of version 1 were taken before question types (upcast_v1_v2), of
+    # version 2 before quizzes had revisions (upcast_v2_v3), of version 3 before
+    # name rules and look-alike names (upcast_v3_v4).
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -84,8 +85,13 @@ class Room(Aggregate):
 
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A room snapshot from before quiz revisions: every quiz had only its first."""
+        state.setdefault("quiz_revision", 1)
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
         """A room snapshot from before name rules: no word filter, names chosen by players
-        (as ``RoomCreated`` v1 upcasts), and its members' look-alike keys."""
+        (as ``RoomCreated`` v2 upcasts), and its members' look-alike keys."""
         state.setdefault("word_filter", False)
         state.setdefault("friendly_names", False)
         state["name_lookalikes"] = {lookalike_key(m["name"]): u for u, m in state["members"].items()}
@@ -93,22 +99,30 @@ class Room(Aggregate):
     # ------------------------------------------------------------------ creation
 
     class RoomCreated(Aggregate.Created):
-        """``word_filter``: names with a rude word are refused; ``friendly_names``:
-        players get a name from the room (quiz_actors/domain/friendly_names.py)."""
+        """``quiz`` is a copy of the quiz's revision ``quiz_revision``: the room plays that one,
+        whatever happens to the quiz later. ``word_filter``: names with a rude word are refused;
+        ``friendly_names``: players get a name from the room (quiz_actors/domain/friendly_names.py)."""
 
         TOPIC = "quiz_actors.domain.room:Room.RoomCreated"
-        class_version = 2
+        # Version 1 was written before quizzes had revisions: it played revision 1.
+        # Version 2 before name rules.
+        class_version = 3
         code: str
         quiz_id: str
         quiz: dict[str, Any]
         host_id: str
         host_name: str
         created_at: int
+        quiz_revision: int
         word_filter: bool
         friendly_names: bool
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["quiz_revision"] = 1
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
             """A room created before name rules keeps the rules it had: players chose
             any name, unfiltered. (Its host may switch the filter on.)"""
             state["word_filter"] = False
@@ -123,12 +137,14 @@ class Room(Aggregate):
         host_id: str,
         host_name: str,
         created_at: int,
+        quiz_revision: int,
         word_filter: bool,
         friendly_names: bool,
     ):
         self.code = code
         self.quiz_id = quiz_id
         self.quiz = quiz  # a copy of the quiz, so the room replays on its own
+        self.quiz_revision = quiz_revision
         self.host_id = host_id
         self.created_at = created_at
         self.phase = LOBBY
@@ -166,6 +182,7 @@ class Room(Aggregate):
         host_id: str,
         host_name: str,
         at: int,
+        quiz_revision: int = 1,
         word_filter: bool = True,
         friendly_names: bool = False,
     ) -> Room:
@@ -178,6 +195,7 @@ class Room(Aggregate):
             host_id=host_id,
             host_name=name,
             created_at=at,
+            quiz_revision=quiz_revision,
             word_filter=word_filter,
             friendly_names=friendly_names,
         )
