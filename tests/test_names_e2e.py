@@ -9,7 +9,9 @@ import pytest
 
 from quiz_actors.domain.friendly_names import ADJECTIVES, ANIMALS, PAIRS, friendly_name
 from quiz_actors.domain.lookalikes import lookalike_key
+from quiz_actors.domain.room import Room
 from quiz_actors.domain.word_filter import rude_word_in
+from quiz_actors.tools.room_events import summary
 from tests.conftest import DEMO_QUIZ, create_room, join
 
 FRIENDLY = re.compile(rf"^({'|'.join(ADJECTIVES)}) ({'|'.join(ANIMALS)})( \d+)?$")
@@ -255,3 +257,14 @@ def test_every_friendly_name_is_clean_and_unlike_every_other():
     assert max(len(n) for n in every) + len(" 9999") <= 24
     # Past every pair, a number makes the name unique.
     assert friendly_name("a player", lambda n: FRIENDLY.match(n) is not None and " 2" not in n).endswith(" 2")
+
+
+def test_the_replay_tools_say_what_a_change_of_name_rules_did():
+    quiz = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
+    room = Room.open(code="123456", quiz_id="q", quiz=quiz, host_id="h", host_name="Host", at=1)
+    assert (room.word_filter, room.friendly_names) == (True, False)
+    assert room.set_name_rules("h", False, True, at=2) is True
+    assert room.set_name_rules("h", False, None, at=3) is False  # nothing to change: no event
+    event = room.collect_events()[-1]
+    assert isinstance(event, Room.NameRulesChanged)
+    assert summary(event, room, {}) == "name rules: word filter off, friendly names on"
