@@ -461,6 +461,10 @@ async def test_the_pages_and_their_files_are_served_from_the_package(live_server
             "/static/app.css",
         } <= seen
 
+        # The language catalogs i18n.js fetches (docs/i18n.md).
+        for language in ("en", "de", "es"):
+            status, content_type, text = await get(f"/static/i18n-{language}.json")
+            assert (status, content_type) == (200, "application/json") and json.loads(text)["join.button"]
         async with http.get(base + "/") as response:
             assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         for path in (
