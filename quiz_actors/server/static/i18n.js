@@ -55,7 +55,8 @@ export function t(key, params = {}) {
 
 const plurals = new Intl.PluralRules(lang);
 const ordinals = new Intl.PluralRules(lang, { type: "ordinal" });
-const numbers = new Intl.NumberFormat(lang);
+// Counts and points without grouping ("1863 points"), as scores are shown everywhere else.
+const numbers = new Intl.NumberFormat(lang, { useGrouping: false });
 
 // tn("points", 3) → "3 points": the key's plural form for n, with {n} filled in.
 export function tn(key, n, params = {}) {
