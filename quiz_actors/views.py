@@ -82,9 +82,15 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
     }
     if room.phase in (REVEAL, ENDED) and room.is_player(user_id):
         # A page reloaded between questions can show the rank without waiting for the next one.
-        you["rank"] = next(r["rank"] for r in room.ranking() if r["user_id"] == user_id)
+        ranking = room.ranking()
+        position = next(i for i, r in enumerate(ranking) if r["user_id"] == user_id)
+        you["rank"] = ranking[position]["rank"]
+        you["ahead"] = ahead_of(ranking, position)
         if room.phase == REVEAL and room.last_result:
             you["last_result"] = room.last_result["results"].get(user_id)
+    given = own_answer(room, user_id)
+    if given is not None:
+        you["answer"] = given
     room_part = {
         "code": room.code,
         "room_id": str(room.id),
@@ -113,6 +119,27 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         + "},"
         + encode(extra)[1:]
     )
+
+
+def own_answer(room: Room, user_id: str) -> dict[str, Any] | None:
+    """The member's own stored answer to the open or just-closed question, as they sent it
+    (``{"choice": 2}``, ``{"text": "Madrid"}``…): a reloaded phone can show what it gave."""
+    if room.phase not in (QUESTION, REVEAL):
+        return None
+    stored = room.answers().get(user_id)
+    if stored is None:
+        return None
+    payload: dict[str, Any] = stored["answer"]
+    return payload
+
+
+def ahead_of(ranking: list[dict[str, Any]], position: int) -> dict[str, Any] | None:
+    """The player ranked just above ``ranking[position]`` (None for the leader): a phone
+    can say "120 points behind Ann"."""
+    if position == 0:
+        return None
+    above = ranking[position - 1]
+    return {"user_id": above["user_id"], "name": above["name"], "score": above["score"]}
 
 
 def question_shown(room: Room, seq: int) -> dict[str, Any]:
@@ -195,7 +222,10 @@ class Results:
     def __init__(self, room: Room):
         self.room = room
         self.ranking = room.ranking()
-        self.rank_of = {row["user_id"]: {"rank": row["rank"], "score": row["score"]} for row in self.ranking}
+        self.rank_of = {
+            row["user_id"]: {"rank": row["rank"], "score": row["score"], "ahead": ahead_of(self.ranking, i)}
+            for i, row in enumerate(self.ranking)
+        }
 
     def question_closed(self, seq: int, user_id: str) -> str:
         if not hasattr(self, "_closed_prefix"):

@@ -163,7 +163,8 @@ async def test_a_host_and_two_players_play_to_the_podium(pages):
     # to the same question, knowing its answer is in.
     await ben.reload()
     await expect(ben.locator("#q-text")).to_have_text(question_1)
-    await expect(ben.locator("#q-feedback")).to_have_text("You have answered. Waiting for the others…")
+    await expect(ben.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await expect(ben.locator("#q-choices button.chosen")).to_have_text("◆Blue")  # the server said which
     await expect(ben.locator("#q-choices button").first).to_be_disabled()
     await expect(ben.locator("#status")).to_be_hidden()
 
@@ -319,9 +320,9 @@ async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, l
     # The server goes away: every page says it is reconnecting, and keeps trying.
     await live_server.stop()
     for page in (host, ann, ben):
-        await expect(page.locator("#status")).to_have_text(re.compile(r"^Reconnecting…"))
+        await expect(page.locator("#status")).to_have_text(re.compile(r"^No connection — reconnecting…"))
         await expect(page.locator("#status")).to_be_visible()
-    await expect(ann.locator("#status")).to_have_text("Reconnecting… (attempt 2)")
+    await expect(ann.locator("#status")).to_have_text("No connection — reconnecting… (attempt 2)")
 
     # It comes back (same port, same store): each page picks up where the game is.
     live_server.clock = SystemClock()
@@ -583,7 +584,8 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
     # A reload while the others answer: the slider comes back locked, the answer known to be in.
     await ann.reload()
-    await expect(ann.locator("#q-feedback")).to_have_text("You have answered. Waiting for the others…")
+    await expect(ann.locator("#q-feedback")).to_have_text("Answer locked in! Waiting for the others…")
+    await expect(ann.locator(".slider-value")).to_have_text("100")  # the server said which
     await expect(ann.locator("#q-choices input[type=range]")).to_be_disabled()
     await expect(ann.locator("#q-choices .submit")).to_be_disabled()
     await ben.locator("#q-choices .submit").tap()

@@ -58,7 +58,8 @@ async def test_a_whole_game_scores_ranks_and_podium(connect, http, server, clock
         ("Ben", 2, 750),
         ("Cat", 3, 0),
     ]
-    assert board["you"] == {"rank": 3, "score": 0}
+    ben_above = {"user_id": ben.user_id, "name": "Ben", "score": 750}
+    assert board["you"] == {"rank": 3, "score": 0, "ahead": ben_above}
 
     # Question 1 (double, 20 s): Ann right after 5 s (streak 2), Ben wrong, Cat silent:
     # it closes at the deadline.
@@ -92,8 +93,17 @@ async def test_a_whole_game_scores_ranks_and_podium(connect, http, server, clock
     ended = {c: await c.expect("quiz_ended") for c in everyone}
     podium = [(p["rank"], p["name"], p["score"]) for p in ended[ann]["podium"]]
     assert podium == [(1, "Ann", 2850), (2, "Ben", 750), (3, "Cat", 0)]
-    assert ended[ben]["you"] == {"rank": 2, "score": 750}
-    assert ended[cat]["you"] == {"rank": 3, "score": 0}
+    assert ended[ann]["you"] == {"rank": 1, "score": 2850, "ahead": None}
+    assert ended[ben]["you"] == {
+        "rank": 2,
+        "score": 750,
+        "ahead": {"user_id": ann.user_id, "name": "Ann", "score": 2850},
+    }
+    assert ended[cat]["you"] == {
+        "rank": 3,
+        "score": 0,
+        "ahead": {"user_id": ben.user_id, "name": "Ben", "score": 750},
+    }
 
     # Every room-wide message carried the next seq, for every client.
     for c in everyone:

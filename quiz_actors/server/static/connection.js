@@ -6,16 +6,28 @@
 // room change, so ask for a fresh `state` and apply nothing until it comes);
 // and it reconnects by itself with backoff. Pages only ever see whole messages,
 // in order, through `onMessage`.
+//
+// It also notices a stalled connection within a few seconds (OFFLINE_AFTER_MS):
+// a phone on Wi-Fi that stopped carrying packets keeps its socket "open" for a
+// minute or more, and an answer sent into it is lost. So while the socket is
+// quiet the page pings the server (the protocol lets a client `ping` and get
+// `pong`); hearing nothing at all for OFFLINE_AFTER_MS, it drops the socket and
+// reconnects. The page hears `offline` when the connection is lost and `online`
+// when a new socket is welcomed (events on the Connection, an EventTarget).
 
 // Waits before reconnect attempts 1, 2, 3…; the last one repeats. Jitter keeps
 // a classroom whose Wi-Fi dropped from reconnecting in one stampede.
 const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 10000];
 
-// The server pings every heartbeat_ms. Hearing nothing for two beats means the
-// socket is dead even if the browser has not noticed (a phone that slept, a
-// Wi-Fi that changed): drop it and reconnect rather than wait for TCP.
-const SILENCE_BEATS = 2;
-const SILENCE_GRACE_MS = 5000;
+// After PING_AFTER_MS without a message from the server, ping it; after
+// OFFLINE_AFTER_MS without any (pong or other), the socket is taken for dead even
+// if the browser has not noticed (a stalled Wi-Fi, a phone that changed
+// networks): drop it and reconnect rather than wait a minute for TCP. Two pings
+// go unanswered before that, so one lost packet is not an outage. Pings go only
+// while nothing else arrives, and count towards the socket's rate limit (5 a
+// second): one every 1.5 s is well inside it.
+const PING_AFTER_MS = 1500;
+const OFFLINE_AFTER_MS = 3500;
 // A socket that has not been welcomed within this time is not going to be.
 const CONNECT_TIMEOUT_MS = 10000;
 
@@ -62,13 +74,17 @@ export class Store {
   }
 }
 
-export class Connection {
+export class Connection extends EventTarget {
   // handlers: ready(welcome) after each successful hello; message(msg) for every
   // other message; status(kind, detail) with kind "connecting", "connected",
   // "reconnecting", "restarting" (the server is restarting: nothing to show) or
   // "stopped" (detail.reason "kicked" or "replaced");
   // identityLost() when the server refused our token and we start as a new user.
+  // Events: "offline" (detail.reason "stalled": nothing heard for OFFLINE_AFTER_MS,
+  // or "closed": the socket closed) once when a welcomed connection is lost, not
+  // for a server restart; "online" when a socket is welcomed again after it.
   constructor(store, handlers) {
+    super();
     this.store = store;
     this.handlers = handlers;
     this.ws = null;
@@ -76,6 +92,10 @@ export class Connection {
     this.attempt = 0; // failed connections in a row
     this.retryTimer = null;
     this.silenceTimer = null;
+    this.pingTimer = null;
+    this.offline = false; // lost a welcomed connection and not welcomed since
+    this.everWelcomed = false;
+    this.lastHeardAt = 0; // Date.now() of the last frame received
     this.heartbeatMs = 30000;
     this.clockOffsetMs = 0; // server clock minus ours, from welcome.server_time
     this.lastSeq = null; // seq of the room state we hold; null: no room state
@@ -99,7 +119,14 @@ export class Connection {
       };
       window.addEventListener("online", retryNow);
       document.addEventListener("visibilitychange", () => {
-        if (document.visibilityState === "visible") retryNow();
+        if (document.visibilityState !== "visible") return;
+        // Timers of a hidden page run late or not at all: give the socket a fresh
+        // OFFLINE_AFTER_MS to answer a ping before calling it stalled.
+        if (this.ready) {
+          this.raw({ type: "ping", t: Date.now() });
+          this.watchSilence();
+        }
+        retryNow();
       });
     }
     this.open();
@@ -150,6 +177,7 @@ export class Connection {
     this.stopped = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.silenceTimer);
+    clearInterval(this.pingTimer);
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
@@ -165,6 +193,7 @@ export class Connection {
 
   receive(text) {
     this.watchSilence();
+    this.lastHeardAt = Date.now();
     let data;
     try {
       data = JSON.parse(text);
@@ -192,11 +221,17 @@ export class Connection {
         this.clockOffsetMs = message.server_time - Date.now();
         this.heartbeatMs = message.heartbeat_ms || this.heartbeatMs;
         this.ready = true;
+        this.everWelcomed = true;
         this.attempt = 0;
         this.restartQuietUntil = 0;
         this.forgetRoom(); // a new socket is attached to no room until it joins again
         this.setStatus("connected", {});
         this.watchSilence();
+        this.startPinging();
+        if (this.offline) {
+          this.offline = false;
+          this.dispatchEvent(new CustomEvent("online"));
+        }
         this.handlers.ready(message);
         return;
       case "state":
@@ -236,8 +271,9 @@ export class Connection {
     }, 1000);
   }
 
-  lost(code) {
+  lost(code, reason = "closed") {
     clearTimeout(this.silenceTimer);
+    clearInterval(this.pingTimer);
     this.ws = null;
     this.ready = false;
     if (this.stopped) return;
@@ -258,6 +294,10 @@ export class Connection {
       const base = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length) - 1];
       wait = Math.round(base * (0.75 + Math.random() * 0.5));
     }
+    if (!this.restarting() && this.everWelcomed && !this.offline) {
+      this.offline = true;
+      this.dispatchEvent(new CustomEvent("offline", { detail: { reason } }));
+    }
     this.setStatus(this.awayStatus(), { attempt: this.attempt, waitMs: wait });
     this.retryTimer = setTimeout(() => this.open(), wait);
   }
@@ -272,16 +312,33 @@ export class Connection {
     return this.attempt === 0 ? "connecting" : "reconnecting";
   }
 
+  // Rearmed by every message received: silence for the limit means the socket is dead.
   watchSilence() {
     clearTimeout(this.silenceTimer);
-    const limit = this.ready ? this.heartbeatMs * SILENCE_BEATS + SILENCE_GRACE_MS : CONNECT_TIMEOUT_MS;
+    const limit = this.ready ? OFFLINE_AFTER_MS : CONNECT_TIMEOUT_MS;
     this.silenceTimer = setTimeout(() => {
       const ws = this.ws;
       if (!ws) return;
       this.ws = null; // from now on its events are ignored
       ws.close();
-      this.lost(1006);
+      this.lost(1006, "stalled");
     }, limit);
+  }
+
+  // While the server says nothing, ask it something: a pong proves the way back works too.
+  startPinging() {
+    clearInterval(this.pingTimer);
+    this.lastHeardAt = Date.now();
+    const ws = this.ws;
+    let pingedAt = 0;
+    this.pingTimer = setInterval(() => {
+      if (ws !== this.ws || !this.ready) return clearInterval(this.pingTimer);
+      const now = Date.now();
+      if (now - this.lastHeardAt >= PING_AFTER_MS && now - pingedAt >= PING_AFTER_MS) {
+        pingedAt = now;
+        this.raw({ type: "ping", t: now });
+      }
+    }, PING_AFTER_MS / 3);
   }
 
   setStatus(kind, detail) {

@@ -5,6 +5,12 @@
 // come back after a refresh is in localStorage: the token (connection.js), the
 // room code and the name; on every (re)connect the page joins again, and the
 // server answers a returning member with the full `state` of where the game is.
+//
+// An answer is shown as sent only once the server says so (`answer_accepted`).
+// Until then it is "sending"; if the connection is lost first it is "unsent",
+// and the page says so. When the page is back, the server's `state` says
+// whether the answer got there (`you.answer`); if not, and the question is still
+// open, the page sends it again.
 
 import { announce, sentences } from "./announce.js";
 import { Connection, Store } from "./connection.js";
@@ -24,11 +30,12 @@ const game = {
   title: "",
   phase: null,
   question: null, // the open or last closed question, as the server described it
-  answer: null, // {index, payload, status: "sending" | "accepted"} for this page's answer
+  answer: null, // {index, payload, status: "sending" | "accepted" | "unsent"}: our answer to `question`
   controls: null, // the open question's answer controls (questions.js)
   timeUp: false,
   result: null, // our question_closed for the current question
   rank: null, // from the latest leaderboard
+  ahead: undefined, // the player ranked just above us ({name, score}), null when we lead, undefined: not known
   score: 0,
   podium: null,
   finalRank: null,
@@ -51,6 +58,14 @@ function announceOnce(key, text) {
   announced = key;
   announce(text);
 }
+
+// The connection is lost: an answer still on its way was not received, whatever
+// happens to the socket it went into (the server ignores what a dropped socket sent late).
+conn.addEventListener("offline", () => {
+  if (game.answer && game.answer.status === "sending") game.answer.status = "unsent";
+  renderBanner();
+  if (game.phase) render();
+});
 
 // ---------------------------------------------------------------- start
 
@@ -87,6 +102,7 @@ function onWelcome(welcome) {
 
 function onStatus(kind, detail) {
   showConnection(kind, detail);
+  renderBanner();
   if (kind === "stopped" && detail.reason === "replaced") {
     showGone(t("gone.replaced"), t("error.replaced"), t("gone.play_here"), () => conn.start());
   } else if (kind === "stopped" && detail.reason === "kicked") {
@@ -134,6 +150,7 @@ function forgetRoom() {
   game.answer = null;
   game.result = null;
   game.rank = null;
+  game.ahead = undefined;
   game.podium = null;
   game.finalRank = null;
   conn.forgetRoom();
@@ -178,16 +195,21 @@ function onMessage(m) {
       return render();
     case "answer_accepted":
       if (game.answer && game.answer.index === m.question) game.answer.status = "accepted";
+      renderBanner();
       return render();
     case "question_closed":
       game.phase = "reveal";
       game.question = { ...game.question, ...revealOf(m) };
       game.result = m;
       game.rank = null; // the leaderboard that follows brings the new one
+      game.ahead = undefined;
       if (m.you) game.score = m.you.score;
       return render();
     case "leaderboard":
-      if (m.you) game.rank = m.you.rank;
+      if (m.you) {
+        game.rank = m.you.rank;
+        game.ahead = m.you.ahead; // absent from an older server: undefined, not shown
+      }
       return render();
     case "quiz_ended":
       game.phase = "ended";
@@ -226,27 +248,43 @@ function applyState(m) {
   game.score = m.you.score;
   const q = room.question;
   const sameQuestion = q && game.question && game.question.index === q.index;
-  if (room.phase === "question") {
-    if (!sameQuestion) game.timeUp = false;
-    if (m.you.answered) {
-      // We answered before the refresh: the server has it, we may not know what.
-      const payload = sameQuestion && game.answer ? game.answer.payload : null;
-      game.answer = { index: q.index, payload, status: "accepted" };
-    } else {
-      game.answer = null; // an answer lost with the connection: allowed again
-    }
-  }
+  // Our own answer to this question as this page last knew it (a reload knows none).
+  const ours = sameQuestion && game.answer && game.answer.index === q.index ? game.answer : null;
   if (!sameQuestion) {
     game.result = null;
     game.rank = null;
+    game.ahead = undefined;
+    game.timeUp = false;
   }
   game.question = q;
   game.phase = room.phase;
+  if (room.phase === "question" || room.phase === "reveal") game.answer = answerAfterState(q, m.you, ours, room.phase);
+  if (room.phase === "reveal" && m.you.last_result) {
+    // The question closed while we were away (or before a reload): its verdict, as question_closed gave it.
+    game.result = { index: q.index, you: m.you.last_result };
+  }
+  if ("rank" in m.you) game.rank = m.you.rank;
+  if ("ahead" in m.you) game.ahead = m.you.ahead;
   if (room.phase === "closed") {
     forgetRoom();
     return showGone(t("gone.closed"), explain({ code: "room_closed" }), t("action.join_another"), () => showJoin(""));
   }
   render();
+}
+
+// What the server's `state` says of our answer, reconciled with what this page sent.
+function answerAfterState(q, you, ours, phase) {
+  // The server has our answer: shown as it stored it (a page from before `you.answer` keeps its own).
+  if (you.answer) return { index: q.index, payload: you.answer, status: "accepted" };
+  if (you.answered) return { index: q.index, payload: ours ? ours.payload : null, status: "accepted" };
+  if (!ours) return null;
+  if (ours.status === "accepted") return ours; // acknowledged before: it stands (a server without `you.answer`)
+  // Sent but never acknowledged, and the server does not have it.
+  if (phase === "question" && conn.serverNow() < q.deadline_ms) {
+    conn.send({ type: "answer", question: q.index, ...ours.payload });
+    return { ...ours, status: "sending" };
+  }
+  return { ...ours, status: "unsent" }; // too late: the result says it never arrived
 }
 
 function onError(m) {
@@ -258,13 +296,17 @@ function onError(m) {
     return showJoin(explain(m));
   }
   if (kind === "answer") {
+    // A resent answer the server had after all: it counts once, as first received.
     if (m.code === "already_answered" && game.answer) game.answer.status = "accepted";
-    else {
-      game.answer = null;
-      // The question closed while the answer travelled: the result screen says the rest.
-      if (m.code === "too_late" || m.code === "wrong_phase") game.timeUp = true;
-      else notify(explain(m));
+    else if ((m.code === "too_late" || m.code === "wrong_phase") && game.answer) {
+      // The question closed while the answer travelled: the result screen says it was not sent.
+      game.answer.status = "unsent";
+      game.timeUp = true;
+    } else {
+      game.answer = null; // refused and nothing changed: the player may answer again
+      notify(explain(m));
     }
+    renderBanner();
     return render();
   }
   if ((kind === "resync" || kind === "leave") && m.code === "not_member") {
@@ -288,6 +330,13 @@ function render() {
     case "ended":
       return renderEnded();
   }
+}
+
+// While the connection is down, the banner says plainly whether an answer was lost with it.
+function renderBanner() {
+  if (conn.ready || !conn.offline) return; // showConnection's words stand
+  const unsent = game.answer && game.answer.status === "unsent" && game.phase === "question";
+  if (unsent) setText("#status", t("question.unsent_offline"));
 }
 
 function renderHeader() {
@@ -324,10 +373,15 @@ function renderQuestion() {
   const answered = game.answer !== null;
   game.controls.update(game.answer, game.timeUp || !conn.ready);
   let feedback = "";
-  if (answered && game.answer.status === "sending") feedback = t("question.sending");
+  const status = answered ? game.answer.status : null;
+  if (status === "unsent" && !conn.ready) feedback = t("question.unsent_offline");
+  // Back online: the room's state, on its way, says whether it arrived; if not, it goes again.
+  else if (status === "unsent") feedback = game.timeUp ? t("question.unsent") : t("question.checking");
+  else if (status === "sending") feedback = conn.ready ? t("question.sending") : t("question.unsent_offline");
   else if (answered && game.answer.payload === null) feedback = t("question.answered");
   else if (answered) feedback = t("question.locked_in");
   else if (game.timeUp) feedback = t("question.time_up");
+  else if (!conn.ready && conn.offline) feedback = t("status.reconnecting");
   setText("#q-feedback", feedback);
   showScreen("screen-question");
   announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
@@ -347,7 +401,8 @@ function renderResult() {
   countdown.stop();
   const q = game.question;
   const mine = game.result && game.result.index === q.index ? game.result.you : null;
-  const answeredThis = game.answer && game.answer.index === q.index;
+  const ours = game.answer && game.answer.index === q.index ? game.answer : null;
+  const answeredThis = ours !== null && ours.status !== "unsent";
   setText("#r-number", t("question.number", { n: q.index + 1, count: q.count }));
   const poll = typeOf(q) === "poll"; // nothing is right or wrong: only a vote to thank for
   let verdict = t("result.time_up");
@@ -361,15 +416,27 @@ function renderResult() {
   verdictNode.className = `verdict ${mine && !poll ? (mine.correct ? "right" : "wrong") : ""}`;
   setText("#r-points", mine && !poll ? `+${tn("points", mine.points)}` : "");
   setText("#r-answer", rightAnswerInWords(q));
-  // What we sent, when this page knows it (not after a reload mid-question).
-  const sent = answeredThis && game.answer.payload ? answerInWords(q, game.answer.payload) : "";
-  setText("#r-mine", sent ? t(poll ? "result.your_vote" : "result.your_answer", { answer: sent }) : "");
+  // What we sent (the server's copy after a reload), or that it never arrived.
+  const sent = answeredThis && ours.payload ? answerInWords(q, ours.payload) : "";
+  let mineText = sent ? t(poll ? "result.your_vote" : "result.your_answer", { answer: sent }) : "";
+  if (ours && ours.status === "unsent") mineText = t(poll ? "result.unsent_vote" : "result.unsent_answer");
+  setText("#r-mine", mineText);
   setText("#r-streak", mine && mine.streak > 1 ? t("result.streak", { n: mine.streak }) : "");
   const rank = { rank: ordinal(game.rank), count: members.players().length };
   setText("#r-rank", game.rank ? t("result.rank", rank) : "");
+  setText("#r-behind", game.rank ? behindText() : "");
   showScreen("screen-result");
   const said = [verdict, $("#r-points").textContent, $("#r-answer").textContent, $("#r-rank").textContent];
   announceOnce(`r${q.deadline_ms}${said.join()}`, sentences(said));
+}
+
+// "120 points behind Ann", or that we lead: known from the leaderboard (or a state).
+function behindText() {
+  if (game.ahead === undefined) return "";
+  if (game.ahead === null) return t("result.lead");
+  const gap = game.ahead.score - game.score;
+  if (gap <= 0) return t("result.level", { name: game.ahead.name });
+  return t("result.behind", { points: tn("points", gap), name: game.ahead.name });
 }
 
 function renderEnded() {

@@ -40,20 +40,32 @@ function choiceTile(q, i, attributes = {}) {
     el("span", { class: "choice-text" }, choiceText(q, i)));
 }
 
-function tiles(buttons) {
-  return el("div", { class: `choices${buttons.length > 4 ? " many" : ""}` }, buttons);
+// Choices too long for two tiles side by side on a 320 px phone go one per row:
+// a word of more than 9 letters would otherwise have to break, a long text fill the tile.
+const WIDE_TEXT = 22;
+const WIDE_WORD = 9;
+
+function isLong(text) {
+  return text.length > WIDE_TEXT || text.split(/\s+/).some((word) => word.length > WIDE_WORD);
+}
+
+function tiles(buttons, texts = []) {
+  const many = buttons.length > 4 ? " many" : "";
+  const wide = texts.some(isLong) ? " wide" : "";
+  return el("div", { class: `choices${many}${wide}` }, buttons);
 }
 
 function tapOne(q, submit) {
   const buttons = q.choices.map((_, i) => choiceTile(q, i, { onclick: () => submit({ choice: i }) }));
   return {
-    nodes: [tiles(buttons)],
+    nodes: [tiles(buttons, q.choices)],
     update(answer, disabled) {
       // After a refresh the server says we answered, but not what: nothing is marked then.
       const chosen = answer && answer.payload ? answer.payload.choice : null;
       buttons.forEach((button, i) => {
         button.disabled = disabled || answer !== null;
         button.classList.toggle("chosen", chosen === i);
+        button.classList.toggle("pending", chosen === i && answer.status !== "accepted");
         button.classList.toggle("faded", chosen !== null && chosen !== i);
       });
     },
@@ -76,7 +88,7 @@ function tickMany(q, submit) {
     }));
   send.addEventListener("click", () => submit({ choices: [...ticked].sort((a, b) => a - b) }));
   return {
-    nodes: [el("p", { class: "answer-hint" }, t("answer.multi_hint")), tiles(buttons), send],
+    nodes: [el("p", { class: "answer-hint" }, t("answer.multi_hint")), tiles(buttons, q.choices), send],
     update(answer, disabled) {
       const sent = answer && answer.payload ? new Set(answer.payload.choices) : null;
       buttons.forEach((button, i) => {
