@@ -59,7 +59,7 @@ class QuizSystem:
             bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )
         self.media = MediaLibrary(store)
-        self.quizzes = QuizLibrary(store, self.clock.now_ms)
+        self.quizzes = QuizLibrary(store, self.clock.now_ms, media_exists=self.media.exists)
         self.quizzes.seed_samples()
         word_filter.load()  # the name checks' tables, before the first room needs them
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")

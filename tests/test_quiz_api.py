@@ -16,6 +16,7 @@ import pytest
 from multidict import CIMultiDict
 
 from tests.conftest import RunningServer
+from tests.pictures import png
 
 QUIZ: dict[str, Any] = {
     "title": "Rivers",
@@ -152,8 +153,10 @@ async def test_revising_asks_for_the_revision_and_a_valid_document(server, http)
     assert status == 428
     assert "If-Match" in assert_error(body, "revision_required")["message"]
 
-    status, _, body = await call(http, "PUT", url, json=revised("Bad"), headers={"If-Match": "yesterday"})
-    assert status == 400 and assert_error(body, "bad_request")
+    for garbage in ("yesterday", "\u00b2", "*", '"1", "2"'):
+        headers = {"If-Match": garbage.encode().decode("latin-1")}
+        status, _, body = await call(http, "PUT", url, json=revised("Bad"), headers=headers)
+        assert status == 400 and assert_error(body, "bad_request")
 
     bad = revised("Rivers", correct=[3])
     status, _, body = await call(http, "PUT", url, json=bad, headers={"If-Match": '"1"'})
@@ -327,7 +330,14 @@ async def test_validate_is_a_dry_run_with_plain_problems(server, http):
 
 
 async def test_a_quiz_with_a_picture_keeps_it_and_its_phone_setting(server, http):
-    picture = "ab" * 32
+    status, _, stored = await call(http, "POST", server.base_url + "/api/media", data=png())
+    assert status == 201, stored
+    picture = stored["media_id"]
+    missing = copy.deepcopy(QUIZ)
+    missing["questions"][0]["image"] = "ab" * 32  # well formed, but no picture the store holds
+    status, _, body = await call(http, "POST", server.base_url + "/api/quizzes", json=missing)
+    assert status == 400
+    assert assert_error(body, "quiz_invalid")["problems"][0]["path"] == "questions[0].image"
     doc = copy.deepcopy(QUIZ)
     doc["questions"][0].update(image=picture, image_on_phones=True)
     doc["questions"][1]["image"] = picture

@@ -48,7 +48,15 @@ def _download(types: list[str]) -> dict[str, Any]:
     return {
         "description": "The file, as a download (Content-Disposition: attachment)",
         "headers": {"Content-Disposition": {"schema": {"type": "string"}}},
-        "content": {t: {"schema": {"type": "string", "contentMediaType": t}} for t in types},
+        # A JSON download is a JSON object to a client that reads it; the others are bytes.
+        "content": {
+            t: {
+                "schema": {"type": "object"}
+                if t == "application/json"
+                else {"type": "string", "contentMediaType": t}
+            }
+            for t in types
+        },
     }
 
 

@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 description of the HTTP API: every /api endpoint, /media and /healthz.
+"""The OpenAPI 3.1 description of the HTTP API: every /api endpoint, /media and /healthz
+(pictures, import and export are media_openapi.py's).
 
 Written by hand from the contract (docs/api.md says the same in words), and
 checked against the running server by tests/test_openapi_contract.py
@@ -18,6 +19,7 @@ from quiz_actors.domain.questions.base import MAX_CHOICE_TEXT, MAX_CHOICES, MIN_
 from quiz_actors.domain.questions.typed import MAX_ACCEPTED
 from quiz_actors.domain.quiz import MAX_DESCRIPTION, MAX_QUESTIONS, MAX_TITLE
 from quiz_actors.domain.scoring import POINTS_BY_KIND
+from quiz_actors.server import media_openapi
 
 JSON = "application/json"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -257,18 +259,6 @@ SCHEMAS: dict[str, Any] = {
     },
     "Problem": PROBLEM,
     "Error": ERROR,
-    "Media": {
-        "type": "object",
-        "properties": {
-            "media_id": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
-            "url": {"type": "string", "description": "/media/<media_id>"},
-            "content_type": {"type": "string", "enum": list(IMAGE_TYPES)},
-            "width": {"type": "integer"},
-            "height": {"type": "integer"},
-            "bytes": {"type": "integer"},
-        },
-        "required": ["media_id", "url", "content_type", "width", "height", "bytes"],
-    },
     "Health": {
         "type": "object",
         "properties": {"status": {"type": "string", "enum": ["ok", "unavailable"]}},
@@ -426,137 +416,6 @@ QUIZ_PATHS: dict[str, Any] = {
     },
 }
 
-FILE_BODY = {
-    "required": True,
-    "content": {
-        "application/octet-stream": {
-            "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
-        },
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"}},
-                "required": ["file"],
-            }
-        },
-    },
-}
-
-# Written from the contract (quiz-media's endpoints: images, import, export, templates).
-MEDIA_PATHS: dict[str, Any] = {
-    "/api/media": {
-        "post": {
-            "operationId": "uploadMedia",
-            "tags": ["media"],
-            "summary": "Upload a picture (PNG, JPEG, WebP or GIF; at most 5 MB)",
-            "description": "The content is checked, not the name; the picture is re-encoded (at most "
-            "1920 px on its long side), its metadata stripped, and stored by its SHA-256.",
-            "security": KEY,
-            "requestBody": FILE_BODY,
-            "responses": {
-                "201": json_body(ref("Media"), "The stored picture"),
-                "400": error("`media_invalid`: not a picture the server takes; nothing stored"),
-                "401": reply("Unauthorized"),
-                "413": error("`media_too_big`: over 5 MB; nothing stored"),
-            },
-        },
-    },
-    "/media/{media_id}": {
-        "parameters": [MEDIA_ID],
-        "get": {
-            "operationId": "getMedia",
-            "tags": ["media"],
-            "summary": "A stored picture (cached for a year: its id is its content)",
-            "responses": {
-                "200": {
-                    "description": "The picture's bytes",
-                    "content": {
-                        t: {"schema": {"type": "string", "contentMediaType": t}} for t in IMAGE_TYPES
-                    },
-                    "headers": {"Cache-Control": {"schema": {"type": "string"}}},
-                },
-                "404": {"description": "No stored picture has this id"},
-            },
-        },
-    },
-    "/api/quizzes/import": {
-        "post": {
-            "operationId": "importQuiz",
-            "tags": ["import and export"],
-            "summary": "Import a quiz from a spreadsheet (Kahoot's template layout) or the project's JSON",
-            "description": "Imports nothing if any row is wrong: every problem names its row and column.",
-            "security": KEY,
-            "parameters": [
-                {
-                    "name": "format",
-                    "in": "query",
-                    "schema": {"type": "string", "enum": ["xlsx", "csv", "json"]},
-                },
-                {"name": "title", "in": "query", "schema": {"type": "string"}},
-            ],
-            "requestBody": FILE_BODY,
-            "responses": {
-                "201": reply("Created"),
-                "400": error("`import_invalid`: `problems` name each row and column; nothing imported"),
-                "401": reply("Unauthorized"),
-                "413": reply("TooBig"),
-            },
-        },
-    },
-    "/api/quizzes/{quiz_id}/export": {
-        "parameters": [QUIZ_ID],
-        "get": {
-            "operationId": "exportQuiz",
-            "tags": ["import and export"],
-            "summary": "Download a quiz as JSON (pictures included) or as the spreadsheet",
-            "security": KEY,
-            "parameters": [
-                {
-                    "name": "format",
-                    "in": "query",
-                    "schema": {"type": "string", "enum": ["json", "xlsx", "csv"]},
-                }
-            ],
-            "responses": {
-                "200": {
-                    "description": "The file (Content-Disposition: attachment)",
-                    "content": {
-                        JSON: {"schema": {"type": "object"}},
-                        XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}},
-                        CSV: {"schema": {"type": "string"}},
-                    },
-                },
-                "400": reply("BadRequest"),
-                "401": reply("Unauthorized"),
-                "404": reply("QuizNotFound"),
-            },
-        },
-    },
-    "/api/quizzes/template.xlsx": {
-        "get": {
-            "operationId": "spreadsheetTemplate",
-            "tags": ["import and export"],
-            "summary": "The spreadsheet template to fill in and import",
-            "responses": {
-                "200": {
-                    "description": "The template",
-                    "content": {XLSX: {"schema": {"type": "string", "contentMediaType": XLSX}}},
-                }
-            },
-        },
-    },
-    "/api/quizzes/template.csv": {
-        "get": {
-            "operationId": "csvTemplate",
-            "tags": ["import and export"],
-            "summary": "The same template as CSV",
-            "responses": {
-                "200": {"description": "The template", "content": {CSV: {"schema": {"type": "string"}}}}
-            },
-        },
-    },
-}
-
 OTHER_PATHS: dict[str, Any] = {
     "/api/openapi.json": {
         "get": {
@@ -590,9 +449,9 @@ SPEC: dict[str, Any] = {
         "docs/api.md explains it all with curl examples.",
         "license": {"name": "MIT", "identifier": "MIT"},
     },
-    "paths": {**QUIZ_PATHS, **MEDIA_PATHS, **OTHER_PATHS},
+    "paths": {**QUIZ_PATHS, **media_openapi.PATHS, **OTHER_PATHS},
     "components": {
-        "schemas": SCHEMAS,
+        "schemas": {**SCHEMAS, **media_openapi.SCHEMAS},
         "responses": RESPONSES,
         "securitySchemes": {
             "adminKey": {

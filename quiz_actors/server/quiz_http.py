@@ -74,7 +74,7 @@ def _expected_revision(request: web.Request) -> int:
             )
         )
     text = header.strip().removeprefix("W/").strip().strip('"')
-    if not text.isdigit() or len(text) > 9:
+    if not (text.isascii() and text.isdigit()) or len(text) > 9:
         raise Refused(
             error_reply(400, "bad_request", f'If-Match must be a revision like "3", not {header[:40]!r}')
         )
