@@ -37,8 +37,12 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "quiz_id": ((str,), _REQUIRED),
         "name": ((str,), _REQUIRED),
         "admin_key": ((str,), _OPTIONAL),
+        # The room's name rules (docs/protocol.md, "Names"): filter on, players choose.
+        "word_filter": ((bool,), _OPTIONAL),
+        "friendly_names": ((bool,), _OPTIONAL),
     },
-    "join": {"code": ((str,), _REQUIRED), "name": ((str,), _REQUIRED)},
+    # ``name`` may be left out where the room gives out friendly names.
+    "join": {"code": ((str,), _REQUIRED), "name": ((str,), _OPTIONAL)},
     "leave": {},
     "resync": {},
     "start": {},
@@ -47,6 +51,7 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "lock": {},
     "unlock": {},
     "kick": {"user_id": ((str,), _REQUIRED)},
+    "set_name_rules": {"word_filter": ((bool,), _OPTIONAL), "friendly_names": ((bool,), _OPTIONAL)},
     # An answer carries one payload field, the one its question's type takes
     # (docs/protocol.md, "Question types"); which one fits is the room's to say.
     "answer": {

@@ -23,6 +23,7 @@ from quiz_actors.actors.connection import ConnectionActor, SocketOutlet
 from quiz_actors.actors.hub import HubActor
 from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher
 from quiz_actors.clock import Clock, SystemClock
+from quiz_actors.domain import word_filter
 from quiz_actors.domain.secret import SECRET_ID, ServerSecret
 from quiz_actors.media import MediaLibrary
 from quiz_actors.quizzes import QuizLibrary
@@ -72,6 +73,7 @@ class QuizSystem:
         self.media = MediaLibrary(store)
         self.quizzes = QuizLibrary(store, self.clock.now_ms, media_exists=self.media.exists)
         self.quizzes.seed_samples()
+        word_filter.load()  # the name checks' tables, before the first room needs them
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
         self.hub = HubActor.start(self.store, self.clock, self.settings, self.cluster)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done

@@ -77,6 +77,7 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "user_id": user_id,
         "is_host": room.is_host(user_id),
         "score": member["score"] if member else 0,
+        **({"name": member["name"]} if member else {}),
         "answered": room.phase == QUESTION and user_id in room.answers(),
     }
     if room.phase in (REVEAL, ENDED) and room.is_player(user_id):
@@ -96,6 +97,8 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "title": room.quiz["title"],
         "phase": room.phase,
         "locked": room.locked,
+        "word_filter": room.word_filter,
+        "friendly_names": room.friendly_names,
         "host_id": room.host_id,
         "question_count": room.question_count,
         "question": describe_question(room),
@@ -189,6 +192,15 @@ def lock_changed(room: Room) -> dict[str, Any]:
     if room.locked:
         return {"type": "room_locked", "seq": room.seq, "reason": room.lock_reason}
     return {"type": "room_unlocked", "seq": room.seq}
+
+
+def name_rules_changed(room: Room) -> dict[str, Any]:
+    return {
+        "type": "name_rules_changed",
+        "seq": room.seq,
+        "word_filter": room.word_filter,
+        "friendly_names": room.friendly_names,
+    }
 
 
 def room_closed(room: Room, reason: str) -> dict[str, Any]:

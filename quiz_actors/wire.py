@@ -46,7 +46,7 @@ def answer_accepted(question: int) -> Message:
 
 def refused(reason: RoomError) -> Message:
     """A command the room's rules refused, in the rule's own code and words."""
-    return error(reason.code, reason.message)
+    return {**error(reason.code, reason.message), **reason.details}
 
 
 def internal_error() -> Message:

@@ -267,7 +267,7 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
     eve = await pages.open("/", PHONE, "eve")
     await join(eve, code, "DEE")
     await expect(eve.locator("#join-error")).to_have_text(
-        "Someone in this game already has that name. Pick another one."
+        "“Dee” is already in this game, and that name looks the same. Pick another one."
     )
 
     # The host's page is refreshed: it is back in its room, with its players, and runs it.
@@ -462,6 +462,10 @@ async def test_the_pages_and_their_files_are_served_from_the_package(live_server
             "/static/app.css",
         } <= seen
 
+        # The language catalogs i18n.js fetches (docs/i18n.md).
+        for language in ("en", "de", "es"):
+            status, content_type, text = await get(f"/static/i18n-{language}.json")
+            assert (status, content_type) == (200, "application/json") and json.loads(text)["join.button"]
         async with http.get(base + "/") as response:
             assert "default-src 'self'" in response.headers["Content-Security-Policy"]
         for path in (

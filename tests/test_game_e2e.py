@@ -135,7 +135,13 @@ async def test_late_joiner_gets_the_running_question(connect, http, server, cloc
     assert state["room"]["phase"] == "question"
     assert state["room"]["question"]["index"] == 0
     assert state["room"]["question"]["deadline_ms"] - clock.now_ms() == 16_000
-    assert state["you"] == {"user_id": dan.user_id, "is_host": False, "score": 0, "answered": False}
+    assert state["you"] == {
+        "user_id": dan.user_id,
+        "is_host": False,
+        "score": 0,
+        "name": "Dan",
+        "answered": False,
+    }
     assert (await answer(dan, 0, 1))["type"] == "answer_accepted"
 
 

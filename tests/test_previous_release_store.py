@@ -71,6 +71,10 @@ def test_every_room_of_the_old_store_replays_to_its_state(store_url: str) -> Non
         assert waiting.phase == LOBBY and not waiting.locked
         assert scores(waiting) == {"Hana": 0, "Ann": 0, "Dan": 0}
         assert waiting.host_id == user("Hana") and waiting.version == 1 + 2 + 2 * 260
+        # Rooms from before name rules keep the rules they had: no filter, names chosen by players.
+        for room in (played, waiting):
+            assert (room.word_filter, room.friendly_names) == (False, False)
+        assert set(waiting.name_lookalikes.values()) == set(waiting.members)
 
         # The waiting room was loaded from the old snapshot; from its events alone it is the same room.
         assert store.snapshots is not None and list(store.snapshots.get(waiting.id))

@@ -17,7 +17,13 @@ async def test_host_creates_room_and_player_joins(connect):
     assert len(code) == 6 and code.isdigit()
     assert state["room"]["phase"] == "lobby"
     assert [m["name"] for m in state["room"]["members"]] == ["Ms Host"]
-    assert state["you"] == {"user_id": host.user_id, "is_host": True, "score": 0, "answered": False}
+    assert state["you"] == {
+        "user_id": host.user_id,
+        "is_host": True,
+        "score": 0,
+        "name": "Ms Host",
+        "answered": False,
+    }
 
     alice = await connect()
     alice_state = await join(alice, code, "Alice")

@@ -183,11 +183,19 @@ class ConnectionActor(PooledActor):
             self._reply(wire.rate_limited("Too many rooms created from this connection"), ref)
             return
         self.rooms_left -= 1
-        tell_quietly(self.hub, CreateRoom(self._sender(), message["quiz_id"], message["name"], ref))
+        create = CreateRoom(
+            self._sender(),
+            message["quiz_id"],
+            message["name"],
+            ref,
+            word_filter=message.get("word_filter", True),
+            friendly_names=message.get("friendly_names", False),
+        )
+        tell_quietly(self.hub, create)
 
     def _join(self, message: dict[str, Any], ref: object) -> None:
         tell_quietly(
-            self.hub, JoinRoom(self._sender(), message["code"], message["name"], ref, self.node_hint)
+            self.hub, JoinRoom(self._sender(), message["code"], message.get("name", ""), ref, self.node_hint)
         )
 
     def _on_hello(self, message: dict[str, Any], ref: object) -> None:

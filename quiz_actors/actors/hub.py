@@ -256,6 +256,8 @@ class HubActor(pykka.ThreadingActor):
                     host_id=sender.user_id,
                     host_name=message.name,
                     at=now,
+                    word_filter=message.word_filter,
+                    friendly_names=message.friendly_names,
                 )
             except RoomError as e:
                 self._reply(sender, wire.refused(e), ref)

@@ -98,6 +98,8 @@ class CreateRoom:
     quiz_id: str
     name: str
     ref: Any
+    word_filter: bool = True
+    friendly_names: bool = False
 
 
 @dataclass(frozen=True)

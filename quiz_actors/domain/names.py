@@ -1,13 +1,16 @@
 """Display names: normalised and checked the same way everywhere.
 
-A name is what other players see, so two names that look the same must count
-as the same name, and a name must show something. Format characters (Unicode
-category Cf: zero-width spaces, bidirectional controls such as U+202E, soft
-hyphens) and the few letters that draw nothing (Hangul fillers, the blank
-Braille pattern) are therefore taken out of a name before anything else; what
-is left must hold a visible character. Two joiners are kept where scripts and
-emoji need them: U+200D (zero-width joiner) inside an emoji sequence, U+200C
-(zero-width non-joiner) between two letters of scripts such as Persian.
+A name is what other players see, so it must show what it is and show
+something. Format characters (Unicode category Cf: zero-width spaces,
+bidirectional controls such as U+202E, soft hyphens) and the few letters that
+draw nothing (Hangul fillers, the blank Braille pattern) are refused, naming
+the character: they are how a second "Ann" is made, or a name that reads
+backwards. (Earlier releases quietly took them out: a name stored then is
+already clean.) Two joiners are allowed where scripts and emoji need them:
+U+200D (zero-width joiner) inside an emoji sequence, U+200C (zero-width
+non-joiner) between two letters of scripts such as Persian.
+
+Whether a name looks like another one is ``lookalikes.lookalike_key``'s to say.
 """
 
 from __future__ import annotations
@@ -31,9 +34,14 @@ class NameInvalid(ValueError):
 
 
 def normalise_name(raw: str) -> str:
-    """Drop invisible characters, trim and NFC-normalise a name, or raise
-    ``NameInvalid`` saying why."""
-    name = _without_invisible(unicodedata.normalize("NFC", raw)).strip()
+    """Trim and NFC-normalise a name, or raise ``NameInvalid`` saying why."""
+    name = unicodedata.normalize("NFC", raw).strip()
+    hidden = _first_invisible(name)
+    if hidden is not None:
+        raise NameInvalid(
+            f"A name must not contain invisible or text-direction characters: it has "
+            f"U+{ord(hidden):04X} ({unicodedata.name(hidden, 'unnamed')})"
+        )
     if not any(_is_visible(ch) for ch in name):
         raise NameInvalid("A name must have at least one visible character")
     if len(name) > MAX_NAME_LENGTH:
@@ -52,15 +60,11 @@ def _is_visible(ch: str) -> bool:
     return unicodedata.category(ch) not in SHOWS_NOTHING and ch not in INVISIBLE
 
 
-def _without_invisible(name: str) -> str:
-    kept: list[str] = []
+def _first_invisible(name: str) -> str | None:
     for i, ch in enumerate(name):
-        if ch in INVISIBLE:
-            continue
-        if unicodedata.category(ch) == "Cf" and not _joiner_needed(name, i):
-            continue
-        kept.append(ch)
-    return "".join(kept)
+        if ch in INVISIBLE or (unicodedata.category(ch) == "Cf" and not _joiner_needed(name, i)):
+            return ch
+    return None
 
 
 def _joiner_needed(name: str, i: int) -> bool:

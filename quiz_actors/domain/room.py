@@ -21,6 +21,8 @@ from typing import Any
 from eventsourcing.domain import Aggregate, event
 
 from quiz_actors.domain.errors import RoomError
+from quiz_actors.domain.friendly_names import friendly_name
+from quiz_actors.domain.lookalikes import lookalike_key
 from quiz_actors.domain.names import NameInvalid, name_key, normalise_name
 from quiz_actors.domain.questions import (
     AnswerRefused,
@@ -35,6 +37,7 @@ from quiz_actors.domain.questions import (
 )
 from quiz_actors.domain.scoring import streak_without_answer
 from quiz_actors.domain.verdict import RIGHT, Verdict, verdict_of
+from quiz_actors.domain.word_filter import rude_word_in
 
 LOBBY, QUESTION, REVEAL, ENDED, CLOSED = "lobby", "question", "reveal", "ended", "closed"
 FLOOD_LOCK = "join_flood"  # the reason of a lock the room puts on itself
@@ -64,8 +67,9 @@ class Room(Aggregate):
     """
 
     # Snapshots of version 1 were taken before question types (upcast_v1_v2), of
-    # version 2 before quizzes had revisions (upcast_v2_v3).
-    class_version = 3
+    # version 2 before quizzes had revisions (upcast_v2_v3), of version 3 before
+    # name rules and look-alike names (upcast_v3_v4).
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -84,15 +88,25 @@ class Room(Aggregate):
         """A room snapshot from before quiz revisions: every quiz had only its first."""
         state.setdefault("quiz_revision", 1)
 
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """A room snapshot from before name rules: no word filter, names chosen by players
+        (as ``RoomCreated`` v2 upcasts), and its members' look-alike keys."""
+        state.setdefault("word_filter", False)
+        state.setdefault("friendly_names", False)
+        state["name_lookalikes"] = {lookalike_key(m["name"]): u for u, m in state["members"].items()}
+
     # ------------------------------------------------------------------ creation
 
     class RoomCreated(Aggregate.Created):
         """``quiz`` is a copy of the quiz's revision ``quiz_revision``: the room plays that one,
-        whatever happens to the quiz later."""
+        whatever happens to the quiz later. ``word_filter``: names with a rude word are refused;
+        ``friendly_names``: players get a name from the room (quiz_actors/domain/friendly_names.py)."""
 
         TOPIC = "quiz_actors.domain.room:Room.RoomCreated"
         # Version 1 was written before quizzes had revisions: it played revision 1.
-        class_version = 2
+        # Version 2 before name rules.
+        class_version = 3
         code: str
         quiz_id: str
         quiz: dict[str, Any]
@@ -100,10 +114,19 @@ class Room(Aggregate):
         host_name: str
         created_at: int
         quiz_revision: int
+        word_filter: bool
+        friendly_names: bool
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["quiz_revision"] = 1
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """A room created before name rules keeps the rules it had: players chose
+            any name, unfiltered. (Its host may switch the filter on.)"""
+            state["word_filter"] = False
+            state["friendly_names"] = False
 
     @event(RoomCreated)
     def __init__(
@@ -115,6 +138,8 @@ class Room(Aggregate):
         host_name: str,
         created_at: int,
         quiz_revision: int,
+        word_filter: bool,
+        friendly_names: bool,
     ):
         self.code = code
         self.quiz_id = quiz_id
@@ -130,6 +155,11 @@ class Room(Aggregate):
         self.departed: dict[str, dict[str, Any]] = {}  # left members: their score comes back on return
         self.kicked: dict[str, bool] = {}
         self.names_taken: dict[str, str] = {}  # name_key -> user id, for the uniqueness rule
+        # lookalike_key -> user id. Rooms from before look-alikes were refused may hold two
+        # members with one key: it names one of them, and is only dropped by its own member.
+        self.name_lookalikes: dict[str, str] = {}
+        self.word_filter = word_filter
+        self.friendly_names = friendly_names
         self.question_index = -1
         self.current: dict[str, Any] | None = None  # the question being played or just closed
         self.last_result: dict[str, Any] | None = None
@@ -153,11 +183,11 @@ class Room(Aggregate):
         host_name: str,
         at: int,
         quiz_revision: int = 1,
+        word_filter: bool = True,
+        friendly_names: bool = False,
     ) -> Room:
-        try:
-            name = normalise_name(host_name)
-        except NameInvalid as e:
-            raise RoomError("name_invalid", str(e)) from None
+        """A new room; its word filter is on unless the host says otherwise."""
+        name = _checked_name(host_name, word_filter)
         return cls(
             code=code,
             quiz_id=quiz_id,
@@ -166,6 +196,8 @@ class Room(Aggregate):
             host_name=name,
             created_at=at,
             quiz_revision=quiz_revision,
+            word_filter=word_filter,
+            friendly_names=friendly_names,
         )
 
     # ------------------------------------------------------------------ queries
@@ -283,14 +315,33 @@ class Room(Aggregate):
             raise RoomError("room_locked", "The host has locked this room")
         if self.player_count() >= max_players:
             raise RoomError("room_full", f"This room is full ({max_players} players)")
-        try:
-            clean = normalise_name(name)
-        except NameInvalid as e:
-            raise RoomError("name_invalid", str(e)) from None
-        if name_key(clean) in self.names_taken:
-            raise RoomError("name_taken", f"Someone in this room is already called {clean}")
+        if self.friendly_names:
+            clean = friendly_name(user_id, lambda n: self.name_clash(n) is not None)
+        else:
+            clean = _checked_name(name, self.word_filter)
+            clash = self.name_clash(clean)
+            if clash is not None:
+                raise _name_taken(clean, self.members[clash]["name"])
         self._member_joined(user_id=user_id, name=clean, at=at)
         return "joined"
+
+    def name_clash(self, name: str) -> str | None:
+        """The member whose name is ``name`` (in any case) or looks the same, or None."""
+        holder = self.names_taken.get(name_key(name))
+        if holder is None:
+            holder = self.name_lookalikes.get(lookalike_key(name))
+        return holder if holder in self.members else None
+
+    def set_name_rules(self, by: str, word_filter: bool | None, friendly_names: bool | None, at: int) -> bool:
+        """The host changes how the next players are named; False if nothing changed."""
+        self._require_host(by)
+        self._require_open()
+        wanted_filter = self.word_filter if word_filter is None else word_filter
+        wanted_friendly = self.friendly_names if friendly_names is None else friendly_names
+        if (wanted_filter, wanted_friendly) == (self.word_filter, self.friendly_names):
+            return False
+        self._name_rules_changed(word_filter=wanted_filter, friendly_names=wanted_friendly, at=at)
+        return True
 
     def leave(self, user_id: str, at: int) -> None:
         self._require_member(user_id)
@@ -470,6 +521,7 @@ class Room(Aggregate):
     def _add_member(self, user_id: str, name: str, at: int, online: bool) -> None:
         earlier = self.departed.pop(user_id, {"score": 0, "streak": 0})
         self.names_taken[name_key(name)] = user_id
+        self.name_lookalikes.setdefault(lookalike_key(name), user_id)
         self.members[user_id] = {
             "user_id": user_id,
             "name": name,
@@ -508,7 +560,7 @@ class Room(Aggregate):
     @event(MemberLeft)
     def _member_left(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
-        del self.names_taken[name_key(member["name"])]
+        self._drop_name(user_id, member["name"])
         self.departed[user_id] = {"score": member["score"], "streak": member["streak"]}
         self._changed(at)
 
@@ -541,8 +593,28 @@ class Room(Aggregate):
     @event(MemberKicked)
     def _member_kicked(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
-        del self.names_taken[name_key(member["name"])]
+        self._drop_name(user_id, member["name"])
         self.kicked[user_id] = True
+        self._changed(at)
+
+    def _drop_name(self, user_id: str, name: str) -> None:
+        del self.names_taken[name_key(name)]
+        key = lookalike_key(name)
+        if self.name_lookalikes.get(key) == user_id:
+            # In a room from before look-alikes were refused, another member may share
+            # the key (see __init__): it is free from now on, as it was in that release.
+            del self.name_lookalikes[key]
+
+    class NameRulesChanged(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.NameRulesChanged"
+        word_filter: bool
+        friendly_names: bool
+        at: int
+
+    @event(NameRulesChanged)
+    def _name_rules_changed(self, word_filter: bool, friendly_names: bool, at: int) -> None:
+        self.word_filter = word_filter
+        self.friendly_names = friendly_names
         self._changed(at)
 
     class RoomLocked(Aggregate.Event):
@@ -768,3 +840,23 @@ def revealed(result: dict[str, Any]) -> dict[str, Any]:
     """The reveal of a closed question's result, as ``question_closed`` shows it to everyone:
     its type, the right answer and the distribution (docs/protocol.md, "Question types")."""
     return {k: v for k, v in result.items() if k not in ("index", "reason", "results")}
+
+
+def _checked_name(raw: str, word_filter: bool) -> str:
+    """A chosen name as the room stores it, or the ``RoomError`` that refuses it."""
+    try:
+        name = normalise_name(raw)
+    except NameInvalid as e:
+        raise RoomError("name_invalid", str(e)) from None
+    if word_filter and rude_word_in(name) is not None:
+        raise RoomError("name_not_allowed", "This room does not allow that name: please choose another")
+    return name
+
+
+def _name_taken(name: str, holder: str) -> RoomError:
+    """Refusal of a name that is, or looks the same as, ``holder``'s; it names the holder."""
+    if name_key(name) == name_key(holder):
+        message = f"Someone in this room is already called {holder}"
+    else:
+        message = f"“{name}” looks the same as “{holder}”, already in the room"
+    return RoomError("name_taken", message, details={"clash": holder})

@@ -22,10 +22,11 @@ CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
+    ".json": "application/json; charset=utf-8",  # the language catalogs (i18n-*.json)
 }
 
 # Only files directly in static/, with plain names: no path can climb out of it.
-_STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(?:js|css|svg)$")
+_STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(?:js|css|svg|json)$")
 
 # The pages load only their own files and open only their own socket. Styles set
 # from scripts go through the CSSOM (element.style.x), which this allows.

@@ -121,6 +121,10 @@ SUMMARIES: dict[type[Any], Summary] = {
     Room.MemberKicked: lambda f, room, names: "was kicked by the host",
     Room.RoomLocked: lambda f, room, names: f"room locked ({f['reason']})",
     Room.RoomUnlocked: lambda f, room, names: "room unlocked",
+    Room.NameRulesChanged: lambda f, room, names: (
+        f"name rules: word filter {'on' if f['word_filter'] else 'off'}, "
+        f"friendly names {'on' if f['friendly_names'] else 'off'}"
+    ),
     Room.QuizStarted: lambda f, room, names: "quiz started",
     Room.QuestionShown: _question_shown,
     Room.AnswerSubmitted: _answer_submitted,

@@ -181,6 +181,7 @@ class RoomActor(PooledActor):
             "kick": membership.on_kick,
             "lock": membership.on_lock,
             "unlock": membership.on_unlock,
+            "set_name_rules": membership.on_set_name_rules,
             **{step: game.on_host_step for step in HOST_STEPS},
         }
 

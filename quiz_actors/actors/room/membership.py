@@ -224,6 +224,20 @@ class Membership:
             self._audience.broadcast(views.lock_changed(room))
         self._timers.rearm(room)
 
+    # ------------------------------------------------------------- name rules
+
+    def on_set_name_rules(self, room: Room, command: RoomCommand, ref: Any) -> None:
+        message = command.message
+        changed = room.set_name_rules(
+            command.sender.user_id,
+            message.get("word_filter"),
+            message.get("friendly_names"),
+            self._clock.now_ms(),
+        )
+        if changed:  # as with a lock, asking for the rules the room has changes nothing
+            self._saving.commit(room, failed=[(command.sender, ref)])
+            self._audience.broadcast(views.name_rules_changed(room))
+
     # ------------------------------------------------------------- closing
 
     def on_cleanup_due(self, room: Room, _: CleanupDue) -> None:

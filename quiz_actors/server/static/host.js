@@ -5,11 +5,13 @@
 // in localStorage: after a refresh the page joins the room again with the same
 // token (connection.js), and the server recognises its host.
 
+import { announce, sentences } from "./announce.js";
 import { Connection, Store } from "./connection.js";
-import { hostQuestion, hostReveal, revealOf, typeOf } from "./questions.js";
+import { languageSwitch, ordinal, t, tn, translatePage } from "./i18n.js";
+import { hostQuestion, hostReveal, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import { showReport } from "./report.js";
 import {
-  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -39,11 +41,22 @@ const conn = new Connection(store, {
   status: onStatus,
   identityLost: () => forgetRoom(),
 });
-const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow());
+const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow(), (s) =>
+  announce(tn("announce.seconds_left", s), { urgent: true }));
+// What the screen reader last heard about, so a redraw does not say it again.
+let announced = "";
+
+function announceOnce(key, text) {
+  if (key === announced) return;
+  announced = key;
+  announce(text);
+}
 
 // ---------------------------------------------------------------- start
 
 function init() {
+  translatePage();
+  $(".bar").append(languageSwitch());
   $("#host-name").value = game.name || "Host";
   $("#create-form").addEventListener("submit", onCreate);
   $("#upload").addEventListener("change", onUpload);
@@ -55,7 +68,7 @@ function init() {
   $("#new-game").addEventListener("click", newGame);
   $("#join-url").textContent = `${location.host}/`;
   if (game.code) {
-    setText("#wait-text", `Room ${formatCode(game.code)}`);
+    setText("#wait-text", t("wait.room", { code: formatCode(game.code) }));
     showScreen("screen-wait");
   } else {
     showSetup("");
@@ -75,8 +88,7 @@ function onWelcome() {
 function onStatus(kind, detail) {
   showConnection(kind, detail);
   if (kind === "stopped" && detail.reason === "replaced") {
-    showGone("Hosting somewhere else", "This room was opened in another tab or on another device.",
-      "Host here instead", () => conn.start());
+    showGone(t("gone.host_replaced"), t("gone.host_replaced_text"), t("gone.host_here"), () => conn.start());
   }
   renderControls();
 }
@@ -93,7 +105,7 @@ function confirmTwice(button, action) {
       action();
       return;
     }
-    button.textContent = "Click again to end";
+    button.textContent = t("question.end_confirm");
     armed = setTimeout(() => {
       armed = null;
       button.textContent = label;
@@ -111,11 +123,11 @@ async function loadQuizzes(select) {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     quizzes = (await response.json()).quizzes;
   } catch {
-    setText("#quiz-list-note", "Could not load the quizzes. Reload the page to try again.");
+    setText("#quiz-list-note", t("setup.list_failed"));
     return;
   }
   game.selectedQuiz = select || game.selectedQuiz || (quizzes[0] && quizzes[0].quiz_id);
-  setText("#quiz-list-note", quizzes.length ? "" : "No quizzes yet: upload one.");
+  setText("#quiz-list-note", quizzes.length ? "" : t("setup.no_quizzes"));
   list.replaceChildren(
     ...quizzes.map((quiz) =>
       el("li", {},
@@ -125,7 +137,7 @@ async function loadQuizzes(select) {
             onchange: () => (game.selectedQuiz = quiz.quiz_id),
           }),
           el("span", {}, quiz.title),
-          el("span", { class: "count" }, plural(quiz.question_count, "question", "questions"))))),
+          el("span", { class: "count" }, tn("questions", quiz.question_count))))),
   );
 }
 
@@ -134,7 +146,7 @@ async function onUpload(event) {
   event.target.value = ""; // choosing the same file again uploads it again
   if (!file) return;
   $("#upload-details").replaceChildren();
-  setText("#upload-result", `Uploading ${file.name}…`);
+  setText("#upload-result", t("upload.uploading", { file: file.name }));
   const headers = { "Content-Type": "application/json" };
   const key = $("#admin-key").value;
   if (key) headers.Authorization = `Bearer ${key}`;
@@ -143,19 +155,19 @@ async function onUpload(event) {
     response = await fetch("/api/quizzes", { method: "POST", headers, body: await file.text() });
     body = await response.json();
   } catch {
-    setText("#upload-result", "The upload failed: is the server running?");
+    setText("#upload-result", t("upload.failed"));
     return;
   }
   if (response.status === 201) {
-    setText("#upload-result", `Uploaded “${body.title}” (${plural(body.question_count, "question", "questions")}).`);
+    setText("#upload-result", t("upload.done", { title: body.title, questions: tn("questions", body.question_count) }));
     await loadQuizzes(body.quiz_id);
     return;
   }
   const error = body.error || {};
   if (response.status === 401) {
-    setText("#upload-result", "This server needs its admin key to upload quizzes: enter it under “Admin key”.");
+    setText("#upload-result", t("upload.admin_key"));
   } else {
-    setText("#upload-result", `${file.name} was not uploaded: ${error.message || `HTTP ${response.status}`}.`);
+    setText("#upload-result", t("upload.refused", { file: file.name, reason: error.message || `HTTP ${response.status}` }));
   }
   $("#upload-details").replaceChildren(...(error.details || []).map((d) => el("li", {}, String(d))));
 }
@@ -163,13 +175,16 @@ async function onUpload(event) {
 function onCreate(event) {
   event.preventDefault();
   const name = $("#host-name").value.trim();
-  if (!game.selectedQuiz) return showSetup("Choose or upload a quiz first.");
-  if (!name) return showSetup("Please enter your name.");
-  const message = { type: "create_room", quiz_id: game.selectedQuiz, name };
+  if (!game.selectedQuiz) return showSetup(t("setup.choose_first"));
+  if (!name) return showSetup(t("join.name_needed"));
+  const message = {
+    type: "create_room", quiz_id: game.selectedQuiz, name,
+    word_filter: $("#word-filter").checked, friendly_names: $("#friendly-names").checked,
+  };
   const key = $("#admin-key").value;
   if (key) message.admin_key = key;
   game.name = name;
-  if (!conn.send(message)) return showSetup("Still connecting… try again in a moment.");
+  if (!conn.send(message)) return showSetup(t("join.still_connecting"));
   game.creating = true;
   renderControls();
 }
@@ -177,7 +192,7 @@ function onCreate(event) {
 function showSetup(error) {
   setText("#create-error", error);
   setText("#bar-room", "");
-  setText("#bar-title", "Host a quiz");
+  setText("#bar-title", t("host.heading"));
   countdown.stop();
   showScreen("screen-setup");
   renderControls();
@@ -271,9 +286,9 @@ function onMessage(m) {
       return render();
     case "room_closed":
       forgetRoom();
-      return showGone("The room has closed",
-        m.reason === "inactive" ? "It closed a while after the quiz ended." : "Nobody was in it any more.",
-        "Host another quiz", newGame);
+      return showGone(t("gone.room_closed"),
+        m.reason === "inactive" ? t("gone.closed_after_end") : t("gone.closed_empty"),
+        t("action.host_another"), newGame);
     case "error":
       return onError(m);
   }
@@ -284,7 +299,7 @@ function applyState(m) {
   if (!m.you.is_host) {
     // The room remembered here is not ours to run (a code shared by mistake).
     forgetRoom();
-    return showSetup("That room belongs to another host.");
+    return showSetup(t("setup.not_your_room"));
   }
   game.code = room.code;
   game.roomId = room.room_id;
@@ -303,7 +318,7 @@ function applyState(m) {
   game.creating = false;
   if (room.phase === "closed") {
     forgetRoom();
-    return showGone("The room has closed", "", "Host another quiz", newGame);
+    return showGone(t("gone.room_closed"), "", t("action.host_another"), newGame);
   }
   render();
 }
@@ -314,13 +329,13 @@ function onError(m) {
     game.autoJoin = false;
     if (GONE_FOR_GOOD.has(m.code)) {
       forgetRoom();
-      return showSetup(`Your last room is gone: ${explain(m)}`);
+      return showSetup(t("setup.room_gone", { reason: explain(m) }));
     }
     return showSetup(explain(m));
   }
   if (kind === "create_room") {
     game.creating = false;
-    if (m.code === "unauthorized") return showSetup("This server needs its admin key to create rooms: enter it under “Admin key”.");
+    if (m.code === "unauthorized") return showSetup(t("setup.admin_key_needed"));
     return showSetup(explain(m));
   }
   notify(explain(m));
@@ -333,8 +348,8 @@ function onlinePlayers() {
 }
 
 function render() {
-  setText("#bar-title", game.title || "Host a quiz");
-  setText("#bar-room", game.code ? `Room ${formatCode(game.code)}` : "");
+  setText("#bar-title", game.title || t("host.heading"));
+  setText("#bar-room", game.code ? t("wait.room", { code: formatCode(game.code) }) : "");
   switch (game.phase) {
     case "lobby":
       renderLobby();
@@ -360,7 +375,7 @@ function renderControls() {
   for (const button of document.querySelectorAll("#players button")) button.disabled = offline;
   const create = $("#create-button");
   create.disabled = offline || game.creating;
-  create.textContent = offline ? "Connecting…" : game.creating ? "Creating the room…" : "Create room";
+  create.textContent = offline ? t("status.connecting") : game.creating ? t("setup.creating") : t("setup.create");
 }
 
 function renderLobby() {
@@ -368,29 +383,27 @@ function renderLobby() {
   setText("#room-code", formatCode(game.code));
   $("#room-code").dataset.code = game.code;
   const players = members.players();
-  setText("#player-count", players.length ? plural(players.length, "player", "players") : "Waiting for players…");
+  setText("#player-count", players.length ? tn("players", players.length) : t("lobby.waiting_players"));
   $("#players").replaceChildren(
     ...players.map((p) =>
       el("li", { class: p.online ? "" : "offline", dataset: { userId: p.user_id } },
-        el("span", { class: "dot", title: p.online ? "online" : "offline" }),
+        el("span", { class: "dot", title: p.online ? t("lobby.online") : t("lobby.offline") }),
         el("span", { class: "name" }, p.name),
         el("button", {
-          type: "button", title: `Remove ${p.name}`, "aria-label": `Remove ${p.name}`,
+          type: "button", title: t("lobby.remove_name", { name: p.name }), "aria-label": t("lobby.remove_name", { name: p.name }),
           onclick: () => conn.send({ type: "kick", user_id: p.user_id }),
-        }, "Remove"))),
+        }, t("lobby.remove")))),
   );
-  $("#lock").textContent = game.locked ? "Unlock the room" : "Lock the room";
+  $("#lock").textContent = game.locked ? t("lobby.unlock") : t("lobby.lock");
   const note = $("#locked-note");
   note.hidden = !game.locked;
-  note.textContent = game.lockReason === "join_flood"
-    ? "Locked by itself: too many players joined at once. Unlock to let more in."
-    : "Locked: nobody new can join.";
+  note.textContent = game.lockReason === "join_flood" ? t("lobby.flood_locked") : t("lobby.locked");
   showScreen("screen-lobby");
 }
 
 function renderQuestion() {
   const q = game.question;
-  setText("#q-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#q-number", t("question.number", { n: q.index + 1, count: q.count }));
   setText("#q-text", q.text);
   const box = $("#q-choices");
   if (box.dataset.deadline !== String(q.deadline_ms)) {
@@ -399,15 +412,16 @@ function renderQuestion() {
     box.replaceChildren(...hostQuestion(q));
     countdown.start(q.deadline_ms, q.time_limit_ms, null);
   }
+  announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
   const p = game.progress || { answered: null, total: onlinePlayers() };
-  setText("#q-progress", `${p.answered === null ? "–" : p.answered} of ${p.total} answered`);
+  setText("#q-progress", t("question.progress", { answered: p.answered === null ? "–" : p.answered, total: p.total }));
   showScreen("screen-question");
 }
 
 function renderReveal() {
   countdown.stop();
   const q = game.question;
-  setText("#r-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#r-number", t("question.number", { n: q.index + 1, count: q.count }));
   setText("#r-text", q.text);
   $("#r-choices").dataset.questionType = typeOf(q);
   $("#r-choices").replaceChildren(...hostReveal(q));
@@ -420,8 +434,11 @@ function renderReveal() {
         el("span", { class: "name" }, row.name),
         el("span", { class: "points" }, String(row.score)))),
   );
-  setText("#next", q.index + 1 < q.count ? "Next question" : "Show the podium");
+  setText("#next", q.index + 1 < q.count ? t("reveal.next") : t("reveal.podium"));
   showScreen("screen-reveal");
+  const leader = rows[0] ? t("announce.leader", { name: rows[0].name, points: tn("points", rows[0].score) }) : "";
+  const closed = [t("announce.closed", { n: q.index + 1 }), rightAnswerInWords(q), leader];
+  announceOnce(`r${q.deadline_ms}${leader}`, sentences(closed));
 }
 
 function renderEnded() {
@@ -432,11 +449,13 @@ function renderEnded() {
     ...podium.map((row) =>
       el("li", { class: `p${Math.min(row.rank, 3)}` },
         el("span", { class: "name" }, row.name),
-        el("span", { class: "points" }, plural(row.score, "point", "points")),
+        el("span", { class: "points" }, tn("points", row.score)),
         el("span", { class: "step" }, ordinal(row.rank)))),
   );
-  if (!podium.length) $("#podium").append(el("li", {}, "Nobody played."));
+  if (!podium.length) $("#podium").append(el("li", {}, t("ended.nobody")));
   showScreen("screen-ended");
+  const places = podium.map((row) => t("announce.place", { rank: ordinal(row.rank), name: row.name, points: tn("points", row.score) }));
+  announceOnce(`e${places.join()}`, sentences([t("announce.over"), ...(places.length ? places : [t("ended.nobody")])]));
   // The report below the podium, fetched once per game with this page's host session.
   if (game.roomId && game.reportShown !== game.roomId) {
     game.reportShown = game.roomId;

@@ -12,11 +12,13 @@
 // whether the answer got there (`you.answer`); if not, and the question is still
 // open, the page sends it again.
 
+import { announce, sentences } from "./announce.js";
 import { Connection, Store } from "./connection.js";
+import { languageSwitch, ordinal, t, tn, translatePage } from "./i18n.js";
 import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import { showMyResults } from "./report.js";
 import {
-  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -49,7 +51,16 @@ const conn = new Connection(store, {
   status: onStatus,
   identityLost: () => forgetRoom(),
 });
-const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow());
+const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow(), (s) =>
+  announce(tn("announce.seconds_left", s), { urgent: true }));
+// What the screen reader last heard about, so a redraw does not say it again.
+let announced = "";
+
+function announceOnce(key, text) {
+  if (key === announced) return;
+  announced = key;
+  announce(text);
+}
 
 // The connection is lost: an answer still on its way was not received, whatever
 // happens to the socket it went into (the server ignores what a dropped socket sent late).
@@ -62,6 +73,8 @@ conn.addEventListener("offline", () => {
 // ---------------------------------------------------------------- start
 
 function init() {
+  translatePage();
+  $(".bar").append(languageSwitch());
   const fromLink = new URLSearchParams(location.search).get("code");
   $("#code").value = fromLink || game.code || "";
   $("#name").value = game.name;
@@ -72,7 +85,7 @@ function init() {
     showJoin("");
   });
   if (game.code) {
-    setText("#wait-text", `Game ${formatCode(game.code)}`);
+    setText("#wait-text", t("wait.game", { code: formatCode(game.code) }));
     showScreen("screen-wait");
   } else {
     showJoin("");
@@ -94,11 +107,10 @@ function onStatus(kind, detail) {
   showConnection(kind, detail);
   renderBanner();
   if (kind === "stopped" && detail.reason === "replaced") {
-    showGone("Playing somewhere else", "This game was opened in another tab or on another device.", "Play here instead",
-      () => conn.start());
+    showGone(t("gone.replaced"), t("error.replaced"), t("gone.play_here"), () => conn.start());
   } else if (kind === "stopped" && detail.reason === "kicked") {
     forgetRoom();
-    showGone("Removed from the game", explain({ code: "kicked" }), "Join another game", rejoinable);
+    showGone(t("gone.kicked"), explain({ code: "kicked" }), t("action.join_another"), rejoinable);
   }
   renderJoinButton();
   if (game.phase === "question") renderQuestion(); // answer buttons need a connection
@@ -110,14 +122,14 @@ function onJoinSubmit(event) {
   event.preventDefault();
   const code = $("#code").value.replace(/\D/g, "");
   const name = $("#name").value.trim();
-  if (code.length !== 6) return showJoin("The game code has 6 digits.");
-  if (!name) return showJoin("Please enter a name.");
+  if (code.length !== 6) return showJoin(t("join.code_digits"));
+  if (!name) return showJoin(t("join.name_needed"));
   game.code = code;
   game.name = name;
   game.autoJoin = false;
-  if (!conn.send({ type: "join", code, name })) return showJoin("Still connecting… try again in a moment.");
+  if (!conn.send({ type: "join", code, name })) return showJoin(t("join.still_connecting"));
   $("#join-button").disabled = true;
-  $("#join-button").textContent = "Joining…";
+  $("#join-button").textContent = t("join.joining");
 }
 
 function showJoin(error) {
@@ -130,7 +142,7 @@ function showJoin(error) {
 function renderJoinButton() {
   const button = $("#join-button");
   button.disabled = !conn.ready;
-  button.textContent = conn.ready ? "Join" : "Connecting…";
+  button.textContent = conn.ready ? t("join.button") : t("status.connecting");
 }
 
 function forgetRoom() {
@@ -217,13 +229,13 @@ function onMessage(m) {
         return;
       }
       forgetRoom();
-      return showGone("Game closed", explain({ code: "room_closed" }), "Join another game", () => showJoin(""));
+      return showGone(t("gone.closed"), explain({ code: "room_closed" }), t("action.join_another"), () => showJoin(""));
     case "kicked":
       forgetRoom();
-      return showGone("Removed from the game", explain({ code: "kicked" }), "Join another game", rejoinable);
+      return showGone(t("gone.kicked"), explain({ code: "kicked" }), t("action.join_another"), rejoinable);
     case "left":
       forgetRoom();
-      return showJoin("You left the game.");
+      return showJoin(t("join.you_left"));
     case "error":
       return onError(m);
   }
@@ -262,7 +274,7 @@ function applyState(m) {
   if ("ahead" in m.you) game.ahead = m.you.ahead;
   if (room.phase === "closed") {
     forgetRoom();
-    return showGone("Game closed", explain({ code: "room_closed" }), "Join another game", () => showJoin(""));
+    return showGone(t("gone.closed"), explain({ code: "room_closed" }), t("action.join_another"), () => showJoin(""));
   }
   render();
 }
@@ -331,25 +343,25 @@ function render() {
 function renderBanner() {
   if (conn.ready || !conn.offline) return; // showConnection's words stand
   const unsent = game.answer && game.answer.status === "unsent" && game.phase === "question";
-  if (unsent) setText("#status", "No connection — your answer was not sent");
+  if (unsent) setText("#status", t("question.unsent_offline"));
 }
 
 function renderHeader() {
   const inGame = Boolean(game.phase);
-  setText("#me", inGame ? game.name : "Quiz");
-  setText("#my-score", inGame && game.phase !== "lobby" ? plural(game.score, "point", "points") : "");
+  setText("#me", inGame ? game.name : t("header.quiz"));
+  setText("#my-score", inGame && game.phase !== "lobby" ? tn("points", game.score) : "");
 }
 
 function renderLobby() {
   countdown.stop();
   setText("#lobby-title", game.title);
-  setText("#lobby-count", `${plural(members.players().length, "player", "players")} in the game`);
+  setText("#lobby-count", tn("lobby.count", members.players().length));
   showScreen("screen-lobby");
 }
 
 function renderQuestion() {
   const q = game.question;
-  setText("#q-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#q-number", t("question.number", { n: q.index + 1, count: q.count }));
   setText("#q-text", q.text);
   const box = $("#q-choices");
   let fresh = false;
@@ -369,16 +381,17 @@ function renderQuestion() {
   game.controls.update(game.answer, game.timeUp || !conn.ready);
   let feedback = "";
   const status = answered ? game.answer.status : null;
-  if (status === "unsent" && !conn.ready) feedback = "No connection — your answer was not sent";
+  if (status === "unsent" && !conn.ready) feedback = t("question.unsent_offline");
   // Back online: the room's state, on its way, says whether it arrived; if not, it goes again.
-  else if (status === "unsent") feedback = game.timeUp ? "Your answer was not sent." : "Checking your answer…";
-  else if (status === "sending") feedback = conn.ready ? "Sending your answer…" : "No connection — your answer was not sent";
-  else if (answered && game.answer.payload === null) feedback = "You have answered. Waiting for the others…";
-  else if (answered) feedback = "Answer locked in! Waiting for the others…";
-  else if (game.timeUp) feedback = "Time's up!";
-  else if (!conn.ready && conn.offline) feedback = "No connection — reconnecting…";
+  else if (status === "unsent") feedback = game.timeUp ? t("question.unsent") : t("question.checking");
+  else if (status === "sending") feedback = conn.ready ? t("question.sending") : t("question.unsent_offline");
+  else if (answered && game.answer.payload === null) feedback = t("question.answered");
+  else if (answered) feedback = t("question.locked_in");
+  else if (game.timeUp) feedback = t("question.time_up");
+  else if (!conn.ready && conn.offline) feedback = t("status.reconnecting");
   setText("#q-feedback", feedback);
   showScreen("screen-question");
+  announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
   // Only a visible control takes the focus: a text box is ready for typing at once.
   if (fresh && game.controls.focus && !answered) game.controls.focus();
 }
@@ -386,7 +399,7 @@ function renderQuestion() {
 function answer(payload) {
   const q = game.question;
   if (game.answer || game.timeUp || game.phase !== "question") return;
-  if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify("Not connected: wait a moment.");
+  if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify(t("question.not_connected"));
   game.answer = { index: q.index, payload, status: "sending" };
   renderQuestion();
 }
@@ -397,37 +410,40 @@ function renderResult() {
   const mine = game.result && game.result.index === q.index ? game.result.you : null;
   const ours = game.answer && game.answer.index === q.index ? game.answer : null;
   const answeredThis = ours !== null && ours.status !== "unsent";
-  setText("#r-number", `Question ${q.index + 1} of ${q.count}`);
+  setText("#r-number", t("question.number", { n: q.index + 1, count: q.count }));
   const poll = typeOf(q) === "poll"; // nothing is right or wrong: only a vote to thank for
-  let verdict = "Time's up";
-  if (mine && poll) verdict = answeredThis ? "Thanks for voting!" : "No vote";
-  else if (mine && mine.correct) verdict = "Correct!";
-  else if (mine && answeredThis) verdict = "Wrong answer";
-  else if (mine) verdict = "No answer";
-  else if (!game.result) verdict = "Question closed"; // refreshed during the reveal: our result was sent before
+  let verdict = t("result.time_up");
+  if (mine && poll) verdict = answeredThis ? t("result.thanks_vote") : t("result.no_vote");
+  else if (mine && mine.correct) verdict = t("result.correct");
+  else if (mine && answeredThis) verdict = t("result.wrong");
+  else if (mine) verdict = t("result.no_answer");
+  else if (!game.result) verdict = t("result.closed"); // refreshed during the reveal: our result was sent before
   const verdictNode = $("#r-verdict");
   verdictNode.textContent = verdict;
   verdictNode.className = `verdict ${mine && !poll ? (mine.correct ? "right" : "wrong") : ""}`;
-  setText("#r-points", mine && !poll ? `+${plural(mine.points, "point", "points")}` : "");
+  setText("#r-points", mine && !poll ? `+${tn("points", mine.points)}` : "");
   setText("#r-answer", rightAnswerInWords(q));
   // What we sent (the server's copy after a reload), or that it never arrived.
   const sent = answeredThis && ours.payload ? answerInWords(q, ours.payload) : "";
-  let mineText = sent ? `${poll ? "Your vote" : "Your answer"}: ${sent}` : "";
-  if (ours && ours.status === "unsent") mineText = `Your ${poll ? "vote" : "answer"} was not sent.`;
+  let mineText = sent ? t(poll ? "result.your_vote" : "result.your_answer", { answer: sent }) : "";
+  if (ours && ours.status === "unsent") mineText = t(poll ? "result.unsent_vote" : "result.unsent_answer");
   setText("#r-mine", mineText);
-  setText("#r-streak", mine && mine.streak > 1 ? `${mine.streak} right in a row` : "");
-  setText("#r-rank", game.rank ? `You are ${ordinal(game.rank)} of ${members.players().length}` : "");
+  setText("#r-streak", mine && mine.streak > 1 ? t("result.streak", { n: mine.streak }) : "");
+  const rank = { rank: ordinal(game.rank), count: members.players().length };
+  setText("#r-rank", game.rank ? t("result.rank", rank) : "");
   setText("#r-behind", game.rank ? behindText() : "");
   showScreen("screen-result");
+  const said = [verdict, $("#r-points").textContent, $("#r-answer").textContent, $("#r-rank").textContent];
+  announceOnce(`r${q.deadline_ms}${said.join()}`, sentences(said));
 }
 
 // "120 points behind Ann", or that we lead: known from the leaderboard (or a state).
 function behindText() {
   if (game.ahead === undefined) return "";
-  if (game.ahead === null) return "You are in the lead";
+  if (game.ahead === null) return t("result.lead");
   const gap = game.ahead.score - game.score;
-  if (gap <= 0) return `Level with ${game.ahead.name} on points`;
-  return `${plural(gap, "point", "points")} behind ${game.ahead.name}`;
+  if (gap <= 0) return t("result.level", { name: game.ahead.name });
+  return t("result.behind", { points: tn("points", gap), name: game.ahead.name });
 }
 
 function renderEnded() {
@@ -437,8 +453,10 @@ function renderEnded() {
   const standings = game.podium || members.standings().slice(0, 3);
   const mine = members.standings().find((s) => s.user_id === game.userId);
   const rank = game.finalRank || (mine ? mine.rank : null);
-  setText("#e-rank", rank ? `You finished ${ordinal(rank)}` : "");
-  setText("#e-score", plural(game.score, "point", "points"));
+  setText("#e-rank", rank ? t("ended.rank", { rank: ordinal(rank) }) : "");
+  setText("#e-score", tn("points", game.score));
+  const said = [t("ended.heading"), $("#e-rank").textContent, $("#e-score").textContent].filter(Boolean);
+  announceOnce(`e${said.join()}`, sentences(said));
   $("#e-podium").replaceChildren(
     ...standings.map((s) =>
       el("li", { class: s.user_id === game.userId ? "me" : "" },

@@ -6,7 +6,10 @@
 // none and is a `choice` question. Everything the player or host reads is put in
 // with textContent (ui.js's `el`), never as HTML.
 
-import { CHOICE_MARKS, el, plural } from "./ui.js";
+import { formatNumber, list, t, tn } from "./i18n.js";
+import { CHOICE_MARKS, el } from "./ui.js";
+
+export { formatNumber };
 
 export function typeOf(q) {
   return q.question_type || "choice";
@@ -24,10 +27,17 @@ export function revealOf(closed) {
 // sends the answer; `update(answer, disabled)` redraws them for an answer
 // (`{payload, status}` or null) and whether answering is possible now.
 
+// A choice as the player reads it: true_false's two are the page's words, in its language
+// (the server always sends them as "True", "False").
+export function choiceText(q, i) {
+  if (typeOf(q) === "true_false") return t(i === 0 ? "answer.true" : "answer.false");
+  return q.choices[i];
+}
+
 function choiceTile(q, i, attributes = {}) {
   return el("button", { type: "button", class: `choice c${i}`, ...attributes },
     el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
-    el("span", { class: "choice-text" }, q.choices[i]));
+    el("span", { class: "choice-text" }, choiceText(q, i)));
 }
 
 // Choices too long for two tiles side by side on a 320 px phone go one per row:
@@ -64,7 +74,7 @@ function tapOne(q, submit) {
 
 function tickMany(q, submit) {
   const ticked = new Set();
-  const send = el("button", { type: "button", class: "primary submit", disabled: true }, "Submit");
+  const send = el("button", { type: "button", class: "primary submit", disabled: true }, t("answer.submit"));
   const buttons = q.choices.map((_, i) =>
     choiceTile(q, i, {
       "aria-pressed": "false",
@@ -78,7 +88,7 @@ function tickMany(q, submit) {
     }));
   send.addEventListener("click", () => submit({ choices: [...ticked].sort((a, b) => a - b) }));
   return {
-    nodes: [el("p", { class: "answer-hint" }, "Select all that apply, then submit"), tiles(buttons, q.choices), send],
+    nodes: [el("p", { class: "answer-hint" }, t("answer.multi_hint")), tiles(buttons, q.choices), send],
     update(answer, disabled) {
       const sent = answer && answer.payload ? new Set(answer.payload.choices) : null;
       buttons.forEach((button, i) => {
@@ -93,9 +103,9 @@ function tickMany(q, submit) {
 function typeText(q, submit) {
   const input = el("input", {
     type: "text", maxlength: String(q.max_length || 40), autocomplete: "off", autocapitalize: "off",
-    spellcheck: "false", enterkeyhint: "send", "aria-label": "Your answer", placeholder: "Type your answer",
+    spellcheck: "false", enterkeyhint: "send", "aria-label": t("answer.yours"), placeholder: t("answer.type_here"),
   });
-  const send = el("button", { type: "submit", class: "primary submit" }, "Send");
+  const send = el("button", { type: "submit", class: "primary submit" }, t("answer.send"));
   const form = el("form", {
     class: "typed", novalidate: true,
     onsubmit: (event) => {
@@ -120,9 +130,6 @@ function decimals(n) {
   return text.includes(".") ? text.split(".")[1].length : 0;
 }
 
-export function formatNumber(n) {
-  return Number(n).toLocaleString("en", { maximumFractionDigits: 10 });
-}
 
 function pickNumber(q, submit) {
   const places = Math.max(decimals(q.min), decimals(q.step));
@@ -131,7 +138,7 @@ function pickNumber(q, submit) {
   let position = Math.round(steps / 2);
   const range = el("input", {
     type: "range", min: String(q.min), max: String(q.max), step: String(q.step), value: String(at(position)),
-    "aria-label": "Your answer",
+    "aria-label": t("answer.yours"),
   });
   const readout = el("output", { class: "slider-value", "aria-live": "polite" }, formatNumber(at(position)));
   const show = () => {
@@ -150,10 +157,10 @@ function pickNumber(q, submit) {
         show();
       },
     }, by < 0 ? "−" : "+");
-  const down = nudge(-1, `Down by ${formatNumber(q.step)}`);
-  const up = nudge(1, `Up by ${formatNumber(q.step)}`);
+  const down = nudge(-1, t("answer.down_by", { step: formatNumber(q.step) }));
+  const up = nudge(1, t("answer.up_by", { step: formatNumber(q.step) }));
   const send = el("button", { type: "button", class: "primary submit", onclick: () => submit({ value: at(position) }) },
-    "Submit");
+    t("answer.submit"));
   return {
     nodes: [
       el("div", { class: "slider" },
@@ -176,35 +183,35 @@ function pickNumber(q, submit) {
 function putInOrder(q, submit) {
   let order = q.items.map((_, i) => i); // shown indexes, first to last
   let locked = false;
-  const list = el("ol", { class: "order-list", "aria-label": "Your order, first to last" });
+  const items = el("ol", { class: "order-list", "aria-label": t("answer.order_label") });
   const move = (from, to, focusUp) => {
     [order[from], order[to]] = [order[to], order[from]];
     draw();
     // Keep the keyboard on the item that moved, so it can be moved again at once.
-    const button = list.children[to].querySelector(focusUp ? ".up" : ".down");
-    (button.disabled ? list.children[to].querySelector("button:not(:disabled)") : button)?.focus();
+    const button = items.children[to].querySelector(focusUp ? ".up" : ".down");
+    (button.disabled ? items.children[to].querySelector("button:not(:disabled)") : button)?.focus();
   };
   const draw = () => {
-    list.replaceChildren(
+    items.replaceChildren(
       ...order.map((item, position) =>
         el("li", { class: `order-item c${item}` },
           el("span", { class: "position", "aria-hidden": "true" }, String(position + 1)),
           el("span", { class: "choice-text" }, q.items[item]),
           el("button", {
-            type: "button", class: "up", "aria-label": `Move “${q.items[item]}” up`,
+            type: "button", class: "up", "aria-label": t("answer.move_up", { item: q.items[item] }),
             disabled: locked || position === 0, onclick: () => move(position, position - 1, true),
           }, "▲"),
           el("button", {
-            type: "button", class: "down", "aria-label": `Move “${q.items[item]}” down`,
+            type: "button", class: "down", "aria-label": t("answer.move_down", { item: q.items[item] }),
             disabled: locked || position === order.length - 1, onclick: () => move(position, position + 1, false),
           }, "▼"))),
     );
   };
   const send = el("button", { type: "button", class: "primary submit", onclick: () => submit({ order: [...order] }) },
-    "Submit this order");
+    t("answer.submit_order"));
   draw();
   return {
-    nodes: [el("p", { class: "answer-hint" }, "Put these in order, first at the top"), list, send],
+    nodes: [el("p", { class: "answer-hint" }, t("answer.order_hint")), items, send],
     update(answer, disabled) {
       if (answer && answer.payload) order = [...answer.payload.order];
       locked = disabled || answer !== null;
@@ -230,15 +237,19 @@ export function answerControls(q, submit) {
 
 // The right answer in a sentence, for the player's result screen.
 const RIGHT_IN_WORDS = {
-  choice: (q) => `Right answer: ${q.correct.map((i) => q.choices[i]).join(" or ")}`,
-  true_false: (q) => `Right answer: ${q.correct.map((i) => q.choices[i]).join("")}`,
-  multi: (q) => `Right answers: ${q.correct.map((i) => q.choices[i]).join(" and ")}`,
-  type_answer: (q) => `Accepted: ${q.accepted.join(", ")}`,
+  choice: (q) => t("right.answer", { answer: list(q.correct.map((i) => q.choices[i]), "or") }),
+  true_false: (q) => t("right.answer", { answer: q.correct.map((i) => choiceText(q, i)).join("") }),
+  multi: (q) => t("right.answers", { answers: list(q.correct.map((i) => q.choices[i]), "and") }),
+  type_answer: (q) => t("right.accepted", { answers: q.accepted.join(", ") }),
   slider: (q) =>
     q.tolerance
-      ? `Right answer: ${formatNumber(q.value)} (anything from ${formatNumber(q.value - q.tolerance)} to ${formatNumber(q.value + q.tolerance)} counts)`
-      : `Right answer: ${formatNumber(q.value)}`,
-  order: (q) => `Right order: ${q.correct.map((i) => q.items[i]).join(", ")}`,
+      ? t("right.number_within", {
+        answer: formatNumber(q.value),
+        low: formatNumber(q.value - q.tolerance),
+        high: formatNumber(q.value + q.tolerance),
+      })
+      : t("right.answer", { answer: formatNumber(q.value) }),
+  order: (q) => t("right.order", { order: q.correct.map((i) => q.items[i]).join(", ") }),
   poll: () => "",
 };
 
@@ -252,7 +263,7 @@ const ANSWER_IN_WORDS = {
 
 export function answerInWords(q, payload) {
   const words = ANSWER_IN_WORDS[typeOf(q)];
-  return words ? words(q, payload) : q.choices[payload.choice];
+  return words ? words(q, payload) : choiceText(q, payload.choice);
 }
 
 export function rightAnswerInWords(q) {
@@ -264,24 +275,24 @@ export function rightAnswerInWords(q) {
 
 function hostTiles(q) {
   return [el("div", { class: "choices" },
-    q.choices.map((text, i) =>
+    q.choices.map((_, i) =>
       el("div", { class: `choice c${i}` },
         el("span", { class: "mark", "aria-hidden": "true" }, CHOICE_MARKS[i]),
-        el("span", { class: "choice-text" }, text))))];
+        el("span", { class: "choice-text" }, choiceText(q, i)))))];
 }
 
 const HOST_ASKING = {
   choice: hostTiles,
   true_false: hostTiles,
-  poll: (q) => [el("p", { class: "answer-hint" }, "Poll: no right or wrong answer"), ...hostTiles(q)],
-  multi: (q) => [el("p", { class: "answer-hint" }, "Select all that apply"), ...hostTiles(q)],
-  type_answer: () => [el("p", { class: "answer-hint big-hint" }, "Type your answer on your phone")],
+  poll: (q) => [el("p", { class: "answer-hint" }, t("host.poll_hint")), ...hostTiles(q)],
+  multi: (q) => [el("p", { class: "answer-hint" }, t("host.multi_hint")), ...hostTiles(q)],
+  type_answer: () => [el("p", { class: "answer-hint big-hint" }, t("host.type_hint"))],
   slider: (q) => [
     el("p", { class: "answer-hint big-hint" },
-      `Pick a number from ${formatNumber(q.min)} to ${formatNumber(q.max)} on your phone`),
+      t("host.slider_hint", { min: formatNumber(q.min), max: formatNumber(q.max) })),
   ],
   order: (q) => [
-    el("p", { class: "answer-hint" }, "Put these in order on your phone"),
+    el("p", { class: "answer-hint" }, t("host.order_hint")),
     el("div", { class: "choices" },
       q.items.map((text, i) => el("div", { class: `choice c${i}` }, el("span", { class: "choice-text" }, text)))),
   ],
@@ -300,15 +311,15 @@ function bar(className, count, most, ...label) {
 }
 
 // A poll has no right choice to stand out: every bar is shown at full strength.
-function choiceBars(q, votesWord, poll = false) {
+function choiceBars(q, votesKey, poll = false) {
   const votes = q.distribution || q.choices.map(() => 0);
   const most = Math.max(1, ...votes);
-  return q.choices.map((text, i) => {
+  return q.choices.map((_, i) => {
     const right = (q.correct || []).includes(i);
     return bar(`c${i}${right ? " correct" : ""}${poll ? " vote" : ""}`, votes[i], most,
       el("span", { "aria-hidden": "true" }, right ? "✔" : CHOICE_MARKS[i]),
-      el("span", {}, text),
-      el("span", { class: "votes" }, plural(votes[i], votesWord[0], votesWord[1])));
+      el("span", {}, choiceText(q, i)),
+      el("span", { class: "votes" }, tn(votesKey, votes[i])));
   });
 }
 
@@ -316,12 +327,12 @@ function revealOrder(q) {
   const placed = q.distribution || q.items.map(() => 0);
   const most = Math.max(1, ...placed);
   return [
-    el("p", { class: "reveal-note" }, "The right order:"),
+    el("p", { class: "reveal-note" }, t("reveal.right_order")),
     ...(q.correct || []).map((item, position) =>
       bar(`c${item} correct`, placed[item], most,
         el("span", { class: "position" }, `${position + 1}.`),
         el("span", {}, q.items[item]),
-        el("span", { class: "votes" }, `${placed[item]} put it here`))),
+        el("span", { class: "votes" }, tn("reveal.put_here", placed[item])))),
   ];
 }
 
@@ -330,7 +341,7 @@ function revealSlider(q) {
   const at = (value) => `${(100 * (value - q.min)) / span}%`;
   const answers = q.answers || [];
   const most = Math.max(1, ...answers.map((a) => a.count));
-  const zone = el("div", { class: "scale-zone", title: "counts as right" });
+  const zone = el("div", { class: "scale-zone", title: t("reveal.counts_right") });
   zone.style.left = at(Math.max(q.min, q.value - q.tolerance));
   zone.style.width = `${(100 * (Math.min(q.max, q.value + q.tolerance) - Math.max(q.min, q.value - q.tolerance))) / span}%`;
   const mark = el("div", { class: "scale-right" }, el("span", {}, formatNumber(q.value)));
@@ -338,7 +349,7 @@ function revealSlider(q) {
   // Each value's count above its stack, while there are few enough to read.
   const labelled = answers.length <= 12;
   const stacks = answers.map((a) => {
-    const stack = el("div", { class: "scale-stack", title: `${formatNumber(a.value)}: ${plural(a.count, "answer", "answers")}` },
+    const stack = el("div", { class: "scale-stack", title: `${formatNumber(a.value)}: ${tn("answers", a.count)}` },
       labelled ? el("span", {}, `${formatNumber(a.value)} ×${a.count}`) : null);
     stack.style.left = at(a.value);
     stack.style.height = `${Math.max(8, (100 * a.count) / most)}%`;
@@ -346,22 +357,22 @@ function revealSlider(q) {
   });
   return [
     el("p", { class: "reveal-big" },
-      `Right answer: ${formatNumber(q.value)}`,
+      t("right.answer", { answer: formatNumber(q.value) }),
       q.tolerance ? el("span", { class: "reveal-note" }, ` (± ${formatNumber(q.tolerance)})`) : null),
-    el("div", { class: "scale", role: "img", "aria-label": "Where the answers fell" }, zone, ...stacks, mark),
+    el("div", { class: "scale", role: "img", "aria-label": t("reveal.scale") }, zone, ...stacks, mark),
     el("div", { class: "slider-ends" }, el("span", {}, formatNumber(q.min)), el("span", {}, formatNumber(q.max))),
     el("p", { class: "reveal-note" },
-      `${plural(q.right_count || 0, "answer", "answers")} close enough, of ${answers.reduce((n, a) => n + a.count, 0)}`),
+      tn("reveal.close_enough", q.right_count || 0, { total: answers.reduce((n, a) => n + a.count, 0) })),
   ];
 }
 
 function revealTyped(q) {
   const wrong = q.wrong_answers || [];
   return [
-    el("p", { class: "reveal-note" }, "Accepted:"),
+    el("p", { class: "reveal-note" }, t("reveal.accepted")),
     el("ul", { class: "accepted" }, (q.accepted || []).map((text) => el("li", {}, `✔ ${text}`))),
-    el("p", { class: "reveal-note" }, `${plural(q.right_count || 0, "player", "players")} got it right`),
-    wrong.length ? el("p", { class: "reveal-note" }, "Most common wrong answers:") : null,
+    el("p", { class: "reveal-note" }, tn("reveal.got_it", q.right_count || 0)),
+    wrong.length ? el("p", { class: "reveal-note" }, t("reveal.wrong_answers")) : null,
     wrong.length
       ? el("ul", { class: "wrong-answers" },
         wrong.map((w) => el("li", {}, el("span", {}, w.text), el("span", { class: "votes" }, `× ${w.count}`))))
@@ -370,15 +381,16 @@ function revealTyped(q) {
 }
 
 const HOST_REVEAL = {
-  choice: (q) => choiceBars(q, ["answer", "answers"]),
-  true_false: (q) => choiceBars(q, ["answer", "answers"]),
-  multi: (q) => [el("p", { class: "reveal-note" }, "Ticked by:"), ...choiceBars(q, ["player", "players"])],
-  poll: (q) => choiceBars(q, ["vote", "votes"], true),
+  choice: (q) => choiceBars(q, "answers"),
+  true_false: (q) => choiceBars(q, "answers"),
+  multi: (q) => [el("p", { class: "reveal-note" }, t("reveal.ticked_by")), ...choiceBars(q, "players")],
+  poll: (q) => choiceBars(q, "votes", true),
   order: revealOrder,
   slider: revealSlider,
   type_answer: revealTyped,
 };
 
 export function hostReveal(q) {
-  return (HOST_REVEAL[typeOf(q)] || HOST_REVEAL.choice)(q);
+  // Without the parts a reveal leaves out (null): replaceChildren would write them as "null".
+  return (HOST_REVEAL[typeOf(q)] || HOST_REVEAL.choice)(q).filter(Boolean);
 }

@@ -4,6 +4,8 @@
 // through textContent, never innerHTML: a player called "<img onerror=…>" is
 // just a strange name.
 
+import { t } from "./i18n.js";
+
 export const $ = (selector) => document.querySelector(selector);
 
 // Rejoining a room fails for good with these errors: the page forgets the room and asks again.
@@ -54,39 +56,27 @@ export function plural(n, one, many) {
 // Kahoot's convention: colour plus shape, so colour-blind players can tell them apart.
 export const CHOICE_MARKS = ["▲", "◆", "●", "■", "★", "⬟"];
 
-// Server error codes in words a player or host understands. The server's own
-// message is added where it carries a detail worth reading (how long to wait,
-// what is wrong with a name).
-const ERROR_WORDS = {
-  bad_message: "The page sent something the server did not understand. Reloading the page should help.",
-  unknown_type: "The page and the server do not agree. Reloading the page should help.",
-  not_authenticated: "Still connecting… try again in a moment.",
-  unauthorized: "The server did not accept this session.",
-  replaced: "This game was opened in another tab or on another device.",
-  rate_limited: "Slow down a little: too many actions at once.",
-  room_not_found: "No game has that code. Check the number on the big screen.",
-  room_locked: "The host has locked this game: no new players can join.",
-  room_full: "This game is full.",
-  room_closed: "This game has closed.",
-  kicked: "The host removed you from this game.",
-  name_invalid: "That name cannot be used.",
-  name_taken: "Someone in this game already has that name. Pick another one.",
-  not_member: "You are not in this game any more.",
-  not_host: "Only the host can do that.",
-  not_player: "The host does not answer questions.",
-  wrong_phase: "That cannot be done at this point of the game.",
-  already_answered: "You have already answered this question.",
-  too_late: "Too late: time was up for this question.",
-  bad_choice: "That answer is not one of the choices.",
-  bad_answer: "That answer does not fit this question.",
-  quiz_not_found: "That quiz does not exist (any more). Pick another one.",
-  busy: "The server is busy and nothing changed. Please try again.",
-  internal: "Something went wrong on the server. Please try again.",
-};
-const WITH_DETAIL = new Set(["rate_limited", "name_invalid", "unauthorized", "bad_answer"]);
+// Server error codes in words a player or host understands, from the catalog
+// ("error.<code>"; the server's own messages stay English, for API clients).
+// The server's message is added where it carries a detail worth reading (how
+// long to wait); a refused name says what it clashes with.
+const WITH_DETAIL = new Set(["rate_limited", "unauthorized", "bad_answer"]);
+
+// What is wrong with a refused name, from the server's (English) message: the code alone
+// does not say, and the message is not shown as it is (the page may be in another language).
+function nameProblem(message) {
+  const hidden = /U\+[0-9A-F]{4,6}/.exec(message);
+  if (hidden) return ["error.name_hidden", { character: hidden[0] }];
+  if (message.includes("at most")) return ["error.name_too_long", { max: 24 }];
+  if (message.includes("visible")) return ["error.name_empty", {}];
+  return ["error.name_invalid", {}];
+}
 
 export function explain(error) {
-  const words = ERROR_WORDS[error.code] || "Something went wrong.";
+  if (error.code === "name_taken" && error.clash) return t("error.name_clash", { clash: error.clash });
+  if (error.code === "name_invalid") return t(...nameProblem(error.message || ""));
+  const key = `error.${error.code}`;
+  const words = t(key) === key ? t("error.unknown") : t(key);
   if (WITH_DETAIL.has(error.code) && error.message) return `${words} (${error.message})`;
   return words;
 }
@@ -113,28 +103,39 @@ export function showConnection(kind, detail) {
     return;
   }
   banner.hidden = false;
-  if (kind === "connecting") banner.textContent = "Connecting…";
+  if (kind === "connecting") banner.textContent = t("status.connecting");
   else if (kind === "reconnecting") {
-    const attempt = detail.attempt > 1 ? ` (attempt ${detail.attempt})` : "";
-    banner.textContent = `No connection — reconnecting…${attempt}`;
+    banner.textContent =
+      detail.attempt > 1 ? t("status.reconnecting_attempt", { attempt: detail.attempt }) : t("status.reconnecting");
   }
 }
 
+// Seconds left when a screen reader hears that time is running out.
+export const LOW_TIME_S = 5;
+
 // Counts down to a deadline in the server's clock; `now` gives the server's time.
+// `onLow` (optional) is called once when LOW_TIME_S seconds are left, if the
+// question had more than that when the countdown started.
 export class Countdown {
-  constructor(textNode, barNode, now) {
+  constructor(textNode, barNode, now, onLow = null) {
     this.textNode = textNode;
     this.barNode = barNode;
     this.now = now;
+    this.onLow = onLow;
     this.timer = null;
   }
   start(deadlineMs, totalMs, onZero) {
     this.stop();
+    let warned = deadlineMs - this.now() <= LOW_TIME_S * 1000;
     // Returns whether time is left, so a deadline already past never starts the timer.
     const tick = () => {
       // Clamped: our estimate of the server's clock may be a few ms behind.
       const left = Math.min(totalMs, Math.max(0, deadlineMs - this.now()));
       this.textNode.textContent = String(Math.ceil(left / 1000));
+      if (!warned && left > 0 && left <= LOW_TIME_S * 1000) {
+        warned = true;
+        if (this.onLow) this.onLow(Math.ceil(left / 1000));
+      }
       if (this.barNode) this.barNode.style.width = `${Math.min(100, (100 * left) / totalMs)}%`;
       if (left > 0) return true;
       this.stop();
