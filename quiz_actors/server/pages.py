@@ -1,8 +1,9 @@
-"""The web client: the player page at ``/``, the host page at ``/host``, their files at ``/static/``.
+"""The web client: the player page at ``/``, the host page at ``/host``, the quiz
+library at ``/quizzes`` and its editor at ``/quizzes/edit``; their files at ``/static/``.
 
 Everything is plain files shipped inside the package (``static/``): no build
-step, no CDN. The pages talk to the server only through ``/ws`` and
-``/api/quizzes``, like any other client (docs/web-client.md).
+step, no CDN. The pages talk to the server only through ``/ws``, ``/api/quizzes``
+and ``/api/media``, like any other client (docs/web-client.md).
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ async def player_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/host")
 async def host_page(request: web.Request) -> web.StreamResponse:
     return _file("host.html")
+
+
+@routes.get("/quizzes")
+async def library_page(request: web.Request) -> web.StreamResponse:
+    return _file("quizzes.html")
+
+
+@routes.get("/quizzes/edit")
+async def editor_page(request: web.Request) -> web.StreamResponse:
+    return _file("editor.html")
 
 
 @routes.get("/static/{name}")

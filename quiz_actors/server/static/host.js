@@ -8,7 +8,7 @@
 import { Connection, Store } from "./connection.js";
 import { hostQuestion, hostReveal, revealOf, typeOf } from "./questions.js";
 import {
-  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
+  $, Countdown, GONE_FOR_GOOD, Members, confirmTwice, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -48,7 +48,7 @@ function init() {
   $("#start").addEventListener("click", () => conn.send({ type: "start" }));
   $("#close-question").addEventListener("click", () => conn.send({ type: "next" }));
   $("#next").addEventListener("click", () => conn.send({ type: "next" }));
-  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), () => conn.send({ type: "end" }));
+  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), "Click again to end", () => conn.send({ type: "end" }));
   $("#new-game").addEventListener("click", newGame);
   $("#join-url").textContent = `${location.host}/`;
   if (game.code) {
@@ -78,26 +78,6 @@ function onStatus(kind, detail) {
   renderControls();
 }
 
-// Ending a quiz cannot be undone: the first click only asks.
-function confirmTwice(button, action) {
-  const label = button.textContent;
-  let armed = null;
-  button.addEventListener("click", () => {
-    if (armed) {
-      clearTimeout(armed);
-      armed = null;
-      button.textContent = label;
-      action();
-      return;
-    }
-    button.textContent = "Click again to end";
-    armed = setTimeout(() => {
-      armed = null;
-      button.textContent = label;
-    }, 4000);
-  });
-}
-
 // ---------------------------------------------------------------- choosing a quiz
 
 async function loadQuizzes(select) {
@@ -111,7 +91,10 @@ async function loadQuizzes(select) {
     setText("#quiz-list-note", "Could not load the quizzes. Reload the page to try again.");
     return;
   }
-  game.selectedQuiz = select || game.selectedQuiz || (quizzes[0] && quizzes[0].quiz_id);
+  // The library's "Host" link names the quiz to pick (/host?quiz=…).
+  const asked = new URLSearchParams(location.search).get("quiz");
+  const known = (id) => (quizzes.some((quiz) => quiz.quiz_id === id) ? id : null);
+  game.selectedQuiz = select || game.selectedQuiz || known(asked) || (quizzes[0] && quizzes[0].quiz_id);
   setText("#quiz-list-note", quizzes.length ? "" : "No quizzes yet: upload one.");
   list.replaceChildren(
     ...quizzes.map((quiz) =>
