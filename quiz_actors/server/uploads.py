@@ -1,0 +1,80 @@
+"""Reading an uploaded file's bytes, raw or as a multipart form's ``file`` field, within a limit.
+
+A body that says it is too big is refused before a byte of it is read, and one
+that does not say (chunked) is refused as soon as it passes the limit: nothing
+larger than the limit is ever held in memory. aiohttp discards the rest of a
+refused body before it answers the next request on the connection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import BodyPartReader, web
+
+CHUNK = 64 * 1024
+MULTIPART_SLACK = 64 * 1024  # boundaries and part headers around the file in a form
+FILE_FIELD = "file"
+
+
+class UploadTooBig(Exception):
+    """The body passed the limit; nothing of it is kept."""
+
+
+class UploadMissing(Exception):
+    """A multipart form without a ``file`` field; the message says so."""
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    content_type: str  # as sent: the part's type in a form, else the request's
+    filename: str | None  # only a form names the file
+
+
+async def read_upload(request: web.Request, limit: int) -> Upload:
+    """The uploaded bytes, or raise ``UploadTooBig`` / ``UploadMissing``."""
+    is_form = request.content_type.startswith("multipart/")
+    declared = request.content_length
+    if declared is not None and declared > limit + (MULTIPART_SLACK if is_form else 0):
+        raise UploadTooBig
+    if not is_form:
+        data = await _read_capped(request.content.iter_chunked(CHUNK), limit)
+        return Upload(data=data, content_type=request.content_type, filename=None)
+    reader = await request.multipart()
+    seen = 0
+    while True:
+        part = await reader.next()
+        if part is None:
+            raise UploadMissing(
+                f'The form has no "{FILE_FIELD}" field: send the file in a field named "file"'
+            )
+        if not isinstance(part, BodyPartReader):
+            continue  # a nested form: not where a file is sent
+        if part.name == FILE_FIELD:
+            data = await _read_part(part, limit)
+            return Upload(
+                data=data,
+                content_type=part.headers.get("Content-Type", "application/octet-stream"),
+                filename=part.filename,
+            )
+        # Any other field is read past, counted against the same limit.
+        seen += len(await _read_part(part, limit - seen))
+
+
+async def _read_part(part: BodyPartReader, limit: int) -> bytes:
+    held = bytearray()
+    while chunk := await part.read_chunk(CHUNK):
+        held += chunk
+        if len(held) > limit:
+            raise UploadTooBig
+    return bytes(held)
+
+
+async def _read_capped(chunks: object, limit: int) -> bytes:
+    held = bytearray()
+    async for chunk in chunks:  # type: ignore[attr-defined]  # aiohttp's ChunkTupleAsyncStreamIterator
+        held += chunk
+        if len(held) > limit:
+            raise UploadTooBig
+    return bytes(held)
