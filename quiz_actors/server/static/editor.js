@@ -309,6 +309,7 @@ function saved(summary, document) {
   history.replaceState(null, "", `/quizzes/edit?id=${encodeURIComponent(summary.quiz_id)}`);
   $("#conflict").hidden = true;
   showProblems();
+  showSaveState();
   notify(`Saved “${summary.title}”.`);
 }
 
