@@ -93,6 +93,8 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "host_id": room.host_id,
         "question_count": room.question_count,
         "question": describe_question(room),
+        "quiz_id": room.quiz_id,
+        "quiz_revision": room.quiz_revision,  # the revision this room plays, whatever the quiz has now
     }
     extra: dict[str, object] = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):

@@ -198,6 +198,9 @@ class HubActor(pykka.ThreadingActor):
         if quiz is None:
             self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
             return
+        if quiz.archived:
+            self._reply(sender, wire.quiz_archived(quiz.title), ref)
+            return
         code = self._free_code()
         now = self.clock.now_ms()
         try:
@@ -205,6 +208,7 @@ class HubActor(pykka.ThreadingActor):
                 code=code,
                 quiz_id=message.quiz_id,
                 quiz=quiz.document,
+                quiz_revision=quiz.revision,
                 host_id=sender.user_id,
                 host_name=message.name,
                 at=now,

@@ -1,0 +1,3 @@
+from typing import Any
+
+SPEC: dict[str, Any] = {"openapi": "3.1.0"}
