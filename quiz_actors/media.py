@@ -34,30 +34,37 @@ class MediaLibrary:
         self._lock = threading.Lock()
 
     def store_image(self, data: bytes) -> dict[str, Any]:
-        """Check, re-encode and store a picture; raises ``ImageRefused`` (nothing stored) if it is not one.
+        """Check, re-encode and store a picture; raises ``ImageRefused`` (nothing stored) if it is not one."""
+        item = self.prepare(data)
+        self.keep([item])
+        return describe(item)
+
+    def prepare(self, data: bytes) -> MediaItem:
+        """The picture in ``data`` as it would be stored (saved or not yet), or raise ``ImageRefused``.
 
         Bytes that are exactly a picture already stored (an exported quiz coming
         back) are that picture: re-encoding them would make a new one each time.
         """
-        same = hashlib.sha256(data).hexdigest()
-        existing = self._item(same)
+        existing = self._item(hashlib.sha256(data).hexdigest())
         if existing is not None:
-            return describe(existing)
+            return existing
         image = prepare_image(data)
         media_id = hashlib.sha256(image.data).hexdigest()
         existing = self._item(media_id)
-        if existing is not None:
-            return describe(existing)
-        item = _new_item(media_id, image)
+        return existing if existing is not None else _new_item(media_id, image)
+
+    def keep(self, items: list[MediaItem]) -> None:
+        """Store the prepared pictures that are not stored yet, in one commit."""
+        new = list({item.media_id: item for item in items if item.pending_events}.values())
+        if not new:
+            return
         try:
-            self.store.save(item)
+            self.store.save(*new)
         except IntegrityError:
-            # Another request stored the same picture a moment ago: that one is this one.
-            stored = self._item(media_id)
-            if stored is None:
-                raise
-            return describe(stored)
-        return describe(item)
+            # Another request stored one of them a moment ago: store the others one by one.
+            for item in new:
+                if self._item(item.media_id) is None:
+                    self.store.save(item)
 
     def get(self, media_id: str) -> tuple[bytes, str] | None:
         """The stored bytes and their content type, or None."""

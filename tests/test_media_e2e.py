@@ -11,14 +11,12 @@ import aiohttp
 import pytest
 from PIL import Image
 
-from eventstore import EventStore
-from eventstore.backup import backup, restore
 from quiz_actors.domain.media import MediaItem
 from quiz_actors.server.keys import SYSTEM
 from quiz_actors.tools.audit_model import audit_columns
 from tests import pictures
 from tests.conftest import RunningServer
-from tests.test_backup_e2e import second_store  # noqa: F401 - a fixture
+from tests.test_backup_e2e import quiz_admin, second_store  # noqa: F401 - second_store: a fixture
 
 MB = 1024 * 1024
 
@@ -210,16 +208,11 @@ async def test_a_backup_of_the_store_carries_the_pictures(
     _, body = await upload(http, server, pictures.jpeg_with_gps(300, 200))
     _, original, _ = await fetch(http, server, body["media_id"])
     await server.stop()
-    source = EventStore(store_url)
-    try:
-        backup(source, tmp_path / "b.jsonl.gz", "test")
-    finally:
-        source.close()
-    target = EventStore(restore_target)
-    try:
-        restore(target, tmp_path / "b.jsonl.gz")
-    finally:
-        target.close()
+    backup_file = tmp_path / "b.jsonl.gz"
+    status, _, err = await quiz_admin("backup", "--store", store_url, str(backup_file))
+    assert status == 0, err
+    status, _, err = await quiz_admin("restore", "--store", restore_target, str(backup_file))
+    assert status == 0, err
     restored = await RunningServer(replace(settings, store=restore_target), clock).start()
     try:
         status, data, headers = await fetch(http, restored, body["media_id"])

@@ -8,7 +8,9 @@ refused body before it answers the next request on the connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
 
@@ -32,8 +34,14 @@ class Upload:
     filename: str | None  # only a form names the file
 
 
-async def read_upload(request: web.Request, limit: int) -> Upload:
-    """The uploaded bytes, or raise ``UploadTooBig`` / ``UploadMissing``."""
+async def read_upload(
+    request: web.Request, limit: int, part_limit: Callable[[str | None, str], int] | None = None
+) -> Upload:
+    """The uploaded bytes, or raise ``UploadTooBig`` / ``UploadMissing``.
+
+    ``part_limit(filename, content_type)`` lowers the limit for a form's file once
+    its headers say what it is (an import's limit depends on its format).
+    """
     is_form = request.content_type.startswith("multipart/")
     declared = request.content_length
     if declared is not None and declared > limit + (MULTIPART_SLACK if is_form else 0):
@@ -52,11 +60,14 @@ async def read_upload(request: web.Request, limit: int) -> Upload:
         if not isinstance(part, BodyPartReader):
             continue  # a nested form: not where a file is sent
         if part.name == FILE_FIELD:
-            data = await _read_part(part, limit)
+            content_type = part.headers.get("Content-Type", "application/octet-stream")
+            cap = min(limit, part_limit(part.filename, content_type)) if part_limit else limit
+            data = await _read_part(part, cap)
             return Upload(
                 data=data,
-                content_type=part.headers.get("Content-Type", "application/octet-stream"),
-                filename=part.filename,
+                content_type=content_type,
+                # Some clients (aiohttp's own) percent-encode the name; browsers send it as it is.
+                filename=unquote(part.filename) if part.filename else None,
             )
         # Any other field is read past, counted against the same limit.
         seen += len(await _read_part(part, limit - seen))
