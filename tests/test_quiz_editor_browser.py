@@ -22,7 +22,16 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, Pages, require_browser, screenshot
+from tests.browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAPTOP,
+    OUTPUT_DIR,
+    PHONE,
+    Pages,
+    require_browser,
+    screenshot,
+)
 from tests.conftest import RunningServer
 from tests.test_browser import BIG_SCREEN, PHONE_320, WAIT_MS, create_room, expect, join
 from tests.test_replay_audit import audit, json_lines
@@ -581,8 +590,9 @@ async def test_the_library_searches_duplicates_imports_and_exports(pages, live_s
 
     async with library.expect_download() as download:
         await library.get_by_role("button", name="Export “Volcanoes” as JSON").click()
-    exported = json.loads(await asyncio.to_thread((await download.value).path().read_text))
-    assert exported["title"] == "Volcanoes"
+    saved_at = await (await download.value).path()
+    exported = json.loads(await asyncio.to_thread(saved_at.read_text))
+    assert exported["quiz"]["title"] == "Volcanoes"
     async with library.expect_download() as download:
         await library.get_by_role("link", name="template.xlsx").click()
     assert (await download.value).suggested_filename.endswith(".xlsx")
@@ -648,6 +658,8 @@ async def test_screenshots_of_the_library_and_the_editor(pages, live_server, lab
     await editor.locator(".question-card").nth(4).locator("textarea").first.focus()
     await expect(editor.locator("#preview .slider-value")).to_be_visible()
     await screenshot(editor, f"editor-{label}")
+    # As the screen shows it (the full-page shot above stretches the window).
+    await editor.screenshot(path=str(OUTPUT_DIR / f"editor-screen-{label}.png"))
     # Nothing wider than the screen: no sideways scrolling on a phone.
     width = device["viewport"]["width"]
     for page in (library, editor):

@@ -253,18 +253,21 @@ function typedFields(q, ids, path, on) {
 }
 
 function sliderFields(q, ids, path, on) {
-  const number = (name, words, hint) =>
+  const number = (name, words) =>
     field(`${ids}-${name}`, `${path}.${name}`, words,
       numberInput(q[name], { step: "any" }, (value) => {
         q[name] = value;
         on.changed(false);
-      }), hint);
-  return [el("div", { class: "field-grid" },
-    number("min", "Smallest value"),
-    number("max", "Largest value"),
-    number("step", "Step"),
-    number("value", "Right answer"),
-    number("tolerance", "Tolerance (±)", "How far off still counts as right"))];
+      }));
+  return [
+    el("div", { class: "field-grid" },
+      number("min", "Smallest value"),
+      number("max", "Largest value"),
+      number("step", "Step"),
+      number("value", "Right answer"),
+      number("tolerance", "Tolerance (±)")),
+    el("p", { class: "hint" }, "An answer at most the tolerance away from the right answer counts as right."),
+  ];
 }
 
 function orderFields(q, ids, path, on) {
