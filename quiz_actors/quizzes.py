@@ -57,6 +57,9 @@ class QuizLibrary:
         self.media_exists = media_exists
         # The catalog is one aggregate: changes from several request threads take turns.
         self._catalog_lock = threading.Lock()
+        # The catalog as last loaded or saved, brought up to date before each use (_catalog):
+        # replaying it whole for every request cost ~40 ms at 160 quizzes.
+        self._kept: QuizCatalog | None = None
 
     # ------------------------------------------------------------------ checks
 
@@ -122,6 +125,7 @@ class QuizLibrary:
         return self.upload({**original.document, "title": copy_title(original.title)})
 
     def _save(self, quiz: Quiz, locked: bool = False) -> dict[str, Any]:
+        """Save the quiz and its catalog entry in one commit; the summary as saved."""
         if not locked:
             with self._catalog_lock:
                 return self._save(quiz, locked=True)
@@ -131,10 +135,14 @@ class QuizLibrary:
         try:
             self.store.save(quiz, catalog)
         except IntegrityError:
+            self._kept = None  # it holds a change that was not stored
             # Another process saved this quiz (or the catalog) since we loaded it.
             latest = self.store.load(quiz.id)
             if isinstance(latest, Quiz) and latest.revision != quiz.revision - 1:
                 raise quiz_changed(latest.revision) from None
+            raise
+        except Exception:
+            self._kept = None
             raise
         self.store.snapshot_if_due(catalog, version)
         return quiz.listing()
@@ -175,8 +183,8 @@ class QuizLibrary:
         return dict(quiz.document) if isinstance(quiz, Quiz) else None
 
     def _entries(self) -> Entries:
-        catalog = self.store.load(CATALOG_ID)
-        return [dict(e) for e in catalog.entries.values()] if catalog else []
+        with self._catalog_lock:
+            return [dict(e) for e in self._catalog().entries.values()]
 
     def seed_samples(self) -> None:
         """Store the shipped sample quizzes once; later starts find them there (archived or not)."""
@@ -189,5 +197,15 @@ class QuizLibrary:
                 self.upload(json.loads(item.read_text(encoding="utf-8")), quiz_id=quiz_id)
 
     def _catalog(self) -> QuizCatalog:
-        catalog = self.store.load(CATALOG_ID)
-        return catalog if catalog is not None else QuizCatalog()
+        """The catalog as stored (callers hold the lock): the one kept, with any events another
+        process stored since applied to it, or loaded afresh."""
+        catalog = self._kept
+        if catalog is None:
+            catalog = self.store.load(CATALOG_ID)
+        else:
+            for later in self.store.events.get(CATALOG_ID, gt=catalog.version):
+                later.mutate(catalog)  # type: ignore[attr-defined]  # every stored event is an Aggregate.Event
+        if catalog is None:
+            return QuizCatalog()  # the first quiz ever: saved with it
+        self._kept = catalog
+        return catalog

@@ -178,14 +178,21 @@ async def test_revising_asks_for_the_revision_and_a_valid_document(server, http)
     assert status == 200 and body["revision"] == 3
 
 
-async def test_reading_an_unknown_quiz_is_a_404(server, http):
-    for quiz_id in ("00000000-0000-4000-8000-000000000000", "not-an-id"):
-        status, _, body = await call(http, "GET", quiz_url(server, quiz_id))
-        assert status == 404 and assert_error(body, "quiz_not_found")
-        status, _, body = await call(http, "DELETE", quiz_url(server, quiz_id))
-        assert status == 404 and assert_error(body, "quiz_not_found")
-        status, _, body = await call(http, "POST", quiz_url(server, quiz_id) + "/duplicate")
-        assert status == 404 and assert_error(body, "quiz_not_found")
+async def test_an_unknown_quiz_or_path_is_a_json_404(server, http):
+    # A well-formed id no quiz has: quiz_not_found; anything else under /api/: not_found, as JSON too.
+    for quiz_id, code in (
+        ("00000000-0000-4000-8000-000000000000", "quiz_not_found"),
+        ("not-an-id", "not_found"),
+    ):
+        url = quiz_url(server, quiz_id)
+        for method, target in (("GET", url), ("DELETE", url), ("POST", url + "/duplicate")):
+            status, _, body = await call(http, method, target)
+            assert status == 404 and assert_error(body, code), (method, target)
+    status, headers, body = await call(http, "PATCH", server.base_url + "/api/quizzes")
+    assert status == 405 and assert_error(body, "method_not_allowed")
+    assert set(headers["Allow"].split(", ")) == {"GET", "HEAD", "POST"}
+    status, _, body = await call(http, "PUT", server.base_url + "/api/quizzes/validate", json=QUIZ)
+    assert status == 405 and assert_error(body, "method_not_allowed")
 
 
 # ------------------------------------------------------------------ archive, duplicate

@@ -17,6 +17,7 @@ from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.forwarded import trusted_proxy_middleware
+from quiz_actors.server.http_json import json_errors_under_api
 from quiz_actors.server.keys import ACCEPTED, CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
@@ -30,6 +31,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     proxies = settings.networks("trusted_proxies")
     if proxies:
         middlewares.append(trusted_proxy_middleware(proxies))
+    middlewares.append(json_errors_under_api)
     app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES, middlewares=middlewares)
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from quiz_actors.domain.questions import Problem
 from quiz_actors.protocol import NonFiniteNumber, loads_strict
@@ -89,3 +90,22 @@ async def read_json(request: web.Request) -> Any:
         raise BodyRefused("The body must be a JSON quiz document") from None
     except RecursionError:
         raise BodyRefused("The body is nested too deeply to be a quiz document") from None
+
+
+@web.middleware
+async def json_errors_under_api(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """An unknown path or method under /api/ gets the API's JSON error, not aiohttp's text page."""
+    try:
+        return await handler(request)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as e:
+        if not request.path.startswith("/api/"):
+            raise
+        if isinstance(e, web.HTTPMethodNotAllowed):
+            allowed = ", ".join(sorted(e.allowed_methods))
+            return error_reply(
+                405,
+                "method_not_allowed",
+                f"{request.method} is not allowed here; use {allowed}",
+                headers={"Allow": allowed},
+            )
+        return error_reply(404, "not_found", f"There is no {request.path[:80]} in the API (docs/api.md)")

@@ -22,10 +22,10 @@ from quiz_actors.system import started
 
 routes = web.RouteTableDef()
 
-# No dot in an id: /api/quizzes/template.xlsx and the like are other resources' (quiz-media).
-ONE_QUIZ = "/api/quizzes/{quiz_id:[^/.]+}"
+# An id is a UUID: /api/quizzes/validate, /import, /template.xlsx are other resources (any method).
+ONE_QUIZ = "/api/quizzes/{quiz_id:[0-9a-fA-F-]+}"
 REFUSAL_STATUS = {"quiz_not_found": 404, "quiz_archived": 409, "quiz_changed": 412}
-TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes"), ("0", "false", "no", "")
+FLAGS = {"1": True, "true": True, "0": False, "false": False}
 
 
 class Refused(Exception):
@@ -82,12 +82,13 @@ def _expected_revision(request: web.Request) -> int:
 
 
 def _flag(request: web.Request, name: str) -> bool:
-    value = request.query.get(name, "").strip().lower()
-    if value in TRUE_WORDS:
-        return True
-    if value in FALSE_WORDS:
+    """A yes-or-no query parameter: 1 or true, 0 or false; absent is false."""
+    value = request.query.get(name)
+    if value is None:
         return False
-    raise Refused(error_reply(400, "bad_request", f"{name} is 1 or 0, not {value[:20]!r}"))
+    if value not in FLAGS:
+        raise Refused(error_reply(400, "bad_request", f"{name} is 1 or 0, not {value[:20]!r}"))
+    return FLAGS[value]
 
 
 def _etag(revision: int) -> dict[str, str]:
