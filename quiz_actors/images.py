@@ -18,6 +18,7 @@ their bugs.
 from __future__ import annotations
 
 import io
+import threading
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -28,6 +29,10 @@ MAX_SIDE = 1920  # the long side of what is stored
 MAX_STORED_BYTES = 4 * 1024 * 1024  # a lossless encoding larger than this is stored as WebP instead
 JPEG_QUALITY = 85
 WEBP_QUALITY = 85
+
+# Decoding takes up to 4 bytes per declared pixel (200 MB at MAX_PIXELS): two at a time at most,
+# whatever the number of request threads.
+DECODING = threading.BoundedSemaphore(2)
 
 # Pillow's names of the formats taken, and the only ones it is allowed to try.
 ACCEPTED_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
@@ -70,8 +75,15 @@ def prepare_image(data: bytes) -> StoredImage:
                     "are taken. Make it smaller and upload it again"
                 )
             opened.seek(0)  # the first frame of an animation
-            opened.load()  # decodes completely: a truncated file fails here
-            picture = _upright(opened)
+            with DECODING:
+                if source_format == "JPEG":
+                    # libjpeg decodes at 1/2, 1/4 or 1/8 scale when that is still big enough:
+                    # a 12-megapixel photo costs a quarter of the time and memory.
+                    opened.draft(opened.mode, _fitted(width, height))
+                opened.load()  # decodes completely: a truncated file fails here
+                picture = _plain_pixels(_upright(opened))
+                picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
+                return _encode(picture, source_format)
     except ImageRefused:
         raise
     except UnidentifiedImageError:
@@ -85,9 +97,12 @@ def prepare_image(data: bytes) -> StoredImage:
         raise ImageRefused(
             f"The picture is damaged or incomplete and cannot be read ({_reason(e)})"
         ) from None
-    picture = _plain_pixels(picture)
-    picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-    return _encode(picture, source_format)
+
+
+def _fitted(width: int, height: int) -> tuple[int, int]:
+    """The size the picture is stored at: at most MAX_SIDE on its long side."""
+    scale = min(1.0, MAX_SIDE / max(width, height, 1))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def too_big_message() -> str:
@@ -106,7 +121,10 @@ def _plain_pixels(picture: Image.Image) -> Image.Image:
     Palette images with a transparent colour become RGBA, so clearing ``info``
     (where Pillow keeps that colour) cannot turn transparency black.
     """
-    if picture.mode in ("P", "PA", "LA") or (picture.mode == "RGB" and "transparency" in picture.info):
+    if picture.mode.startswith("I"):
+        # 16- or 32-bit grey: scaled down to 8 bits (a plain conversion would clip it to white).
+        picture = picture.convert("I").point(lambda v: v * (1 / 256)).convert("L")
+    if picture.mode in ("P", "PA", "LA") or (picture.mode in ("L", "RGB") and "transparency" in picture.info):
         has_alpha = "transparency" in picture.info or picture.mode in ("PA", "LA")
         picture = picture.convert("RGBA" if has_alpha else "RGB")
     elif picture.mode not in ("RGB", "RGBA", "L"):

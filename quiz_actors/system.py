@@ -1,6 +1,6 @@
 """Start-up and shut-down of the live system, in dependency order.
 
-The store first, then the signing key, sample quizzes and the media library, then the hub (which
+The store first, then the signing key, the media library and sample quizzes, then the hub (which
 rebuilds the room directory and sweeps rooms due to close). Connections are
 started per socket. Stopping: the hub and its rooms first (so that sockets
 closing at shutdown do not count as members leaving), then the connections,
@@ -57,9 +57,9 @@ class QuizSystem:
         self.signer = TokenSigner(
             bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )
+        self.media = MediaLibrary(store)
         self.quizzes = QuizLibrary(store, self.clock.now_ms)
         self.quizzes.seed_samples()
-        self.media = MediaLibrary(store)
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
         self.hub = HubActor.start(self.store, self.clock, self.settings)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done

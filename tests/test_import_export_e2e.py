@@ -322,6 +322,14 @@ async def test_files_that_are_not_spreadsheets_or_too_big_are_refused(server, ht
     assert status == 413
     status, body = await import_form(http, server, b"c" * (6 * 1024 * 1024), "big.xlsx")
     assert status == 413
+    # JSON quiz files carry pictures: 6 MB is within their limit when they say what they are.
+    six_mb_of_json = b'{"title": "' + b"x" * (6 * 1024 * 1024) + b'"'
+    status, body = await import_file(http, server, six_mb_of_json, content_type="application/octet-stream")
+    assert status == 413
+    status, body = await import_file(http, server, six_mb_of_json, content_type="application/json")
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
+    status, body = await import_form(http, server, six_mb_of_json, "quiz.json")
+    assert status == 400 and "not valid JSON" in body["error"]["message"]
     assert stored_events(server) == before
 
 

@@ -157,7 +157,7 @@ def _find_layout(rows: Sequence[Row]) -> Layout:
                 layout.question = index
             elif (match := re.match(r"answer\s*(\d+)\b", word)) and 1 <= int(match[1]) <= MAX_ANSWERS:
                 layout.answers.setdefault(int(match[1]), index)
-            elif word.startswith("time limit") or word.startswith("time"):
+            elif word.startswith("time"):
                 layout.time_limit = index
             elif word.startswith("correct"):
                 layout.correct = index

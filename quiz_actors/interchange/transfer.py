@@ -73,6 +73,7 @@ def format_of(asked: str | None, content_type: str, filename: str | None, head: 
 
 
 def size_limit(fmt: str | None) -> int:
+    """JSON quiz files carry pictures; a file not known to be one gets a spreadsheet's limit."""
     return MAX_JSON_BYTES if fmt == "json" else MAX_SHEET_BYTES
 
 

@@ -33,12 +33,14 @@ async def import_quiz(request: web.Request) -> web.Response:
     if asked is not None and asked not in transfer.FORMATS:
         return _invalid(f"Unknown format {asked[:20]!r}: use xlsx, csv or json")
     declared = transfer.format_of(asked, request.content_type, None)
-    limit = transfer.size_limit(declared) if declared else transfer.MAX_JSON_BYTES
+    # A form says what its file is only in the file's own headers: the larger limit until then.
+    is_form = request.content_type.startswith("multipart/")
+    limit = transfer.MAX_JSON_BYTES if is_form else transfer.size_limit(declared)
     try:
         upload = await read_upload(
             request,
             limit,
-            lambda name, kind: transfer.size_limit(transfer.format_of(asked, kind, name) or "xlsx"),
+            lambda name, kind: transfer.size_limit(transfer.format_of(asked, kind, name)),
         )
     except UploadTooBig:
         return error_reply(413, "import_too_big", _too_big(declared))

@@ -8,7 +8,7 @@ refused body before it answers the next request on the connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -82,9 +82,9 @@ async def _read_part(part: BodyPartReader, limit: int) -> bytes:
     return bytes(held)
 
 
-async def _read_capped(chunks: object, limit: int) -> bytes:
+async def _read_capped(chunks: AsyncIterable[bytes], limit: int) -> bytes:
     held = bytearray()
-    async for chunk in chunks:  # type: ignore[attr-defined]  # aiohttp's ChunkTupleAsyncStreamIterator
+    async for chunk in chunks:
         held += chunk
         if len(held) > limit:
             raise UploadTooBig
