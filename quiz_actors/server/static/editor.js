@@ -235,7 +235,8 @@ function visible(path, holder) {
   if (page.showAll) return true;
   const at = holder.dataset.path;
   for (const touched of page.touched) {
-    if (touched === at || touched.startsWith(`${at}.`) || touched.startsWith(`${at}[`) || at.startsWith(touched)) {
+    const inside = (inner, outer) => inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+    if (inside(touched, at) || inside(at, touched)) {
       return true;
     }
   }
@@ -315,10 +316,10 @@ function saved(summary, document) {
 
 function refused(error) {
   if (error.code === "quiz_changed" || error.status === 412) {
+    const now = /revision (\d+)/.exec(error.message || "");
     setText("#conflict-text",
-      "This quiz changed since you opened it (someone saved it in another tab or window). " +
-      "Your changes are not saved, and nothing was overwritten." +
-      (error.message ? ` (${error.message})` : ""));
+      `This quiz changed since you opened it (someone saved it in another tab or window${now ? `: it is now at revision ${now[1]}` : ""}). ` +
+      "Your changes are not saved, and nothing was overwritten.");
     $("#conflict").hidden = false;
     $("#conflict-copy").focus();
     return;
