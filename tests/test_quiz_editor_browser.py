@@ -669,3 +669,31 @@ async def test_screenshots_of_the_library_and_the_editor(pages, live_server, lab
     await screenshot(new, f"editor-new-{label}")
     assert quiz_id
     assert pages.errors == []
+
+
+async def test_the_library_and_editor_pages_and_their_files_are_served(live_server):
+    """Needs no browser: both pages, every file they or their modules name, under the strict CSP."""
+    kinds = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml"}
+    async with aiohttp.ClientSession() as http:
+        wanted = {"/quizzes": "text/html", "/quizzes/edit": "text/html"}
+        seen: set[str] = set()
+        while wanted:
+            path, kind = wanted.popitem()
+            seen.add(path)
+            async with http.get(live_server.base_url + path) as response:
+                assert (response.status, response.content_type) == (200, kind), path
+                assert "script-src 'self';" in response.headers["Content-Security-Policy"], path
+                text = await response.text()
+            for ref in re.findall(r'(?:src|href)="(/static/[^"]+)"|from "\./([^"]+)"', text):
+                linked = ref[0] or f"/static/{ref[1]}"
+                if linked not in seen:
+                    wanted[linked] = kinds[linked[linked.rindex(".") :]]
+    assert {
+        "/static/library.js",
+        "/static/editor.js",
+        "/static/editor-fields.js",
+        "/static/editor-preview.js",
+        "/static/quiz-api.js",
+        "/static/questions.js",
+        "/static/editor.css",
+    } <= seen
