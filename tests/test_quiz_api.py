@@ -167,6 +167,12 @@ async def test_revising_asks_for_the_revision_and_a_valid_document(server, http)
     status, _, body = await call(http, "PUT", url, data=b"{oops", headers={"If-Match": '"1"'})
     assert status == 400 and assert_error(body, "quiz_invalid")
 
+    too_big = b'{"title": "' + b"x" * (512 * 1024) + b'"}'
+    status, _, body = await call(http, "PUT", url, data=too_big, headers={"If-Match": '"1"'})
+    assert status == 413 and "at most 524288 bytes" in assert_error(body, "quiz_invalid")["message"]
+    status, _, body = await call(http, "POST", server.base_url + "/api/quizzes/validate", data=too_big)
+    assert status == 413 and assert_error(body, "quiz_invalid")
+
     missing = quiz_url(server, "00000000-0000-4000-8000-000000000000")
     status, _, body = await call(http, "PUT", missing, json=QUIZ, headers={"If-Match": '"1"'})
     assert status == 404 and assert_error(body, "quiz_not_found")

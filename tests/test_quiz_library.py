@@ -1,14 +1,19 @@
-"""The quiz library over a real store: two servers sharing one store, and pictures the store must hold."""
+"""The quiz library over a real store (two servers sharing one store, pictures the store must hold),
+and snapshots taken before quizzes had revisions."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+from eventsourcing.domain import Snapshot
 
 from eventstore import EventStore
 from quiz_actors.clock import ManualClock
-from quiz_actors.domain.quiz import QuizInvalid, QuizRefused
+from quiz_actors.domain.quiz import QuizCatalog, QuizInvalid, QuizRefused
+from quiz_actors.domain.room import Room
 from quiz_actors.quizzes import QuizLibrary
 
 QUIZ = {"title": "Shared", "questions": [{"text": "Q?", "choices": ["a", "b"], "correct": [0]}]}
@@ -63,3 +68,39 @@ def test_a_picture_must_be_one_the_store_holds_when_the_library_can_tell(stores)
     assert library.list() == []
     # Without a media library, only the form of the id is checked.
     assert QuizLibrary(store, ManualClock().now_ms).problems(with_missing) == []
+
+
+# ------------------------------------------------------------------ snapshots from before revisions
+
+
+def test_a_room_snapshot_from_before_quiz_revisions_loads_as_revision_1():
+    room = Room.open(
+        code="123456", quiz_id="q", quiz=QUIZ, host_id="h", host_name="Host", at=1, quiz_revision=4
+    )
+    taken = Snapshot.take(room)
+    old_state = {k: v for k, v in taken.state.items() if k != "quiz_revision"} | {"class_version": 2}
+    old = dataclasses.replace(taken, state=old_state)
+    loaded = old.mutate(None)
+    assert isinstance(loaded, Room) and loaded.quiz_revision == 1 and loaded.quiz == QUIZ
+    assert dataclasses.replace(taken).mutate(None).quiz_revision == 4  # today's snapshot keeps its revision
+
+
+def test_a_catalog_snapshot_from_before_revisions_lists_each_quiz_as_revision_1():
+    catalog = QuizCatalog()
+    catalog.list_quiz(quiz_id="q1", title="Old", question_count=2, description="", revision=1, updated_at=5)
+    taken = Snapshot.take(catalog)
+    when = datetime(2025, 11, 24, 16, 0, tzinfo=UTC)
+    old_entries = {"q1": {"quiz_id": "q1", "title": "Old", "question_count": 2}}
+    old_state = {k: v for k, v in taken.state.items() if k != "class_version"}
+    old_state |= {"entries": old_entries, "_modified_on": when}
+    loaded = dataclasses.replace(taken, state=old_state).mutate(None)
+    assert isinstance(loaded, QuizCatalog)
+    assert loaded.entries["q1"] == {
+        "quiz_id": "q1",
+        "title": "Old",
+        "question_count": 2,
+        "description": "",
+        "revision": 1,
+        "updated_at": int(when.timestamp() * 1000),
+        "archived": False,
+    }

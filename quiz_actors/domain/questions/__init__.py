@@ -70,7 +70,9 @@ def validate_question(path: str, q: Any, errors: list[Problem]) -> dict[str, Any
     if not isinstance(q, dict):
         errors.append(
             Problem(
-                path, "This question is not a question (it must be an object)", f"{path}: must be an object"
+                path,
+                "This question cannot be read: it must be an object with its text and fields",
+                f"{path}: must be an object",
             )
         )
         return None

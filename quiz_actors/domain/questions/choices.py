@@ -171,6 +171,7 @@ class Poll(QuestionType):
             problems.question(
                 'a poll has no right answer: leave "correct" out',
                 "A poll has no right answer: unmark the right ones",
+                at="correct",
             )
         return {"choices": choices}
 
