@@ -25,10 +25,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.utils.exceptions import InvalidFileException
-
 from quiz_actors.interchange.problems import ImportProblem, ImportRefused
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
@@ -52,12 +48,21 @@ class Row:
 
 
 def column_letter(index: int) -> str:
-    """0 → A."""
-    return get_column_letter(index + 1)
+    """0 → A, 25 → Z, 26 → AA."""
+    letters = ""
+    number = index + 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
 
 
 def read_xlsx(data: bytes) -> list[Row]:
     """The first sheet's non-empty rows."""
+    # openpyxl is imported when a spreadsheet comes: about a fifth of the server's start-up otherwise.
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
     _check_zip(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
@@ -150,6 +155,8 @@ def read_csv(data: bytes) -> list[Row]:
 
 
 def write_xlsx(rows: Iterable[Sequence[Cell]], widths: Sequence[int] = ()) -> bytes:
+    from openpyxl import Workbook
+
     book = Workbook()
     sheet = book.active
     assert sheet is not None  # a new workbook has one sheet
