@@ -183,6 +183,15 @@ class QuizLibrary:
         entries.sort(key=lambda e: (-e["updated_at"], e["title"].casefold(), e["quiz_id"]))
         return entries
 
+    def load_document(self, quiz_id: str) -> dict[str, Any] | None:
+        """The stored quiz document, or None if no quiz has this id."""
+        try:
+            key = uuid.UUID(quiz_id)
+        except ValueError:
+            return None
+        quiz = self.store.load(key)
+        return dict(quiz.document) if isinstance(quiz, Quiz) else None
+
     def _entries(self) -> Entries:
         with self._catalog_lock:
             return [dict(e) for e in self._catalog().entries.values()]

@@ -1,8 +1,9 @@
-"""The web client: the player page at ``/``, the host page at ``/host``, their files at ``/static/``.
+"""The web client: the player page at ``/``, the host page at ``/host``, the quiz
+library at ``/quizzes`` and its editor at ``/quizzes/edit``; their files at ``/static/``.
 
 Everything is plain files shipped inside the package (``static/``): no build
-step, no CDN. The pages talk to the server only through ``/ws``,
-``/api/quizzes`` and ``/api/games``, like any other client (docs/web-client.md).
+step, no CDN. The pages talk to the server only through ``/ws``, ``/api/quizzes``,
+``/api/media`` and ``/api/games``, like any other client (docs/web-client.md).
 ``/host/games`` lists the games this browser hosted, with their reports.
 """
 
@@ -66,6 +67,16 @@ async def host_page(request: web.Request) -> web.StreamResponse:
 @routes.get("/host/games")
 async def past_games_page(request: web.Request) -> web.StreamResponse:
     return _file("games.html")
+
+
+@routes.get("/quizzes")
+async def library_page(request: web.Request) -> web.StreamResponse:
+    return _file("quizzes.html")
+
+
+@routes.get("/quizzes/edit")
+async def editor_page(request: web.Request) -> web.StreamResponse:
+    return _file("editor.html")
 
 
 @routes.get("/static/{name}")

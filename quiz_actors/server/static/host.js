@@ -11,7 +11,7 @@ import { languageSwitch, ordinal, t, tn, translatePage } from "./i18n.js";
 import { hostQuestion, hostReveal, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import { showReport } from "./report.js";
 import {
-  $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify,
+  $, Countdown, GONE_FOR_GOOD, Members, confirmTwice, el, explain, formatCode, notify,
   setText, showConnection, showScreen,
 } from "./ui.js";
 
@@ -64,7 +64,7 @@ function init() {
   $("#start").addEventListener("click", () => conn.send({ type: "start" }));
   $("#close-question").addEventListener("click", () => conn.send({ type: "next" }));
   $("#next").addEventListener("click", () => conn.send({ type: "next" }));
-  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), () => conn.send({ type: "end" }));
+  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), t("question.end_confirm"), () => conn.send({ type: "end" }));
   $("#new-game").addEventListener("click", newGame);
   $("#join-url").textContent = `${location.host}/`;
   if (game.code) {
@@ -93,26 +93,6 @@ function onStatus(kind, detail) {
   renderControls();
 }
 
-// Ending a quiz cannot be undone: the first click only asks.
-function confirmTwice(button, action) {
-  const label = button.textContent;
-  let armed = null;
-  button.addEventListener("click", () => {
-    if (armed) {
-      clearTimeout(armed);
-      armed = null;
-      button.textContent = label;
-      action();
-      return;
-    }
-    button.textContent = t("question.end_confirm");
-    armed = setTimeout(() => {
-      armed = null;
-      button.textContent = label;
-    }, 4000);
-  });
-}
-
 // ---------------------------------------------------------------- choosing a quiz
 
 async function loadQuizzes(select) {
@@ -126,7 +106,10 @@ async function loadQuizzes(select) {
     setText("#quiz-list-note", t("setup.list_failed"));
     return;
   }
-  game.selectedQuiz = select || game.selectedQuiz || (quizzes[0] && quizzes[0].quiz_id);
+  // The library's "Host" link names the quiz to pick (/host?quiz=…).
+  const asked = new URLSearchParams(location.search).get("quiz");
+  const known = (id) => (quizzes.some((quiz) => quiz.quiz_id === id) ? id : null);
+  game.selectedQuiz = select || game.selectedQuiz || known(asked) || (quizzes[0] && quizzes[0].quiz_id);
   setText("#quiz-list-note", quizzes.length ? "" : t("setup.no_quizzes"));
   list.replaceChildren(
     ...quizzes.map((quiz) =>

@@ -1,4 +1,4 @@
-// Small helpers shared by the player and host pages.
+// Small helpers shared by the pages (player, host, quiz library, editor).
 //
 // Every text that came from someone else (names, quiz text) goes into the page
 // through textContent, never innerHTML: a player called "<img onerror=…>" is
@@ -79,6 +79,27 @@ export function explain(error) {
   const words = t(key) === key ? t("error.unknown") : t(key);
   if (WITH_DETAIL.has(error.code) && error.message) return `${words} (${error.message})`;
   return words;
+}
+
+// Something that cannot be undone (ending a quiz, deleting one): the first click
+// only asks, by changing the button's words; a second click within 4 s does it.
+export function confirmTwice(button, askLabel, action) {
+  const label = button.textContent;
+  let armed = null;
+  button.addEventListener("click", () => {
+    if (armed) {
+      clearTimeout(armed);
+      armed = null;
+      button.textContent = label;
+      action();
+      return;
+    }
+    button.textContent = askLabel;
+    armed = setTimeout(() => {
+      armed = null;
+      button.textContent = label;
+    }, 4000);
+  });
 }
 
 // A short-lived message at the top of the page for errors outside any form.
