@@ -12,7 +12,7 @@ from aiohttp.typedefs import Middleware
 from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
-from quiz_actors.server import http_api, ops_http, pages
+from quiz_actors.server import http_api, join_address, ops_http, pages
 from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
@@ -43,6 +43,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.on_shutdown.append(close_all_sockets)
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(http_api.routes)
+    app.router.add_routes(join_address.routes)
     app.router.add_routes(ops_http.routes)
     app.router.add_routes(pages.routes)
     return app

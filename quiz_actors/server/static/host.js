@@ -6,7 +6,10 @@
 // token (connection.js), and the server recognises its host.
 
 import { Connection, Store } from "./connection.js";
+import { GetReady, leftToOpen, secondsToOpen } from "./getready.js";
+import { forgetJoinPanel, showJoinPanel } from "./join.js";
 import { hostQuestion, hostReveal, revealOf, typeOf } from "./questions.js";
+import { Sound } from "./sound.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
   setText, showConnection, showScreen,
@@ -22,6 +25,7 @@ const game = {
   question: null,
   progress: null, // {answered, total} from answers_progress; answered null when unknown
   leaderboard: null, // top rows of the latest leaderboard
+  board: null, // the leaderboard step ({index, top}) once the host moved the reveal on to it
   podium: null,
   locked: false,
   lockReason: null,
@@ -37,6 +41,8 @@ const conn = new Connection(store, {
   identityLost: () => forgetRoom(),
 });
 const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow());
+const getReady = new GetReady(() => conn.serverNow());
+const sound = new Sound(store, $("#sound"));
 
 // ---------------------------------------------------------------- start
 
@@ -48,9 +54,10 @@ function init() {
   $("#start").addEventListener("click", () => conn.send({ type: "start" }));
   $("#close-question").addEventListener("click", () => conn.send({ type: "next" }));
   $("#next").addEventListener("click", () => conn.send({ type: "next" }));
-  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), () => conn.send({ type: "end" }));
+  $("#show-leaderboard").addEventListener("click", () => conn.send({ type: "show_leaderboard" }));
+  for (const id of ["#end-quiz", "#end-quiz-2", "#end-quiz-3"]) confirmTwice($(id), () => conn.send({ type: "end" }));
   $("#new-game").addEventListener("click", newGame);
-  $("#join-url").textContent = `${location.host}/`;
+  $("#kick-cancel").addEventListener("click", () => $("#kick-dialog").close());
   if (game.code) {
     setText("#wait-text", `Room ${formatCode(game.code)}`);
     showScreen("screen-wait");
@@ -96,6 +103,19 @@ function confirmTwice(button, action) {
       button.textContent = label;
     }, 4000);
   });
+}
+
+// Removing a player cannot be undone (they cannot come back): a dialog names them first.
+function confirmKick(player) {
+  const dialog = $("#kick-dialog");
+  setText("#kick-title", `Remove ${player.name} from the game?`);
+  const confirm = $("#kick-confirm");
+  confirm.textContent = `Remove ${player.name}`;
+  confirm.onclick = () => {
+    dialog.close();
+    conn.send({ type: "kick", user_id: player.user_id });
+  };
+  dialog.showModal();
 }
 
 // ---------------------------------------------------------------- choosing a quiz
@@ -187,11 +207,16 @@ function forgetRoom() {
   game.question = null;
   game.progress = null;
   game.leaderboard = null;
+  game.board = null;
   game.podium = null;
   game.locked = false;
   game.lockReason = null;
   conn.forgetRoom();
   countdown.stop();
+  getReady.stop();
+  sound.lobbyLoop(false);
+  sound.stopAll();
+  forgetJoinPanel();
 }
 
 function showGone(title, text, action, onAction) {
@@ -243,6 +268,7 @@ function onMessage(m) {
       game.question = m;
       game.progress = { answered: 0, total: onlinePlayers() };
       game.leaderboard = null;
+      game.board = null;
       return render();
     case "answers_progress":
       game.progress = { answered: m.answered, total: m.total };
@@ -250,6 +276,10 @@ function onMessage(m) {
     case "question_closed":
       game.phase = "reveal";
       game.question = { ...game.question, ...revealOf(m) };
+      sound.reveal();
+      return render();
+    case "leaderboard_shown":
+      game.board = { index: m.index, top: m.top };
       return render();
     case "leaderboard":
       game.leaderboard = m.top;
@@ -291,6 +321,7 @@ function applyState(m) {
     game.progress = { answered: null, total: onlinePlayers() };
   }
   if (changed) game.leaderboard = null;
+  game.board = room.leaderboard || null; // a server without the leaderboard step sends none
   game.phase = room.phase;
   game.creating = false;
   if (room.phase === "closed") {
@@ -335,19 +366,24 @@ function render() {
       renderQuestion();
       break;
     case "reveal":
-      renderReveal();
+      if (game.board && game.question && game.board.index === game.question.index) renderLeaderboard();
+      else renderReveal();
       break;
     case "ended":
       renderEnded();
       break;
   }
+  sound.lobbyLoop(game.phase === "lobby");
+  if (game.phase !== "question") sound.stopCountdown();
   renderControls();
 }
 
 // Buttons that send something only work while connected.
 function renderControls() {
   const offline = !conn.ready;
-  for (const id of ["#lock", "#close-question", "#next", "#end-quiz", "#end-quiz-2"]) $(id).disabled = offline;
+  for (const id of ["#lock", "#close-question", "#next", "#show-leaderboard", "#end-quiz", "#end-quiz-2", "#end-quiz-3"]) {
+    $(id).disabled = offline;
+  }
   $("#start").disabled = offline || members.players().length === 0;
   for (const button of document.querySelectorAll("#players button")) button.disabled = offline;
   const create = $("#create-button");
@@ -359,6 +395,7 @@ function renderLobby() {
   countdown.stop();
   setText("#room-code", formatCode(game.code));
   $("#room-code").dataset.code = game.code;
+  showJoinPanel(game.code);
   const players = members.players();
   setText("#player-count", players.length ? plural(players.length, "player", "players") : "Waiting for players…");
   $("#players").replaceChildren(
@@ -368,7 +405,7 @@ function renderLobby() {
         el("span", { class: "name" }, p.name),
         el("button", {
           type: "button", title: `Remove ${p.name}`, "aria-label": `Remove ${p.name}`,
-          onclick: () => conn.send({ type: "kick", user_id: p.user_id }),
+          onclick: () => confirmKick(p),
         }, "Remove"))),
   );
   $("#lock").textContent = game.locked ? "Unlock the room" : "Lock the room";
@@ -390,7 +427,14 @@ function renderQuestion() {
     box.dataset.questionType = typeOf(q);
     box.replaceChildren(...hostQuestion(q));
     countdown.start(q.deadline_ms, q.time_limit_ms, null);
+    sound.countdown(q.deadline_ms, () => conn.serverNow());
+    getReady.watch(q, renderQuestion, renderQuestion);
   }
+  // Get ready: the question alone, read out in the room, before its answers open.
+  const waiting = leftToOpen(q, conn.serverNow()) > 0;
+  box.hidden = waiting;
+  $("#q-getready").hidden = !waiting;
+  setText("#q-getready", waiting ? `Get ready: answers open in ${secondsToOpen(q, conn.serverNow())}` : "");
   const p = game.progress || { answered: null, total: onlinePlayers() };
   setText("#q-progress", `${p.answered === null ? "–" : p.answered} of ${p.total} answered`);
   showScreen("screen-question");
@@ -403,17 +447,33 @@ function renderReveal() {
   setText("#r-text", q.text);
   $("#r-choices").dataset.questionType = typeOf(q);
   $("#r-choices").replaceChildren(...hostReveal(q));
-  // After a refresh the leaderboard message is gone: rank from the scores we hold.
-  const rows = game.leaderboard || members.standings().slice(0, 10);
+  showScreen("screen-reveal");
+}
+
+// The second step after a question: the best five who have scored, and who moved up.
+function renderLeaderboard() {
+  countdown.stop();
+  const q = game.question;
+  setText("#l-number", `After question ${q.index + 1} of ${q.count}`);
+  const rows = game.board.top;
   $("#leaderboard").replaceChildren(
     ...rows.map((row) =>
-      el("li", {},
+      el("li", { class: row.moved > 0 ? "moved-up" : "" },
         el("span", { class: "rank" }, ordinal(row.rank)),
         el("span", { class: "name" }, row.name),
+        el("span", { class: "movement" }, movement(row)),
         el("span", { class: "points" }, String(row.score)))),
   );
+  $("#l-empty").hidden = rows.length > 0;
   setText("#next", q.index + 1 < q.count ? "Next question" : "Show the podium");
-  showScreen("screen-reveal");
+  showScreen("screen-leaderboard");
+}
+
+function movement(row) {
+  if (row.rank_before === null || row.rank_before === undefined) return "new";
+  if (row.moved > 0) return `▲ ${row.moved}`;
+  if (row.moved < 0) return `▼ ${-row.moved}`;
+  return "";
 }
 
 function renderEnded() {

@@ -7,6 +7,7 @@
 // server answers a returning member with the full `state` of where the game is.
 
 import { Connection, Store } from "./connection.js";
+import { GetReady, leftToOpen, secondsToOpen } from "./getready.js";
 import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify, ordinal, plural,
@@ -40,6 +41,7 @@ const conn = new Connection(store, {
   identityLost: () => forgetRoom(),
 });
 const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow());
+const getReady = new GetReady(() => conn.serverNow());
 
 // ---------------------------------------------------------------- start
 
@@ -47,6 +49,8 @@ function init() {
   const fromLink = new URLSearchParams(location.search).get("code");
   $("#code").value = fromLink || game.code || "";
   $("#name").value = game.name;
+  // A join link (the lobby's QR code) fills in the code: the name is all that is left to type.
+  if (fromLink && !game.code) $("#name").focus();
   $("#join-form").addEventListener("submit", onJoinSubmit);
   $("#leave").addEventListener("click", () => conn.send({ type: "leave" }));
   $("#again").addEventListener("click", () => {
@@ -126,6 +130,7 @@ function forgetRoom() {
   game.finalRank = null;
   conn.forgetRoom();
   countdown.stop();
+  getReady.stop();
 }
 
 // After a kick the server closed our socket: open a new one for the next game.
@@ -308,23 +313,28 @@ function renderQuestion() {
       game.timeUp = true;
       renderQuestion();
     });
+    getReady.watch(q, renderQuestion, renderQuestion);
   }
   const answered = game.answer !== null;
-  game.controls.update(game.answer, game.timeUp || !conn.ready);
+  const waiting = leftToOpen(q, conn.serverNow()) > 0; // get ready: read the question first
+  game.controls.update(game.answer, waiting || game.timeUp || !conn.ready);
   let feedback = "";
   if (answered && game.answer.status === "sending") feedback = "Sending your answer…";
   else if (answered && game.answer.payload === null) feedback = "You have answered. Waiting for the others…";
   else if (answered) feedback = "Answer locked in! Waiting for the others…";
   else if (game.timeUp) feedback = "Time's up!";
+  else if (waiting) feedback = `Read the question: answers open in ${secondsToOpen(q, conn.serverNow())} s`;
   setText("#q-feedback", feedback);
   showScreen("screen-question");
   // Only a visible control takes the focus: a text box is ready for typing at once.
-  if (fresh && game.controls.focus && !answered) game.controls.focus();
+  if (fresh && game.controls.focus && !answered && !waiting) game.controls.focus();
+  else if (game.controls.focus && !answered && !waiting && getReady.justOpened(q)) game.controls.focus();
 }
 
 function answer(payload) {
   const q = game.question;
   if (game.answer || game.timeUp || game.phase !== "question") return;
+  if (leftToOpen(q, conn.serverNow()) > 0) return; // the controls are shut until the answers open
   if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify("Not connected: wait a moment.");
   game.answer = { index: q.index, payload, status: "sending" };
   renderQuestion();
