@@ -34,9 +34,7 @@ async def room_with_players(connect, http, server, quiz, names=("Ann", "Ben")):
     return host, players, code
 
 
-async def test_answers_open_after_the_get_ready_phase_and_points_count_from_then(
-    connect, http, server, clock
-):
+async def test_answers_open_after_get_ready_and_points_count_from_then(connect, http, server, clock):
     host, (ann, ben), _ = await room_with_players(connect, http, server, GET_READY_QUIZ)
     shown_at = clock.now_ms()
     await host.send({"type": "start"})

@@ -113,7 +113,10 @@ def choose(public_url: str, listen_host: str, scheme: str, page_host: str, found
         )
     port = f":{parts.port}" if parts.port else ""
     url = f"{scheme}://{found[0]}{port}/"
-    reason = f"this computer's network address ({hostname}, where this page was opened, is not reachable from phones)"
+    reason = (
+        f"this computer's network address ({hostname}, where this page was opened, "
+        "is not reachable from phones)"
+    )
     return JoinAddress(url, _shown(url), "network", reason, warning)
 
 
