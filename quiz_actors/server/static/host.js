@@ -433,6 +433,7 @@ function renderQuestion() {
   // Get ready: the question alone, read out in the room, before its answers open.
   const waiting = leftToOpen(q, conn.serverNow()) > 0;
   box.hidden = waiting;
+  $("#q-progress").hidden = waiting;
   $("#q-getready").hidden = !waiting;
   setText("#q-getready", waiting ? `Get ready: answers open in ${secondsToOpen(q, conn.serverNow())}` : "");
   const p = game.progress || { answered: null, total: onlinePlayers() };

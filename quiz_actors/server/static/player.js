@@ -49,8 +49,6 @@ function init() {
   const fromLink = new URLSearchParams(location.search).get("code");
   $("#code").value = fromLink || game.code || "";
   $("#name").value = game.name;
-  // A join link (the lobby's QR code) fills in the code: the name is all that is left to type.
-  if (fromLink && !game.code) $("#name").focus();
   $("#join-form").addEventListener("submit", onJoinSubmit);
   $("#leave").addEventListener("click", () => conn.send({ type: "leave" }));
   $("#again").addEventListener("click", () => {
@@ -62,6 +60,8 @@ function init() {
     showScreen("screen-wait");
   } else {
     showJoin("");
+    // A join link (the lobby's QR code) fills in the code: the name is all that is left to type.
+    if (fromLink) $("#name").focus();
   }
   conn.start();
 }
