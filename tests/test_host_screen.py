@@ -97,7 +97,8 @@ CONTRASTS = """() => {
       }
       worst = Math.min(worst, ratio(blend({ ...fg, a: fg.a * opacity(el) }, under), under));
     }
-    if (worst !== Infinity) found.push({ text: text.slice(0, 40), where: el.className || el.tagName, ratio: worst });
+    if (worst === Infinity) continue;
+    found.push({ text: text.slice(0, 40), where: el.className || el.tagName, ratio: worst });
   }
   window.scrollTo(0, 0);
   return found;
