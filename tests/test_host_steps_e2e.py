@@ -8,6 +8,8 @@ they open" and "the deadline" are exact.
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import answer, create_room, join, upload_quiz
 
 GET_READY_QUIZ = {
@@ -172,3 +174,13 @@ async def test_the_leaderboard_step_survives_a_restart(connect, http, server, cl
     host_back = await connect(token=token)
     state = await join(host_back, code, "Host")
     assert state["room"]["leaderboard"] == {"index": 0, "top": board["top"]}
+
+
+@pytest.mark.parametrize("bad", [31, -1, 2.5, "3", True])
+async def test_a_get_ready_time_that_cannot_work_is_refused_in_plain_words(http, server, bad):
+    async with http.post(
+        server.base_url + "/api/quizzes", json={**GET_READY_QUIZ, "get_ready_s": bad}
+    ) as response:
+        assert response.status == 400
+        details = (await response.json())["error"]["details"]
+    assert details == ["get_ready_s: must be a whole number of seconds from 0 to 30"]
