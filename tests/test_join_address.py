@@ -142,6 +142,10 @@ async def test_a_code_that_is_not_six_digits_is_refused_in_plain_words(public_se
 
 
 def test_a_server_get_ready_time_out_of_range_is_refused_at_start():
-    assert Settings(get_ready_s=31).problems() == ["--get-ready-s (QUIZ_GET_READY_S) must be at most 30, not 31"]
-    assert Settings(get_ready_s=-1).problems() == ["--get-ready-s (QUIZ_GET_READY_S) must be 0 or more, not -1"]
+    assert Settings(get_ready_s=31).problems() == [
+        "--get-ready-s (QUIZ_GET_READY_S) must be at most 30, not 31"
+    ]
+    assert Settings(get_ready_s=-1).problems() == [
+        "--get-ready-s (QUIZ_GET_READY_S) must be 0 or more, not -1"
+    ]
     assert Settings(get_ready_s=0).problems() == []
