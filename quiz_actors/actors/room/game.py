@@ -109,7 +109,7 @@ class Game:
     # ------------------------------------------------------------- broadcasts
 
     def announce(self, room: Room, seq_before: int, events: Sequence[object]) -> None:
-        """Tell everyone what a start/next/end/close saved, in event order."""
+        """Tell everyone what a start/next/show_leaderboard/end/close saved, in event order."""
         seq = seq_before
         for event in events:
             announcement = announcement_for(event)
