@@ -102,6 +102,8 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "host_id": room.host_id,
         "question_count": room.question_count,
         "question": describe_question(room),
+        "quiz_id": room.quiz_id,
+        "quiz_revision": room.quiz_revision,  # the revision this room plays, whatever the quiz has now
         # The host's second step after a close (docs/protocol.md, "The leaderboard step").
         "leaderboard": leaderboard_step(room) if room.phase == REVEAL and room.leaderboard_shown else None,
     }

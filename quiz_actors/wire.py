@@ -70,6 +70,13 @@ def quiz_not_found(quiz_id: str) -> Message:
     return error("quiz_not_found", f"No quiz has id {quiz_id[:64]}")
 
 
+def quiz_archived(title: str) -> Message:
+    return error(
+        "quiz_archived",
+        f'The quiz "{title[:120]}" was deleted: new rooms cannot use it (games played keep it)',
+    )
+
+
 def rate_limited(reason: str) -> Message:
     return error("rate_limited", reason)
 

@@ -18,7 +18,8 @@ async def test_samples_are_listed_on_a_fresh_start(server, http):
         quizzes = (await response.json())["quizzes"]
     ids = {q["quiz_id"] for q in quizzes}
     assert sample_quiz_id("quick-demo.json") in ids and len(quizzes) >= 3
-    assert all(set(q) == {"quiz_id", "title", "question_count"} for q in quizzes)
+    summary_keys = {"quiz_id", "title", "question_count", "description", "revision", "updated_at", "archived"}
+    assert all(set(q) == summary_keys for q in quizzes)
 
 
 async def test_upload_then_list_and_play(server, http, connect):

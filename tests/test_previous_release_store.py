@@ -64,6 +64,8 @@ def test_every_room_of_the_old_store_replays_to_its_state(store_url: str) -> Non
         assert [r["name"] for r in played.ranking()] == ["Ann", "Ben"]
         assert set(played.departed) == {user("Cat")} and set(played.kicked) == {user("Eve")}
         assert played.question_index == 1 and played.last_result is not None
+        # Rooms of the release before quiz revisions played revision 1.
+        assert played.quiz_revision == 1 and waiting.quiz_revision == 1
         assert played.last_result["distribution"] == [0, 1]
 
         assert waiting.phase == LOBBY and not waiting.locked
@@ -140,5 +142,56 @@ async def test_play_goes_on_in_the_old_store_and_is_kept_after_a_restart(
             code: str(rooms[code].id),
         }
         assert uuid.UUID(created["room"]["room_id"]) == rooms[code].id
+    finally:
+        store.close()
+
+
+async def test_a_quiz_of_the_old_store_is_listed_read_revised_and_archived(
+    connect: Callable[..., Awaitable[QuizClient]],
+    http: aiohttp.ClientSession,
+    server: RunningServer,
+    store_url: str,
+    clock: ManualClock,
+) -> None:
+    # The old catalog's entries read as revision 1, changed when the old release listed them
+    # (the time its store recorded: the old server's test clock ran elsewhere).
+    async with http.get(server.base_url + "/api/quizzes") as response:
+        quizzes = (await response.json())["quizzes"]
+    old = next(q for q in quizzes if q["title"] == QUIZ_TITLE)
+    assert (old["revision"], old["description"], old["archived"]) == (1, "", False)
+    assert isinstance(old["updated_at"], int) and old["updated_at"] > 0
+    url = f"{server.base_url}/api/quizzes/{old['quiz_id']}"
+
+    # The old QuizUploaded event is revision 1 of the quiz.
+    async with http.get(url) as response:
+        assert response.status == 200 and response.headers["ETag"] == '"1"'
+        got = await response.json()
+    assert got["revision"] == 1 and got["document"]["title"] == QUIZ_TITLE and not got["archived"]
+    assert got["created_at"] == got["updated_at"] <= FACTS["clock_ms"]
+
+    revised = {**got["document"], "title": QUIZ_TITLE + ", revised"}
+    async with http.put(url, json=revised, headers={"If-Match": "1"}) as response:
+        assert response.status == 200, await response.text()
+        summary = await response.json()
+    assert summary["revision"] == 2 and summary["updated_at"] == clock.now_ms()
+    async with http.put(url, json=revised, headers={"If-Match": "1"}) as response:
+        assert response.status == 412
+
+    host = await connect(token=token("Host"))
+    code, created = await create_room(host, old["quiz_id"], "Host")
+    assert created["room"]["quiz_revision"] == 2 and created["room"]["title"] == QUIZ_TITLE + ", revised"
+
+    async with http.delete(url) as response:
+        assert response.status == 200 and (await response.json())["archived"] is True
+    await server.restart()
+    async with http.get(server.base_url + "/api/quizzes?archived=1") as response:
+        archived = (await response.json())["quizzes"]
+    assert [(q["quiz_id"], q["revision"]) for q in archived] == [(old["quiz_id"], 2)]
+    await server.stop()
+    store = EventStore(store_url)
+    try:
+        assert rooms_in(store)[code].quiz_revision == 2
+        # The played room of the old release keeps its copy of the quiz as it was.
+        assert rooms_in(store)[FACTS["codes"]["A"]].quiz["title"] == QUIZ_TITLE
     finally:
         store.close()

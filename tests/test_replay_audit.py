@@ -756,7 +756,7 @@ async def test_control_characters_are_refused_and_a_stored_one_does_not_stop_the
         from quiz_actors.domain.quiz import Quiz
 
         poison = Quiz(
-            quiz_id=str(uuid.uuid4()), document={"title": "x\u0000y", "questions": []}, uploaded_at=1
+            quiz_id=str(uuid.uuid4()), document={"title": "x\u0000y", "questions": []}, created_at=1
         )
         store.save(poison)
     finally:
@@ -765,7 +765,7 @@ async def test_control_characters_are_refused_and_a_stored_one_does_not_stop_the
         assert response.status == 201
         after_id = (await response.json())["quiz_id"]
 
-    done = await audit(store_url, "events", "--type", "QuizUploaded", "--json", "--limit", "0")
+    done = await audit(store_url, "events", "--type", "QuizCreated", "--json", "--limit", "0")
     rows = {row["aggregate_id"]: row for row in json_lines(done.stdout)}
     assert str(poison.id) in rows and after_id in rows
     # Shown with U+FFFD where the NUL was: PostgreSQL text cannot hold NUL.

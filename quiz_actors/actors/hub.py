@@ -198,6 +198,9 @@ class HubActor(pykka.ThreadingActor):
         if quiz is None:
             self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
             return
+        if quiz.archived:
+            self._reply(sender, wire.quiz_archived(quiz.title), ref)
+            return
         code = self._free_code()
         now = self.clock.now_ms()
         try:
@@ -207,6 +210,7 @@ class HubActor(pykka.ThreadingActor):
                 # The quiz's own get-ready time, or this server's default: kept in the room's
                 # copy of the quiz, so the room replays the same everywhere.
                 quiz={"get_ready_s": self.settings.get_ready_s, **quiz.document},
+                quiz_revision=quiz.revision,
                 host_id=sender.user_id,
                 host_name=message.name,
                 at=now,

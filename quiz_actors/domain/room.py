@@ -63,9 +63,10 @@ class Room(Aggregate):
     release).
     """
 
-    # Snapshots of version 1 were taken before question types: see upcast_v1_v2; of
-    # version 2 before the get-ready phase and the leaderboard step: see upcast_v2_v3.
-    class_version = 3
+    # Snapshots of version 1 were taken before question types (upcast_v1_v2), of
+    # version 2 before quizzes had revisions (upcast_v2_v3), of version 3 before the
+    # get-ready phase and the leaderboard step (upcast_v3_v4).
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -81,6 +82,11 @@ class Room(Aggregate):
 
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """A room snapshot from before quiz revisions: every quiz had only its first."""
+        state.setdefault("quiz_revision", 1)
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
         """A room snapshot from before the get-ready phase (answers opened as a question
         was shown) and the leaderboard step (nobody had asked for it, nobody moved)."""
         current = state.get("current")
@@ -92,13 +98,23 @@ class Room(Aggregate):
     # ------------------------------------------------------------------ creation
 
     class RoomCreated(Aggregate.Created):
+        """``quiz`` is a copy of the quiz's revision ``quiz_revision``: the room plays that one,
+        whatever happens to the quiz later."""
+
         TOPIC = "quiz_actors.domain.room:Room.RoomCreated"
+        # Version 1 was written before quizzes had revisions: it played revision 1.
+        class_version = 2
         code: str
         quiz_id: str
         quiz: dict[str, Any]
         host_id: str
         host_name: str
         created_at: int
+        quiz_revision: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["quiz_revision"] = 1
 
     @event(RoomCreated)
     def __init__(
@@ -109,10 +125,12 @@ class Room(Aggregate):
         host_id: str,
         host_name: str,
         created_at: int,
+        quiz_revision: int,
     ):
         self.code = code
         self.quiz_id = quiz_id
         self.quiz = quiz  # a copy of the quiz, so the room replays on its own
+        self.quiz_revision = quiz_revision
         self.host_id = host_id
         self.created_at = created_at
         self.phase = LOBBY
@@ -139,13 +157,29 @@ class Room(Aggregate):
 
     @classmethod
     def open(
-        cls, *, code: str, quiz_id: str, quiz: dict[str, Any], host_id: str, host_name: str, at: int
+        cls,
+        *,
+        code: str,
+        quiz_id: str,
+        quiz: dict[str, Any],
+        host_id: str,
+        host_name: str,
+        at: int,
+        quiz_revision: int = 1,
     ) -> Room:
         try:
             name = normalise_name(host_name)
         except NameInvalid as e:
             raise RoomError("name_invalid", str(e)) from None
-        return cls(code=code, quiz_id=quiz_id, quiz=quiz, host_id=host_id, host_name=name, created_at=at)
+        return cls(
+            code=code,
+            quiz_id=quiz_id,
+            quiz=quiz,
+            host_id=host_id,
+            host_name=name,
+            created_at=at,
+            quiz_revision=quiz_revision,
+        )
 
     # ------------------------------------------------------------------ queries
 

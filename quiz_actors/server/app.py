@@ -12,11 +12,12 @@ from aiohttp.typedefs import Middleware
 from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
-from quiz_actors.server import http_api, join_address, ops_http, pages
+from quiz_actors.server import http_api, join_address, openapi, ops_http, pages, quiz_http
 from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.forwarded import trusted_proxy_middleware
+from quiz_actors.server.http_json import json_errors_under_api
 from quiz_actors.server.keys import ACCEPTED, CONNECTIONS, DRAIN, LOOP_POST, SESSIONS, SOCKETS, SYSTEM
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
@@ -30,6 +31,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     proxies = settings.networks("trusted_proxies")
     if proxies:
         middlewares.append(trusted_proxy_middleware(proxies))
+    middlewares.append(json_errors_under_api)
     app = web.Application(client_max_size=http_api.MAX_QUIZ_BYTES, middlewares=middlewares)
     app[SYSTEM] = QuizSystem(settings, clock)
     app[SOCKETS] = weakref.WeakSet()
@@ -44,6 +46,8 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.router.add_get("/ws", websocket_handler)
     app.router.add_routes(http_api.routes)
     app.router.add_routes(join_address.routes)
+    app.router.add_routes(quiz_http.routes)
+    app.router.add_routes(openapi.routes)
     app.router.add_routes(ops_http.routes)
     app.router.add_routes(pages.routes)
     return app

@@ -256,9 +256,13 @@ def game_query(log: AuditLog, args: argparse.Namespace) -> dict[str, Any]:
         answers, ranking = game_report(read_events(log.store, UUID(room_id)))
     except ReplayError as e:
         raise ToolError(f"room {room_id} does not replay ({e}): quiz-replay --check tells more") from None
+    room = _room_loader(log.store)(room_id, None)
     return {
         "room_id": room_id,
         "code": rows[0].code,
+        "quiz_id": room.quiz_id,
+        "title": room.quiz["title"],
+        "quiz_revision": room.quiz_revision,
         "answers": answers,
         "ranks": ranking,
         "by_type": by_type(answers),
@@ -272,7 +276,10 @@ def game_print(report: dict[str, Any], args: argparse.Namespace) -> None:
     elif args.csv:
         write_csv(GAME_COLUMNS, ([a[c] for c in GAME_COLUMNS] for a in answers))
     else:
-        print(f"Room {report['code']} ({report['room_id']})")
+        print(
+            f'Room {report["code"]} ({report["room_id"]}): quiz "{report["title"]}" '
+            f"revision {report['quiz_revision']} ({report['quiz_id']})"
+        )
         print()
         print(
             table(
@@ -333,6 +340,7 @@ def user_print(history: list[dict[str, Any]], args: argparse.Namespace) -> None:
                 [
                     "code",
                     "title",
+                    "revision",
                     "role",
                     "names",
                     "joined (UTC)",
@@ -346,6 +354,7 @@ def user_print(history: list[dict[str, Any]], args: argparse.Namespace) -> None:
                     [
                         h["code"],
                         h["title"],
+                        h["quiz_revision"],
                         h["role"],
                         h["names"],
                         fmt_time(h["joined_at_ms"]),

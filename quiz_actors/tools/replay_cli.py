@@ -148,7 +148,8 @@ def _print(args: argparse.Namespace, room: Room, entries: list[Entry], total: in
         json_line(state_json(room))
         return
     upto = "" if len(entries) == total else f", showing the first {len(entries)}"
-    print(f'Room {room.code}  id {room.id}  quiz "{room.quiz["title"]}"  {total} events{upto}')
+    quiz = f'quiz "{room.quiz["title"]}" revision {room.quiz_revision}'
+    print(f"Room {room.code}  id {room.id}  {quiz}  {total} events{upto}")
     print()
     print(timeline_table(entries))
     print()

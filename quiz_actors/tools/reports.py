@@ -35,6 +35,7 @@ GAME_COLUMNS = (
     "question_type",
     "answer",
     "verdict",
+    "quiz_revision",
 )
 TYPE_COLUMNS = ("question_type", "questions", "answers", "right", "wrong", "unjudged", "no_answer", "points")
 RANK_COLUMNS = ("rank", "user_id", "name", "score")
@@ -42,6 +43,7 @@ HISTORY_COLUMNS = (
     "room_id",
     "code",
     "title",
+    "quiz_revision",
     "role",
     "names",
     "joined_at_ms",
@@ -109,6 +111,7 @@ def game_report(events: Iterable[Any]) -> tuple[list[dict[str, Any]], list[dict[
                     "question_type": type_of(text).name,
                     "answer": describe_answer(text, a["answer"]) if a else None,
                     "verdict": a["verdict"] if a else None,
+                    "quiz_revision": room.quiz_revision,  # which revision of the quiz was played
                 }
             )
     return out, ranking
@@ -177,6 +180,7 @@ def user_history(user_id: str, user_rows: list[AuditRow], load_room: LoadRoom) -
                 "room_id": room_id,
                 "code": entry["code"],
                 "title": room.quiz["title"],
+                "quiz_revision": room.quiz_revision,
                 "role": entry["role"],
                 "names": ", ".join(entry["names"]),
                 "joined_at_ms": entry["joined_at_ms"],

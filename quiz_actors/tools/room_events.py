@@ -15,7 +15,7 @@ from quiz_actors.domain.questions import describe_answer, describe_right, type_o
 from quiz_actors.domain.room import Room
 from quiz_actors.tools.output import fmt_time
 
-TIME_FIELDS = ("at", "shown_at", "received_at", "created_at", "uploaded_at")
+TIME_FIELDS = ("at", "shown_at", "received_at", "created_at", "revised_at", "archived_at", "updated_at")
 
 
 def time_ms(event: Any) -> int:
@@ -59,7 +59,7 @@ def _name(names: Names, user_id: str) -> str:
 
 def _room_created(f: dict[str, Any], room: Room, names: Names) -> str:
     return (
-        f'room {f["code"]} opened for "{f["quiz"]["title"]}" '
+        f'room {f["code"]} opened for "{f["quiz"]["title"]}" revision {f.get("quiz_revision", 1)} '
         f"({len(f['quiz']['questions'])} questions), host {f['host_name']}"
     )
 

@@ -15,6 +15,7 @@ from quiz_actors.domain.questions.base import (
     AnswerRefused,
     JudgedAnswer,
     Payload,
+    Problem,
     Problems,
     Question,
     QuestionType,
@@ -34,6 +35,7 @@ __all__ = [
     "Payload",
     "QUESTION_TYPES",
     "PAYLOAD_FIELDS",
+    "Problem",
     "QuestionType",
     "decide",
     "describe_answer",
@@ -56,36 +58,53 @@ PAYLOAD_FIELDS = tuple(dict.fromkeys(t.payload_name for t in QUESTION_TYPES.valu
 MAX_QUESTION_TEXT = 500
 MIN_TIME_LIMIT_S, MAX_TIME_LIMIT_S = 5, 240
 DEFAULT_TIME_LIMIT_S = 20
+MEDIA_ID_CHARS = 64  # a media id is the SHA-256 of the stored image, in hex (quiz_actors/media.py)
 
 
 def type_of(q: Question) -> QuestionType:
     return QUESTION_TYPES[q.get("type", DEFAULT_TYPE)]
 
 
-def validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | None:
+def validate_question(path: str, q: Any, errors: list[Problem]) -> dict[str, Any] | None:
     """The question trimmed and with defaults filled in; its problems are added to ``errors``."""
     if not isinstance(q, dict):
-        errors.append(f"{path}: must be an object")
+        errors.append(
+            Problem(
+                path,
+                "This question cannot be read: it must be an object with its text and fields",
+                f"{path}: must be an object",
+            )
+        )
         return None
     type_name = q.get("type", DEFAULT_TYPE)
     if not isinstance(type_name, str) or type_name not in QUESTION_TYPES:
         errors.append(
-            f"{path}.type: {type_name!r} is not a question type; use one of {', '.join(QUESTION_TYPES)}"
+            Problem(
+                f"{path}.type",
+                f"Choose a kind of question: {', '.join(QUESTION_TYPES)}",
+                f"{path}.type: {type_name!r} is not a question type; use one of {', '.join(QUESTION_TYPES)}",
+            )
         )
         return None
     kind = QUESTION_TYPES[type_name]
     problems = Problems(path, type_name, errors)
     text = q.get("text")
     if not isinstance(text, str) or not text.strip():
-        problems.field("text", "must be a non-empty string")
+        problems.field("text", "must be a non-empty string", "Write the question")
     elif len(text) > MAX_QUESTION_TEXT:
-        problems.field("text", f"at most {MAX_QUESTION_TEXT} characters")
+        problems.field(
+            "text",
+            f"at most {MAX_QUESTION_TEXT} characters",
+            f"A question is at most {MAX_QUESTION_TEXT} characters (this one has {len(text)})",
+        )
     elif (problem := text_problem(text)) is not None:
-        problems.field("text", problem)
+        problems.field("text", *problem)
     time_limit = q.get("time_limit_s", DEFAULT_TIME_LIMIT_S)
     if not is_int(time_limit) or not MIN_TIME_LIMIT_S <= time_limit <= MAX_TIME_LIMIT_S:
         problems.field(
-            "time_limit_s", f"must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}"
+            "time_limit_s",
+            f"must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}",
+            f"The time limit is a whole number of seconds from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}",
         )
     points = _points(q, kind, problems)
     own = kind.validate(q, problems)
@@ -95,18 +114,60 @@ def validate_question(path: str, q: Any, errors: list[str]) -> dict[str, Any] | 
         **own,
         "time_limit_s": time_limit,
         "points": points,
+        **_image(q, problems),
     }
+
+
+def _image(q: Question, problems: Problems) -> dict[str, Any]:
+    """The question's picture, when it has one: a media id (whether the store holds it is the
+    library's check, quiz_actors.quizzes), and whether the phones show it too."""
+    out: dict[str, Any] = {}
+    image = q.get("image")
+    if image is not None:
+        if not is_media_id(image):
+            problems.field(
+                "image",
+                f"must be a media id ({MEDIA_ID_CHARS} hex characters) from POST /api/media",
+                "This picture is not one the server holds: upload it again",
+            )
+        out["image"] = image
+    on_phones = q.get("image_on_phones")
+    if on_phones is None:
+        on_phones = False  # the picture is on the host's screen only, unless the teacher says so
+    elif not isinstance(on_phones, bool):
+        problems.field(
+            "image_on_phones", "must be true or false", "Say whether the phones show the picture too"
+        )
+    if image is not None or "image_on_phones" in q:
+        out["image_on_phones"] = on_phones
+    return out
+
+
+def is_media_id(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and len(value) == MEDIA_ID_CHARS
+        and all(c in "0123456789abcdef" for c in value)
+    )
 
 
 def _points(q: Question, kind: QuestionType, problems: Problems) -> Any:
     if not kind.judged:
         points = q.get("points", "none")
         if points != "none":
-            problems.question('a poll has no right answer, so it gives no points: leave "points" out')
+            problems.question(
+                'a poll has no right answer, so it gives no points: leave "points" out',
+                "A poll has no right answer, so it gives no points",
+                at="points",
+            )
         return points
     points = q.get("points", "standard")
     if not isinstance(points, str) or points not in POINTS_BY_KIND:
-        problems.field("points", f"must be one of {', '.join(POINTS_BY_KIND)}")
+        problems.field(
+            "points",
+            f"must be one of {', '.join(POINTS_BY_KIND)}",
+            f"Points are one of: {', '.join(POINTS_BY_KIND)}",
+        )
     return points
 
 

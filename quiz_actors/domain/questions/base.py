@@ -22,6 +22,7 @@ Payload = dict[str, Any]  # an answer's one payload field as the player sent it:
 MAX_CHOICE_TEXT = 120
 MIN_CHOICES, MAX_CHOICES = 2, 6
 ALLOWED_WHITESPACE = "\t\n\r"  # the only control characters quiz text may hold
+TEXTS_IN_WORDS = {"choices": "choices", "items": "items to put in order"}
 
 
 class AnswerRefused(ValueError):
@@ -48,36 +49,63 @@ class JudgedAnswer:
     verdict: Verdict
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a quiz document.
+
+    ``path`` points into the document (``questions[0].correct``); ``message``
+    says it in a teacher's words, without the path, for the editor to show next
+    to the field; ``detail`` is how releases before the editor said it (path
+    first), which the API keeps sending as ``details`` to old clients and scripts.
+    """
+
+    path: str
+    message: str
+    detail: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message}
+
+
 class Problems:
     """Collects one question's problems, each saying where it is, in a teacher's words.
 
-    A ``choice`` question keeps the messages of the release before question
+    A ``choice`` question keeps the details of the release before question
     types (``questions[0].choices: …``), which people and scripts already know;
     every other type names itself: ``questions[2] (slider): …``.
     """
 
-    def __init__(self, path: str, type_name: str, errors: list[str]):
+    def __init__(self, path: str, type_name: str, errors: list[Problem]):
         self.path = path
         self.type_name = type_name
         self.errors = errors
 
-    def field(self, name: str, message: str) -> None:
-        """A problem with one field: ``message`` reads on after the field's name."""
+    def field(self, name: str, detail: str, plain: str) -> None:
+        """A problem with one field: ``detail`` reads on after the field's name; ``plain`` stands alone."""
         if self.type_name == "choice":
-            self.errors.append(f"{self.path}.{name}: {message}")
+            said = f"{self.path}.{name}: {detail}"
         else:
-            self.errors.append(f'{self.path} ({self.type_name}): "{name}" {message}')
+            said = f'{self.path} ({self.type_name}): "{name}" {detail}'
+        self.errors.append(Problem(f"{self.path}.{name}", plain, said))
 
-    def question(self, message: str) -> None:
-        """A problem with the question as a whole, said as a sentence."""
+    def question(self, detail: str, plain: str | None = None, at: str | None = None) -> None:
+        """A problem with the question as a whole, said as a sentence (``plain`` when it needs
+        other words); ``at`` names the field the editor shows it beside, when there is one."""
         if self.type_name == "choice":
-            self.errors.append(f"{self.path}: {message}")
+            said = f"{self.path}: {detail}"
         else:
-            self.errors.append(f"{self.path} ({self.type_name}): {message}")
+            said = f"{self.path} ({self.type_name}): {detail}"
+        path = f"{self.path}.{at}" if at else self.path
+        self.errors.append(Problem(path, plain or sentence(detail), said))
 
 
-def text_problem(text: str) -> str | None:
-    """Why a quiz's ``text`` cannot be shown and stored as it is, or None.
+def sentence(text: str) -> str:
+    """``the smallest value…`` as a sentence on its own: ``The smallest value…``."""
+    return text[:1].upper() + text[1:]
+
+
+def text_problem(text: str) -> tuple[str, str] | None:
+    """Why a quiz's ``text`` cannot be shown and stored as it is, or None: (detail, plain words).
 
     Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
     be written as UTF-8, so no store could hold it. Control characters other
@@ -85,12 +113,18 @@ def text_problem(text: str) -> str | None:
     cannot be held by PostgreSQL's text (the audit read model's JSONB).
     """
     if any("\ud800" <= ch <= "\udfff" for ch in text):
-        return "must be valid Unicode: no unpaired \\ud800-\\udfff escapes"
+        return (
+            "must be valid Unicode: no unpaired \\ud800-\\udfff escapes",
+            "This text holds a broken character (half of one); type it again",
+        )
     control = next(
         (ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_WHITESPACE), None
     )
     if control is not None:
-        return f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine"
+        return (
+            f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine",
+            f"This text holds an invisible control character (U+{ord(control):04X}); remove it",
+        )
     return None
 
 
@@ -101,16 +135,26 @@ def is_int(value: Any) -> bool:
 def check_texts(q: Question, name: str, problems: Problems, max_chars: int = MAX_CHOICE_TEXT) -> list[str]:
     """A list of MIN_CHOICES to MAX_CHOICES non-empty texts (choices, order items), trimmed."""
     texts = q.get(name)
+    what = TEXTS_IN_WORDS.get(name, name)
     if not isinstance(texts, list) or not MIN_CHOICES <= len(texts) <= MAX_CHOICES:
-        problems.field(name, f"must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings")
+        count = f" (there are {len(texts)})" if isinstance(texts, list) else ""
+        problems.field(
+            name,
+            f"must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings",
+            f"Give {MIN_CHOICES} to {MAX_CHOICES} {what}{count}",
+        )
         return []
     for j, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
-            problems.field(f"{name}[{j}]", "must be a non-empty string")
+            problems.field(f"{name}[{j}]", "must be a non-empty string", "Write something here, or remove it")
         elif len(text) > max_chars:
-            problems.field(f"{name}[{j}]", f"at most {max_chars} characters")
+            problems.field(
+                f"{name}[{j}]",
+                f"at most {max_chars} characters",
+                f"At most {max_chars} characters (this has {len(text)})",
+            )
         elif (problem := text_problem(text)) is not None:
-            problems.field(f"{name}[{j}]", problem)
+            problems.field(f"{name}[{j}]", *problem)
     return [t.strip() if isinstance(t, str) else t for t in texts]
 
 

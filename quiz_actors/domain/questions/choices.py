@@ -26,13 +26,19 @@ TRUE_FALSE_CHOICES = ("True", "False")
 def _check_correct_indexes(q: Question, choices: list[str], problems: Problems) -> list[int]:
     correct = q.get("correct")
     if not isinstance(correct, list) or not correct:
-        problems.field("correct", "must be a non-empty list of choice indexes")
+        problems.field(
+            "correct", "must be a non-empty list of choice indexes", "Mark at least one choice as right"
+        )
         return []
     for index in correct:
         if not is_int(index) or not 0 <= index < len(choices):
-            problems.field("correct", f"{index!r} is not an index into choices")
+            problems.field(
+                "correct",
+                f"{index!r} is not an index into choices",
+                "The right answer must be one of the choices",
+            )
     if len({i for i in correct if is_int(i)}) != len(correct):
-        problems.field("correct", "lists an index twice")
+        problems.field("correct", "lists an index twice", "A choice is marked right twice")
     return sorted(correct) if all(is_int(i) for i in correct) else correct
 
 
@@ -125,7 +131,7 @@ class TrueFalse(QuestionType):
     def validate(self, q: Question, problems: Problems) -> dict[str, Any]:
         correct = q.get("correct")
         if not isinstance(correct, bool):
-            problems.field("correct", "must be true or false")
+            problems.field("correct", "must be true or false", "Say whether the statement is true or false")
         return {"correct": correct}
 
     def public(self, q: Question) -> dict[str, Any]:
@@ -162,7 +168,11 @@ class Poll(QuestionType):
     def validate(self, q: Question, problems: Problems) -> dict[str, Any]:
         choices = check_texts(q, "choices", problems)
         if "correct" in q:
-            problems.question('a poll has no right answer: leave "correct" out')
+            problems.question(
+                'a poll has no right answer: leave "correct" out',
+                "A poll has no right answer: unmark the right ones",
+                at="correct",
+            )
         return {"choices": choices}
 
     def public(self, q: Question) -> dict[str, Any]:

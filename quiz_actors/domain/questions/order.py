@@ -74,7 +74,11 @@ class Order(QuestionType):
         items = check_texts(q, "items", problems)
         keys = [normalise_text(i) for i in items if isinstance(i, str)]
         if len(set(keys)) != len(keys):
-            problems.question("two items are the same, so the right order would be ambiguous")
+            problems.question(
+                "two items are the same, so the right order would be ambiguous",
+                "Two items are the same, so there would be more than one right order: make each different",
+                at="items",
+            )
         return {"items": items}
 
     def public(self, q: Question) -> dict[str, Any]:

@@ -26,6 +26,13 @@ from quiz_actors.domain.questions.base import (
 from quiz_actors.domain.verdict import RIGHT, WRONG, Verdict
 
 MAX_POSITIONS = 1001  # a slider a thumb can set: at most 1,000 steps from min to max
+SLIDER_FIELD_WORDS = {
+    "min": "Write the smallest value, as a number",
+    "max": "Write the largest value, as a number",
+    "step": "Write the step, as a number",
+    "value": "Write the right value, as a number",
+    "tolerance": "Write the tolerance, as a number (0 for exactly right)",
+}
 
 
 def is_number(value: Any) -> bool:
@@ -67,38 +74,48 @@ class Slider(QuestionType):
         fields["tolerance"] = q.get("tolerance", 0)
         for name, value in fields.items():
             if not is_number(value):
-                problems.field(name, "must be a number")
+                problems.field(name, "must be a number", SLIDER_FIELD_WORDS[name])
         if not all(is_number(v) for v in fields.values()):
             return fields
         low, high, step = exact(fields["min"]), exact(fields["max"]), exact(fields["step"])
         value, tolerance = exact(fields["value"]), exact(fields["tolerance"])
         if low >= high:
-            problems.question(f"the smallest value {shown(low)} must be below the largest {shown(high)}")
+            problems.question(
+                f"the smallest value {shown(low)} must be below the largest {shown(high)}", at="max"
+            )
             return fields
         if step <= 0:
-            problems.field("step", "must be greater than 0")
+            problems.field("step", "must be greater than 0", "The step must be more than 0")
             return fields
         # Count the steps before testing the grid: a remainder of a huge range
         # by a tiny step is more digits than decimal arithmetic carries.
         if (high - low) / step + 1 > MAX_POSITIONS:
             problems.question(
                 f"steps of {shown(step)} from {shown(low)} to {shown(high)} make more than "
-                f"{MAX_POSITIONS - 1} steps: use a bigger step"
+                f"{MAX_POSITIONS - 1} steps: use a bigger step",
+                at="step",
             )
             return fields
         if not on_grid(high, low, step):
-            problems.question(f"steps of {shown(step)} from {shown(low)} do not land on {shown(high)}")
+            problems.question(
+                f"steps of {shown(step)} from {shown(low)} do not land on {shown(high)}", at="step"
+            )
         if not low <= value <= high:
-            problems.question(f"the right value {shown(value)} is outside {shown(low)}–{shown(high)}")
+            problems.question(
+                f"the right value {shown(value)} is outside {shown(low)}–{shown(high)}", at="value"
+            )
         elif not on_grid(value, low, step):
             problems.question(
                 f"the right value {shown(value)} cannot be picked "
-                f"with steps of {shown(step)} from {shown(low)}"
+                f"with steps of {shown(step)} from {shown(low)}",
+                at="value",
             )
         if tolerance < 0:
-            problems.field("tolerance", "must be 0 or more")
+            problems.field("tolerance", "must be 0 or more", "The tolerance must be 0 or more")
         elif tolerance > high - low:
-            problems.question(f"a tolerance of {shown(tolerance)} is wider than the whole range")
+            problems.question(
+                f"a tolerance of {shown(tolerance)} is wider than the whole range", at="tolerance"
+            )
         return fields
 
     def public(self, q: Question) -> dict[str, Any]:

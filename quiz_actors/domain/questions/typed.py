@@ -37,21 +37,31 @@ class TypeAnswer(QuestionType):
         accepted = q.get("accepted")
         ignore_accents = q.get("ignore_accents", False)
         if not isinstance(ignore_accents, bool):
-            problems.field("ignore_accents", "must be true or false")
+            problems.field(
+                "ignore_accents", "must be true or false", "Say whether accents count (true or false)"
+            )
             ignore_accents = False
         if not isinstance(accepted, list) or not 1 <= len(accepted) <= MAX_ACCEPTED:
-            problems.field("accepted", f"must be a list of 1 to {MAX_ACCEPTED} accepted answers")
+            problems.field(
+                "accepted",
+                f"must be a list of 1 to {MAX_ACCEPTED} accepted answers",
+                f"Give 1 to {MAX_ACCEPTED} answers that count as right",
+            )
             return {"accepted": [], "ignore_accents": ignore_accents}
         for j, text in enumerate(accepted):
             if not isinstance(text, str) or not normalise_text(text):
-                problems.field(f"accepted[{j}]", "must be a non-empty string")
+                problems.field(
+                    f"accepted[{j}]", "must be a non-empty string", "Write an answer here, or remove it"
+                )
             elif len(text.strip()) > MAX_ANSWER_CHARS:
                 problems.question(
                     f'the accepted answer "{text.strip()}" is longer than the {MAX_ANSWER_CHARS} '
-                    "characters a player can type"
+                    "characters a player can type",
+                    f"A player can type at most {MAX_ANSWER_CHARS} characters: shorten this answer",
+                    at=f"accepted[{j}]",
                 )
             elif (problem := text_problem(text)) is not None:
-                problems.field(f"accepted[{j}]", problem)
+                problems.field(f"accepted[{j}]", *problem)
         cleaned = [t.strip() if isinstance(t, str) else t for t in accepted]
         return {"accepted": cleaned, "ignore_accents": ignore_accents}
 
