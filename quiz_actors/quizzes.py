@@ -177,6 +177,15 @@ class QuizLibrary:
         with self._catalog_lock:
             return [dict(e) for e in self._catalog().entries.values()]
 
+    def load_document(self, quiz_id: str) -> dict[str, Any] | None:
+        """The stored quiz document, or None if no quiz has this id."""
+        try:
+            key = uuid.UUID(quiz_id)
+        except ValueError:
+            return None
+        quiz = self.store.load(key)
+        return dict(quiz.document) if isinstance(quiz, Quiz) else None
+
     def seed_samples(self) -> None:
         """Store the shipped sample quizzes once; later starts find them there (archived or not)."""
         listed = {entry["quiz_id"] for entry in self._entries()}

@@ -1,6 +1,6 @@
 """Start-up and shut-down of the live system, in dependency order.
 
-The store first, then the signing key and sample quizzes, then the hub (which
+The store first, then the signing key, the media library and sample quizzes, then the hub (which
 rebuilds the room directory and sweeps rooms due to close). Connections are
 started per socket. Stopping: the hub and its rooms first (so that sockets
 closing at shutdown do not count as members leaving), then the connections,
@@ -23,6 +23,7 @@ from quiz_actors.actors.hub import HubActor
 from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher
 from quiz_actors.clock import Clock, SystemClock
 from quiz_actors.domain.secret import SECRET_ID, ServerSecret
+from quiz_actors.media import MediaLibrary
 from quiz_actors.quizzes import QuizLibrary
 from quiz_actors.settings import Settings
 from quiz_actors.tokens import TokenSigner
@@ -41,6 +42,7 @@ class QuizSystem:
         self.store: EventStore | None = None
         self.hub: pykka.ActorRef[Any] | None = None
         self.quizzes: QuizLibrary | None = None
+        self.media: MediaLibrary | None = None
         self.signer: TokenSigner | None = None
         self.dispatcher: Dispatcher | LoopDispatcher | None = None
         self._connections: set[pykka.ActorRef[Any]] = set()
@@ -55,6 +57,7 @@ class QuizSystem:
         self.signer = TokenSigner(
             bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )
+        self.media = MediaLibrary(store)
         self.quizzes = QuizLibrary(store, self.clock.now_ms)
         self.quizzes.seed_samples()
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")

@@ -12,7 +12,16 @@ from aiohttp.typedefs import Middleware
 from quiz_actors import metrics
 from quiz_actors.actors.pooled import LoopDispatcher
 from quiz_actors.clock import Clock
-from quiz_actors.server import http_api, join_address, openapi, ops_http, pages, quiz_http
+from quiz_actors.server import (
+    http_api,
+    interchange_http,
+    join_address,
+    media_http,
+    openapi,
+    ops_http,
+    pages,
+    quiz_http,
+)
 from quiz_actors.server.accept_guard import header_deadline
 from quiz_actors.server.bridge import close_all_sockets, watch_stalled_sends, websocket_handler
 from quiz_actors.server.drain import Drain
@@ -44,8 +53,11 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)
     app.router.add_get("/ws", websocket_handler)
+    # Before http_api: /api/quizzes/template.xlsx and /import are not quiz ids.
+    app.router.add_routes(interchange_http.routes)
     app.router.add_routes(http_api.routes)
     app.router.add_routes(join_address.routes)
+    app.router.add_routes(media_http.routes)
     app.router.add_routes(quiz_http.routes)
     app.router.add_routes(openapi.routes)
     app.router.add_routes(ops_http.routes)

@@ -31,6 +31,7 @@ from eventstore.read_model import (
 )
 from eventstore.replay import event_fields, event_type
 from quiz_actors.domain.directory import RoomDirectory
+from quiz_actors.domain.media import MediaItem
 from quiz_actors.domain.room import Room
 from quiz_actors.domain.secret import ServerSecret
 from quiz_actors.tools.room_events import time_ms, user_of
@@ -80,6 +81,10 @@ def audit_columns(event: Any) -> Columns:
     if isinstance(event, ServerSecret.Event):
         # The token-signing key stays where it is: the audit log only says it was made.
         return Columns(at_ms=at, fields={k: "(withheld)" for k in event_fields(event)})
+    if isinstance(event, MediaItem.MediaStored):
+        # A picture's bytes stay in the store: the audit log says what was stored, not the pixels.
+        fields = {k: v for k, v in event_fields(event).items() if k != "data_base64"}
+        return Columns(at_ms=at, fields={**fields, "data_base64": "(picture bytes, not copied)"})
     return Columns(at_ms=at)
 
 
