@@ -47,6 +47,7 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "resync": {},
     "start": {},
     "next": {},
+    "show_leaderboard": {},
     "end": {},
     "lock": {},
     "unlock": {},

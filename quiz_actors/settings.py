@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from eventstore.persistence import DEFAULT_STORE_URL, StoreUrlError, env_for_store
+from quiz_actors.domain.quiz import MAX_GET_READY_S
 
 T = TypeVar("T", bool, int, float, str)
 
@@ -157,6 +158,17 @@ class Settings:
         "comma-separated address ranges of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
         "are believed (the client's address and https)",
     )
+    public_url: str = _setting(
+        "",
+        "QUIZ_PUBLIC_URL",
+        "the address players open to join (http://quiz.school.example/); empty: the address the host "
+        "page was opened at, or this machine's network address when that is loopback",
+    )
+    get_ready_s: float = _setting(
+        3.0,
+        "QUIZ_GET_READY_S",
+        "seconds each question is shown before answers open, for quizzes that do not set get_ready_s",
+    )
     metrics_token: str = _setting(
         "", "QUIZ_METRICS_TOKEN", "when set, /metrics needs Authorization: Bearer <token>"
     )
@@ -218,6 +230,10 @@ class Settings:
             found.append(f"{_named('store')}: {e}")
         except OSError as e:  # the SQLite file's folder cannot be created
             found.append(f"{_named('store')}: {e.strerror}: {e.filename}")
+        if self.get_ready_s > MAX_GET_READY_S:
+            found.append(f"{_named('get_ready_s')} must be at most {MAX_GET_READY_S}, not {self.get_ready_s}")
+        if self.public_url and (problem := public_url_problem(self.public_url)) is not None:
+            found.append(f"{_named('public_url')}: {problem}")
         for name in ("metrics_allow", "trusted_proxies"):
             try:
                 self.networks(name)
@@ -307,6 +323,7 @@ _ZERO_ALLOWED = frozenset(
         "failed_join_lockout_s",
         "flood_lock_s",
         "drain_grace_s",
+        "get_ready_s",
     }
 )
 
@@ -340,3 +357,13 @@ def _convert(f: Field[Any], raw: str) -> bool | int | float | str:
         return _type_of(f)(raw)
     except ValueError:
         raise SystemExit(f"{f.metadata['env']}={raw!r} is not a valid {_type_of(f).__name__}") from None
+
+
+def public_url_problem(url: str) -> str | None:
+    """Why ``--public-url`` cannot be the players' address, or None."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        return f"{url!r} is not an http:// or https:// address like http://quiz.school.example/"
+    if parsed.query or parsed.fragment:
+        return f"{url!r} must not have a ?query or #fragment: the join link adds its own"
+    return None

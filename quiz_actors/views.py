@@ -8,10 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from quiz_actors.domain.room import ENDED, QUESTION, REVEAL, Room, describe_question, revealed
+from quiz_actors.domain.room import (
+    ENDED,
+    QUESTION,
+    REVEAL,
+    Room,
+    describe_question,
+    moved_up_board,
+    revealed,
+)
 from quiz_actors.protocol import encode
 
 LEADERBOARD_SIZE = 10
+LEADERBOARD_STEP_SIZE = 5  # the host's leaderboard step: readable from the back of a room
 PODIUM_SIZE = 3
 
 
@@ -104,6 +113,8 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         "question": describe_question(room),
         "quiz_id": room.quiz_id,
         "quiz_revision": room.quiz_revision,  # the revision this room plays, whatever the quiz has now
+        # The host's second step after a close (docs/protocol.md, "The leaderboard step").
+        "leaderboard": leaderboard_step(room) if room.phase == REVEAL and room.leaderboard_shown else None,
     }
     extra: dict[str, object] = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):
@@ -147,6 +158,16 @@ def question_shown(room: Room, seq: int) -> dict[str, Any]:
     public = describe_question(room)
     assert public is not None, "a question is open"
     return {"type": "question_shown", "seq": seq, **public}
+
+
+def leaderboard_step(room: Room) -> dict[str, Any]:
+    """The leaderboard the host moved the reveal on to: the best five who have scored,
+    with the rank each held before the question closed."""
+    return {"index": room.question_index, "top": moved_up_board(room, LEADERBOARD_STEP_SIZE)}
+
+
+def leaderboard_shown(room: Room, seq: int) -> dict[str, Any]:
+    return {"type": "leaderboard_shown", "seq": seq, **leaderboard_step(room)}
 
 
 # ---------------------------------------------------------------- what one change looks like

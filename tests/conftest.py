@@ -122,6 +122,8 @@ def settings(store_url):
         progress_interval_s=0.05,
         player_messages_per_s=1000,
         player_burst=1000,
+        # Answers open as a question is shown, unless a test is about the get-ready phase.
+        get_ready_s=0,
     )
 
 

@@ -45,7 +45,9 @@ WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
 
 @pytest.fixture
 async def live_server(tmp_path):
-    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05)
+    # Answers open as each question is shown: the get-ready phase has tests of its own
+    # (tests/test_host_screen.py), and these click as soon as a question is there.
+    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05, get_ready_s=0)
     running = await RunningServer(settings, SystemClock()).start()
     yield running
     await running.stop()
@@ -95,6 +97,13 @@ async def join(player, code: str, name: str) -> None:
     await player.fill("#name", name)
     await expect(player.locator("#join-button")).to_be_enabled()
     await player.click("#join-button")
+
+
+async def next_question(host) -> None:
+    """The host's two steps after a reveal: the leaderboard, then the next question (or the podium)."""
+    await host.click("#show-leaderboard")
+    await expect(host.locator("#screen-leaderboard")).to_be_visible()
+    await host.click("#next")
 
 
 async def choose(player, text: str) -> None:
@@ -182,11 +191,10 @@ async def test_a_host_and_two_players_play_to_the_podium(pages):
     await expect(host.locator("#r-choices .correct")).to_contain_text("Blue")
     await expect(host.locator("#r-choices .correct")).to_contain_text("1 answer")
     await expect(host.locator("#r-choices .c0")).to_contain_text("1 answer")  # Green
+    # Then, as a step of its own, the leaderboard: Ann has no points yet, so only Ben is on it.
+    await host.click("#show-leaderboard")
     await expect(host.locator("#leaderboard li")).to_have_text(
-        [
-            re.compile(rf"1st\s*Ben\s*{ben_points}"),
-            re.compile(r"2nd\s*Ann\s*0"),
-        ]
+        [re.compile(rf"1st\s*Ben\s*new\s*{ben_points}")]
     )
     await expect(host.locator("#next")).to_have_text("Next question")
 
@@ -204,6 +212,7 @@ async def test_a_host_and_two_players_play_to_the_podium(pages):
     assert 500 <= ann_points <= 1000 < ben_points
     await expect(ann.locator("#r-rank")).to_have_text("You are 2nd of 2")
     await expect(ben.locator("#r-rank")).to_have_text("You are 1st of 2")
+    await host.click("#show-leaderboard")
     await expect(host.locator("#next")).to_have_text("Show the podium")
 
     # The podium.
@@ -243,6 +252,7 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
 
     # The host removes Cy, who is told so, and cannot come back.
     await host.get_by_role("button", name="Remove Cy").click()
+    await host.locator("#kick-dialog").get_by_role("button", name="Remove Cy").click()
     await expect(cy.locator("#g-title")).to_have_text("Removed from the game")
     await expect(cy.locator("#g-text")).to_have_text("The host removed you from this game.")
     await expect(host.locator("#players li")).to_have_count(0)
@@ -335,7 +345,7 @@ async def test_pages_reconnect_by_themselves_after_the_connection_drops(pages, l
     await choose(ben, "Carrot")
     await expect(ann.locator("#r-verdict")).to_have_text("Correct!")
     await expect(ben.locator("#r-verdict")).to_have_text("Wrong answer")
-    await expect(host.locator("#leaderboard li")).to_have_count(2)
+    await expect(host.locator("#screen-reveal")).to_be_visible()
     assert pages.errors == []
 
 
@@ -509,7 +519,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
         await expect(ben.locator("#r-verdict")).to_have_text(ben_verdict)
         for page in (ann, ben):
             await expect(page.locator("#r-answer")).to_have_text(right_answer)
-        await expect(host.locator("#leaderboard li")).to_have_count(2)
+        await expect(host.locator("#screen-reveal")).to_be_visible()
         await shoot(everyone, f"{label}-reveal")
 
     # 1. choice: a tap.
@@ -523,7 +533,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(host.locator("#r-choices .correct")).to_contain_text("Mars")
 
     # 2. multi: tick, then submit; Ben ticks only half of the answer.
-    await host.click("#next")
+    await next_question(host)
     await shown(2, "Which of these are mammals?")
     for page in (ann, ben):
         await expect(page.locator(".answer-hint")).to_have_text("Select all that apply, then submit")
@@ -543,7 +553,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(host.locator("#r-choices .correct").first).to_contain_text("2 players")
 
     # 3. true_false.
-    await host.click("#next")
+    await next_question(host)
     await shown(3, "Sound travels faster in water than in air.")
     await expect(ann.locator("#q-choices button")).to_have_text(["▲True", "◆False"])
     await ann.locator("#q-choices button", has_text="True").tap()
@@ -551,7 +561,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await revealed("3-true-false", "Correct!", "Wrong answer", "Right answer: True")
 
     # 4. type_answer: Ann types on the keyboard and sends with Enter.
-    await host.click("#next")
+    await next_question(host)
     await shown(4, "What is the capital of Spain?")
     await expect(host.locator("#q-choices")).to_contain_text("Type your answer on your phone")
     await expect(ann.locator("#q-choices input")).to_be_focused()
@@ -568,7 +578,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(host.locator("#r-choices .wrong-answers li")).to_have_text([re.compile(r"barcelona\s*× 1")])
 
     # 5. slider: Ann moves it with the arrow keys (and back), Ben with the + button.
-    await host.click("#next")
+    await next_question(host)
     await shown(5, "At what temperature (°C) does water boil at sea level?")
     await expect(ann.locator(".slider-value")).to_have_text("100")
     await ann.locator("#q-choices input[type=range]").focus()
@@ -597,7 +607,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(host.locator("#r-choices")).to_contain_text("1 answer close enough, of 2")
 
     # 6. order: shown with no item in its place; Ann moves Atom to the top with the keyboard.
-    await host.click("#next")
+    await next_question(host)
     await shown(6, "Put these in order, smallest first.")
     await expect(ann.locator(".order-item .choice-text")).to_have_text(["Cell", "Mouse", "Elephant", "Atom"])
     await expect(host.locator("#q-choices .choice")).to_have_text(["Cell", "Mouse", "Elephant", "Atom"])
@@ -615,7 +625,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     )
 
     # 7. poll: no right answer; nobody's verdict is right or wrong.
-    await host.click("#next")
+    await next_question(host)
     await shown(7, "Which kind of question did you like best?")
     await ann.locator("#q-choices button", has_text="Typing").tap()
     await ben.locator("#q-choices button", has_text="Sliding").tap()
@@ -625,7 +635,7 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await expect(host.locator("#r-choices .correct")).to_have_count(0)
     await expect(host.locator("#r-choices .reveal-choice", has_text="Typing")).to_contain_text("1 vote")
 
-    await host.click("#next")
+    await next_question(host)
     await expect(host.locator("#podium .p1")).to_contain_text("Ann")
     await expect(ann.locator("#e-rank")).to_have_text("You finished 1st")
     await expect(ben.locator("#e-score")).to_have_text("0 points")

@@ -32,7 +32,13 @@ def start_server(port: int, store: str, *options: str, **popen: Any) -> subproce
     """The server process; ``popen``: more of ``subprocess.Popen``'s options (``preexec_fn``)."""
     return subprocess.Popen(
         [sys.executable, "-m", "quiz_actors", "--port", str(port), "--store", store, *options],
-        env={**os.environ, "QUIZ_PLAYER_BURST": "100", "QUIZ_PLAYER_MESSAGES_PER_S": "100"},
+        # Answers open as each question is shown: this test is about the drain, not the get-ready phase.
+        env={
+            **os.environ,
+            "QUIZ_PLAYER_BURST": "100",
+            "QUIZ_PLAYER_MESSAGES_PER_S": "100",
+            "QUIZ_GET_READY_S": "0",
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         **popen,

@@ -449,7 +449,9 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(
 ):
     from quiz_actors.settings import Settings
 
-    settings = Settings(store=private_postgres.url, player_messages_per_s=1000, player_burst=1000)
+    settings = Settings(
+        store=private_postgres.url, player_messages_per_s=1000, player_burst=1000, get_ready_s=0
+    )
     server = await RunningServer(settings, clock).start()
     try:
         async with http.post(

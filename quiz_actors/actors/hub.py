@@ -251,7 +251,9 @@ class HubActor(pykka.ThreadingActor):
                 room = Room.open(
                     code=code,
                     quiz_id=message.quiz_id,
-                    quiz=quiz.document,
+                    # The quiz's own get-ready time, or this server's default: kept in the room's
+                    # copy of the quiz, so the room replays the same everywhere.
+                    quiz={"get_ready_s": self.settings.get_ready_s, **quiz.document},
                     quiz_revision=quiz.revision,
                     host_id=sender.user_id,
                     host_name=message.name,

@@ -22,6 +22,7 @@ from quiz_actors.domain.questions.base import text_problem
 
 MAX_QUESTIONS = 100
 MAX_TITLE = 120
+MAX_GET_READY_S = 30  # the "read the question" phase before answers open, in whole seconds
 MAX_DESCRIPTION = 500
 COPY_SUFFIX = " (copy)"
 
@@ -89,6 +90,17 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
                 f"questions: at most {MAX_QUESTIONS}",
             )
         )
+    get_ready = doc.get("get_ready_s")
+    if get_ready is not None and (
+        isinstance(get_ready, bool) or not isinstance(get_ready, int) or not 0 <= get_ready <= MAX_GET_READY_S
+    ):
+        errors.append(
+            Problem(
+                "get_ready_s",
+                f"The time to read each question is a whole number of seconds from 0 to {MAX_GET_READY_S}",
+                f"get_ready_s: must be a whole number of seconds from 0 to {MAX_GET_READY_S}",
+            )
+        )
     # Each question type checks its own fields (quiz_actors.domain.questions).
     normalised = [validate_question(f"questions[{i}]", q, errors) for i, q in enumerate(questions)]
     if errors or not isinstance(title, str):  # a title that is not a string is among the errors
@@ -96,6 +108,9 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
     quiz: dict[str, Any] = {"title": title.strip(), "questions": normalised}
     if description:
         quiz["description"] = description
+    if get_ready is not None:
+        # Left out when not given: the server's --get-ready-s applies (filled in as a room opens).
+        quiz["get_ready_s"] = get_ready
     return quiz
 
 

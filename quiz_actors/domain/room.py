@@ -68,7 +68,8 @@ class Room(Aggregate):
 
     # Snapshots of version 1 were taken before question types (upcast_v1_v2), of
     # version 2 before quizzes had revisions (upcast_v2_v3), of version 3 before
-    # name rules and look-alike names (upcast_v3_v4).
+    # name rules, look-alike names, the get-ready phase and the leaderboard step
+    # (upcast_v3_v4).
     class_version = 4
 
     @staticmethod
@@ -90,11 +91,18 @@ class Room(Aggregate):
 
     @staticmethod
     def upcast_v3_v4(state: dict[str, Any]) -> None:
-        """A room snapshot from before name rules: no word filter, names chosen by players
-        (as ``RoomCreated`` v2 upcasts), and its members' look-alike keys."""
+        """A room snapshot from before name rules (no word filter, names chosen by players,
+        as ``RoomCreated`` v2 upcasts; its members' look-alike keys), the get-ready phase
+        (answers opened as a question was shown) and the leaderboard step (nobody had
+        asked for it, nobody moved)."""
         state.setdefault("word_filter", False)
         state.setdefault("friendly_names", False)
         state["name_lookalikes"] = {lookalike_key(m["name"]): u for u, m in state["members"].items()}
+        current = state.get("current")
+        if current is not None:
+            current.setdefault("opens_at", current["shown_at"])
+        state.setdefault("leaderboard_shown", False)
+        state.setdefault("ranks_before", {})
 
     # ------------------------------------------------------------------ creation
 
@@ -163,6 +171,8 @@ class Room(Aggregate):
         self.question_index = -1
         self.current: dict[str, Any] | None = None  # the question being played or just closed
         self.last_result: dict[str, Any] | None = None
+        self.leaderboard_shown = False  # the host has moved the reveal on to the leaderboard
+        self.ranks_before: dict[str, int] = {}  # each player's rank before the last close
         self.started_at: int | None = None
         self.ended_at: int | None = None
         self.closed_reason: str | None = None
@@ -413,6 +423,18 @@ class Room(Aggregate):
         else:
             raise RoomError("wrong_phase", "The quiz is over")
 
+    def show_leaderboard(self, by: str, at: int) -> None:
+        """Host's second step after a question closes: from the reveal to the leaderboard.
+
+        Optional: ``next`` from the reveal moves on whether or not it was shown.
+        """
+        self._require_host(by)
+        if self.phase != REVEAL:
+            raise RoomError("wrong_phase", "The leaderboard is shown after a question closes")
+        if self.leaderboard_shown:
+            raise RoomError("wrong_phase", "The leaderboard is already shown")
+        self._leaderboard_shown(index=self.question_index, at=at)
+
     def end(self, by: str, at: int) -> None:
         self._require_host(by)
         if self.phase in (ENDED, CLOSED):
@@ -445,6 +467,13 @@ class Room(Aggregate):
             raise RoomError(refused.code, refused.message) from None
         if received_at > current["deadline_at"]:
             raise RoomError("too_late", "Time is up for this question")
+        opens_at = current["opens_at"]
+        if received_at < opens_at:
+            wait_s = -(-(opens_at - received_at) // 1000)  # whole seconds, rounded up
+            raise RoomError(
+                "not_open_yet",
+                f"Answers open in {wait_s} s: read the question first, then answer",
+            )
         mark = self.mark_answer(user_id, payload, received_at)
         self._answer_submitted(
             question=question,
@@ -468,7 +497,8 @@ class Room(Aggregate):
         holds stored answers to it.
         """
         current = self.current_question()
-        elapsed = max(0, received_at - current["shown_at"])
+        # Points count from when answers open, not from when the question was shown.
+        elapsed = max(0, received_at - current["opens_at"])
         verdict, score = decide(
             self.question(current["index"]),
             payload,
@@ -477,10 +507,17 @@ class Room(Aggregate):
         )
         return Mark(elapsed_ms=elapsed, verdict=verdict.outcome, points=score.points, streak=score.streak)
 
-    def deadline_for(self, index: int, shown_at: int) -> int:
-        """When question ``index`` closes if shown at ``shown_at``: its time limit later."""
+    def get_ready_ms(self) -> int:
+        """How long each question is shown before answers open: the quiz's ``get_ready_s``
+        (the hub fills in the server's default when the quiz document has none). A room
+        opened before the get-ready phase existed has none, and opens answers at once."""
+        get_ready_s: float = self.quiz.get("get_ready_s", 0)
+        return round(get_ready_s * 1000)
+
+    def deadline_for(self, index: int, opens_at: int) -> int:
+        """When question ``index`` closes if its answers open at ``opens_at``: its time limit later."""
         time_limit_s: int = self.question(index)["time_limit_s"]
-        return shown_at + time_limit_s * 1000
+        return opens_at + time_limit_s * 1000
 
     def close_question(self, reason: str, at: int) -> bool:
         if self.phase != QUESTION:
@@ -510,7 +547,10 @@ class Room(Aggregate):
             raise RoomError("not_host", "Only the host can do that")
 
     def _show_question(self, index: int, at: int) -> None:
-        self._question_shown(index=index, shown_at=at, deadline_at=self.deadline_for(index, at))
+        opens_at = at + self.get_ready_ms()
+        self._question_shown(
+            index=index, shown_at=at, opens_at=opens_at, deadline_at=self.deadline_for(index, opens_at)
+        )
 
     # ------------------------------------------------------------------ events
 
@@ -649,17 +689,34 @@ class Room(Aggregate):
         self._changed(at, broadcast=False)
 
     class QuestionShown(Aggregate.Event):
+        """``opens_at``: when answers open, after the get-ready phase (points count from
+        then); ``deadline_at`` is the question's time limit after that."""
+
         TOPIC = "quiz_actors.domain.room:Room.QuestionShown"
+        class_version = 2
         index: int
         shown_at: int
         deadline_at: int
+        opens_at: int
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Before the get-ready phase, answers opened as the question was shown."""
+            state["opens_at"] = state["shown_at"]
 
     @event(QuestionShown)
-    def _question_shown(self, index: int, shown_at: int, deadline_at: int) -> None:
+    def _question_shown(self, index: int, shown_at: int, deadline_at: int, opens_at: int) -> None:
         self.phase = QUESTION
         self.question_index = index
-        self.current = {"index": index, "shown_at": shown_at, "deadline_at": deadline_at, "answers": {}}
+        self.current = {
+            "index": index,
+            "shown_at": shown_at,
+            "opens_at": opens_at,
+            "deadline_at": deadline_at,
+            "answers": {},
+        }
         self.last_result = None
+        self.leaderboard_shown = False
         self._changed(shown_at)
 
     class AnswerSubmitted(Aggregate.Event):
@@ -726,6 +783,9 @@ class Room(Aggregate):
         q = self.question(index)
         answers = self.current_question()["answers"]
         judged = is_judged(q)
+        # Who moved up is told on the leaderboard: the rank before this close of each
+        # player who had scored (with no points yet, nobody holds a place to move from).
+        self.ranks_before = {row["user_id"]: row["rank"] for row in self.ranking() if row["score"] > 0}
         # Scores change in the order answers arrived: that decides ties.
         for a in sorted(answers.values(), key=lambda a: a["received_at"]):
             member = self.members.get(a["user_id"])
@@ -757,6 +817,16 @@ class Room(Aggregate):
             **reveal(q, shown),
             "results": results,
         }
+        self._changed(at)
+
+    class LeaderboardShown(Aggregate.Event):
+        TOPIC = "quiz_actors.domain.room:Room.LeaderboardShown"
+        index: int
+        at: int
+
+    @event(LeaderboardShown)
+    def _leaderboard_shown(self, index: int, at: int) -> None:
+        self.leaderboard_shown = True
         self._changed(at)
 
     class QuizEnded(Aggregate.Event):
@@ -830,10 +900,25 @@ def describe_question(room: Room) -> dict[str, Any] | None:
         **public_view(q),
         "time_limit_ms": q["time_limit_s"] * 1000,
         "deadline_ms": room.current["deadline_at"],
+        "opens_ms": room.current["opens_at"],
     }
     if room.phase == REVEAL and room.last_result is not None:
         public.update(revealed(room.last_result))
     return public
+
+
+def moved_up_board(room: Room, size: int) -> list[dict[str, Any]]:
+    """The leaderboard step's rows: the ``size`` best players who have scored, each with
+    the rank they held before the last question closed (None: they had not played yet)."""
+    rows: list[dict[str, Any]] = []
+    for row in room.ranking():
+        if len(rows) == size:
+            break
+        if row["score"] <= 0:
+            continue
+        before = room.ranks_before.get(row["user_id"])
+        rows.append({**row, "rank_before": before, "moved": 0 if before is None else before - row["rank"]})
+    return rows
 
 
 def revealed(result: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from quiz_actors.clock import Clock
 from quiz_actors.server import (
     http_api,
     interchange_http,
+    join_address,
     media_http,
     openapi,
     ops_http,
@@ -67,6 +68,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     # Before http_api: /api/quizzes/template.xlsx and /import are not quiz ids.
     app.router.add_routes(interchange_http.routes)
     app.router.add_routes(http_api.routes)
+    app.router.add_routes(join_address.routes)
     app.router.add_routes(quiz_http.routes)
     app.router.add_routes(media_http.routes)
     app.router.add_routes(reports_http.routes)

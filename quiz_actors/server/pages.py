@@ -31,7 +31,7 @@ _STATIC_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*\.(?:js|css|svg|json)$")
 
 # The pages load only their own files and open only their own socket. Styles set
 # from scripts go through the CSSOM (element.style.x), which this allows.
-_SECURITY_HEADERS = {
+SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
         "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -50,7 +50,7 @@ def _file(name: str) -> web.FileResponse:
     path = STATIC_DIR / name
     if not path.is_file():
         raise web.HTTPNotFound()
-    headers = {**_SECURITY_HEADERS, "Content-Type": CONTENT_TYPES[path.suffix]}
+    headers = {**SECURITY_HEADERS, "Content-Type": CONTENT_TYPES[path.suffix]}
     return web.FileResponse(path, headers=headers)
 
 

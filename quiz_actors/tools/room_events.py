@@ -68,7 +68,9 @@ def _question_shown(f: dict[str, Any], room: Room, names: Names) -> str:
     q = room.question(f["index"])
     return (
         f'{question_label(f["index"])} shown: "{q["text"]}" ({q["time_limit_s"]} s, '
-        f"{q['points']}), deadline {fmt_time(f['deadline_at'])[11:]}"
+        f"{q['points']}), "
+        + (f"answers open {fmt_time(f['opens_at'])[11:]}, " if f["opens_at"] != f["shown_at"] else "")
+        + f"deadline {fmt_time(f['deadline_at'])[11:]}"
     )
 
 
@@ -129,6 +131,7 @@ SUMMARIES: dict[type[Any], Summary] = {
     Room.QuestionShown: _question_shown,
     Room.AnswerSubmitted: _answer_submitted,
     Room.QuestionClosed: _question_closed,
+    Room.LeaderboardShown: lambda f, room, names: f"{question_label(f['index'])} leaderboard shown",
     Room.QuizEnded: _quiz_ended,
     Room.RoomClosed: lambda f, room, names: f"room closed ({f['reason']})",
     Room.RoomTakenOver: lambda f, room, names: f"taken over by node {f['node']} (lease epoch {f['epoch']})",

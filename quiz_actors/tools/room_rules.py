@@ -38,6 +38,7 @@ class RoomRules:
             Room.QuestionShown: self._before_shown,
             Room.AnswerSubmitted: self._before_answer,
             Room.QuestionClosed: self._before_closed,
+            Room.LeaderboardShown: self._before_leaderboard,
             Room.QuizEnded: self._before_ended,
         }
 
@@ -113,9 +114,16 @@ class RoomRules:
             problems.append(
                 f"question {index} shown after question {room.question_index} (of {room.question_count})"
             )
-        elif f["deadline_at"] != room.deadline_for(index, f["shown_at"]):
+        elif f["opens_at"] != f["shown_at"] + room.get_ready_ms():
+            problems.append("its answers open at a time that does not match the quiz's get-ready time")
+        elif f["deadline_at"] != room.deadline_for(index, f["opens_at"]):
             problems.append("its deadline does not match the question's time limit")
         return problems
+
+    def _before_leaderboard(self, room: Room, f: dict[str, Any]) -> list[str]:
+        if room.phase != REVEAL or f["index"] != room.question_index:
+            return [f"leaderboard of question {f['index']} shown while {room.phase}"]
+        return ["the leaderboard was shown twice"] if room.leaderboard_shown else []
 
     def _before_answer(self, room: Room, f: dict[str, Any]) -> list[str]:
         user, question = f["user_id"], f["question"]
@@ -129,6 +137,9 @@ class RoomRules:
         if user in room.current["answers"]:
             return [f"second answer from {user} to question {question}"]
         problems: list[str] = []
+        if f["received_at"] < room.current["opens_at"]:
+            early = room.current["opens_at"] - f["received_at"]
+            problems.append(f"answer received {early} ms before answers opened")
         if f["received_at"] > room.current["deadline_at"]:
             late = f["received_at"] - room.current["deadline_at"]
             problems.append(f"answer received {late} ms after its deadline")

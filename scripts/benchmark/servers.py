@@ -34,6 +34,9 @@ SERVER_ENV = {
     "QUIZ_ROOM_JOIN_BURST": "1000000",
     "QUIZ_ROOMS_PER_SOCKET": "1000000",
     "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000000",
+    # Answers open as each question is shown: the bots answer at once, and the
+    # get-ready phase would only refuse them (it is measured nowhere here).
+    "QUIZ_GET_READY_S": "0",
 }
 SERVER_START_TIMEOUT_S = 60
 SERVER_STOP_TIMEOUT_S = 60

@@ -23,6 +23,7 @@ from quiz_actors.domain.room import QUESTION, Room
 HOST_STEPS: dict[str, Callable[[Room, str, int], None]] = {
     "start": Room.start,
     "next": Room.next,
+    "show_leaderboard": Room.show_leaderboard,
     "end": Room.end,
 }
 
@@ -38,7 +39,7 @@ class Game:
     # ------------------------------------------------------------- host commands
 
     def on_host_step(self, room: Room, command: RoomCommand, ref: Any) -> None:
-        """start, next or end."""
+        """start, next, show_leaderboard or end."""
         step = HOST_STEPS[command.message["type"]]
         seq_before = room.seq
         step(room, command.sender.user_id, self._clock.now_ms())
@@ -108,7 +109,7 @@ class Game:
     # ------------------------------------------------------------- broadcasts
 
     def announce(self, room: Room, seq_before: int, events: Sequence[object]) -> None:
-        """Tell everyone what a start/next/end/close saved, in event order."""
+        """Tell everyone what a start/next/show_leaderboard/end/close saved, in event order."""
         seq = seq_before
         for event in events:
             announcement = announcement_for(event)
@@ -127,6 +128,9 @@ class Game:
             add(sender, results.question_closed(seq, user_id))
             add(sender, results.leaderboard(user_id))
 
+    def _leaderboard_shown(self, room: Room, seq: int) -> None:
+        self._audience.broadcast(views.leaderboard_shown(room, seq))
+
     def _quiz_ended(self, room: Room, seq: int) -> None:
         results = views.Results(room)
         add = self._audience.add
@@ -141,6 +145,7 @@ Announcement = Callable[[Game, Room, int], None]
 ANNOUNCED: dict[type[Any], Announcement] = {
     Room.QuestionShown: Game._question_shown,
     Room.QuestionClosed: Game._question_closed,
+    Room.LeaderboardShown: Game._leaderboard_shown,
     Room.QuizEnded: Game._quiz_ended,
 }
 

@@ -7,9 +7,12 @@
 
 import { announce, sentences } from "./announce.js";
 import { Connection, Store } from "./connection.js";
+import { GetReady, leftToOpen, secondsToOpen } from "./getready.js";
 import { languageSwitch, ordinal, t, tn, translatePage } from "./i18n.js";
+import { forgetJoinPanel, showJoinPanel } from "./join.js";
 import { hostQuestion, hostReveal, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import { showReport } from "./report.js";
+import { Sound } from "./sound.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, confirmTwice, el, explain, formatCode, notify,
   setText, showConnection, showScreen,
@@ -27,6 +30,7 @@ const game = {
   question: null,
   progress: null, // {answered, total} from answers_progress; answered null when unknown
   leaderboard: null, // top rows of the latest leaderboard
+  board: null, // the leaderboard step ({index, top}) once the host moved the reveal on to it
   podium: null,
   locked: false,
   lockReason: null,
@@ -43,6 +47,8 @@ const conn = new Connection(store, {
 });
 const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow(), (s) =>
   announce(tn("announce.seconds_left", s), { urgent: true }));
+const getReady = new GetReady(() => conn.serverNow());
+const sound = new Sound(store, $("#sound"));
 // What the screen reader last heard about, so a redraw does not say it again.
 let announced = "";
 
@@ -64,9 +70,10 @@ function init() {
   $("#start").addEventListener("click", () => conn.send({ type: "start" }));
   $("#close-question").addEventListener("click", () => conn.send({ type: "next" }));
   $("#next").addEventListener("click", () => conn.send({ type: "next" }));
-  for (const id of ["#end-quiz", "#end-quiz-2"]) confirmTwice($(id), t("question.end_confirm"), () => conn.send({ type: "end" }));
+  $("#show-leaderboard").addEventListener("click", () => conn.send({ type: "show_leaderboard" }));
+  for (const id of ["#end-quiz", "#end-quiz-2", "#end-quiz-3"]) confirmTwice($(id), t("question.end_confirm"), () => conn.send({ type: "end" }));
   $("#new-game").addEventListener("click", newGame);
-  $("#join-url").textContent = `${location.host}/`;
+  $("#kick-cancel").addEventListener("click", () => $("#kick-dialog").close());
   if (game.code) {
     setText("#wait-text", t("wait.room", { code: formatCode(game.code) }));
     showScreen("screen-wait");
@@ -91,6 +98,19 @@ function onStatus(kind, detail) {
     showGone(t("gone.host_replaced"), t("gone.host_replaced_text"), t("gone.host_here"), () => conn.start());
   }
   renderControls();
+}
+
+// Removing a player cannot be undone (they cannot come back): a dialog names them first.
+function confirmKick(player) {
+  const dialog = $("#kick-dialog");
+  setText("#kick-title", t("kick.title", { name: player.name }));
+  const confirm = $("#kick-confirm");
+  confirm.textContent = t("lobby.remove_name", { name: player.name });
+  confirm.onclick = () => {
+    dialog.close();
+    conn.send({ type: "kick", user_id: player.user_id });
+  };
+  dialog.showModal();
 }
 
 // ---------------------------------------------------------------- choosing a quiz
@@ -191,11 +211,16 @@ function forgetRoom() {
   game.question = null;
   game.progress = null;
   game.leaderboard = null;
+  game.board = null;
   game.podium = null;
   game.locked = false;
   game.lockReason = null;
   conn.forgetRoom();
   countdown.stop();
+  getReady.stop();
+  sound.lobbyLoop(false);
+  sound.stopAll();
+  forgetJoinPanel();
 }
 
 function showGone(title, text, action, onAction) {
@@ -248,6 +273,7 @@ function onMessage(m) {
       game.question = m;
       game.progress = { answered: 0, total: onlinePlayers() };
       game.leaderboard = null;
+      game.board = null;
       return render();
     case "answers_progress":
       game.progress = { answered: m.answered, total: m.total };
@@ -255,6 +281,10 @@ function onMessage(m) {
     case "question_closed":
       game.phase = "reveal";
       game.question = { ...game.question, ...revealOf(m) };
+      sound.reveal();
+      return render();
+    case "leaderboard_shown":
+      game.board = { index: m.index, top: m.top };
       return render();
     case "leaderboard":
       game.leaderboard = m.top;
@@ -297,6 +327,7 @@ function applyState(m) {
     game.progress = { answered: null, total: onlinePlayers() };
   }
   if (changed) game.leaderboard = null;
+  game.board = room.leaderboard || null; // a server without the leaderboard step sends none
   game.phase = room.phase;
   game.creating = false;
   if (room.phase === "closed") {
@@ -341,19 +372,24 @@ function render() {
       renderQuestion();
       break;
     case "reveal":
-      renderReveal();
+      if (game.board && game.question && game.board.index === game.question.index) renderLeaderboard();
+      else renderReveal();
       break;
     case "ended":
       renderEnded();
       break;
   }
+  sound.lobbyLoop(game.phase === "lobby");
+  if (game.phase !== "question") sound.stopCountdown();
   renderControls();
 }
 
 // Buttons that send something only work while connected.
 function renderControls() {
   const offline = !conn.ready;
-  for (const id of ["#lock", "#close-question", "#next", "#end-quiz", "#end-quiz-2"]) $(id).disabled = offline;
+  for (const id of ["#lock", "#close-question", "#next", "#show-leaderboard", "#end-quiz", "#end-quiz-2", "#end-quiz-3"]) {
+    $(id).disabled = offline;
+  }
   $("#start").disabled = offline || members.players().length === 0;
   for (const button of document.querySelectorAll("#players button")) button.disabled = offline;
   const create = $("#create-button");
@@ -365,6 +401,7 @@ function renderLobby() {
   countdown.stop();
   setText("#room-code", formatCode(game.code));
   $("#room-code").dataset.code = game.code;
+  showJoinPanel(game.code);
   const players = members.players();
   setText("#player-count", players.length ? tn("players", players.length) : t("lobby.waiting_players"));
   $("#players").replaceChildren(
@@ -374,7 +411,7 @@ function renderLobby() {
         el("span", { class: "name" }, p.name),
         el("button", {
           type: "button", title: t("lobby.remove_name", { name: p.name }), "aria-label": t("lobby.remove_name", { name: p.name }),
-          onclick: () => conn.send({ type: "kick", user_id: p.user_id }),
+          onclick: () => confirmKick(p),
         }, t("lobby.remove")))),
   );
   $("#lock").textContent = game.locked ? t("lobby.unlock") : t("lobby.lock");
@@ -394,7 +431,15 @@ function renderQuestion() {
     box.dataset.questionType = typeOf(q);
     box.replaceChildren(...hostQuestion(q));
     countdown.start(q.deadline_ms, q.time_limit_ms, null);
+    sound.countdown(q.deadline_ms, () => conn.serverNow());
+    getReady.watch(q, renderQuestion, renderQuestion);
   }
+  // Get ready: the question alone, read out in the room, before its answers open.
+  const waiting = leftToOpen(q, conn.serverNow()) > 0;
+  box.hidden = waiting;
+  $("#q-progress").hidden = waiting;
+  $("#q-getready").hidden = !waiting;
+  setText("#q-getready", waiting ? t("question.get_ready_host", { s: secondsToOpen(q, conn.serverNow()) }) : "");
   announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
   const p = game.progress || { answered: null, total: onlinePlayers() };
   setText("#q-progress", t("question.progress", { answered: p.answered === null ? "–" : p.answered, total: p.total }));
@@ -408,20 +453,36 @@ function renderReveal() {
   setText("#r-text", q.text);
   $("#r-choices").dataset.questionType = typeOf(q);
   $("#r-choices").replaceChildren(...hostReveal(q));
-  // After a refresh the leaderboard message is gone: rank from the scores we hold.
-  const rows = game.leaderboard || members.standings().slice(0, 10);
+  showScreen("screen-reveal");
+  announceOnce(`r${q.deadline_ms}`, sentences([t("announce.closed", { n: q.index + 1 }), rightAnswerInWords(q)]));
+}
+
+// The second step after a question: the best five who have scored, and who moved up.
+function renderLeaderboard() {
+  countdown.stop();
+  const q = game.question;
+  setText("#l-number", t("leaderboard.after", { n: q.index + 1, count: q.count }));
+  const rows = game.board.top;
   $("#leaderboard").replaceChildren(
     ...rows.map((row) =>
-      el("li", {},
+      el("li", { class: row.moved > 0 ? "moved-up" : "" },
         el("span", { class: "rank" }, ordinal(row.rank)),
         el("span", { class: "name" }, row.name),
+        el("span", { class: "movement" }, movement(row)),
         el("span", { class: "points" }, String(row.score)))),
   );
+  $("#l-empty").hidden = rows.length > 0;
   setText("#next", q.index + 1 < q.count ? t("reveal.next") : t("reveal.podium"));
-  showScreen("screen-reveal");
+  showScreen("screen-leaderboard");
   const leader = rows[0] ? t("announce.leader", { name: rows[0].name, points: tn("points", rows[0].score) }) : "";
-  const closed = [t("announce.closed", { n: q.index + 1 }), rightAnswerInWords(q), leader];
-  announceOnce(`r${q.deadline_ms}${leader}`, sentences(closed));
+  announceOnce(`l${q.deadline_ms}${leader}`, leader || t("leaderboard.empty"));
+}
+
+function movement(row) {
+  if (row.rank_before === null || row.rank_before === undefined) return t("leaderboard.new");
+  if (row.moved > 0) return `▲ ${row.moved}`;
+  if (row.moved < 0) return `▼ ${-row.moved}`;
+  return "";
 }
 
 function renderEnded() {

@@ -14,6 +14,7 @@
 
 import { announce, sentences } from "./announce.js";
 import { Connection, Store } from "./connection.js";
+import { GetReady, leftToOpen, secondsToOpen } from "./getready.js";
 import { languageSwitch, ordinal, t, tn, translatePage } from "./i18n.js";
 import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } from "./questions.js";
 import { showMyResults } from "./report.js";
@@ -53,6 +54,7 @@ const conn = new Connection(store, {
 });
 const countdown = new Countdown($("#q-timer"), $("#q-timebar"), () => conn.serverNow(), (s) =>
   announce(tn("announce.seconds_left", s), { urgent: true }));
+const getReady = new GetReady(() => conn.serverNow());
 // What the screen reader last heard about, so a redraw does not say it again.
 let announced = "";
 
@@ -89,6 +91,8 @@ function init() {
     showScreen("screen-wait");
   } else {
     showJoin("");
+    // A join link (the lobby's QR code) fills in the code: the name is all that is left to type.
+    if (fromLink) $("#name").focus();
   }
   conn.start();
 }
@@ -161,6 +165,7 @@ function forgetRoom() {
   game.finalRank = null;
   conn.forgetRoom();
   countdown.stop();
+  getReady.stop();
 }
 
 // After a kick the server closed our socket: open a new one for the next game.
@@ -376,9 +381,11 @@ function renderQuestion() {
       game.timeUp = true;
       renderQuestion();
     });
+    getReady.watch(q, renderQuestion, renderQuestion);
   }
   const answered = game.answer !== null;
-  game.controls.update(game.answer, game.timeUp || !conn.ready);
+  const waiting = leftToOpen(q, conn.serverNow()) > 0; // get ready: read the question first
+  game.controls.update(game.answer, waiting || game.timeUp || !conn.ready);
   let feedback = "";
   const status = answered ? game.answer.status : null;
   if (status === "unsent" && !conn.ready) feedback = t("question.unsent_offline");
@@ -388,17 +395,20 @@ function renderQuestion() {
   else if (answered && game.answer.payload === null) feedback = t("question.answered");
   else if (answered) feedback = t("question.locked_in");
   else if (game.timeUp) feedback = t("question.time_up");
+  else if (waiting) feedback = t("question.get_ready_phone", { s: secondsToOpen(q, conn.serverNow()) });
   else if (!conn.ready && conn.offline) feedback = t("status.reconnecting");
   setText("#q-feedback", feedback);
   showScreen("screen-question");
   announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
   // Only a visible control takes the focus: a text box is ready for typing at once.
-  if (fresh && game.controls.focus && !answered) game.controls.focus();
+  if (fresh && game.controls.focus && !answered && !waiting) game.controls.focus();
+  else if (game.controls.focus && !answered && !waiting && getReady.justOpened(q)) game.controls.focus();
 }
 
 function answer(payload) {
   const q = game.question;
   if (game.answer || game.timeUp || game.phase !== "question") return;
+  if (leftToOpen(q, conn.serverNow()) > 0) return; // the controls are shut until the answers open
   if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify(t("question.not_connected"));
   game.answer = { index: q.index, payload, status: "sending" };
   renderQuestion();
