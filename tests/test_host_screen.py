@@ -369,3 +369,46 @@ async def test_every_host_screen_scales_and_every_text_has_aa_contrast(pages, li
     await expect(host.locator("#podium .p1")).to_be_visible()
     await at_each_size(host, "podium")
     assert pages.errors == []
+
+
+async def test_a_questions_picture_shows_on_the_host_and_on_the_phones_only_when_asked(pages, live_server):
+    from tests import pictures
+
+    async with _http() as http:
+        async with http.post(live_server.base_url + "/api/media", data=pictures.png(320, 200)) as response:
+            assert response.status == 201
+            media_id = (await response.json())["media_id"]
+    quiz = {
+        "title": "Pictures quiz",
+        "get_ready_s": 0,
+        "questions": [
+            {"text": "What colour is this?", "choices": ["Red", "Blue"], "correct": [0], "time_limit_s": 60,
+             "image": media_id, "image_on_phones": True},
+            {"text": "And this one?", "choices": ["Red", "Blue"], "correct": [0], "time_limit_s": 60,
+             "image": media_id},
+        ],
+    }  # fmt: skip
+    host, code = await open_host(pages, live_server, quiz)
+    ann = await pages.open("/", PHONE, "ann")
+    await join(ann, code, "Ann")
+    await host.click("#start")
+    for page in (host, ann):
+        picture = page.locator("#q-image")
+        await expect(picture).to_be_visible()
+        await expect(picture).to_have_attribute("src", f"/media/{media_id}")
+        # Loaded from the server, at the size it was stored.
+        await page.wait_for_function("() => document.querySelector('#q-image').complete")
+        assert await picture.evaluate("(img) => img.naturalWidth") == 320
+    await screenshot(host, "host-question-picture-1280x720")
+    await screenshot(ann, "phone-question-picture-390")
+
+    await ann.locator("#q-choices button", has_text="Red").click()
+    await expect(host.locator("#screen-reveal")).to_be_visible()
+    await host.click("#show-leaderboard")
+    await host.click("#next")
+    await expect(host.locator("#q-text")).to_have_text("And this one?")
+    await expect(host.locator("#q-image")).to_be_visible()
+    # Not for the phones this time: the first question's picture does not linger either.
+    await expect(ann.locator("#q-text")).to_have_text("And this one?")
+    await expect(ann.locator("#q-image")).to_be_hidden()
+    assert pages.errors == []

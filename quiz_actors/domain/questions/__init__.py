@@ -175,7 +175,13 @@ def _points(q: Question, kind: QuestionType, problems: Problems) -> Any:
 def public_view(q: Question) -> dict[str, Any]:
     """What every member may see of an open question, beyond its text and timing."""
     kind = type_of(q)
-    return {"question_type": kind.name, "points": q["points"], **kind.public(q)}
+    view = {"question_type": kind.name, "points": q["points"], **kind.public(q)}
+    if q.get("image"):
+        # The picture is public (GET /media/{id}); the host screen always shows it,
+        # the phones only when the quiz says so (docs/protocol.md, "Pictures").
+        view["image"] = f"/media/{q['image']}"
+        view["image_on_phones"] = bool(q.get("image_on_phones", False))
+    return view
 
 
 def read_answer(q: Question, message: Mapping[str, Any]) -> Payload:

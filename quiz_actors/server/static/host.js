@@ -15,7 +15,7 @@ import { showReport } from "./report.js";
 import { Sound } from "./sound.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, confirmTwice, el, explain, formatCode, notify,
-  setText, showConnection, showScreen,
+  setText, showConnection, showPicture, showScreen,
 } from "./ui.js";
 
 const store = new Store("host");
@@ -425,6 +425,7 @@ function renderQuestion() {
   const q = game.question;
   setText("#q-number", t("question.number", { n: q.index + 1, count: q.count }));
   setText("#q-text", q.text);
+  showPicture($("#q-image"), q.image);
   const box = $("#q-choices");
   if (box.dataset.deadline !== String(q.deadline_ms)) {
     box.dataset.deadline = String(q.deadline_ms);

@@ -20,7 +20,7 @@ import { answerControls, answerInWords, revealOf, rightAnswerInWords, typeOf } f
 import { showMyResults } from "./report.js";
 import {
   $, Countdown, GONE_FOR_GOOD, Members, el, explain, formatCode, notify,
-  setText, showConnection, showScreen,
+  setText, showConnection, showPicture, showScreen,
 } from "./ui.js";
 
 const store = new Store("player");
@@ -368,6 +368,7 @@ function renderQuestion() {
   const q = game.question;
   setText("#q-number", t("question.number", { n: q.index + 1, count: q.count }));
   setText("#q-text", q.text);
+  showPicture($("#q-image"), q.image_on_phones ? q.image : null);
   const box = $("#q-choices");
   let fresh = false;
   if (box.dataset.deadline !== String(q.deadline_ms)) {

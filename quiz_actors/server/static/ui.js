@@ -215,3 +215,11 @@ export class Members {
     }));
   }
 }
+
+// A question's picture (/media/…), or none: the <img> is hidden rather than left
+// showing the last question's picture.
+export function showPicture(img, url) {
+  img.hidden = !url;
+  if (url && img.getAttribute("src") !== url) img.src = url;
+  if (!url) img.removeAttribute("src");
+}
