@@ -72,7 +72,11 @@ async def play(script: list[tuple[str, int, dict, float]]) -> None:
         store_url = f"sqlite:///{folder}/events.sqlite3"
         clock = ManualClock()
         settings_ = Settings(
-            store=store_url, player_messages_per_s=1000, player_burst=1000, heartbeat_s=10_000
+            store=store_url,
+            player_messages_per_s=1000,
+            player_burst=1000,
+            heartbeat_s=10_000,
+            get_ready_s=0,  # answers open at once: the property is about answers, not reading time
         )
         server = await RunningServer(settings_, clock).start()
         try:

@@ -36,6 +36,7 @@ def settings(store_url):
         player_messages_per_s=1000,
         player_burst=1000,
         admin_key=ADMIN_KEY,
+        get_ready_s=0,  # these clients answer the moment a question is shown
     )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import ipaddress
+import json
 import re
 import socket
 import struct
@@ -157,7 +158,16 @@ def _code(request: web.Request) -> str | None:
         return None
     if not _CODE.match(code):
         raise web.HTTPBadRequest(
-            text='{"error":{"code":"bad_code","message":"A room code has 6 digits","details":[]}}',
+            text=json.dumps(
+                {
+                    "error": {
+                        "code": "bad_code",
+                        "message": "A room code has 6 digits",
+                        "details": [],
+                        "problems": [],
+                    }
+                }
+            ),
             content_type="application/json",
         )
     return code

@@ -560,6 +560,59 @@ GAME_PATHS: dict[str, Any] = {
 }
 
 
+JOIN_CODE = {
+    "name": "code",
+    "in": "query",
+    "description": "The room's 6-digit code, for the link that fills it in",
+    "schema": {"type": "string", "pattern": "^[0-9]{6}$"},
+}
+JOIN_PATHS: dict[str, Any] = {
+    "/api/join": {
+        "get": {
+            "operationId": "joinAddress",
+            "tags": ["joining"],
+            "summary": "Where players join: the address, why it was chosen, the link with the code",
+            "parameters": [JOIN_CODE],
+            "responses": {
+                "200": json_body(
+                    {
+                        "type": "object",
+                        "properties": {
+                            "url": {"type": "string"},
+                            "shown": {"type": "string"},
+                            "link": {"type": "string"},
+                            "source": {"type": "string", "enum": ["public_url", "page", "network"]},
+                            "reason": {"type": "string"},
+                            "warning": {"type": ["string", "null"]},
+                            "why": {"type": "string"},
+                            "warning_code": {"type": ["string", "null"]},
+                            "qr": {"type": ["string", "null"]},
+                        },
+                        "required": ["url", "shown", "link", "source", "reason", "warning", "qr"],
+                    },
+                    "docs/protocol.md, HTTP, says every field",
+                ),
+                "400": error("`bad_code`: the code is not 6 digits"),
+            },
+        }
+    },
+    "/api/join/qr": {
+        "get": {
+            "operationId": "joinQrCode",
+            "tags": ["joining"],
+            "summary": "The join link as a QR code (SVG, drawn on the server)",
+            "parameters": [JOIN_CODE],
+            "responses": {
+                "200": {
+                    "description": "The QR code",
+                    "content": {"image/svg+xml": {"schema": {"type": "string"}}},
+                },
+                "400": error("`bad_code`: the code is not 6 digits"),
+            },
+        }
+    },
+}
+
 OTHER_PATHS: dict[str, Any] = {
     "/api/openapi.json": {
         "get": {
@@ -593,7 +646,7 @@ SPEC: dict[str, Any] = {
         "docs/api.md explains it all with curl examples.",
         "license": {"name": "MIT", "identifier": "MIT"},
     },
-    "paths": {**QUIZ_PATHS, **media_openapi.PATHS, **GAME_PATHS, **OTHER_PATHS},
+    "paths": {**QUIZ_PATHS, **media_openapi.PATHS, **GAME_PATHS, **JOIN_PATHS, **OTHER_PATHS},
     "components": {
         "schemas": {**SCHEMAS, **media_openapi.SCHEMAS, **GAME_SCHEMAS},
         "responses": RESPONSES,
