@@ -37,7 +37,7 @@ for question in EVERY_TYPE["questions"]:
     DATA.update([question["text"], *question.get("choices", []), *question.get("items", [])])
     DATA.update(question.get("accepted", []))
 NOT_WORDS = re.compile(r"^[\d\s.,:/()±+−×%✔▲◆●■★⬟▼–-]*$")  # numbers, codes, addresses, marks
-MARKS = "✔▲◆●■★⬟▼ "
+MARKS = "✔✘•▲◆●■★⬟▼ "
 
 VISIBLE_TEXTS = """() => {
   const shown = (e) => e && !e.closest("[hidden]") && getComputedStyle(e).display !== "none";
@@ -140,7 +140,16 @@ async def test_every_screen_speaks_the_browsers_language(pages, live_server, htt
     await expect(host.locator("#players li")).to_have_count(1)
     await check("2-lobby")
 
+    async def show_leaderboard(label: str) -> None:
+        """The host's step after a reveal: the leaderboard, checked in the page's language."""
+        await host.click("#show-leaderboard")
+        await expect(host.locator("#screen-leaderboard")).to_be_visible()
+        await expect(host.locator("#leaderboard li")).to_have_count(1)
+        await check(label)
+
     async def play(number: int, label: str, answer) -> None:  # type: ignore[no-untyped-def]
+        if number > 0:
+            await show_leaderboard(f"{number + 2}-leaderboard")
         await host.click("#start" if number == 0 else "#next")
         await expect(lena.locator("#screen-question")).to_be_visible()
         await expect(lena.locator("#q-text")).to_have_text(EVERY_TYPE["questions"][number]["text"])
@@ -170,6 +179,7 @@ async def test_every_screen_speaks_the_browsers_language(pages, live_server, htt
     await play(4, "slider", lambda: submit.click())
     await play(5, "order", lambda: submit.click())
     await play(6, "poll", lambda: choices.nth(2).click())
+    await show_leaderboard("9-leaderboard")
     await host.click("#next")
     await expect(lena.locator("#screen-ended")).to_be_visible()
     await expect(host.locator("#screen-ended")).to_be_visible()

@@ -177,6 +177,7 @@ def _answer(room: Room, question: PlayedQuestion, row: dict[str, Any]) -> dict[s
         "question": row["question"],
         "number": row["question"] + 1,
         "text": q["text"],
+        "question_type": q.get("type", "choice"),
         "answer": answer_words(q, given["answer"]) if given else None,
         "result": result,
         "result_words": RESULT_WORDS[result],

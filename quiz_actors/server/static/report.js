@@ -8,7 +8,8 @@
 // Every text from players or the quiz goes in through textContent (ui.js's el).
 
 import { hostReveal } from "./questions.js";
-import { el, ordinal, plural } from "./ui.js";
+import { t, tn, ordinal } from "./i18n.js";
+import { el } from "./ui.js";
 
 const RESULT_MARK = { right: "✔", wrong: "✘", unjudged: "•", no_answer: "–" };
 
@@ -17,11 +18,25 @@ function percent(fraction) {
 }
 
 function seconds(ms) {
-  return ms === null || ms === undefined ? "" : `${(ms / 1000).toFixed(1)} s`;
+  return ms === null || ms === undefined ? "" : t("report.seconds", { n: (ms / 1000).toFixed(1) });
 }
 
 function when(ms) {
-  return ms ? new Date(ms).toLocaleString([], { dateStyle: "medium", timeStyle: "short" }) : "";
+  return ms ? new Date(ms).toLocaleString(document.documentElement.lang || [], { dateStyle: "medium", timeStyle: "short" }) : "";
+}
+
+// An answer as the server words it, in the page's language: true_false's "True" and
+// "False" become the page's words; an order's items (joined by " > ") each get a span,
+// the separators drawn by report.css, so a long order wraps between items.
+function answerWords(type, words) {
+  if (words === null || words === undefined) return "";
+  if (type === "true_false" && (words === "True" || words === "False")) {
+    return t(words === "True" ? "answer.true" : "answer.false");
+  }
+  if (type === "order" && words.includes(" > ")) {
+    return el("span", { class: "sequence" }, words.split(" > ").map((item) => el("span", {}, item)));
+  }
+  return words;
 }
 
 // What the server said, in words, for a refused request.
@@ -32,7 +47,7 @@ async function refusal(response) {
   } catch {
     // not JSON: say the status below
   }
-  return `The server answered ${response.status}`;
+  return t("report.server_answered", { status: response.status });
 }
 
 export async function getJson(path, credential) {
@@ -40,7 +55,7 @@ export async function getJson(path, credential) {
   try {
     response = await fetch(path, { headers: { Authorization: `Bearer ${credential}` }, cache: "no-store" });
   } catch {
-    return { ok: false, status: 0, message: "The server could not be reached." };
+    return { ok: false, status: 0, message: t("report.unreachable") };
   }
   if (!response.ok) return { ok: false, status: response.status, message: await refusal(response) };
   return { ok: true, status: response.status, body: await response.json() };
@@ -53,7 +68,7 @@ async function download(path, credential, button, status) {
   try {
     const response = await fetch(path, { headers: { Authorization: `Bearer ${credential}` }, cache: "no-store" });
     if (!response.ok) {
-      status.textContent = `The download failed: ${await refusal(response)}`;
+      status.textContent = t("report.download_failed", { reason: await refusal(response) });
       return;
     }
     const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
@@ -64,7 +79,7 @@ async function download(path, credential, button, status) {
     link.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60000);
   } catch {
-    status.textContent = "The download failed: the server could not be reached.";
+    status.textContent = t("report.download_unreachable");
   } finally {
     button.disabled = false;
   }
@@ -78,49 +93,49 @@ function table(className, headers, rows) {
 }
 
 function rankingTable(report) {
-  if (!report.ranking.length) return el("p", {}, "Nobody played.");
-  return table("report-ranking", ["Rank", "Player", "Score", "Right"],
+  if (!report.ranking.length) return el("p", {}, t("report.nobody_played"));
+  return table("report-ranking", [t("report.col.rank"), t("report.col.player"), t("report.col.score"), t("report.col.right")],
     report.ranking.map((r) =>
       el("tr", { dataset: { userId: r.user_id } },
         el("td", {}, ordinal(r.rank)),
         el("td", { class: "name" }, r.name),
         el("td", { class: "number" }, String(r.score)),
-        el("td", { class: "number" }, `${r.right} of ${report.questions_played}`))));
+        el("td", { class: "number" }, t("report.right_of", { right: r.right, count: report.questions_played })))));
 }
 
 function accuracyWords(q) {
-  if (q.open) return "Still open";
-  if (q.accuracy === null) return q.judged ? "Nobody was asked" : `Poll: ${plural(q.answered, "vote", "votes")}`;
-  return `${q.right} of ${plural(q.players, "player", "players")} right (${percent(q.accuracy)})`;
+  if (q.open) return t("report.still_open");
+  if (q.accuracy === null) return q.judged ? t("report.nobody_asked") : tn("report.poll", q.answered);
+  return tn("report.accuracy", q.players, { right: q.right, percent: percent(q.accuracy) });
 }
 
 function questionCard(q) {
   return el("article", { class: "report-question", dataset: { index: String(q.index) } },
-    el("h4", {}, `Question ${q.number}: `, el("span", { class: "q-text" }, q.text)),
+    el("h4", {}, `${t("report.question", { n: q.number })} `, el("span", { class: "q-text" }, q.text)),
     el("p", { class: "accuracy" }, accuracyWords(q),
-      q.average_ms !== null ? ` · answered in ${seconds(q.average_ms)} on average` : ""),
+      q.average_ms !== null ? ` ${t("report.average", { seconds: seconds(q.average_ms) })}` : ""),
     q.open ? null : el("div", { class: "reveal-choices", dataset: { questionType: q.question_type } }, hostReveal(q.reveal)),
     q.answers.length
       ? el("ul", { class: "given" },
         q.answers.map((a) => el("li", { class: a.result },
           el("span", { "aria-hidden": "true" }, RESULT_MARK[a.result] || ""),
-          el("span", { class: "answer" }, a.answer),
+          el("span", { class: "answer" }, answerWords(q.question_type, a.answer)),
           el("span", { class: "count" }, `× ${a.count}`))))
       : null);
 }
 
 function playerAnswers(report, player) {
   const summary = player.rank
-    ? `${ordinal(player.rank)} ${player.name}: ${plural(player.score, "point", "points")}`
-    : `${player.name} (${player.status === "removed" ? "removed" : "left the game"})`;
+    ? t("report.player_summary", { rank: ordinal(player.rank), name: player.name, points: tn("points", player.score) })
+    : t(player.status === "removed" ? "report.player_removed" : "report.player_left", { name: player.name });
   return el("details", { class: "report-player", dataset: { userId: player.user_id } },
     el("summary", {}, summary),
-    table("report-answers", ["Q", "Answer", "Result", "Points", "Time"],
+    table("report-answers", ["q", "answer", "result", "points", "time"].map((h) => t(`report.col.${h}`)),
       player.answers.map((a) =>
         el("tr", { class: a.result },
           el("td", {}, String(a.number)),
-          el("td", { class: "answer" }, a.answer === null ? "—" : a.answer),
-          el("td", {}, `${RESULT_MARK[a.result] || ""} ${a.result_words}`),
+          el("td", { class: "answer" }, a.answer === null ? "—" : answerWords(a.question_type, a.answer)),
+          el("td", {}, `${RESULT_MARK[a.result] || ""} ${t(`report.result.${a.result}`)}`),
           el("td", { class: "number" }, String(a.points)),
           el("td", { class: "number" }, seconds(a.elapsed_ms))))));
 }
@@ -137,60 +152,64 @@ export function renderReport(container, report, credential) {
   const played = report.questions.filter((q) => !q.open).length;
   container.replaceChildren(
     el("div", { class: "report", dataset: { roomId: report.room_id } },
-      el("h2", {}, `Report: ${report.title}`),
-      el("p", { class: "report-meta" },
-        `Room ${report.code} · ${when(report.started_at_ms || report.created_at_ms)} · `,
-        `${plural(report.ranking.length, "player", "players")} · ${played} of ${plural(report.question_count, "question", "questions")} played`),
-      el("div", { class: "toolbar downloads" }, button("Download CSV", "csv"), button("Download Excel (XLSX)", "xlsx")),
+      el("h2", {}, t("report.heading", { title: report.title })),
+      el("p", { class: "report-meta" }, t("report.meta", {
+        code: report.code,
+        when: when(report.started_at_ms || report.created_at_ms),
+        players: tn("players", report.ranking.length),
+        played,
+        questions: tn("report.questions_count", report.question_count),
+      })),
+      el("div", { class: "toolbar downloads" }, button(t("report.download_csv"), "csv"), button(t("report.download_xlsx"), "xlsx")),
       status,
-      el("section", { class: "report-part" }, el("h3", {}, "Ranking"), rankingTable(report)),
+      el("section", { class: "report-part" }, el("h3", {}, t("report.ranking")), rankingTable(report)),
       report.hardest.length
-        ? el("section", { class: "report-part" }, el("h3", {}, "Hardest questions"),
+        ? el("section", { class: "report-part" }, el("h3", {}, t("report.hardest")),
           el("ol", { class: "hardest" },
             report.hardest.map((h) => el("li", {},
-              el("span", { class: "q-text" }, `Question ${h.number}: ${h.text}`),
-              el("span", { class: "count" }, `${percent(h.accuracy)} right`)))))
+              el("span", { class: "q-text" }, t("report.hardest_item", { n: h.number, text: h.text })),
+              el("span", { class: "count" }, t("report.percent_right", { percent: percent(h.accuracy) }))))))
         : null,
-      el("section", { class: "report-part" }, el("h3", {}, "Questions"), report.questions.map(questionCard)),
-      el("section", { class: "report-part" }, el("h3", {}, "Each player's answers"),
-        report.players.length ? report.players.map((p) => playerAnswers(report, p)) : el("p", {}, "Nobody played."))));
+      el("section", { class: "report-part" }, el("h3", {}, t("report.questions")), report.questions.map(questionCard)),
+      el("section", { class: "report-part" }, el("h3", {}, t("report.each_player")),
+        report.players.length ? report.players.map((p) => playerAnswers(report, p)) : el("p", {}, t("report.nobody_played")))));
 }
 
 // Fetches and shows a game's report; a refusal or failure is said in words, with a retry.
 export async function showReport(container, roomId, credential) {
-  container.replaceChildren(el("p", { class: "report-loading" }, "Loading the report…"));
+  container.replaceChildren(el("p", { class: "report-loading" }, t("report.loading")));
   const result = await getJson(`/api/games/${encodeURIComponent(roomId)}/report`, credential);
   if (result.ok) return renderReport(container, result.body, credential);
   container.replaceChildren(
-    el("p", { class: "report-error", role: "alert" }, `The report could not be loaded: ${result.message}`),
+    el("p", { class: "report-error", role: "alert" }, t("report.load_failed", { reason: result.message })),
     el("button", { type: "button", class: "secondary", onclick: () => showReport(container, roomId, credential) },
-      "Try again"));
+      t("report.try_again")));
 }
 
 // ---------------------------------------------------------------- a player's own results
 
 export function renderMyResults(container, mine) {
   container.replaceChildren(
-    el("h2", {}, "Your answers"),
+    el("h2", {}, t("my.heading")),
     el("ol", { class: "my-answers" },
       mine.answers.map((a) =>
         el("li", { class: a.result, dataset: { question: String(a.question) } },
           el("p", { class: "my-q" }, `${a.number}. `, el("span", {}, a.text)),
           el("p", { class: "my-a" },
             el("span", { class: "mark", "aria-hidden": "true" }, RESULT_MARK[a.result] || ""),
-            el("span", { class: "words" }, a.answer === null ? "No answer" : a.answer),
+            el("span", { class: "words" }, a.answer === null ? t("my.no_answer") : answerWords(a.question_type, a.answer)),
             el("span", { class: "points" }, `+${a.points}`)),
           a.result === "wrong" || a.result === "no_answer"
-            ? el("p", { class: "my-right" }, `Right answer: ${a.right_answer}`)
+            ? el("p", { class: "my-right" }, t("my.right_answer", { answer: a.question_type === "order" ? a.right_answer : answerWords(a.question_type, a.right_answer) }))
             : null))));
 }
 
 export async function showMyResults(container, roomId, credential) {
-  container.replaceChildren(el("p", { class: "muted" }, "Loading your answers…"));
+  container.replaceChildren(el("p", { class: "muted" }, t("my.loading")));
   const result = await getJson(`/api/games/${encodeURIComponent(roomId)}/results/me`, credential);
   if (result.ok) return renderMyResults(container, result.body);
   container.replaceChildren(
-    el("p", { class: "error" }, `Your answers could not be loaded: ${result.message}`),
+    el("p", { class: "error" }, t("my.load_failed", { reason: result.message })),
     el("button", { type: "button", class: "link", onclick: () => showMyResults(container, roomId, credential) },
-      "Try again"));
+      t("report.try_again")));
 }
