@@ -74,6 +74,13 @@ async def join(player, code: str, name: str) -> None:
     await expect(player.get_by_text("You're in!")).to_be_visible()
 
 
+async def next_question(host) -> None:
+    """The host's two steps after a reveal: the leaderboard, then the next question (or the podium)."""
+    await host.click("#show-leaderboard")
+    await expect(host.locator("#screen-leaderboard")).to_be_visible()
+    await host.click("#next")
+
+
 async def test_the_report_after_a_game_matches_the_scores_and_downloads(pages, live_server, http, tmp_path):
     async with http.post(live_server.base_url + "/api/quizzes", json=QUIZ) as response:
         assert response.status == 201
@@ -94,17 +101,18 @@ async def test_the_report_after_a_game_matches_the_scores_and_downloads(pages, l
     await ann.locator("#q-choices button", has_text="Mars").click()
     await ben.locator("#q-choices button", has_text="Venus").click()
     await expect(ann.locator("#r-verdict")).to_have_text("Correct!")
-    await host.click("#next")
+    await next_question(host)
     for phone in (ann, ben):
         await expect(phone.locator("#q-number")).to_have_text("Question 2 of 3")
         await phone.locator("#q-choices button", has_text="True").click()
     await expect(ben.locator("#r-verdict")).to_have_text("Correct!")
-    await host.click("#next")
+    await next_question(host)
     for phone, typed in ((ann, "madrid"), (ben, "Barcelona")):
         await expect(phone.locator("#q-number")).to_have_text("Question 3 of 3")
         await phone.locator("#q-choices input").fill(typed)
         await phone.locator("#q-choices input").press("Enter")
     await expect(ann.locator("#r-verdict")).to_have_text("Correct!")
+    await host.click("#show-leaderboard")
     await expect(host.locator("#next")).to_have_text("Show the podium")
     await host.click("#next")
 

@@ -331,6 +331,7 @@ async def test_a_teacher_makes_a_quiz_with_the_mouse_plays_it_edits_it_mid_game_
     await editor.click("#save")
     await expect(editor.locator("#save-state")).to_have_text("Saved (revision 2)")
     await teacher.bring_to_front()
+    await teacher.click("#show-leaderboard")  # the reveal, then the leaderboard, then the next question
     await teacher.click("#next")
     for page in (teacher, ann, ben):
         await expect(page.locator("#q-text")).to_have_text(QUESTIONS[1]["text"])
@@ -341,7 +342,7 @@ async def test_a_teacher_makes_a_quiz_with_the_mouse_plays_it_edits_it_mid_game_
     await ben.locator("#q-choices .submit").tap()
     await expect(ann.locator("#r-verdict")).to_have_text("Correct!")
     await expect(ann.locator("#r-answer")).to_have_text("Right answers: Dolphin and Bat")
-    for button in ("#end-quiz-2", "#end-quiz-2"):
+    for button in ("#end-quiz-3", "#end-quiz-3"):  # "End the quiz" on the reveal, clicked twice
         await teacher.click(button)
     await expect(teacher.locator("#podium .p1")).to_contain_text("Ann")
 
@@ -444,8 +445,10 @@ async def test_a_teacher_makes_the_same_quiz_with_the_keyboard_alone(pages, live
 
     # The image, chosen from the file dialog that Enter opens.
     ids = await card_ids(teacher, 1)
-    await tab_to(teacher, f"#{ids}-image", backwards=True)
+    # Listen for the dialog before the focus gets there: Playwright turns on its interception of
+    # file dialogs when the listener is added, and an Enter pressed at once could beat it.
     async with teacher.expect_file_chooser() as chooser:
+        await tab_to(teacher, f"#{ids}-image", backwards=True)
         await teacher.keyboard.press("Enter")
     await (await chooser.value).set_files(files=[IMAGE])
     await expect(teacher.locator(f"#{ids}-card img.thumb")).to_be_visible()
