@@ -43,7 +43,9 @@ SKY = {
 
 @pytest.fixture
 async def live_server(tmp_path):
-    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05)
+    # Answers open as each question shows: a stall is timed from the tap, and a tap held
+    # back by the reading time (tests/test_host_screen.py) would land after the stall is noticed.
+    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05, get_ready_s=0)
     running = await RunningServer(settings, SystemClock()).start()
     yield running
     await running.stop()
