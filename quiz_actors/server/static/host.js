@@ -433,7 +433,7 @@ function renderQuestion() {
     box.replaceChildren(...hostQuestion(q));
     countdown.start(q.deadline_ms, q.time_limit_ms, null);
     sound.countdown(q.deadline_ms, () => conn.serverNow());
-    getReady.watch(q, renderQuestion, renderQuestion);
+    getReady.watch(q, render, render); // render, not renderQuestion: the question may have closed since
   }
   // Get ready: the question alone, read out in the room, before its answers open.
   const waiting = leftToOpen(q, conn.serverNow()) > 0;

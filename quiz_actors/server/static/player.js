@@ -382,7 +382,7 @@ function renderQuestion() {
       game.timeUp = true;
       renderQuestion();
     });
-    getReady.watch(q, renderQuestion, renderQuestion);
+    getReady.watch(q, render, render); // render, not renderQuestion: the question may have closed since
   }
   const answered = game.answer !== null;
   const waiting = leftToOpen(q, conn.serverNow()) > 0; // get ready: read the question first
