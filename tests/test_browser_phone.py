@@ -16,10 +16,11 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, PHONE, Pages, require_browser, screenshot
+from tests.browser import PHONE, Pages, screenshot
 from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, upload_quiz
 from tests.stall_proxy import StallingProxy
+from tests.test_browser import browser, expect  # noqa: F401  (browser: the browser tests' shared fixture)
 
 WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
 NOTICED_WITHIN_S = 5  # the issue's promise: a stalled connection is shown within 5 s
@@ -52,17 +53,6 @@ async def live_server(tmp_path):
 
 
 @pytest.fixture
-async def browser():
-    require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
 async def http():
     async with aiohttp.ClientSession() as session:
         yield session
@@ -77,7 +67,7 @@ async def proxy(live_server):
 
 
 @pytest.fixture
-async def phones(browser, proxy):
+async def phones(browser, proxy):  # noqa: F811
     """Pages opened through the proxy."""
     from playwright.async_api import expect
 
@@ -85,12 +75,6 @@ async def phones(browser, proxy):
     opened = Pages(browser, proxy.base_url)
     yield opened
     await opened.close()
-
-
-def expect(locator):
-    from playwright.async_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 async def a_host(http, live_server, quiz: dict) -> tuple[QuizClient, str]:
