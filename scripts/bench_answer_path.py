@@ -139,6 +139,7 @@ class Profiles:
 
     def __init__(self) -> None:
         self.by_thread: dict[int, cProfile.Profile] = {}
+        self.active: dict[int, bool] = {}  # per thread: its profile is on
         self.on = False
         self._lock = threading.Lock()
 
@@ -147,17 +148,24 @@ class Profiles:
         profiles = self
 
         def _run_turn(actor: PooledActor) -> None:
-            if not profiles.on:
-                original(actor)
+            if not profiles.on or profiles.active.get(threading.get_ident()):
+                original(actor)  # not profiling, or already (a turn run inside the bridge's call)
                 return
-            profile = profiles.mine()
-            profile.enable()
+            profiles.enable()
             try:
                 original(actor)
             finally:
-                profile.disable()
+                profiles.disable()
 
         cls._run_turn = _run_turn  # type: ignore[method-assign]  # noqa: SLF001
+
+    def enable(self) -> None:
+        self.active[threading.get_ident()] = True
+        self.mine().enable()
+
+    def disable(self) -> None:
+        self.mine().disable()
+        self.active[threading.get_ident()] = False
 
     def mine(self) -> cProfile.Profile:
         ident = threading.get_ident()
@@ -221,18 +229,19 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
     for q in range(args.bursts):
         await waits.until("question_shown", (q + 1) * (args.players + 1))
         await asyncio.sleep(0.3)
-        texts = [json.dumps({"type": "answer", "question": q, "choice": q % 4, "ref": f"a{q}"})] * len(answering)
+        texts = [json.dumps({"type": "answer", "question": q, "choice": q % 4, "ref": f"a{q}"})] * len(
+            answering
+        )
         if args.profile:
             profiles.on = True
         cpu0, wall0 = time.process_time(), time.perf_counter()
         received = now_ms()
-        profile = profiles.mine() if args.profile else None
-        if profile is not None:
-            profile.enable()
+        if args.profile:
+            profiles.enable()
         for (outlet, conn), text in zip(answering, texts, strict=True):
             bridge._forward(text, outlet, conn, received)  # type: ignore[arg-type]  # noqa: SLF001
-        if profile is not None:
-            profile.disable()
+        if args.profile:
+            profiles.disable()
         accepted += len(answering)
         await waits.until("answer_accepted", accepted)
         cpu_ack, wall_ack = waits.cpu_at, waits.reached_at
@@ -285,7 +294,9 @@ profiles = Profiles()
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--players", type=int, default=2000)
     parser.add_argument("--bursts", type=int, default=4)
     parser.add_argument("--store", default="", help="store URL (default: a fresh SQLite file)")
