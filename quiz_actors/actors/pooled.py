@@ -128,6 +128,8 @@ class LoopDispatcher:
         self._in_turn = True
         try:
             actor._run_turn()  # noqa: SLF001
+        except Exception:  # a bug in the turn itself, as Dispatcher._work: not the sender's trouble
+            log.exception("loop dispatcher: %s failed outside its handlers", actor)
         finally:
             self._in_turn = False
 
