@@ -13,9 +13,9 @@ harness), and measures, through HAProxy as the web client connects:
   load       --rooms rooms of --players players play --questions questions at
              once: rooms and players served, redirects per join, the nodes' CPU
              seconds (/proc) per 1,000 acknowledged answers, answers in the store
-  ceiling    fresh rooms of --ceiling-players answering as fast as they can, more
-             rooms each step (--ceiling-steps) until the cluster's commits per
-             second (the nodes' /metrics) stop rising by 10 %
+  ceiling    fresh rooms of --ceiling-players playing --ceiling-questions as fast
+             as they can, more rooms each step (--ceiling-steps) until the
+             cluster's commits per second (the nodes' /metrics) stop rising by 10 %
   broadcast  one room of --broadcast-players; the same players through HAProxy
              and straight to the owner, taking turns: host next → last player
              has question_shown
@@ -55,6 +55,7 @@ from cluster_bench.harness import cluster, require_haproxy  # noqa: E402
 from cluster_bench.load import run_load  # noqa: E402
 from cluster_bench.table import render  # noqa: E402
 
+SCENARIOS = ("load", "ceiling", "broadcast", "faults")
 QUICK = {
     "rooms": 2,
     "players": 5,
@@ -93,22 +94,25 @@ async def run_size(args: argparse.Namespace, size: int, work: Path) -> dict[str,
     minutes = args.scenario_minutes
     async with cluster(size, args.store, work) as bench:
         bench.quiz_id = await bench.upload(quiz(max(args.questions, args.ceiling_questions)))
-        result["load"] = await guarded(
-            f"{size} nodes load", run_load(bench, args.rooms, args.players, args.questions), minutes
-        )
-        result["ceiling"] = await guarded(
-            f"{size} nodes ceiling",
-            run_ceiling(
-                bench, args.ceiling_steps, args.ceiling_players, args.ceiling_questions, minutes * 45
-            ),
-            minutes,
-        )
-        result["broadcast"] = await guarded(
-            f"{size} nodes broadcast",
-            run_broadcast(bench, args.broadcast_players, args.broadcast_rounds, args.broadcast_per_round),
-            minutes,
-        )
-        if size >= 2:
+        if "load" in args.scenarios:
+            result["load"] = await guarded(
+                f"{size} nodes load", run_load(bench, args.rooms, args.players, args.questions), minutes
+            )
+        if "ceiling" in args.scenarios:
+            result["ceiling"] = await guarded(
+                f"{size} nodes ceiling",
+                run_ceiling(
+                    bench, args.ceiling_steps, args.ceiling_players, args.ceiling_questions, minutes * 45
+                ),
+                minutes,
+            )
+        if "broadcast" in args.scenarios:
+            result["broadcast"] = await guarded(
+                f"{size} nodes broadcast",
+                run_broadcast(bench, args.broadcast_players, args.broadcast_rounds, args.broadcast_per_round),
+                minutes,
+            )
+        if size >= 2 and "faults" in args.scenarios:
             result["faults"] = []
             kinds = ["kill"] * args.fault_runs + ["stop"] * args.fault_runs + ["drain"] * args.drain_runs
             for n, kind in enumerate(kinds):
@@ -125,17 +129,23 @@ def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--store", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--nodes", type=int, nargs="*", default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument(
+        "--scenarios",
+        type=lambda s: set(s.split(",")),
+        default=set(SCENARIOS),
+        help=f"a comma-separated subset of {','.join(SCENARIOS)}",
+    )
     parser.add_argument("--rooms", type=int, default=8)
     parser.add_argument("--players", type=int, default=40)
-    parser.add_argument("--questions", type=int, default=3)
+    parser.add_argument("--questions", type=int, default=10)
     parser.add_argument(
-        "--ceiling-steps", type=lambda s: [int(n) for n in s.split(",")], default=[4, 8, 16, 32, 48]
+        "--ceiling-steps", type=lambda s: [int(n) for n in s.split(",")], default=[8, 16, 32, 64, 128]
     )
-    parser.add_argument("--ceiling-players", type=int, default=10)
-    parser.add_argument("--ceiling-questions", type=int, default=5)
+    parser.add_argument("--ceiling-players", type=int, default=3)
+    parser.add_argument("--ceiling-questions", type=int, default=10)
     parser.add_argument("--broadcast-players", type=int, default=100)
-    parser.add_argument("--broadcast-rounds", type=int, default=3)
-    parser.add_argument("--broadcast-per-round", type=int, default=5)
+    parser.add_argument("--broadcast-rounds", type=int, default=5)
+    parser.add_argument("--broadcast-per-round", type=int, default=10)
     parser.add_argument("--fault-runs", type=int, default=5, help="kill -9 runs and SIGSTOP runs per size")
     parser.add_argument("--drain-runs", type=int, default=3)
     parser.add_argument("--fault-players", type=int, default=30)

@@ -9,6 +9,19 @@ from typing import Any
 from cluster_bench.harness import Bench
 from cluster_bench.load import run_load
 
+STEP_KEYS = (
+    "rooms",
+    "players",
+    "acks",
+    "stored",
+    "distinct",
+    "seconds",
+    "commits_per_s",
+    "answers_per_s",
+    "cores_nodes",
+    "cores_haproxy",
+    "cores_clients",
+)
 RISE = 1.10  # a step must beat the best so far by 10 % to count as still rising
 
 
@@ -39,6 +52,7 @@ async def run_ceiling(
         "commits_per_s": best["commits_per_s"],
         "answers_per_s": max(s["answers_per_s"] for s in measured),
         "at_rooms": best["rooms"],
+        "cores_at_best": {k: best[k] for k in ("cores_nodes", "cores_haproxy", "cores_clients")},
         "still_rising": flat == 0,  # the last step still rose: the ceiling is higher than this
         "lost_or_twice": sum(s["acks"] != s["stored"] or s["stored"] != s["distinct"] for s in measured),
     }

@@ -18,9 +18,9 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
     await asyncio.gather(*(start(room) for room in opened))
     cpu_before, proxy_before = bench.node_cpu(), bench.proxy_cpu()
     commits_before, _ = await bench.saves()
-    started = time.monotonic()
+    driver_before, started = time.process_time(), time.monotonic()
     acks = sum(await asyncio.gather(*(play(room, questions) for room in opened)))
-    seconds = time.monotonic() - started
+    seconds, driver_cpu = time.monotonic() - started, time.process_time() - driver_before
     commits_after, _ = await bench.saves()
     node_cpu, proxy_cpu = bench.node_cpu() - cpu_before, bench.proxy_cpu() - proxy_before
     stored, distinct = bench.answers_stored([room.room_id for room in opened])
@@ -37,6 +37,10 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
         "commits": commits_after - commits_before,
         "commits_per_s": round((commits_after - commits_before) / seconds, 1),
         "answers_per_s": round(acks / seconds, 1),
+        # Cores busy meanwhile: the nodes, HAProxy, this process (the clients); out of 2 here.
+        "cores_nodes": round(node_cpu / seconds, 2),
+        "cores_haproxy": round(proxy_cpu / seconds, 2),
+        "cores_clients": round(driver_cpu / seconds, 2),
         "cpu_per_1000": round(node_cpu / acks * 1000, 3) if acks else None,
         "haproxy_cpu_per_1000": round(proxy_cpu / acks * 1000, 3) if acks else None,
     }

@@ -96,6 +96,15 @@ ROWS: list[tuple[str, Cell]] = [
         ),
     ),
     (
+        "cores busy at the ceiling: nodes / HAProxy / clients",
+        cell(
+            "ceiling",
+            lambda r: "{cores_nodes:.2f} / {cores_haproxy:.2f} / {cores_clients:.2f}".format(
+                **r["cores_at_best"]
+            ),
+        ),
+    ),
+    (
         "broadcast, last client ms: HAProxy / direct",
         cell("broadcast", lambda r: f"{r['haproxy']['median_ms']:.1f} / {r['direct']['median_ms']:.1f}"),
     ),
