@@ -43,6 +43,8 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # cluster_bench
 sys.path.insert(0, str(HERE.parent))  # tests (the cluster harness), quiz_actors from a checkout
@@ -76,6 +78,12 @@ def log(text: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
+def describe(error: Exception) -> str:
+    if isinstance(error, aiohttp.WSServerHandshakeError):  # its repr is all headers
+        return f"socket refused: HTTP {error.status} {error.message} ({error.request_info.url})"
+    return repr(error)[:500]
+
+
 async def guarded(name: str, work: Awaitable[Any], minutes: float) -> Any:
     """A scenario's result, or what went wrong: a failure never ends the run."""
     began = time.monotonic()
@@ -84,7 +92,7 @@ async def guarded(name: str, work: Awaitable[Any], minutes: float) -> Any:
     except TimeoutError:
         result = {"failed": f"timed out after {minutes} min"}
     except Exception as e:  # reported in the table and the JSON, then the next scenario
-        result = {"failed": repr(e)[:500]}
+        result = {"failed": describe(e)}
     log(f"{name}: {json.dumps(result)[:300]} ({time.monotonic() - began:.1f} s)")
     return result
 
@@ -144,7 +152,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--ceiling-players", type=int, default=3)
     parser.add_argument("--ceiling-questions", type=int, default=10)
     parser.add_argument("--broadcast-players", type=int, default=100)
-    parser.add_argument("--broadcast-rounds", type=int, default=5)
+    parser.add_argument("--broadcast-rounds", type=int, default=4)
     parser.add_argument("--broadcast-per-round", type=int, default=10)
     parser.add_argument("--fault-runs", type=int, default=5, help="kill -9 runs and SIGSTOP runs per size")
     parser.add_argument("--drain-runs", type=int, default=3)
@@ -156,6 +164,8 @@ def parse() -> argparse.Namespace:
     if args.quick:
         for key, value in QUICK.items():
             setattr(args, key, value)
+    if args.broadcast_rounds * 2 * args.broadcast_per_round + 1 > 100:  # a quiz's limit
+        parser.error("--broadcast-rounds × 2 × --broadcast-per-round must be less than 100")
     return args
 
 
@@ -176,7 +186,7 @@ async def main() -> None:
         "cores": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
-        "args": {k: v for k, v in vars(args).items() if k != "out"},
+        "args": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items() if k != "out"},
     }
     print(table)
     print(

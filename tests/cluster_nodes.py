@@ -85,6 +85,7 @@ class Cluster:
                 "QUIZ_PLAYER_MESSAGES_PER_S": "100",
                 "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000",
                 "QUIZ_JOINS_PER_IP_PER_MINUTE": "100000",  # every client here is 127.0.0.1
+                "QUIZ_MAX_CONNECTIONS_PER_IP": "100000",  # the benchmark opens hundreds of sockets
                 "QUIZ_GET_READY_S": "0",  # these clients answer the moment a question is shown
             },
             stdout=(self.log_dir / f"{name}.log").open("a"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from cluster_bench.game import open_room, play, start
 from cluster_bench.harness import Bench
+from cluster_bench.save_waits import save_waits
 
 
 async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> dict[str, Any]:
@@ -19,7 +20,8 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
     cpu_before, proxy_before = bench.node_cpu(), bench.proxy_cpu()
     commits_before, _ = await bench.saves()
     driver_before, started = time.process_time(), time.monotonic()
-    acks = sum(await asyncio.gather(*(play(room, questions) for room in opened)))
+    async with save_waits(bench.database, bench.schema) as waits:
+        acks = sum(await asyncio.gather(*(play(room, questions) for room in opened)))
     seconds, driver_cpu = time.monotonic() - started, time.process_time() - driver_before
     commits_after, _ = await bench.saves()
     node_cpu, proxy_cpu = bench.node_cpu() - cpu_before, bench.proxy_cpu() - proxy_before
@@ -41,6 +43,7 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
         "cores_nodes": round(node_cpu / seconds, 2),
         "cores_haproxy": round(proxy_cpu / seconds, 2),
         "cores_clients": round(driver_cpu / seconds, 2),
+        "postgres_saves": waits,
         "cpu_per_1000": round(node_cpu / acks * 1000, 3) if acks else None,
         "haproxy_cpu_per_1000": round(proxy_cpu / acks * 1000, 3) if acks else None,
     }

@@ -105,6 +105,19 @@ ROWS: list[tuple[str, Cell]] = [
         ),
     ),
     (
+        "at the ceiling, saves in PostgreSQL: running / waiting for the lock",
+        cell(
+            "ceiling",
+            lambda r: (
+                "{saves_in_flight_mean:.2f} / {waiting_for_lock_mean:.2f}".format(
+                    **r["postgres_saves_at_best"]
+                )
+                if r["postgres_saves_at_best"]
+                else "–"
+            ),
+        ),
+    ),
+    (
         "broadcast, last client ms: HAProxy / direct",
         cell("broadcast", lambda r: f"{r['haproxy']['median_ms']:.1f} / {r['direct']['median_ms']:.1f}"),
     ),
