@@ -147,7 +147,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--players", type=int, default=40)
     parser.add_argument("--questions", type=int, default=10)
     parser.add_argument(
-        "--ceiling-steps", type=lambda s: [int(n) for n in s.split(",")], default=[8, 16, 32, 64, 128]
+        "--ceiling-steps", type=lambda s: [int(n) for n in s.split(",")], default=[2, 4, 8, 16, 32, 64, 128]
     )
     parser.add_argument("--ceiling-players", type=int, default=3)
     parser.add_argument("--ceiling-questions", type=int, default=10)

@@ -42,6 +42,13 @@ EVERY_SIZE = [
     ("broadcast", "haproxy", "median_ms"),
     ("broadcast", "direct", "median_ms"),
     ("broadcast", "added_pct"),
+    ("broadcast", "haproxy", "cpu_ms"),
+    ("broadcast", "haproxy", "haproxy_cpu_ms"),
+    ("broadcast", "direct", "cpu_ms"),
+    ("load", "nodes_waiting_for_cpu"),
+    ("load", "postgres_saves", "saves_in_flight_mean"),
+    ("load", "postgres_saves", "waiting_for_lock_mean"),
+    ("ceiling", "cores_at_best", "cores_nodes"),
 ]
 FAULT_NUMBERS = ("back_s", "acked", "stored", "distinct", "lost", "twice")
 FAULT_KINDS = {"kill", "stop", "drain"}
@@ -49,6 +56,9 @@ TABLE_LABELS = [
     "rooms × players served",
     "node CPU s / 1,000 acked answers",
     "save ceiling",
+    "cores busy",
+    "waiting for the lock",
+    "CPU ms per broadcast",
     "HAProxy adds to a broadcast",
     "failover after kill -9",
     "failover after SIGSTOP",

@@ -50,6 +50,8 @@ async def run_broadcast(bench: Bench, players: int, rounds: int, per_round: int)
         bench.quiz_id = saved_quiz
     await start(room)
     times: dict[str, list[float]] = {way: [] for way in WAYS}
+    node_cpu = dict.fromkeys(WAYS, 0.0)
+    proxy_cpu = dict.fromkeys(WAYS, 0.0)
     question, current = 0, "haproxy"
     for _ in range(rounds):
         for way in WAYS:  # taking turns, so a change in the machine's load hits both
@@ -57,15 +59,27 @@ async def run_broadcast(bench: Bench, players: int, rounds: int, per_round: int)
                 await reconnect(bench, room, way)
                 await asyncio.gather(*(c.drain(0.1) for c in room.players))
                 current = way
+            cpu_before, proxy_before = bench.node_cpu(), bench.proxy_cpu()
             for _ in range(per_round):
                 times[way].append(await broadcast(room, question, room.players))
                 question += 1
+            node_cpu[way] += bench.node_cpu() - cpu_before
+            proxy_cpu[way] += bench.proxy_cpu() - proxy_before
     await room.close()
     out: dict[str, Any] = {"players": players, "broadcasts_each": rounds * per_round}
     for way in WAYS:
         out[way] = {
             "median_ms": round(statistics.median(times[way]) * 1000, 2),
             "worst_ms": round(max(times[way]) * 1000, 2),
+            # CPU per broadcast (and the close before it), from /proc: the machine's load does not move it
+            "cpu_ms": round(node_cpu[way] / len(times[way]) * 1000, 2),
+            "haproxy_cpu_ms": round(proxy_cpu[way] / len(times[way]) * 1000, 2),
         }
     out["added_pct"] = round((out["haproxy"]["median_ms"] / out["direct"]["median_ms"] - 1) * 100, 1)
+    through, direct = out["haproxy"], out["direct"]
+    out["added_cpu_pct"] = (
+        round(((through["cpu_ms"] + through["haproxy_cpu_ms"]) / direct["cpu_ms"] - 1) * 100, 1)
+        if direct["cpu_ms"]
+        else None
+    )
     return out

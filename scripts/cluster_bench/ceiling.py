@@ -21,6 +21,7 @@ STEP_KEYS = (
     "cores_nodes",
     "cores_haproxy",
     "cores_clients",
+    "nodes_waiting_for_cpu",
     "postgres_saves",
 )
 RISE = 1.10  # a step must beat the best so far by 10 % to count as still rising
@@ -54,7 +55,9 @@ async def run_ceiling(
         "commits_per_s": best["commits_per_s"],
         "answers_per_s": max(s["answers_per_s"] for s in measured),
         "at_rooms": best["rooms"],
-        "cores_at_best": {k: best[k] for k in ("cores_nodes", "cores_haproxy", "cores_clients")},
+        "cores_at_best": {
+            k: best[k] for k in ("cores_nodes", "cores_haproxy", "cores_clients", "nodes_waiting_for_cpu")
+        },
         "postgres_saves_at_best": best["postgres_saves"],
         "still_rising": flat == 0,  # the last step still rose: the ceiling is higher than this
         "lost_or_twice": sum(s["acks"] != s["stored"] or s["stored"] != s["distinct"] for s in measured),

@@ -34,6 +34,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def run_queue_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (/proc schedstat):
+    on a shared machine, how much the others held us back."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[1])
+        except (FileNotFoundError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 @dataclass
 class Bench:
     size: int
@@ -49,6 +61,9 @@ class Bench:
 
     def node_cpu(self) -> float:
         return sum(cpu_seconds(self.nodes.processes[name].pid) for name in self.alive())
+
+    def node_run_queue_wait(self) -> float:
+        return sum(run_queue_wait_seconds(self.nodes.processes[name].pid) for name in self.alive())
 
     def proxy_cpu(self) -> float:
         assert self.proxy.process is not None

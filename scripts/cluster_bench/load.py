@@ -17,7 +17,7 @@ from cluster_bench.save_waits import save_waits
 async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> dict[str, Any]:
     opened = [await open_room(bench, players) for _ in range(rooms)]
     await asyncio.gather(*(start(room) for room in opened))
-    cpu_before, proxy_before = bench.node_cpu(), bench.proxy_cpu()
+    cpu_before, proxy_before, waited_before = bench.node_cpu(), bench.proxy_cpu(), bench.node_run_queue_wait()
     commits_before, _ = await bench.saves()
     driver_before, started = time.process_time(), time.monotonic()
     async with save_waits(bench.database, bench.schema) as waits:
@@ -25,6 +25,7 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
     seconds, driver_cpu = time.monotonic() - started, time.process_time() - driver_before
     commits_after, _ = await bench.saves()
     node_cpu, proxy_cpu = bench.node_cpu() - cpu_before, bench.proxy_cpu() - proxy_before
+    waited = bench.node_run_queue_wait() - waited_before
     stored, distinct = bench.answers_stored([room.room_id for room in opened])
     await asyncio.gather(*(room.close() for room in opened))
     return {
@@ -43,6 +44,8 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
         "cores_nodes": round(node_cpu / seconds, 2),
         "cores_haproxy": round(proxy_cpu / seconds, 2),
         "cores_clients": round(driver_cpu / seconds, 2),
+        # The nodes' threads waiting for a CPU, per second: above 0 they were held back.
+        "nodes_waiting_for_cpu": round(waited / seconds, 2),
         "postgres_saves": waits,
         "cpu_per_1000": round(node_cpu / acks * 1000, 3) if acks else None,
         "haproxy_cpu_per_1000": round(proxy_cpu / acks * 1000, 3) if acks else None,

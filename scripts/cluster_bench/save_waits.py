@@ -29,13 +29,15 @@ async def save_waits(database: str, schema: str) -> AsyncIterator[dict[str, Any]
     stop = asyncio.Event()
 
     async def sample() -> None:
-        pattern = f"%{schema}.quiz_events_insert_locked%"
+        pattern = f"%{schema}%quiz_events_insert_locked%"  # the names are quoted in the call
         async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
-            while not stop.is_set():
+            while True:  # at least one sample, however short the block
                 row = await (await conn.execute(QUERY, (pattern,))).fetchone()
                 assert row is not None
                 saving.append(row[0])
                 waiting.append(row[1])
+                if stop.is_set():
+                    return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), SAMPLE_EVERY_S)
 

@@ -96,12 +96,12 @@ ROWS: list[tuple[str, Cell]] = [
         ),
     ),
     (
-        "cores busy at the ceiling: nodes / HAProxy / clients",
+        "at the ceiling, cores busy: nodes / HAProxy / clients; nodes waiting for a CPU",
         cell(
             "ceiling",
-            lambda r: "{cores_nodes:.2f} / {cores_haproxy:.2f} / {cores_clients:.2f}".format(
-                **r["cores_at_best"]
-            ),
+            lambda r: (
+                "{cores_nodes:.2f} / {cores_haproxy:.2f} / {cores_clients:.2f}; {nodes_waiting_for_cpu:.2f}"
+            ).format(**r["cores_at_best"]),
         ),
     ),
     (
@@ -121,7 +121,17 @@ ROWS: list[tuple[str, Cell]] = [
         "broadcast, last client ms: HAProxy / direct",
         cell("broadcast", lambda r: f"{r['haproxy']['median_ms']:.1f} / {r['direct']['median_ms']:.1f}"),
     ),
-    ("HAProxy adds to a broadcast", cell("broadcast", lambda r: f"{r['added_pct']:+.1f} %")),
+    ("HAProxy adds to a broadcast: last client", cell("broadcast", lambda r: f"{r['added_pct']:+.1f} %")),
+    (
+        "HAProxy adds to a broadcast: CPU ms per broadcast, nodes + HAProxy / direct",
+        cell(
+            "broadcast",
+            lambda r: (
+                f"{r['haproxy']['cpu_ms']:.1f} + {r['haproxy']['haproxy_cpu_ms']:.1f} / "
+                f"{r['direct']['cpu_ms']:.1f} ({r['added_cpu_pct']:+.0f} %)"
+            ),
+        ),
+    ),
     ("failover after kill -9 s: median / worst", fault_row("kill")),
     ("failover after SIGSTOP s: median / worst", fault_row("stop")),
     ("drain (SIGTERM → all served elsewhere) s", fault_row("drain")),
