@@ -128,7 +128,8 @@ ROWS: list[tuple[str, Cell]] = [
             "broadcast",
             lambda r: (
                 f"{r['haproxy']['cpu_ms']:.1f} + {r['haproxy']['haproxy_cpu_ms']:.1f} / "
-                f"{r['direct']['cpu_ms']:.1f} ({r['added_cpu_pct']:+.0f} %)"
+                f"{r['direct']['cpu_ms']:.1f}"
+                + (f" ({r['added_cpu_pct']:+.0f} %)" if r["added_cpu_pct"] is not None else "")
             ),
         ),
     ),
