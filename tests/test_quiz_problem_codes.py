@@ -21,7 +21,7 @@ from tests.conftest import RunningServer
 
 STATIC = Path(__file__).resolve().parents[1] / "quiz_actors" / "server" / "static"
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
-LANGUAGES = ("en", "de", "es")
+LANGUAGES = sorted(p.stem.removeprefix("i18n-") for p in STATIC.glob("i18n-*.json"))
 WORDS = "editor.problem."
 
 
