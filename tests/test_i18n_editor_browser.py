@@ -3,7 +3,8 @@
 A teacher whose browser speaks the language makes a quiz in the editor: one
 question of every type, a picture, the preview of each, a save refused with
 every problem marked, a save that works, a save refused because the quiz
-changed in another tab, the question before leaving with unsaved changes. At
+changed in another tab, the question before leaving with unsaved changes, the
+admin key dialog and a save refused for want of the key. At
 each step every visible text, aria-label, placeholder and title must be a text
 of that language's catalog (the quiz's own words, file names and numbers
 aside): a problem the server said only in English fails in German and Spanish.
@@ -22,8 +23,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from quiz_actors.clock import SystemClock
+from quiz_actors.settings import Settings
 from tests import test_browser
-from tests.browser import LAPTOP, PHONE, screenshot
+from tests.browser import LAPTOP, PHONE, Pages, screenshot
+from tests.conftest import RunningServer
 from tests.test_accessibility_browser import axe_problems
 from tests.test_i18n_browser import STATIC, VISIBLE_TEXTS, catalog_patterns, untranslated
 from tests.test_quiz_editor_browser import IMAGE, QUESTIONS, card_ids, quiz_id_of
@@ -196,3 +200,38 @@ async def test_the_editor_on_a_phone_keeps_long_words_inside_the_screen(pages, l
         assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["viewport"]["width"]
     assert checker.problems == [], "\n".join(checker.problems)
     assert pages.errors == []
+
+
+@pytest.mark.parametrize("language, locale", [("de", "de-DE"), ("es", "es-ES")])
+async def test_the_admin_key_dialog_and_a_refused_key_in_the_browsers_language(
+    browser, tmp_path, language, locale
+):
+    words = catalog(language)
+    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", admin_key="sesame")
+    server = await RunningServer(settings, SystemClock()).start()
+    opened = Pages(browser, server.base_url)
+    checker = Checker(language)
+    try:
+        page = await opened.open("/quizzes/edit", {**LAPTOP, "locale": locale}, f"key-{language}")
+        await page.fill("#quiz-title", TITLE)
+        await fill(page, 1, QUESTIONS[0])
+        await page.click("#save")
+        dialog = page.locator(".key-dialog")
+        await expect(dialog).to_contain_text(words["quizapi.key.why"])
+        await checker.check(page, "key")
+        await page.locator("#admin-key-input").fill("wrong")
+        await page.keyboard.press("Enter")
+        await expect(dialog).to_contain_text(words["quizapi.key.wrong"])
+        await checker.check(page, "key-wrong", "admin-key-1280")
+        await dialog.get_by_role("button", name=words["quizapi.key.cancel"]).click()
+        # Refused without a key: the reason in the page's language, not the server's English.
+        reason = words["quizapi.error.unauthorized"]
+        await expect(page.locator("#notice")).to_have_text(
+            words["editor.not_saved.because"].replace("{reason}", reason)
+        )
+        await checker.check(page, "not-saved")
+        assert checker.problems == [], "\n".join(checker.problems)
+        assert opened.errors == []
+    finally:
+        await opened.close()
+        await server.stop()
