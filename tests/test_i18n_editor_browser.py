@@ -206,6 +206,11 @@ async def test_the_editor_on_a_phone_keeps_long_words_inside_the_screen(pages, l
 async def test_the_admin_key_dialog_and_a_refused_key_in_the_browsers_language(
     browser, tmp_path, language, locale
 ):
+    from playwright.async_api import expect as playwright_expect
+
+    playwright_expect.set_options(
+        timeout=test_browser.WAIT_MS
+    )  # the pages fixture's wait, without its server
     words = catalog(language)
     settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", admin_key="sesame")
     server = await RunningServer(settings, SystemClock()).start()
@@ -213,9 +218,8 @@ async def test_the_admin_key_dialog_and_a_refused_key_in_the_browsers_language(
     checker = Checker(language)
     try:
         page = await opened.open("/quizzes/edit", {**LAPTOP, "locale": locale}, f"key-{language}")
+        # The check as the teacher types needs the key already: the dialog asks for it.
         await page.fill("#quiz-title", TITLE)
-        await fill(page, 1, QUESTIONS[0])
-        await page.click("#save")
         dialog = page.locator(".key-dialog")
         await expect(dialog).to_contain_text(words["quizapi.key.why"])
         await checker.check(page, "key")
@@ -224,7 +228,11 @@ async def test_the_admin_key_dialog_and_a_refused_key_in_the_browsers_language(
         await expect(dialog).to_contain_text(words["quizapi.key.wrong"])
         await checker.check(page, "key-wrong", "admin-key-1280")
         await dialog.get_by_role("button", name=words["quizapi.key.cancel"]).click()
-        # Refused without a key: the reason in the page's language, not the server's English.
+        await expect(dialog).to_have_count(0)
+        # Saved without a key: refused, and the reason is in the page's language, not the server's English.
+        await page.click("#save")
+        await expect(dialog).to_be_visible()
+        await dialog.get_by_role("button", name=words["quizapi.key.cancel"]).click()
         reason = words["quizapi.error.unauthorized"]
         await expect(page.locator("#notice")).to_have_text(
             words["editor.not_saved.because"].replace("{reason}", reason)
