@@ -47,7 +47,8 @@ async def test_a_room_with_friendly_names_lets_players_in_without_asking_and_say
         name = (await line.inner_text()).removeprefix("Your name in this game: ")
         assert FRIENDLY.match(name), name
         await expect(phone.locator("#me")).to_have_text(name)
-        await expect(phone.locator("#announce-polite")).to_have_text(f"You're in! Your name in this game: {name}.")
+        said = f"You're in! Your name in this game: {name}."
+        await expect(phone.locator("#announce-polite")).to_have_text(said)
         await screenshot(phone, f"names-friendly-lobby-{label}")
         assert await axe_problems(phone, f"friendly lobby {label}") == []
         given.append(name)

@@ -3,6 +3,7 @@ the word filter and friendly random names (docs/protocol.md, "Names")."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -251,6 +252,21 @@ async def test_friendly_names_are_given_out_unique_whatever_players_send(connect
     assert sorted(
         m["name"] for m in state["room"]["members"] if m["user_id"] != state["room"]["host_id"]
     ) == sorted(given)
+
+
+async def test_friendly_names_stay_unique_when_many_join_at_once(connect):
+    host, code, _, _ = await _room_with(connect, friendly_names=True)
+    players = await asyncio.gather(*(connect() for _ in range(150)))
+    # All the joins at once: the room decides them one after another.
+    replies = await asyncio.gather(*(p.request({"type": "join", "code": code}, "state") for p in players))
+    assert [r["type"] for r in replies] == ["state"] * 150
+    given = [r["you"]["name"] for r in replies]
+    assert all(FRIENDLY.match(n) for n in given), given
+    assert len({lookalike_key(n) for n in given}) == 150
+    # What the room holds is what each phone was told.
+    state = await host.request({"type": "resync"}, "state")
+    held = {m["user_id"]: m["name"] for m in state["room"]["members"]}
+    assert all(held[r["you"]["user_id"]] == r["you"]["name"] for r in replies)
 
 
 async def test_a_friendly_name_never_clashes_with_a_chosen_one(connect):

@@ -350,6 +350,7 @@ function onError(m) {
     game.probeRef = null;
     // The room wants a name (we sent none): ask for it. Any other refusal is said at once.
     if (m.code === "name_invalid") return showNameField(game.focusName);
+    game.probed = null; // locked, full, no such room: the same code may be asked again later
     return showJoin(explain(m));
   }
   if (kind === "join") {
@@ -443,6 +444,7 @@ function renderQuestion() {
   const answered = game.answer !== null;
   const waiting = leftToOpen(q, conn.serverNow()) > 0; // get ready: read the question first
   game.controls.update(game.answer, waiting || game.timeUp || !conn.ready);
+  box.classList.toggle("shut", waiting); // drawn as not open yet (app.css), not merely disabled
   let feedback = "";
   const status = answered ? game.answer.status : null;
   if (status === "unsent" && !conn.ready) feedback = t("question.unsent_offline");
