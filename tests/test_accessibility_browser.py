@@ -342,9 +342,9 @@ async def test_the_screens_of_trouble_have_no_serious_axe_violation(pages, live_
     problems: list[str] = []
 
     async def check(page, label: str) -> None:
+        await screenshot(page, f"a11y-trouble-{label}")
         problems.extend(await axe_problems(page, label))
         problems.extend(await poor_contrast(page, label))
-        await screenshot(page, f"a11y-trouble-{label}")
 
     host = await pages.open("/host", LAPTOP, "host")
     await host.get_by_label("Quick demo").check()
@@ -355,14 +355,17 @@ async def test_the_screens_of_trouble_have_no_serious_axe_violation(pages, live_
     # Ann's socket can be cut, and kept down, at will.
     cut = {"down": False, "socket": None}
 
-    def route(socket):
+    async def route(socket):
         if cut["down"]:
-            socket.close()
+            await socket.close()
             return
         cut["socket"] = socket
         socket.connect_to_server()
 
-    ann = await pages.open("/", PHONE_320, "ann", route_socket=route)
+    ann = await pages.open("/", PHONE_320, "ann")
+    # Every socket of the page from now on, the reconnections too (their address has a query).
+    await ann.route_web_socket(re.compile(r"/ws(\?.*)?$"), route)
+    await ann.reload()
     await ann.fill("#code", code)
     await ann.fill("#name", "Ann")
     await ann.click("#join-button")
@@ -397,8 +400,9 @@ async def test_the_screens_of_trouble_have_no_serious_axe_violation(pages, live_
     cut["down"] = True
     await cut["socket"].close()
     await expect(ann.locator("#status")).to_be_visible()
-    await expect(ann.locator("#status")).to_contain_text("Reconnecting")
+    await expect(ann.locator("#status")).to_contain_text(re.compile("reconnecting", re.I))
     await check(ann, "offline")
+    await expect(ann.locator("#status")).to_be_visible()  # still down while it was checked
     cut["down"] = False
     await expect(ann.locator("#status")).to_be_hidden(timeout=30_000)
     assert problems == [], "\n".join(problems)

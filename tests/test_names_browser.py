@@ -54,6 +54,12 @@ async def test_a_room_with_friendly_names_lets_players_in_without_asking_and_say
         given.append(name)
     assert given[0] != given[1]
     await expect(host.locator("#players .name")).to_have_text(given)
+    # In German (the browser's language), the same line from the German catalog.
+    lena = await pages.open(f"/?code={code}", {**PHONE, "locale": "de-DE"}, "lena")
+    await expect(lena.locator("#lobby-name")).to_have_text(
+        re.compile(r"^Dein Name in diesem Spiel: \w+ \w+$")
+    )
+    await screenshot(lena, "names-friendly-lobby-de-390")
     # After a reload the page is back in the room with the same name, and says it again.
     await phone.reload()
     await expect(phone.locator("#lobby-name")).to_have_text(f"Your name in this game: {given[1]}")
