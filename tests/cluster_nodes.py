@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urljoin
@@ -57,8 +58,12 @@ class Cluster:
         self.names = names
         self.ports = {name: free_port() for name in names}
         self.processes: dict[str, subprocess.Popen] = {}
+        self.started_at: dict[str, float] = {}  # time.monotonic() when each process was started
+        self.ready_at: dict[str, float] = {}  # ... and when its /readyz first answered 200
 
     def start(self, name: str) -> None:
+        self.started_at[name] = time.monotonic()
+        self.ready_at.pop(name, None)
         self.processes[name] = subprocess.Popen(
             [
                 sys.executable,
@@ -111,6 +116,7 @@ class Cluster:
             try:
                 async with http.get(self.base(name) + "/readyz") as response:
                     if response.status == 200:
+                        self.ready_at.setdefault(name, time.monotonic())
                         return
             except aiohttp.ClientError:
                 pass
