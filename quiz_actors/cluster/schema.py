@@ -58,7 +58,8 @@ def open_store(database: ClusterDatabase, store_url: str, observer: Any = None) 
 
 
 def _recorders(store: EventStore) -> list[Any]:
-    recorders = [store.recorder]
+    """The store's PostgreSQL recorders (eventstore/postgres.py): of its events and its snapshots."""
+    recorders: list[Any] = [store.recorder]
     if store.snapshots is not None:
         recorders.append(store.snapshots.recorder)
     return recorders
