@@ -38,8 +38,18 @@ def fresh_schema(postgres_problem: str | None):
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     yield f"{POSTGRES_URL}?schema={schema}", schema
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    # The nodes were killed, but a killed node's backend may still hold a lock for a
+    # moment (PostgreSQL notices the closed socket at its next read): the drop can
+    # deadlock with it, and then succeeds once that backend is gone.
+    for attempt in range(1, 6):
+        try:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            return
+        except psycopg.errors.DeadlockDetected:
+            if attempt == 5:
+                raise
+            time.sleep(0.5)
 
 
 class Cluster:
