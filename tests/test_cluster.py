@@ -29,6 +29,8 @@ from tests.conftest import DEMO_QUIZ, POSTGRES_URL, create_room
 
 pytestmark = pytest.mark.postgres
 
+READY_WITHIN_S = 10.0
+
 LONG_QUIZ = {
     "title": "Failover",
     "questions": [
@@ -49,7 +51,6 @@ def cluster(schema, tmp_path_factory):
     nodes = Cluster(store, "--drain-grace-s", "1", log_dir=tmp_path_factory.mktemp("nodes"))
     proxy = Proxy(nodes, tmp_path_factory.mktemp("haproxy"))
     proxy.start()
-    nodes.started_at = time.monotonic()
     nodes.start_all()  # the same moment, on a schema with no table yet
     yield nodes, proxy
     proxy.stop()
@@ -86,7 +87,11 @@ async def test_three_nodes_started_at_once_on_an_empty_schema_share_one_secret_c
     ready, http, schema
 ):
     nodes, _ = ready
-    print(f"three nodes ready {time.monotonic() - nodes.started_at:.2f} s after they were started")
+    # Issue 19, scenario 1: from the moment the three processes were started to the last
+    # /readyz answering 200 (a functional bound: docs/cluster.md says what a start costs).
+    ready_within = max(nodes.ready_at.values()) - min(nodes.started_at.values())
+    print(f"three nodes ready {ready_within:.2f} s after they were started")
+    assert ready_within <= READY_WITHIN_S, f"ready only {ready_within:.1f} s after they were started"
     topics = dict(query(schema[1], "SELECT topic, count(*) FROM {s}.quiz_events GROUP BY topic"))
     assert topics["quiz_actors.domain.secret:ServerSecret.SecretGenerated"] == 1
     assert topics["quiz_actors.domain.directory:RoomDirectory.DirectoryOpened"] == 1
