@@ -180,7 +180,7 @@ def test_pooled_actor_handles_a_message_as_pykkas_own_loop_does() -> None:
 # ------------------------------------------------------------------ eventsourcing (OneTripPostgresRecorder)
 
 # PostgresApplicationRecorder attributes OneTripPostgresRecorder reads or replaces
-# (eventstore/persistence.py); none of them is documented.
+# (eventstore/postgres.py); none of them is documented.
 ONE_TRIP_RECORDER_USES = (
     "pg_function_name_insert_events",
     "sql_invoke_pg_function_insert_events",
