@@ -5,6 +5,7 @@
 // full quiz (it holds the answers). The page then asks for the key once, keeps
 // it in sessionStorage (gone when the tab closes) and repeats the request.
 
+import { has, t } from "./i18n.js";
 import { el } from "./ui.js";
 
 const KEY_STORAGE = "quiz-admin-key";
@@ -55,15 +56,13 @@ function askForKey(wrongBefore) {
     const input = el("input", { id: "admin-key-input", type: "password", autocomplete: "off", required: true });
     const dialog = el("dialog", { class: "key-dialog", "aria-labelledby": "admin-key-title" },
       el("form", { method: "dialog", class: "card" },
-        el("h2", { id: "admin-key-title" }, "This server needs its admin key"),
-        el("p", {}, wrongBefore
-          ? "That key was not accepted. Check it with whoever runs the server."
-          : "Changing quizzes and reading their answers needs the key the server was started with (--admin-key)."),
-        el("label", { for: "admin-key-input" }, "Admin key"),
+        el("h2", { id: "admin-key-title" }, t("library.key_title")),
+        el("p", {}, wrongBefore ? t("library.key_wrong") : t("library.key_explain")),
+        el("label", { for: "admin-key-input" }, t("library.key_label")),
         input,
         el("div", { class: "row-buttons" },
-          el("button", { type: "submit", class: "primary", value: "ok" }, "Use this key"),
-          el("button", { type: "submit", class: "plain", value: "cancel", formnovalidate: true }, "Cancel"))));
+          el("button", { type: "submit", class: "primary", value: "ok" }, t("library.key_use")),
+          el("button", { type: "submit", class: "plain", value: "cancel", formnovalidate: true }, t("library.key_cancel")))));
     document.body.append(dialog);
     dialog.addEventListener("close", () => {
       const key = dialog.returnValue === "ok" ? input.value.trim() : "";
@@ -147,8 +146,10 @@ export const api = {
   },
 };
 
-// An error in words for a teacher; the server's message is plain words already.
+// An error in words for a teacher, in the page's language where the catalog knows its
+// code (library.error.<code>); else the server's own words, which are English (docs/i18n.md).
 export function say(error) {
-  if (error.code === "unauthorized") return "The server did not accept the admin key, so nothing changed.";
-  return error.message || "Something went wrong.";
+  const key = `library.error.${error.code}`;
+  if (has(key)) return t(key, { status: error.status });
+  return error.message || t("library.error.unknown");
 }
