@@ -161,6 +161,19 @@ async def test_the_library_speaks_the_browsers_language(pages, language, locale)
     )
     await expect(page.locator("#import-result")).to_contain_text("notes.txt")
     await check(page, "library-import-refused")
+
+    # A spreadsheet with a wrong cell: where it is, in the page's language; what is wrong is
+    # the server's (English) words, the {message} of "Zeile {row}, Spalte {column}: {message}".
+    bad = (
+        "Question,Answer 1,Answer 2,Answer 3,Answer 4,Time limit,Correct answer(s)\n" + "2 + 2?,3,4,,,20,9\n"
+    )
+    await page.locator("#import-file").set_input_files(
+        files=[{"name": "sums.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
+    )
+    where = {"en": "Row 2, column G: ", "de": "Zeile 2, Spalte G: ", "es": "Fila 2, columna G: "}[language]
+    await expect(page.locator("#import-problems li").first).to_contain_text(where)
+    await expect(page.locator("#import-result")).to_contain_text("sums.csv")
+    await check(page, "library-import-problems")
     assert check.problems == [], "\n".join(check.problems)
     assert pages.errors == []
 

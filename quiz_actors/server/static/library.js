@@ -110,7 +110,7 @@ export function whereInFile(problem) {
   if (row && column) return t("library.problem_row_column", { row, column, message });
   if (row) return t("library.problem_row", { row, message });
   if (column) return t("library.problem_column", { column, message });
-  return path ? t("library.problem_path", { path, message }) : message;
+  return path ? t("library.problem_field", { path, message }) : message;
 }
 
 async function onImport(event) {
