@@ -92,6 +92,7 @@ class QuizLibrary:
                         f"questions[{i}].image",
                         "This picture is not on the server: upload it again",
                         f"questions[{i}].image: no stored picture has media id {image}",
+                        "image_missing",
                     )
                 )
         return out

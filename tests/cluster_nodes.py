@@ -85,6 +85,7 @@ class Cluster:
                 "QUIZ_PLAYER_MESSAGES_PER_S": "100",
                 "QUIZ_ROOMS_PER_IP_PER_MINUTE": "1000",
                 "QUIZ_JOINS_PER_IP_PER_MINUTE": "100000",  # every client here is 127.0.0.1
+                "QUIZ_MAX_CONNECTIONS_PER_IP": "100000",  # the benchmark opens hundreds of sockets
                 "QUIZ_GET_READY_S": "0",  # these clients answer the moment a question is shown
             },
             stdout=(self.log_dir / f"{name}.log").open("a"),
@@ -183,10 +184,35 @@ class Proxy:
             await asyncio.sleep(0.05)
         raise AssertionError("HAProxy never served /readyz")
 
+    async def wait_routing(self, http: aiohttp.ClientSession, name: str, timeout: float = 30.0) -> None:
+        """Until HAProxy sends a socket hinted to ``name`` there (it marked the node up)."""
+        loop = asyncio.get_running_loop()
+        end = loop.time() + timeout
+        while loop.time() < end:
+            try:
+                async with http.ws_connect(f"{self.ws}?node={name}") as ws:
+                    if ws._response.headers.get("X-Quiz-Node") == name:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"HAProxy did not route to {name} within {timeout} s")
+
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+async def revive(http: aiohttp.ClientSession, nodes: Cluster, proxy: Proxy) -> list[str]:
+    """Start again every node that has exited (killed, drained), wait until it is ready
+    and HAProxy routes to it again. Returns the names of the nodes started."""
+    dead = [name for name in nodes.names if nodes.processes[name].poll() is not None]
+    for name in dead:
+        nodes.start(name)
+    await asyncio.gather(*(nodes.wait_ready(http, name) for name in dead))
+    await asyncio.gather(*(proxy.wait_routing(http, name) for name in nodes.names))
+    return dead
 
 
 async def connect(http: aiohttp.ClientSession, url: str, token: str | None = None) -> QuizClient:

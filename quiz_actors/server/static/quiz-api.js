@@ -56,13 +56,13 @@ function askForKey(wrongBefore) {
     const input = el("input", { id: "admin-key-input", type: "password", autocomplete: "off", required: true });
     const dialog = el("dialog", { class: "key-dialog", "aria-labelledby": "admin-key-title" },
       el("form", { method: "dialog", class: "card" },
-        el("h2", { id: "admin-key-title" }, t("library.key_title")),
-        el("p", {}, wrongBefore ? t("library.key_wrong") : t("library.key_explain")),
-        el("label", { for: "admin-key-input" }, t("library.key_label")),
+        el("h2", { id: "admin-key-title" }, t("quizapi.key.title")),
+        el("p", {}, t(wrongBefore ? "quizapi.key.wrong" : "quizapi.key.why")),
+        el("label", { for: "admin-key-input" }, t("quizapi.key.label")),
         input,
         el("div", { class: "row-buttons" },
-          el("button", { type: "submit", class: "primary", value: "ok" }, t("library.key_use")),
-          el("button", { type: "submit", class: "plain", value: "cancel", formnovalidate: true }, t("library.key_cancel")))));
+          el("button", { type: "submit", class: "primary", value: "ok" }, t("quizapi.key.use")),
+          el("button", { type: "submit", class: "plain", value: "cancel", formnovalidate: true }, t("quizapi.key.cancel")))));
     document.body.append(dialog);
     dialog.addEventListener("close", () => {
       const key = dialog.returnValue === "ok" ? input.value.trim() : "";
@@ -146,10 +146,11 @@ export const api = {
   },
 };
 
-// An error in words for a teacher, in the page's language where the catalog knows its
-// code (library.error.<code>); else the server's own words, which are English (docs/i18n.md).
+// An error in words for a teacher, in the page's language: the catalog's words
+// for its code ("quizapi.error.<code>"); the server's own (English) message only
+// for a code the catalog does not know (a newer server's).
 export function say(error) {
-  const key = `library.error.${error.code}`;
+  const key = `quizapi.error.${error.code}`;
   if (has(key)) return t(key, { status: error.status });
-  return error.message || t("library.error.unknown");
+  return error.message || t("quizapi.error.unknown");
 }
