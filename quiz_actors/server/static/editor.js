@@ -325,9 +325,8 @@ function saved(summary, document) {
 
 function refused(error) {
   if (error.code === "quiz_changed" || error.status === 412) {
-    const now = /revision (\d+)/.exec(error.message || "");
-    setText("#conflict-text", now
-      ? t("editor.conflict.changed_at", { revision: now[1] })
+    setText("#conflict-text", error.revision !== null
+      ? t("editor.conflict.changed_at", { revision: error.revision })
       : t("editor.conflict.changed"));
     $("#conflict").hidden = false;
     $("#conflict-copy").focus();

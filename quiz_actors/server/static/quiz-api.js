@@ -11,9 +11,12 @@ import { el } from "./ui.js";
 const KEY_STORAGE = "quiz-admin-key";
 
 export class ApiError extends Error {
-  constructor(status, error) {
+  constructor(status, error, etag = null) {
     super(error.message || `HTTP ${status}`);
     this.status = status;
+    // A 412 names the revision that is stored now as its ETag ("4").
+    const revision = /^(?:W\/)?"?(\d+)"?$/.exec(etag || "");
+    this.revision = revision ? Number(revision[1]) : null;
     this.code = error.code || "http_error";
     this.details = error.details || [];
     this.problems = error.problems || problemsFromDetails(this.details);
@@ -104,7 +107,8 @@ async function errorOf(response) {
   } catch {
     // Not JSON (a proxy's error page): the status says enough.
   }
-  return new ApiError(response.status, body.error || { code: "http_error", message: `The server answered ${response.status}.` });
+  const error = body.error || { code: "http_error", message: `The server answered ${response.status}.` };
+  return new ApiError(response.status, error, response.headers.get("ETag"));
 }
 
 async function json(path, options) {
