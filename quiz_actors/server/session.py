@@ -30,6 +30,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from quiz_actors import logs, metrics, protocol
+from quiz_actors.metrics import count_sent
 from quiz_actors.protocol import Batch
 from quiz_actors.server.loop_post import LoopPost
 
@@ -88,7 +89,12 @@ class SocketSession:
     # ---- called from any thread
 
     def send(self, batch: Batch) -> None:
-        self._call(self.enqueue, batch)
+        # Every message a socket gets comes this way: spelled out rather than through
+        # ``_call``, as a broadcast runs it once per member.
+        if self.post.on_loop_thread():
+            self.enqueue(batch)
+        else:
+            self.post.call(self.enqueue, batch)
 
     def close(self, code: int, reason: str) -> None:
         self._call(self.request_close, code, reason)
@@ -112,7 +118,7 @@ class SocketSession:
     def enqueue(self, batch: Batch) -> None:
         if self._close_request is not None:
             return
-        metrics.count_sent(batch.types())
+        count_sent(batch.types())
         if not self._queue and self.sending_since is None and self._write_at_once(batch):
             return
         for text in batch.texts:
