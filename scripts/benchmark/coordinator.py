@@ -238,13 +238,25 @@ class Coordinator:
         pids.update({f"load{w.index}": w.process.pid for w in self.workers})
         return pids
 
-    def memory(self, server: QuizServer, players: int, idle_rss: int, idle_threads: int) -> dict[str, Any]:
-        rss, threads = server.rss_kb(), server.threads()
+    async def memory(
+        self, server: QuizServer, players: int, idle_rss: int, idle_threads: int
+    ) -> dict[str, Any]:
+        """RSS per player after a fill, with what explains it: the RSS high-water
+        (``VmHWM``), glibc's in-use and free-but-kept memory, and the most bytes the
+        server held for sockets that had not read them yet (``bench_probe.py``)."""
+        rss, threads, peak = server.rss_kb(), server.threads(), server.rss_peak_kb()
+        probe = await server.probe()
         return {
             "players": players,
             "rss_kb": rss,
+            "rss_peak_kb": peak,
             "idle_rss_kb": idle_rss,
             "threads": threads,
             "idle_threads": idle_threads,
             "kb_per_player": round((rss - idle_rss) / players, 1),
+            "malloc_kb": probe.get("malloc"),
+            "held_for_sockets_kb": {
+                k: v // 1024 if k != "peak_sockets_behind" else v
+                for k, v in probe.get("held_bytes", {}).items()
+            },
         }

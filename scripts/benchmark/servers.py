@@ -141,6 +141,10 @@ class ProcessUnderTest:
     def rss_kb(self) -> int:
         return int(self._proc_status()["VmRSS"].split()[0])
 
+    def rss_peak_kb(self) -> int:
+        """``VmHWM``: the most RSS the process has had."""
+        return int(self._proc_status()["VmHWM"].split()[0])
+
     def threads(self) -> int:
         return int(self._proc_status()["Threads"])
 
