@@ -21,6 +21,12 @@ are counters:
   collection stops every thread of the server, and with millions of objects it
   shows up as a slow broadcast.
 
+On SIGUSR2 it takes the RSS apart, for the memory row: it runs a full garbage
+collection, then asks glibc to give its free memory back (``malloc_trim``),
+noting the RSS before and after each (``rss_apart`` in the next dump): what
+the first frees was garbage waiting for a collection, what the second frees
+was free memory malloc kept, and the rest is live.
+
 On SIGUSR1 the counters are written as JSON to the file named by
 ``QUIZ_BENCH_PROBE_FILE`` (written aside and renamed, so a reader never sees
 half a file). The cost is a few counter updates per save.
@@ -177,6 +183,30 @@ def _counting_save(self, *objs, **kwargs):
     return result
 
 
+_rss_apart: dict[str, int] = {}
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _take_rss_apart(signum, frame) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    _rss_apart["before_kb"] = _rss_kb()
+    _rss_apart["garbage_objects"] = gc.collect()
+    _rss_apart["after_gc_kb"] = _rss_kb()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+    _rss_apart["after_trim_kb"] = _rss_kb()
+
+
 def _dump(signum, frame) -> None:
     target = os.environ.get("QUIZ_BENCH_PROBE_FILE")
     if not target:
@@ -189,6 +219,7 @@ def _dump(signum, frame) -> None:
     snapshot["gc"] = _gc_pauses.snapshot()
     snapshot["held_bytes"] = dict(_held)
     snapshot["malloc"] = _malloc_kb()
+    snapshot["rss_apart"] = dict(_rss_apart)
     aside = target + ".tmp"
     with open(aside, "w", encoding="utf-8") as f:
         json.dump(snapshot, f)
@@ -200,5 +231,6 @@ if __name__ == "__main__":
     SocketSession.enqueue = _timed_enqueue
     SocketSession.__init__ = _tracked_session_init
     signal.signal(signal.SIGUSR1, _dump)
+    signal.signal(signal.SIGUSR2, _take_rss_apart)
     _gc_pauses.install()
     main()

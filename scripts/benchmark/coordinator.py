@@ -260,6 +260,7 @@ class Coordinator:
         server held for sockets that had not read them yet (``bench_probe.py``)."""
         rss, threads, peak = server.rss_kb(), server.threads(), server.rss_peak_kb()
         probe = await server.probe()
+        apart = await server.rss_apart()  # after the readings above: it changes what it reads
         return {
             "players": players,
             "rss_kb": rss,
@@ -269,6 +270,7 @@ class Coordinator:
             "idle_threads": idle_threads,
             "kb_per_player": round((rss - idle_rss) / players, 1),
             "malloc_kb": probe.get("malloc"),
+            "rss_apart_kb": apart,
             "held_for_sockets_kb": {
                 k: v // 1024 if k != "peak_sockets_behind" else v
                 for k, v in probe.get("held_bytes", {}).items()

@@ -225,6 +225,12 @@ class QuizServer(ProcessUnderTest):
             "QUIZ_BENCH_PROBE_FILE": str(self.probe_file),
         }
 
+    async def rss_apart(self) -> dict[str, Any]:
+        """The RSS before and after a full collection and a ``malloc_trim`` (``bench_probe.py``)."""
+        self.process.send_signal(signal.SIGUSR2)
+        await asyncio.sleep(0.5)  # the collection of a big room takes a few hundred ms at most
+        return dict((await self.probe()).get("rss_apart", {}))
+
     async def probe(self) -> dict[str, Any]:
         """The commit counters (scripts/bench_probe.py), read after a SIGUSR1."""
         before = self._read_probe().get("dumps", 0)
