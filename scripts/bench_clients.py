@@ -22,9 +22,9 @@ cores with the server, so their CPU is the server's loss):
   repeats, so that bug cannot hide.
 * Frames made only of ``member_joined`` are read without a JSON parse, and so
   is a counting player's own ``state`` (its seq, and its members counted by a
-  key only a member has): at 10,000 members a ``state`` is ~1 MB, and parsing
-  10,000 of them took the load processes ~30 s of CPU, more than the server's
-  whole fill. A verifying player parses its ``state`` and keeps every id.
+  key only a member has): at 10,000 members a ``state`` is ~1 MB (6.6 ms to
+  parse, 0.45 ms to count), and parsing a fill's 10,000 of them would take the
+  load processes ~33 s of CPU, more than the server's whole fill. A verifying player parses its ``state`` and keeps every id.
 * The process-wide ``Tally`` holds every counter the coordinator polls, so a
   poll is O(1) and never walks the players.
 * A load process collects garbage as rarely as the server does: with Python's
