@@ -118,7 +118,7 @@ async def test_a_revision_from_a_stale_copy_is_refused_and_changes_nothing(serve
     status, headers, body = await call(
         http, "PUT", url, json=revised("Second tab"), headers={"If-Match": '"1"'}
     )
-    assert status == 412
+    assert status == 412 and headers["ETag"] == '"2"'
     error = assert_error(body, "quiz_changed")
     assert error["message"] == "This quiz changed since you opened it (now revision 2)"
     _, headers, got = await call(http, "GET", url)
@@ -137,6 +137,7 @@ async def test_two_revisions_from_the_same_copy_at_once_exactly_one_wins(server,
     assert statuses == [200, 412], results
     winner = next(body for status, _, body in results if status == 200)
     loser = next(body for status, _, body in results if status == 412)
+    assert next(headers for status, headers, _ in results if status == 412)["ETag"] == '"2"'
     assert loser["error"]["message"] == "This quiz changed since you opened it (now revision 2)"
     _, headers, got = await call(http, "GET", url)
     assert headers["ETag"] == '"2"' and got["document"]["title"] == winner["title"]

@@ -39,16 +39,20 @@ class QuizInvalid(ValueError):
 
 
 class QuizRefused(Exception):
-    """A change or a read the quiz cannot take: ``code`` is for programs, ``message`` for people."""
+    """A change or a read the quiz cannot take: ``code`` is for programs, ``message`` for people;
+    ``revision`` is the quiz's current one when the refusal is about a stale copy."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, revision: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.revision = revision
 
 
 def quiz_changed(revision: int) -> QuizRefused:
-    return QuizRefused("quiz_changed", f"This quiz changed since you opened it (now revision {revision})")
+    return QuizRefused(
+        "quiz_changed", f"This quiz changed since you opened it (now revision {revision})", revision
+    )
 
 
 def quiz_archived(title: str) -> QuizRefused:

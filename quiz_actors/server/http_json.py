@@ -10,23 +10,31 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from quiz_actors.domain.questions import Problem
 from quiz_actors.protocol import NonFiniteNumber, loads_strict
 from quiz_actors.server.keys import SYSTEM
 
 MAX_QUIZ_BYTES = 512 * 1024
 
 
+class ReportedProblem(Protocol):
+    """A quiz document's problem (``domain.questions.Problem``) or a file's (``replies.Problem``)."""
+
+    @property
+    def detail(self) -> str: ...
+
+    def as_json(self) -> Mapping[str, object]: ...
+
+
 def error_reply(
     status: int,
     code: str,
     message: str,
-    problems: Sequence[Problem] = (),
+    problems: Sequence[ReportedProblem] = (),
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
     body = {

@@ -16,9 +16,9 @@ from aiohttp import web
 from quiz_actors.interchange import transfer
 from quiz_actors.interchange.kahoot import ExportRefused
 from quiz_actors.interchange.problems import ImportProblem, ImportRefused
-from quiz_actors.server.http_json import admin_key_ok, unauthorized
+from quiz_actors.server.http_json import admin_key_ok, error_reply, unauthorized
 from quiz_actors.server.keys import SYSTEM
-from quiz_actors.server.replies import Problem, error_reply
+from quiz_actors.server.replies import Problem
 from quiz_actors.server.uploads import UploadMissing, UploadTooBig, read_upload
 from quiz_actors.system import started
 
@@ -119,7 +119,7 @@ def _refused(problems: list[ImportProblem]) -> web.Response:
     count = len(problems)
     placed = [Problem(p.message, p.path, p.row, p.column) for p in problems]
     message = f"Nothing was imported: the file has {count} problem{'s' if count != 1 else ''}" + (
-        f" ({placed[0].as_detail()})" if count == 1 else ""
+        f" ({placed[0].detail})" if count == 1 else ""
     )
     return error_reply(400, "import_invalid", message, placed)
 

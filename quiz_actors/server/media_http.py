@@ -13,9 +13,9 @@ from aiohttp import web
 
 from quiz_actors.domain.media import is_media_id
 from quiz_actors.images import MAX_UPLOAD_BYTES, ImageRefused, too_big_message
-from quiz_actors.server.http_json import admin_key_ok, unauthorized
+from quiz_actors.server.http_json import admin_key_ok, error_reply, unauthorized
 from quiz_actors.server.keys import SYSTEM
-from quiz_actors.server.replies import Problem, error_reply
+from quiz_actors.server.replies import Problem
 from quiz_actors.server.uploads import UploadMissing, UploadTooBig, read_upload
 from quiz_actors.system import started
 

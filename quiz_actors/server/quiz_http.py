@@ -47,7 +47,9 @@ async def _in_store(call: Callable[..., Any], *args: Any) -> Any:
     except QuizInvalid as e:
         raise Refused(error_reply(400, "quiz_invalid", "The quiz has problems to fix", e.problems)) from None
     except QuizRefused as e:
-        raise Refused(error_reply(REFUSAL_STATUS[e.code], e.code, e.message)) from None
+        # A stale copy's 412 names the revision that won, as the ETag a GET would give.
+        headers = _etag(e.revision) if e.revision is not None else None
+        raise Refused(error_reply(REFUSAL_STATUS[e.code], e.code, e.message, headers=headers)) from None
 
 
 def _need_key(request: web.Request, what: str) -> None:

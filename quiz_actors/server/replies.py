@@ -1,17 +1,13 @@
-"""Error replies of the HTTP API, in one shape (docs/api.md, "Errors").
+"""A problem placed in a file: what imports and uploads report in an error reply.
 
-``details`` (one string per problem) is what clients of the first release read;
-``problems`` says the same as objects a page can place next to a field or a
-spreadsheet cell: ``path`` into the quiz document, ``message`` in plain words,
-and for imports the ``row`` and ``column`` of the file.
+``http_json.error_reply`` writes it like a quiz document's problem: ``path``
+and ``message``, plus the ``row`` and ``column`` of the spreadsheet cell when
+there is one (docs/api.md, "Errors").
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-
-from aiohttp import web
 
 
 @dataclass(frozen=True)
@@ -29,7 +25,8 @@ class Problem:
             out["column"] = self.column
         return out
 
-    def as_detail(self) -> str:
+    @property
+    def detail(self) -> str:
         """One line for ``details``: where, then what."""
         where = []
         if self.row is not None:
@@ -39,21 +36,3 @@ class Problem:
         if not where and self.path:
             where.append(self.path)
         return f"{', '.join(where)}: {self.message}" if where else self.message
-
-
-def error_reply(
-    status: int,
-    code: str,
-    message: str,
-    problems: Sequence[Problem] = (),
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    body = {
-        "error": {
-            "code": code,
-            "message": message,
-            "details": [p.as_detail() for p in problems],
-            "problems": [p.as_json() for p in problems],
-        }
-    }
-    return web.json_response(body, status=status, headers=headers)
