@@ -24,7 +24,8 @@ cores with the server, so their CPU is the server's loss):
   is a counting player's own ``state`` (its seq, and its members counted by a
   key only a member has): at 10,000 members a ``state`` is ~1 MB (6.6 ms to
   parse, 0.45 ms to count), and parsing a fill's 10,000 of them would take the
-  load processes ~33 s of CPU, more than the server's whole fill. A verifying player parses its ``state`` and keeps every id.
+  load processes ~33 s of CPU, more than the server's whole fill. A verifying
+  player parses its ``state`` and keeps every id.
 * The process-wide ``Tally`` holds every counter the coordinator polls, so a
   poll is O(1) and never walks the players.
 * A load process collects garbage as rarely as the server does: with Python's
