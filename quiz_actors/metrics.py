@@ -170,6 +170,18 @@ def message_type(text: str) -> str:
     return "other"
 
 
+_received_by_type: dict[str, Any] = {}  # MESSAGES_RECEIVED's child of each type, looked up once
+
+
+def count_received(kind: str) -> None:
+    """One client message of ``kind`` (a protocol type, or ``invalid``: a bounded set).
+    ``labels()`` checks and locks on every call; every answer of a burst passes here."""
+    child = _received_by_type.get(kind)
+    if child is None:
+        child = _received_by_type[kind] = MESSAGES_RECEIVED.labels(kind)
+    child.inc()
+
+
 def count_sent(kinds: Sequence[str]) -> None:
     sent = _PLAIN.sent
     for kind in kinds:

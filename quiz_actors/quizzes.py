@@ -92,6 +92,7 @@ class QuizLibrary:
                         f"questions[{i}].image",
                         "This picture is not on the server: upload it again",
                         f"questions[{i}].image: no stored picture has media id {image}",
+                        "image_missing",
                     )
                 )
         return out
@@ -197,19 +198,45 @@ class QuizLibrary:
             return [dict(e) for e in self._catalog().entries.values()]
 
     def seed_samples(self) -> None:
-        """Store the shipped sample quizzes once; later starts find them there (archived or not)."""
-        listed = {entry["quiz_id"] for entry in self._entries()}
-        for item in sorted(resources.files(SAMPLES_PACKAGE).iterdir(), key=lambda p: p.name):
-            if not item.name.endswith(".json"):
-                continue
-            quiz_id = sample_quiz_id(item.name)
-            if quiz_id not in listed:
+        """Store the shipped sample quizzes once; later starts find them there (archived or not).
+
+        Every missing sample and the catalog go in one commit: nodes of a cluster starting at
+        once on an empty store race for it, and a loser reads the catalog again and finds them.
+        """
+        samples = [
+            (sample_quiz_id(item.name), item)
+            for item in sorted(resources.files(SAMPLES_PACKAGE).iterdir(), key=lambda p: p.name)
+            if item.name.endswith(".json")
+        ]
+        for attempt in range(1, CATALOG_ATTEMPTS + 1):
+            with self._catalog_lock:
+                catalog = self._catalog()
+                missing = [(quiz_id, item) for quiz_id, item in samples if quiz_id not in catalog.entries]
+                if not missing:
+                    return
+                version, now = catalog.version, self.clock_ms()
+                quizzes = [
+                    Quiz(
+                        quiz_id=quiz_id,
+                        document=self.check(json.loads(item.read_text(encoding="utf-8"))),
+                        created_at=now,
+                    )
+                    for quiz_id, item in missing
+                ]
+                for quiz in quizzes:
+                    catalog.record(quiz)
                 try:
-                    self.upload(json.loads(item.read_text(encoding="utf-8")), quiz_id=quiz_id)
-                except (IntegrityError, QuizRefused):
-                    if self.store.load(uuid.UUID(quiz_id)) is None:
+                    self.store.save(*quizzes, catalog)
+                except IntegrityError:
+                    self._kept = None  # it holds samples that were not stored
+                    if attempt == CATALOG_ATTEMPTS:
                         raise
-                    # another node starting at the same moment stored this sample first
+                    continue  # another node stored them (or changed the catalog) first: look again
+                except Exception:
+                    self._kept = None
+                    raise
+            self.store.snapshot_if_due(catalog, version)
+            return
 
     def _catalog(self) -> QuizCatalog:
         """The catalog as stored (callers hold the lock): the one kept, with any events another

@@ -24,6 +24,7 @@ from quiz_actors.actors.hub import HubActor
 from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher
 from quiz_actors.clock import Clock, SystemClock
 from quiz_actors.domain import word_filter
+from quiz_actors.domain.room import Room
 from quiz_actors.domain.secret import SECRET_ID, ServerSecret
 from quiz_actors.media import MediaLibrary
 from quiz_actors.quizzes import QuizLibrary
@@ -67,6 +68,9 @@ class QuizSystem:
             self.store = store = self.cluster.open_store(observer=metrics.StoreMetrics())
         else:
             self.store = store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
+        # A room's events and snapshots are plain data: written by orjson, the same bytes
+        # for less CPU (eventstore/plain_json.py; every answer is an event).
+        store.write_plain_json(Room)
         self.signer = TokenSigner(
             bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
         )

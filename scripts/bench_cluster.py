@@ -1,174 +1,201 @@
 #!/usr/bin/env python3
 """Benchmark cluster mode: 1, 2 and 3 nodes on one PostgreSQL behind HAProxy (issue 19).
 
-    python scripts/bench_cluster.py --rooms 6 --players 30
-    python scripts/bench_cluster.py --nodes 3 --rooms 12 --players 50 --store postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python scripts/bench_cluster.py                      # 1, 2 and 3 nodes, a few minutes
+    .venv/bin/python scripts/bench_cluster.py --quick --out c.json # seconds per size: a smoke run
+    .venv/bin/python scripts/bench_cluster.py --nodes 3 --fault-runs 10
 
 For each cluster size it starts that many real nodes (``--cluster``) on a fresh
-schema of ``--store``'s database (created here, dropped afterwards) and HAProxy
-from contrib/haproxy.cfg, on loopback ports. Through HAProxy, as the web client
-does (``?room=CODE``, redirects followed): each room's host creates it, its
-players join, the host opens a question and every player answers. It reports:
+schema of ``--store``'s database (dropped afterwards) and HAProxy from
+contrib/haproxy.cfg, all on loopback (tests/cluster_nodes.py, the cluster tests'
+harness), and measures, through HAProxy as the web client connects:
 
-* rooms and players served, and on how many nodes the rooms landed;
-* redirects followed per join;
-* the nodes' CPU seconds (all node processes, from /proc) per 1,000 acknowledged
-  answers, over the answering phase only;
-* the answers each node stored (from the store, exactly once each);
-* with 2 or more nodes, the failover after kill -9 of one room's owner: the time
-  until every client of that room is back in the same question.
+  load       --rooms rooms of --players players play --questions questions at
+             once: rooms and players served, redirects per join, the nodes' CPU
+             seconds (/proc) per 1,000 acknowledged answers, answers in the store
+  ceiling    fresh rooms of --ceiling-players playing --ceiling-questions as fast
+             as they can, more rooms each step (--ceiling-steps) until the
+             cluster's commits per second (the nodes' /metrics) stop rising by 10 %
+  broadcast  one room of --broadcast-players; the same players through HAProxy
+             and straight to the owner, taking turns: host next → last player
+             has question_shown
+  faults     (2 nodes or more) --fault-runs kill -9 and SIGSTOP runs and
+             --drain-runs SIGTERM runs of a room's owner mid-question: time until
+             every client is back in the same question; answers acknowledged
+             against answers stored
 
-The processes and HAProxy come from tests/cluster_nodes.py, the same harness as
-the cluster tests. One PostgreSQL serves every node: see docs/benchmark.md.
+Every wait has a timeout, every loop a count, each scenario --scenario-minutes:
+a scenario that fails or times out is reported as such and the next one runs.
+It prints one table (and, with --out, JSON). docs/benchmark.md ("Cluster")
+explains it and says what limits the cluster.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
-import signal
-import statistics
 import sys
 import tempfile
 import time
-import uuid
+from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
-import psycopg
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # cluster_bench
+sys.path.insert(0, str(HERE.parent))  # tests (the cluster harness), quiz_actors from a checkout
 
-from tests.client import ConnectionClosed  # noqa: E402
-from tests.cluster_nodes import NODES, Cluster, Proxy, connect, enter  # noqa: E402
-from tests.conftest import create_room  # noqa: E402
+from cluster_bench.broadcast import run_broadcast  # noqa: E402
+from cluster_bench.ceiling import run_ceiling  # noqa: E402
+from cluster_bench.faults import fault_run  # noqa: E402
+from cluster_bench.game import quiz  # noqa: E402
+from cluster_bench.harness import cluster, require_haproxy  # noqa: E402
+from cluster_bench.load import run_load  # noqa: E402
+from cluster_bench.table import render  # noqa: E402
 
-QUIZ = {
-    "title": "Cluster benchmark",
-    "questions": [{"text": "Pick b", "choices": ["a", "b", "c"], "correct": [1], "time_limit_s": 240}],
+SCENARIOS = ("load", "ceiling", "broadcast", "faults")
+QUICK = {
+    "rooms": 2,
+    "players": 5,
+    "questions": 2,
+    "ceiling_steps": [1, 2],
+    "ceiling_players": 3,
+    "ceiling_questions": 2,
+    "broadcast_players": 5,
+    "broadcast_rounds": 1,
+    "broadcast_per_round": 2,
+    "fault_runs": 1,
+    "drain_runs": 1,
+    "fault_players": 4,
 }
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+def log(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
-async def answer(client) -> bool:
-    reply = await client.request(
-        {"type": "answer", "question": 0, "choice": 1}, "answer_accepted", timeout=60
-    )
-    return reply["type"] == "answer_accepted"
+def describe(error: Exception) -> str:
+    if isinstance(error, aiohttp.WSServerHandshakeError):  # its repr is all headers
+        return f"socket refused: HTTP {error.status} {error.message} ({error.request_info.url})"
+    return repr(error)[:500]
 
 
-async def rejoin(http, proxy: Proxy, code: str, client, hint: str | None, deadline: float):
-    """Into the room through HAProxy (again, for ``client``), retrying while sockets fail."""
-    while True:
-        try:
-            token = client.token if client is not None else None
-            return await enter(http, proxy.ws, code, f"P{uuid.uuid4().hex[:8]}", token, hint)
-        except (TimeoutError, OSError, ConnectionClosed, AssertionError, aiohttp.ClientError):
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-
-
-async def run_size(args: argparse.Namespace, size: int, tmp: Path) -> dict:
-    schema = "bench_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(args.store, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    store = f"{args.store}?schema={schema}"
-    nodes = Cluster(store, names=NODES[:size], log_dir=tmp / f"nodes{size}")
-    (tmp / f"nodes{size}").mkdir(exist_ok=True)
-    proxy = Proxy(nodes, tmp / f"nodes{size}", only=NODES[:size])  # the servers that run
-    result: dict = {"nodes": size}
+async def guarded(name: str, work: Awaitable[Any], minutes: float) -> Any:
+    """A scenario's result, or what went wrong: a failure never ends the run."""
+    began = time.monotonic()
     try:
-        nodes.start_all()
-        proxy.start()
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            await asyncio.gather(*(nodes.wait_ready(http, name, timeout=120) for name in nodes.names))
-            await proxy.wait_ready(http)
-            async with http.post(nodes.base(NODES[0]) + "/api/quizzes", json=QUIZ) as response:
-                quiz_id = (await response.json())["quiz_id"]
-            rooms = []
-            for _ in range(args.rooms):
-                host = await connect(http, proxy.ws)
-                code, _ = await create_room(host, quiz_id)
-                rooms.append((host, code, host.ws._response.headers["X-Quiz-Node"]))
-            joined = []
-            for _, code, _ in rooms:
-                players = await asyncio.gather(
-                    *(
-                        rejoin(http, proxy, code, None, None, time.monotonic() + 60)
-                        for _ in range(args.players)
-                    )
-                )
-                joined.append(players)
-            result["rooms"], result["players"] = len(rooms), sum(len(p) for p in joined)
-            result["owners"] = len({owner for _, _, owner in rooms})
-            result["redirects"] = statistics.mean(r for players in joined for _, _, r, _ in players)
-            for host, _, _ in rooms:
-                await host.send({"type": "start"})
-            for players in joined:
-                await asyncio.gather(*(c.expect("question_shown", index=0, timeout=60) for c, *_ in players))
-            pids = [nodes.processes[name].pid for name in nodes.names]
-            cpu_before, started = sum(cpu_seconds(p) for p in pids), time.monotonic()
-            acks = await asyncio.gather(*(answer(c) for players in joined for c, *_ in players))
-            result["answer_phase_s"] = time.monotonic() - started
-            result["acks"] = sum(acks)
-            result["cpu_per_1000"] = (sum(cpu_seconds(p) for p in pids) - cpu_before) / result["acks"] * 1000
-            with psycopg.connect(args.store) as conn:
-                stored = conn.execute(
-                    f"SELECT count(*), count(DISTINCT (originator_id, state)) FROM {schema}.quiz_events"
-                    " WHERE topic = 'quiz_actors.domain.room:Room.AnswerSubmitted'"
-                ).fetchone()
-            result["stored"], result["distinct"] = stored
-            if size >= 2:
-                host, code, owner = rooms[0]
-                everyone = [host, *(c for c, *_ in joined[0])]
-                nodes.signal(owner, signal.SIGKILL)
-                killed = time.monotonic()
-                await asyncio.gather(*(rejoin(http, proxy, code, c, owner, killed + 60) for c in everyone))
-                result["failover_kill_s"] = time.monotonic() - killed
-    finally:
-        proxy.stop()
-        nodes.stop_all()
-        with psycopg.connect(args.store, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        result = await asyncio.wait_for(work, minutes * 60)
+    except TimeoutError:
+        result = {"failed": f"timed out after {minutes} min"}
+    except Exception as e:  # reported in the table and the JSON, then the next scenario
+        result = {"failed": describe(e)}
+    log(f"{name}: {json.dumps(result)[:300]} ({time.monotonic() - began:.1f} s)")
     return result
 
 
-def print_table(results: list[dict]) -> None:
-    head = (
-        "| nodes | rooms | players | nodes serving rooms | redirects / join | acks | answers stored "
-        "(distinct) | CPU s / 1,000 acks | answer phase s | failover after kill -9 s |"
+async def run_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {"nodes": size}
+    minutes = args.scenario_minutes
+    async with cluster(size, args.store, work) as bench:
+        bench.quiz_id = await bench.upload(quiz(max(args.questions, args.ceiling_questions)))
+        if "load" in args.scenarios:
+            result["load"] = await guarded(
+                f"{size} nodes load", run_load(bench, args.rooms, args.players, args.questions), minutes
+            )
+        if "ceiling" in args.scenarios:
+            result["ceiling"] = await guarded(
+                f"{size} nodes ceiling",
+                run_ceiling(
+                    bench, args.ceiling_steps, args.ceiling_players, args.ceiling_questions, minutes * 45
+                ),
+                minutes,
+            )
+        if "broadcast" in args.scenarios:
+            result["broadcast"] = await guarded(
+                f"{size} nodes broadcast",
+                run_broadcast(bench, args.broadcast_players, args.broadcast_rounds, args.broadcast_per_round),
+                minutes,
+            )
+        if size >= 2 and "faults" in args.scenarios:
+            result["faults"] = []
+            kinds = ["kill"] * args.fault_runs + ["stop"] * args.fault_runs + ["drain"] * args.drain_runs
+            for n, kind in enumerate(kinds):
+                run = await guarded(
+                    f"{size} nodes {kind} {n + 1}/{len(kinds)}",
+                    fault_run(bench, kind, args.fault_players),
+                    minutes,
+                )
+                result["faults"].append({"kind": kind, **run})
+    return result
+
+
+def parse() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--store", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--nodes", type=int, nargs="*", default=[1, 2, 3], choices=[1, 2, 3])
+    parser.add_argument(
+        "--scenarios",
+        type=lambda s: set(s.split(",")),
+        default=set(SCENARIOS),
+        help=f"a comma-separated subset of {','.join(SCENARIOS)}",
     )
-    print(head)
-    print("|---" * 10 + "|")
-    for r in results:
-        failover = f"{r['failover_kill_s']:.2f}" if "failover_kill_s" in r else "–"
-        print(
-            f"| {r['nodes']} | {r['rooms']} | {r['players']} | {r['owners']} | {r['redirects']:.2f} | "
-            f"{r['acks']} | {r['stored']} ({r['distinct']}) | {r['cpu_per_1000']:.2f} | "
-            f"{r['answer_phase_s']:.2f} | {failover} |"
-        )
+    parser.add_argument("--rooms", type=int, default=8)
+    parser.add_argument("--players", type=int, default=40)
+    parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument(
+        "--ceiling-steps", type=lambda s: [int(n) for n in s.split(",")], default=[2, 4, 8, 16, 32, 64, 128]
+    )
+    parser.add_argument("--ceiling-players", type=int, default=3)
+    parser.add_argument("--ceiling-questions", type=int, default=10)
+    parser.add_argument("--broadcast-players", type=int, default=100)
+    parser.add_argument("--broadcast-rounds", type=int, default=4)
+    parser.add_argument("--broadcast-per-round", type=int, default=10)
+    parser.add_argument("--fault-runs", type=int, default=5, help="kill -9 runs and SIGSTOP runs per size")
+    parser.add_argument("--drain-runs", type=int, default=3)
+    parser.add_argument("--fault-players", type=int, default=30)
+    parser.add_argument("--scenario-minutes", type=float, default=6.0, help="a bound on each scenario")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every scenario")
+    parser.add_argument("--out", type=Path, help="write the results and the table as JSON here")
+    args = parser.parse_args()
+    if args.quick:
+        for key, value in QUICK.items():
+            setattr(args, key, value)
+    if args.broadcast_rounds * 2 * args.broadcast_per_round + 1 > 100:  # a quiz's limit
+        parser.error("--broadcast-rounds × 2 × --broadcast-per-round must be less than 100")
+    return args
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--store", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--nodes", type=int, nargs="*", default=[1, 2, 3], choices=[1, 2, 3])
-    parser.add_argument("--rooms", type=int, default=6)
-    parser.add_argument("--players", type=int, default=30)
-    args = parser.parse_args()
+    args = parse()
+    require_haproxy()
+    load_before = os.getloadavg()
+    began = time.time()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
         for size in args.nodes:
             results.append(await run_size(args, size, Path(tmp)))
-            print(results[-1], flush=True)
-    print_table(results)
+    load_after = os.getloadavg()
+    table = render(results)
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(began)),
+        "minutes": round((time.time() - began) / 60, 1),
+        "cores": os.cpu_count(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
+        "args": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items() if k != "out"},
+    }
+    print(table)
+    print(
+        f"\n{meta['date']}, {meta['minutes']} min, {meta['cores']} cores; load average (1/5/15 min) "
+        f"before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "
+        f"after {load_after[0]:.1f}/{load_after[1]:.1f}/{load_after[2]:.1f}"
+    )
+    if args.out:
+        args.out.write_text(json.dumps({"meta": meta, "results": results, "table": table}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

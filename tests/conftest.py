@@ -11,6 +11,7 @@ import uuid
 import aiohttp
 import pytest
 from aiohttp import web
+from hypothesis import settings as hypothesis_settings
 
 from quiz_actors.clock import ManualClock
 from quiz_actors.domain.room import Room
@@ -19,6 +20,11 @@ from quiz_actors.server.app import create_app
 from quiz_actors.server.listen import GuardedSite
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
+
+# Hypothesis's per-example deadline is a timed assertion: on a busy 2-core machine a
+# correct example can take 300 ms. Properties here are about results, never speed.
+hypothesis_settings.register_profile("quiz-actors", deadline=None)
+hypothesis_settings.load_profile("quiz-actors")
 
 POSTGRES_URL = os.environ.get("QUIZ_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 POSTGRES_REQUIRED = os.environ.get("QUIZ_REQUIRE_POSTGRES") == "1"

@@ -242,7 +242,10 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
     code = await create_room(host, "Quick demo")
 
     cy = await pages.open("/", PHONE, "cy")
-    await join(cy, "000000" if code != "000000" else "111111", "Cy")
+    # A wrong code is told as soon as it is typed, before any name is asked for.
+    await expect(cy.locator("#join-button")).to_be_enabled()
+    await cy.fill("#code", "000000" if code != "000000" else "111111")
+    await expect(cy.locator("#name")).to_be_hidden()
     await expect(cy.locator("#join-error")).to_have_text(
         "No game has that code. Check the number on the big screen."
     )
@@ -265,12 +268,16 @@ async def test_the_host_runs_the_lobby_and_players_read_errors_in_plain_words(pa
     await expect(host.locator("#locked-note")).to_have_text("Locked: nobody new can join.")
     await expect(host.locator("#lock")).to_have_text("Unlock the room")
     dee = await pages.open("/", PHONE, "dee")
-    await join(dee, code, "Dee")
+    await expect(dee.locator("#join-button")).to_be_enabled()
+    await dee.fill("#code", code)
     await expect(dee.locator("#join-error")).to_have_text(
         "The host has locked this game: no new players can join."
     )
     await host.click("#lock")
     await expect(host.locator("#locked-note")).to_be_hidden()
+    await dee.click("#join-button")  # the room is asked again, and now wants her name
+    await expect(dee.locator("#name")).to_be_focused()
+    await dee.keyboard.type("Dee")
     await dee.click("#join-button")
     await expect(dee.get_by_text("You're in!")).to_be_visible()
 

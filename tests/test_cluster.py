@@ -2,13 +2,16 @@
 
 One cluster for the whole module (starting three processes costs seconds): the
 tests run in order, the fault tests last, each faulting the node that owns its
-own room (drain, then freeze, then kill -9), so no node has to be restarted.
+own room (drain, then freeze, then kill -9 five times); the kill -9 runs start
+the nodes that are down again first (the drained node, the previous victim).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -19,12 +22,14 @@ import aiohttp
 import psycopg
 import pytest
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, screenshot
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR, require_browser, screenshot
 from tests.client import ConnectionClosed, QuizClient
-from tests.cluster_nodes import NODES, Cluster, Proxy, connect, enter, fresh_schema
+from tests.cluster_nodes import NODES, Cluster, Proxy, connect, enter, fresh_schema, revive
 from tests.conftest import DEMO_QUIZ, POSTGRES_URL, create_room
 
 pytestmark = pytest.mark.postgres
+
+READY_WITHIN_S = 10.0
 
 LONG_QUIZ = {
     "title": "Failover",
@@ -46,7 +51,6 @@ def cluster(schema, tmp_path_factory):
     nodes = Cluster(store, "--drain-grace-s", "1", log_dir=tmp_path_factory.mktemp("nodes"))
     proxy = Proxy(nodes, tmp_path_factory.mktemp("haproxy"))
     proxy.start()
-    nodes.started_at = time.monotonic()
     nodes.start_all()  # the same moment, on a schema with no table yet
     yield nodes, proxy
     proxy.stop()
@@ -83,7 +87,11 @@ async def test_three_nodes_started_at_once_on_an_empty_schema_share_one_secret_c
     ready, http, schema
 ):
     nodes, _ = ready
-    print(f"three nodes ready {time.monotonic() - nodes.started_at:.2f} s after they were started")
+    # Issue 19, scenario 1: from the moment the three processes were started to the last
+    # /readyz answering 200 (a functional bound: docs/cluster.md says what a start costs).
+    ready_within = max(nodes.ready_at.values()) - min(nodes.started_at.values())
+    print(f"three nodes ready {ready_within:.2f} s after they were started")
+    assert ready_within <= READY_WITHIN_S, f"ready only {ready_within:.1f} s after they were started"
     topics = dict(query(schema[1], "SELECT topic, count(*) FROM {s}.quiz_events GROUP BY topic"))
     assert topics["quiz_actors.domain.secret:ServerSecret.SecretGenerated"] == 1
     assert topics["quiz_actors.domain.directory:RoomDirectory.DirectoryOpened"] == 1
@@ -346,8 +354,14 @@ async def test_a_frozen_owner_stores_nothing_more_and_its_clients_move_on(ready,
         await client.close()
 
 
-async def test_kill_9_of_the_owner_mid_question_with_50_players(ready, http, schema):
-    nodes, proxy = ready
+KILL_RUNS = 5
+FAILOVER_LIMIT_S = 10.0  # issue 19, scenario 3: the worst of 5 runs
+KILL_REPORT = OUTPUT_DIR / "cluster-kill-9.json"
+
+
+async def kill_the_owner_mid_question(http, nodes: Cluster, proxy: Proxy, schema: str) -> dict:
+    """One run of scenario 3: 50 players in a question, half of them answered, kill -9 of
+    the room's owner. Checks everything but the time, which it returns."""
     host, players, code, owner, room_id, deadline_ms = await open_game(http, nodes, proxy, 50)
     acknowledged = players[:25]
     accepted = await asyncio.gather(*(answer(p) for p in acknowledged))
@@ -358,19 +372,18 @@ async def test_kill_9_of_the_owner_mid_question_with_50_players(ready, http, sch
     everyone = [host, *players]
     back = await asyncio.gather(*(rejoin(http, proxy, code, c, owner, killed_at + 30) for c in everyone))
     took = time.monotonic() - killed_at
-    print(f"kill -9: every client back in the same question {took:.2f} s after the kill")
-    assert len({node for *_, node in back}) == 1 and owner not in {node for *_, node in back}
+    new_owners = {node for *_, node in back}
+    assert len(new_owners) == 1 and owner not in new_owners
     for _, state, _, _ in back:
         assert state["room"]["question"]["index"] == 0
         assert state["room"]["question"]["deadline_ms"] == deadline_ms
-    assert took < 20, took  # the issue's target is 10 s; on a shared CI machine, leave room
     rejoined = [client for client, *_ in back]
     # Every acknowledged answer is stored once: sent again, it is refused; the rest are taken.
     again = await asyncio.gather(*(answer(c) for c in rejoined[1:26]))
     assert {a.get("code") for a in again} == {"already_answered"}, again[:3]
     rest = await asyncio.gather(*(answer(c) for c in rejoined[26:]))
     assert {a["type"] for a in rest} == {"answer_accepted"}
-    assert answers_stored(schema[1], room_id) == 50
+    assert answers_stored(schema, room_id) == 50
     # No seq gap after the resync: each client's broadcasts follow its state's seq.
     await asyncio.gather(*(c.drain(0.3) for c in rejoined))
     for client, (_, state, _, _) in zip(rejoined, back, strict=True):
@@ -386,3 +399,39 @@ async def test_kill_9_of_the_owner_mid_question_with_50_players(ready, http, sch
     assert checked.returncode == 0, checked.stdout + checked.stderr
     for client in rejoined:
         await client.close()
+    return {
+        "killed": owner,
+        "new_owner": new_owners.pop(),
+        "clients": len(everyone),
+        "back_s": round(took, 2),
+    }
+
+
+async def test_kill_9_of_the_owner_mid_question_with_50_players_five_times(ready, http, schema):
+    """Scenario 3, five times: before each run the nodes that are down (the drained one,
+    the last run's victim) are started again, so each run kills one of three live nodes."""
+    nodes, proxy = ready
+    runs: list[dict] = []
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    for run in range(1, KILL_RUNS + 1):
+        restarted = await revive(http, nodes, proxy)
+        result = await kill_the_owner_mid_question(http, nodes, proxy, schema[1])
+        runs.append({"run": run, **result, "restarted_before": restarted})
+        print(
+            f"kill -9 run {run}/{KILL_RUNS}: {result['killed']} killed, all {result['clients']} clients"
+            f" back in the same question on {result['new_owner']} {result['back_s']:.2f} s after the kill"
+        )
+        KILL_REPORT.write_text(json.dumps({"limit_s": FAILOVER_LIMIT_S, "runs": runs}, indent=1) + "\n")
+    worst = max(r["back_s"] for r in runs)
+    typical = statistics.median(r["back_s"] for r in runs)
+    KILL_REPORT.write_text(
+        json.dumps(
+            {"limit_s": FAILOVER_LIMIT_S, "runs": runs, "median_s": typical, "worst_s": worst}, indent=1
+        )
+        + "\n"
+    )
+    print(
+        f"kill -9: median {typical:.2f} s, worst {worst:.2f} s of {KILL_RUNS} runs"
+        f" (limit {FAILOVER_LIMIT_S} s)"
+    )
+    assert worst < FAILOVER_LIMIT_S, [r["back_s"] for r in runs]

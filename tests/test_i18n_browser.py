@@ -66,6 +66,8 @@ def catalog_patterns(language: str) -> list[re.Pattern[str]]:
     patterns = []
     for text in catalog.values():
         parts = re.split(r"\{\w+\}", text)
+        if not any(ch.isalpha() for part in parts for ch in part):
+            continue  # "{n}." (a German ordinal) would match any text that ends in a full stop
         patterns.append(re.compile("(?:.+?)".join(re.escape(p) for p in parts), re.DOTALL))
     return patterns
 

@@ -67,6 +67,11 @@ POOLED_ACTOR_CALLS = {
 # message at a time: when pykka changes it, the copy must be compared again.
 ACTOR_LOOP_RUNNING_SHA256 = "226670085f0c989497b438b01649c9646e99685e524121f5bef4d1af6358a8ae"
 
+# PooledActor._handle_envelope hands any message but these four of pykka's
+# (quiz_actors/actors/pooled.py, _PYKKA_MESSAGES) straight to on_receive, as this
+# method of pykka 4.5.0 does after checking for them.
+HANDLE_RECEIVE_SHA256 = "b34fbe107827333c49d561b75d17f2464fbde3b8f43214488aab41e0d1a2228a"
+
 
 class RecordingInbox:
     def __init__(self) -> None:
@@ -150,6 +155,20 @@ def check_pykka_loop_copied() -> None:
     )
 
 
+def check_pykka_receive_bypassed() -> None:
+    source = textwrap.dedent(inspect.getsource(pykka.Actor._handle_receive))
+    require(
+        hashlib.sha256(source.encode()).hexdigest() == HANDLE_RECEIVE_SHA256,
+        "pykka.Actor._handle_receive changed since PooledActor._handle_envelope learnt which "
+        "messages it handles itself (pykka 4.5.0): compare them with _PYKKA_MESSAGES, then "
+        "HANDLE_RECEIVE_SHA256",
+    )
+
+
+def test_pooled_actor_passes_its_own_messages_to_on_receive_as_pykka_does() -> None:
+    check_pykka_receive_bypassed()
+
+
 def test_pykka_runs_actors_through_the_hooks_pooled_actor_replaces() -> None:
     check_pykka_hooks()
 
@@ -161,7 +180,7 @@ def test_pooled_actor_handles_a_message_as_pykkas_own_loop_does() -> None:
 # ------------------------------------------------------------------ eventsourcing (OneTripPostgresRecorder)
 
 # PostgresApplicationRecorder attributes OneTripPostgresRecorder reads or replaces
-# (eventstore/persistence.py); none of them is documented.
+# (eventstore/postgres.py); none of them is documented.
 ONE_TRIP_RECORDER_USES = (
     "pg_function_name_insert_events",
     "sql_invoke_pg_function_insert_events",
@@ -357,6 +376,13 @@ def test_the_pykka_checks_fail_when_pykka_changes(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(pykka.Actor, "_actor_loop_running", changed_loop)
     with pytest.raises(AssumptionBroken, match="pykka.Actor._actor_loop_running changed"):
         check_pykka_loop_copied()
+
+    def changed_receive(self: pykka.Actor, message: Any) -> Any:
+        return self.on_receive(message)
+
+    monkeypatch.setattr(pykka.Actor, "_handle_receive", changed_receive)
+    with pytest.raises(AssumptionBroken, match="pykka.Actor._handle_receive changed"):
+        check_pykka_receive_bypassed()
 
 
 def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: pytest.MonkeyPatch) -> None:

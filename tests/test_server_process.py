@@ -171,3 +171,46 @@ async def test_half_open_connections_from_one_address_cannot_starve_the_server(t
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# A server on SQLite runs in the process below until /readyz answers, says which PostgreSQL
+# modules it loaded, and stops itself (SIGINT): as ``quiz-server`` runs, from its own main().
+_MODULES_ONCE_READY = """
+import os, signal, sys, threading, time, urllib.request
+from quiz_actors.__main__ import main
+
+def report_once_ready():
+    for _ in range(600):
+        try:
+            status = urllib.request.urlopen(sys.argv[2] + "/readyz", timeout=1).status
+            break
+        except OSError:
+            time.sleep(0.05)
+    else:
+        status = None
+    postgres = sorted(m for m in sys.modules if m.startswith(("psycopg", "eventsourcing.postgres")))
+    print("readyz", status, "postgres modules", postgres, flush=True)
+    os.kill(os.getpid(), signal.SIGINT)
+
+threading.Thread(target=report_once_ready, daemon=True).start()
+main(["--store", sys.argv[1], "--port", sys.argv[2].rsplit(":", 1)[1]])
+"""
+
+
+def test_a_server_on_sqlite_never_loads_psycopg(tmp_path):
+    """Single-node mode on SQLite needs no PostgreSQL driver: none is imported, however the store
+    and the hub are set up (cluster mode and PostgreSQL stores import it when they need it)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _MODULES_ONCE_READY,
+            f"sqlite:///{tmp_path}/events.sqlite3",
+            f"http://127.0.0.1:{free_port()}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "readyz 200 postgres modules []" in result.stdout, (result.stdout, result.stderr[-2000:])

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import psycopg
 import pykka
 from eventsourcing.persistence import IntegrityError
 
@@ -372,6 +371,8 @@ class HubActor(pykka.ThreadingActor):
         self, message: JoinRoom, arrived: float, owner_expired_by: float | None = None
     ) -> None:
         """A join on a node of a cluster: the room may be unknown here yet, or served elsewhere."""
+        import psycopg  # here, not above: a single node on SQLite never loads it
+
         cluster = self.cluster
         assert cluster is not None
         room_id = self._loaded_directory().room_for(message.code)

@@ -42,6 +42,16 @@ from pykka._envelope import Envelope  # noqa: PLC2701 - the inbox stores pykka's
 
 log = logging.getLogger(__name__)
 
+# The messages pykka's ``Actor._handle_receive`` handles itself; any other goes to ``on_receive``.
+_PYKKA_MESSAGES = frozenset(
+    {
+        messages._ActorStop,  # noqa: SLF001
+        messages.ProxyCall,
+        messages.ProxyGetAttr,
+        messages.ProxySetAttr,
+    }
+)
+
 MESSAGES_PER_TURN = 32  # then the worker moves on, so one busy actor cannot starve the rest
 
 
@@ -81,6 +91,8 @@ class Post(Protocol):
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None: ...
 
+    def on_loop_thread(self) -> bool: ...
+
 
 class LoopDispatcher:
     """Runs actors' turns on an asyncio event loop, through anything with a
@@ -92,13 +104,34 @@ class LoopDispatcher:
     broadcast to thousands costs no hand-over between worker threads and the
     loop, and no worker threads compete with the loop for the GIL. The rule
     is the pool's, stricter: a handler that blocks stops every socket.
+
+    Mail sent on the loop itself (the socket bridge telling a connection actor
+    what its client sent) to an idle actor runs the actor's turn at once,
+    where posting it would only run it a little later on the same thread: one
+    message at a time per actor still holds (an actor with a turn pending is
+    never idle, and a turn is never started inside another turn), and the
+    hop through the post (a lock, a queued call, a loop wake-up) is saved on
+    every client message.
     """
 
     def __init__(self, post: Post) -> None:
         self.post = post
+        self._in_turn = False  # a turn is running on the loop: mail sent now waits for the post
 
     def schedule(self, actor: PooledActor) -> None:
-        self.post.call(actor._run_turn)  # noqa: SLF001
+        if not self._in_turn and actor._started and self.post.on_loop_thread():  # noqa: SLF001
+            self.run_turn(actor)
+        else:
+            self.post.call(self.run_turn, actor)
+
+    def run_turn(self, actor: PooledActor) -> None:
+        self._in_turn = True
+        try:
+            actor._run_turn()  # noqa: SLF001
+        except Exception:  # a bug in the turn itself, as Dispatcher._work: not the sender's trouble
+            log.exception("loop dispatcher: %s failed outside its handlers", actor)
+        finally:
+            self._in_turn = False
 
     def shutdown(self) -> None:
         pass  # the loop is not ours
@@ -148,6 +181,11 @@ class PooledInbox:
     def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
         with self._lock:
             return self._messages.popleft()
+
+    def take(self) -> Envelope[Any] | None:
+        """The next envelope, or None if there is none: ``empty`` and ``get`` in one lock."""
+        with self._lock:
+            return self._messages.popleft() if self._messages else None
 
     def empty(self) -> bool:
         with self._lock:
@@ -202,14 +240,16 @@ class PooledActor(pykka.Actor):
         if not self._started:
             self._started = True
             self._actor_loop_setup()  # on_start, with pykka's failure handling
+        stopped, inbox = self.actor_stopped, self.actor_inbox
         for _ in range(MESSAGES_PER_TURN):
-            if self.actor_stopped.is_set():
+            if stopped.is_set():
                 self._teardown()
                 return
-            if self.actor_inbox.empty():
+            envelope = inbox.take()
+            if envelope is None:
                 break
-            self._handle_envelope(self.actor_inbox.get())
-        if self.actor_stopped.is_set():
+            self._handle_envelope(envelope)
+        if stopped.is_set():
             self._teardown()
             return
         if self.actor_inbox.finish_turn():
@@ -238,9 +278,19 @@ class PooledActor(pykka.Actor):
         self._actor_loop_teardown()
 
     def _handle_envelope(self, envelope: Envelope[Any]) -> None:
-        """One message, exactly as pykka's ``_actor_loop_running`` handles it."""
+        """One message, exactly as pykka's ``_actor_loop_running`` handles it.
+
+        A message of the actor's own (plain data, never one of pykka's proxy or
+        stop messages) goes straight to ``on_receive``, as pykka's
+        ``_handle_receive`` would pass it after four isinstance checks: a few
+        of these run for every answer a player sends.
+        """
+        message = envelope.message
         try:
-            response = self._handle_receive(envelope.message)
+            if type(message) in _PYKKA_MESSAGES:
+                response = self._handle_receive(message)
+            else:
+                response = self.on_receive(message)
             if envelope.reply_to is not None:
                 envelope.reply_to.set(response)
         except Exception:

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable
+if TYPE_CHECKING:  # the hub imports this module in single-node mode too, which must not load psycopg
+    from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable
 
 # A lookup miss reads the directory again at most this often, however many codes are guessed.
 DIRECTORY_REFRESH_INTERVAL_S = 0.2

@@ -68,22 +68,33 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
     errors: list[Problem] = []
     title = doc.get("title")
     if not isinstance(title, str) or not title.strip():
-        errors.append(Problem("title", "Give the quiz a title", "title: must be a non-empty string"))
+        errors.append(
+            Problem("title", "Give the quiz a title", "title: must be a non-empty string", "title_missing")
+        )
     elif len(title.strip()) > MAX_TITLE:
         errors.append(
             Problem(
                 "title",
                 f"A title is at most {MAX_TITLE} characters (this one has {len(title.strip())})",
                 f"title: at most {MAX_TITLE} characters",
+                "title_too_long",
+                {"max": MAX_TITLE, "length": len(title.strip())},
             )
         )
     elif (problem := text_problem(title)) is not None:
-        errors.append(Problem("title", problem[1], f"title: {problem[0]}"))
+        errors.append(
+            Problem("title", problem.plain, f"title: {problem.detail}", problem.code, problem.params)
+        )
     description = _description(doc, errors)
     questions = doc.get("questions")
     if not isinstance(questions, list) or not questions:
         errors.append(
-            Problem("questions", "Add at least one question", "questions: must be a non-empty list")
+            Problem(
+                "questions",
+                "Add at least one question",
+                "questions: must be a non-empty list",
+                "questions_missing",
+            )
         )
         questions = []
     elif len(questions) > MAX_QUESTIONS:
@@ -92,6 +103,8 @@ def validate_quiz_document(doc: Any) -> dict[str, Any]:
                 "questions",
                 f"A quiz has at most {MAX_QUESTIONS} questions (this one has {len(questions)})",
                 f"questions: at most {MAX_QUESTIONS}",
+                "questions_too_many",
+                {"max": MAX_QUESTIONS, "count": len(questions)},
             )
         )
     get_ready = doc.get("get_ready_s")
@@ -133,10 +146,16 @@ def _description(doc: dict[str, Any], errors: list[Problem]) -> str:
                 f"A description is at most {MAX_DESCRIPTION} characters "
                 f"(this one has {len(description.strip())})",
                 f"description: at most {MAX_DESCRIPTION} characters",
+                "description_too_long",
+                {"max": MAX_DESCRIPTION, "length": len(description.strip())},
             )
         )
     elif (problem := text_problem(description)) is not None:
-        errors.append(Problem("description", problem[1], f"description: {problem[0]}"))
+        errors.append(
+            Problem(
+                "description", problem.plain, f"description: {problem.detail}", problem.code, problem.params
+            )
+        )
     return description.strip()
 
 

@@ -475,7 +475,11 @@ class Room(Aggregate):
                 f"Answers open in {wait_s} s: read the question first, then answer",
             )
         mark = self.mark_answer(user_id, payload, received_at)
-        self._answer_submitted(
+        # The event @event(AnswerSubmitted) would trigger, triggered directly: the same
+        # event, applied by the same method, without the decorator binding the arguments
+        # to the method's signature on every call (every answer of a burst comes here).
+        self.trigger_event(
+            self.AnswerSubmitted,
             question=question,
             user_id=user_id,
             choice=payload.get("choice"),

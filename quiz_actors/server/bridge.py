@@ -180,10 +180,10 @@ def _forward(text: str, session: SocketSession, connection: pykka.ActorRef[Any],
     try:
         message = protocol.parse_client_frame(text)
     except protocol.ProtocolError as e:
-        metrics.MESSAGES_RECEIVED.labels("invalid").inc()
+        metrics.count_received("invalid")
         session.enqueue(Batch(protocol.encode(protocol.error(e.code, e.message, e.ref))))
         return
-    metrics.MESSAGES_RECEIVED.labels(message["type"]).inc()  # a known type: the protocol checked it
+    metrics.count_received(message["type"])  # a known type: the protocol checked it
     tell_quietly(connection, ClientMessage(message, received_at))
 
 

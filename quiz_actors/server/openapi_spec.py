@@ -190,6 +190,16 @@ PROBLEM = {
         "message": {"type": "string", "description": "In plain words, without the path"},
         "row": {"type": "integer", "description": "Imports: the spreadsheet row"},
         "column": {"type": "string", "description": "Imports: the spreadsheet column"},
+        "code": {
+            "type": "string",
+            "description": "The kind of problem, for a page to say it in its own language "
+            "(docs/api.md, Problem codes); absent where only message says it",
+        },
+        "params": {
+            "type": "object",
+            "additionalProperties": {"type": ["string", "integer"]},
+            "description": "With code: the numbers and texts its words need ({max: 120, length: 131})",
+        },
     },
     "required": ["path", "message"],
 }

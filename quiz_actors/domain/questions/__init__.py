@@ -91,21 +91,25 @@ def validate_question(path: str, q: Any, errors: list[Problem]) -> dict[str, Any
     problems = Problems(path, type_name, errors)
     text = q.get("text")
     if not isinstance(text, str) or not text.strip():
-        problems.field("text", "must be a non-empty string", "Write the question")
+        problems.field("text", "must be a non-empty string", "Write the question", "question_text_missing")
     elif len(text) > MAX_QUESTION_TEXT:
         problems.field(
             "text",
             f"at most {MAX_QUESTION_TEXT} characters",
             f"A question is at most {MAX_QUESTION_TEXT} characters (this one has {len(text)})",
+            "question_text_too_long",
+            {"max": MAX_QUESTION_TEXT, "length": len(text)},
         )
     elif (problem := text_problem(text)) is not None:
-        problems.field("text", *problem)
+        problems.said("text", problem)
     time_limit = q.get("time_limit_s", DEFAULT_TIME_LIMIT_S)
     if not is_int(time_limit) or not MIN_TIME_LIMIT_S <= time_limit <= MAX_TIME_LIMIT_S:
         problems.field(
             "time_limit_s",
             f"must be a whole number from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}",
             f"The time limit is a whole number of seconds from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S}",
+            "time_limit_range",
+            {"min": MIN_TIME_LIMIT_S, "max": MAX_TIME_LIMIT_S},
         )
     points = _points(q, kind, problems)
     own = kind.validate(q, problems)
@@ -130,6 +134,7 @@ def _image(q: Question, problems: Problems) -> dict[str, Any]:
                 "image",
                 f"must be a media id ({MEDIA_ID_CHARS} hex characters) from POST /api/media",
                 "This picture is not one the server holds: upload it again",
+                "image_missing",
             )
         out["image"] = image
     on_phones = q.get("image_on_phones")

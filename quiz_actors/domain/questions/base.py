@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from quiz_actors.domain.verdict import Verdict
@@ -57,14 +57,34 @@ class Problem:
     says it in a teacher's words, without the path, for the editor to show next
     to the field; ``detail`` is how releases before the editor said it (path
     first), which the API keeps sending as ``details`` to old clients and scripts.
+    ``code`` names the kind of problem for a page that says it in its own language
+    (docs/api.md, "Problem codes"), with ``params`` the numbers and texts its words
+    need; a problem without a code is said only by ``message``.
     """
 
     path: str
     message: str
     detail: str
+    code: str = ""
+    params: dict[str, str | int] = field(default_factory=dict)
 
-    def as_json(self) -> dict[str, str]:
-        return {"path": self.path, "message": self.message}
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"path": self.path, "message": self.message}
+        if self.code:
+            out["code"] = self.code
+            out["params"] = dict(self.params)
+        return out
+
+
+@dataclass(frozen=True)
+class Said:
+    """What a check says about one field: how the first release said it (``detail``),
+    in a teacher's words (``plain``), and the code and params a page translates."""
+
+    detail: str
+    plain: str
+    code: str = ""
+    params: dict[str, str | int] = field(default_factory=dict)
 
 
 class Problems:
@@ -80,15 +100,28 @@ class Problems:
         self.type_name = type_name
         self.errors = errors
 
-    def field(self, name: str, detail: str, plain: str) -> None:
+    def field(
+        self, name: str, detail: str, plain: str, code: str = "", params: dict[str, str | int] | None = None
+    ) -> None:
         """A problem with one field: ``detail`` reads on after the field's name; ``plain`` stands alone."""
         if self.type_name == "choice":
             said = f"{self.path}.{name}: {detail}"
         else:
             said = f'{self.path} ({self.type_name}): "{name}" {detail}'
-        self.errors.append(Problem(f"{self.path}.{name}", plain, said))
+        self.errors.append(Problem(f"{self.path}.{name}", plain, said, code, params or {}))
 
-    def question(self, detail: str, plain: str | None = None, at: str | None = None) -> None:
+    def said(self, name: str, what: Said) -> None:
+        """A problem with one field, as ``text_problem`` says it."""
+        self.field(name, what.detail, what.plain, what.code, what.params)
+
+    def question(
+        self,
+        detail: str,
+        plain: str | None = None,
+        at: str | None = None,
+        code: str = "",
+        params: dict[str, str | int] | None = None,
+    ) -> None:
         """A problem with the question as a whole, said as a sentence (``plain`` when it needs
         other words); ``at`` names the field the editor shows it beside, when there is one."""
         if self.type_name == "choice":
@@ -96,7 +129,7 @@ class Problems:
         else:
             said = f"{self.path} ({self.type_name}): {detail}"
         path = f"{self.path}.{at}" if at else self.path
-        self.errors.append(Problem(path, plain or sentence(detail), said))
+        self.errors.append(Problem(path, plain or sentence(detail), said, code, params or {}))
 
 
 def sentence(text: str) -> str:
@@ -104,8 +137,8 @@ def sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def text_problem(text: str) -> tuple[str, str] | None:
-    """Why a quiz's ``text`` cannot be shown and stored as it is, or None: (detail, plain words).
+def text_problem(text: str) -> Said | None:
+    """Why a quiz's ``text`` cannot be shown and stored as it is, or None.
 
     Half a character (an unpaired surrogate, from a ``\\ud800`` escape) cannot
     be written as UTF-8, so no store could hold it. Control characters other
@@ -113,17 +146,20 @@ def text_problem(text: str) -> tuple[str, str] | None:
     cannot be held by PostgreSQL's text (the audit read model's JSONB).
     """
     if any("\ud800" <= ch <= "\udfff" for ch in text):
-        return (
+        return Said(
             "must be valid Unicode: no unpaired \\ud800-\\udfff escapes",
             "This text holds a broken character (half of one); type it again",
+            "text_broken",
         )
     control = next(
         (ch for ch in text if unicodedata.category(ch) == "Cc" and ch not in ALLOWED_WHITESPACE), None
     )
     if control is not None:
-        return (
+        return Said(
             f"must not contain control characters (found U+{ord(control):04X}); tabs and newlines are fine",
             f"This text holds an invisible control character (U+{ord(control):04X}); remove it",
+            "text_control",
+            {"character": f"U+{ord(control):04X}"},
         )
     return None
 
@@ -142,19 +178,28 @@ def check_texts(q: Question, name: str, problems: Problems, max_chars: int = MAX
             name,
             f"must be a list of {MIN_CHOICES} to {MAX_CHOICES} strings",
             f"Give {MIN_CHOICES} to {MAX_CHOICES} {what}{count}",
+            f"{name}_count",
+            {"min": MIN_CHOICES, "max": MAX_CHOICES},
         )
         return []
     for j, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
-            problems.field(f"{name}[{j}]", "must be a non-empty string", "Write something here, or remove it")
+            problems.field(
+                f"{name}[{j}]",
+                "must be a non-empty string",
+                "Write something here, or remove it",
+                "text_empty",
+            )
         elif len(text) > max_chars:
             problems.field(
                 f"{name}[{j}]",
                 f"at most {max_chars} characters",
                 f"At most {max_chars} characters (this has {len(text)})",
+                "text_too_long",
+                {"max": max_chars, "length": len(text)},
             )
         elif (problem := text_problem(text)) is not None:
-            problems.field(f"{name}[{j}]", *problem)
+            problems.said(f"{name}[{j}]", problem)
     return [t.strip() if isinstance(t, str) else t for t in texts]
 
 

@@ -27,7 +27,10 @@ def _check_correct_indexes(q: Question, choices: list[str], problems: Problems) 
     correct = q.get("correct")
     if not isinstance(correct, list) or not correct:
         problems.field(
-            "correct", "must be a non-empty list of choice indexes", "Mark at least one choice as right"
+            "correct",
+            "must be a non-empty list of choice indexes",
+            "Mark at least one choice as right",
+            "correct_missing",
         )
         return []
     for index in correct:

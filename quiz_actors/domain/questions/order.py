@@ -78,6 +78,7 @@ class Order(QuestionType):
                 "two items are the same, so the right order would be ambiguous",
                 "Two items are the same, so there would be more than one right order: make each different",
                 at="items",
+                code="items_same",
             )
         return {"items": items}
 

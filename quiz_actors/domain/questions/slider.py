@@ -74,18 +74,23 @@ class Slider(QuestionType):
         fields["tolerance"] = q.get("tolerance", 0)
         for name, value in fields.items():
             if not is_number(value):
-                problems.field(name, "must be a number", SLIDER_FIELD_WORDS[name])
+                problems.field(name, "must be a number", SLIDER_FIELD_WORDS[name], f"slider_{name}_number")
         if not all(is_number(v) for v in fields.values()):
             return fields
         low, high, step = exact(fields["min"]), exact(fields["max"]), exact(fields["step"])
         value, tolerance = exact(fields["value"]), exact(fields["tolerance"])
         if low >= high:
             problems.question(
-                f"the smallest value {shown(low)} must be below the largest {shown(high)}", at="max"
+                f"the smallest value {shown(low)} must be below the largest {shown(high)}",
+                at="max",
+                code="slider_min_above_max",
+                params={"min": shown(low), "max": shown(high)},
             )
             return fields
         if step <= 0:
-            problems.field("step", "must be greater than 0", "The step must be more than 0")
+            problems.field(
+                "step", "must be greater than 0", "The step must be more than 0", "slider_step_positive"
+            )
             return fields
         # Count the steps before testing the grid: a remainder of a huge range
         # by a tiny step is more digits than decimal arithmetic carries.
@@ -94,27 +99,50 @@ class Slider(QuestionType):
                 f"steps of {shown(step)} from {shown(low)} to {shown(high)} make more than "
                 f"{MAX_POSITIONS - 1} steps: use a bigger step",
                 at="step",
+                code="slider_too_many_steps",
+                params={
+                    "step": shown(step),
+                    "min": shown(low),
+                    "max": shown(high),
+                    "steps": MAX_POSITIONS - 1,
+                },
             )
             return fields
         if not on_grid(high, low, step):
             problems.question(
-                f"steps of {shown(step)} from {shown(low)} do not land on {shown(high)}", at="step"
+                f"steps of {shown(step)} from {shown(low)} do not land on {shown(high)}",
+                at="step",
+                code="slider_max_off_steps",
+                params={"step": shown(step), "min": shown(low), "max": shown(high)},
             )
         if not low <= value <= high:
             problems.question(
-                f"the right value {shown(value)} is outside {shown(low)}–{shown(high)}", at="value"
+                f"the right value {shown(value)} is outside {shown(low)}–{shown(high)}",
+                at="value",
+                code="slider_value_outside",
+                params={"value": shown(value), "min": shown(low), "max": shown(high)},
             )
         elif not on_grid(value, low, step):
             problems.question(
                 f"the right value {shown(value)} cannot be picked "
                 f"with steps of {shown(step)} from {shown(low)}",
                 at="value",
+                code="slider_value_off_steps",
+                params={"value": shown(value), "step": shown(step), "min": shown(low)},
             )
         if tolerance < 0:
-            problems.field("tolerance", "must be 0 or more", "The tolerance must be 0 or more")
+            problems.field(
+                "tolerance",
+                "must be 0 or more",
+                "The tolerance must be 0 or more",
+                "slider_tolerance_negative",
+            )
         elif tolerance > high - low:
             problems.question(
-                f"a tolerance of {shown(tolerance)} is wider than the whole range", at="tolerance"
+                f"a tolerance of {shown(tolerance)} is wider than the whole range",
+                at="tolerance",
+                code="slider_tolerance_wide",
+                params={"tolerance": shown(tolerance)},
             )
         return fields
 

@@ -46,12 +46,17 @@ class TypeAnswer(QuestionType):
                 "accepted",
                 f"must be a list of 1 to {MAX_ACCEPTED} accepted answers",
                 f"Give 1 to {MAX_ACCEPTED} answers that count as right",
+                "accepted_count",
+                {"max": MAX_ACCEPTED},
             )
             return {"accepted": [], "ignore_accents": ignore_accents}
         for j, text in enumerate(accepted):
             if not isinstance(text, str) or not normalise_text(text):
                 problems.field(
-                    f"accepted[{j}]", "must be a non-empty string", "Write an answer here, or remove it"
+                    f"accepted[{j}]",
+                    "must be a non-empty string",
+                    "Write an answer here, or remove it",
+                    "accepted_empty",
                 )
             elif len(text.strip()) > MAX_ANSWER_CHARS:
                 problems.question(
@@ -59,9 +64,11 @@ class TypeAnswer(QuestionType):
                     "characters a player can type",
                     f"A player can type at most {MAX_ANSWER_CHARS} characters: shorten this answer",
                     at=f"accepted[{j}]",
+                    code="accepted_too_long",
+                    params={"max": MAX_ANSWER_CHARS},
                 )
             elif (problem := text_problem(text)) is not None:
-                problems.field(f"accepted[{j}]", *problem)
+                problems.said(f"accepted[{j}]", problem)
         cleaned = [t.strip() if isinstance(t, str) else t for t in accepted]
         return {"accepted": cleaned, "ignore_accents": ignore_accents}
 

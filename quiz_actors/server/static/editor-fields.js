@@ -7,18 +7,21 @@
 // field sits in a `.field` with `data-path` (its place in the quiz document,
 // as the server's problems name it) and a `.problem` slot next to it.
 
+import { t } from "./i18n.js";
+import { say } from "./quiz-api.js";
 import { el } from "./ui.js";
 
+// Each type and kind of points, with the catalog key of its name (i18n.js).
 export const TYPES = {
-  choice: "Choice: one right answer",
-  multi: "Multiple right answers",
-  true_false: "True or false",
-  type_answer: "Type the answer",
-  slider: "Slider: pick a number",
-  order: "Put in order",
-  poll: "Poll: no right answer",
+  choice: "editor.type.choice",
+  multi: "editor.type.multi",
+  true_false: "editor.type.true_false",
+  type_answer: "editor.type.type_answer",
+  slider: "editor.type.slider",
+  order: "editor.type.order",
+  poll: "editor.type.poll",
 };
-export const POINTS = { standard: "Standard", double: "Double", none: "No points" };
+export const POINTS = { standard: "editor.points.standard", double: "editor.points.double", none: "editor.points.none" };
 export const MAX_ITEMS = 6; // choices and order items (domain/questions/base.py)
 const MIN_ITEMS = 2;
 const MAX_ACCEPTED = 10; // domain/questions/typed.py
@@ -160,10 +163,10 @@ function choiceFields(q, ids, path, on) {
       })
       : null;
     return el("div", { class: `field choice-row c${j}`, dataset: { path: `${path}.choices[${j}]` } },
-      el("label", { for: id, class: "choice-label" }, `Choice ${j + 1}`),
+      el("label", { for: id, class: "choice-label" }, t("editor.choice.label", { n: j + 1 })),
       input,
-      right ? el("label", { class: "tick", for: `${id}-right` }, right, "Right answer") : null,
-      smallButton("Remove", `Remove choice ${j + 1}`, () => {
+      right ? el("label", { class: "tick", for: `${id}-right` }, right, t("editor.choice.right")) : null,
+      smallButton(t("editor.remove"), t("editor.choice.remove", { n: j + 1 }), () => {
         q.choices.splice(j, 1);
         if (judged) q.correct = (q.correct || []).filter((i) => i !== j).map((i) => (i > j ? i - 1 : i));
         on.changed(true, `${ids}-add-choice`);
@@ -171,13 +174,13 @@ function choiceFields(q, ids, path, on) {
       el("p", { class: "problem", id: `${id}-problem`, role: "status" }),
     );
   });
-  const add = smallButton("Add a choice", "Add a choice", () => {
+  const add = smallButton(t("editor.choice.add"), t("editor.choice.add"), () => {
     q.choices.push("");
     on.changed(true, `${ids}-choice-${q.choices.length - 1}`);
   }, { id: `${ids}-add-choice`, disabled: q.choices.length >= MAX_ITEMS });
-  const legend = judged ? (type === "multi" ? "Choices: tick every right one" : "Choices: tick the right one") : "Choices";
+  const legend = t(judged ? (type === "multi" ? "editor.choices.multi" : "editor.choices.single") : "editor.choices.poll");
   const choices = group(`${ids}-choices`, `${path}.choices`, legend, ...rows, add);
-  return judged ? [group(`${ids}-correct`, `${path}.correct`, "Right answers", choices)] : [choices];
+  return judged ? [group(`${ids}-correct`, `${path}.correct`, t("editor.choices.right"), choices)] : [choices];
 }
 
 function trueFalseFields(q, ids, path, on) {
@@ -193,7 +196,7 @@ function trueFalseFields(q, ids, path, on) {
       }),
       words);
   };
-  return [group(`${ids}-correct`, `${path}.correct`, "The right answer", option(true, "True"), option(false, "False"))];
+  return [group(`${ids}-correct`, `${path}.correct`, t("editor.true_false.legend"), option(true, t("answer.true")), option(false, t("answer.false")))];
 }
 
 function listOfTexts(q, name, ids, path, on, words) {
@@ -207,11 +210,11 @@ function listOfTexts(q, name, ids, path, on, words) {
     });
     const moves = name === "items"
       ? [
-        smallButton("▲", `Move item ${j + 1} up`, () => {
+        smallButton("▲", t("editor.item.up", { n: j + 1 }), () => {
           [list[j - 1], list[j]] = [list[j], list[j - 1]];
           on.changed(true, `${ids}-${name}-${j - 1}-up`);
         }, { id: `${id}-up`, disabled: j === 0 }),
-        smallButton("▼", `Move item ${j + 1} down`, () => {
+        smallButton("▼", t("editor.item.down", { n: j + 1 }), () => {
           [list[j + 1], list[j]] = [list[j], list[j + 1]];
           on.changed(true, `${ids}-${name}-${j + 1}-down`);
         }, { id: `${id}-down`, disabled: j === list.length - 1 }),
@@ -221,7 +224,7 @@ function listOfTexts(q, name, ids, path, on, words) {
       el("label", { for: id, class: "choice-label" }, words.one(j)),
       input,
       ...moves,
-      smallButton("Remove", `Remove ${words.one(j).toLowerCase()}`, () => {
+      smallButton(t("editor.remove"), words.remove(j), () => {
         list.splice(j, 1);
         on.changed(true, `${ids}-add-${name}`);
       }, { disabled: list.length <= words.min }),
@@ -244,11 +247,13 @@ function typedFields(q, ids, path, on) {
   });
   return [
     listOfTexts(q, "accepted", ids, path, on, {
-      legend: "Accepted answers (capitals and extra spaces never matter)",
-      one: (j) => `Answer ${j + 1}`, add: "Add an accepted answer", min: 1, max: MAX_ACCEPTED,
+      legend: t("editor.accepted.legend"),
+      one: (j) => t("editor.accepted.label", { n: j + 1 }),
+      remove: (j) => t("editor.accepted.remove", { n: j + 1 }),
+      add: t("editor.accepted.add"), min: 1, max: MAX_ACCEPTED,
     }),
     el("div", { class: "field", dataset: { path: `${path}.ignore_accents` } },
-      el("label", { class: "tick", for: `${ids}-accents` }, accents, "Accents do not matter either (é = e)")),
+      el("label", { class: "tick", for: `${ids}-accents` }, accents, t("editor.accepted.accents"))),
   ];
 }
 
@@ -261,19 +266,21 @@ function sliderFields(q, ids, path, on) {
       }));
   return [
     el("div", { class: "field-grid" },
-      number("min", "Smallest value"),
-      number("max", "Largest value"),
-      number("step", "Step"),
-      number("value", "Right answer"),
-      number("tolerance", "Tolerance (±)")),
-    el("p", { class: "hint" }, "An answer at most the tolerance away from the right answer counts as right."),
+      number("min", t("editor.slider.min")),
+      number("max", t("editor.slider.max")),
+      number("step", t("editor.slider.step")),
+      number("value", t("editor.slider.value")),
+      number("tolerance", t("editor.slider.tolerance"))),
+    el("p", { class: "hint" }, t("editor.slider.hint")),
   ];
 }
 
 function orderFields(q, ids, path, on) {
   return [listOfTexts(q, "items", ids, path, on, {
-    legend: "Items, in the right order (phones show them shuffled)",
-    one: (j) => `Item ${j + 1}`, add: "Add an item", min: MIN_ITEMS, max: MAX_ITEMS,
+    legend: t("editor.items.legend"),
+    one: (j) => t("editor.items.label", { n: j + 1 }),
+    remove: (j) => t("editor.items.remove", { n: j + 1 }),
+    add: t("editor.items.add"), min: MIN_ITEMS, max: MAX_ITEMS,
   })];
 }
 
@@ -296,23 +303,27 @@ function imageFields(q, ids, path, on) {
     upload.value = "";
     if (!file) return;
     const problem = document.getElementById(`${ids}-image-problem`);
-    problem.textContent = `Uploading ${file.name}…`;
+    problem.textContent = t("editor.image.uploading", { file: file.name });
     try {
       const media = await on.uploadImage(file);
       q.image = media.media_id;
       problem.textContent = "";
       on.changed(true, `${ids}-image`);
     } catch (error) {
-      problem.textContent = `${file.name} was not added: ${error.message}`;
+      problem.textContent = t("editor.image.refused", { file: file.name, reason: say(error) });
       problem.classList.add("shown");
     }
   });
-  const parts = [field(`${ids}-image`, `${path}.image`, q.image ? "Replace the image" : "Image (optional)", upload,
-    "PNG, JPEG, WebP or GIF, at most 5 MB. It shows on the big screen.")];
+  const parts = [field(`${ids}-image`, `${path}.image`, t(q.image ? "editor.image.replace" : "editor.image.label"), upload,
+    t("editor.image.hint"))];
+  // The browser draws a file input's own button in its own language ("Choose File"), not the
+  // page's: the input is hidden (still focusable; Enter opens it) and this label is its button.
+  upload.classList.add("file-input");
+  upload.after(el("label", { class: "file-button", for: `${ids}-image` }, t("editor.image.choose")));
   if (q.image) {
     parts.push(
       el("div", { class: "image-row" },
-        el("img", { class: "thumb", src: `/media/${encodeURIComponent(q.image)}`, alt: "The question's image" }),
+        el("img", { class: "thumb", src: `/media/${encodeURIComponent(q.image)}`, alt: t("editor.image.alt") }),
         el("div", { class: "image-options" },
           el("label", { class: "tick", for: `${ids}-on-phones` },
             el("input", {
@@ -322,8 +333,8 @@ function imageFields(q, ids, path, on) {
                 on.changed(false);
               },
             }),
-            "Show it on the phones too"),
-          smallButton("Remove the image", "Remove the image", () => {
+            t("editor.image.on_phones")),
+          smallButton(t("editor.image.remove"), t("editor.image.remove"), () => {
             delete q.image;
             delete q.image_on_phones;
             on.changed(true, `${ids}-image`);
@@ -340,7 +351,7 @@ export function questionForm(q, key, index, on) {
   const path = `questions[${index}]`;
   const type = typeOfQuestion(q);
   const typeSelect = el("select", {},
-    Object.entries(TYPES).map(([value, words]) => el("option", { value, selected: value === type }, words)));
+    Object.entries(TYPES).map(([value, key]) => el("option", { value, selected: value === type }, t(key))));
   typeSelect.addEventListener("change", () => {
     switchType(q, typeSelect.value);
     on.changed(true, `${ids}-type`);
@@ -355,19 +366,19 @@ export function questionForm(q, key, index, on) {
     q.time_limit_s = value;
     on.changed(false);
   });
-  const settings = [field(`${ids}-time`, `${path}.time_limit_s`, "Time limit (seconds)", time)];
+  const settings = [field(`${ids}-time`, `${path}.time_limit_s`, t("editor.time_limit"), time)];
   if (type !== "poll") {
     const points = el("select", {},
-      Object.entries(POINTS).map(([value, words]) => el("option", { value, selected: value === q.points }, words)));
+      Object.entries(POINTS).map(([value, key]) => el("option", { value, selected: value === q.points }, t(key))));
     points.addEventListener("change", () => {
       q.points = points.value;
       on.changed(false);
     });
-    settings.push(field(`${ids}-points`, `${path}.points`, "Points", points));
+    settings.push(field(`${ids}-points`, `${path}.points`, t("editor.points"), points));
   }
   return [
-    field(`${ids}-type`, `${path}.type`, "Type of question", typeSelect),
-    field(`${ids}-text`, `${path}.text`, "Question", text),
+    field(`${ids}-type`, `${path}.type`, t("editor.question.type"), typeSelect),
+    field(`${ids}-text`, `${path}.text`, t("editor.question.text"), text),
     ...TYPE_FIELDS[type](q, ids, path, on),
     el("div", { class: "field-grid" }, ...settings),
     ...imageFields(q, ids, path, on),

@@ -5,16 +5,17 @@
 
 import { answerControls, hostQuestion } from "./questions.js";
 import { typeOfQuestion } from "./editor-fields.js";
+import { t } from "./i18n.js";
 import { el } from "./ui.js";
 
 // What `question_shown` would carry for this question (order items as written:
 // the game shuffles them, but the teacher checks their text here).
 export function shownQuestion(q) {
   const type = typeOfQuestion(q);
-  const texts = (list) => (Array.isArray(list) ? list.map((t) => (String(t ?? "").trim() || "…")) : []);
+  const texts = (list) => (Array.isArray(list) ? list.map((text) => (String(text ?? "").trim() || "…")) : []);
   const shown = { question_type: type, points: q.points || "none", text: q.text, choices: [] };
   if (type === "choice" || type === "multi" || type === "poll") shown.choices = texts(q.choices);
-  if (type === "true_false") shown.choices = ["True", "False"];
+  if (type === "true_false") shown.choices = [t("answer.true"), t("answer.false")];
   if (type === "type_answer") shown.max_length = 40;
   if (type === "order") shown.items = texts(q.items);
   if (type === "slider") {
@@ -32,7 +33,7 @@ function image(q, where) {
 }
 
 function questionText(q) {
-  return el("h3", { class: "question-text" }, (q.text || "").trim() || "Your question here");
+  return el("h3", { class: "question-text" }, (q.text || "").trim() || t("editor.preview.placeholder"));
 }
 
 function seconds(q) {
@@ -41,21 +42,21 @@ function seconds(q) {
 
 export function drawPreview(container, q, number) {
   if (!q) {
-    container.replaceChildren(el("p", { class: "muted" }, "Add a question to see how it looks."));
+    container.replaceChildren(el("p", { class: "muted" }, t("editor.preview.empty")));
     return;
   }
   const shown = shownQuestion(q);
-  const phone = el("div", { class: "preview-phone", inert: true, "aria-label": "On a phone" },
-    el("div", { class: "question-head" }, el("span", {}, `Question ${number}`), seconds(q)),
+  const phone = el("div", { class: "preview-phone", inert: true, "aria-label": t("editor.preview.phone") },
+    el("div", { class: "question-head" }, el("span", {}, t("editor.question.heading", { n: number })), seconds(q)),
     questionText(q),
     q.image_on_phones ? image(q, "on-phone") : null,
     el("div", { class: "answer-area" }, ...answerControls(shown, () => {}).nodes));
-  const host = el("div", { class: "preview-host", inert: true, "aria-label": "On the big screen" },
-    el("div", { class: "question-head" }, el("span", {}, `Question ${number}`), seconds(q)),
+  const host = el("div", { class: "preview-host", inert: true, "aria-label": t("editor.preview.host") },
+    el("div", { class: "question-head" }, el("span", {}, t("editor.question.heading", { n: number })), seconds(q)),
     questionText(q),
     image(q, "on-host"),
     el("div", { class: "answer-area" }, ...hostQuestion(shown)));
   container.replaceChildren(
-    el("figure", { class: "preview-frame" }, el("figcaption", {}, "On a phone"), phone),
-    el("figure", { class: "preview-frame" }, el("figcaption", {}, "On the big screen"), host));
+    el("figure", { class: "preview-frame" }, el("figcaption", {}, t("editor.preview.phone")), phone),
+    el("figure", { class: "preview-frame" }, el("figcaption", {}, t("editor.preview.host")), host));
 }

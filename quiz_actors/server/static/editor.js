@@ -8,8 +8,9 @@
 
 import { drawPreview } from "./editor-preview.js";
 import { TYPES, newQuestion, questionDocument, questionForm, typeOfQuestion } from "./editor-fields.js";
+import { has, languageSwitch, t, tn, translatePage } from "./i18n.js";
 import { api, say } from "./quiz-api.js";
-import { $, el, notify, plural, setText } from "./ui.js";
+import { $, el, notify, setText } from "./ui.js";
 
 const VALIDATE_AFTER_MS = 400; // typing pauses this long before the server checks the quiz
 const page = {
@@ -68,19 +69,19 @@ function questionCard({ key, q }, index, count) {
   const ids = `q${key}`;
   const number = index + 1;
   const handle = el("span", {
-    class: "drag-handle", draggable: "true", title: "Drag to move this question", "aria-hidden": "true",
+    class: "drag-handle", draggable: "true", title: t("editor.drag"), "aria-hidden": "true",
   }, "⠿");
   const card = el("li", { class: "card question-card", id: `${ids}-card`, dataset: { key, path: `questions[${index}]` } },
     el("div", { class: "question-top" },
       handle,
-      el("h2", { id: `${ids}-heading` }, `Question ${number}`),
+      el("h2", { id: `${ids}-heading` }, t("editor.question.heading", { n: number })),
       el("div", { class: "question-actions" },
-        button("▲", `Move question ${number} up`, () => move(index, index - 1, `${ids}-up`),
+        button("▲", t("editor.question.up", { n: number }), () => move(index, index - 1, `${ids}-up`),
           { id: `${ids}-up`, disabled: index === 0 }),
-        button("▼", `Move question ${number} down`, () => move(index, index + 1, `${ids}-down`),
+        button("▼", t("editor.question.down", { n: number }), () => move(index, index + 1, `${ids}-down`),
           { id: `${ids}-down`, disabled: index === count - 1 }),
-        button("Duplicate", `Duplicate question ${number}`, () => duplicate(index), { id: `${ids}-duplicate` }),
-        button("Remove", `Remove question ${number}`, () => remove(index), { id: `${ids}-remove`, class: "danger small" }))),
+        button(t("editor.duplicate"), t("editor.question.duplicate", { n: number }), () => duplicate(index), { id: `${ids}-duplicate` }),
+        button(t("editor.remove"), t("editor.question.remove", { n: number }), () => remove(index), { id: `${ids}-remove`, class: "danger small" }))),
     el("p", { class: "problem question-problem", id: `${ids}-problem`, role: "status" }),
     ...questionForm(q, key, index, {
       changed: (redraw, focusId) => changed(key, redraw, focusId),
@@ -135,7 +136,7 @@ function preview(key) {
 function drawCurrent() {
   const index = page.questions.findIndex((entry) => entry.key === page.current);
   const entry = page.questions[index];
-  setText("#preview-which", entry ? `Question ${index + 1} of ${page.questions.length}` : "");
+  setText("#preview-which", entry ? t("editor.preview_which", { n: index + 1, count: page.questions.length }) : "");
   drawPreview($("#preview"), entry && entry.q, index + 1);
 }
 
@@ -158,7 +159,7 @@ function move(from, to, focusId) {
   page.questions.splice(to, 0, entry);
   page.current = entry.key;
   draw(focusId);
-  setText("#save-state", `Moved question ${from + 1} to place ${to + 1}.`);
+  setText("#save-state", t("editor.moved", { from: from + 1, to: to + 1 }));
   scheduleCheck();
 }
 
@@ -256,11 +257,19 @@ function showProblems() {
       ? holder.querySelector(".question-problem")
       : holder.querySelector(":scope > .problem");
     if (!slot) continue;
-    const words = sentence(problem.message);
+    const words = problemWords(problem);
     slot.textContent = slot.textContent ? `${slot.textContent} ${words}` : words;
     slot.classList.add("shown");
     holder.querySelector(":scope > input, :scope > textarea, :scope > select")?.setAttribute("aria-invalid", "true");
   }
+}
+
+// A problem in the page's language: the catalog's words for its code (with the
+// server's params), else the server's own (English) message where it gives no code.
+function problemWords(problem) {
+  const key = `editor.problem.${problem.code}`;
+  if (problem.code && has(key)) return t(key, problem.params || {});
+  return sentence(problem.message);
 }
 
 function sentence(message) {
@@ -272,12 +281,12 @@ function sentence(message) {
 
 function showSaveState() {
   const waiting = page.problems.length;
-  if (page.saving) setText("#save-state", "Saving…");
+  if (page.saving) setText("#save-state", t("editor.state.saving"));
   else if (unsaved()) {
-    setText("#save-state", waiting
-      ? `Unsaved changes · ${plural(waiting, "problem", "problems")} to fix before saving`
-      : "Unsaved changes");
-  } else setText("#save-state", page.quizId ? `Saved (revision ${page.revision})` : "A new quiz: nothing saved yet");
+    setText("#save-state", waiting ? tn("editor.state.unsaved_problems", waiting) : t("editor.state.unsaved"));
+  } else {
+    setText("#save-state", page.quizId ? t("editor.state.saved", { revision: page.revision }) : t("editor.state.new"));
+  }
   document.body.classList.toggle("dirty", unsaved());
 }
 
@@ -311,15 +320,14 @@ function saved(summary, document) {
   $("#conflict").hidden = true;
   showProblems();
   showSaveState();
-  notify(`Saved “${summary.title}”.`);
+  notify(t("editor.saved", { title: summary.title }));
 }
 
 function refused(error) {
   if (error.code === "quiz_changed" || error.status === 412) {
-    const now = /revision (\d+)/.exec(error.message || "");
-    setText("#conflict-text",
-      `This quiz changed since you opened it (someone saved it in another tab or window${now ? `: it is now at revision ${now[1]}` : ""}). ` +
-      "Your changes are not saved, and nothing was overwritten.");
+    setText("#conflict-text", error.revision !== null
+      ? t("editor.conflict.changed_at", { revision: error.revision })
+      : t("editor.conflict.changed"));
     $("#conflict").hidden = false;
     $("#conflict-copy").focus();
     return;
@@ -330,16 +338,16 @@ function refused(error) {
     showProblems();
     const first = document.querySelector(".problem.shown");
     first?.closest("[data-path]")?.querySelector("input, textarea, select")?.focus();
-    notify(`Not saved: ${plural(error.problems.length, "problem needs", "problems need")} fixing first (marked in red).`);
+    notify(tn("editor.not_saved.problems", error.problems.length));
     return;
   }
   if (error.code === "quiz_archived") {
-    notify("Not saved: this quiz has been deleted. “Save mine as a new quiz” keeps your work.");
+    notify(t("editor.not_saved.archived", { button: t("editor.conflict.copy") }));
     $("#conflict").hidden = false;
-    setText("#conflict-text", "This quiz has been deleted since you opened it, so it cannot be changed.");
+    setText("#conflict-text", t("editor.conflict.archived"));
     return;
   }
-  notify(`Not saved: ${say(error)}`);
+  notify(t("editor.not_saved.because", { reason: say(error) }));
 }
 
 async function saveAsNew() {
@@ -362,7 +370,7 @@ function guardLeaving() {
   });
   for (const link of document.querySelectorAll("a[data-guard]")) {
     link.addEventListener("click", (event) => {
-      if (unsaved() && !window.confirm("This quiz has unsaved changes. Leave without saving them?")) {
+      if (unsaved() && !window.confirm(t("editor.leave"))) {
         event.preventDefault();
       }
     });
@@ -385,15 +393,15 @@ async function open() {
     page.revision = quiz.revision;
     page.archived = Boolean(quiz.archived);
     adopt(quiz.document);
-    document.title = `Editing “${quiz.document.title}”`;
+    document.title = t("editor.editing", { title: quiz.document.title });
     if (page.archived) {
       $("#conflict").hidden = false;
-      setText("#conflict-text", "This quiz has been deleted: it can be read here, and saved as a new quiz.");
+      setText("#conflict-text", t("editor.conflict.deleted"));
     }
   } catch (error) {
     setText("#loading", error.code === "quiz_not_found"
-      ? "There is no such quiz (any more). Go back to the quiz library to pick another."
-      : `The quiz could not be opened: ${say(error)}`);
+      ? t("editor.not_found")
+      : t("editor.open_failed", { reason: say(error) }));
     $("#save").disabled = true;
     return;
   }
@@ -403,7 +411,9 @@ async function open() {
 }
 
 function init() {
-  $("#new-type").replaceChildren(...Object.entries(TYPES).map(([value, words]) => el("option", { value }, words)));
+  translatePage();
+  $(".bar").append(languageSwitch());
+  $("#new-type").replaceChildren(...Object.entries(TYPES).map(([value, key]) => el("option", { value }, t(key))));
   $("#add-question").addEventListener("click", add);
   $("#save").addEventListener("click", save);
   $("#conflict-copy").addEventListener("click", saveAsNew);

@@ -34,6 +34,8 @@ const game = {
   podium: null,
   locked: false,
   lockReason: null,
+  nameRules: { word_filter: true, friendly_names: false }, // as the room last said
+
   selectedQuiz: null,
   autoJoin: false,
   creating: false, // a create_room is on its way
@@ -63,11 +65,17 @@ function announceOnce(key, text) {
 function init() {
   translatePage();
   $(".bar").append(languageSwitch());
-  $("#host-name").value = game.name || "Host";
+  $("#host-name").value = game.name || t("host.default_name");
   $("#create-form").addEventListener("submit", onCreate);
   $("#upload").addEventListener("change", onUpload);
   $("#lock").addEventListener("click", () => conn.send({ type: game.locked ? "unlock" : "lock" }));
   $("#start").addEventListener("click", () => conn.send({ type: "start" }));
+  // The name rules can change in the lobby; the boxes show what the room says, not what was clicked.
+  for (const [box, rule] of [["#lobby-word-filter", "word_filter"], ["#lobby-friendly-names", "friendly_names"]]) {
+    $(box).addEventListener("change", (event) => {
+      if (!conn.send({ type: "set_name_rules", [rule]: event.target.checked })) render();
+    });
+  }
   $("#close-question").addEventListener("click", () => conn.send({ type: "next" }));
   $("#next").addEventListener("click", () => conn.send({ type: "next" }));
   $("#show-leaderboard").addEventListener("click", () => conn.send({ type: "show_leaderboard" }));
@@ -87,7 +95,7 @@ function init() {
 function onWelcome() {
   if (game.code) {
     game.autoJoin = true;
-    conn.send({ type: "join", code: game.code, name: game.name || "Host" });
+    conn.send({ type: "join", code: game.code, name: game.name || t("host.default_name") });
   }
   renderControls();
 }
@@ -268,6 +276,9 @@ function onMessage(m) {
       game.locked = m.type === "room_locked";
       game.lockReason = m.reason || null;
       return render();
+    case "name_rules_changed":
+      game.nameRules = { word_filter: m.word_filter, friendly_names: m.friendly_names };
+      return render();
     case "question_shown":
       game.phase = "question";
       game.question = m;
@@ -319,6 +330,7 @@ function applyState(m) {
   store.set("code", room.code);
   game.title = room.title || "";
   game.locked = room.locked;
+  game.nameRules = { word_filter: Boolean(room.word_filter), friendly_names: Boolean(room.friendly_names) };
   members.reset(room);
   const changed = !game.question || !room.question || game.question.index !== room.question.index;
   game.question = room.question;
@@ -392,6 +404,8 @@ function renderControls() {
   }
   $("#start").disabled = offline || members.players().length === 0;
   for (const button of document.querySelectorAll("#players button")) button.disabled = offline;
+  $("#lobby-word-filter").disabled = offline;
+  $("#lobby-friendly-names").disabled = offline;
   const create = $("#create-button");
   create.disabled = offline || game.creating;
   create.textContent = offline ? t("status.connecting") : game.creating ? t("setup.creating") : t("setup.create");
@@ -418,6 +432,8 @@ function renderLobby() {
   const note = $("#locked-note");
   note.hidden = !game.locked;
   note.textContent = game.lockReason === "join_flood" ? t("lobby.flood_locked") : t("lobby.locked");
+  $("#lobby-word-filter").checked = game.nameRules.word_filter;
+  $("#lobby-friendly-names").checked = game.nameRules.friendly_names;
   showScreen("screen-lobby");
 }
 

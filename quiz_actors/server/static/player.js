@@ -1,5 +1,11 @@
 // The player page: join with a code and a name, then answer on the phone.
 //
+// The name is asked for only where the room wants one. With a whole code typed
+// (or given by a join link), the page sends a join without a name: a room that
+// gives out friendly names lets the player in and the lobby says the name it
+// gave; any other room answers name_invalid, and the page shows the name box
+// (docs/protocol.md, "Names").
+//
 // The page keeps the game as the server last described it (`game`) and
 // redraws the screen for its phase after every message. Everything needed to
 // come back after a refresh is in localStorage: the token (connection.js), the
@@ -44,6 +50,10 @@ const game = {
   podium: null,
   finalRank: null,
   autoJoin: false, // the pending join was sent by the page on (re)connect, not typed
+  friendlyNames: false, // the room gives out names: the lobby says which one we got
+  probed: null, // the code last asked whether it wants a name (a join without one)
+  probeRef: null, // that join's ref while it is on its way
+  focusName: false, // the name box takes the focus when it shows (the code was not typed)
 };
 
 const conn = new Connection(store, {
@@ -81,6 +91,7 @@ function init() {
   $("#code").value = fromLink || game.code || "";
   $("#name").value = game.name;
   $("#join-form").addEventListener("submit", onJoinSubmit);
+  $("#code").addEventListener("input", () => askForName(false));
   $("#leave").addEventListener("click", () => conn.send({ type: "leave" }));
   $("#again").addEventListener("click", () => {
     forgetRoom();
@@ -91,8 +102,6 @@ function init() {
     showScreen("screen-wait");
   } else {
     showJoin("");
-    // A join link (the lobby's QR code) fills in the code: the name is all that is left to type.
-    if (fromLink) $("#name").focus();
   }
   conn.start();
 }
@@ -103,6 +112,9 @@ function onWelcome(welcome) {
     // A refresh or a reconnect: take our place in the room again.
     game.autoJoin = true;
     conn.send({ type: "join", code: game.code, name: game.name || "Player" });
+  } else {
+    // A code from a join link (the lobby's QR code), or typed before we were connected.
+    askForName(true);
   }
   renderJoinButton();
 }
@@ -122,11 +134,36 @@ function onStatus(kind, detail) {
 
 // ---------------------------------------------------------------- joining
 
+// Ask the room behind a whole code whether it wants a name, by joining without one.
+// ``fromLink``: the code was not typed, so the name box may take the focus at once.
+function askForName(fromLink) {
+  const code = $("#code").value.replace(/\D/g, "");
+  if (code.length !== 6 || code === game.probed || game.phase || !conn.ready) return;
+  game.probed = code;
+  game.autoJoin = false;
+  game.probeRef = conn.send({ type: "join", code });
+  game.focusName = fromLink;
+}
+
+function showNameField(focus) {
+  const field = $("#name-field");
+  const wasHidden = field.hidden;
+  field.hidden = false;
+  // Typing the code was the last thing done: the name comes next.
+  if (focus || (wasHidden && document.activeElement === $("#code"))) $("#name").focus();
+}
+
 function onJoinSubmit(event) {
   event.preventDefault();
   const code = $("#code").value.replace(/\D/g, "");
   const name = $("#name").value.trim();
   if (code.length !== 6) return showJoin(t("join.code_digits"));
+  if (!name && $("#name-field").hidden) {
+    // Not asked yet (or the code changed): the room says whether it wants a name.
+    game.probed = null;
+    askForName(true);
+    return;
+  }
   if (!name) return showJoin(t("join.name_needed"));
   game.code = code;
   game.name = name;
@@ -151,6 +188,9 @@ function renderJoinButton() {
 
 function forgetRoom() {
   store.remove("code");
+  game.probed = null;
+  game.probeRef = null;
+  game.friendlyNames = false;
   game.code = null;
   game.roomId = null;
   game.resultsShown = null;
@@ -241,6 +281,9 @@ function onMessage(m) {
     case "left":
       forgetRoom();
       return showJoin(t("join.you_left"));
+    case "name_rules_changed":
+      game.friendlyNames = m.friendly_names;
+      return render();
     case "error":
       return onError(m);
   }
@@ -251,6 +294,8 @@ function applyState(m) {
   game.code = room.code;
   game.roomId = room.room_id;
   game.title = room.title || "";
+  game.friendlyNames = Boolean(room.friendly_names);
+  game.probeRef = null;
   store.set("code", room.code);
   store.set("name", game.name);
   members.reset(room);
@@ -301,6 +346,13 @@ function answerAfterState(q, you, ours, phase) {
 
 function onError(m) {
   const kind = typeof m.ref === "string" ? m.ref.split(":")[0] : "";
+  if (kind === "join" && m.ref === game.probeRef) {
+    game.probeRef = null;
+    // The room wants a name (we sent none): ask for it. Any other refusal is said at once.
+    if (m.code === "name_invalid") return showNameField(game.focusName);
+    game.probed = null; // locked, full, no such room: the same code may be asked again later
+    return showJoin(explain(m));
+  }
   if (kind === "join") {
     const wasAuto = game.autoJoin;
     game.autoJoin = false;
@@ -361,7 +413,12 @@ function renderLobby() {
   countdown.stop();
   setText("#lobby-title", game.title);
   setText("#lobby-count", tn("lobby.count", members.players().length));
+  // In a room that gives out names the player never typed one: say it, and say it aloud.
+  const given = $("#lobby-name");
+  given.hidden = !game.friendlyNames;
+  given.textContent = game.friendlyNames ? t("names.given", { name: game.name }) : "";
   showScreen("screen-lobby");
+  if (game.friendlyNames) announceOnce(`given${game.name}`, sentences([t("lobby.in"), given.textContent]));
 }
 
 function renderQuestion() {
@@ -387,6 +444,7 @@ function renderQuestion() {
   const answered = game.answer !== null;
   const waiting = leftToOpen(q, conn.serverNow()) > 0; // get ready: read the question first
   game.controls.update(game.answer, waiting || game.timeUp || !conn.ready);
+  box.classList.toggle("shut", waiting); // drawn as not open yet (app.css), not merely disabled
   let feedback = "";
   const status = answered ? game.answer.status : null;
   if (status === "unsent" && !conn.ready) feedback = t("question.unsent_offline");

@@ -5,14 +5,18 @@
 // full quiz (it holds the answers). The page then asks for the key once, keeps
 // it in sessionStorage (gone when the tab closes) and repeats the request.
 
+import { has, t } from "./i18n.js";
 import { el } from "./ui.js";
 
 const KEY_STORAGE = "quiz-admin-key";
 
 export class ApiError extends Error {
-  constructor(status, error) {
+  constructor(status, error, etag = null) {
     super(error.message || `HTTP ${status}`);
     this.status = status;
+    // A 412 names the revision that is stored now as its ETag ("4").
+    const revision = /^(?:W\/)?"?(\d+)"?$/.exec(etag || "");
+    this.revision = revision ? Number(revision[1]) : null;
     this.code = error.code || "http_error";
     this.details = error.details || [];
     this.problems = error.problems || problemsFromDetails(this.details);
@@ -55,15 +59,13 @@ function askForKey(wrongBefore) {
     const input = el("input", { id: "admin-key-input", type: "password", autocomplete: "off", required: true });
     const dialog = el("dialog", { class: "key-dialog", "aria-labelledby": "admin-key-title" },
       el("form", { method: "dialog", class: "card" },
-        el("h2", { id: "admin-key-title" }, "This server needs its admin key"),
-        el("p", {}, wrongBefore
-          ? "That key was not accepted. Check it with whoever runs the server."
-          : "Changing quizzes and reading their answers needs the key the server was started with (--admin-key)."),
-        el("label", { for: "admin-key-input" }, "Admin key"),
+        el("h2", { id: "admin-key-title" }, t("quizapi.key.title")),
+        el("p", {}, t(wrongBefore ? "quizapi.key.wrong" : "quizapi.key.why")),
+        el("label", { for: "admin-key-input" }, t("quizapi.key.label")),
         input,
         el("div", { class: "row-buttons" },
-          el("button", { type: "submit", class: "primary", value: "ok" }, "Use this key"),
-          el("button", { type: "submit", class: "plain", value: "cancel", formnovalidate: true }, "Cancel"))));
+          el("button", { type: "submit", class: "primary", value: "ok" }, t("quizapi.key.use")),
+          el("button", { type: "submit", class: "plain", value: "cancel", formnovalidate: true }, t("quizapi.key.cancel")))));
     document.body.append(dialog);
     dialog.addEventListener("close", () => {
       const key = dialog.returnValue === "ok" ? input.value.trim() : "";
@@ -105,7 +107,8 @@ async function errorOf(response) {
   } catch {
     // Not JSON (a proxy's error page): the status says enough.
   }
-  return new ApiError(response.status, body.error || { code: "http_error", message: `The server answered ${response.status}.` });
+  const error = body.error || { code: "http_error", message: `The server answered ${response.status}.` };
+  return new ApiError(response.status, error, response.headers.get("ETag"));
 }
 
 async function json(path, options) {
@@ -147,8 +150,11 @@ export const api = {
   },
 };
 
-// An error in words for a teacher; the server's message is plain words already.
+// An error in words for a teacher, in the page's language: the catalog's words
+// for its code ("quizapi.error.<code>"); the server's own (English) message only
+// for a code the catalog does not know (a newer server's).
 export function say(error) {
-  if (error.code === "unauthorized") return "The server did not accept the admin key, so nothing changed.";
-  return error.message || "Something went wrong.";
+  const key = `quizapi.error.${error.code}`;
+  if (has(key)) return t(key, { status: error.status });
+  return error.message || t("quizapi.error.unknown");
 }

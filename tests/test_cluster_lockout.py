@@ -1,0 +1,95 @@
+"""The shared code-guessing lockout counts wrong codes only (issue 19, scenario 8): joins that
+are redirected to a room's owner, that reach a node whose directory has not seen the room
+yet, or that wait for a dead owner's lease are not guesses. Three real nodes in cluster
+mode; every client here speaks from one address (a school behind one NAT) through the
+nodes' trusted-proxy header."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import pytest
+
+from tests.client import QuizClient
+from tests.cluster_nodes import Cluster, connect, fresh_schema
+from tests.conftest import DEMO_QUIZ, create_room
+
+pytestmark = pytest.mark.postgres
+
+SCHOOL = {"X-Forwarded-For": "198.51.100.23"}
+FAILED_JOINS = 10  # QUIZ_FAILED_JOINS_PER_IP's default: the lockout starts at the 10th wrong code
+
+
+@pytest.fixture
+def schema(postgres_problem):
+    yield from fresh_schema(postgres_problem)
+
+
+@pytest.fixture
+async def nodes(schema, http, tmp_path):
+    store, _ = schema
+    cluster = Cluster(store, log_dir=tmp_path)
+    cluster.start_all()
+    try:
+        await asyncio.gather(*(cluster.wait_ready(http, name) for name in cluster.names))
+        yield cluster
+    finally:
+        cluster.stop_all()
+
+
+async def join_from_school(http, url: str, code: str, name: str, token: str | None = None) -> dict:
+    """One join from the school's address on ``url``: the reply (state, redirect or error)."""
+    client = QuizClient(http, url)
+    await client.connect(headers=SCHOOL)
+    await client.hello(token)
+    await client.send({"type": "join", "code": code, "name": name, "ref": "j"})
+    reply = await client.expect_one_of("state", "redirect", "error", timeout=30)
+    reply["token"] = client.token
+    await client.close()
+    return reply
+
+
+async def test_only_wrong_codes_count_towards_the_shared_lockout(nodes, http):
+    hosts = {name: await connect(http, nodes.ws(name)) for name in ("node1", "node2")}
+    codes = {name: (await create_room(host, DEMO_QUIZ))[0] for name, host in hosts.items()}
+    wrong = [c for c in (f"{n:06d}" for n in range(20)) if c not in codes.values()]
+    # One short of a lockout, spread over the nodes.
+    for n, guess in enumerate(wrong[: FAILED_JOINS - 1]):
+        reply = await join_from_school(http, nodes.ws(nodes.names[n % 3]), guess, "Bot")
+        assert reply["code"] == "room_not_found", reply
+    # Many more joins that are not guesses: node3 has not read the directory since both rooms
+    # were created, and sends each join to the room's owner; node1 sends node2's joins there.
+    tokens = []
+    for n in range(2 * FAILED_JOINS):
+        owner = ("node1", "node2")[n % 2]
+        via = "node3" if n < FAILED_JOINS else {"node1": "node2", "node2": "node1"}[owner]
+        reply = await join_from_school(http, nodes.ws(via), codes[owner], f"Kid {n}")
+        assert reply["type"] == "redirect" and reply["node"] == owner, reply
+        reply = await join_from_school(
+            http,
+            f"{nodes.ws(owner)}?room={codes[owner]}&node={owner}",
+            codes[owner],
+            f"Kid {n}",
+            reply["token"],
+        )
+        assert reply["type"] == "state", reply
+        tokens.append((owner, reply["token"]))
+    # node1 dies: its room's players come back on node3 with the dead node's hint and wait
+    # there for the lease to run out; node3 then takes the room over and serves them.
+    nodes.signal("node1", signal.SIGKILL)
+    node1_players = [token for owner, token in tokens if owner == "node1"][:3]
+    hinted = f"{nodes.ws('node3')}?room={codes['node1']}&node=node1"
+    back = await asyncio.gather(
+        *(join_from_school(http, hinted, codes["node1"], "Back", token) for token in node1_players)
+    )
+    assert [reply["type"] for reply in back] == ["state"] * 3, back
+    # None of that counted: the school still joins, and only its 10th wrong code locks it out.
+    reply = await join_from_school(http, nodes.ws("node2"), codes["node2"], "Late kid")
+    assert reply["type"] == "state", reply
+    reply = await join_from_school(http, nodes.ws("node3"), wrong[FAILED_JOINS - 1], "Bot")
+    assert reply["code"] == "room_not_found", reply
+    reply = await join_from_school(http, nodes.ws("node2"), codes["node2"], "Locked out")
+    assert reply["code"] == "rate_limited" and "wrong room codes" in reply["message"], reply
+    for host in hosts.values():
+        await host.close()
