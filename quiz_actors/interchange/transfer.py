@@ -9,6 +9,7 @@ so an import can never make a quiz that the API would have refused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -87,7 +88,14 @@ def import_quiz(
 ) -> dict[str, Any]:
     """Store the quiz in ``data`` as a new quiz; ``ImportRefused`` (nothing stored) otherwise."""
     if len(data) > size_limit(fmt):
-        raise ImportRefused([ImportProblem(f"An import is at most {size_limit(fmt) // (1024 * 1024)} MB")])
+        megabytes = size_limit(fmt) // (1024 * 1024)
+        raise ImportRefused(
+            [
+                ImportProblem(
+                    f"An import is at most {megabytes} MB", code="file_too_big", params={"max_mb": megabytes}
+                )
+            ]
+        )
     sheet: Sheet | None = None
     pictures: list[MediaItem] = []
     if fmt == "json":
@@ -144,9 +152,9 @@ def _titled(document: dict[str, Any], title: str | None, filename: str | None) -
 def _placed(error: QuizInvalid, sheet: Sheet | None) -> list[ImportProblem]:
     """The quiz's problems, each at the row and column it came from when the file is a spreadsheet."""
     out = []
-    for path, message in quiz_problems(error):
-        row, column = sheet.place(path) if sheet is not None else (None, None)
-        out.append(ImportProblem(message, path, row, column))
+    for problem in quiz_problems(error):
+        row, column = sheet.place(problem.path) if sheet is not None else (None, None)
+        out.append(dataclasses.replace(problem, row=row, column=column))
     return out
 
 
