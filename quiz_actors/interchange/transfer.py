@@ -78,6 +78,19 @@ def size_limit(fmt: str | None) -> int:
     return MAX_JSON_BYTES if fmt == "json" else MAX_SHEET_BYTES
 
 
+def too_big(fmt: str | None) -> ImportProblem:
+    """The size limit for a file of this format (a JSON quiz file carries its pictures)."""
+    sheet_mb, json_mb = MAX_SHEET_BYTES // (1024 * 1024), MAX_JSON_BYTES // (1024 * 1024)
+    if fmt == "json":
+        message = f"A quiz file (JSON with its pictures) is at most {json_mb} MB"
+    else:
+        message = (
+            f"A spreadsheet to import is at most {sheet_mb} MB (a JSON quiz file with pictures: {json_mb} MB)"
+        )
+    params: dict[str, str | int] = {"sheet_mb": sheet_mb, "json_mb": json_mb}
+    return ImportProblem(message, code="file_too_big", params=params)
+
+
 def import_quiz(
     library: QuizLibrary,
     media: MediaLibrary,
@@ -88,14 +101,7 @@ def import_quiz(
 ) -> dict[str, Any]:
     """Store the quiz in ``data`` as a new quiz; ``ImportRefused`` (nothing stored) otherwise."""
     if len(data) > size_limit(fmt):
-        megabytes = size_limit(fmt) // (1024 * 1024)
-        raise ImportRefused(
-            [
-                ImportProblem(
-                    f"An import is at most {megabytes} MB", code="file_too_big", params={"max_mb": megabytes}
-                )
-            ]
-        )
+        raise ImportRefused([too_big(fmt)])
     sheet: Sheet | None = None
     pictures: list[MediaItem] = []
     if fmt == "json":

@@ -45,14 +45,14 @@ async def import_quiz(request: web.Request) -> web.Response:
             lambda name, kind: transfer.size_limit(transfer.format_of(asked, kind, name)),
         )
     except UploadTooBig:
-        return error_reply(413, "import_too_big", _too_big(declared))
+        return _too_big(declared)
     except UploadMissing as e:
         return _invalid(str(e), "form_unreadable")
     fmt = transfer.format_of(asked, upload.content_type, upload.filename, upload.data[:16])
     if fmt is None:
         return _invalid("The file is empty: send a .xlsx, .csv or .json file", "file_empty")
     if len(upload.data) > transfer.size_limit(fmt):
-        return error_reply(413, "import_too_big", _too_big(fmt))
+        return _too_big(fmt)
     system = request.app[SYSTEM]
     library, media = started(system.quizzes), started(system.media)
     try:
@@ -130,9 +130,12 @@ def _invalid(message: str, code: str, params: dict[str, str | int] | None = None
     return error_reply(400, "import_invalid", message, [Problem(message, code=code, params=params or {})])
 
 
-def _too_big(fmt: str | None) -> str:
-    sheet_mb = transfer.MAX_SHEET_BYTES // (1024 * 1024)
-    json_mb = transfer.MAX_JSON_BYTES // (1024 * 1024)
-    if fmt == "json":
-        return f"A quiz file (JSON with its pictures) is at most {json_mb} MB"
-    return f"A spreadsheet to import is at most {sheet_mb} MB (a JSON quiz file with pictures: {json_mb} MB)"
+def _too_big(fmt: str | None) -> web.Response:
+    """413, with the limit as a problem with a code too, for a page to say it in its language."""
+    problem = transfer.too_big(fmt)
+    return error_reply(
+        413,
+        "import_too_big",
+        problem.message,
+        [Problem(problem.message, code=problem.code, params=problem.params)],
+    )
