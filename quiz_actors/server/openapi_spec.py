@@ -193,7 +193,7 @@ PROBLEM = {
         "code": {
             "type": "string",
             "description": "The kind of problem, for a page to say it in its own language "
-            "(docs/api.md, Problem codes); absent where only message says it",
+            "(docs/api.md, Problem codes: a quiz's and an import's); absent where only message says it",
         },
         "params": {
             "type": "object",
