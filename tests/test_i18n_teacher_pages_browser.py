@@ -199,6 +199,9 @@ async def test_the_library_speaks_the_browsers_language(pages, language, locale)
     await expect(page.locator("#notice")).to_be_visible()
     await expect(page.locator(".library-title", has_text=f"{sample} (")).to_have_count(1)
     copy = (await page.locator(".library-title", has_text=f"{sample} (").inner_text()).strip()
+    assert (
+        copy == sample + {"en": " (copy)", "de": " (Kopie)", "es": " (copia)"}[language]
+    )  # the page's words
     DATA.add(copy)
     await check(page, "library-duplicated")
     copy_row = page.locator(".library-row", has_text=copy)

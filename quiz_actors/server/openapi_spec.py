@@ -414,8 +414,24 @@ QUIZ_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "duplicateQuiz",
             "tags": ["quizzes"],
-            "summary": 'Copy a quiz as a new one titled "<title> (copy)"',
+            "summary": 'Copy a quiz as a new one titled "<title> (copy)", or the title the body names',
             "security": KEY,
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "title": {
+                                    "type": "string",
+                                    "description": "The copy's title, as a page says 'copy' in its language",
+                                }
+                            },
+                        }
+                    }
+                },
+            },
             "responses": {
                 "201": reply("Created"),
                 "400": reply("QuizInvalid"),

@@ -74,9 +74,18 @@ function row(quiz) {
       remove));
 }
 
+// "Hauptstädte (Kopie)": the copy's title in the page's language, cut like the server's
+// own "<title> (copy)" so that it is still a title the quiz rules take.
+const MAX_TITLE = 120;
+
+export function copyTitle(title) {
+  const suffix = t("library.copy_suffix");
+  return Array.from(title).slice(0, MAX_TITLE - suffix.length).join("").trimEnd() + suffix;
+}
+
 async function duplicate(quiz) {
   try {
-    const copy = await api.duplicate(quiz.quiz_id);
+    const copy = await api.duplicate(quiz.quiz_id, copyTitle(quiz.title));
     notify(t("library.duplicated", { title: copy.title }));
   } catch (error) {
     notify(t("library.duplicate_failed", { title: quiz.title, reason: say(error) }));
