@@ -277,7 +277,7 @@ async def test_a_duplicate_takes_the_title_a_page_names_in_its_language(server, 
     assert status == 400 and assert_error(body, "quiz_invalid")["problems"][0]["code"] == "title_too_long"
     status, _, body = await call(http, "POST", url, json={"title": "  "})
     assert status == 400 and assert_error(body, "quiz_invalid")["problems"][0]["code"] == "title_missing"
-    for bad in ([1], {"title": 7}, "Rivers"):
+    for bad in ([1], {"title": 7}, {"title": None}, "Rivers"):
         status, _, body = await call(http, "POST", url, json=bad)
         assert status == 400 and "title" in assert_error(body, "bad_request")["message"], bad
     status, _, body = await call(

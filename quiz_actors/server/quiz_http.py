@@ -74,9 +74,9 @@ async def _copy_title(request: web.Request) -> str | None:
         body = await read_json(request)
     except BodyRefused:
         raise Refused(refused) from None
-    title = body.get("title") if isinstance(body, dict) else None
-    if not isinstance(body, dict) or not isinstance(title, str | None):
-        raise Refused(refused)
+    if not isinstance(body, dict) or not isinstance(body.get("title", ""), str):
+        raise Refused(refused)  # a null title too: the description says a title is a string
+    title: str | None = body.get("title")
     return title
 
 
