@@ -130,10 +130,12 @@ class QuizLibrary:
                 return quiz.listing()
             return self._save(quiz, locked=True)
 
-    def duplicate(self, quiz_id: str) -> dict[str, Any]:
-        """A new quiz with the same questions, titled "<title> (copy)"."""
+    def duplicate(self, quiz_id: str, title: str | None = None) -> dict[str, Any]:
+        """A new quiz with the same questions, titled ``title`` (a page's words for a copy),
+        else "<title> (copy)"; a title the rules refuse is refused like any upload's."""
         original = self.get(quiz_id)
-        return self.upload({**original.document, "title": copy_title(original.title)})
+        named = title.strip() if title is not None else copy_title(original.title)
+        return self.upload({**original.document, "title": named})
 
     def _save(self, quiz: Quiz, locked: bool = False) -> dict[str, Any]:
         """Save the quiz and its catalog entry in one commit; the summary as saved."""

@@ -51,6 +51,9 @@ for question in EVERY_TYPE["questions"]:
 FILE_NAME = re.compile(r"^[\w-]+\.(?:xlsx|csv|json)$")  # the template downloads' names
 MARKS = re.compile(r"^[—–·\s]*$")
 LANGUAGES = [("en", "en-GB"), ("de", "de-DE"), ("es", "es-ES")]
+# Placeholders a page fills with its own words, not with data: what fills them must be a
+# catalog text too, or English in "Zeile {row}, Spalte {column}: {message}" would pass.
+SAID_BY_THE_PAGE = {"message"}
 
 
 def is_data(text: str) -> bool:
@@ -60,16 +63,16 @@ def is_data(text: str) -> bool:
     return all(p.strip().strip('"') in DATA for p in re.split(r",\s+|\s+>\s+", text))
 
 
-def catalog_texts(language: str) -> list[tuple[re.Pattern[str], bool]]:
-    """Each text of the language's catalog as a pattern (a group per placeholder), and whether
-    its own words hold a letter: "{rank} {name}: {points}" has none, so it proves nothing about
-    a text it matches unless what fills its placeholders is known too."""
+def catalog_texts(language: str) -> list[tuple[re.Pattern[str], bool, list[str]]]:
+    """Each text of the language's catalog as a pattern (a group per placeholder), whether
+    its own words hold a letter ("{rank} {name}: {points}" has none, so it proves nothing about
+    a text it matches unless what fills its placeholders is known too), and its placeholders."""
     catalog = json.loads((STATIC / f"i18n-{language}.json").read_text("utf-8"))
     patterns = []
     for text in catalog.values():
         parts = re.split(r"\{\w+\}", text)
         pattern = re.compile("(.+?)".join(re.escape(p) for p in parts), re.DOTALL)
-        patterns.append((pattern, any(c.isalpha() for c in "".join(parts))))
+        patterns.append((pattern, any(c.isalpha() for c in "".join(parts)), re.findall(r"\{(\w+)\}", text)))
     return patterns
 
 
@@ -81,9 +84,14 @@ def unknown(texts: list[str], language: str) -> list[str]:
         text = text.strip().lstrip(LEADING_MARKS)
         if is_data(text) or NOT_WORDS.match(text) or text in ("English", "Deutsch", "Español"):
             return True
-        for pattern, worded in patterns:
+        for pattern, worded, names in patterns:
             match = pattern.fullmatch(text)
-            if match and (worded or all(known(filled) for filled in match.groups())):
+            if match is None:
+                continue
+            said = [
+                filled for name, filled in zip(names, match.groups(), strict=True) if name in SAID_BY_THE_PAGE
+            ]
+            if (worded or all(known(filled) for filled in match.groups())) and all(map(known, said)):
                 return True
         return False
 
@@ -100,6 +108,10 @@ def test_a_text_is_known_only_by_the_catalogs_words():
     # English that happens to fit "{rank} {name}: {points}" is not taken for Spanish.
     assert unknown(["Could not load the quizzes: 404"], "es") == ["Could not load the quizzes: 404"]
     assert unknown(["No se pudieron cargar los quizzes: 404", "2.º Ann: 0 puntos"], "es") == []
+    # English inside a placeholder the page fills with its own words is English left over.
+    english = "Zeile 2, Spalte G: There is no answer 9: this row has 2 answers"
+    assert unknown([english], "de") == [english]
+    assert unknown(["Zeile 2, Spalte G: Es gibt keine Antwort 9: Diese Zeile hat 2 Antworten."], "de") == []
 
 
 class Checker:
@@ -187,6 +199,9 @@ async def test_the_library_speaks_the_browsers_language(pages, language, locale)
     await expect(page.locator("#notice")).to_be_visible()
     await expect(page.locator(".library-title", has_text=f"{sample} (")).to_have_count(1)
     copy = (await page.locator(".library-title", has_text=f"{sample} (").inner_text()).strip()
+    assert (
+        copy == sample + {"en": " (copy)", "de": " (Kopie)", "es": " (copia)"}[language]
+    )  # the page's words
     DATA.add(copy)
     await check(page, "library-duplicated")
     copy_row = page.locator(".library-row", has_text=copy)
@@ -200,16 +215,20 @@ async def test_the_library_speaks_the_browsers_language(pages, language, locale)
     await expect(page.locator("#import-result")).to_contain_text("notes.txt")
     await check(page, "library-import-refused")
 
-    # A spreadsheet with a wrong cell: where it is, in the page's language; what is wrong is
-    # the server's (English) words, the {message} of "Zeile {row}, Spalte {column}: {message}".
+    # A spreadsheet with a wrong cell: where it is and what is wrong, both in the page's language
+    # (the problem's code and params, docs/api.md "Problem codes"), never the server's English.
     bad = (
         "Question,Answer 1,Answer 2,Answer 3,Answer 4,Time limit,Correct answer(s)\n" + "2 + 2?,3,4,,,20,9\n"
     )
     await page.locator("#import-file").set_input_files(
         files=[{"name": "sums.csv", "mimeType": "text/csv", "buffer": bad.encode()}]
     )
-    where = {"en": "Row 2, column G: ", "de": "Zeile 2, Spalte G: ", "es": "Fila 2, columna G: "}[language]
-    await expect(page.locator("#import-problems li").first).to_contain_text(where)
+    said = {
+        "en": "Row 2, column G: There is no answer 9: this row has 2 answers.",
+        "de": "Zeile 2, Spalte G: Es gibt keine Antwort 9: Diese Zeile hat 2 Antworten.",
+        "es": "Fila 2, columna G: No existe la respuesta 9: esta fila tiene 2 respuestas.",
+    }[language]
+    await expect(page.locator("#import-problems li")).to_have_text([said])
     await expect(page.locator("#import-result")).to_contain_text("sums.csv")
     await check(page, "library-import-problems")
     assert check.problems == [], "\n".join(check.problems)

@@ -227,6 +227,8 @@ async def test_one_bad_row_imports_nothing_and_is_named(server, http):
             "message": "There is no answer 5: this row has 2 answers",
             "row": 11,
             "column": "H",
+            "code": "cell_correct_no_such_answer",  # for the page's words (docs/api.md, "Problem codes")
+            "params": {"numbers": "5", "answers": 2},
         }
     ]
     assert "Nothing was imported" in error["message"] and "row 11, column H" in error["message"]

@@ -264,6 +264,29 @@ async def test_a_duplicate_is_a_new_quiz_with_the_same_questions(server, http):
     assert copy_["title"] == "x" * 113 + " (copy)"
 
 
+async def test_a_duplicate_takes_the_title_a_page_names_in_its_language(server, http):
+    created = await create(http, server)
+    url = quiz_url(server, created["quiz_id"]) + "/duplicate"
+    status, _, copy_ = await call(http, "POST", url, json={"title": " Rivers (Kopie) "})
+    assert status == 201 and copy_["title"] == "Rivers (Kopie)"
+    _, _, copy_ = await call(http, "POST", url, json={})
+    assert copy_["title"] == "Rivers (copy)"
+    before = len(await listed(http, server))
+    # A title the rules refuse is refused like any upload's, with its code; other bodies plainly.
+    status, _, body = await call(http, "POST", url, json={"title": "x" * 121})
+    assert status == 400 and assert_error(body, "quiz_invalid")["problems"][0]["code"] == "title_too_long"
+    status, _, body = await call(http, "POST", url, json={"title": "  "})
+    assert status == 400 and assert_error(body, "quiz_invalid")["problems"][0]["code"] == "title_missing"
+    for bad in ([1], {"title": 7}, {"title": None}, "Rivers"):
+        status, _, body = await call(http, "POST", url, json=bad)
+        assert status == 400 and "title" in assert_error(body, "bad_request")["message"], bad
+    status, _, body = await call(
+        http, "POST", url, data=b"{nope", headers={"Content-Type": "application/json"}
+    )
+    assert status == 400 and assert_error(body, "bad_request")
+    assert len(await listed(http, server)) == before
+
+
 # ------------------------------------------------------------------ list, search, validate
 
 

@@ -62,7 +62,14 @@ def read_bundle(data: bytes, prepare: PrepareImage) -> Bundle:
                 [
                     ImportProblem(
                         f"This JSON file is a {str(parsed.get('format'))[:40]!r} file of version "
-                        f"{str(parsed.get('version'))[:10]}; this server reads {FORMAT!r} version {VERSION}"
+                        f"{str(parsed.get('version'))[:10]}; this server reads {FORMAT!r} version {VERSION}",
+                        code="json_other_format",
+                        params={
+                            "format": str(parsed.get("format"))[:40],
+                            "version": str(parsed.get("version"))[:10],
+                            "expected_format": FORMAT,
+                            "expected_version": VERSION,
+                        },
                     )
                 ]
             )
@@ -70,9 +77,21 @@ def read_bundle(data: bytes, prepare: PrepareImage) -> Bundle:
     else:
         document, media = parsed, {}
     if not isinstance(document, dict):
-        raise ImportRefused([ImportProblem("This JSON file holds no quiz (a JSON object with questions)")])
+        raise ImportRefused(
+            [
+                ImportProblem(
+                    "This JSON file holds no quiz (a JSON object with questions)", code="json_no_quiz"
+                )
+            ]
+        )
     if not isinstance(media, dict):
-        raise ImportRefused([ImportProblem('"media" must be an object of pictures by media id', "media")])
+        raise ImportRefused(
+            [
+                ImportProblem(
+                    '"media" must be an object of pictures by media id', "media", code="json_media_not_object"
+                )
+            ]
+        )
     problems: list[ImportProblem] = []
     renamed: dict[str, str] = {}
     pictures: list[MediaItem] = []
@@ -80,18 +99,24 @@ def read_bundle(data: bytes, prepare: PrepareImage) -> Bundle:
         path = f"media.{str(old_id)[:64]}"
         if not isinstance(entry, dict) or not isinstance(entry.get("data"), str):
             problems.append(
-                ImportProblem('Each picture must be {"content_type": …, "data": "<base64>"}', path)
+                ImportProblem(
+                    'Each picture must be {"content_type": …, "data": "<base64>"}',
+                    path,
+                    code="json_picture_shape",
+                )
             )
             continue
         try:
             raw = base64.b64decode(entry["data"], validate=True)
         except (binascii.Error, ValueError):
-            problems.append(ImportProblem("This picture's data is not valid base64", path))
+            problems.append(
+                ImportProblem("This picture's data is not valid base64", path, code="json_picture_base64")
+            )
             continue
         try:
             item = prepare(raw)
         except ImageRefused as e:
-            problems.append(ImportProblem(e.message, path))
+            problems.append(ImportProblem(e.message, path, code="picture_refused"))
             continue
         renamed[old_id] = item.media_id
         pictures.append(item)
@@ -116,12 +141,18 @@ def _json(data: bytes) -> Any:
     try:
         return loads_strict(data.decode("utf-8-sig"))
     except UnicodeDecodeError:
-        raise ImportRefused([ImportProblem("This JSON file is not UTF-8 text")]) from None
+        raise ImportRefused(
+            [ImportProblem("This JSON file is not UTF-8 text", code="json_not_utf8")]
+        ) from None
     except NonFiniteNumber:
         raise ImportRefused(
-            [ImportProblem("Numbers must be finite: NaN and Infinity are not JSON")]
+            [ImportProblem("Numbers must be finite: NaN and Infinity are not JSON", code="json_not_finite")]
         ) from None
     except RecursionError:
-        raise ImportRefused([ImportProblem("This JSON file is nested too deeply to be a quiz")]) from None
+        raise ImportRefused(
+            [ImportProblem("This JSON file is nested too deeply to be a quiz", code="json_too_deep")]
+        ) from None
     except ValueError as e:
-        raise ImportRefused([ImportProblem(f"This is not valid JSON ({str(e)[:120]})")]) from None
+        raise ImportRefused(
+            [ImportProblem(f"This is not valid JSON ({str(e)[:120]})", code="json_invalid")]
+        ) from None

@@ -130,11 +130,23 @@ def read_sheet(rows: Sequence[Row]) -> Sheet:
                 f"A quiz has at most {MAX_QUESTIONS} questions; this sheet has {len(numbers)} "
                 f"(rows {numbers[0]} to {numbers[-1]}). Split it into several quizzes",
                 "questions",
+                code="sheet_questions_too_many",
+                params={
+                    "max": MAX_QUESTIONS,
+                    "count": len(numbers),
+                    "first": numbers[0],
+                    "last": numbers[-1],
+                },
             ),
         )
     if not questions and not problems:
         problems.append(
-            ImportProblem(f"There are no questions below the header (row {layout.header_row})", "questions")
+            ImportProblem(
+                f"There are no questions below the header (row {layout.header_row})",
+                "questions",
+                code="sheet_no_questions",
+                params={"header_row": layout.header_row},
+            )
         )
     if problems:
         raise ImportRefused(problems)
@@ -177,6 +189,8 @@ def _find_layout(rows: Sequence[Row]) -> Layout:
                     ImportProblem(
                         f"The header row has no {' and no '.join(repr(m) for m in missing)} column",
                         row=row.number,
+                        code="header_columns_missing",
+                        params={"columns": ", ".join(f"“{m}”" for m in missing)},
                     )
                 ]
             )
@@ -186,7 +200,8 @@ def _find_layout(rows: Sequence[Row]) -> Layout:
             ImportProblem(
                 'No header row found: the row with "Question", "Answer 1", "Answer 2", … and '
                 '"Correct answer(s)" (row 8 in Kahoot\'s template). Start from the template: '
-                "GET /api/quizzes/template.xlsx"
+                "GET /api/quizzes/template.xlsx",
+                code="header_missing",
             )
         ]
     )
@@ -219,12 +234,21 @@ def _read_row(row: Row, layout: Layout, index: int, problems: list[ImportProblem
     path = f"questions[{index}]"
     found: list[ImportProblem] = []
 
-    def problem(column: int | None, message: str, name: str) -> None:
-        found.append(ImportProblem(message, f"{path}.{name}", row.number, layout.letter(column)))
+    def problem(
+        column: int | None, message: str, name: str, code: str, params: dict[str, str | int] | None = None
+    ) -> None:
+        found.append(
+            ImportProblem(message, f"{path}.{name}", row.number, layout.letter(column), code, params or {})
+        )
 
     text = _text(row.get(layout.question)) if layout.question is not None else ""
     if not text:
-        problem(layout.question, "The question is empty: write the question in this cell", "text")
+        problem(
+            layout.question,
+            "The question is empty: write the question in this cell",
+            "text",
+            "cell_question_empty",
+        )
     answers: list[str] = []
     gap: int | None = None
     for number in sorted(layout.answers):
@@ -234,6 +258,8 @@ def _read_row(row: Row, layout: Layout, index: int, problems: list[ImportProblem
                 layout.answers[gap],
                 f"Answer {gap} is empty but Answer {number} is filled: fill the answers from Answer 1 on",
                 f"choices[{gap - 1}]",
+                "cell_answer_gap",
+                {"empty": gap, "filled": number},
             )
             gap = None
         if answer:
@@ -242,7 +268,10 @@ def _read_row(row: Row, layout: Layout, index: int, problems: list[ImportProblem
             gap = number
     if len(answers) < 2:
         problem(
-            layout.answers.get(1), "A question needs at least two answers (Answer 1 and Answer 2)", "choices"
+            layout.answers.get(1),
+            "A question needs at least two answers (Answer 1 and Answer 2)",
+            "choices",
+            "cell_answers_too_few",
         )
     time_limit = _time_limit(row, layout, problem)
     correct = _correct(row, layout, len(answers), problem)
@@ -278,6 +307,8 @@ def _time_limit(row: Row, layout: Layout, problem: Any) -> int:
             f"The time limit must be a number of seconds from {MIN_TIME_LIMIT_S} to {MAX_TIME_LIMIT_S} "
             f"(Kahoot's are {', '.join(map(str, KAHOOT_TIME_LIMITS))}), not {_text(value)[:40]!r}",
             "time_limit_s",
+            "cell_time_limit",
+            {"min": MIN_TIME_LIMIT_S, "max": MAX_TIME_LIMIT_S, "value": _text(value)[:40]},
         )
         return DEFAULT_TIME_LIMIT_S
     return seconds
@@ -288,7 +319,10 @@ def _correct(row: Row, layout: Layout, answers: int, problem: Any) -> list[int]:
     text = _text(value)
     if text == "":
         problem(
-            layout.correct, "Say which answer is right: its number, like 1, or 1,3 for several", "correct"
+            layout.correct,
+            "Say which answer is right: its number, like 1, or 1,3 for several",
+            "correct",
+            "cell_correct_missing",
         )
         return []
     parts = [p for p in re.split(r"[,;/\s]+", text) if p]
@@ -298,6 +332,8 @@ def _correct(row: Row, layout: Layout, answers: int, problem: Any) -> list[int]:
             layout.correct,
             f"The right answers must be answer numbers separated by commas, like 1 or 1,3, not {text[:40]!r}",
             "correct",
+            "cell_correct_not_numbers",
+            {"value": text[:40]},
         )
         return []
     chosen = sorted({n for n in numbers if n is not None})
@@ -308,6 +344,8 @@ def _correct(row: Row, layout: Layout, answers: int, problem: Any) -> list[int]:
             f"There is no answer {', '.join(map(str, wrong))}: this row has {answers} answer"
             f"{'s' if answers != 1 else ''}",
             "correct",
+            "cell_correct_no_such_answer",
+            {"numbers": ", ".join(map(str, wrong)), "answers": answers},
         )
         return []
     return chosen
@@ -320,7 +358,13 @@ def _points(row: Row, layout: Layout, problem: Any) -> str | None:
     if text == "":
         return None
     if text not in POINTS:
-        problem(layout.points, f"Points must be standard, double or none, not {text[:40]!r}", "points")
+        problem(
+            layout.points,
+            f"Points must be standard, double or none, not {text[:40]!r}",
+            "points",
+            "cell_points",
+            {"value": text[:40]},
+        )
         return None
     return text
 

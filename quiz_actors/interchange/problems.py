@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,10 @@ class ImportProblem:
     path: str = ""  # into the quiz document, when it is about one of its fields
     row: int | None = None  # as the spreadsheet shows it (1 is the first row)
     column: str | None = None  # A, B, …
+    # The kind of problem and the numbers and texts its words need, for a page that says it
+    # in its own language (docs/api.md, "Problem codes"); a quiz check's problem keeps its own.
+    code: str = ""
+    params: dict[str, str | int] = field(default_factory=dict)
 
 
 class ImportRefused(ValueError):
@@ -33,18 +37,23 @@ _DETAIL = re.compile(
 )
 
 
-def quiz_problems(error: Exception) -> Iterator[tuple[str, str]]:
-    """``(path, message)`` for each problem a ``QuizInvalid`` reports, whichever way it reports them."""
+def quiz_problems(error: Exception) -> Iterator[ImportProblem]:
+    """Each problem a ``QuizInvalid`` reports, with its code when it has one, whichever way it reports it."""
     structured = getattr(error, "problems", None)
     if isinstance(structured, list):
         for problem in structured:
-            yield str(getattr(problem, "path", "")), str(getattr(problem, "message", problem))
+            yield ImportProblem(
+                str(getattr(problem, "message", problem)),
+                str(getattr(problem, "path", "")),
+                code=str(getattr(problem, "code", "")),
+                params=dict(getattr(problem, "params", {})),
+            )
         return
     for detail in getattr(error, "details", [str(error)]):
         match = _DETAIL.match(detail)
         if match is None:
-            yield "", detail
+            yield ImportProblem(detail)
             continue
-        field = match["field"] or match["quoted"]
-        path = f"{match['path']}.{field}" if field else match["path"]
-        yield path, (f'"{match["quoted"]}" ' if match["quoted"] else "") + match["message"]
+        name = match["field"] or match["quoted"]
+        path = f"{match['path']}.{name}" if name else match["path"]
+        yield ImportProblem((f'"{match["quoted"]}" ' if match["quoted"] else "") + match["message"], path)

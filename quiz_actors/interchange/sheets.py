@@ -68,15 +68,19 @@ def read_xlsx(data: bytes) -> list[Row]:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
     except (InvalidFileException, zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
         raise ImportRefused(
-            [ImportProblem(f"This .xlsx file cannot be read ({_reason(e)}); save it again")]
+            [
+                ImportProblem(
+                    f"This .xlsx file cannot be read ({_reason(e)}); save it again", code="xlsx_unreadable"
+                )
+            ]
         ) from None
     except Exception as e:  # noqa: BLE001 - openpyxl raises many kinds on damaged XML
         raise ImportRefused(
-            [ImportProblem(f"This .xlsx file is damaged ({_reason(e)}); save it again")]
+            [ImportProblem(f"This .xlsx file is damaged ({_reason(e)}); save it again", code="xlsx_damaged")]
         ) from None
     try:
         if not book.worksheets:
-            raise ImportRefused([ImportProblem("This .xlsx file has no sheet")])
+            raise ImportRefused([ImportProblem("This .xlsx file has no sheet", code="xlsx_no_sheet")])
         sheet = book.worksheets[0]
         rows: list[Row] = []
         formulas: list[ImportProblem] = []
@@ -90,6 +94,7 @@ def read_xlsx(data: bytes) -> list[Row]:
                             "(copy the cells and paste them as values)",
                             row=number,
                             column=column_letter(index),
+                            code="xlsx_formula",
                         )
                     )
                     values.append(None)
@@ -103,7 +108,7 @@ def read_xlsx(data: bytes) -> list[Row]:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged sheet fails while it is read
         raise ImportRefused(
-            [ImportProblem(f"This .xlsx file is damaged ({_reason(e)}); save it again")]
+            [ImportProblem(f"This .xlsx file is damaged ({_reason(e)}); save it again", code="xlsx_damaged")]
         ) from None
     finally:
         book.close()
@@ -118,10 +123,17 @@ def read_csv(data: bytes) -> list[Row]:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ImportRefused(
-            [ImportProblem('This .csv file is not UTF-8 text: save it as "CSV UTF-8" and import it again')]
+            [
+                ImportProblem(
+                    'This .csv file is not UTF-8 text: save it as "CSV UTF-8" and import it again',
+                    code="csv_not_utf8",
+                )
+            ]
         ) from None
     if "\x00" in text:
-        raise ImportRefused([ImportProblem("This is not a .csv file (it holds binary data)")])
+        raise ImportRefused(
+            [ImportProblem("This is not a .csv file (it holds binary data)", code="csv_binary")]
+        )
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text))
     rows: list[Row] = []
     formulas: list[ImportProblem] = []
@@ -136,6 +148,7 @@ def read_csv(data: bytes) -> list[Row]:
                             "(or put a ' in front to keep it as text)",
                             row=number,
                             column=column_letter(index),
+                            code="csv_formula",
                         )
                     )
                     values.append(None)
@@ -147,7 +160,13 @@ def read_csv(data: bytes) -> list[Row]:
                     raise ImportRefused([_too_many_rows()])
     except csv.Error as e:
         raise ImportRefused(
-            [ImportProblem(f"This .csv file cannot be read ({_reason(e)})", row=reader.line_num)]
+            [
+                ImportProblem(
+                    f"This .csv file cannot be read ({_reason(e)})",
+                    row=reader.line_num,
+                    code="csv_unreadable",
+                )
+            ]
         ) from None
     if formulas:
         raise ImportRefused(formulas)
@@ -216,18 +235,30 @@ def _check_zip(data: bytes) -> None:
         entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError, OSError):
         raise ImportRefused(
-            [ImportProblem("This is not an .xlsx file: save the spreadsheet as Excel Workbook (.xlsx)")]
+            [
+                ImportProblem(
+                    "This is not an .xlsx file: save the spreadsheet as Excel Workbook (.xlsx)",
+                    code="xlsx_not_zip",
+                )
+            ]
         ) from None
     if len(entries) > MAX_ZIP_ENTRIES or sum(e.file_size for e in entries) > MAX_UNZIPPED_BYTES:
         raise ImportRefused(
-            [ImportProblem("This .xlsx file unpacks to far more than a quiz needs; it is refused")]
+            [
+                ImportProblem(
+                    "This .xlsx file unpacks to far more than a quiz needs; it is refused",
+                    code="xlsx_unpacks_too_big",
+                )
+            ]
         )
 
 
 def _too_many_rows() -> ImportProblem:
     return ImportProblem(
         f"The sheet has more than {MAX_ROWS:,} rows; a quiz has at most 100 questions. "
-        "Split it into several quizzes"
+        "Split it into several quizzes",
+        code="sheet_rows_too_many",
+        params={"max": MAX_ROWS},
     )
 
 

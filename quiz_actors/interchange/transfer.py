@@ -9,6 +9,7 @@ so an import can never make a quiz that the API would have refused.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -77,6 +78,19 @@ def size_limit(fmt: str | None) -> int:
     return MAX_JSON_BYTES if fmt == "json" else MAX_SHEET_BYTES
 
 
+def too_big(fmt: str | None) -> ImportProblem:
+    """The size limit for a file of this format (a JSON quiz file carries its pictures)."""
+    sheet_mb, json_mb = MAX_SHEET_BYTES // (1024 * 1024), MAX_JSON_BYTES // (1024 * 1024)
+    if fmt == "json":
+        message = f"A quiz file (JSON with its pictures) is at most {json_mb} MB"
+    else:
+        message = (
+            f"A spreadsheet to import is at most {sheet_mb} MB (a JSON quiz file with pictures: {json_mb} MB)"
+        )
+    params: dict[str, str | int] = {"sheet_mb": sheet_mb, "json_mb": json_mb}
+    return ImportProblem(message, code="file_too_big", params=params)
+
+
 def import_quiz(
     library: QuizLibrary,
     media: MediaLibrary,
@@ -87,7 +101,7 @@ def import_quiz(
 ) -> dict[str, Any]:
     """Store the quiz in ``data`` as a new quiz; ``ImportRefused`` (nothing stored) otherwise."""
     if len(data) > size_limit(fmt):
-        raise ImportRefused([ImportProblem(f"An import is at most {size_limit(fmt) // (1024 * 1024)} MB")])
+        raise ImportRefused([too_big(fmt)])
     sheet: Sheet | None = None
     pictures: list[MediaItem] = []
     if fmt == "json":
@@ -144,9 +158,9 @@ def _titled(document: dict[str, Any], title: str | None, filename: str | None) -
 def _placed(error: QuizInvalid, sheet: Sheet | None) -> list[ImportProblem]:
     """The quiz's problems, each at the row and column it came from when the file is a spreadsheet."""
     out = []
-    for path, message in quiz_problems(error):
-        row, column = sheet.place(path) if sheet is not None else (None, None)
-        out.append(ImportProblem(message, path, row, column))
+    for problem in quiz_problems(error):
+        row, column = sheet.place(problem.path) if sheet is not None else (None, None)
+        out.append(dataclasses.replace(problem, row=row, column=column))
     return out
 
 

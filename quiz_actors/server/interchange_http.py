@@ -31,7 +31,9 @@ async def import_quiz(request: web.Request) -> web.Response:
         return unauthorized("Importing a quiz")
     asked = request.query.get("format")
     if asked is not None and asked not in transfer.FORMATS:
-        return _invalid(f"Unknown format {asked[:20]!r}: use xlsx, csv or json")
+        return _invalid(
+            f"Unknown format {asked[:20]!r}: use xlsx, csv or json", "format_unknown", {"format": asked[:20]}
+        )
     declared = transfer.format_of(asked, request.content_type, None)
     # A form says what its file is only in the file's own headers: the larger limit until then.
     is_form = request.content_type.startswith("multipart/")
@@ -43,14 +45,14 @@ async def import_quiz(request: web.Request) -> web.Response:
             lambda name, kind: transfer.size_limit(transfer.format_of(asked, kind, name)),
         )
     except UploadTooBig:
-        return error_reply(413, "import_too_big", _too_big(declared))
+        return _too_big(declared)
     except UploadMissing as e:
-        return _invalid(str(e))
+        return _invalid(str(e), "form_unreadable")
     fmt = transfer.format_of(asked, upload.content_type, upload.filename, upload.data[:16])
     if fmt is None:
-        return _invalid("The file is empty: send a .xlsx, .csv or .json file")
+        return _invalid("The file is empty: send a .xlsx, .csv or .json file", "file_empty")
     if len(upload.data) > transfer.size_limit(fmt):
-        return error_reply(413, "import_too_big", _too_big(fmt))
+        return _too_big(fmt)
     system = request.app[SYSTEM]
     library, media = started(system.quizzes), started(system.media)
     try:
@@ -117,20 +119,23 @@ def _download(exported: transfer.ExportedFile) -> web.Response:
 
 def _refused(problems: list[ImportProblem]) -> web.Response:
     count = len(problems)
-    placed = [Problem(p.message, p.path, p.row, p.column) for p in problems]
+    placed = [Problem(p.message, p.path, p.row, p.column, p.code, p.params) for p in problems]
     message = f"Nothing was imported: the file has {count} problem{'s' if count != 1 else ''}" + (
         f" ({placed[0].detail})" if count == 1 else ""
     )
     return error_reply(400, "import_invalid", message, placed)
 
 
-def _invalid(message: str) -> web.Response:
-    return error_reply(400, "import_invalid", message, [Problem(message)])
+def _invalid(message: str, code: str, params: dict[str, str | int] | None = None) -> web.Response:
+    return error_reply(400, "import_invalid", message, [Problem(message, code=code, params=params or {})])
 
 
-def _too_big(fmt: str | None) -> str:
-    sheet_mb = transfer.MAX_SHEET_BYTES // (1024 * 1024)
-    json_mb = transfer.MAX_JSON_BYTES // (1024 * 1024)
-    if fmt == "json":
-        return f"A quiz file (JSON with its pictures) is at most {json_mb} MB"
-    return f"A spreadsheet to import is at most {sheet_mb} MB (a JSON quiz file with pictures: {json_mb} MB)"
+def _too_big(fmt: str | None) -> web.Response:
+    """413, with the limit as a problem with a code too, for a page to say it in its language."""
+    problem = transfer.too_big(fmt)
+    return error_reply(
+        413,
+        "import_too_big",
+        problem.message,
+        [Problem(problem.message, code=problem.code, params=problem.params)],
+    )

@@ -134,9 +134,15 @@ PATHS: dict[str, Any] = {
             "requestBody": _file_body("The file, raw or as the form field `file`"),
             "responses": {
                 "201": {"description": "Imported", "content": {"application/json": {"schema": SUMMARY}}},
-                "400": _error("import_invalid: nothing imported; problems carry row and column"),
+                "400": _error(
+                    "import_invalid: nothing imported; problems carry row and column, and each its code and "
+                    "params (docs/api.md, Problem codes: file_empty, cell_correct_no_such_answer, …; a quiz "
+                    "check's problem keeps its validation code)"
+                ),
                 "401": _error("unauthorized"),
-                "413": _error("import_too_big: over 5 MB (a JSON quiz file: 32 MB)"),
+                "413": _error(
+                    "import_too_big: over 5 MB (a JSON quiz file: 32 MB); one problem, code file_too_big"
+                ),
             },
         }
     },

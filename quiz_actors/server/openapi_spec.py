@@ -193,7 +193,7 @@ PROBLEM = {
         "code": {
             "type": "string",
             "description": "The kind of problem, for a page to say it in its own language "
-            "(docs/api.md, Problem codes); absent where only message says it",
+            "(docs/api.md, Problem codes: a quiz's and an import's); absent where only message says it",
         },
         "params": {
             "type": "object",
@@ -414,8 +414,24 @@ QUIZ_PATHS: dict[str, Any] = {
         "post": {
             "operationId": "duplicateQuiz",
             "tags": ["quizzes"],
-            "summary": 'Copy a quiz as a new one titled "<title> (copy)"',
+            "summary": 'Copy a quiz as a new one titled "<title> (copy)", or the title the body names',
             "security": KEY,
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "title": {
+                                    "type": "string",
+                                    "description": "The copy's title, as a page says 'copy' in its language",
+                                }
+                            },
+                        }
+                    }
+                },
+            },
             "responses": {
                 "201": reply("Created"),
                 "400": reply("QuizInvalid"),

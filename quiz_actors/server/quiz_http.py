@@ -64,6 +64,22 @@ async def _document(request: web.Request) -> Any:
         raise Refused(error_reply(e.status, "quiz_invalid", e.message)) from None
 
 
+async def _copy_title(request: web.Request) -> str | None:
+    """The title a page asks for the copy in its own language (``{"title": "Hauptstädte (Kopie)"}``);
+    None without a body, for "<title> (copy)" as before."""
+    if not request.can_read_body:
+        return None
+    refused = error_reply(400, "bad_request", 'The body is {"title": "<the copy\'s title>"}, {} or nothing')
+    try:
+        body = await read_json(request)
+    except BodyRefused:
+        raise Refused(refused) from None
+    if not isinstance(body, dict) or not isinstance(body.get("title", ""), str):
+        raise Refused(refused)  # a null title too: the description says a title is a string
+    title: str | None = body.get("title")
+    return title
+
+
 def _expected_revision(request: web.Request) -> int:
     """The revision named by If-Match: ``"3"`` (as ETag gives it), ``W/"3"`` or ``3``."""
     header = request.headers.get("If-Match")
@@ -176,6 +192,7 @@ async def archive_quiz(request: web.Request) -> web.Response:
 @refusals
 async def duplicate_quiz(request: web.Request) -> web.Response:
     _need_key(request, "Copying a quiz")
-    entry = await _in_store(_library(request).duplicate, request.match_info["quiz_id"])
+    title = await _copy_title(request)
+    entry = await _in_store(_library(request).duplicate, request.match_info["quiz_id"], title)
     headers = {**_etag(entry["revision"]), "Location": f"/api/quizzes/{entry['quiz_id']}"}
     return web.json_response(entry, status=201, headers=headers)

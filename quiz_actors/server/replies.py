@@ -7,7 +7,7 @@ there is one (docs/api.md, "Errors").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -16,6 +16,8 @@ class Problem:
     path: str = ""
     row: int | None = None
     column: str | None = None
+    code: str = ""  # docs/api.md, "Problem codes": absent from the reply when empty
+    params: dict[str, str | int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         out: dict[str, object] = {"path": self.path, "message": self.message}
@@ -23,6 +25,9 @@ class Problem:
             out["row"] = self.row
         if self.column is not None:
             out["column"] = self.column
+        if self.code:
+            out["code"] = self.code
+            out["params"] = dict(self.params)
         return out
 
     @property

@@ -5,7 +5,7 @@
 // is archived by the server, so games already played keep their quiz and reports.
 // Every text is the page's language's (docs/i18n.md); quiz titles are the teacher's.
 
-import { formatDateTime, languageSwitch, t, tn, translatePage } from "./i18n.js";
+import { formatDateTime, has, languageSwitch, t, tn, translatePage } from "./i18n.js";
 import { api, say } from "./quiz-api.js";
 import { $, confirmTwice, el, notify, setText } from "./ui.js";
 
@@ -74,9 +74,18 @@ function row(quiz) {
       remove));
 }
 
+// "Hauptstädte (Kopie)": the copy's title in the page's language, cut like the server's
+// own "<title> (copy)" so that it is still a title the quiz rules take.
+const MAX_TITLE = 120;
+
+export function copyTitle(title) {
+  const suffix = t("library.copy_suffix");
+  return Array.from(title).slice(0, MAX_TITLE - suffix.length).join("").trimEnd() + suffix;
+}
+
 async function duplicate(quiz) {
   try {
-    const copy = await api.duplicate(quiz.quiz_id);
+    const copy = await api.duplicate(quiz.quiz_id, copyTitle(quiz.title));
     notify(t("library.duplicated", { title: copy.title }));
   } catch (error) {
     notify(t("library.duplicate_failed", { title: quiz.title, reason: say(error) }));
@@ -104,13 +113,24 @@ async function exportQuiz(quiz, format) {
 }
 
 // "Row 4, column C: the right answer must be 1 to 4" (spreadsheets); the field otherwise.
-// Where is in the page's language; what is the server's words (English, docs/i18n.md).
+// Where and what are both in the page's language: what by the problem's code (docs/api.md,
+// "Problem codes"), the server's English message only for a problem without one.
 export function whereInFile(problem) {
-  const { row, column, path, message } = problem;
+  const { row, column, path } = problem;
+  const message = problemWords(problem);
   if (row && column) return t("library.problem_row_column", { row, column, message });
   if (row) return t("library.problem_row", { row, message });
   if (column) return t("library.problem_column", { column, message });
   return path ? t("library.problem_field", { path, message }) : message;
+}
+
+// An import's own problems are library.problem.<code>; a quiz check's found in the file
+// keeps the editor's code (editor.problem.<code>).
+export function problemWords(problem) {
+  for (const key of [`library.problem.${problem.code}`, `editor.problem.${problem.code}`]) {
+    if (problem.code && has(key)) return t(key, problem.params || {});
+  }
+  return problem.message;
 }
 
 async function onImport(event) {

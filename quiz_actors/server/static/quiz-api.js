@@ -127,7 +127,8 @@ export const api = {
       method: "PUT", headers: { ...JSON_BODY, "If-Match": `"${revision}"` }, body: JSON.stringify(document),
     }),
   archive: (id) => json(quizPath(id), { method: "DELETE" }),
-  duplicate: (id) => json(`${quizPath(id)}/duplicate`, { method: "POST" }),
+  duplicate: (id, title) =>
+    json(`${quizPath(id)}/duplicate`, { method: "POST", headers: JSON_BODY, body: JSON.stringify({ title }) }),
   validate: (document) =>
     json("/api/quizzes/validate", { method: "POST", headers: JSON_BODY, body: JSON.stringify(document) }),
   uploadImage: (file) =>
