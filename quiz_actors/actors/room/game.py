@@ -44,8 +44,11 @@ class Game:
         seq_before = room.seq
         step(room, command.sender.user_id, self._clock.now_ms())
         events = self._saving.commit(room, failed=[(command.sender, ref)])
-        self.announce(room, seq_before, events)
+        # The deadline (or the ended room's cleanup) is armed before anyone hears of the
+        # step: a broadcast can reach a socket while this turn still runs, and whatever a
+        # client does next must find the timer there.
         self._timers.rearm(room)
+        self.announce(room, seq_before, events)
 
     # ------------------------------------------------------------- answers
 

@@ -248,8 +248,11 @@ class Membership:
         reason = "inactive" if room.phase == ENDED else "abandoned"
         room.close(reason, now)
         self._saving.commit(room)
+        # The hub hears it before anyone else does: whatever a client does on hearing
+        # `room_closed` (a new room, a join with that code) reaches the hub after the
+        # code is free. The hub's stop waits in the mailbox until this turn is over.
+        self._hub.tell(RoomWasClosed(str(room.id), room.code))
         self._audience.broadcast(views.room_closed(room, reason))
         for user_id in list(self._audience.attached):
             self.detach(room, user_id)
         log.info("room %s (%s) closed: %s", room.code, room.id, reason)
-        self._hub.tell(RoomWasClosed(str(room.id), room.code))
