@@ -58,8 +58,9 @@ class EventStore(Application[UUID]):
 
     def write_plain_json(self, aggregate_class: type) -> None:
         """Write the events and snapshots of ``aggregate_class`` with orjson. For aggregates
-        whose state and events never hold a ``uuid.UUID`` or a non-finite float: orjson
-        writes those differently (eventstore/plain_json.py). The records are the same bytes."""
+        whose state and events never hold a ``uuid.UUID``, a non-finite float or a plain
+        ``Enum``: orjson writes those differently (eventstore/plain_json.py). The records
+        are the same bytes."""
         if isinstance(self.mapper, PlainJSONMapper):
             self.mapper.register(aggregate_class)
 

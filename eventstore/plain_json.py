@@ -17,14 +17,17 @@ know, an int key, an integer beyond 64 bits) is written by the library's
 encoder instead, as before. So the records are exactly those an earlier
 release writes and reads.
 
-Two kinds of value orjson would write differently without an error, which is
+Three kinds of value orjson would write differently without an error, which is
 why only the aggregates that ask for it (``EventStore.write_plain_json``) take
 this path: a ``uuid.UUID`` (orjson writes it as a string, where the library
-writes ``{"_type_": "uuid_hex", ...}``, so it would load back as a str), and a
-non-finite float (orjson writes ``null``, the library ``NaN``). An aggregate
-whose events and state never hold either may be registered: the room's do not
-(its ids are strings, and non-finite numbers are refused where they would come
-in: the WebSocket protocol and the HTTP API).
+writes ``{"_type_": "uuid_hex", ...}``, so it would load back as a str), a
+non-finite float (orjson writes ``null``, the library ``NaN``), and a plain
+``enum.Enum`` member (orjson writes its value, which loads back as that value,
+where the library refuses it; a ``str`` or ``int`` enum is written alike by
+both). An aggregate whose events and state never hold any of them may be
+registered: the room's do not (its ids are strings, it keeps no enums, and
+non-finite numbers are refused where they would come in: the WebSocket
+protocol and the HTTP API).
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ class PlainJSONMapper(Mapper[Any]):
 
     def register(self, aggregate_class: type) -> None:
         """Write the events and snapshots of ``aggregate_class`` with orjson: it promises
-        they hold no ``uuid.UUID`` and no non-finite float (see the module's docstring)."""
+        they hold no ``uuid.UUID``, no non-finite float and no plain ``Enum`` (see the module's docstring)."""
         self._snapshot_topics.add(get_topic(aggregate_class))
         found = [getattr(aggregate_class, name) for name in dir(aggregate_class)]
         events = [v for v in found if isinstance(v, type) and issubclass(v, CanMutateAggregate)]

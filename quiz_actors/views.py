@@ -237,7 +237,8 @@ class Results:
     """The per-member messages after a question closes or the quiz ends.
 
     A room of thousands sends each member its own copy, so the shared part of
-    each message is encoded once and only the member's ``you`` is added.
+    each message is encoded once (on first use) and only the member's ``you``
+    is added: one small encode and one concatenation per member and message.
     """
 
     def __init__(self, room: Room):
@@ -247,9 +248,14 @@ class Results:
             row["user_id"]: {"rank": row["rank"], "score": row["score"], "ahead": ahead_of(self.ranking, i)}
             for i, row in enumerate(self.ranking)
         }
+        self._closed_prefix: str | None = None
+        self._own_results: dict[str, Any] = {}
+        self._board_prefix: str | None = None
+        self._ended_prefix: str | None = None
 
     def question_closed(self, seq: int, user_id: str) -> str:
-        if not hasattr(self, "_closed_prefix"):
+        prefix = self._closed_prefix
+        if prefix is None:
             result = self.room.latest_result()
             shared = {
                 "type": "question_closed",
@@ -258,21 +264,23 @@ class Results:
                 "reason": result["reason"],
                 **revealed(result),  # the type, the right answer, the distribution
             }
-            self._closed_prefix = encode(shared)[:-1]
-        mine = self.room.latest_result()["results"].get(user_id)
-        return _with_you(self._closed_prefix, mine)
+            prefix = self._closed_prefix = encode(shared)[:-1]
+            self._own_results = result["results"]
+        return _with_you(prefix, self._own_results.get(user_id))
 
     def leaderboard(self, user_id: str) -> str:
-        if not hasattr(self, "_board_prefix"):
-            self._board_prefix = encode({"type": "leaderboard", "top": self.ranking[:LEADERBOARD_SIZE]})[:-1]
-        return _with_you(self._board_prefix, self.rank_of.get(user_id))
+        prefix = self._board_prefix
+        if prefix is None:
+            top = {"type": "leaderboard", "top": self.ranking[:LEADERBOARD_SIZE]}
+            prefix = self._board_prefix = encode(top)[:-1]
+        return _with_you(prefix, self.rank_of.get(user_id))
 
     def quiz_ended(self, seq: int, user_id: str) -> str:
-        if not hasattr(self, "_ended_prefix"):
-            self._ended_prefix = encode(
-                {"type": "quiz_ended", "seq": seq, "podium": self.ranking[:PODIUM_SIZE]}
-            )[:-1]
-        return _with_you(self._ended_prefix, self.rank_of.get(user_id))
+        prefix = self._ended_prefix
+        if prefix is None:
+            podium = {"type": "quiz_ended", "seq": seq, "podium": self.ranking[:PODIUM_SIZE]}
+            prefix = self._ended_prefix = encode(podium)[:-1]
+        return _with_you(prefix, self.rank_of.get(user_id))
 
 
 def _with_you(prefix: str, you: dict[str, Any] | None) -> str:

@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -116,6 +117,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a server setting for every server of the run (repeatable), e.g. "
         "QUIZ_FANOUT_WINDOW_S=0.1; the server sees no other QUIZ_* variable of this shell",
     )
+    p.add_argument(
+        "--pin",
+        action="store_true",
+        help="the servers under test on the first core, the load processes and this one on the others "
+        "(os.sched_setaffinity), so the server has a core to itself; other jobs are not moved",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live status line on stderr")
     p.add_argument(
         "--keep",
@@ -155,6 +162,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if quick:
         cfg.recovery_players = min(cfg.recovery_players, 50)
     unknown = (cfg.scenarios - set(SCENARIOS)) | (set(cfg.stores) - set(STORES))
+    if cfg.pin and (not hasattr(os, "sched_setaffinity") or (os.cpu_count() or 1) < 2):
+        p.error("--pin needs Linux and at least two cores")
     if unknown:
         p.error(f"unknown scenario or store: {', '.join(sorted(unknown))}")
     cfg.server_settings = {}

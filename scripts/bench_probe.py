@@ -12,9 +12,20 @@ are counters:
 * when the event loop last handed a batch to a socket (``SocketSession.enqueue``;
   a socket that keeps up is written to at once), so a broadcast can be timed to
   its last write on the server's side, without the clients' reading in it;
+* what the sockets hold back (bytes in transports' write buffers and in the
+  sessions' queues, now and the most seen, sampled every 0.25 s on the loop)
+  and what glibc's malloc holds (``mallinfo2``: in use, and free but kept, which
+  RSS still counts), for the memory per player: a lobby whose clients read late
+  leaves its peak behind in RSS;
 * the garbage collector's pauses per generation (scripts/bench_gc.py): a full
   collection stops every thread of the server, and with millions of objects it
   shows up as a slow broadcast.
+
+On SIGUSR2 it takes the RSS apart, for the memory row: it runs a full garbage
+collection, then asks glibc to give its free memory back (``malloc_trim``),
+noting the RSS before and after each (``rss_apart`` in the next dump): what
+the first frees was garbage waiting for a collection, what the second frees
+was free memory malloc kept, and the rest is live.
 
 On SIGUSR1 the counters are written as JSON to the file named by
 ``QUIZ_BENCH_PROBE_FILE`` (written aside and renamed, so a reader never sees
@@ -23,12 +34,14 @@ half a file). The cost is a few counter updates per save.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from a checkout, installed or not
@@ -70,6 +83,73 @@ def _timed_enqueue(self, batch):  # type: ignore[no-untyped-def]
 
 _gc_pauses = GcPauses()
 
+_original_session_init = SocketSession.__init__
+_sessions: weakref.WeakSet[SocketSession] = weakref.WeakSet()
+_held = {"now": 0, "peak": 0, "peak_sockets_behind": 0}
+BACKLOG_SAMPLE_S = 0.25
+
+
+def _tracked_session_init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    _original_session_init(self, *args, **kwargs)
+    if not _sessions:
+        self.loop.call_soon_threadsafe(_sample_backlog, self.loop)
+    _sessions.add(self)
+
+
+def _held_bytes() -> tuple[int, int]:
+    """Bytes the server holds for sockets that have not taken them yet, and how many such sockets."""
+    total = behind = 0
+    for session in list(_sessions):
+        held = session._queued_bytes  # noqa: SLF001
+        if session.transport is not None:
+            held += session.transport.get_write_buffer_size()
+        if held:
+            total += held
+            behind += 1
+    return total, behind
+
+
+def _sample_backlog(loop) -> None:  # type: ignore[no-untyped-def]
+    held, behind = _held_bytes()
+    _held["now"] = held
+    if held > _held["peak"]:
+        _held["peak"], _held["peak_sockets_behind"] = held, behind
+    loop.call_later(BACKLOG_SAMPLE_S, _sample_backlog, loop)
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def _malloc_kb() -> dict[str, int] | None:
+    """glibc's own account: in use (uordblks + hblkhd) and free but kept (fordblks), KB."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None  # not glibc, or older than 2.33
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return {
+        "in_use_kb": (info.uordblks + info.hblkhd) // 1024,
+        "free_kept_kb": info.fordblks // 1024,
+        "mmapped_kb": info.hblkhd // 1024,
+    }
+
 
 def _counting_save(self, *objs, **kwargs):
     events = answers = 0
@@ -103,6 +183,30 @@ def _counting_save(self, *objs, **kwargs):
     return result
 
 
+_rss_apart: dict[str, int] = {}
+
+
+def _rss_kb() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _take_rss_apart(signum, frame) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    _rss_apart["before_kb"] = _rss_kb()
+    _rss_apart["garbage_objects"] = gc.collect()
+    _rss_apart["after_gc_kb"] = _rss_kb()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        return
+    _rss_apart["after_trim_kb"] = _rss_kb()
+
+
 def _dump(signum, frame) -> None:
     target = os.environ.get("QUIZ_BENCH_PROBE_FILE")
     if not target:
@@ -113,6 +217,9 @@ def _dump(signum, frame) -> None:
         snapshot["answer_commits"] = list(_answer_commits)
         snapshot["last_enqueue_at"] = _last_enqueue_at[0]
     snapshot["gc"] = _gc_pauses.snapshot()
+    snapshot["held_bytes"] = dict(_held)
+    snapshot["malloc"] = _malloc_kb()
+    snapshot["rss_apart"] = dict(_rss_apart)
     aside = target + ".tmp"
     with open(aside, "w", encoding="utf-8") as f:
         json.dump(snapshot, f)
@@ -122,6 +229,8 @@ def _dump(signum, frame) -> None:
 if __name__ == "__main__":
     EventStore.save = _counting_save
     SocketSession.enqueue = _timed_enqueue
+    SocketSession.__init__ = _tracked_session_init
     signal.signal(signal.SIGUSR1, _dump)
+    signal.signal(signal.SIGUSR2, _take_rss_apart)
     _gc_pauses.install()
     main()

@@ -70,7 +70,8 @@ class Pages:
         page = await context.new_page()
         page.on("pageerror", lambda error: self.errors.append(f"{label}: {error}"))
         if route_socket is not None:
-            await page.route_web_socket(re.compile(r"/ws$"), route_socket)
+            # Every socket the page opens: a reconnect's URL carries ?room=CODE.
+            await page.route_web_socket(re.compile(r"/ws(\?.*)?$"), route_socket)
         await page.goto(self.base_url + path)
         return page
 

@@ -146,6 +146,9 @@ async def test_joiners_that_scripts_and_emoji_need_are_allowed(connect):
         "xXbullshitXx",  # a long word inside a longer one
         "Sch31ße",
         "Аss",  # a Cyrillic A
+        "sh！t",  # symbols for letters in their full-width forms, as a phone's keyboard may give them
+        "＄hit",
+        "＠ss",
     ],
 )
 async def test_the_word_filter_refuses_a_listed_word_in_disguise(connect, name):

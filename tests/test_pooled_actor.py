@@ -218,3 +218,53 @@ def test_tells_left_behind_a_stop_reach_on_late_message(kind, dispatcher, loop_d
     assert late == ["late 1", "late 2"]
     with pytest.raises(pykka.ActorDeadError):
         asked.get(timeout=5)
+
+
+def test_mail_sent_on_the_loop_runs_at_once_but_never_inside_another_turn(loop_dispatcher):
+    """The socket bridge tells a connection actor on the loop itself: an idle actor's turn
+    runs within that tell. A tell made during a turn (a connection telling another) waits
+    for the turn to end, so no actor's handler ever runs inside another's."""
+    log: list[object] = []
+
+    class Second(PooledActor):
+        def on_receive(self, message):
+            log.append(("second", message))
+
+    class First(PooledActor):
+        def __init__(self, second, **kwargs):
+            super().__init__(**kwargs)
+            self.second = second
+
+        def on_receive(self, message):
+            log.append(("first begins", message))
+            self.second.tell(message)
+            if message == 1:
+                self.actor_ref.tell(f"{message} again")
+            log.append(("first ends", message))
+
+    second = Second.start(dispatcher=loop_dispatcher)
+    first = First.start(second, dispatcher=loop_dispatcher)
+    first.proxy().second.get(timeout=5)  # both started: their first turns are over
+    second.proxy().actor_urn.get(timeout=5)
+    told = threading.Event()
+
+    def on_the_loop():
+        first.tell(1)
+        log.append("told")
+        told.set()
+
+    loop_dispatcher.post.loop.call_soon_threadsafe(on_the_loop)
+    assert told.wait(5)
+    first.proxy().actor_urn.get(timeout=5)  # behind everything first was told
+    second.proxy().actor_urn.get(timeout=5)
+    assert log == [
+        ("first begins", 1),
+        ("first ends", 1),
+        ("first begins", "1 again"),  # its own mail, in the same turn, after the message
+        ("first ends", "1 again"),
+        "told",
+        ("second", 1),
+        ("second", "1 again"),
+    ]
+    first.stop()
+    second.stop()

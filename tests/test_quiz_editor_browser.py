@@ -592,7 +592,7 @@ async def test_the_library_searches_duplicates_imports_and_exports(pages, live_s
     assert len(await listed(live_server)) == before + 1
 
     async with library.expect_download() as download:
-        await library.get_by_role("button", name="Export “Volcanoes” as JSON").click()
+        await library.get_by_role("button", name="Export JSON of “Volcanoes”").click()
     saved_at = await (await download.value).path()
     exported = json.loads(await asyncio.to_thread(saved_at.read_text))
     assert exported["quiz"]["title"] == "Volcanoes"

@@ -121,3 +121,9 @@ async def test_a_socket_that_stops_reading_gets_everything_in_order_once_it_read
         assert session._queue, "a peer that does not read must send later batches down the queue"
         messages = await _received_messages(ws, 300)
         assert [m["i"] for m in messages] == list(range(300))
+        # Drained, the queue starts afresh (an emptied deque would keep its blocks);
+        # a second backlog after it still arrives whole and in order.
+        for i in range(300, 600):
+            session.enqueue(Batch(json.dumps({"i": i, "pad": filler})))
+        messages = await _received_messages(ws, 300)
+        assert [m["i"] for m in messages] == list(range(300, 600))

@@ -8,7 +8,7 @@ to someone (a room replies to a connection).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pykka import ActorRef
 
@@ -38,9 +38,11 @@ class HeartbeatDue:
 # ---------------------------------------------------------------- room/hub -> connection
 
 
-@dataclass(frozen=True)
-class Deliver:
-    """Pre-encoded messages for the socket, in order, and the room they come from."""
+class Deliver(NamedTuple):
+    """Pre-encoded messages for the socket, in order, and the room they come from.
+
+    A tuple rather than a frozen dataclass like its neighbours: a reveal makes
+    one per member, and a tuple is built in a third of the time."""
 
     batch: Batch
     room_id: str | None = None

@@ -61,6 +61,49 @@ class Outgoing:
             self._served[sender.user_id] = len(self._later)
         entry[1].append(text)
 
+    def to_all(self, text: str, but: str | None = None) -> None:
+        """``add`` ``text`` for every attached member but ``but`` (a broadcast).
+
+        A member with nothing collected yet is told at once, and every such
+        member is handed the very same ``Deliver``: no per-member list, key or
+        message, and the event loop starts writing while the room still
+        tells the rest. A member with frames collected gets the text after
+        them, as ``add`` does; one still owed deferred frames takes the path of
+        ``add`` too, which puts those first.
+        """
+        if self._later:
+            for user_id, sender in self.attached.items():
+                if user_id != but:
+                    self.add(sender, text)
+            return
+        if self._round_started is None:
+            self._round_started = time.perf_counter()
+        shared = Deliver(Batch(text), self.room_id)
+        now, told = self.now, 0
+        for user_id, sender in self.attached.items():
+            if user_id == but:
+                continue
+            entry = now.get(sender.conn_id)
+            if entry is None:
+                tell_quietly(sender.conn, shared)
+                told += 1
+            else:
+                entry[1].append(text)
+        self._round_size += told
+
+    def to_one(self, sender: Sender, *texts: str) -> None:
+        """``add`` each of ``texts`` for an attached member's current connection
+        (a reveal's own messages), told at once when nothing else is collected
+        for it, as ``to_all`` does."""
+        if self._later or sender.conn_id in self.now:
+            for text in texts:
+                self.add(sender, text)
+            return
+        if self._round_started is None:
+            self._round_started = time.perf_counter()
+        tell_quietly(sender.conn, Deliver(Batch(*texts), self.room_id))
+        self._round_size += 1
+
     def defer(self, text: str, but: str | None) -> None:
         self._later.append((text, but))
         self._later_limit.append(self._attach_counter)

@@ -71,7 +71,7 @@ def _tables(database: ClusterDatabase, store: EventStore) -> list[str]:
 
 
 def _functions(connection: psycopg.Connection[Any], store: EventStore) -> list[tuple[str, str]]:
-    """The store's functions (eventstore.persistence), each with its body as this release writes it."""
+    """The store's functions (eventstore/postgres.py), each with its body as this release writes it."""
     functions = []
     for recorder in _recorders(store):
         for statement in recorder.sql_create_statements:

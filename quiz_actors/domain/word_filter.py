@@ -87,12 +87,14 @@ def plain_words(text: str) -> list[str]:
 
 
 def _undisguised(text: str) -> str:
-    """Symbols back to letters, look-alikes from other scripts to Latin, lower case, no accents.
+    """Look-alikes from other scripts to Latin, lower case, no accents, symbols back to letters.
     (ASCII stays as it is: the skeleton would turn "1" into "l" and "m" into "rn".)"""
-    latin = "".join(ch if ch.isascii() else skeleton(ch) for ch in text.translate(SYMBOLS))
+    latin = "".join(ch if ch.isascii() else skeleton(ch) for ch in text)
     # Accents off before the name is cut into words: a combining mark is not a letter.
     decomposed = unicodedata.normalize("NFKD", latin.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Symbols last: NFKD is what turns a full-width "＄" or "＠" into the "$" or "@" read here.
+    return plain.translate(SYMBOLS)
 
 
 def _as_letters(word: str) -> str:

@@ -28,7 +28,9 @@ class LoopPost:
         self._wake_pending = False
 
     def bind(self) -> None:
-        """Called on the running loop's own thread: calls made there from now on run at once."""
+        """Called on the running loop's own thread, so that ``on_loop_thread`` knows it: code
+        there may then do its work at once (SocketSession, LoopDispatcher). ``call`` itself
+        always queues, even on the loop: a turn posted from inside another turn must wait."""
         self.loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
 

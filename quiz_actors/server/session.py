@@ -30,12 +30,14 @@ from collections.abc import Callable
 from aiohttp import web
 
 from quiz_actors import logs, metrics, protocol
+from quiz_actors.metrics import count_sent
 from quiz_actors.protocol import Batch
 from quiz_actors.server.loop_post import LoopPost
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGES_PER_FRAME = 256
+DEQUE_BLOCK = 64  # items per block of CPython's deque
 CLOSE_HANDSHAKE_TIMEOUT_S = 2.0
 
 
@@ -88,7 +90,12 @@ class SocketSession:
     # ---- called from any thread
 
     def send(self, batch: Batch) -> None:
-        self._call(self.enqueue, batch)
+        # Every message a socket gets comes this way: spelled out rather than through
+        # ``_call``, as a broadcast runs it once per member.
+        if self.post.on_loop_thread():
+            self.enqueue(batch)
+        else:
+            self.post.call(self.enqueue, batch)
 
     def close(self, code: int, reason: str) -> None:
         self._call(self.request_close, code, reason)
@@ -112,7 +119,7 @@ class SocketSession:
     def enqueue(self, batch: Batch) -> None:
         if self._close_request is not None:
             return
-        metrics.count_sent(batch.types())
+        count_sent(batch.types())
         if not self._queue and self.sending_since is None and self._write_at_once(batch):
             return
         for text in batch.texts:
@@ -184,8 +191,10 @@ class SocketSession:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
+                drained = 0
                 while self._queue:
                     count = min(len(self._queue), MAX_MESSAGES_PER_FRAME)
+                    drained += count
                     batch = [self._queue.popleft() for _ in range(count)]
                     self._queued_bytes -= sum(len(t) for t in batch)
                     text = batch[0] if count == 1 else "[" + ",".join(batch) + "]"
@@ -195,6 +204,11 @@ class SocketSession:
                     self.sending_since = self.loop.time()
                     await self.ws.send_str(text)
                     self.sending_since = None
+                if drained > DEQUE_BLOCK:
+                    # An emptied deque keeps up to 16 of its 64-item blocks (8.4 KB) for
+                    # later: after a backlog (a client that read late in a big lobby),
+                    # thousands of sockets would each keep that for good. A new one has none.
+                    self._queue = deque()
                 if self._close_request is not None:
                     await self._close(*self._close_request)
                     return

@@ -20,6 +20,7 @@ async def run_baseline(bench: Coordinator, n: int) -> dict[str, Any]:
     server = BaselineServer(bench.workdir, f"baseline-n{n}")
     bench.live.append(server)
     await server.start()
+    bench.pin(server.pid, server=True)
     host = Host(bench.session, "Baseline host")
     try:
         idle_rss = server.rss_kb()

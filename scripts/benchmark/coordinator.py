@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ class Coordinator:
         self.deadline = time.monotonic() + cfg.max_minutes * 60
         self.live: list[ProcessUnderTest] = []
         self.profiler = Profiler(cfg.profile, cfg.py_spy, cfg.profile_rate)
+        # The cores this run may use, read before --pin moves anything (children inherit).
+        self._cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -76,6 +79,16 @@ class Coordinator:
     @session.setter
     def session(self, session: aiohttp.ClientSession) -> None:
         self._session = session
+
+    # ------------------------------------------------------------------ cores
+
+    def pin(self, pid: int, server: bool) -> None:
+        """With ``--pin``: a server under test on the first core alone, everything
+        of the benchmark's own (load processes, this process) on the others."""
+        if not self.cfg.pin:
+            return
+        cores = self._cores
+        os.sched_setaffinity(pid, set(cores[:1]) if server else set(cores[1:]))
 
     # ------------------------------------------------------------------ load processes
 
@@ -210,6 +223,7 @@ class Coordinator:
         )
         self.live.append(server)
         await server.start()
+        self.pin(server.pid, server=True)
         return server
 
     async def stop(self, proc: ProcessUnderTest) -> int | None:
@@ -238,13 +252,27 @@ class Coordinator:
         pids.update({f"load{w.index}": w.process.pid for w in self.workers})
         return pids
 
-    def memory(self, server: QuizServer, players: int, idle_rss: int, idle_threads: int) -> dict[str, Any]:
-        rss, threads = server.rss_kb(), server.threads()
+    async def memory(
+        self, server: QuizServer, players: int, idle_rss: int, idle_threads: int
+    ) -> dict[str, Any]:
+        """RSS per player after a fill, with what explains it: the RSS high-water
+        (``VmHWM``), glibc's in-use and free-but-kept memory, and the most bytes the
+        server held for sockets that had not read them yet (``bench_probe.py``)."""
+        rss, threads, peak = server.rss_kb(), server.threads(), server.rss_peak_kb()
+        probe = await server.probe()
+        apart = await server.rss_apart()  # after the readings above: it changes what it reads
         return {
             "players": players,
             "rss_kb": rss,
+            "rss_peak_kb": peak,
             "idle_rss_kb": idle_rss,
             "threads": threads,
             "idle_threads": idle_threads,
             "kb_per_player": round((rss - idle_rss) / players, 1),
+            "malloc_kb": probe.get("malloc"),
+            "rss_apart_kb": apart,
+            "held_for_sockets_kb": {
+                k: v // 1024 if k != "peak_sockets_behind" else v
+                for k, v in probe.get("held_bytes", {}).items()
+            },
         }

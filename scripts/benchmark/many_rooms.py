@@ -36,7 +36,7 @@ async def run_many_rooms(bench: Coordinator, store: str) -> dict[str, Any]:
         )
         result = {
             "rooms": rooms,
-            **bench.memory(server, players, idle_rss, idle_threads),
+            **(await bench.memory(server, players, idle_rss, idle_threads)),
             "joined": status["joined"],
             "fill_s": round(status["converged_last"] - start_at, 2),
             "client_problems": await bench.problems(),

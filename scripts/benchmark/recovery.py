@@ -94,6 +94,7 @@ async def _restart_and_rejoin(
     )
     bench.live.append(server)
     started_s = await server.start()
+    bench.pin(server.pid, server=True)
     try:
         joins = []
         for _ in range(2):  # the first activates the room; the second finds it running

@@ -48,7 +48,7 @@ async def run_room(bench: Coordinator, store: str, n: int) -> dict[str, Any]:
         try:
             async with bench.profiler.phase(f"{store}-n{n}-lobby", bench.pids(server)):
                 result["lobby"] = await lobby_fill(bench, server, code, n)
-            result["memory"] = bench.memory(server, n, idle_rss, idle_threads)
+            result["memory"] = await bench.memory(server, n, idle_rss, idle_threads)
             if bench.cfg.scenarios & {"broadcast", "answers", "burst", "reveal"}:
                 async with bench.profiler.phase(f"{store}-n{n}-questions", bench.pids(server)):
                     result.update(await play(bench, server, host, n))

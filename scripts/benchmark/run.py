@@ -76,6 +76,7 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "stores": cfg.stores,
         "scenarios": sorted(cfg.scenarios),
         "load_processes": cfg.workers,
+        "pinned": cfg.pin,
         "verify_every": cfg.verify_every,
         "join_rate_per_s": cfg.join_rate,
         "questions": cfg.questions,
@@ -127,6 +128,8 @@ async def run(bench: Coordinator, report: dict[str, Any]) -> dict[str, Any]:
     bench.workers = [bc.WorkerHandle(ctx, i) for i in range(cfg.workers)]
     for worker in bench.workers:
         worker.start()
+        bench.pin(worker.process.pid, server=False)
+    bench.pin(os.getpid(), server=False)
     bench.session = bc.new_session()
     try:
         _check_stores(bench, report)

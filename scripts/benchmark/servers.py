@@ -141,6 +141,10 @@ class ProcessUnderTest:
     def rss_kb(self) -> int:
         return int(self._proc_status()["VmRSS"].split()[0])
 
+    def rss_peak_kb(self) -> int:
+        """``VmHWM``: the most RSS the process has had."""
+        return int(self._proc_status()["VmHWM"].split()[0])
+
     def threads(self) -> int:
         return int(self._proc_status()["Threads"])
 
@@ -220,6 +224,12 @@ class QuizServer(ProcessUnderTest):
             "QUIZ_LOG_LEVEL": self.log_level,
             "QUIZ_BENCH_PROBE_FILE": str(self.probe_file),
         }
+
+    async def rss_apart(self) -> dict[str, Any]:
+        """The RSS before and after a full collection and a ``malloc_trim`` (``bench_probe.py``)."""
+        self.process.send_signal(signal.SIGUSR2)
+        await asyncio.sleep(0.5)  # the collection of a big room takes a few hundred ms at most
+        return dict((await self.probe()).get("rss_apart", {}))
 
     async def probe(self) -> dict[str, Any]:
         """The commit counters (scripts/bench_probe.py), read after a SIGUSR1."""

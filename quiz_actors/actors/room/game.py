@@ -123,19 +123,19 @@ class Game:
 
     def _question_closed(self, room: Room, seq: int) -> None:
         results = views.Results(room)
-        add = self._audience.add
+        to_one = self._audience.to_one
         for user_id, sender in self._audience.attached.items():
-            add(sender, results.question_closed(seq, user_id))
-            add(sender, results.leaderboard(user_id))
+            # One frame per member with both messages, its ``you`` in each.
+            to_one(sender, results.question_closed(seq, user_id), results.leaderboard(user_id))
 
     def _leaderboard_shown(self, room: Room, seq: int) -> None:
         self._audience.broadcast(views.leaderboard_shown(room, seq))
 
     def _quiz_ended(self, room: Room, seq: int) -> None:
         results = views.Results(room)
-        add = self._audience.add
+        to_one = self._audience.to_one
         for user_id, sender in self._audience.attached.items():
-            add(sender, results.quiz_ended(seq, user_id))
+            to_one(sender, results.quiz_ended(seq, user_id))
 
 
 Announcement = Callable[[Game, Room, int], None]

@@ -65,7 +65,7 @@ function announceOnce(key, text) {
 function init() {
   translatePage();
   $(".bar").append(languageSwitch());
-  $("#host-name").value = game.name || "Host";
+  $("#host-name").value = game.name || t("host.default_name");
   $("#create-form").addEventListener("submit", onCreate);
   $("#upload").addEventListener("change", onUpload);
   $("#lock").addEventListener("click", () => conn.send({ type: game.locked ? "unlock" : "lock" }));
@@ -95,7 +95,7 @@ function init() {
 function onWelcome() {
   if (game.code) {
     game.autoJoin = true;
-    conn.send({ type: "join", code: game.code, name: game.name || "Host" });
+    conn.send({ type: "join", code: game.code, name: game.name || t("host.default_name") });
   }
   renderControls();
 }

@@ -80,6 +80,11 @@ export function formatNumber(n) {
   return Number(n).toLocaleString(lang, { maximumFractionDigits: 10 });
 }
 
+// A moment ("1 Dec 2026, 09:30", "1. Dez. 2026, 09:30") in the page's language, not the browser's.
+export function formatDateTime(ms) {
+  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+
 export function has(key) {
   return key in catalog;
 }

@@ -8,21 +8,25 @@
 // Every text from players or the quiz goes in through textContent (ui.js's el).
 
 import { hostReveal } from "./questions.js";
-import { t, tn, ordinal } from "./i18n.js";
+import { formatDateTime, has, lang, t, tn, ordinal } from "./i18n.js";
 import { el } from "./ui.js";
 
 const RESULT_MARK = { right: "✔", wrong: "✘", unjudged: "•", no_answer: "–" };
 
+// "50%", "50 %": the page's language's way of writing a percentage, and of "2.5" seconds ("2,5").
+const percents = new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 });
+const tenths = new Intl.NumberFormat(lang, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+
 function percent(fraction) {
-  return `${Math.round(100 * fraction)}%`;
+  return percents.format(fraction);
 }
 
 function seconds(ms) {
-  return ms === null || ms === undefined ? "" : t("report.seconds", { n: (ms / 1000).toFixed(1) });
+  return ms === null || ms === undefined ? "" : t("report.seconds", { n: tenths.format(ms / 1000) });
 }
 
 function when(ms) {
-  return ms ? new Date(ms).toLocaleString(document.documentElement.lang || [], { dateStyle: "medium", timeStyle: "short" }) : "";
+  return ms ? formatDateTime(ms) : "";
 }
 
 // An answer as the server words it, in the page's language: true_false's "True" and
@@ -39,15 +43,15 @@ function answerWords(type, words) {
   return words;
 }
 
-// What the server said, in words, for a refused request.
+// What the server said for a refused request: its error code and its (English) words.
 async function refusal(response) {
   try {
     const body = await response.json();
-    if (body.error && body.error.message) return body.error.message;
+    if (body.error && body.error.message) return { code: body.error.code, message: body.error.message };
   } catch {
     // not JSON: say the status below
   }
-  return t("report.server_answered", { status: response.status });
+  return { code: null, message: t("report.server_answered", { status: response.status }) };
 }
 
 export async function getJson(path, credential) {
@@ -55,10 +59,18 @@ export async function getJson(path, credential) {
   try {
     response = await fetch(path, { headers: { Authorization: `Bearer ${credential}` }, cache: "no-store" });
   } catch {
-    return { ok: false, status: 0, message: t("report.unreachable") };
+    return { ok: false, status: 0, code: null, message: t("report.unreachable") };
   }
-  if (!response.ok) return { ok: false, status: response.status, message: await refusal(response) };
+  if (!response.ok) return { ok: false, status: response.status, ...(await refusal(response)) };
   return { ok: true, status: response.status, body: await response.json() };
+}
+
+// A refusal in the page's language (report.error.<code>, or its player's variant for a
+// player's own results); a code the catalog does not know keeps the server's words.
+export function refusalWords(result, asPlayer = false) {
+  const code = result.code;
+  if (asPlayer && has(`report.error.${code}_player`)) return t(`report.error.${code}_player`);
+  return code && has(`report.error.${code}`) ? t(`report.error.${code}`) : result.message;
 }
 
 // Fetches a file with the credential and lets the browser save it under the server's name.
@@ -68,7 +80,7 @@ async function download(path, credential, button, status) {
   try {
     const response = await fetch(path, { headers: { Authorization: `Bearer ${credential}` }, cache: "no-store" });
     if (!response.ok) {
-      status.textContent = t("report.download_failed", { reason: await refusal(response) });
+      status.textContent = t("report.download_failed", { reason: refusalWords(await refusal(response)) });
       return;
     }
     const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
@@ -85,8 +97,9 @@ async function download(path, credential, button, status) {
   }
 }
 
-function table(className, headers, rows) {
-  return el("div", { class: "table-scroll" },
+// A table that scrolls sideways on a phone: its box can take the focus, so the keyboard scrolls it too.
+function table(className, label, headers, rows) {
+  return el("div", { class: "table-scroll", tabindex: "0", role: "region", "aria-label": label },
     el("table", { class: className },
       el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows)));
@@ -94,7 +107,7 @@ function table(className, headers, rows) {
 
 function rankingTable(report) {
   if (!report.ranking.length) return el("p", {}, t("report.nobody_played"));
-  return table("report-ranking", [t("report.col.rank"), t("report.col.player"), t("report.col.score"), t("report.col.right")],
+  return table("report-ranking", t("report.ranking"), [t("report.col.rank"), t("report.col.player"), t("report.col.score"), t("report.col.right")],
     report.ranking.map((r) =>
       el("tr", { dataset: { userId: r.user_id } },
         el("td", {}, ordinal(r.rank)),
@@ -130,7 +143,7 @@ function playerAnswers(report, player) {
     : t(player.status === "removed" ? "report.player_removed" : "report.player_left", { name: player.name });
   return el("details", { class: "report-player", dataset: { userId: player.user_id } },
     el("summary", {}, summary),
-    table("report-answers", ["q", "answer", "result", "points", "time"].map((h) => t(`report.col.${h}`)),
+    table("report-answers", summary, ["q", "answer", "result", "points", "time"].map((h) => t(`report.col.${h}`)),
       player.answers.map((a) =>
         el("tr", { class: a.result },
           el("td", {}, String(a.number)),
@@ -181,7 +194,7 @@ export async function showReport(container, roomId, credential) {
   const result = await getJson(`/api/games/${encodeURIComponent(roomId)}/report`, credential);
   if (result.ok) return renderReport(container, result.body, credential);
   container.replaceChildren(
-    el("p", { class: "report-error", role: "alert" }, t("report.load_failed", { reason: result.message })),
+    el("p", { class: "report-error", role: "alert" }, t("report.load_failed", { reason: refusalWords(result) })),
     el("button", { type: "button", class: "secondary", onclick: () => showReport(container, roomId, credential) },
       t("report.try_again")));
 }
@@ -209,7 +222,7 @@ export async function showMyResults(container, roomId, credential) {
   const result = await getJson(`/api/games/${encodeURIComponent(roomId)}/results/me`, credential);
   if (result.ok) return renderMyResults(container, result.body);
   container.replaceChildren(
-    el("p", { class: "error" }, t("my.load_failed", { reason: result.message })),
+    el("p", { class: "error" }, t("my.load_failed", { reason: refusalWords(result, true) })),
     el("button", { type: "button", class: "link", onclick: () => showMyResults(container, roomId, credential) },
       t("report.try_again")));
 }

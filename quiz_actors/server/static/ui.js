@@ -83,21 +83,28 @@ export function explain(error) {
 
 // Something that cannot be undone (ending a quiz, deleting one): the first click
 // only asks, by changing the button's words; a second click within 4 s does it.
-export function confirmTwice(button, askLabel, action) {
+// A button with an aria-label is given `askName` meanwhile, so that its name still
+// holds the words it shows (WCAG 2.5.3).
+export function confirmTwice(button, askLabel, action, askName = null) {
   const label = button.textContent;
+  const name = button.getAttribute("aria-label");
+  const show = (words, spoken) => {
+    button.textContent = words;
+    if (name !== null) button.setAttribute("aria-label", spoken ?? words);
+  };
   let armed = null;
   button.addEventListener("click", () => {
     if (armed) {
       clearTimeout(armed);
       armed = null;
-      button.textContent = label;
+      show(label, name);
       action();
       return;
     }
-    button.textContent = askLabel;
+    show(askLabel, askName);
     armed = setTimeout(() => {
       armed = null;
-      button.textContent = label;
+      show(label, name);
     }, 4000);
   });
 }
