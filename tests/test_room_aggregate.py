@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from eventsourcing.domain import Snapshot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -253,3 +254,76 @@ def test_the_cached_member_list_always_matches_the_room(script):
         cached.note(room.collect_events())
         fresh = [views.member_view(m) for m in room.members.values()]
         assert json.loads(cached.encode(room)) == fresh
+
+
+def walked_everyone_answered(room: Room) -> bool:
+    """ "Has everyone answered?" as the room answered it before it kept a count: a walk of its members."""
+    answers = room.answers()
+    online = [u for u, m in room.members.items() if m["online"] and u != room.host_id]
+    return room.phase == "question" and bool(answers) and all(u in answers for u in online)
+
+
+def still_to_answer(room: Room) -> int:
+    answers = room.answers()
+    return sum(1 for u, m in room.members.items() if m["online"] and u != room.host_id and u not in answers)
+
+
+@settings(max_examples=200, deadline=None)
+@given(commands, st.integers(0, 40))
+def test_the_count_of_players_to_answer_matches_a_walk_live_on_replay_and_from_snapshots(script, cut):
+    """``Room.to_answer`` stands for a walk of the members after every commit: it must be
+    exactly that walk after any history, live, replayed from its events, and loaded from a
+    snapshot (of this release, or of the one before, which had no count) plus the events after it."""
+    room, now = new_room(), T0
+    history = list(room.collect_events())
+    snapshot = None
+    for step, (kind, user, number, delay) in enumerate(script):
+        now += delay
+        apply_command(room, kind, user, number, now)
+        history += room.collect_events()
+        assert room.to_answer == still_to_answer(room)
+        assert room.everyone_answered() == walked_everyone_answered(room)
+        if step == cut:
+            snapshot = copy_of(Snapshot.take(room))  # (take() shares the room's dicts)
+    if snapshot is None:
+        snapshot = Snapshot.take(room)
+
+    copy = None
+    for e in history:
+        copy = e.mutate(copy)
+    assert public_state(copy) == public_state(room)
+
+    later = [e for e in history if e.originator_version > snapshot.originator_version]
+    as_before = dataclasses.replace(
+        snapshot, state={k: v for k, v in snapshot.state.items() if k != "to_answer"} | {"class_version": 4}
+    )
+    stale = dataclasses.replace(snapshot, state=snapshot.state | {"to_answer": 99, "class_version": 4})
+    for taken in (snapshot, as_before, stale):
+        loaded = copy_of(taken).mutate(None)
+        for e in later:
+            loaded = e.mutate(loaded)
+        assert public_state(loaded) == public_state(room)
+        assert loaded.everyone_answered() == walked_everyone_answered(room)
+
+
+def copy_of(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as the store hands it back: nothing shared with the room."""
+    import copy
+
+    return dataclasses.replace(snapshot, state=copy.deepcopy(snapshot.state))
+
+
+def test_a_player_who_answered_left_and_came_back_does_not_hold_the_question_open():
+    room = new_room()
+    room.join("ann", "Ann", T0, 100)
+    room.join("ben", "Ben", T0, 100)
+    room.start("host", T0)
+    room.answer("ann", 0, 1, T0 + 1_000)
+    room.leave("ann", T0 + 2_000)
+    room.join("ann", "Ann", T0 + 3_000, 100)
+    room.go_offline("ben", "disconnected", T0 + 4_000)
+    assert room.to_answer == 0 and room.everyone_answered()
+    room.join("ben", "Ben", T0 + 5_000, 100)  # back online, still to answer
+    assert room.to_answer == 1 and not room.everyone_answered()
+    room.kick("host", "ben", T0 + 6_000)
+    assert room.everyone_answered()

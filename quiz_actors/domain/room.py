@@ -69,8 +69,9 @@ class Room(Aggregate):
     # Snapshots of version 1 were taken before question types (upcast_v1_v2), of
     # version 2 before quizzes had revisions (upcast_v2_v3), of version 3 before
     # name rules, look-alike names, the get-ready phase and the leaderboard step
-    # (upcast_v3_v4).
-    class_version = 4
+    # (upcast_v3_v4), of version 4 before the room counted who is still to answer
+    # (upcast_v4_v5).
+    class_version = 5
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -103,6 +104,15 @@ class Room(Aggregate):
             current.setdefault("opens_at", current["shown_at"])
         state.setdefault("leaderboard_shown", False)
         state.setdefault("ranks_before", {})
+
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        """A room snapshot from before ``to_answer``: counted from its members. (Counted
+        afresh even if present: a release that did not keep it may have carried a stale
+        copy from a later snapshot into its own, stamped version 4.)"""
+        current = state.get("current")
+        answers = current["answers"] if current else {}
+        state["to_answer"] = _still_to_answer(state["members"], state["host_id"], answers)
 
     # ------------------------------------------------------------------ creation
 
@@ -180,6 +190,11 @@ class Room(Aggregate):
         self.seq = 1
         self.last_event_at = created_at
         self.offline_since: int | None = None
+        # Online players without an answer to the current question (none before the first):
+        # "has everyone answered?" after every commit of an answer burst reads it instead of
+        # walking the members. Kept by every event that changes who is online, who is a
+        # member or who has answered; ``_still_to_answer`` is the walk it stands for.
+        self.to_answer = 0
         self._add_member(host_id, host_name, created_at, online=True)
 
     @classmethod
@@ -261,14 +276,12 @@ class Room(Aggregate):
         return len(answers), total
 
     def everyone_answered(self) -> bool:
-        if self.phase != QUESTION or not self.answers():
-            return False
-        answers = self.answers()
-        # A generator, not online_players(): it stops at the first player still to
-        # answer, where a list of everyone online cost ~0.5 ms at 2,000 members after
-        # every commit of an answer burst.
-        host = self.host_id
-        return all(u in answers for u, m in self.members.items() if m["online"] and u != host)
+        # A count, not a walk of the members: this runs after every commit of an answer burst.
+        return self.phase == QUESTION and self.to_answer == 0 and bool(self.answers())
+
+    def _is_to_answer(self, user_id: str, member: dict[str, Any]) -> bool:
+        """Whether this member counts in ``to_answer``: an online player who has not answered."""
+        return bool(member["online"]) and user_id != self.host_id and user_id not in self.answers()
 
     def ranking(self) -> list[dict[str, Any]]:
         """Players by score; equal scores rank by who reached that score first."""
@@ -475,11 +488,15 @@ class Room(Aggregate):
                 f"Answers open in {wait_s} s: read the question first, then answer",
             )
         mark = self.mark_answer(user_id, payload, received_at)
-        # The event @event(AnswerSubmitted) would trigger, triggered directly: the same
-        # event, applied by the same method, without the decorator binding the arguments
-        # to the method's signature on every call (every answer of a burst comes here).
-        self.trigger_event(
-            self.AnswerSubmitted,
+        # What trigger_event does, without its copies of the arguments and its topic
+        # check on every call (every answer of a burst comes here): the event, next in
+        # the room's sequence, applied as a replay applies it (its own ``apply``). (The
+        # library makes each event class a dataclass of its fields as the class is
+        # created; mypy sees only the base class's three.)
+        submitted = self.AnswerSubmitted(  # type: ignore[call-arg]
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=self.AnswerSubmitted.create_timestamp(),
             question=question,
             user_id=user_id,
             choice=payload.get("choice"),
@@ -491,6 +508,8 @@ class Room(Aggregate):
             answer=payload,
             verdict=mark.verdict,
         )
+        submitted.mutate(self)
+        self._pending_events.append(submitted)
         answer: dict[str, Any] = current["answers"][user_id]
         return answer
 
@@ -594,6 +613,8 @@ class Room(Aggregate):
     @event(MemberJoined)
     def _member_joined(self, user_id: str, name: str, at: int) -> None:
         self._add_member(user_id, name, at, online=True)
+        # One who answered, left and joined again during the question has still answered.
+        self.to_answer += self._is_to_answer(user_id, self.members[user_id])
         self._changed(at)
 
     class MemberLeft(Aggregate.Event):
@@ -604,6 +625,7 @@ class Room(Aggregate):
     @event(MemberLeft)
     def _member_left(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
+        self.to_answer -= self._is_to_answer(user_id, member)
         self._drop_name(user_id, member["name"])
         self.departed[user_id] = {"score": member["score"], "streak": member["streak"]}
         self._changed(at)
@@ -616,7 +638,9 @@ class Room(Aggregate):
 
     @event(MemberOffline)
     def _member_offline(self, user_id: str, reason: str, at: int) -> None:
-        self.members[user_id]["online"] = False
+        member = self.members[user_id]
+        self.to_answer -= self._is_to_answer(user_id, member)
+        member["online"] = False
         self._changed(at)
 
     class MemberOnline(Aggregate.Event):
@@ -626,7 +650,10 @@ class Room(Aggregate):
 
     @event(MemberOnline)
     def _member_online(self, user_id: str, at: int) -> None:
-        self.members[user_id]["online"] = True
+        member = self.members[user_id]
+        if not member["online"]:  # (a history may hold two of these in a row)
+            member["online"] = True
+            self.to_answer += self._is_to_answer(user_id, member)
         self._changed(at)
 
     class MemberKicked(Aggregate.Event):
@@ -637,6 +664,7 @@ class Room(Aggregate):
     @event(MemberKicked)
     def _member_kicked(self, user_id: str, at: int) -> None:
         member = self.members.pop(user_id)
+        self.to_answer -= self._is_to_answer(user_id, member)
         self._drop_name(user_id, member["name"])
         self.kicked[user_id] = True
         self._changed(at)
@@ -719,6 +747,7 @@ class Room(Aggregate):
             "deadline_at": deadline_at,
             "answers": {},
         }
+        self.to_answer = _still_to_answer(self.members, self.host_id, {})
         self.last_result = None
         self.leaderboard_shown = False
         self._changed(shown_at)
@@ -749,32 +778,29 @@ class Room(Aggregate):
             state["answer"] = {"choice": state["choice"]}
             state["verdict"] = verdict_of(state["correct"]).outcome
 
-    @event(AnswerSubmitted)
-    def _answer_submitted(
-        self,
-        question: int,
-        user_id: str,
-        choice: int | None,
-        received_at: int,
-        elapsed_ms: int,
-        correct: bool,
-        points: int,
-        streak: int,
-        answer: dict[str, Any],
-        verdict: str,
-    ) -> None:
+        def apply(self, aggregate: Room) -> None:
+            # Its own apply method, not an @event one: the library's decorator binds the
+            # event's fields to the method's parameters on every call, and every answer of
+            # a burst is applied here (the topic, the fields and the stored bytes are the same).
+            aggregate._answer_submitted(self)
+
+    def _answer_submitted(self, e: AnswerSubmitted) -> None:
+        user_id = e.user_id
+        member = self.members.get(user_id)
+        if member is not None:  # a member's answer (as answer() decides) before it is stored
+            self.to_answer -= self._is_to_answer(user_id, member)
         self.current_question()["answers"][user_id] = {
             "user_id": user_id,
-            "choice": choice,
-            "answer": answer,
-            "verdict": verdict,
-            "received_at": received_at,
-            "elapsed_ms": elapsed_ms,
-            "correct": correct,
-            "points": points,
-            "streak": streak,
+            "choice": e.choice,
+            "answer": e.answer,
+            "verdict": e.verdict,
+            "received_at": e.received_at,
+            "elapsed_ms": e.elapsed_ms,
+            "correct": e.correct,
+            "points": e.points,
+            "streak": e.streak,
         }
-        self._changed(received_at, broadcast=False)
+        self._changed(e.received_at, broadcast=False)
 
     class QuestionClosed(Aggregate.Event):
         TOPIC = "quiz_actors.domain.room:Room.QuestionClosed"
@@ -929,6 +955,13 @@ def revealed(result: dict[str, Any]) -> dict[str, Any]:
     """The reveal of a closed question's result, as ``question_closed`` shows it to everyone:
     its type, the right answer and the distribution (docs/protocol.md, "Question types")."""
     return {k: v for k, v in result.items() if k not in ("index", "reason", "results")}
+
+
+def _still_to_answer(
+    members: Mapping[str, Mapping[str, Any]], host_id: str, answers: Mapping[str, Any]
+) -> int:
+    """Online players without an answer among ``answers``: the walk ``Room.to_answer`` counts."""
+    return sum(1 for u, m in members.items() if m["online"] and u != host_id and u not in answers)
 
 
 def _checked_name(raw: str, word_filter: bool) -> str:
