@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import compileall
+import contextlib
 import os
 import shutil
 import signal
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -160,6 +162,16 @@ class Cluster:
                 process.send_signal(signal.SIGCONT)  # a test may have left it stopped
                 process.kill()
             process.wait(timeout=10)
+
+    @contextlib.asynccontextmanager
+    async def running(self, http: aiohttp.ClientSession) -> AsyncIterator[Cluster]:
+        """Every node started and ready for the block, every node killed after it."""
+        self.start_all()
+        try:
+            await asyncio.gather(*(self.wait_ready(http, name) for name in self.names))
+            yield self
+        finally:
+            self.stop_all()
 
 
 class Proxy:

@@ -43,12 +43,8 @@ async def nodes(schema, http, tmp_path):
         str(SWEEP_S),
         log_dir=tmp_path,
     )
-    cluster.start_all()
-    try:
-        await asyncio.gather(*(cluster.wait_ready(http, name) for name in cluster.names))
+    async with cluster.running(http):
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 def events_of(schema: str, room_id: str, topic: str) -> int:

@@ -30,12 +30,8 @@ def schema(postgres_problem):
 async def nodes(schema, http, tmp_path):
     store, _ = schema
     cluster = Cluster(store, log_dir=tmp_path)
-    cluster.start_all()
-    try:
-        await asyncio.gather(*(cluster.wait_ready(http, name) for name in cluster.names))
+    async with cluster.running(http):
         yield cluster
-    finally:
-        cluster.stop_all()
 
 
 async def join_from_school(http, url: str, code: str, name: str, token: str | None = None) -> dict:
