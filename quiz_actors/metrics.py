@@ -182,10 +182,11 @@ def count_received(kind: str) -> None:
     child.inc()
 
 
-def count_sent(kinds: Sequence[str]) -> None:
+def count_sent(counts: Iterable[tuple[str, int]]) -> None:
+    """``counts``: (message type, how many) for one socket's batch (``Batch.type_counts``)."""
     sent = _PLAIN.sent
-    for kind in kinds:
-        sent[kind] += 1
+    for kind, count in counts:
+        sent[kind] += count
 
 
 # ---------------------------------------------------------------- the store's observer

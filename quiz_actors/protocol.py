@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -215,12 +216,14 @@ class Batch:
     def __init__(self, *texts: str) -> None:
         self.texts = texts
         self.wire: bytes | None = None  # set by the socket layer
-        self._types: tuple[str, ...] | None = None
+        self._types: tuple[tuple[str, int], ...] | None = None
 
-    def types(self) -> tuple[str, ...]:
-        """The messages' types, for the metrics: read once for all the sockets a broadcast reaches."""
+    def type_counts(self) -> tuple[tuple[str, int], ...]:
+        """How many messages of each type, for the metrics: worked out once for all the
+        sockets a broadcast reaches, so each socket adds a few counts, not one per message
+        (a lobby's batch of held joins can hold hundreds of ``member_joined``)."""
         if self._types is None:
-            self._types = tuple(map(metrics.message_type, self.texts))
+            self._types = tuple(Counter(map(metrics.message_type, self.texts)).items())
         return self._types
 
     def payload(self) -> bytes:

@@ -119,7 +119,7 @@ class SocketSession:
     def enqueue(self, batch: Batch) -> None:
         if self._close_request is not None:
             return
-        count_sent(batch.types())
+        count_sent(batch.type_counts())
         if not self._queue and self.sending_since is None and self._write_at_once(batch):
             return
         for text in batch.texts:
