@@ -29,6 +29,7 @@ CHROMIUM_ARGS = [
 ]
 OUTPUT_DIR = Path(__file__).resolve().parents[1] / "test-output"
 
+WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 LAPTOP = {"viewport": {"width": 1280, "height": 800}}
 
@@ -78,6 +79,41 @@ class Pages:
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
+
+
+# ---------------------------------------------------------------- fixtures
+# Every test module has these (tests/conftest.py names this module in ``pytest_plugins``);
+# ``pages`` needs a ``live_server`` fixture of the module's own.
+
+
+@pytest.fixture
+async def browser():
+    """Debian's Chromium, headless, for one test."""
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def pages(browser, live_server):
+    """Pages on the module's ``live_server``, closed after the test."""
+    from playwright.async_api import expect as playwright_expect
+
+    playwright_expect.set_options(timeout=WAIT_MS)
+    opened = Pages(browser, live_server.base_url)
+    yield opened
+    await opened.close()
+
+
+def expect(locator):
+    """Playwright's ``expect``, imported when a browser test runs (Playwright is a test extra)."""
+    from playwright.async_api import expect as playwright_expect
+
+    return playwright_expect(locator)
 
 
 async def screenshot(page, name: str) -> Path:

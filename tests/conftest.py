@@ -21,6 +21,9 @@ from quiz_actors.server.listen import GuardedSite
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
 
+# The browser tests' fixtures (browser, pages), for every module that has a live_server.
+pytest_plugins = ["tests.browser"]
+
 # Hypothesis's per-example deadline is a timed assertion: on a busy 2-core machine a
 # correct example can take 300 ms. Properties here are about results, never speed.
 hypothesis_settings.register_profile("quiz-actors", deadline=None)

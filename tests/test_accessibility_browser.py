@@ -30,7 +30,7 @@ from tests.test_browser import BIG_SCREEN, PHONE_320, expect
 from tests.test_host_screen import AA, CONTRASTS
 
 # The browser tests' fixtures: a live server on the system clock, Chromium, pages.
-live_server, browser, pages = test_browser.live_server, test_browser.browser, test_browser.pages
+live_server = test_browser.live_server  # browser and pages: tests/browser.py, for every test
 
 # The every-type sample with time to spare: axe checks three pages at every step, and a
 # busy machine must not see a question close before the keyboard gets to it.

@@ -17,7 +17,13 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, Pages, require_browser, screenshot
+from tests.browser import (  # expect, WAIT_MS: other tests import them from here
+    LAPTOP,
+    PHONE,
+    WAIT_MS,
+    expect,
+    screenshot,
+)
 from tests.conftest import RunningServer
 
 # Question 1 gives the reloaded player time to come back before it closes (it closes
@@ -40,7 +46,6 @@ QUIZ = {
         },
     ],
 }
-WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
 
 
 @pytest.fixture
@@ -51,33 +56,6 @@ async def live_server(tmp_path):
     running = await RunningServer(settings, SystemClock()).start()
     yield running
     await running.stop()
-
-
-@pytest.fixture
-async def browser():
-    require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def pages(browser, live_server):
-    from playwright.async_api import expect
-
-    expect.set_options(timeout=WAIT_MS)
-    opened = Pages(browser, live_server.base_url)
-    yield opened
-    await opened.close()
-
-
-def expect(locator):
-    from playwright.async_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 # ---------------------------------------------------------------- page steps
@@ -621,7 +599,9 @@ async def test_the_every_type_sample_is_played_from_phones(pages):
     await shown(6, "Put these in order, smallest first.")
     await expect(ann.locator(".order-item .choice-text")).to_have_text(["Cell", "Mouse", "Elephant", "Atom"])
     await expect(host.locator("#q-choices .choice")).to_have_text(["Cell", "Mouse", "Elephant", "Atom"])
-    await ann.locator(".order-item", has_text="Atom").locator(".up").focus()
+    atom_up = ann.locator(".order-item", has_text="Atom").locator(".up")
+    await expect(atom_up).to_be_enabled()  # the items can be read before the answers open
+    await atom_up.focus()
     for _ in range(3):
         await ann.keyboard.press("Enter")  # the focus stays on the item that moved
     await expect(ann.locator(".order-item .choice-text")).to_have_text(["Atom", "Cell", "Mouse", "Elephant"])

@@ -16,13 +16,12 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import PHONE, Pages, screenshot
+from tests.browser import PHONE, WAIT_MS, Pages, screenshot
 from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, upload_quiz
 from tests.stall_proxy import StallingProxy
-from tests.test_browser import browser, expect  # noqa: F401  (browser: the browser tests' shared fixture)
+from tests.test_browser import expect
 
-WAIT_MS = 15_000  # for any text to appear: generous for a slow CI machine
 NOTICED_WITHIN_S = 5  # the issue's promise: a stalled connection is shown within 5 s
 
 PHONE_320 = {"viewport": {"width": 320, "height": 640}, "is_mobile": True, "has_touch": True}

@@ -18,7 +18,7 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, Pages, require_browser, screenshot
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, LAPTOP, PHONE, Pages, expect, require_browser, screenshot
 from tests.conftest import RunningServer
 
 QUIZ = {
@@ -29,7 +29,6 @@ QUIZ = {
         {"text": "Capital of Spain?", "type": "type_answer", "accepted": ["Madrid"]},
     ],
 }
-WAIT_MS = 15_000
 SMALL_PHONE = {"viewport": {"width": 320, "height": 640}, "is_mobile": True, "has_touch": True}
 
 
@@ -39,27 +38,6 @@ async def live_server(tmp_path):
     running = await RunningServer(settings, SystemClock()).start()
     yield running
     await running.stop()
-
-
-@pytest.fixture
-async def pages(live_server):
-    require_browser()
-    from playwright.async_api import async_playwright
-    from playwright.async_api import expect as playwright_expect
-
-    playwright_expect.set_options(timeout=WAIT_MS)
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        opened = Pages(chromium, live_server.base_url)
-        yield opened
-        await opened.close()
-        await chromium.close()
-
-
-def expect(locator):
-    from playwright.async_api import expect as playwright_expect
-
-    return playwright_expect(locator)
 
 
 def points_in(text: str) -> int:

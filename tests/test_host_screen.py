@@ -19,11 +19,10 @@ import pytest
 from quiz_actors.clock import SystemClock
 from quiz_actors.server.join_address import is_loopback, network_addresses
 from quiz_actors.settings import Settings
-from tests.browser import PHONE, Pages, screenshot
+from tests.browser import PHONE, WAIT_MS, screenshot
 from tests.conftest import RunningServer
-from tests.test_browser import browser, expect, join  # noqa: F401  (browser: a fixture)
+from tests.test_browser import expect, join
 
-WAIT_MS = 15_000
 PROJECTOR_SIZES = [(1280, 720), (1920, 1080), (3840, 2160)]
 AA = 4.5  # WCAG AA for normal text: every text on these screens is held to it
 
@@ -127,16 +126,6 @@ async def live_server(tmp_path):
     running = await RunningServer(settings, SystemClock()).start()
     yield running
     await running.stop()
-
-
-@pytest.fixture
-async def pages(browser, live_server):  # noqa: F811
-    from playwright.async_api import expect as playwright_expect
-
-    playwright_expect.set_options(timeout=WAIT_MS)
-    opened = Pages(browser, live_server.base_url)
-    yield opened
-    await opened.close()
 
 
 async def open_host(pages, live_server, quiz=QUIZ, width=1280, height=720):

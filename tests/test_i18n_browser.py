@@ -21,7 +21,7 @@ from tests import test_browser
 from tests.browser import PHONE, screenshot
 from tests.test_browser import BIG_SCREEN, expect
 
-live_server, browser, pages = test_browser.live_server, test_browser.browser, test_browser.pages
+live_server = test_browser.live_server  # browser and pages: tests/browser.py, for every test
 
 STATIC = Path(__file__).resolve().parents[1] / "quiz_actors" / "server" / "static"
 EVERY_TYPE = json.loads((Path(samples_init).parent / "every-type.json").read_text("utf-8"))

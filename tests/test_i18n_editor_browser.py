@@ -32,7 +32,7 @@ from tests.test_accessibility_browser import axe_problems
 from tests.test_i18n_browser import STATIC, VISIBLE_TEXTS, catalog_patterns, untranslated
 from tests.test_quiz_editor_browser import IMAGE, QUESTIONS, card_ids, quiz_id_of
 
-live_server, browser, pages = test_browser.live_server, test_browser.browser, test_browser.pages
+live_server = test_browser.live_server  # browser and pages: tests/browser.py, for every test
 expect = test_browser.expect
 
 TITLE = "Planets and more"

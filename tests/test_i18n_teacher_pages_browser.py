@@ -37,7 +37,7 @@ from tests.test_browser import BIG_SCREEN, PHONE_320, expect
 from tests.test_i18n_browser import MARKS as LEADING_MARKS
 from tests.test_i18n_browser import NOT_WORDS, STATIC, VISIBLE_TEXTS
 
-live_server, browser, pages = test_browser.live_server, test_browser.browser, test_browser.pages
+live_server = test_browser.live_server  # browser and pages: tests/browser.py, for every test
 
 SAMPLES = Path(samples_init).parent
 EVERY_TYPE = json.loads((SAMPLES / "every-type.json").read_text("utf-8"))

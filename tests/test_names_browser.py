@@ -12,7 +12,7 @@ from tests.browser import LAPTOP, PHONE, screenshot
 from tests.test_accessibility_browser import axe_problems, tab_to
 from tests.test_browser import PHONE_320, expect
 
-live_server, browser, pages = test_browser.live_server, test_browser.browser, test_browser.pages
+live_server = test_browser.live_server  # browser and pages: tests/browser.py, for every test
 
 FRIENDLY = re.compile(rf"^({'|'.join(ADJECTIVES)}) ({'|'.join(ANIMALS)})$")
 QUIZ = "Quick demo"

@@ -22,18 +22,9 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LAPTOP,
-    OUTPUT_DIR,
-    PHONE,
-    Pages,
-    require_browser,
-    screenshot,
-)
+from tests.browser import LAPTOP, OUTPUT_DIR, PHONE, Pages, screenshot
 from tests.conftest import RunningServer
-from tests.test_browser import BIG_SCREEN, PHONE_320, WAIT_MS, create_room, expect, join
+from tests.test_browser import BIG_SCREEN, PHONE_320, create_room, expect, join
 from tests.test_replay_audit import audit, json_lines
 
 SCREEN_720 = {"viewport": {"width": 1280, "height": 720}}
@@ -128,27 +119,6 @@ async def live_server(tmp_path):
     running = await RunningServer(settings, SystemClock()).start()
     yield running
     await running.stop()
-
-
-@pytest.fixture
-async def browser():
-    require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def pages(browser, live_server):
-    from playwright.async_api import expect as playwright_expect
-
-    playwright_expect.set_options(timeout=WAIT_MS)
-    opened = Pages(browser, live_server.base_url)
-    yield opened
-    await opened.close()
 
 
 async def stored(server: RunningServer, quiz_id: str, key: str | None = None) -> dict:
