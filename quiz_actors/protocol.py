@@ -216,10 +216,10 @@ class Batch:
 
     __slots__ = ("texts", "wire", "_types")
 
-    def __init__(self, *texts: str) -> None:
+    def __init__(self, *texts: str, types: tuple[tuple[str, int], ...] | None = None) -> None:
         self.texts = texts
         self.wire: bytes | None = None  # set by the socket layer
-        self._types: tuple[tuple[str, int], ...] | None = None
+        self._types = types  # ``type_counts``, when the sender knows them already
 
     def type_counts(self) -> tuple[tuple[str, int], ...]:
         """How many messages of each type, for the metrics: worked out once for all the

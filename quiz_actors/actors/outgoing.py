@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections import Counter
 from collections.abc import Iterable
 
 from quiz_actors import metrics
@@ -97,13 +98,16 @@ class Outgoing:
         fanout.wake()
         self._round_size += told
 
-    def to_each(self, own: Iterable[tuple[Sender, tuple[str, ...]]]) -> None:
+    def to_each(self, own: Iterable[tuple[Sender, tuple[str, ...]]], types: tuple[str, ...]) -> None:
         """For each (member's current connection, texts): ``add`` the texts (a reveal's
         own messages, built as this walks ``own``), told at once when nothing else is
-        collected for that connection, as ``to_all`` does."""
+        collected for that connection, as ``to_all`` does. ``types``: the message type
+        of each text, the same for every member, so that the metrics' count is worked
+        out once rather than read from every member's texts (~0.8 µs each)."""
         if self._round_started is None:
             self._round_started = time.perf_counter()
         room_id, now, told, every = self.room_id, self.now, 0, self.SEND_EVERY
+        counts = tuple(Counter(types).items())
         fanout = Fanout()
         tell = fanout.tell
         for sender, texts in own:
@@ -111,7 +115,7 @@ class Outgoing:
                 for text in texts:
                     self.add(sender, text)
                 continue
-            tell(sender.conn, Deliver(Batch(*texts), room_id))
+            tell(sender.conn, Deliver(Batch(*texts, types=counts), room_id))
             told += 1
             if told % every == 0:
                 fanout.wake()
