@@ -323,3 +323,33 @@ def test_fanout_puts_each_message_in_order_and_wakes_loop_actors_together(
     assert len(threads) == 1 and threads != {threading.get_ident()}
     for ref in [*on_loop, elsewhere]:
         ref.stop()
+
+
+def test_fanout_wakes_the_actors_it_told_even_when_the_sender_fails(loop_dispatcher):
+    """A reveal that fails half way (a bug in building some member's message) must not
+    leave the members it had told without a turn: nothing else would ever ask for one."""
+    log: list[tuple[int, object]] = []
+
+    class Member:
+        def __init__(self, number, **kwargs):
+            super().__init__(**kwargs)
+            self.number = number
+
+        def on_receive(self, message):
+            log.append((self.number, message))
+
+    refs = [type("M", (Member, PooledActor), {}).start(i, dispatcher=loop_dispatcher) for i in range(10)]
+    for ref in refs:
+        ref.proxy().number.get(timeout=5)
+    with pytest.raises(RuntimeError), Fanout() as fanout:
+        for ref in refs[:5]:
+            fanout.tell(ref, "told")
+        raise RuntimeError("a member's message could not be built")
+    for ref in refs:
+        ref.tell("later")
+    for ref in refs:
+        ref.proxy().number.get(timeout=5)
+    got = {i: [m for n, m in log if n == i] for i in range(10)}
+    assert got == {i: ["told", "later"] if i < 5 else ["later"] for i in range(10)}
+    for ref in refs:
+        ref.stop()

@@ -31,8 +31,10 @@ class Fanout:
     mailbox at once, in order with any other mail (so every actor sees its
     messages exactly as it would after a ``tell``), but the actors it found idle
     are handed to their ``LoopDispatcher`` in one call per ``wake``. Any other
-    actor is told as usual. Call ``wake`` before the sender's turn ends: until
-    then, those actors' turns wait.
+    actor is told as usual. Until ``wake`` those actors' turns wait, so a
+    ``Fanout`` is used as a context manager, which wakes them on the way out
+    whatever happened (a reveal that fails half way must not leave the members
+    it told stuck: nothing else would ever ask for their turns).
     """
 
     __slots__ = ("_idle", "_dispatcher")
@@ -58,6 +60,12 @@ class Fanout:
             self._dispatcher = dispatcher
             self._idle.append(actor)
         return True
+
+    def __enter__(self) -> Fanout:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wake()
 
     def wake(self) -> None:
         """Ask for the turns of every actor told since the last ``wake`` that was idle."""

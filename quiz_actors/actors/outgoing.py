@@ -82,20 +82,19 @@ class Outgoing:
             self._round_started = time.perf_counter()
         shared = Deliver(Batch(text), self.room_id)
         now, told, every = self.now, 0, self.SEND_EVERY
-        fanout = Fanout()
-        tell = fanout.tell
-        for user_id, sender in self.attached.items():
-            if user_id == but:
-                continue
-            entry = now.get(sender.conn_id)
-            if entry is None:
-                tell(sender.conn, shared)
-                told += 1
-                if told % every == 0:
-                    fanout.wake()  # the event loop starts writing while the room tells the rest
-            else:
-                entry[1].append(text)
-        fanout.wake()
+        with Fanout() as fanout:
+            tell = fanout.tell
+            for user_id, sender in self.attached.items():
+                if user_id == but:
+                    continue
+                entry = now.get(sender.conn_id)
+                if entry is None:
+                    tell(sender.conn, shared)
+                    told += 1
+                    if told % every == 0:
+                        fanout.wake()  # the event loop starts writing while the room tells the rest
+                else:
+                    entry[1].append(text)
         self._round_size += told
 
     def to_each(self, own: Iterable[tuple[Sender, tuple[str, ...]]], types: tuple[str, ...]) -> None:
@@ -108,18 +107,17 @@ class Outgoing:
             self._round_started = time.perf_counter()
         room_id, now, told, every = self.room_id, self.now, 0, self.SEND_EVERY
         counts = tuple(Counter(types).items())
-        fanout = Fanout()
-        tell = fanout.tell
-        for sender, texts in own:
-            if self._later or sender.conn_id in now:
-                for text in texts:
-                    self.add(sender, text)
-                continue
-            tell(sender.conn, Deliver(Batch(*texts, types=counts), room_id))
-            told += 1
-            if told % every == 0:
-                fanout.wake()
-        fanout.wake()
+        with Fanout() as fanout:
+            tell = fanout.tell
+            for sender, texts in own:
+                if self._later or sender.conn_id in now:
+                    for text in texts:
+                        self.add(sender, text)
+                    continue
+                tell(sender.conn, Deliver(Batch(*texts, types=counts), room_id))
+                told += 1
+                if told % every == 0:
+                    fanout.wake()
         self._round_size += told
 
     def defer(self, text: str, but: str | None) -> None:
@@ -141,24 +139,23 @@ class Outgoing:
         started, reached = time.perf_counter(), 0
         excluded = {but for _, but in self._later if but is not None}
         shared: dict[int, Batch] = {}
-        fanout = Fanout()
-        for user_id, sender in self.attached.items():
-            start = self._start_for(user_id)
-            if start >= len(self._later):
-                continue
-            batch: Batch | None
-            if user_id in excluded:
-                batch = Batch(*self._deferred_for(user_id))
-            else:
-                batch = shared.get(start)
-                if batch is None:
-                    batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
-            if batch:
-                fanout.tell(sender.conn, Deliver(batch, self.room_id))
-                reached += 1
-                if reached % self.SEND_EVERY == 0:
-                    fanout.wake()
-        fanout.wake()
+        with Fanout() as fanout:
+            for user_id, sender in self.attached.items():
+                start = self._start_for(user_id)
+                if start >= len(self._later):
+                    continue
+                batch: Batch | None
+                if user_id in excluded:
+                    batch = Batch(*self._deferred_for(user_id))
+                else:
+                    batch = shared.get(start)
+                    if batch is None:
+                        batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
+                if batch:
+                    fanout.tell(sender.conn, Deliver(batch, self.room_id))
+                    reached += 1
+                    if reached % self.SEND_EVERY == 0:
+                        fanout.wake()
         self._later.clear()
         self._later_limit.clear()
         self._served.clear()
@@ -177,14 +174,13 @@ class Outgoing:
         # Connections given the very same texts (a broadcast) share one Batch, so
         # its frame is built once. Keyed by identity: hashing a big state is not free.
         shared: dict[tuple[int, ...], Batch] = {}
-        fanout = Fanout()
-        for sender, texts in self.now.values():
-            key = tuple(map(id, texts))
-            batch = shared.get(key)
-            if batch is None:
-                batch = shared[key] = Batch(*texts)
-            fanout.tell(sender.conn, Deliver(batch, self._room_id_for(sender)))
-        fanout.wake()
+        with Fanout() as fanout:
+            for sender, texts in self.now.values():
+                key = tuple(map(id, texts))
+                batch = shared.get(key)
+                if batch is None:
+                    batch = shared[key] = Batch(*texts)
+                fanout.tell(sender.conn, Deliver(batch, self._room_id_for(sender)))
         self._round_size += len(self.now)
         self.now.clear()
 
