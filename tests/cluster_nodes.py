@@ -40,6 +40,13 @@ def compile_sources() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
+@pytest.fixture
+def schema(postgres_problem):
+    """A PostgreSQL schema of the test's own: (the store URL naming it, its name). Every test
+    module has it (tests/conftest.py names this module in ``pytest_plugins``)."""
+    yield from fresh_schema(postgres_problem)
+
+
 def fresh_schema(postgres_problem: str | None):
     """A generator for a fixture: a schema of the test's own, dropped afterwards."""
     if postgres_problem is not None:

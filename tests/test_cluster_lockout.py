@@ -12,18 +12,13 @@ import signal
 import pytest
 
 from tests.client import QuizClient
-from tests.cluster_nodes import LEASE_TTL_S, Cluster, connect, fresh_schema
+from tests.cluster_nodes import LEASE_TTL_S, Cluster, connect
 from tests.conftest import DEMO_QUIZ, create_room
 
 pytestmark = pytest.mark.postgres
 
 SCHOOL = {"X-Forwarded-For": "198.51.100.23"}
 FAILED_JOINS = 10  # QUIZ_FAILED_JOINS_PER_IP's default: the lockout starts at the 10th wrong code
-
-
-@pytest.fixture
-def schema(postgres_problem):
-    yield from fresh_schema(postgres_problem)
 
 
 @pytest.fixture

@@ -462,6 +462,9 @@ class HubActor(pykka.ThreadingActor):
             self._find_and_join(message.join, message.arrived, message.owner_expired_by)
 
     def _lease_lost(self, message: LeaseLost) -> None:
+        held = self.cluster.keeper.epoch_of(message.room_id) if self.cluster is not None else None
+        if held is not None and held != message.epoch:
+            return  # an earlier lease's: a join has started the room here again since, under a new one
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             tell_quietly(actor, StopServing("lease lost"))

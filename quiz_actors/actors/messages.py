@@ -230,6 +230,9 @@ class LeaseLost:
     """This node no longer holds (or can no longer vouch for) the room's lease."""
 
     room_id: str
+    # The lease lost. A room stopped for a lost lease says so too, later: by then a join may
+    # have started the room here again under a new lease, which this must not stop.
+    epoch: int
 
 
 @dataclass(frozen=True)
