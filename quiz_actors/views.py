@@ -17,7 +17,7 @@ from quiz_actors.domain.room import (
     moved_up_board,
     revealed,
 )
-from quiz_actors.protocol import encode
+from quiz_actors.protocol import encode, encode_string
 
 LEADERBOARD_SIZE = 10
 LEADERBOARD_STEP_SIZE = 5  # the host's leaderboard step: readable from the back of a room
@@ -238,16 +238,16 @@ class Results:
 
     A room of thousands sends each member its own copy, so the shared part of
     each message is encoded once (on first use) and only the member's ``you``
-    is added: one small encode and one concatenation per member and message.
+    is added: one small text and one concatenation per member and message. The
+    ``you`` texts are written directly (``own_result_text``, ``rank_text``),
+    byte for byte what ``encode`` writes, rather than built as dicts and encoded:
+    ~0.4 µs a member instead of ~1.2-1.5 µs, twice per member in a reveal.
     """
 
     def __init__(self, room: Room):
         self.room = room
         self.ranking = room.ranking()
-        self.rank_of = {
-            row["user_id"]: {"rank": row["rank"], "score": row["score"], "ahead": ahead_of(self.ranking, i)}
-            for i, row in enumerate(self.ranking)
-        }
+        self._place = {row["user_id"]: i for i, row in enumerate(self.ranking)}
         self._closed_prefix: str | None = None
         self._own_results: dict[str, Any] = {}
         self._board_prefix: str | None = None
@@ -266,25 +266,65 @@ class Results:
             }
             prefix = self._closed_prefix = encode(shared)[:-1]
             self._own_results = result["results"]
-        return _with_you(prefix, self._own_results.get(user_id))
+        return _with_you(prefix, own_result_text(self._own_results.get(user_id)))
 
     def leaderboard(self, user_id: str) -> str:
         prefix = self._board_prefix
         if prefix is None:
             top = {"type": "leaderboard", "top": self.ranking[:LEADERBOARD_SIZE]}
             prefix = self._board_prefix = encode(top)[:-1]
-        return _with_you(prefix, self.rank_of.get(user_id))
+        return _with_you(prefix, self.rank_text(user_id))
 
     def quiz_ended(self, seq: int, user_id: str) -> str:
         prefix = self._ended_prefix
         if prefix is None:
             podium = {"type": "quiz_ended", "seq": seq, "podium": self.ranking[:PODIUM_SIZE]}
             prefix = self._ended_prefix = encode(podium)[:-1]
-        return _with_you(prefix, self.rank_of.get(user_id))
+        return _with_you(prefix, self.rank_text(user_id))
+
+    def rank_text(self, user_id: str) -> str | None:
+        """The encoded ``{"rank", "score", "ahead"}`` of a player (None for the host)."""
+        position = self._place.get(user_id)
+        if position is None:
+            return None
+        ranking = self.ranking
+        row = ranking[position]
+        rank, score = row["rank"], row["score"]
+        above = ranking[position - 1] if position else None
+        ahead = "null" if above is None else _ahead_text(above)
+        if ahead is not None and type(rank) is int and type(score) is int:
+            return f'{{"rank":{rank},"score":{score},"ahead":{ahead}}}'
+        return encode({"rank": rank, "score": score, "ahead": ahead_of(ranking, position)})
 
 
-def _with_you(prefix: str, you: dict[str, Any] | None) -> str:
-    """Close an encoded object, adding ``"you"`` when the member has one (the host has not)."""
+# The fields of a player's own result in ``Room.last_result["results"]``, in their order.
+OWN_RESULT_FIELDS = ("correct", "points", "streak", "score")
+
+
+def own_result_text(result: dict[str, Any] | None) -> str | None:
+    """``encode(result)`` for a player's own result in a reveal, written directly when it
+    has its usual four plain fields (anything else is encoded as it is)."""
+    if result is None:
+        return None
+    if tuple(result) == OWN_RESULT_FIELDS:
+        correct, points, streak, score = result.values()
+        if type(correct) is bool and type(points) is int and type(streak) is int and type(score) is int:
+            flag = "true" if correct else "false"
+            return f'{{"correct":{flag},"points":{points},"streak":{streak},"score":{score}}}'
+    return encode(result)
+
+
+def _ahead_text(above: dict[str, Any]) -> str | None:
+    """``encode`` of ``ahead_of``'s dict for the player ``above``, or None when its
+    fields are not the plain str/int they always are (the caller then encodes)."""
+    user_id, name, score = above["user_id"], above["name"], above["score"]
+    if type(user_id) is str and type(name) is str and type(score) is int:
+        return f'{{"user_id":{encode_string(user_id)},"name":{encode_string(name)},"score":{score}}}'
+    return None
+
+
+def _with_you(prefix: str, you: str | None) -> str:
+    """Close an encoded object, adding the encoded ``"you"`` when the member has one (the host has not)."""
     if you is None:
         return prefix + "}"
-    return prefix + ',"you":' + encode(you) + "}"
+    return prefix + ',"you":' + you + "}"

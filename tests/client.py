@@ -17,6 +17,7 @@ class QuizClient:
         self.url = url
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.received: list[dict] = []
+        self.frames: list[str] = []  # every text frame as it came, before parsing
         self._unread: list[tuple[int, dict]] = []  # (position in received, message)
         self.user_id: str | None = None
         self.token: str | None = None
@@ -43,6 +44,7 @@ class QuizClient:
     async def _read_more(self, timeout: float) -> None:
         frame = await asyncio.wait_for(self.ws.receive(), timeout)
         if frame.type == aiohttp.WSMsgType.TEXT:
+            self.frames.append(frame.data)
             data = json.loads(frame.data)
             for message in data if isinstance(data, list) else [data]:
                 self.received.append(message)

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pykka
 import pytest
 
+from quiz_actors.actors.delivery import Fanout
 from quiz_actors.actors.pooled import Dispatcher, LoopDispatcher, PooledActor
 from quiz_actors.server.loop_post import LoopPost
 
@@ -268,3 +270,86 @@ def test_mail_sent_on_the_loop_runs_at_once_but_never_inside_another_turn(loop_d
     ]
     first.stop()
     second.stop()
+
+
+def test_fanout_puts_each_message_in_order_and_wakes_loop_actors_together(
+    dispatcher, loop_dispatcher, monkeypatch
+):
+    """A room telling thousands of connections (``Fanout``): each message is in its
+    actor's mailbox from the moment it is told, ahead of anything told after it, but
+    the loop actors found idle run only once ``wake`` hands them to the loop, all in
+    one post. Actors elsewhere are told as usual; a stopped one is skipped."""
+    log: list[tuple[int, object, int]] = []
+
+    class Member:
+        def __init__(self, number, **kwargs):
+            super().__init__(**kwargs)
+            self.number = number
+
+        def on_receive(self, message):
+            log.append((self.number, message, threading.get_ident()))
+
+    on_loop = [type("M", (Member, PooledActor), {}).start(i, dispatcher=loop_dispatcher) for i in range(300)]
+    elsewhere = type("P", (Member, PooledActor), {}).start(300, dispatcher=dispatcher)
+    gone = type("G", (Member, PooledActor), {}).start(301, dispatcher=loop_dispatcher)
+    for ref in [*on_loop, elsewhere, gone]:
+        ref.proxy().number.get(timeout=5)  # started: the first turns are over
+    gone.stop()
+
+    fanout = Fanout()
+    told = [fanout.tell(ref, "shared") for ref in [*on_loop, elsewhere, gone]]
+    for ref in on_loop[::2]:
+        ref.tell("after")  # told plainly, behind the shared message
+    assert told == [True] * 301 + [False]
+    elsewhere.proxy().number.get(timeout=5)  # its turn has run: it was told as usual
+    assert log == [(300, "shared", log[0][2])]
+    time.sleep(0.1)
+    assert len(log) == 1, "loop actors ran before wake"
+
+    post, posted = loop_dispatcher.post, []
+    plain_call = post.call
+    monkeypatch.setattr(post, "call", lambda fn, *args: (posted.append(fn), plain_call(fn, *args)))
+    fanout.wake()
+    monkeypatch.undo()
+    assert len(posted) == 1
+    for ref in on_loop:
+        ref.proxy().number.get(timeout=5)
+    got: dict[int, list[object]] = {}
+    threads = set()
+    for number, message, thread in log[1:]:
+        got.setdefault(number, []).append(message)
+        threads.add(thread)
+    assert got == {i: ["shared", "after"] if i % 2 == 0 else ["shared"] for i in range(300)}
+    assert len(threads) == 1 and threads != {threading.get_ident()}
+    for ref in [*on_loop, elsewhere]:
+        ref.stop()
+
+
+def test_fanout_wakes_the_actors_it_told_even_when_the_sender_fails(loop_dispatcher):
+    """A reveal that fails half way (a bug in building some member's message) must not
+    leave the members it had told without a turn: nothing else would ever ask for one."""
+    log: list[tuple[int, object]] = []
+
+    class Member:
+        def __init__(self, number, **kwargs):
+            super().__init__(**kwargs)
+            self.number = number
+
+        def on_receive(self, message):
+            log.append((self.number, message))
+
+    refs = [type("M", (Member, PooledActor), {}).start(i, dispatcher=loop_dispatcher) for i in range(10)]
+    for ref in refs:
+        ref.proxy().number.get(timeout=5)
+    with pytest.raises(RuntimeError), Fanout() as fanout:
+        for ref in refs[:5]:
+            fanout.tell(ref, "told")
+        raise RuntimeError("a member's message could not be built")
+    for ref in refs:
+        ref.tell("later")
+    for ref in refs:
+        ref.proxy().number.get(timeout=5)
+    got = {i: [m for n, m in log if n == i] for i in range(10)}
+    assert got == {i: ["told", "later"] if i < 5 else ["later"] for i in range(10)}
+    for ref in refs:
+        ref.stop()

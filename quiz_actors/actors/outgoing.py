@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import bisect
 import time
+from collections import Counter
+from collections.abc import Iterable
 
 from quiz_actors import metrics
-from quiz_actors.actors.delivery import tell_quietly
+from quiz_actors.actors.delivery import Fanout
 from quiz_actors.actors.messages import Deliver, Sender
 from quiz_actors.protocol import Batch
 
@@ -79,30 +81,44 @@ class Outgoing:
         if self._round_started is None:
             self._round_started = time.perf_counter()
         shared = Deliver(Batch(text), self.room_id)
-        now, told = self.now, 0
-        for user_id, sender in self.attached.items():
-            if user_id == but:
-                continue
-            entry = now.get(sender.conn_id)
-            if entry is None:
-                tell_quietly(sender.conn, shared)
-                told += 1
-            else:
-                entry[1].append(text)
+        now, told, every = self.now, 0, self.SEND_EVERY
+        with Fanout() as fanout:
+            tell = fanout.tell
+            for user_id, sender in self.attached.items():
+                if user_id == but:
+                    continue
+                entry = now.get(sender.conn_id)
+                if entry is None:
+                    tell(sender.conn, shared)
+                    told += 1
+                    if told % every == 0:
+                        fanout.wake()  # the event loop starts writing while the room tells the rest
+                else:
+                    entry[1].append(text)
         self._round_size += told
 
-    def to_one(self, sender: Sender, *texts: str) -> None:
-        """``add`` each of ``texts`` for an attached member's current connection
-        (a reveal's own messages), told at once when nothing else is collected
-        for it, as ``to_all`` does."""
-        if self._later or sender.conn_id in self.now:
-            for text in texts:
-                self.add(sender, text)
-            return
+    def to_each(self, own: Iterable[tuple[Sender, tuple[str, ...]]], types: tuple[str, ...]) -> None:
+        """For each (member's current connection, texts): ``add`` the texts (a reveal's
+        own messages, built as this walks ``own``), told at once when nothing else is
+        collected for that connection, as ``to_all`` does. ``types``: the message type
+        of each text, the same for every member, so that the metrics' count is worked
+        out once rather than read from every member's texts (~0.8 µs each)."""
         if self._round_started is None:
             self._round_started = time.perf_counter()
-        tell_quietly(sender.conn, Deliver(Batch(*texts), self.room_id))
-        self._round_size += 1
+        room_id, now, told, every = self.room_id, self.now, 0, self.SEND_EVERY
+        counts = tuple(Counter(types).items())
+        with Fanout() as fanout:
+            tell = fanout.tell
+            for sender, texts in own:
+                if self._later or sender.conn_id in now:
+                    for text in texts:
+                        self.add(sender, text)
+                    continue
+                tell(sender.conn, Deliver(Batch(*texts, types=counts), room_id))
+                told += 1
+                if told % every == 0:
+                    fanout.wake()
+        self._round_size += told
 
     def defer(self, text: str, but: str | None) -> None:
         self._later.append((text, but))
@@ -123,20 +139,23 @@ class Outgoing:
         started, reached = time.perf_counter(), 0
         excluded = {but for _, but in self._later if but is not None}
         shared: dict[int, Batch] = {}
-        for user_id, sender in self.attached.items():
-            start = self._start_for(user_id)
-            if start >= len(self._later):
-                continue
-            batch: Batch | None
-            if user_id in excluded:
-                batch = Batch(*self._deferred_for(user_id))
-            else:
-                batch = shared.get(start)
-                if batch is None:
-                    batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
-            if batch:
-                tell_quietly(sender.conn, Deliver(batch, self.room_id))
-                reached += 1
+        with Fanout() as fanout:
+            for user_id, sender in self.attached.items():
+                start = self._start_for(user_id)
+                if start >= len(self._later):
+                    continue
+                batch: Batch | None
+                if user_id in excluded:
+                    batch = Batch(*self._deferred_for(user_id))
+                else:
+                    batch = shared.get(start)
+                    if batch is None:
+                        batch = shared[start] = Batch(*(text for text, _ in self._later[start:]))
+                if batch:
+                    fanout.tell(sender.conn, Deliver(batch, self.room_id))
+                    reached += 1
+                    if reached % self.SEND_EVERY == 0:
+                        fanout.wake()
         self._later.clear()
         self._later_limit.clear()
         self._served.clear()
@@ -155,12 +174,13 @@ class Outgoing:
         # Connections given the very same texts (a broadcast) share one Batch, so
         # its frame is built once. Keyed by identity: hashing a big state is not free.
         shared: dict[tuple[int, ...], Batch] = {}
-        for sender, texts in self.now.values():
-            key = tuple(map(id, texts))
-            batch = shared.get(key)
-            if batch is None:
-                batch = shared[key] = Batch(*texts)
-            tell_quietly(sender.conn, Deliver(batch, self._room_id_for(sender)))
+        with Fanout() as fanout:
+            for sender, texts in self.now.values():
+                key = tuple(map(id, texts))
+                batch = shared.get(key)
+                if batch is None:
+                    batch = shared[key] = Batch(*texts)
+                fanout.tell(sender.conn, Deliver(batch, self._room_id_for(sender)))
         self._round_size += len(self.now)
         self.now.clear()
 

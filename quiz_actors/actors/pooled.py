@@ -124,6 +124,15 @@ class LoopDispatcher:
         else:
             self.post.call(self.run_turn, actor)
 
+    def schedule_all(self, actors: list[PooledActor]) -> None:
+        """``schedule`` each of ``actors``, in one post: a room telling thousands of
+        connections wakes the loop once per slice instead of queueing a call per actor."""
+        self.post.call(self.run_turns, actors)
+
+    def run_turns(self, actors: list[PooledActor]) -> None:
+        for actor in actors:
+            self.run_turn(actor)
+
     def run_turn(self, actor: PooledActor) -> None:
         self._in_turn = True
         try:
@@ -178,14 +187,37 @@ class PooledInbox:
         assert actor is not None, "a PooledInbox was given mail before its actor was set"
         actor.dispatcher.schedule(actor)
 
+    def put_held(self, envelope: Envelope[Any]) -> bool:
+        """``put`` without asking for the turn: True when the caller must now
+        ``schedule`` the actor itself (it was idle), which it may do a little later,
+        together with others (``Fanout``). Until then the actor's later mail waits
+        with it, in order, as it would behind a turn already asked for."""
+        with self._lock:
+            self._messages.append(envelope)
+            if self._scheduled:
+                return False
+            self._scheduled = True
+            return True
+
     def get(self, block: bool = True, timeout: float | None = None) -> Envelope[Any]:
         with self._lock:
             return self._messages.popleft()
 
-    def take(self) -> Envelope[Any] | None:
-        """The next envelope, or None if there is none: ``empty`` and ``get`` in one lock."""
+    def take_or_rest(self) -> Envelope[Any] | None:
+        """The next envelope; or, when there is none, None with the turn ended in the same
+        lock (``finish_turn`` that found nothing), so that the next ``put`` asks for one.
+
+        Only the actor's own turn takes, and a deque's ``popleft`` is atomic, so a
+        mailbox with mail needs no lock; the lock orders "nothing left, turn over"
+        against a ``put``'s "is a turn asked for"."""
+        messages = self._messages
+        if messages:
+            return messages.popleft()
         with self._lock:
-            return self._messages.popleft() if self._messages else None
+            if messages:
+                return messages.popleft()
+            self._scheduled = False
+            return None
 
     def empty(self) -> bool:
         with self._lock:
@@ -245,9 +277,11 @@ class PooledActor(pykka.Actor):
             if stopped.is_set():
                 self._teardown()
                 return
-            envelope = inbox.take()
+            envelope = inbox.take_or_rest()
             if envelope is None:
-                break
+                # The turn is over (nothing ran since the check above, and only a turn
+                # stops its actor): the next put asks for another.
+                return
             self._handle_envelope(envelope)
         if stopped.is_set():
             self._teardown()

@@ -26,7 +26,7 @@ class Audience:
         self.out = Outgoing(self.attached, room_id)
         # Outgoing's own methods, bound once: they are on the path of every message.
         self.add = self.out.add  # an already encoded message for one connection
-        self.to_one = self.out.to_one  # a member's own messages, for its current connection
+        self.to_each = self.out.to_each  # members' own messages, for their current connections
         self.send = self.out.send  # hand what was collected to the connections
         self.release_deferred = self.out.release_deferred  # the fan-out window closed
         self._coalesce_above = settings.fanout_coalesce_above

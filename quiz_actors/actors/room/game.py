@@ -126,19 +126,22 @@ class Game:
 
     def _question_closed(self, room: Room, seq: int) -> None:
         results = views.Results(room)
-        to_one = self._audience.to_one
-        for user_id, sender in self._audience.attached.items():
-            # One frame per member with both messages, its ``you`` in each.
-            to_one(sender, results.question_closed(seq, user_id), results.leaderboard(user_id))
+        closed, board = results.question_closed, results.leaderboard
+        attached = self._audience.attached
+        # One frame per member with both messages, its ``you`` in each.
+        own = ((sender, (closed(seq, user_id), board(user_id))) for user_id, sender in attached.items())
+        self._audience.to_each(own, types=("question_closed", "leaderboard"))
 
     def _leaderboard_shown(self, room: Room, seq: int) -> None:
         self._audience.broadcast(views.leaderboard_shown(room, seq))
 
     def _quiz_ended(self, room: Room, seq: int) -> None:
         results = views.Results(room)
-        to_one = self._audience.to_one
-        for user_id, sender in self._audience.attached.items():
-            to_one(sender, results.quiz_ended(seq, user_id))
+        own = (
+            (sender, (results.quiz_ended(seq, user_id),))
+            for user_id, sender in self._audience.attached.items()
+        )
+        self._audience.to_each(own, types=("quiz_ended",))
 
 
 Announcement = Callable[[Game, Room, int], None]
