@@ -199,6 +199,13 @@ def member_kicked(room: Room, user_id: str) -> dict[str, Any]:
     return {"type": "member_kicked", "seq": room.seq, "user_id": user_id, "count": len(room.members)}
 
 
+def members_changed(seq: int, count: int) -> dict[str, Any]:
+    """To a player who asked for membership summaries, in a big room: the membership
+    changes up to ``seq`` it was not sent one by one, summed up as the room's member
+    count after them (docs/protocol.md, "Membership summaries in a big room")."""
+    return {"type": "members_changed", "seq": seq, "count": count}
+
+
 def left(room: Room) -> dict[str, Any]:
     """To the member who left."""
     return {"type": "left", "code": room.code}

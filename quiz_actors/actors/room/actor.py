@@ -384,7 +384,7 @@ class RoomActor(PooledActor):
         self.saving.commit(room, failed=unsaved.waiting())
         audience = self.audience
         for broadcast in unsaved.broadcasts:
-            audience.broadcast(broadcast.message, but=broadcast.but, coalesce=broadcast.coalesce)
+            audience.broadcast(broadcast.message, but=broadcast.but, members=broadcast.members)
         for sender, ref, question in unsaved.answers:
             audience.reply(sender, wire.answer_accepted(question), ref)
         self.membership.joins_saved(room, unsaved.joiners)
