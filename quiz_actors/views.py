@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from quiz_actors.domain.room import (
+    CLOSED,
     ENDED,
     QUESTION,
     REVEAL,
@@ -108,8 +109,15 @@ class MemberList:
             self._text = ",".join([self._text, *appended]) if self._text else ",".join(appended)
 
 
-def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> str:
-    """The encoded ``state`` message for one member."""
+def state(room: Room, user_id: str, members: MemberList, ref: object = None, brief: bool = False) -> str:
+    """The encoded ``state`` message for one member.
+
+    ``brief``: for a player who asked for membership summaries, in a big room
+    (docs/protocol.md, "Membership summaries in a big room"): ``members`` holds
+    only the host and the player, and ``member_count`` says how many there are.
+    Not once the quiz has ended: a page reloaded then draws the podium from them.
+    """
+    brief = brief and room.phase not in (ENDED, CLOSED)
     member = room.members.get(user_id)
     you = {
         "user_id": user_id,
@@ -145,6 +153,8 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
         # The host's second step after a close (docs/protocol.md, "The leaderboard step").
         "leaderboard": leaderboard_step(room) if room.phase == REVEAL and room.leaderboard_shown else None,
     }
+    if brief:
+        room_part["member_count"] = len(room.members)
     extra: dict[str, object] = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):
         answered, total = room.answer_progress()
@@ -157,11 +167,17 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None) -> 
             f'{{"type":"state","seq":{room.seq},"room":',
             encode(room_part)[:-1],
             ',"members":[',
-            members.items(room),
+            brief_members(room, user_id) if brief else members.items(room),
             "]},",
             encode(extra)[1:],
         )
     )
+
+
+def brief_members(room: Room, user_id: str) -> str:
+    """The host and the member ``user_id``, as ``MemberList.items`` writes members."""
+    ids = [room.host_id] if user_id == room.host_id else [room.host_id, user_id]  # the host joined first
+    return ",".join(encode(member_view(room.members[u])) for u in ids if u in room.members)
 
 
 def own_answer(room: Room, user_id: str) -> dict[str, Any] | None:

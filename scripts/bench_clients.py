@@ -29,8 +29,9 @@ cores with the server, so their CPU is the server's loss):
 * Players join asking for membership summaries (``"membership":"summary"``, as
   the web client does): in a big room a player then hears of joins as one
   ``members_changed`` per fan-out window, whose count replaces its view's and whose
-  seq may jump ahead over the changes it sums up. A verifying player stops
-  verifying at its first summary (it can no longer know the ids) and counts.
+  seq may jump ahead over the changes it sums up, and a ``state`` that lists the
+  host and the player only, with ``member_count``. A verifying player stops
+  verifying at its first summary or such state (it no longer knows the ids) and counts.
   ``membership="full"`` makes them v1 clients that hear every join, as before.
 * The process-wide ``Tally`` holds every counter the coordinator polls, so a
   poll is O(1) and never walks the players.
@@ -77,6 +78,9 @@ _STATE_SEQ = re.compile(r'\{"type":"state","seq":(\d+),"room":\{')
 _MEMBERS_START = ',"members":['
 _MEMBERS_END = '},"you":{'
 _MEMBER_KEY = '"online":'
+# A state for a player that asked for summaries, in a big room, lists the host and the
+# player only, and says how many members there are (in its room part, before the list).
+_MEMBER_COUNT = re.compile(r'"member_count":(\d+)')
 
 HELLO = json.dumps({"type": "hello", "token": None})
 RESYNC = json.dumps({"type": "resync"})
@@ -330,7 +334,9 @@ class Player:
         if head is None or start < 0 or end < start or not text.endswith("}"):
             return False
         self.tally.messages += 1
-        self._state_read(text.count(_MEMBER_KEY, start, end), int(head.group(1)), now)
+        brief = _MEMBER_COUNT.search(text, 0, start)
+        members = int(brief.group(1)) if brief is not None else text.count(_MEMBER_KEY, start, end)
+        self._state_read(members, int(head.group(1)), now)
         return True
 
     def _check_seq(self, message: dict, out: list[str]) -> None:
@@ -361,9 +367,12 @@ class Player:
 
     def on_state(self, message: dict, now: float, out: list[str]) -> None:
         members = message["room"]["members"]
-        if self.view is not None:
+        count = message["room"].get("member_count")  # a brief state: the host and this player only
+        if count is not None:
+            self.view = None  # from here this player counts
+        elif self.view is not None:
             self.view = {intern(m["user_id"]) for m in members}
-        self._state_read(len(members), message["seq"], now)
+        self._state_read(len(members) if count is None else count, message["seq"], now)
 
     def _state_read(self, members: int, seq: int, now: float) -> None:
         self.members = members

@@ -80,6 +80,13 @@ async def test_the_player_lobby_counts_players_from_summaries(pages, live_server
     await bots[0].request({"type": "leave"}, "left")
     await expect(ann.locator("#lobby-count")).to_have_text("5 players in the game")
 
+    # Reloaded in a big room, the page gets a state that lists the host and Ann only,
+    # and the number of members: the lobby still counts everyone.
+    await ann.reload()
+    await expect(ann.locator("#lobby-count")).to_have_text("5 players in the game")
+    brief = [m for m in to_page if m["type"] == "state"][-1]["room"]
+    assert brief["member_count"] == 6 and len(brief["members"]) == 2
+
     # The game goes on from the summary's seq: the question arrives, no resync was needed.
     await host.request({"type": "start"}, "question_shown")
     await expect(ann.locator("#q-text")).to_be_visible()

@@ -157,11 +157,19 @@ async def test_players_who_ask_get_summaries_and_everyone_else_every_change(big_
     locked = next(m for m in sam.received if m["type"] == "room_locked")
     before_lock = sam.received[: sam.received.index(locked)]
     assert before_lock[-1]["type"] == "members_changed" and before_lock[-1]["seq"] == locked["seq"] - 1
-    # Sam's resync, asked while changes were held, describes the room at its seq.
-    resynced = [m for m in sam.received if m["type"] == "state"][-1]
-    assert len(resynced["room"]["members"]) == next(
+    # Sam's resync, asked while changes were held, describes the room at its seq:
+    # in a big room, the host and Sam, and how many members there are.
+    resynced = sam.of_type("state")[-1]
+    assert [m["user_id"] for m in resynced["room"]["members"]] == [first_host.user_id, sam.user_id]
+    assert resynced["room"]["member_count"] == next(
         m["count"] for m in reversed(summaries) if m["seq"] <= resynced["seq"]
     )
+    # Its first state, in a small room, listed every member.
+    assert "member_count" not in sam.of_type("state")[0]["room"]
+    # The host's state lists everyone, whatever its join asked for; so does every v1 client's.
+    assert "member_count" not in final["room"] and len(everyone) == 13
+    for vee_state in vee.of_type("state"):
+        assert "member_count" not in vee_state["room"] and len(vee_state["room"]["members"]) > 2
 
     # Vee, a v1 client, heard every change one by one, as before, and never a summary.
     assert not vee.of_type("members_changed")
@@ -176,6 +184,9 @@ async def test_players_who_ask_get_summaries_and_everyone_else_every_change(big_
     for index, player in [(1, others[1]), *((i, others[i]) for i in range(3, 10))]:
         if index % 2:
             assert check_summaries(player, vee)[-1]["count"] == len(everyone)
+            joined_state = player.of_type("state")[0]["room"]
+            assert [m["user_id"] for m in joined_state["members"]] == [first_host.user_id, player.user_id]
+            assert joined_state["member_count"] == record(vee)[1][player.of_type("state")[0]["seq"]]
             assert not [m for m in player.received if m["type"] in MEMBERSHIP]  # it joined a big room
         else:
             assert not player.of_type("members_changed")

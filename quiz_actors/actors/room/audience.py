@@ -39,6 +39,11 @@ class Audience:
         self.attached[sender.user_id] = sender
         self.out.attached_now(sender.user_id, summaries)
 
+    def brief(self, user_id: str) -> bool:
+        """Does this member's ``state`` leave the member list out (``views.state``)? A
+        player who asked for summaries, in a big room."""
+        return user_id in self.out.summarised and len(self.attached) >= self._coalesce_above
+
     def detach(self, user_id: str) -> Sender | None:
         self.out.detached(user_id)
         return self.attached.pop(user_id, None)

@@ -127,7 +127,8 @@ class Membership:
         join of the batch, so it must not get their deltas."""
         for sender, ref in joiners:
             self.attach(room, sender)
-            self._audience.add(sender, views.state(room, sender.user_id, self._member_list, ref))
+            brief = self._audience.brief(sender.user_id)
+            self._audience.add(sender, views.state(room, sender.user_id, self._member_list, ref, brief))
 
     def attach(self, room: Room, sender: Sender) -> None:
         # The host's lobby screen lists every member by name: it always hears each change.

@@ -180,8 +180,8 @@ export class Countdown {
 
 // Members of the room as the page knows them: a `state`, then its deltas. A
 // page that asked for membership summaries gets `members_changed` in a big room
-// instead of each change: it knows the count then, not who (`byId` stays as the
-// last state and deltas left it).
+// instead of each change, and a `state` listing only the host and itself with
+// `member_count`: it knows the count then, not who.
 export class Members {
   constructor() {
     this.byId = new Map();
@@ -191,7 +191,8 @@ export class Members {
   reset(room) {
     this.hostId = room.host_id;
     this.byId = new Map(room.members.map((m) => [m.user_id, { ...m }]));
-    this.count = room.members.length;
+    // A state for a page that asked for summaries, in a big room, lists the host and us only.
+    this.count = typeof room.member_count === "number" ? room.member_count : room.members.length;
   }
   apply(message) {
     switch (message.type) {
