@@ -100,7 +100,7 @@ async def guarded(name: str, work: Awaitable[Any], minutes: float) -> Any:
 async def run_size(args: argparse.Namespace, size: int, work: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"nodes": size}
     minutes = args.scenario_minutes
-    async with cluster(size, args.store, work) as bench:
+    async with cluster(size, args.store, work, args.haproxy_config) as bench:
         bench.quiz_id = await bench.upload(quiz(max(args.questions, args.ceiling_questions)))
         if "load" in args.scenarios:
             result["load"] = await guarded(
@@ -158,6 +158,11 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--drain-runs", type=int, default=3)
     parser.add_argument("--fault-players", type=int, default=30)
     parser.add_argument("--scenario-minutes", type=float, default=6.0, help="a bound on each scenario")
+    parser.add_argument(
+        "--haproxy-config",
+        type=Path,
+        help="HAProxy's configuration, written like contrib/haproxy.cfg (the default): to compare a variant",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every scenario")
     parser.add_argument("--out", type=Path, help="write the results and the table as JSON here")
     args = parser.parse_args()
@@ -186,9 +191,15 @@ async def main() -> None:
         "cores": os.cpu_count(),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
-        "args": {k: sorted(v) if isinstance(v, set) else v for k, v in vars(args).items() if k != "out"},
+        "args": {
+            k: sorted(v) if isinstance(v, set) else str(v) if isinstance(v, Path) else v
+            for k, v in vars(args).items()
+            if k != "out"
+        },
     }
     print(table)
+    if args.haproxy_config:
+        print(f"\nHAProxy configuration: {args.haproxy_config}")
     print(
         f"\n{meta['date']}, {meta['minutes']} min, {meta['cores']} cores; load average (1/5/15 min) "
         f"before {load_before[0]:.1f}/{load_before[1]:.1f}/{load_before[2]:.1f}, "

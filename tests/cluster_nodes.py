@@ -40,6 +40,13 @@ def compile_sources() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
+@pytest.fixture
+def schema(postgres_problem):
+    """A PostgreSQL schema of the test's own: (the store URL naming it, its name). Every test
+    module has it (tests/conftest.py names this module in ``pytest_plugins``)."""
+    yield from fresh_schema(postgres_problem)
+
+
 def fresh_schema(postgres_problem: str | None):
     """A generator for a fixture: a schema of the test's own, dropped afterwards."""
     if postgres_problem is not None:
@@ -181,10 +188,13 @@ class Cluster:
 class Proxy:
     """HAProxy from contrib/haproxy.cfg, on a free port, in front of a Cluster's nodes."""
 
-    def __init__(self, cluster: Cluster, tmp_path: Path, only: tuple[str, ...] = NODES):
-        """``only``: the servers of contrib/haproxy.cfg to keep (a smaller cluster)."""
+    def __init__(
+        self, cluster: Cluster, tmp_path: Path, only: tuple[str, ...] = NODES, source: Path | None = None
+    ):
+        """``only``: the servers of contrib/haproxy.cfg to keep (a smaller cluster); ``source``:
+        another configuration written like contrib/haproxy.cfg (a variant a benchmark compares)."""
         self.port = free_port()
-        text = (ROOT / "contrib" / "haproxy.cfg").read_text()
+        text = (source or ROOT / "contrib" / "haproxy.cfg").read_text()
         for name in NODES:
             if name not in only:  # its server and its use-server lines
                 text = "".join(line for line in text.splitlines(True) if f" {name} " not in line)

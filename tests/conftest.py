@@ -22,7 +22,7 @@ from quiz_actors.settings import Settings
 from tests.client import QuizClient
 
 # The browser tests' fixtures (browser, pages), for every module that has a live_server.
-pytest_plugins = ["tests.browser"]
+pytest_plugins = ["tests.browser", "tests.cluster_nodes"]
 
 # Hypothesis's per-example deadline is a timed assertion: on a busy 2-core machine a
 # correct example can take 300 ms. Properties here are about results, never speed.

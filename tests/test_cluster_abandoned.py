@@ -13,7 +13,7 @@ import time
 import psycopg
 import pytest
 
-from tests.cluster_nodes import LEASE_TTL_S, Cluster, connect, enter, fresh_schema
+from tests.cluster_nodes import LEASE_TTL_S, Cluster, connect, enter
 from tests.conftest import DEMO_QUIZ, POSTGRES_URL, create_room
 
 pytestmark = pytest.mark.postgres
@@ -23,11 +23,6 @@ SWEEP_S = 0.5
 ROOM_CLOSED = "quiz_actors.domain.room:Room.RoomClosed"
 TAKEN_OVER = "quiz_actors.domain.room:Room.RoomTakenOver"
 CODE_RELEASED = "quiz_actors.domain.directory:RoomDirectory.CodeReleased"
-
-
-@pytest.fixture
-def schema(postgres_problem):
-    yield from fresh_schema(postgres_problem)
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ from tests.cluster_nodes import (
     Proxy,
     connect,
     enter,
-    fresh_schema,
 )
 from tests.conftest import POSTGRES_URL, create_room
 
@@ -30,11 +29,6 @@ QUIZ = {
     "title": "Cut off",
     "questions": [{"text": "Long one?", "choices": ["a", "b", "c"], "correct": [1], "time_limit_s": 240}],
 }
-
-
-@pytest.fixture
-def schema(postgres_problem):
-    yield from fresh_schema(postgres_problem)
 
 
 async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_resume_elsewhere(

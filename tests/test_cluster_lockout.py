@@ -12,18 +12,13 @@ import signal
 import pytest
 
 from tests.client import QuizClient
-from tests.cluster_nodes import Cluster, connect, fresh_schema
+from tests.cluster_nodes import LEASE_TTL_S, Cluster, connect
 from tests.conftest import DEMO_QUIZ, create_room
 
 pytestmark = pytest.mark.postgres
 
 SCHOOL = {"X-Forwarded-For": "198.51.100.23"}
 FAILED_JOINS = 10  # QUIZ_FAILED_JOINS_PER_IP's default: the lockout starts at the 10th wrong code
-
-
-@pytest.fixture
-def schema(postgres_problem):
-    yield from fresh_schema(postgres_problem)
 
 
 @pytest.fixture
@@ -89,3 +84,41 @@ async def test_only_wrong_codes_count_towards_the_shared_lockout(nodes, http):
     assert reply["code"] == "rate_limited" and "wrong room codes" in reply["message"], reply
     for host in hosts.values():
         await host.close()
+
+
+async def test_joins_around_a_lobby_whose_owner_froze_past_its_lease_are_not_guesses(nodes, http):
+    """A slow owner: its lobby's lease lapses while joins keep coming, on the other nodes (with
+    and without the frozen owner's hint, before and after another node takes the room over) and
+    on the owner itself once it thaws, with a directory that never saw the room move. Not one
+    of them is a wrong code: the school is still one short of a lockout afterwards."""
+    host = await connect(http, nodes.ws("node1"))
+    code, _ = await create_room(host, DEMO_QUIZ)
+    wrong = [c for c in (f"{n:06d}" for n in range(20)) if c != code]
+    for n, guess in enumerate(wrong[: FAILED_JOINS - 1]):
+        reply = await join_from_school(http, nodes.ws(nodes.names[n % 3]), guess, "Bot")
+        assert reply["code"] == "room_not_found", reply
+    plain = [nodes.ws(name) for name in ("node2", "node3")]
+    hinted = [f"{url}?room={code}&node=node1" for url in plain]
+    nodes.signal("node1", signal.SIGSTOP)
+    try:
+        frozen = [
+            asyncio.create_task(join_from_school(http, url, code, f"Early kid {n}"))
+            for n, url in enumerate(plain + hinted)
+        ]
+        await asyncio.sleep(LEASE_TTL_S + 0.5)  # node1's lease has run out: the room is anyone's
+        lapsed = [
+            asyncio.create_task(join_from_school(http, url, code, f"Late kid {n}"))
+            for n, url in enumerate(plain + hinted)
+        ]
+        await asyncio.sleep(LEASE_TTL_S)
+    finally:
+        nodes.signal("node1", signal.SIGCONT)
+    replies = await asyncio.gather(*frozen, *lapsed)
+    replies += [await join_from_school(http, nodes.ws("node1"), code, f"Thawed kid {n}") for n in range(3)]
+    assert {reply["type"] for reply in replies} <= {"state", "redirect"}, replies
+    assert any(reply["type"] == "state" for reply in replies), replies  # the room moved and served joins
+    reply = await join_from_school(http, nodes.ws("node3"), wrong[FAILED_JOINS - 1], "Bot")
+    assert reply["code"] == "room_not_found", reply
+    reply = await join_from_school(http, nodes.ws("node2"), code, "Locked out")
+    assert reply["code"] == "rate_limited" and "wrong room codes" in reply["message"], reply
+    await host.close()

@@ -11,6 +11,7 @@ rooms whose cleanup time passed while nobody was looking.
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import time
 import uuid
@@ -37,6 +38,7 @@ from quiz_actors.actors.messages import (
     LeaseLost,
     RegisterConnection,
     Replaced,
+    RetryCreateRoom,
     RetryJoin,
     RoomWasClosed,
     Sender,
@@ -61,8 +63,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Cluster mode: a new room's save races other nodes' for the directory's next version.
-CREATE_ATTEMPTS = 20
+# Cluster mode: every node saves the one room directory, so a new room's save can lose the
+# race for its next version. A closed room's release tries again at once, up to this many times
+# (the sweep releases it later if all fail).
+CLOSE_ATTEMPTS = 20
+# A new room tries again after a random pause, for up to this long. Pausing (through the
+# mailbox, so joins go on meanwhile) rather than looping matters: the node that won holds the
+# current directory and can win again and again while a looping loser reads it back each time.
+CREATE_RETRY_FOR_MS = 10_000
+CREATE_RETRY_PAUSE_S = (0.005, 0.05)  # the random pause's bounds; grows with each attempt, up to the top
 
 
 class StoreUnavailable(Exception):
@@ -235,6 +244,14 @@ class HubActor(pykka.ThreadingActor):
             log.warning("rate limit: create_room refused for %s (user %s)", sender.ip, sender.user_id)
             self._reply(sender, wire.rate_limited(refusal), ref)
             return
+        self._open_room(message, first_tried_ms=self.clock.now_ms(), attempt=1)
+
+    def _retry_create_room(self, message: RetryCreateRoom) -> None:
+        if self._speaks_for_its_user(message.create.sender, message.create.ref):
+            self._open_room(message.create, message.first_tried_ms, message.attempt)
+
+    def _open_room(self, message: CreateRoom, first_tried_ms: int, attempt: int) -> None:
+        sender, ref = message.sender, message.ref
         quiz = self._load_quiz(message.quiz_id)
         if quiz is None:
             self._reply(sender, wire.quiz_not_found(message.quiz_id), ref)
@@ -242,44 +259,49 @@ class HubActor(pykka.ThreadingActor):
         if quiz.archived:
             self._reply(sender, wire.quiz_archived(quiz.title), ref)
             return
-        attempts = CREATE_ATTEMPTS if self.cluster is not None else 1
-        for attempt in range(1, attempts + 1):
-            code = self._free_code()
-            now = self.clock.now_ms()
-            try:
-                room = Room.open(
-                    code=code,
-                    quiz_id=message.quiz_id,
-                    # The quiz's own get-ready time, or this server's default: kept in the room's
-                    # copy of the quiz, so the room replays the same everywhere.
-                    quiz={"get_ready_s": self.settings.get_ready_s, **quiz.document},
-                    quiz_revision=quiz.revision,
-                    host_id=sender.user_id,
-                    host_name=message.name,
-                    at=now,
-                    word_filter=message.word_filter,
-                    friendly_names=message.friendly_names,
-                )
-            except RoomError as e:
-                self._reply(sender, wire.refused(e), ref)
-                return
-            lease = self._lease_new_room(str(room.id))
-            directory = self._loaded_directory()
-            directory_version = directory.version
-            directory.assign(code=code, room_id=str(room.id), at=now)
-            try:
-                # One atomic save: a room never exists without its code, nor a code without its room.
-                self.store.save(room, directory)
-                break
-            except Exception as e:
-                self.directory = None  # it assigned a code that was not stored: reload before next use
-                if self.cluster is not None:
-                    self.cluster.keeper.release([str(room.id)])
-                    if isinstance(e, IntegrityError) and attempt < attempts:
-                        continue  # another node saved the directory first: read it again, draw again
-                log.exception("could not store a new room")
-                self._reply(sender, wire.room_not_created(), ref)
-                return
+        code = self._free_code()
+        now = self.clock.now_ms()
+        try:
+            room = Room.open(
+                code=code,
+                quiz_id=message.quiz_id,
+                # The quiz's own get-ready time, or this server's default: kept in the room's
+                # copy of the quiz, so the room replays the same everywhere.
+                quiz={"get_ready_s": self.settings.get_ready_s, **quiz.document},
+                quiz_revision=quiz.revision,
+                host_id=sender.user_id,
+                host_name=message.name,
+                at=now,
+                word_filter=message.word_filter,
+                friendly_names=message.friendly_names,
+            )
+        except RoomError as e:
+            self._reply(sender, wire.refused(e), ref)
+            return
+        lease = self._lease_new_room(str(room.id))
+        directory = self._loaded_directory()
+        directory_version = directory.version
+        directory.assign(code=code, room_id=str(room.id), at=now)
+        try:
+            # One atomic save: a room never exists without its code, nor a code without its room.
+            self.store.save(room, directory)
+        except Exception as e:
+            self.directory = None  # it assigned a code that was not stored: reload before next use
+            if self.cluster is not None:
+                self.cluster.keeper.release([str(room.id)])
+                if isinstance(e, IntegrityError) and now - first_tried_ms < CREATE_RETRY_FOR_MS:
+                    # Another node saved the directory first: read it again, draw again, later.
+                    low, high = CREATE_RETRY_PAUSE_S
+                    pause = random.uniform(low, min(high, low * 2**attempt))
+                    log.info(
+                        "a new room lost the directory to another node's save; trying again (attempt %d)",
+                        attempt,
+                    )
+                    self._schedule(RetryCreateRoom(message, first_tried_ms, attempt + 1), pause)
+                    return
+            log.exception("could not store a new room (attempt %d)", attempt)
+            self._reply(sender, wire.room_not_created(), ref)
+            return
         log.info(
             "room %s (%s) created by %s",
             code,
@@ -440,6 +462,9 @@ class HubActor(pykka.ThreadingActor):
             self._find_and_join(message.join, message.arrived, message.owner_expired_by)
 
     def _lease_lost(self, message: LeaseLost) -> None:
+        held = self.cluster.keeper.epoch_of(message.room_id) if self.cluster is not None else None
+        if held is not None and held != message.epoch:
+            return  # an earlier lease's: a join has started the room here again since, under a new one
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             tell_quietly(actor, StopServing("lease lost"))
@@ -450,7 +475,7 @@ class HubActor(pykka.ThreadingActor):
         actor = self.rooms.pop(message.room_id, None)
         if actor is not None:
             actor.stop(block=False)
-        attempts = CREATE_ATTEMPTS if self.cluster is not None else 1
+        attempts = CLOSE_ATTEMPTS if self.cluster is not None else 1
         for attempt in range(1, attempts + 1):
             directory = self._loaded_directory()
             directory_version = directory.version
@@ -537,5 +562,6 @@ HANDLERS: dict[type, Callable[[HubActor, Any], None]] = {
     HeartbeatTick: HubActor._heartbeat,
     SweepDue: HubActor._on_sweep_due,
     RetryJoin: HubActor._retry_join,
+    RetryCreateRoom: HubActor._retry_create_room,
     LeaseLost: HubActor._lease_lost,
 }

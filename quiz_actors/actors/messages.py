@@ -218,10 +218,24 @@ class RetryJoin:
 
 
 @dataclass(frozen=True)
+class RetryCreateRoom:
+    """Cluster mode: a new room whose save lost the race for the directory's next version
+    to another node. Tried again after a short random pause, until ``first_tried_ms`` (the
+    clock's now_ms) is ``CREATE_RETRY_FOR_MS`` old."""
+
+    create: CreateRoom
+    first_tried_ms: int
+    attempt: int
+
+
+@dataclass(frozen=True)
 class LeaseLost:
     """This node no longer holds (or can no longer vouch for) the room's lease."""
 
     room_id: str
+    # The lease lost. A room stopped for a lost lease says so too, later: by then a join may
+    # have started the room here again under a new lease, which this must not stop.
+    epoch: int
 
 
 @dataclass(frozen=True)

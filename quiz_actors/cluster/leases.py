@@ -111,14 +111,14 @@ class _Held:
 
 class LeaseKeeper:
     """Renews this node's leases every ``renew_s`` in one statement, and tells
-    ``on_lost(room_id)`` of each lease it lost or can no longer vouch for."""
+    ``on_lost(room_id, epoch)`` of each lease it lost or can no longer vouch for."""
 
     def __init__(
         self,
         leases: LeaseTable,
         ttl_s: float,
         renew_s: float,
-        on_lost: Callable[[str], None],
+        on_lost: Callable[[str, int], None],
     ):
         self.leases = leases
         self.ttl_s = ttl_s
@@ -202,21 +202,21 @@ class LeaseKeeper:
                     held.safe_until = max(held.safe_until, sent + self.ttl_s - self.margin_s)
                 else:
                     del self._held[room_id]
-                    lost.append(room_id)
-        for room_id in lost:
+                    lost.append((room_id, held.epoch))
+        for room_id, epoch in lost:
             log.warning("room %s: lease lost to another node; stopping it here", room_id)
-            self.on_lost(room_id)
+            self.on_lost(room_id, epoch)
 
     def stop_overdue(self) -> None:
         """Stop serving every room whose lease this node can no longer vouch for."""
         now = time.monotonic()
         with self._lock:
-            overdue = [room_id for room_id, held in self._held.items() if held.safe_until <= now]
-            for room_id in overdue:
+            overdue = [(room, held.epoch) for room, held in self._held.items() if held.safe_until <= now]
+            for room_id, _ in overdue:
                 del self._held[room_id]
-        for room_id in overdue:
+        for room_id, epoch in overdue:
             log.warning("room %s: lease not renewed in time; stopping it before it can expire", room_id)
-            self.on_lost(room_id)
+            self.on_lost(room_id, epoch)
 
     def _renew_forever(self) -> None:
         while not self._stopping.wait(self.renew_s):

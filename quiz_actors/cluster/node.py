@@ -64,6 +64,6 @@ class ClusterNode:
         self.keeper.release_all()
         self.database.close()
 
-    def _lost(self, room_id: str) -> None:
+    def _lost(self, room_id: str, epoch: int) -> None:
         if self._hub is not None:
-            tell_quietly(self._hub, LeaseLost(room_id))
+            tell_quietly(self._hub, LeaseLost(room_id, epoch))

@@ -34,6 +34,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def on_cpu_seconds(pid: int) -> float:
+    """Time the process's live threads spent on a CPU, in nanoseconds (/proc schedstat): finer
+    than utime + stime's 10 ms ticks, for a process whose threads live as long as it does
+    (HAProxy's; a node's threads come and go, and an exited thread's time is not counted)."""
+    total = 0
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        try:
+            total += int(stat.read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            continue
+    return total / 1e9
+
+
 def run_queue_wait_seconds(pid: int) -> float:
     """Time the process's threads spent runnable but waiting for a CPU (/proc schedstat):
     on a shared machine, how much the others held us back."""
@@ -67,7 +80,7 @@ class Bench:
 
     def proxy_cpu(self) -> float:
         assert self.proxy.process is not None
-        return cpu_seconds(self.proxy.process.pid)
+        return on_cpu_seconds(self.proxy.process.pid)
 
     async def saves(self) -> tuple[float, float]:
         """(commits, answers stored) so far, summed over the live nodes' /metrics."""
@@ -111,7 +124,9 @@ def require_haproxy() -> None:
 
 
 @contextlib.asynccontextmanager
-async def cluster(size: int, database: str, work: Path) -> AsyncIterator[Bench]:
+async def cluster(
+    size: int, database: str, work: Path, haproxy_config: Path | None = None
+) -> AsyncIterator[Bench]:
     schema = "bench_" + uuid.uuid4().hex[:10]
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
@@ -120,7 +135,7 @@ async def cluster(size: int, database: str, work: Path) -> AsyncIterator[Bench]:
     nodes = Cluster(
         f"{database}?schema={schema}", "--drain-grace-s", "1", names=NODES[:size], log_dir=log_dir
     )
-    proxy = Proxy(nodes, log_dir, only=NODES[:size])
+    proxy = Proxy(nodes, log_dir, only=NODES[:size], source=haproxy_config)
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
             proxy.start()

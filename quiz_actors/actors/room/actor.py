@@ -278,7 +278,8 @@ class RoomActor(PooledActor):
         for sender in list(self.audience.attached.values()):
             tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room moved"))
         self.state = RECOVERING
-        self.hub.tell(LeaseLost(str(self.room_id)))
+        if self.lease is not None:  # always, in cluster mode: the only mode that stops serving
+            self.hub.tell(LeaseLost(str(self.room_id), self.lease.epoch))
         self.stop()
 
     def _lease_lost_after_failed_save(self) -> bool:
