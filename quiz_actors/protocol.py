@@ -42,8 +42,10 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "word_filter": ((bool,), _OPTIONAL),
         "friendly_names": ((bool,), _OPTIONAL),
     },
-    # ``name`` may be left out where the room gives out friendly names.
-    "join": {"code": ((str,), _REQUIRED), "name": ((str,), _OPTIONAL)},
+    # ``name`` may be left out where the room gives out friendly names. ``membership``:
+    # how a player hears of members coming and going in a big room (docs/protocol.md,
+    # "Membership summaries in a big room").
+    "join": {"code": ((str,), _REQUIRED), "name": ((str,), _OPTIONAL), "membership": ((str,), _OPTIONAL)},
     "leave": {},
     "resync": {},
     "start": {},
@@ -71,6 +73,12 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
 
 # Messages that need at least one of some optional fields: an answer, its payload.
 ONE_OF_FIELDS: dict[str, tuple[str, ...]] = {"answer": PAYLOAD_FIELDS}
+
+# String fields that take one of a few words: type -> {field: the words}.
+MEMBERSHIP_FULL, MEMBERSHIP_SUMMARY = "full", "summary"
+FIELD_WORDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "join": {"membership": (MEMBERSHIP_FULL, MEMBERSHIP_SUMMARY)},
+}
 
 
 class NonFiniteNumber(ValueError):
@@ -150,6 +158,10 @@ def parse_client_frame(text: str) -> dict[str, Any]:
             continue
         if not _type_ok(message[name], allowed):
             raise ProtocolError("bad_message", f"Field '{name}' of '{kind}' has the wrong type", ref)
+    for name, words in FIELD_WORDS.get(kind, {}).items():
+        if name in message and message[name] not in words:
+            choices = " or ".join(f"'{word}'" for word in words)
+            raise ProtocolError("bad_message", f"Field '{name}' of '{kind}' must be {choices}", ref)
     one_of = ONE_OF_FIELDS.get(kind, ())
     if one_of and not any(name in message for name in one_of):
         names = ", ".join(f"'{name}'" for name in one_of)

@@ -102,6 +102,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="one player in this many keeps the full set of member ids (the others count "
         "their view); default 10, 1 with --quick",
     )
+    p.add_argument(
+        "--membership",
+        choices=("summary", "full"),
+        default="summary",
+        help="what the players' joins ask for: membership summaries in a big room, as the web "
+        "client does (default), or every change one by one, as a v1 client",
+    )
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every wait's time-out")
     p.add_argument(
         "--max-minutes", type=float, default=45.0, help="stop starting new runs after this (default 45)"

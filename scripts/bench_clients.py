@@ -26,6 +26,13 @@ cores with the server, so their CPU is the server's loss):
   parse, 0.45 ms to count), and parsing a fill's 10,000 of them would take the
   load processes ~33 s of CPU, more than the server's whole fill. A verifying
   player parses its ``state`` and keeps every id.
+* Players join asking for membership summaries (``"membership":"summary"``, as
+  the web client does): in a big room a player then hears of joins as one
+  ``members_changed`` per fan-out window, whose count replaces its view's and whose
+  seq may jump ahead over the changes it sums up, and a ``state`` that lists the
+  host and the player only, with ``member_count``. A verifying player stops
+  verifying at its first summary or such state (it no longer knows the ids) and counts.
+  ``membership="full"`` makes them v1 clients that hear every join, as before.
 * The process-wide ``Tally`` holds every counter the coordinator polls, so a
   poll is O(1) and never walks the players.
 * A load process collects garbage as rarely as the server does: with Python's
@@ -71,6 +78,9 @@ _STATE_SEQ = re.compile(r'\{"type":"state","seq":(\d+),"room":\{')
 _MEMBERS_START = ',"members":['
 _MEMBERS_END = '},"you":{'
 _MEMBER_KEY = '"online":'
+# A state for a player that asked for summaries, in a big room, lists the host and the
+# player only, and says how many members there are (in its room part, before the list).
+_MEMBER_COUNT = re.compile(r'"member_count":(\d+)')
 
 HELLO = json.dumps({"type": "hello", "token": None})
 RESYNC = json.dumps({"type": "resync"})
@@ -170,12 +180,20 @@ class Player:
         "closed_q",
         "revealed_q",
         "answer_sent",
+        "membership",
         "inbox",
         "alive",
     )
 
     def __init__(
-        self, tally: Tally, index: int, code: str | None, name: str, target: int = 0, verify: bool = True
+        self,
+        tally: Tally,
+        index: int,
+        code: str | None,
+        name: str,
+        target: int = 0,
+        verify: bool = True,
+        membership: str = "summary",
     ):
         self.tally = tally
         self.index = index
@@ -194,6 +212,7 @@ class Player:
         self.closed_q: int | None = None
         self.revealed_q: int | None = None
         self.answer_sent: dict[int, float] = {}
+        self.membership = membership  # what its join asks for: "summary" or "full" (v1)
         self.inbox: asyncio.Queue | None = None  # set for the coordinator's host and probe clients
         self.alive = False
 
@@ -315,7 +334,9 @@ class Player:
         if head is None or start < 0 or end < start or not text.endswith("}"):
             return False
         self.tally.messages += 1
-        self._state_read(text.count(_MEMBER_KEY, start, end), int(head.group(1)), now)
+        brief = _MEMBER_COUNT.search(text, 0, start)
+        members = int(brief.group(1)) if brief is not None else text.count(_MEMBER_KEY, start, end)
+        self._state_read(members, int(head.group(1)), now)
         return True
 
     def _check_seq(self, message: dict, out: list[str]) -> None:
@@ -338,14 +359,20 @@ class Player:
         self.user_id, self.token = message["user_id"], message["token"]
         self.tally.welcomed += 1
         if self.code is not None:
-            out.append(json.dumps({"type": "join", "code": self.code, "name": self.name, "ref": "j"}))
+            join = {"type": "join", "code": self.code, "name": self.name, "ref": "j"}
+            if self.membership != "full":
+                join["membership"] = self.membership
+            out.append(json.dumps(join))
             self.join_sent = time.monotonic()
 
     def on_state(self, message: dict, now: float, out: list[str]) -> None:
         members = message["room"]["members"]
-        if self.view is not None:
+        count = message["room"].get("member_count")  # a brief state: the host and this player only
+        if count is not None:
+            self.view = None  # from here this player counts
+        elif self.view is not None:
             self.view = {intern(m["user_id"]) for m in members}
-        self._state_read(len(members), message["seq"], now)
+        self._state_read(len(members) if count is None else count, message["seq"], now)
 
     def _state_read(self, members: int, seq: int, now: float) -> None:
         self.members = members
@@ -371,6 +398,17 @@ class Player:
                 self.tally.repeated_members += 1
             view.add(user_id)
             self.members = len(view)
+        self._check_converged(now)
+
+    def on_members_changed(self, message: dict, now: float, out: list[str]) -> None:
+        """A membership summary: its seq may jump ahead (never back), its count is the room's."""
+        seq = message["seq"]
+        if self.seq is not None and seq <= self.seq:
+            self.tally.seq_gaps += 1
+            out.append(RESYNC)
+        self.seq = seq
+        self.view = None  # the ids it stands for are not in it: from here this player counts
+        self.members = message["count"]
         self._check_converged(now)
 
     def on_member_gone(self, message: dict, now: float, out: list[str]) -> None:
@@ -455,6 +493,7 @@ HANDLERS: dict[str, Callable[[Player, dict, float, list[str]], None]] = {
     "welcome": Player.on_welcome,
     "state": Player.on_state,
     "member_joined": Player.on_member_joined,
+    "members_changed": Player.on_members_changed,
     "member_left": Player.on_member_gone,
     "member_kicked": Player.on_member_gone,
     "member_offline": Player.on_room_change,
@@ -472,7 +511,15 @@ HANDLERS: dict[str, Callable[[Player, dict, float, list[str]], None]] = {
 }
 # Not worth queueing for the coordinator's host: one of each per member.
 QUIET = frozenset(
-    {"member_joined", "member_left", "member_offline", "member_online", "ping", "answers_progress"}
+    {
+        "member_joined",
+        "member_left",
+        "member_offline",
+        "member_online",
+        "members_changed",
+        "ping",
+        "answers_progress",
+    }
 )
 
 
@@ -550,6 +597,7 @@ class Worker:
         start_at: float,
         name_prefix: str = "P",
         verify_every: int = 1,
+        membership: str = "summary",
     ) -> int:
         """Open ``count`` players: global indexes first, first+stride, …; index g
         starts at start_at + g/rate and joins room codes[g % len(codes)]."""
@@ -557,7 +605,8 @@ class Worker:
             g = first + k * stride
             code = codes[g % len(codes)] if codes else None
             target = (targets or {}).get(code, 0) if code else 0
-            player = Player(self.tally, g, code, f"{name_prefix}{g}", target, verify=g % verify_every == 0)
+            verify = g % verify_every == 0
+            player = Player(self.tally, g, code, f"{name_prefix}{g}", target, verify, membership)
             self.players.append(player)
             self._spawn(player.run(self.session, url, start_at + g / rate))
         return len(self.players)

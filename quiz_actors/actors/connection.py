@@ -95,6 +95,7 @@ class ConnectionActor(PooledActor):
         self.room: pykka.ActorRef[Any] | None = None
         self.room_id: str | None = None
         self.unanswered_pings = 0
+        self.summaries = False  # its latest join asked for membership summaries (docs/protocol.md)
         self.finished = False
         self._token: str | None = None
 
@@ -194,6 +195,7 @@ class ConnectionActor(PooledActor):
         tell_quietly(self.hub, create)
 
     def _join(self, message: dict[str, Any], ref: object) -> None:
+        self.summaries = message.get("membership") == protocol.MEMBERSHIP_SUMMARY
         tell_quietly(
             self.hub, JoinRoom(self._sender(), message["code"], message.get("name", ""), ref, self.node_hint)
         )
@@ -295,7 +297,7 @@ class ConnectionActor(PooledActor):
 
     def _sender(self) -> Sender:
         assert self.user_id is not None
-        return Sender(self.user_id, self.conn_id, self.actor_ref, self.outlet.peer)
+        return Sender(self.user_id, self.conn_id, self.actor_ref, self.outlet.peer, self.summaries)
 
     def _reply(self, message: dict[str, Any], ref: object = None) -> None:
         if not self.finished:

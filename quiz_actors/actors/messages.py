@@ -82,6 +82,9 @@ class Sender:
     conn_id: int
     conn: ActorRef[Any] = field(compare=False)
     ip: str = field(default="", compare=False)
+    # The socket's latest join asked for membership summaries in a big room
+    # (``"membership":"summary"``): the room remembers it when it attaches the socket.
+    summaries: bool = field(default=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 
-from quiz_actors import metrics
+from quiz_actors import metrics, protocol, views
 from quiz_actors.actors.delivery import Fanout
 from quiz_actors.actors.messages import Deliver, Sender
 from quiz_actors.protocol import Batch
@@ -27,6 +27,13 @@ class Outgoing:
     for, and at release the members share one batch of frames per starting point.
     A member's deferred frames always go out before anything added for it later.
 
+    A member who asked for membership summaries (``summarised``: a player whose
+    join said ``"membership":"summary"``) gets no deferred frame: wherever the
+    others get theirs, it gets one ``members_changed`` carrying the seq and the
+    member count of the newest deferred change, the same text for every such
+    member. The changes it stands for are exactly the deferred ones it would
+    have been sent, so its next seq is the next change's.
+
     A round (from the first ``add`` after a ``send`` to the next ``send``, or one
     ``release_deferred``) that reaches two or more connections is timed for the
     fan-out metric: it includes building what each member gets.
@@ -38,17 +45,27 @@ class Outgoing:
         self.attached = attached  # the room actor's: user id -> current connection
         self.room_id = room_id  # on every Deliver: a connection drops frames of a room it has left
         self.attach_no: dict[str, int] = {}  # user id -> when it attached (increasing)
+        self.summarised: set[str] = set()  # attached members who get membership summaries
         self._attach_counter = 0
         self.now: dict[int, tuple[Sender, list[str]]] = {}
         self._later: list[tuple[str, str | None]] = []  # (text, user it is not for)
         self._later_limit: list[int] = []  # newest attach number each deferred text is for
+        self._later_change: list[tuple[int, int]] = []  # (seq, member count) of each deferred text
+        self._summary: tuple[int, str] | None = None  # (deferred texts it covers, members_changed)
         self._served: dict[str, int] = {}  # user id -> deferred texts it already has
         self._round_started: float | None = None  # perf_counter of the round's first add
         self._round_size = 0  # connections the round has handed frames to so far
 
-    def attached_now(self, user_id: str) -> None:
+    def attached_now(self, user_id: str, summaries: bool = False) -> None:
         self._attach_counter += 1
         self.attach_no[user_id] = self._attach_counter
+        if summaries:
+            self.summarised.add(user_id)
+        else:
+            self.summarised.discard(user_id)
+
+    def detached(self, user_id: str) -> None:
+        self.summarised.discard(user_id)
 
     def add(self, sender: Sender, text: str) -> None:
         if self._round_started is None:
@@ -120,9 +137,20 @@ class Outgoing:
                     fanout.wake()
         self._round_size += told
 
-    def defer(self, text: str, but: str | None) -> None:
+    def defer(self, text: str, but: str | None, seq: int, members: int) -> None:
+        """Hold a membership change (``text``, change ``seq``, after which the room has
+        ``members``) until ``release_deferred``."""
         self._later.append((text, but))
         self._later_limit.append(self._attach_counter)
+        self._later_change.append((seq, members))
+
+    def _summary_text(self) -> str:
+        """The ``members_changed`` that stands for every change deferred so far."""
+        summary = self._summary
+        if summary is None or summary[0] != len(self._later):
+            seq, members = self._later_change[-1]
+            summary = self._summary = (len(self._later), protocol.encode(views.members_changed(seq, members)))
+        return summary[1]
 
     def _start_for(self, user_id: str) -> int:
         # Texts deferred before this member attached are in its state already.
@@ -130,7 +158,10 @@ class Outgoing:
         return max(first_meant, self._served.get(user_id, 0))
 
     def _deferred_for(self, user_id: str) -> list[str]:
-        return [text for text, but in self._later[self._start_for(user_id) :] if but != user_id]
+        start = self._start_for(user_id)
+        if user_id in self.summarised:
+            return [self._summary_text()] if start < len(self._later) else []
+        return [text for text, but in self._later[start:] if but != user_id]
 
     def release_deferred(self) -> None:
         if not self._later:
@@ -139,13 +170,18 @@ class Outgoing:
         started, reached = time.perf_counter(), 0
         excluded = {but for _, but in self._later if but is not None}
         shared: dict[int, Batch] = {}
+        summarised, summary = self.summarised, None
         with Fanout() as fanout:
             for user_id, sender in self.attached.items():
                 start = self._start_for(user_id)
                 if start >= len(self._later):
                     continue
                 batch: Batch | None
-                if user_id in excluded:
+                if user_id in summarised:
+                    if summary is None:
+                        summary = Batch(self._summary_text())
+                    batch = summary
+                elif user_id in excluded:
                     batch = Batch(*self._deferred_for(user_id))
                 else:
                     batch = shared.get(start)
@@ -158,6 +194,8 @@ class Outgoing:
                         fanout.wake()
         self._later.clear()
         self._later_limit.clear()
+        self._later_change.clear()
+        self._summary = None
         self._served.clear()
         if reached >= 2:
             metrics.FANOUT_SECONDS.observe(time.perf_counter() - started)

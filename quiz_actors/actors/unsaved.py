@@ -24,11 +24,13 @@ from quiz_actors.actors.messages import Sender
 
 @dataclass
 class Broadcast:
-    """A message for every member but ``but``; ``coalesce``: it may travel with later ones."""
+    """A message for every member but ``but``. ``members``: it is a membership change,
+    and the room's member count after it; it may travel with later ones, and be summed
+    up for the players who asked for summaries (``Audience.broadcast``)."""
 
     message: dict[str, Any]
     but: str | None = None
-    coalesce: bool = False
+    members: int | None = None
 
 
 @dataclass

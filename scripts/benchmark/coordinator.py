@@ -179,6 +179,7 @@ class Coordinator:
                     rate=rate,
                     start_at=start_at,
                     verify_every=self.cfg.verify_every,
+                    membership=self.cfg.membership,
                 )
                 for i, worker in enumerate(self.workers)
             )

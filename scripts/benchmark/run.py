@@ -78,6 +78,7 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "load_processes": cfg.workers,
         "pinned": cfg.pin,
         "verify_every": cfg.verify_every,
+        "membership": cfg.membership,
         "join_rate_per_s": cfg.join_rate,
         "questions": cfg.questions,
         "answered_questions": cfg.answered,

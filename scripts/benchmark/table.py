@@ -191,7 +191,7 @@ def render_table(report: dict[str, Any]) -> str:
         "",
         f"{meta['date']} · commit {meta['commit']} · {meta['machine']} · "
         f"{meta['load_processes']} load processes · joins at {meta['join_rate_per_s']}/s · "
-        f"{meta.get('wall_s', '?')} s",
+        f"membership {meta.get('membership', 'full')} · {meta.get('wall_s', '?')} s",
     ]
     for store, why in report.get("skipped", {}).items():
         lines.append(f"{store} skipped: {why}")

@@ -240,7 +240,8 @@ class RoomActor(PooledActor):
         # After a failed save, members still here may have missed changes: a fresh
         # state puts each of them back in step.
         for user_id, sender in self.audience.attached.items():
-            self.audience.add(sender, views.state(room, user_id, self.member_list))
+            brief = self.audience.brief(user_id)
+            self.audience.add(sender, views.state(room, user_id, self.member_list, brief=brief))
         self.timers.rearm(room)
         return self.state
 
@@ -385,7 +386,7 @@ class RoomActor(PooledActor):
         self.saving.commit(room, failed=unsaved.waiting())
         audience = self.audience
         for broadcast in unsaved.broadcasts:
-            audience.broadcast(broadcast.message, but=broadcast.but, coalesce=broadcast.coalesce)
+            audience.broadcast(broadcast.message, but=broadcast.but, members=broadcast.members)
         for sender, ref, question in unsaved.answers:
             audience.reply(sender, wire.answer_accepted(question), ref)
         self.membership.joins_saved(room, unsaved.joiners)
@@ -410,7 +411,8 @@ class RoomActor(PooledActor):
 
     def _resync(self, room: Room, command: RoomCommand, ref: Any) -> None:
         user_id = command.sender.user_id
-        self.audience.add(command.sender, views.state(room, user_id, self.member_list, ref))
+        brief = self.audience.brief(user_id)
+        self.audience.add(command.sender, views.state(room, user_id, self.member_list, ref, brief))
 
 
 def _ref_of(message: object) -> Any:

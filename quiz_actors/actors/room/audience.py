@@ -5,7 +5,8 @@ The room's attached connections (user id -> its current connection) and the
 of the room replies, reports errors and broadcasts through here, so the rules
 of sending live in one place: a broadcast is encoded once for every receiver,
 and in a big room a membership change may wait for the fan-out window to
-travel with the ones after it.
+travel with the ones after it, and reach the players who asked for summaries
+as one ``members_changed``.
 """
 
 from __future__ import annotations
@@ -32,11 +33,19 @@ class Audience:
         self._coalesce_above = settings.fanout_coalesce_above
         self._timers = timers
 
-    def attach(self, sender: Sender) -> None:
+    def attach(self, sender: Sender, summaries: bool = False) -> None:
+        """``summaries``: the member hears of membership changes in a big room as
+        ``members_changed`` (a player who asked for it; never the host)."""
         self.attached[sender.user_id] = sender
-        self.out.attached_now(sender.user_id)
+        self.out.attached_now(sender.user_id, summaries)
+
+    def brief(self, user_id: str) -> bool:
+        """Does this member's ``state`` leave the member list out (``views.state``)? A
+        player who asked for summaries, in a big room."""
+        return user_id in self.out.summarised and len(self.attached) >= self._coalesce_above
 
     def detach(self, user_id: str) -> Sender | None:
+        self.out.detached(user_id)
         return self.attached.pop(user_id, None)
 
     # ------------------------------------------------------------- sending
@@ -47,12 +56,14 @@ class Audience:
     def error(self, sender: Sender, error: RoomError, ref: Any) -> None:
         self.reply(sender, wire.refused(error), ref)
 
-    def broadcast(self, message: dict[str, Any], but: str | None = None, coalesce: bool = False) -> None:
-        """Send to every attached member. ``coalesce``: a membership change that may
-        wait a few milliseconds in a big room, to travel with the ones after it."""
+    def broadcast(self, message: dict[str, Any], but: str | None = None, members: int | None = None) -> None:
+        """Send to every attached member. ``members``: the message is a membership
+        change and the room has that many members after it. In a big room such a
+        change waits for the fan-out window, to travel with the ones after it, and
+        members who asked for summaries get them all as one ``members_changed``."""
         text = protocol.encode(message)  # encoded once for every receiver
-        if coalesce and len(self.attached) >= self._coalesce_above:
-            self.out.defer(text, but)
+        if members is not None and len(self.attached) >= self._coalesce_above:
+            self.out.defer(text, but, message["seq"], members)
             self._timers.arm_fanout()
             return
         self.out.to_all(text, but)

@@ -94,11 +94,11 @@ class Membership:
         unsaved = self._saving.unsaved
         if outcome == "joined":
             joined = views.member_joined(room, sender.user_id)
-            unsaved.broadcasts.append(Broadcast(joined, but=sender.user_id, coalesce=True))
+            unsaved.broadcasts.append(Broadcast(joined, but=sender.user_id, members=len(room.members)))
             self._lock_against_join_flood(room)
         elif outcome == "rejoined":
             online = views.member_online(room, sender.user_id)
-            unsaved.broadcasts.append(Broadcast(online, but=sender.user_id, coalesce=True))
+            unsaved.broadcasts.append(Broadcast(online, but=sender.user_id, members=len(room.members)))
         unsaved.joiners.append((sender, ref))  # "attached" too: its state must not show unsaved events
         self._saving.request_save()
 
@@ -127,10 +127,12 @@ class Membership:
         join of the batch, so it must not get their deltas."""
         for sender, ref in joiners:
             self.attach(room, sender)
-            self._audience.add(sender, views.state(room, sender.user_id, self._member_list, ref))
+            brief = self._audience.brief(sender.user_id)
+            self._audience.add(sender, views.state(room, sender.user_id, self._member_list, ref, brief))
 
     def attach(self, room: Room, sender: Sender) -> None:
-        self._audience.attach(sender)
+        # The host's lobby screen lists every member by name: it always hears each change.
+        self._audience.attach(sender, summaries=sender.summaries and not room.is_host(sender.user_id))
         attached = AttachedToRoom(str(room.id), self._room, room.is_host(sender.user_id))
         if not tell_quietly(sender.conn, attached):
             # The socket closed while this join was on its way: it left no-one to
@@ -154,7 +156,7 @@ class Membership:
         self._audience.detach(user_id)
         if room.go_offline(user_id, message.reason, self._clock.now_ms()):
             self._saving.commit(room)
-            self._audience.broadcast(views.member_offline(room, user_id), coalesce=True)
+            self._audience.broadcast(views.member_offline(room, user_id), members=len(room.members))
             self._game.close_if_everyone_answered(room)
             self._timers.rearm(room)
 
@@ -179,7 +181,7 @@ class Membership:
         if was_host:
             self._audience.broadcast(views.member_offline(room, sender.user_id))
         else:
-            self._audience.broadcast(views.member_left(room, sender.user_id), coalesce=True)
+            self._audience.broadcast(views.member_left(room, sender.user_id), members=len(room.members))
         self._game.close_if_everyone_answered(room)
         self._timers.rearm(room)
 

@@ -286,8 +286,19 @@ export class Connection extends EventTarget {
         if (this.resyncRef !== null && message.ref === this.resyncRef) this.resyncFailed(message.code);
         break;
     }
-    if (typeof message.seq === "number" && message.type !== "state" && !this.inSequence(message.seq)) return;
+    if (message.type === "members_changed") {
+      if (!this.summedUpTo(message.seq)) return;
+    } else if (typeof message.seq === "number" && message.type !== "state" && !this.inSequence(message.seq)) return;
     this.handlers.message(message);
+  }
+
+  // A membership summary (docs/protocol.md) stands for every membership change up
+  // to its seq: it may jump ahead of the next seq, never back; the next change is seq + 1.
+  summedUpTo(seq) {
+    if (this.lastSeq === null || this.resyncRef !== null) return false; // a state that covers it is coming
+    if (seq <= this.lastSeq) return false; // already part of the state we hold
+    this.lastSeq = seq;
+    return true;
   }
 
   // The seq rule: apply a room change only if it is exactly the next one.

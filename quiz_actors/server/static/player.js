@@ -12,6 +12,10 @@
 // room code and the name; on every (re)connect the page joins again, and the
 // server answers a returning member with the full `state` of where the game is.
 //
+// Every join asks for membership summaries: in a big room the page hears of
+// players coming and going as one `members_changed` (the count) a quarter of a
+// second, not one message per player; the lobby shows the count either way.
+//
 // An answer is shown as sent only once the server says so (`answer_accepted`).
 // Until then it is "sending"; if the connection is lost first it is "unsent",
 // and the page says so. When the page is back, the server's `state` says
@@ -30,6 +34,8 @@ import {
 } from "./ui.js";
 
 const store = new Store("player");
+// How this page wants to hear of members in a big room (docs/protocol.md): the count is all it shows.
+const MEMBERSHIP = "summary";
 const members = new Members();
 const game = {
   code: store.get("code"), // the room we are in, or are getting back into
@@ -111,7 +117,7 @@ function onWelcome(welcome) {
   if (game.code) {
     // A refresh or a reconnect: take our place in the room again.
     game.autoJoin = true;
-    conn.send({ type: "join", code: game.code, name: game.name || "Player" });
+    conn.send({ type: "join", code: game.code, name: game.name || "Player", membership: MEMBERSHIP });
   } else {
     // A code from a join link (the lobby's QR code), or typed before we were connected.
     askForName(true);
@@ -141,7 +147,7 @@ function askForName(fromLink) {
   if (code.length !== 6 || code === game.probed || game.phase || !conn.ready) return;
   game.probed = code;
   game.autoJoin = false;
-  game.probeRef = conn.send({ type: "join", code });
+  game.probeRef = conn.send({ type: "join", code, membership: MEMBERSHIP });
   game.focusName = fromLink;
 }
 
@@ -168,7 +174,7 @@ function onJoinSubmit(event) {
   game.code = code;
   game.name = name;
   game.autoJoin = false;
-  if (!conn.send({ type: "join", code, name })) return showJoin(t("join.still_connecting"));
+  if (!conn.send({ type: "join", code, name, membership: MEMBERSHIP })) return showJoin(t("join.still_connecting"));
   $("#join-button").disabled = true;
   $("#join-button").textContent = t("join.joining");
 }
@@ -235,6 +241,7 @@ function onMessage(m) {
     case "member_kicked":
     case "member_online":
     case "member_offline":
+    case "members_changed":
       members.apply(m);
       return render();
     case "question_shown":
@@ -412,7 +419,7 @@ function renderHeader() {
 function renderLobby() {
   countdown.stop();
   setText("#lobby-title", game.title);
-  setText("#lobby-count", tn("lobby.count", members.players().length));
+  setText("#lobby-count", tn("lobby.count", members.playerCount()));
   // In a room that gives out names the player never typed one: say it, and say it aloud.
   const given = $("#lobby-name");
   given.hidden = !game.friendlyNames;
@@ -498,7 +505,7 @@ function renderResult() {
   if (ours && ours.status === "unsent") mineText = t(poll ? "result.unsent_vote" : "result.unsent_answer");
   setText("#r-mine", mineText);
   setText("#r-streak", mine && mine.streak > 1 ? t("result.streak", { n: mine.streak }) : "");
-  const rank = { rank: ordinal(game.rank), count: members.players().length };
+  const rank = { rank: ordinal(game.rank), count: members.playerCount() };
   setText("#r-rank", game.rank ? t("result.rank", rank) : "");
   setText("#r-behind", game.rank ? behindText() : "");
   showScreen("screen-result");

@@ -178,24 +178,35 @@ export class Countdown {
   }
 }
 
-// Members of the room as the page knows them: a `state`, then its deltas.
+// Members of the room as the page knows them: a `state`, then its deltas. A
+// page that asked for membership summaries gets `members_changed` in a big room
+// instead of each change, and a `state` listing only the host and itself with
+// `member_count`: it knows the count then, not who.
 export class Members {
   constructor() {
     this.byId = new Map();
     this.hostId = null;
+    this.count = 0; // members, host included, as the room last said
   }
   reset(room) {
     this.hostId = room.host_id;
     this.byId = new Map(room.members.map((m) => [m.user_id, { ...m }]));
+    // A state for a page that asked for summaries, in a big room, lists the host and us only.
+    this.count = typeof room.member_count === "number" ? room.member_count : room.members.length;
   }
   apply(message) {
     switch (message.type) {
       case "member_joined":
         this.byId.set(message.member.user_id, { ...message.member });
+        this.count = message.count;
         return true;
       case "member_left":
       case "member_kicked":
         this.byId.delete(message.user_id);
+        this.count = message.count;
+        return true;
+      case "members_changed":
+        this.count = message.count;
         return true;
       case "member_online":
       case "member_offline": {
@@ -208,6 +219,10 @@ export class Members {
   }
   players() {
     return [...this.byId.values()].filter((m) => m.user_id !== this.hostId);
+  }
+  // Players in the room (the host is a member, not a player), summaries included.
+  playerCount() {
+    return Math.max(0, this.count - (this.byId.has(this.hostId) ? 1 : 0));
   }
   // Standings from the scores we hold, for a page that came back after the
   // leaderboard was sent. Equal scores share a rank: the server's tie-break
