@@ -10,7 +10,7 @@ import pytest
 
 from quiz_actors.clock import SystemClock
 from quiz_actors.settings import Settings
-from tests.browser import PHONE, expect
+from tests.browser import PHONE, expect, screenshot
 from tests.client import QuizClient
 from tests.conftest import RunningServer, create_room, join
 
@@ -70,6 +70,10 @@ async def test_the_player_lobby_counts_players_from_summaries(pages, live_server
         bots.append(await bot())
         await join(bots[-1], code, f"Bot {i}")
     await expect(ann.locator("#lobby-count")).to_have_text("6 players in the game")
+    await screenshot(ann, "summary-lobby-390")
+    await ann.set_viewport_size({"width": 320, "height": 640})
+    await screenshot(ann, "summary-lobby-320")
+    await ann.set_viewport_size(PHONE["viewport"])
     summaries = [m for m in to_page if m["type"] == "members_changed"]
     assert summaries and summaries[-1]["count"] == 7  # the host is a member, not a player
     # The room was big from the second bot on (host, Ann and Bot 0 online): no join one by one since.
