@@ -40,6 +40,29 @@ def compile_sources() -> None:
         compileall.compile_dir(ROOT / package, quiet=1)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A cluster test that fails shows the end of each node's log beside its error: a CI
+    run on another machine leaves nothing else behind to read."""
+    report = yield
+    if report.when == "call" and report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            for cluster in value if isinstance(value, tuple) else (value,):
+                if isinstance(cluster, Cluster):
+                    for name in cluster.names:
+                        report.sections.append((f"node {name}'s log, its end", _log_tail(cluster, name)))
+    return report
+
+
+def _log_tail(cluster: Cluster, name: str, chars: int = 6000) -> str:
+    """The end of a node's log without HAProxy's health checks (a line a second per node)."""
+    path = cluster.log_dir / f"{name}.log"
+    if not path.exists():
+        return "(no log)"
+    lines = path.read_text(errors="replace").splitlines()
+    return "\n".join(line for line in lines if "GET /readyz" not in line)[-chars:]
+
+
 @pytest.fixture
 def schema(postgres_problem):
     """A PostgreSQL schema of the test's own: (the store URL naming it, its name). Every test
