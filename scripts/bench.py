@@ -131,6 +131,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(os.sched_setaffinity), so the server has a core to itself; other jobs are not moved",
     )
     p.add_argument(
+        "--burst-frames",
+        choices=("prebuilt", "send_str"),
+        default="prebuilt",
+        help="how the load processes send a same-instant burst: each answer's frame built beforehand and "
+        "written straight to its socket (default), or aiohttp's send_str per answer (slower: the first "
+        "acknowledgement cannot be read before the last answer is sent)",
+    )
+    p.add_argument(
         "--client-loop",
         choices=("uvloop", "asyncio"),
         default="uvloop",

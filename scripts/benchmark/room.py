@@ -238,7 +238,13 @@ async def _same_instant_burst(
     cpu0 = server.cpu_s()
     start_at = time.monotonic() + 0.05
     calls = (
-        worker.call("answer_at_once", question=q, start_at=start_at, leave_out=1 if i == 0 else 0)
+        worker.call(
+            "answer_at_once",
+            question=q,
+            start_at=start_at,
+            leave_out=1 if i == 0 else 0,
+            prebuilt=bench.cfg.burst_frames == "prebuilt",
+        )
         for i, worker in enumerate(bench.workers)
     )
     scheduled: int = sum(await asyncio.gather(*calls))
@@ -277,6 +283,11 @@ async def _same_instant_burst(
         "accepted": len(latencies),
         "latencies": latencies,
         "sending_took_ms": round((max(lasts) - min(firsts)) * 1000, 2) if firsts else None,
+        # Each load process's own sending, first answer to last (the rest of sending_took_ms
+        # is the processes starting a little apart).
+        "process_sending_ms": [
+            round((r["last_sent"] - r["first_sent"]) * 1000, 2) for r in reports if r["first_sent"]
+        ],
         "first_ack_ms": round((min(first_acks) - min(firsts)) * 1000, 2) if first_acks and firsts else None,
         "server_cpu_s": round(cpu1 - cpu0, 3),
         "answer_commits": saves,

@@ -92,6 +92,7 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "server_log_level": cfg.server_log_level,
         "server_settings": cfg.server_settings,
         "client_loop": cfg.client_loop,
+        "burst_frames": cfg.burst_frames,
         "load_average_at_start": os.getloadavg(),
     }
 
