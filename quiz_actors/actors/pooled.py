@@ -13,9 +13,9 @@ implementors of new actor types" (``_create_actor_inbox``, ``_create_future``,
 ``tell``, ``ask``, proxies, ``on_start``/``on_stop``/``on_failure`` and stopping
 behave as they do for ``ThreadingActor`` (tests/test_pooled_actor.py runs the
 same tests against both). pykka's version is pinned in setup.cfg because these
-hooks are internal API. Where pykka leaves an actor wedged (a hook raising a
-``SystemExit``, say), a PooledActor stops, its askers told: a turn that fails
-outside its handlers ends the actor, never its mailbox's turns alone.
+hooks are internal API. Where pykka would leave an actor wedged (a hook raising
+a ``SystemExit``, say), a PooledActor whose turn fails outside its handlers
+stops, its askers told, rather than keep a mailbox that gets no more turns.
 
 Handlers on a pool should not block (no ``.get()`` on futures): a blocked
 worker is a worker fewer for every other actor on that pool. Actors whose
