@@ -6,7 +6,6 @@ that the store answers, then exits (0 when all is well).
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 
@@ -14,7 +13,7 @@ from eventstore import EventStore
 from eventstore.persistence import describe_store, redact
 from quiz_actors import __version__, logs
 from quiz_actors.server import open_files
-from quiz_actors.server.run import serve
+from quiz_actors.server.run import run
 from quiz_actors.settings import Settings
 
 # Python's default collector thresholds run a full collection every few hundred
@@ -50,7 +49,7 @@ def main(argv: list[str] | None = None) -> None:
     shortfall = open_files.shortfall(limits, settings.max_connections)
     if shortfall is not None:
         log.warning(shortfall)
-    asyncio.run(serve(settings))
+    run(settings)
 
 
 def check_config(settings: Settings) -> int | str:

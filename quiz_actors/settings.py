@@ -22,6 +22,8 @@ from quiz_actors.domain.quiz import MAX_GET_READY_S
 
 T = TypeVar("T", bool, int, float, str)
 
+EVENT_LOOPS = ("uvloop", "asyncio")
+
 
 def _setting(default: T, env: str, help: str) -> T:
     return field(default=default, metadata={"env": env, "help": help})
@@ -169,6 +171,11 @@ class Settings:
         "QUIZ_GET_READY_S",
         "seconds each question is shown before answers open, for quizzes that do not set get_ready_s",
     )
+    event_loop: str = _setting(
+        "uvloop",
+        "QUIZ_EVENT_LOOP",
+        "uvloop (libuv's event loop, faster socket work) or asyncio (the standard library's)",
+    )
     metrics_token: str = _setting(
         "", "QUIZ_METRICS_TOKEN", "when set, /metrics needs Authorization: Bearer <token>"
     )
@@ -224,6 +231,8 @@ class Settings:
             found.append(f"{_named('log_level')}: {self.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
         if self.log_format not in ("text", "json"):
             found.append(f"{_named('log_format')}: {self.log_format!r} is neither text nor json")
+        if self.event_loop not in EVENT_LOOPS:
+            found.append(f"{_named('event_loop')}: {self.event_loop!r} is neither uvloop nor asyncio")
         try:
             env_for_store(self.store)
         except StoreUrlError as e:

@@ -130,6 +130,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="the servers under test on the first core, the load processes and this one on the others "
         "(os.sched_setaffinity), so the server has a core to itself; other jobs are not moved",
     )
+    p.add_argument(
+        "--client-loop",
+        choices=("uvloop", "asyncio"),
+        default="uvloop",
+        help="the load processes' event loop (default uvloop: less of the shared cores spent by the clients)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no live status line on stderr")
     p.add_argument(
         "--keep",

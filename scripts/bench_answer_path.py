@@ -54,6 +54,7 @@ from quiz_actors.actors.room.actor import RoomActor  # noqa: E402
 from quiz_actors.protocol import Batch  # noqa: E402
 from quiz_actors.server import bridge  # noqa: E402
 from quiz_actors.server.loop_post import LoopPost  # noqa: E402
+from quiz_actors.server.run import event_loop_factory  # noqa: E402
 from quiz_actors.settings import Settings  # noqa: E402
 from quiz_actors.system import QuizSystem  # noqa: E402
 
@@ -299,13 +300,17 @@ def main() -> None:
     )
     parser.add_argument("--players", type=int, default=2000)
     parser.add_argument("--bursts", type=int, default=4)
+    parser.add_argument(
+        "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="as the server's --event-loop"
+    )
     parser.add_argument("--store", default="", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", default="", help="write a cProfile of the bursts to this file")
     args = parser.parse_args()
     gc.set_threshold(50_000, 20, 100)  # as the server (quiz_actors/server/run.py)
     if args.profile:
         profiles.wrap(PooledActor)  # RoomActor's turn calls this one too
-    results = asyncio.run(run(args))
+    with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
+        results = runner.run(run(args))
     if args.profile:
         profiles.dump(args.profile)
     ack = [r["to_last_ack_us"] for r in results]

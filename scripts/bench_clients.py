@@ -719,12 +719,19 @@ GC_THRESHOLDS = (50_000, 20, 100)
 GC_PAUSES = GcPauses()
 
 
-def worker_main(conn: Any, index: int) -> None:
+def worker_main(conn: Any, index: int, event_loop: str = "uvloop") -> None:
     raise_fd_limit()
     gc.set_threshold(*GC_THRESHOLDS)
     GC_PAUSES.install()
+    if event_loop == "uvloop":
+        import uvloop
+
+        new_loop: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    else:
+        new_loop = asyncio.new_event_loop
     try:
-        asyncio.run(Worker(conn, index).serve())
+        with asyncio.Runner(loop_factory=new_loop) as runner:
+            runner.run(Worker(conn, index).serve())
     except KeyboardInterrupt:
         pass
 
@@ -737,11 +744,11 @@ class WorkerHandle:
 
     _ids = itertools.count(1)
 
-    def __init__(self, ctx: Any, index: int):
+    def __init__(self, ctx: Any, index: int, event_loop: str = "uvloop"):
         self.index = index
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
-            target=worker_main, args=(child, index), name=f"bench-load-{index}", daemon=True
+            target=worker_main, args=(child, index, event_loop), name=f"bench-load-{index}", daemon=True
         )
         self._child = child
         self.pending: dict[int, asyncio.Future] = {}

@@ -49,6 +49,7 @@ from quiz_actors.clock import ManualClock  # noqa: E402
 from quiz_actors.domain.room import Room  # noqa: E402
 from quiz_actors.protocol import encode  # noqa: E402
 from quiz_actors.server.loop_post import LoopPost  # noqa: E402
+from quiz_actors.server.run import event_loop_factory  # noqa: E402
 from quiz_actors.server.session import SocketSession, websocket_text_frame  # noqa: E402
 from quiz_actors.settings import Settings  # noqa: E402
 from quiz_actors.tokens import TokenSigner  # noqa: E402
@@ -262,9 +263,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="as the server's --event-loop"
+    )
     args = parser.parse_args()
     gc.set_threshold(50_000, 20, 100)  # as the server
-    asyncio.run(main_async(args))
+    with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
+        runner.run(main_async(args))
 
 
 if __name__ == "__main__":

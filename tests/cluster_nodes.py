@@ -343,11 +343,14 @@ async def enter(
 class PostgresForwarder:
     """A TCP forwarder to PostgreSQL on the test's event loop: a node whose store URL
     points here is cut off from the database by ``cut()`` (open connections closed,
-    new ones refused), while the other nodes reach it directly."""
+    new ones refused), while the other nodes reach it directly. Setting ``delay_s``
+    holds every chunk that long in each direction (a database far away, or a loaded
+    machine): each round trip then takes twice that."""
 
     def __init__(self, target_port: int = 5432):
         self.target_port = target_port
         self.port = free_port()
+        self.delay_s = 0.0
         self.server: asyncio.AbstractServer | None = None
         self.writers: set[asyncio.StreamWriter] = set()
 
@@ -366,6 +369,8 @@ class PostgresForwarder:
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             try:
                 while data := await source.read(65536):
+                    if self.delay_s:
+                        await asyncio.sleep(self.delay_s)
                     sink.write(data)
                     await sink.drain()
             except (OSError, asyncio.CancelledError):

@@ -10,6 +10,7 @@ import uuid
 
 import aiohttp
 import pytest
+import uvloop
 from aiohttp import web
 from hypothesis import settings as hypothesis_settings
 
@@ -42,6 +43,13 @@ THREE_QUESTIONS = {
         {"text": "Three?", "choices": ["a", "b", "c"], "correct": [2], "time_limit_s": 10, "points": "none"},
     ],
 }
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, object]:
+    """Every async test, and every server a test starts in its process, runs on uvloop,
+    the server's default event loop (--event-loop). tests/test_server_process.py runs the
+    server process on the standard library's loop too."""
+    return {"uvloop": uvloop.new_event_loop}
 
 
 def _postgres_available() -> str | None:

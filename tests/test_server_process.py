@@ -16,9 +16,11 @@ from tests.client import QuizClient
 from tests.conftest import create_room, free_port, join, wait_until_up
 
 
+@pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
 @pytest.mark.parametrize(("sig", "close_code"), [(signal.SIGTERM, 1012), (signal.SIGINT, 1001)])
-async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig, close_code):
-    """SIGINT: going away (1001); SIGTERM: a restart (1012), here with no grace period."""
+async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig, close_code, event_loop):
+    """SIGINT: going away (1001); SIGTERM: a restart (1012), here with no grace period;
+    on either event loop (--event-loop)."""
     port = free_port()
     env = {**os.environ, "QUIZ_PORT": str(port)}  # the port from the environment, the store from an option
     process = subprocess.Popen(
@@ -30,6 +32,8 @@ async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig, clos
             f"sqlite:///{tmp_path}/events.sqlite3",
             "--drain-grace-s",
             "0",
+            "--event-loop",
+            event_loop,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -50,7 +54,7 @@ async def test_server_process_serves_and_stops_cleanly(tmp_path, http, sig, clos
         assert await host.expect_closed() == close_code
         assert process.wait(timeout=20) == 0
         log = process.stderr.read().decode()
-        assert f"listening on http://127.0.0.1:{port}" in log
+        assert f"listening on http://127.0.0.1:{port} (WebSocket at /ws), event loop {event_loop}" in log
         assert f"SQLite at {tmp_path}/events.sqlite3" in log
         assert "stopped" in log
         assert "Traceback" not in log
@@ -70,6 +74,18 @@ def test_bad_store_url_is_a_clear_error(tmp_path):
     assert result.returncode != 0
     assert "quiz-server: these settings cannot work" in result.stderr
     assert "--store (QUIZ_STORE): Unsupported store URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_event_loop_is_a_clear_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "quiz_actors", "--event-loop", "tokio", "--check-config"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode != 0
+    assert "--event-loop (QUIZ_EVENT_LOOP): 'tokio' is neither uvloop nor asyncio" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -40,20 +40,23 @@ from quiz_actors.actors.messages import (
     Replaced,
     RetryCreateRoom,
     RetryJoin,
+    RoomsSwept,
     RoomWasClosed,
     Sender,
     StopServing,
     SweepDue,
+    SweepRooms,
     UnregisterConnection,
 )
 from quiz_actors.actors.room import RoomActor
 from quiz_actors.actors.room_quota import RoomQuota
+from quiz_actors.actors.sweeper import SweeperActor, sweep
 from quiz_actors.clock import Clock, Timer
 from quiz_actors.cluster.placement import Redirect, Serve, redirect_url
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.quiz import Quiz
-from quiz_actors.domain.room import CLOSED, Room
+from quiz_actors.domain.room import Room
 from quiz_actors.protocol import Batch
 from quiz_actors.settings import Settings
 
@@ -101,19 +104,24 @@ class HubActor(pykka.ThreadingActor):
         )
         self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
         self.timers: list[Timer] = []
+        self.sweeper: pykka.ActorRef[Any] | None = None  # reads the sweep off this thread
+        self.sweeping = False  # a sweep is under way: the next waits for its RoomsSwept
 
     # ------------------------------------------------------------- life cycle
 
     def on_start(self) -> None:
         self.directory = self._load_directory()
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
-        self._sweep()
+        self._sweep_now()
+        self.sweeper = SweeperActor.start(self.store, self.settings, self.cluster, self.actor_ref)
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
         self._count_rooms()
 
     def on_stop(self) -> None:
         for timer in self.timers:
             timer.cancel()
+        if self.sweeper is not None:
+            self.sweeper.stop(block=False)  # a sweep under way finds nothing to tell
         for ref in list(self.rooms.values()):
             if ref.is_alive():
                 ref.stop()
@@ -231,7 +239,11 @@ class HubActor(pykka.ThreadingActor):
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
         self.join_guard.forget_old(self.clock.now_ms())
         self.room_quota.forget_old(self.clock.now_ms())
-        self._sweep()
+        # Find the rooms not in memory that are closed or due: the sweeper reads them, off
+        # this thread, and tells RoomsSwept. One sweep at a time.
+        if self.sweeper is not None and not self.sweeping:
+            self.sweeping = True
+            tell_quietly(self.sweeper, SweepRooms(self._rooms_to_sweep(), self.clock.now_ms()))
 
     # ------------------------------------------------------------- rooms
 
@@ -494,56 +506,36 @@ class HubActor(pykka.ThreadingActor):
         if self.cluster is not None:
             self.cluster.keeper.release([message.room_id])
 
-    def _sweep(self) -> None:
-        """Activate the rooms not in memory whose cleanup time has passed.
+    def _sweep_now(self) -> None:
+        """At start-up, before this node serves anyone: close the rooms whose time ran out
+        while the server was stopped (read here, on the hub's thread: nobody waits yet)."""
+        found = sweep(self.store, self.settings, self.cluster, self._rooms_to_sweep(), self.clock.now_ms())
+        self._rooms_swept(found)
 
-        A room's own actor closes it when due; this finds rooms whose time ran out
-        while the server was stopped, or that nobody has touched since.
-        """
-        now = self.clock.now_ms()
-        ended_ttl = int(self.settings.ended_room_ttl_s * 1000)
-        idle_ttl = int(self.settings.idle_room_ttl_s * 1000)
-        unjoined_ttl = int(self.settings.unjoined_room_ttl_s * 1000)
-        for code, room_id in list(self._loaded_directory().open_rooms.items()):
-            if room_id in self.rooms:
-                continue
-            if self.cluster is not None and not self._may_sweep(room_id):
-                continue
-            try:
-                room = self.store.load(uuid.UUID(room_id))
-            except Exception:
-                log.exception(
-                    "sweep: cannot load room %s (%s); trying again next sweep",
-                    code,
-                    room_id,
-                    extra=logs.fields(room_id=room_id),
-                )
-                continue
-            if room is None:
-                continue
-            if room.phase == CLOSED:
+    def _rooms_to_sweep(self) -> tuple[tuple[str, str], ...]:
+        """The open rooms not in memory, as (code, room id): a running room closes itself when due."""
+        return tuple(
+            (code, room_id)
+            for code, room_id in self._loaded_directory().open_rooms.items()
+            if room_id not in self.rooms
+        )
+
+    def _rooms_swept(self, message: RoomsSwept) -> None:
+        """What a sweep found: release the codes of closed rooms, close the rooms due."""
+        self.sweeping = False
+        for room_id, code in message.closed:
+            if room_id not in self.rooms:  # started meanwhile, it tells the hub itself
                 self._room_closed(RoomWasClosed(room_id, code))
+        for room_id in message.due:
+            if room_id in self.rooms:
+                continue  # a join started it meanwhile: it closes itself when due
+            if self.cluster is None:
+                self._activate(room_id).tell(CleanupDue())
                 continue
-            due = room.cleanup_due_at(
-                ended_ttl, idle_ttl, assume_nobody_online=True, unjoined_ttl_ms=unjoined_ttl
-            )
-            if due is not None and due <= now:
-                if self.cluster is None:
-                    self._activate(room_id).tell(CleanupDue())
-                    continue
-                # Closed once, by the node that takes its lease (none if another node has it).
-                epoch = self.cluster.keeper.acquire(room_id)
-                if epoch is not None:
-                    self._activate(room_id, self.cluster.lease(room_id, epoch)).tell(CleanupDue())
-
-    def _may_sweep(self, room_id: str) -> bool:
-        """Cluster mode: rooms another node serves are that node's to close."""
-        assert self.cluster is not None
-        try:
-            return self.cluster.leases.owner(room_id) is None
-        except Exception:
-            log.warning("sweep: cannot read room %s's lease; trying again next sweep", room_id)
-            return False
+            # Closed once, by the node that takes its lease (none if another node has it).
+            epoch = self.cluster.keeper.acquire(room_id)
+            if epoch is not None:
+                self._activate(room_id, self.cluster.lease(room_id, epoch)).tell(CleanupDue())
 
     # ------------------------------------------------------------- helpers
 
@@ -561,6 +553,7 @@ HANDLERS: dict[type, Callable[[HubActor, Any], None]] = {
     RoomWasClosed: HubActor._room_closed,
     HeartbeatTick: HubActor._heartbeat,
     SweepDue: HubActor._on_sweep_due,
+    RoomsSwept: HubActor._rooms_swept,
     RetryJoin: HubActor._retry_join,
     RetryCreateRoom: HubActor._retry_create_room,
     LeaseLost: HubActor._lease_lost,

@@ -195,6 +195,25 @@ class SweepDue:
     pass
 
 
+@dataclass(frozen=True)
+class SweepRooms:
+    """Hub -> sweeper: find which of these rooms (not in the hub's memory) are closed or due
+    to close. ``rooms``: (code, room id) pairs; ``now_ms``: the clock's now."""
+
+    rooms: tuple[tuple[str, str], ...]
+    now_ms: int
+
+
+@dataclass(frozen=True)
+class RoomsSwept:
+    """Sweeper -> hub: what the store says of the rooms it was given. ``closed``: (room id,
+    code) of rooms already closed whose code is still assigned; ``due``: ids of rooms whose
+    cleanup time has passed and that no other node holds."""
+
+    closed: tuple[tuple[str, str], ...] = ()
+    due: tuple[str, ...] = ()
+
+
 # ---------------------------------------------------------------- room -> hub
 
 

@@ -68,6 +68,9 @@ class LeaseTable:
             "UPDATE {t} SET expires_at = now() + %s::interval"
             " WHERE node_id = %s AND room_id = ANY(%s) AND expires_at > now() RETURNING room_id, epoch"
         ).format(t=table)
+        self._held = sql.SQL("SELECT room_id FROM {t} WHERE room_id = ANY(%s) AND expires_at > now()").format(
+            t=table
+        )
         self._holds = sql.SQL(
             "SELECT 1 FROM {t} WHERE room_id = %s AND node_id = %s AND epoch = %s AND expires_at > now()"
         ).format(t=table)
@@ -88,6 +91,10 @@ class LeaseTable:
             return None
         node, epoch, left = rows[0]
         return Owner(str(node), int(epoch), float(left))
+
+    def held(self, room_ids: list[str]) -> set[str]:
+        """Those of these rooms whose lease some node (this one too) holds now: one statement."""
+        return {str(row[0]) for row in self.database.execute(self._held, (room_ids,))}
 
     def renew(self, room_ids: list[str]) -> dict[str, int]:
         """Extend this node's leases on these rooms; those it still holds, with their epochs."""

@@ -25,6 +25,7 @@ import asyncio
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 from aiohttp import web
 
@@ -75,8 +76,8 @@ class GuardedConnection(asyncio.Protocol):
         self.deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport: asyncio's, or uvloop's (which is not a subclass of asyncio.Transport)
+        self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.ip = str(peer[0]) if peer else "?"
         refusal = self.guard.counter.admit(self.ip, self.guard.limited_per_address(self.ip))
@@ -87,7 +88,7 @@ class GuardedConnection(asyncio.Protocol):
                 log.warning(
                     "refused connection from %s: %s (%s refused so far)", self.ip, refusal, self.guard.refused
                 )
-            transport.abort()
+            self.transport.abort()
             return
         self.inner = self.guard.server()
         self.inner.connection_made(transport)

@@ -84,6 +84,25 @@ def hand_over(app: web.Application) -> asyncio.Future[None]:
     return asyncio.get_running_loop().run_in_executor(None, app[SYSTEM].hand_over_rooms)
 
 
+def run(settings: Settings) -> None:
+    """Serve until stopped, on the event loop the settings name (``--event-loop``).
+
+    uvloop is the default: every socket read and write, and the loop's own turns,
+    run in libuv's C code instead of the standard library's Python, which is most of
+    a burst of answers' cost outside the room (docs/benchmark.md, "The event loop").
+    """
+    with asyncio.Runner(loop_factory=event_loop_factory(settings.event_loop)) as runner:
+        runner.run(serve(settings))
+
+
+def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
@@ -96,7 +115,12 @@ async def serve(settings: Settings) -> None:
             raise SystemExit(
                 f"quiz-server: cannot listen on {settings.host}:{settings.port}: {e.strerror}"
             ) from None
-        log.info("listening on http://%s:%s (WebSocket at /ws)", settings.host, settings.port)
+        log.info(
+            "listening on http://%s:%s (WebSocket at /ws), event loop %s",
+            settings.host,
+            settings.port,
+            settings.event_loop,
+        )
         signals = StopSignals(app[DRAIN], settings.drain_grace_s, asyncio.get_running_loop())
         if settings.cluster:
             signals.on_drain = lambda: hand_over(app)

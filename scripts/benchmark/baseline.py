@@ -17,7 +17,8 @@ WAYS = ("send_str", "prebuilt")  # scripts/baseline_server.py's two ways of broa
 
 
 async def run_baseline(bench: Coordinator, n: int) -> dict[str, Any]:
-    server = BaselineServer(bench.workdir, f"baseline-n{n}")
+    loop = bench.cfg.server_settings.get("QUIZ_EVENT_LOOP", "uvloop")
+    server = BaselineServer(bench.workdir, f"baseline-n{n}", loop)
     bench.live.append(server)
     await server.start()
     bench.pin(server.pid, server=True)

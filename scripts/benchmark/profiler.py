@@ -136,7 +136,7 @@ ANSWER_STAGES: list[tuple[str, tuple[str, ...]]] = [
     ("loop: parse (JSON, protocol check)", ("parse_client_frame", "JSONDecoder", "loads (json")),
     ("loop: bridge (receive, rate, hand to the connection actor)", ("_serve", "websocket_handler")),
     ("loop: read the socket, WebSocket frames (aiohttp)", ("data_received", "_read_ready")),
-    ("loop: select, timers, other", ("BaseEventLoop", "run_app")),
+    ("loop: select, timers, other", ("BaseEventLoop", "run_app", "Runner.run")),
 ]
 
 

@@ -91,6 +91,7 @@ def _meta(cfg: argparse.Namespace) -> dict[str, Any]:
         "server_env": SERVER_ENV,
         "server_log_level": cfg.server_log_level,
         "server_settings": cfg.server_settings,
+        "client_loop": cfg.client_loop,
         "load_average_at_start": os.getloadavg(),
     }
 
@@ -126,7 +127,7 @@ async def run(bench: Coordinator, report: dict[str, Any]) -> dict[str, Any]:
     cfg = bench.cfg
     started = time.monotonic()
     ctx = multiprocessing.get_context("spawn")
-    bench.workers = [bc.WorkerHandle(ctx, i) for i in range(cfg.workers)]
+    bench.workers = [bc.WorkerHandle(ctx, i, cfg.client_loop) for i in range(cfg.workers)]
     for worker in bench.workers:
         worker.start()
         bench.pin(worker.process.pid, server=False)

@@ -254,6 +254,10 @@ class QuizServer(ProcessUnderTest):
 class BaselineServer(ProcessUnderTest):
     name = "baseline server"
 
+    def __init__(self, workdir: Path, label: str, event_loop: str = "uvloop"):
+        super().__init__(workdir, label)
+        self.event_loop = event_loop  # the quiz server's (QUIZ_EVENT_LOOP): compared on the same loop
+
     def command(self) -> list[str]:
         return [
             sys.executable,
@@ -262,4 +266,6 @@ class BaselineServer(ProcessUnderTest):
             "127.0.0.1",
             "--port",
             str(self.port),
+            "--event-loop",
+            self.event_loop,
         ]
