@@ -9,6 +9,7 @@ import os
 import socket
 import uuid
 from dataclasses import replace
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -117,6 +118,33 @@ async def test_a_connection_without_a_complete_request_is_dropped(sqlite_setting
         assert received.count(b"HTTP/1.1 200") == requests_first
         sock.close()
     finally:
+        await server.stop()
+
+
+async def test_a_burst_of_connections_waits_for_a_busy_server(sqlite_settings, clock):
+    """A room of 1,000 joining at once reaches the server faster than its event loop
+    accepts: the connections must wait in the kernel's queue, not be dropped, or a
+    health check among them fails too and the proxy cuts every socket on the node
+    (docs/benchmark.md, "Cluster"). Here the loop accepts nothing while the test
+    connects (the connects are blocking calls on it), then serves the last one."""
+    burst = 1000
+    if int(Path("/proc/sys/net/core/somaxconn").read_text()) < burst:
+        pytest.skip("this kernel caps a listen queue below the burst (net.core.somaxconn)")
+    server = await start_server(sqlite_settings, clock, max_connections_per_ip=burst)
+    loop = asyncio.get_running_loop()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(burst):
+            # Returns once the kernel has queued the connection; a dropped one times out.
+            sockets.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        last = sockets[-1]
+        last.setblocking(False)
+        await loop.sock_sendall(last, b"GET /readyz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        reply = await asyncio.wait_for(loop.sock_recv(last, 65536), 30)
+        assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
+    finally:
+        for sock in sockets:
+            sock.close()
         await server.stop()
 
 

@@ -353,3 +353,128 @@ def test_fanout_wakes_the_actors_it_told_even_when_the_sender_fails(loop_dispatc
     assert got == {i: ["told", "later"] if i < 5 else ["later"] for i in range(10)}
     for ref in refs:
         ref.stop()
+
+
+@pytest.fixture(params=["pooled", "loop"])
+def start_pooled(request, dispatcher, loop_dispatcher):
+    """As ``start``, for PooledActor only: where these tests make a hook fail with a
+    ``SystemExit``, a ThreadingActor's thread just ends, its actor left registered
+    and every ask to it waiting forever."""
+    started = []
+
+    def start_actor(behaviour, *args, **kwargs):
+        chosen = dispatcher if request.param == "pooled" else loop_dispatcher
+        ref = type(behaviour.__name__, (behaviour, PooledActor), {}).start(*args, dispatcher=chosen, **kwargs)
+        started.append(ref)
+        return ref
+
+    yield start_actor
+    for ref in started:
+        if ref.is_alive():
+            ref.stop(timeout=5)  # bounded: a wedged actor would never answer
+
+
+class Fragile:
+    """Records its hooks; the one named ``fails_in`` raises SystemExit, as a
+    ``sys.exit()`` there would. ``on_start`` waits for ``gate``, so that the test
+    can fill the mailbox first."""
+
+    def __init__(self, fails_in, gate, log, **kwargs):
+        super().__init__(**kwargs)
+        self.fails_in, self.gate, self.log = fails_in, gate, log
+
+    def _hook(self, name):
+        self.log.append(name)
+        if name == self.fails_in:
+            raise SystemExit(f"exit in {name}")
+
+    def on_start(self):
+        self.gate.wait(5)
+        self._hook("on_start")
+
+    def on_receive(self, message):
+        if message == "boom":
+            raise ValueError("boom")
+        if message == "exit":
+            raise SystemExit("exit in on_receive")
+        self.log.append(message)
+        return message
+
+    def on_failure(self, *exc_info):
+        self._hook("on_failure")
+
+    def on_stop(self):
+        self._hook("on_stop")
+
+    def on_late_message(self, message):
+        self._hook("on_late_message")
+        self.log.append(message)
+
+
+@pytest.mark.parametrize(
+    ("fails_in", "mail", "hooks_run"),
+    [
+        ("on_start", ["ask", "told"], ["on_start", "on_late_message", "told"]),
+        ("on_failure", ["boom", "ask", "told"], ["on_start", "on_failure", "on_late_message", "told"]),
+        # The first late message fails; the next is lost with the actor.
+        ("on_late_message", ["stop", "ask", "told", "lost"], ["on_start", "on_stop", "on_late_message"]),
+    ],
+)
+def test_a_turn_failing_outside_the_handlers_stops_the_actor(start_pooled, caplog, fails_in, mail, hooks_run):
+    """pykka catches what a message's handler raises, but not what its hooks raise
+    outside one (a BaseException; a bug in the turn itself). The actor must not be
+    left wedged, taking mail it never handles: it stops, the asks waiting for it get
+    ActorDeadError, the tells go to on_late_message, and the log says who and why."""
+    gate, log = threading.Event(), []
+    ref = start_pooled(Fragile, fails_in, gate, log)
+    stopped = pending = None
+    for step in mail:  # all waiting behind on_start
+        if step == "stop":
+            stopped = ref.stop(block=False)
+        elif step == "ask":
+            pending = ref.ask("pending", block=False)
+        else:
+            ref.tell(step)
+    gate.set()
+    assert pending is not None
+    with pytest.raises(pykka.ActorDeadError):
+        pending.get(timeout=5)
+    if stopped is not None:
+        assert stopped.get(timeout=5) is True
+    assert log == hooks_run
+    assert not ref.is_alive()
+    assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is None
+    with pytest.raises(pykka.ActorDeadError):
+        ref.ask("later", timeout=5)
+    failure = [r for r in caplog.records if "failed outside its handlers" in r.getMessage()]
+    assert len(failure) == 1
+    assert ref.actor_urn in failure[0].getMessage()
+    assert f"exit in {fails_in}" in caplog.text
+
+
+def test_on_stop_raising_a_base_exception_runs_once_and_the_actor_stops(start_pooled):
+    """pykka stops an actor a second time when on_stop raises a BaseException, and
+    the second raise leaves the stop (and every ask behind it) unanswered."""
+    gate, log = threading.Event(), []
+    ref = start_pooled(Fragile, "on_stop", gate, log)
+    stopped = ref.stop(block=False)
+    pending = ref.ask("pending", block=False)
+    ref.tell("told")
+    gate.set()
+    assert stopped.get(timeout=5) is True
+    with pytest.raises(pykka.ActorDeadError):
+        pending.get(timeout=5)
+    assert log == ["on_start", "on_stop", "on_late_message", "told"]
+    assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is None
+
+
+def test_an_ask_whose_handler_raises_a_base_exception_is_answered(start_pooled):
+    """The actor stops (and, as pykka's do, every other: a SystemExit asks for the end),
+    but the asker hears ActorDeadError, where pykka would leave it waiting."""
+    gate, log = threading.Event(), []
+    gate.set()
+    ref = start_pooled(Fragile, None, gate, log)
+    with pytest.raises(pykka.ActorDeadError):
+        ref.ask("exit", timeout=5)
+    assert log == ["on_start", "on_stop"]
+    assert not ref.is_alive()

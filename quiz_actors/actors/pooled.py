@@ -13,7 +13,9 @@ implementors of new actor types" (``_create_actor_inbox``, ``_create_future``,
 ``tell``, ``ask``, proxies, ``on_start``/``on_stop``/``on_failure`` and stopping
 behave as they do for ``ThreadingActor`` (tests/test_pooled_actor.py runs the
 same tests against both). pykka's version is pinned in setup.cfg because these
-hooks are internal API.
+hooks are internal API. Where pykka would leave an actor wedged (a hook raising
+a ``SystemExit``, say), a PooledActor whose turn fails outside its handlers
+stops, its askers told, rather than keep a mailbox that gets no more turns.
 
 Handlers on a pool should not block (no ``.get()`` on futures): a blocked
 worker is a worker fewer for every other actor on that pool. Actors whose
@@ -28,6 +30,7 @@ threads; the server's connection actors run there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sys
@@ -76,8 +79,9 @@ class Dispatcher:
                 return
             try:
                 actor._run_turn()  # noqa: SLF001
-            except BaseException:  # a bug in the turn itself; the actor's own errors are handled inside
-                log.exception("dispatcher: %s failed outside its handlers", actor)
+            except BaseException:  # noqa: BLE001 - the turn stops its actor on any failure; this is
+                # a failure of that (or of a subclass's _run_turn): the worker must live on for the rest
+                log.exception("dispatcher: %s failed even to stop after a failed turn", actor)
 
     def shutdown(self) -> None:
         for _ in self._threads:
@@ -137,8 +141,8 @@ class LoopDispatcher:
         self._in_turn = True
         try:
             actor._run_turn()  # noqa: SLF001
-        except Exception:  # a bug in the turn itself, as Dispatcher._work: not the sender's trouble
-            log.exception("loop dispatcher: %s failed outside its handlers", actor)
+        except Exception:  # as in Dispatcher._work: not the sender's trouble
+            log.exception("loop dispatcher: %s failed even to stop after a failed turn", actor)
         finally:
             self._in_turn = False
 
@@ -255,6 +259,7 @@ class PooledActor(pykka.Actor):
         self.dispatcher = dispatcher or shared_dispatcher(self.pool_name, self.pool_workers)
         self.actor_inbox.actor = self
         self._started = False
+        self._torn_down = False
 
     @staticmethod
     def _create_actor_inbox() -> PooledInbox:
@@ -269,25 +274,68 @@ class PooledActor(pykka.Actor):
         self.dispatcher.schedule(self)
 
     def _run_turn(self) -> None:
-        if not self._started:
-            self._started = True
-            self._actor_loop_setup()  # on_start, with pykka's failure handling
-        stopped, inbox = self.actor_stopped, self.actor_inbox
-        for _ in range(MESSAGES_PER_TURN):
+        envelope: Envelope[Any] | None = None  # the message being handled, if any
+        try:
+            if not self._started:
+                self._started = True
+                self._actor_loop_setup()  # on_start, with pykka's failure handling
+            stopped, inbox = self.actor_stopped, self.actor_inbox
+            for _ in range(MESSAGES_PER_TURN):
+                if stopped.is_set():
+                    self._teardown()
+                    return
+                envelope = inbox.take_or_rest()
+                if envelope is None:
+                    # The turn is over (nothing ran since the check above, and only a turn
+                    # stops its actor): the next put asks for another.
+                    return
+                self._handle_envelope(envelope)
+                envelope = None
             if stopped.is_set():
                 self._teardown()
                 return
-            envelope = inbox.take_or_rest()
-            if envelope is None:
-                # The turn is over (nothing ran since the check above, and only a turn
-                # stops its actor): the next put asks for another.
-                return
-            self._handle_envelope(envelope)
-        if stopped.is_set():
+            if self.actor_inbox.finish_turn():
+                self.dispatcher.schedule(self)
+        except BaseException:  # noqa: BLE001 - whatever it was, the actor must not be left half alive
+            self._stop_after_failed_turn(envelope)
+
+    def _stop_after_failed_turn(self, envelope: Envelope[Any] | None) -> None:
+        """The turn failed outside the handlers pykka guards: a ``BaseException`` (a
+        ``SystemExit``, a ``CancelledError``) from ``on_start``, ``on_stop``,
+        ``on_failure`` or ``on_late_message``, or a bug in the turn itself.
+
+        The inbox still counts the turn as running, so no turn would ever come
+        again: every tell would be dropped unseen and every ask wait forever.
+        Instead the actor stops, as pykka stops one whose ``on_start`` failed:
+        the failure is logged, the actor leaves the registry, the ask being
+        handled and those waiting get ``ActorDeadError`` (tells waiting go to
+        ``on_late_message``), and no more hooks run: it was one of them that
+        failed. Only this actor stops; a ``BaseException`` from a message's
+        handler stops every actor, as pykka's does, in ``_handle_envelope``.
+        """
+        log.exception("%s failed outside its handlers: stopping it", self)
+        pykka.ActorRegistry.unregister(self.actor_ref)
+        self.actor_stopped.set()
+        if envelope is not None:
+            self._answer_unhandled(envelope)
+        if self._torn_down:
+            self._actor_loop_teardown()  # the asks that came since: teardown failed half way
+        else:
             self._teardown()
+
+    def _answer_unhandled(self, envelope: Envelope[Any]) -> None:
+        """Tell the asker, if any, that the actor stopped while handling ``envelope``:
+        with ``ActorDeadError``, or for a stop, that it stopped (as pykka's teardown
+        answers the asks that came too late). A reply already given stands."""
+        reply_to = envelope.reply_to
+        if reply_to is None:
             return
-        if self.actor_inbox.finish_turn():
-            self.dispatcher.schedule(self)
+        with contextlib.suppress(queue.Full):  # pykka's futures take one answer, and raise this
+            if isinstance(envelope.message, messages._ActorStop):  # noqa: SLF001
+                reply_to.set(None)
+            else:
+                error = pykka.ActorDeadError(f"{self.actor_ref} stopped while handling the message")
+                reply_to.set_exception(exc_info=(pykka.ActorDeadError, error, None))
 
     def on_late_message(self, message: Any) -> None:
         """A message that was already in the mailbox when the actor stopped and
@@ -296,23 +344,28 @@ class PooledActor(pykka.Actor):
 
     def _teardown(self) -> None:
         """pykka's teardown (asks that came too late get ActorDeadError), with the
-        tells it would drop handed to ``on_late_message`` first."""
+        tells it would drop handed to ``on_late_message`` first. Runs once; the
+        asks are answered even if ``on_late_message`` fails on the way."""
+        self._torn_down = True
         late: deque[Envelope[Any]] = deque()
-        while not self.actor_inbox.empty():
-            envelope = self.actor_inbox.get()
-            if envelope.reply_to is None:
-                try:
-                    self.on_late_message(envelope.message)
-                except Exception:  # noqa: BLE001 - the actor is gone; nobody else would hear of it
-                    log.exception("%s failed on a late message", self)
-            else:
-                late.append(envelope)
-        for envelope in late:
-            self.actor_inbox.put(envelope)
-        self._actor_loop_teardown()
+        try:
+            while not self.actor_inbox.empty():
+                envelope = self.actor_inbox.get()
+                if envelope.reply_to is None:
+                    try:
+                        self.on_late_message(envelope.message)
+                    except Exception:  # noqa: BLE001 - the actor is gone; nobody else would hear of it
+                        log.exception("%s failed on a late message", self)
+                else:
+                    late.append(envelope)
+        finally:
+            for envelope in late:
+                self.actor_inbox.put(envelope)
+            self._actor_loop_teardown()
 
     def _handle_envelope(self, envelope: Envelope[Any]) -> None:
-        """One message, exactly as pykka's ``_actor_loop_running`` handles it.
+        """One message, as pykka's ``_actor_loop_running`` handles it (but for a
+        ``BaseException``: see below).
 
         A message of the actor's own (plain data, never one of pykka's proxy or
         stop messages) goes straight to ``on_receive``, as pykka's
@@ -337,9 +390,13 @@ class PooledActor(pykka.Actor):
                 except Exception:  # noqa: BLE001
                     self._handle_failure(*sys.exc_info())
         except BaseException:  # noqa: BLE001
-            self._stop()
-            # As pykka does, but without waiting: the actors it would wait for may
-            # need this very worker (or event loop) to stop.
+            # As pykka does, but with the asker told (pykka leaves it waiting), and
+            # on_stop run once: if it was on_stop that raised, the actor has stopped.
+            self._answer_unhandled(envelope)
+            if not self.actor_stopped.is_set():
+                self._stop()
+            # Without waiting, unlike pykka: the actors it would wait for may need
+            # this very worker (or event loop) to stop.
             pykka.ActorRegistry.stop_all(block=False)
 
 
