@@ -446,7 +446,13 @@ def test_a_turn_failing_outside_the_handlers_stops_the_actor(start_pooled, caplo
     assert pykka.ActorRegistry.get_by_urn(ref.actor_urn) is None
     with pytest.raises(pykka.ActorDeadError):
         ref.ask("later", timeout=5)
-    failure = [r for r in caplog.records if "failed outside its handlers" in r.getMessage()]
+    # The asks are answered as the mailbox is torn down, which can come before the turn's
+    # failure is logged (on_late_message's case): wait for the line, bounded.
+    deadline = time.monotonic() + 5
+    while not (failure := [r for r in caplog.records if "failed outside its handlers" in r.getMessage()]):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
     assert len(failure) == 1
     assert ref.actor_urn in failure[0].getMessage()
     assert f"exit in {fails_in}" in caplog.text
