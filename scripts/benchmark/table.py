@@ -100,6 +100,14 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
         two("burst.first_ack_ms.median_ms", "burst.first_ack_ms.worst_ms"),
     ),
     (
+        "           server side: first commit ended, median / worst ms",
+        two("burst.first_commit_ended_ms.median_ms", "burst.first_commit_ended_ms.worst_ms"),
+    ),
+    (
+        "           a load process sending its answers, median / worst ms",
+        two("burst.load_sending_ms.median_ms", "burst.load_sending_ms.worst_ms"),
+    ),
+    (
         "           server CPU µs per answer / answers per commit",
         two("burst.server_cpu_us_per_answer", "burst.answers_per_commit"),
     ),
