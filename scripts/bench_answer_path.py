@@ -49,6 +49,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from quiz_actors.__main__ import GC_THRESHOLDS  # noqa: E402
 from quiz_actors.actors.pooled import LoopDispatcher, PooledActor  # noqa: E402
 from quiz_actors.actors.room.actor import RoomActor  # noqa: E402
 from quiz_actors.protocol import Batch  # noqa: E402
@@ -306,7 +307,7 @@ def main() -> None:
     parser.add_argument("--store", default="", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", default="", help="write a cProfile of the bursts to this file")
     args = parser.parse_args()
-    gc.set_threshold(50_000, 20, 100)  # as the server (quiz_actors/server/run.py)
+    gc.set_threshold(*GC_THRESHOLDS)  # as the server
     if args.profile:
         profiles.wrap(PooledActor)  # RoomActor's turn calls this one too
     with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:

@@ -40,6 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from quiz_actors import views  # noqa: E402
+from quiz_actors.__main__ import GC_THRESHOLDS  # noqa: E402
 from quiz_actors.actors.connection import ConnectionActor  # noqa: E402
 from quiz_actors.actors.messages import Sender  # noqa: E402
 from quiz_actors.actors.pooled import LoopDispatcher  # noqa: E402
@@ -267,7 +268,7 @@ def main() -> None:
         "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="as the server's --event-loop"
     )
     args = parser.parse_args()
-    gc.set_threshold(50_000, 20, 100)  # as the server
+    gc.set_threshold(*GC_THRESHOLDS)  # as the server
     with asyncio.Runner(loop_factory=event_loop_factory(args.event_loop)) as runner:
         runner.run(main_async(args))
 

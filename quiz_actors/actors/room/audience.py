@@ -64,6 +64,6 @@ class Audience:
         text = protocol.encode(message)  # encoded once for every receiver
         if members is not None and len(self.attached) >= self._coalesce_above:
             self.out.defer(text, but, message["seq"], members)
-            self._timers.arm_fanout()
+            self._timers.arm_fanout(len(self.attached))
             return
         self.out.to_all(text, but)

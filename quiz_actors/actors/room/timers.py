@@ -34,6 +34,22 @@ from quiz_actors.settings import Settings
 
 RECOVERY_RETRY_S = 2.0  # after a failed save, rebuild from the store this soon even if nobody writes
 
+# A window's release tells every attached member, so a room of 10,000 filling at 500
+# joins a second spent most of its time releasing 0.25 s windows, and a joiner's own
+# state waited behind 10,000 deliveries (docs/benchmark.md, "The fan-out window in a
+# 10,000-player lobby"). From 2,500 members the window grows with the room, 0.1 ms a
+# member, up to a second: a phone's lobby count moves once a second in a room that
+# size, and the room's work per window stays about the same.
+FANOUT_WINDOW_S_PER_MEMBER = 0.0001
+FANOUT_WINDOW_MAX_S = 1.0
+
+
+def fanout_window(settings: Settings, attached: int) -> float:
+    """Seconds a big room's membership changes wait to travel together: the
+    ``--fanout-window-s`` setting, or longer in a room of thousands."""
+    by_size = min(attached * FANOUT_WINDOW_S_PER_MEMBER, FANOUT_WINDOW_MAX_S)
+    return max(settings.fanout_window_s, by_size)
+
 
 def ms(seconds: float) -> int:
     return int(seconds * 1000)
@@ -99,10 +115,10 @@ class RoomTimers:
         if self._progress is None:
             self._progress = self._tell_later(self._settings.progress_interval_s, ProgressDue())
 
-    def arm_fanout(self) -> None:
-        """Deferred membership changes go out when the window closes."""
+    def arm_fanout(self, attached: int) -> None:
+        """Deferred membership changes go out when the window closes (``fanout_window``)."""
         if self._fanout is None:
-            self._fanout = self._tell_later(self._settings.fanout_window_s, ReleaseFanout())
+            self._fanout = self._tell_later(fanout_window(self._settings, attached), ReleaseFanout())
 
     def arm_recovery(self) -> None:
         # Not tracked: each failed save asks for one more retry, and a retry that
