@@ -16,17 +16,15 @@ from quiz_actors.server import open_files
 from quiz_actors.server.run import run
 from quiz_actors.settings import Settings
 
-# The collector's thresholds: (young, middle, old).
-# * Python's defaults run a full collection every few hundred thousand allocations;
-#   with thousands of sockets each full pass walks millions of objects and stopped
-#   the server for 100-200 ms (measured by scripts/bench.py). The old generation's
-#   threshold (1,000 middle collections, ~40 million allocations) keeps full passes rare.
-# * The middle generation is collected with every other young collection: it then holds
-#   the survivors of ~40,000 allocations. Collected after twenty (as with 50,000 / 20),
-#   it held a million objects while a 10,000-player lobby filled, and one collection
-#   stopped the server for 0.6-1.0 s; now the longest is 50-100 ms
-#   (docs/benchmark.md, "Collector pauses in a 10,000-player lobby").
-GC_THRESHOLDS = (20_000, 1, 1000)
+# Python's default collector thresholds run a full collection every few hundred
+# thousand allocations; with thousands of sockets each full pass walks millions of
+# objects and stops the server for 100-200 ms (measured by scripts/bench.py).
+# Collecting rarely keeps those pauses out of answers and broadcasts. The price is
+# one long middle-generation collection while a room of 10,000 fills (0.6-1.0 s);
+# collecting that generation more often (20,000 / 1 / 1,000) made it 50-100 ms but
+# cost a 2,000-player answer burst 30 % more CPU (docs/benchmark.md, "Collector
+# pauses in a 10,000-player lobby"), and rooms of 2,000 are the default.
+GC_THRESHOLDS = (50_000, 20, 100)
 
 
 def main(argv: list[str] | None = None) -> None:
