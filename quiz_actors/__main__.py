@@ -22,8 +22,8 @@ from quiz_actors.settings import Settings
 # Collecting rarely keeps those pauses out of answers and broadcasts. The price is
 # one long middle-generation collection while a room of 10,000 fills (0.6-1.0 s);
 # collecting that generation more often (20,000 / 1 / 1,000) made it 50-100 ms but
-# cost a 2,000-player answer burst 30 % more CPU (docs/benchmark.md, "Collector
-# pauses in a 10,000-player lobby"), and rooms of 2,000 are the default.
+# cost a 2,000-player answer burst 30 % more CPU (docs/benchmark.md, "The event
+# loop, the burst's instrument and the 10,000-player lobby"); rooms of 2,000 are the default.
 GC_THRESHOLDS = (50_000, 20, 100)
 
 

@@ -34,12 +34,12 @@ from quiz_actors.settings import Settings
 
 RECOVERY_RETRY_S = 2.0  # after a failed save, rebuild from the store this soon even if nobody writes
 
-# A window's release tells every attached member, so a room of 10,000 filling at 500
-# joins a second spent most of its time releasing 0.25 s windows, and a joiner's own
-# state waited behind 10,000 deliveries (docs/benchmark.md, "The fan-out window in a
-# 10,000-player lobby"). From 2,500 members the window grows with the room, 0.1 ms a
-# member, up to a second: a phone's lobby count moves once a second in a room that
-# size, and the room's work per window stays about the same.
+# A window's release tells every attached member: in a room of 10,000 filling at 500
+# joins a second, the releases and the turns they set off were nearly half the
+# server's samples. From 2,500 members the window grows with the room, 0.1 ms a
+# member, up to a second: the fill's frames fell by 40 % (docs/benchmark.md, "The
+# event loop, the burst's instrument and the 10,000-player lobby"), and a phone's
+# lobby count moves once a second in a room that size.
 FANOUT_WINDOW_S_PER_MEMBER = 0.0001
 FANOUT_WINDOW_MAX_S = 1.0
 
