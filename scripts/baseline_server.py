@@ -39,6 +39,7 @@ from aiohttp import WSCloseCode, web
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # runs from a checkout, installed or not
 
 from quiz_actors.server.session import websocket_text_frame  # noqa: E402
+from quiz_actors.settings import EVENT_LOOPS  # noqa: E402
 
 SOCKETS = web.AppKey("sockets", set)
 SENT = web.AppKey("broadcasts", list)
@@ -141,7 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--event-loop", choices=EVENT_LOOPS, default="uvloop")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets

@@ -56,7 +56,7 @@ from quiz_actors.protocol import Batch  # noqa: E402
 from quiz_actors.server import bridge  # noqa: E402
 from quiz_actors.server.loop_post import LoopPost  # noqa: E402
 from quiz_actors.server.run import event_loop_factory  # noqa: E402
-from quiz_actors.settings import Settings  # noqa: E402
+from quiz_actors.settings import EVENT_LOOPS, Settings  # noqa: E402
 from quiz_actors.system import QuizSystem  # noqa: E402
 
 CHOICES = ["red", "green", "blue", "yellow"]
@@ -302,7 +302,10 @@ def main() -> None:
     parser.add_argument("--players", type=int, default=2000)
     parser.add_argument("--bursts", type=int, default=4)
     parser.add_argument(
-        "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="as the server's --event-loop"
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default=Settings().event_loop,
+        help="as the server's --event-loop",
     )
     parser.add_argument("--store", default="", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", default="", help="write a cProfile of the bursts to this file")

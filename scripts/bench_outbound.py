@@ -52,7 +52,7 @@ from quiz_actors.protocol import encode  # noqa: E402
 from quiz_actors.server.loop_post import LoopPost  # noqa: E402
 from quiz_actors.server.run import event_loop_factory  # noqa: E402
 from quiz_actors.server.session import SocketSession, websocket_text_frame  # noqa: E402
-from quiz_actors.settings import Settings  # noqa: E402
+from quiz_actors.settings import EVENT_LOOPS, Settings  # noqa: E402
 from quiz_actors.tokens import TokenSigner  # noqa: E402
 
 QUIZ = {
@@ -265,7 +265,10 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument(
-        "--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="as the server's --event-loop"
+        "--event-loop",
+        choices=EVENT_LOOPS,
+        default=Settings().event_loop,
+        help="as the server's --event-loop",
     )
     args = parser.parse_args()
     gc.set_threshold(*GC_THRESHOLDS)  # as the server
