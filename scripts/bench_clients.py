@@ -754,7 +754,7 @@ class Worker:
 
 # The server's own thresholds (quiz_actors.__main__.GC_THRESHOLDS), not imported
 # so that a load process does not load the server's package.
-GC_THRESHOLDS = (50_000, 20, 100)
+GC_THRESHOLDS = (50_000, 2, 1_000)
 GC_PAUSES = GcPauses()
 
 
