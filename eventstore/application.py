@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -31,6 +31,14 @@ class StoreObserver(Protocol):
     def save_failed(self, seconds: float) -> None: ...
 
     def loaded(self, aggregate: Any, seconds: float) -> None: ...
+
+
+@runtime_checkable
+class ReadsLastVersions(Protocol):
+    """A recorder that tells many aggregates' last versions in one statement
+    (``VersionsSQLiteRecorder`` in eventstore/persistence.py, ``OneTripPostgresRecorder``)."""
+
+    def last_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]: ...
 
 
 class EventStore(Application[UUID]):
@@ -105,6 +113,18 @@ class EventStore(Application[UUID]):
         if self.observer is not None:
             self.observer.loaded(aggregate, time.perf_counter() - started)
         return aggregate
+
+    def last_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
+        """The version of each aggregate's last stored event, without loading any; an id
+        never stored has none. An aggregate whose version is unchanged has not changed."""
+        if isinstance(self.recorder, ReadsLastVersions):
+            return self.recorder.last_versions(aggregate_ids)
+        versions = {}  # another recorder (a store configured otherwise): one read per aggregate
+        for aggregate_id in aggregate_ids:
+            last = self.recorder.select_events(aggregate_id, desc=True, limit=1)
+            if last:
+                versions[aggregate_id] = last[0].originator_version
+        return versions
 
     def stored_events(self, aggregate_id: UUID) -> list[Any]:
         """Every event of one aggregate, oldest first."""

@@ -7,6 +7,7 @@ import threading
 import uuid
 
 import pytest
+from eventsourcing.domain import Snapshot
 
 from eventstore import EventStore
 from tests.conftest import one_question_room
@@ -90,5 +91,23 @@ def test_postgres_saves_take_the_table_lock_in_one_call(store_url):
         room = one_question_room("300001")
         store.save(room)  # through that function
         assert store.load(room.id).code == "300001"
+    finally:
+        store.close()
+
+
+def test_the_last_versions_of_many_aggregates_are_read_without_loading_them(store_url):
+    """One read for them all (the sweep asks it of every room nobody serves); an
+    aggregate never stored has none, and a snapshot does not move a version."""
+    store = EventStore(store_url)
+    try:
+        first, second = one_question_room("300001"), one_question_room("300002")
+        store.save(first, second)
+        for n in range(3):
+            second.join(f"u{n}", f"P{n}", 2 + n, 1000)
+        store.save(second)
+        store.snapshots.put([Snapshot.take(second)])
+        never = uuid.uuid4()
+        assert store.last_versions([first.id, second.id, never]) == {first.id: 1, second.id: 4}
+        assert store.last_versions([]) == {}
     finally:
         store.close()

@@ -50,7 +50,7 @@ from quiz_actors.actors.messages import (
 )
 from quiz_actors.actors.room import RoomActor
 from quiz_actors.actors.room_quota import RoomQuota
-from quiz_actors.actors.sweeper import SweeperActor, sweep
+from quiz_actors.actors.sweeper import RoomSweep, SweeperActor
 from quiz_actors.clock import Clock, Timer
 from quiz_actors.cluster.placement import Redirect, Serve, redirect_url
 from quiz_actors.domain.directory import DIRECTORY_ID, RoomDirectory
@@ -104,6 +104,7 @@ class HubActor(pykka.ThreadingActor):
         )
         self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
         self.timers: list[Timer] = []
+        self.sweep = RoomSweep(store, settings, cluster)  # remembers the rooms it read
         self.sweeper: pykka.ActorRef[Any] | None = None  # reads the sweep off this thread
         self.sweeping = False  # a sweep is under way: the next waits for its RoomsSwept
 
@@ -113,7 +114,7 @@ class HubActor(pykka.ThreadingActor):
         self.directory = self._load_directory()
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
         self._sweep_now()
-        self.sweeper = SweeperActor.start(self.store, self.settings, self.cluster, self.actor_ref)
+        self.sweeper = SweeperActor.start(self.sweep, self.actor_ref)
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
         self._count_rooms()
 
@@ -509,7 +510,7 @@ class HubActor(pykka.ThreadingActor):
     def _sweep_now(self) -> None:
         """At start-up, before this node serves anyone: close the rooms whose time ran out
         while the server was stopped (read here, on the hub's thread: nobody waits yet)."""
-        found = sweep(self.store, self.settings, self.cluster, self._rooms_to_sweep(), self.clock.now_ms())
+        found = self.sweep(self._rooms_to_sweep(), self.clock.now_ms())
         self._rooms_swept(found)
 
     def _rooms_to_sweep(self) -> tuple[tuple[str, str], ...]:

@@ -8,13 +8,15 @@ seconds, more on a loaded machine, and while the hub read, it answered nobody: a
 ``create_room`` or a ``join`` on that node waited for the whole sweep (issue 19:
 a host heard nothing for ~11 s). So the hub hands the list to this actor, which
 reads and tells the hub what it found; the hub alone changes the directory and
-starts rooms, as before.
+starts rooms, as before. What it read of a room it remembers until the room
+changes (``RoomSweep``): a room nobody serves is replayed once, not every sweep.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pykka
@@ -32,30 +34,79 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def sweep(
-    store: EventStore,
-    settings: Settings,
-    cluster: ClusterNode | None,
-    rooms: tuple[tuple[str, str], ...],
-    now: int,
-) -> RoomsSwept:
-    """Which of ``rooms`` ((code, room id) pairs) are closed or due to close, from the store."""
-    if cluster is not None and rooms:
-        # Rooms another node serves are that node's to close; one statement for them all.
-        try:
-            held = cluster.leases.held([room_id for _, room_id in rooms])
-        except Exception:
-            log.warning("sweep: cannot read the rooms' leases; trying again next sweep")
+@dataclass(frozen=True)
+class Seen:
+    """What a sweep learnt of a room from the store, and at which of its versions."""
+
+    version: int
+    closed: bool
+    due_at: int | None  # its cleanup time (room.cleanup_due_at), None if it has none
+
+
+class RoomSweep:
+    """Which rooms not in memory are closed or due to close, from the store.
+
+    A room nobody has in memory does not change, yet every sweep used to replay each
+    such room to learn when it is due: after a node was killed, every node replayed
+    all its orphaned rooms once a minute, for the hours until each was due. So a sweep
+    remembers what it learnt of each room with the room's version, and the next sweep
+    reads only the rooms' last versions (one statement for them all) and replays just
+    the rooms whose version moved (another node served it meanwhile, and let it go).
+    Whether a room is closed, and when it is due, follow from its events and the
+    settings alone, so an unchanged version means an unchanged answer.
+
+    Used by one thread at a time: the hub's at start-up, then the sweeper's.
+    """
+
+    def __init__(self, store: EventStore, settings: Settings, cluster: ClusterNode | None):
+        self.store, self.settings, self.cluster = store, settings, cluster
+        self.seen: dict[str, Seen] = {}  # room id -> what the last read of it said
+
+    def __call__(self, rooms: tuple[tuple[str, str], ...], now: int) -> RoomsSwept:
+        """Which of ``rooms`` ((code, room id) pairs) are closed or due to close."""
+        # Rooms the hub no longer sweeps (closed and released, or in memory here) are forgotten.
+        swept = {room_id for _, room_id in rooms}
+        self.seen = {room_id: seen for room_id, seen in self.seen.items() if room_id in swept}
+        if self.cluster is not None and rooms:
+            # Rooms another node serves are that node's to close; one statement for them all.
+            try:
+                held = self.cluster.leases.held([room_id for _, room_id in rooms])
+            except Exception:
+                log.warning("sweep: cannot read the rooms' leases; trying again next sweep")
+                return RoomsSwept()
+            rooms = tuple((code, room_id) for code, room_id in rooms if room_id not in held)
+        if not rooms:
             return RoomsSwept()
-        rooms = tuple((code, room_id) for code, room_id in rooms if room_id not in held)
-    ended_ttl = int(settings.ended_room_ttl_s * 1000)
-    idle_ttl = int(settings.idle_room_ttl_s * 1000)
-    unjoined_ttl = int(settings.unjoined_room_ttl_s * 1000)
-    closed: list[tuple[str, str]] = []
-    due: list[str] = []
-    for code, room_id in rooms:
         try:
-            room = store.load(uuid.UUID(room_id))
+            versions = self.store.last_versions([uuid.UUID(room_id) for _, room_id in rooms])
+        except Exception:
+            log.warning("sweep: cannot read the rooms' versions; trying again next sweep")
+            return RoomsSwept()
+        closed: list[tuple[str, str]] = []
+        due: list[str] = []
+        replayed = 0
+        for code, room_id in rooms:
+            version = versions.get(uuid.UUID(room_id))
+            if version is None:
+                continue  # never stored
+            seen = self.seen.get(room_id)
+            if seen is None or seen.version != version:
+                seen = self._read(code, room_id)
+                if seen is None:
+                    continue
+                replayed += 1
+                self.seen[room_id] = seen
+            if seen.closed:
+                closed.append((room_id, code))
+            elif seen.due_at is not None and seen.due_at <= now:
+                due.append(room_id)
+        log.debug("sweep: %d rooms looked at, %d of them replayed from the store", len(rooms), replayed)
+        return RoomsSwept(tuple(closed), tuple(due))
+
+    def _read(self, code: str, room_id: str) -> Seen | None:
+        """The room replayed from the store: closed, or when it is due."""
+        try:
+            room = self.store.load(uuid.UUID(room_id))
         except Exception:
             log.exception(
                 "sweep: cannot load room %s (%s); trying again next sweep",
@@ -63,32 +114,31 @@ def sweep(
                 room_id,
                 extra=logs.fields(room_id=room_id),
             )
-            continue
+            return None
         if room is None:
-            continue
-        if room.phase == CLOSED:
-            closed.append((room_id, code))
-            continue
-        at = room.cleanup_due_at(ended_ttl, idle_ttl, assume_nobody_online=True, unjoined_ttl_ms=unjoined_ttl)
-        if at is not None and at <= now:
-            due.append(room_id)
-    return RoomsSwept(tuple(closed), tuple(due))
+            return None
+        settings = self.settings
+        due_at = room.cleanup_due_at(
+            int(settings.ended_room_ttl_s * 1000),
+            int(settings.idle_room_ttl_s * 1000),
+            assume_nobody_online=True,
+            unjoined_ttl_ms=int(settings.unjoined_room_ttl_s * 1000),
+        )
+        return Seen(room.version, room.phase == CLOSED, due_at)
 
 
 class SweeperActor(pykka.ThreadingActor):
     use_daemon_thread = True  # a sweep under way must not hold the process at exit
 
-    def __init__(
-        self, store: EventStore, settings: Settings, cluster: ClusterNode | None, hub: pykka.ActorRef[Any]
-    ):
+    def __init__(self, sweep: RoomSweep, hub: pykka.ActorRef[Any]):
         super().__init__()
-        self.store, self.settings, self.cluster, self.hub = store, settings, cluster, hub
+        self.sweep, self.hub = sweep, hub  # the hub hands its RoomSweep over, and uses it no more
 
     def on_receive(self, message: object) -> None:
         if not isinstance(message, SweepRooms):
             return
         try:
-            found = sweep(self.store, self.settings, self.cluster, message.rooms, message.now_ms)
+            found = self.sweep(message.rooms, message.now_ms)
         except Exception:
             log.exception("sweep failed; trying again next sweep")
             found = RoomsSwept()
