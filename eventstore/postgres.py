@@ -1,21 +1,39 @@
 """The PostgreSQL side of the store: imported by eventsourcing only for a ``postgresql://`` URL
 (``env_for_store`` names it), so a server on SQLite never loads psycopg.
 
-PostgreSQL saves in one round trip (``OneTripPostgresRecorder``) and every
+PostgreSQL saves in one round trip (``OneTripPostgresRecorder``), a failed save
+is retried for a bounded time (``OneTripPostgresRecorder.insert_events``) and every
 connection has a statement timeout (``BoundedPostgresFactory``).
 """
 
 from __future__ import annotations
 
+import inspect
+import time
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
 from eventsourcing.utils import Environment, EnvType, retry
+from psycopg import errors
 from psycopg.sql import SQL, Identifier
 
-from eventstore.persistence import POSTGRES_STATEMENT_TIMEOUT_MS
+from eventstore.persistence import (
+    POSTGRES_SAVE_RETRY_S,
+    POSTGRES_SAVE_RETRY_WAIT_S,
+    POSTGRES_STATEMENT_TIMEOUT_MS,
+)
+
+# The library's insert_events without its retry decorator (10 attempts whatever
+# failed), which insert_events below replaces (tests/test_library_assumptions.py
+# checks that the decorator is all that is unwrapped).
+_insert_events_once = inspect.unwrap(PostgresApplicationRecorder.insert_events)
+
+# Errors for which the server already waited out a timeout of its own: the lock
+# timeout (another transaction holds the events table) and the statement timeout.
+_TIMED_OUT_ON_THE_SERVER = (errors.LockNotAvailable, errors.QueryCanceled)
 
 
 class OneTripPostgresRecorder(PostgresApplicationRecorder):
@@ -78,6 +96,22 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
             curs.execute(self.select_last_versions_statement, (list(aggregate_ids),), prepare=True)
             rows = curs.fetchall()
         return {UUID(str(row["id"])): int(row["version"]) for row in rows if row["version"] is not None}
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """The library's save, retried within a bound (eventstore/persistence.py,
+        POSTGRES_SAVE_RETRY_S says why): not after a lock or statement timeout, and
+        after a connection error only until POSTGRES_SAVE_RETRY_S has passed."""
+        started = time.monotonic()
+        while True:
+            try:
+                ids: Sequence[int] | None = _insert_events_once(self, stored_events, **kwargs)
+                return ids
+            except (InterfaceError, OperationalError) as error:
+                if isinstance(error.__cause__, _TIMED_OUT_ON_THE_SERVER):
+                    raise
+                if time.monotonic() - started >= POSTGRES_SAVE_RETRY_S:
+                    raise
+            time.sleep(POSTGRES_SAVE_RETRY_WAIT_S)
 
 
 class BoundedPostgresFactory(PostgresFactory):

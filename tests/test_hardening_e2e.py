@@ -7,17 +7,30 @@ import base64
 import json
 import os
 import socket
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
+import psycopg
 import pytest
 
 from eventstore import EventStore
+from eventstore.persistence import POSTGRES_LOCK_TIMEOUT_S
 from quiz_actors.domain.room import Room
-from tests.client import assert_no_seq_gap
-from tests.conftest import POSTGRES_REQUIRED, RunningServer, create_room, join, open_client
+from tests.client import QuizClient, assert_no_seq_gap
+from tests.conftest import (
+    POSTGRES_REQUIRED,
+    POSTGRES_URL,
+    RunningServer,
+    create_room,
+    free_port,
+    join,
+    open_client,
+    wait_until_up,
+)
 from tests.private_postgres import PrivatePostgres, find_pg_bin
 
 STRICT = dict(player_messages_per_s=5.0, player_burst=10, rate_abuse_limit=50)
@@ -522,6 +535,79 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(
 
     store = EventStore(private_postgres.url)
     try:
+        answers = [e for e in store.stored_events(room_id) if isinstance(e, Room.AnswerSubmitted)]
+        assert sorted((e.user_id, e.choice) for e in answers) == sorted(
+            [(ann.user_id, 0), (ben.user_id, 1), (cat.user_id, 2)]
+        )
+    finally:
+        store.close()
+
+
+# The events table stays locked this long at most, four lock timeouts: a save must give
+# up while it is still locked (eventsourcing's own retry went on for ~52 s).
+LOCK_HELD_S = 4 * POSTGRES_LOCK_TIMEOUT_S
+
+
+@pytest.mark.postgres
+async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing(schema, http):
+    """Another connection (a long transaction, a node gone astray) holds the lock every save
+    takes on the events table. The save gives up after one lock timeout, not retried:
+    the player hears busy while the table is still locked, and once it is released the
+    same answer is accepted, and every acknowledged answer is stored once."""
+    url, schema_name = schema
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quiz_actors", "--store", url, "--get-ready-s", "0", "--drain-grace-s", "0"],
+        env={**os.environ, "QUIZ_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
+    try:
+        await wait_until_up(http, base, process)
+        quiz = {
+            "title": "T",
+            "questions": [{"text": "Q", "choices": ["a", "b", "c"], "correct": [0], "time_limit_s": 120}],
+        }
+        async with http.post(base + "/api/quizzes", json=quiz) as response:
+            quiz_id = (await response.json())["quiz_id"]
+        host, ann, ben, cat = [await QuizClient(http, ws).connect() for _ in range(4)]
+        for client in (host, ann, ben, cat):
+            await client.hello()
+        code, state = await create_room(host, quiz_id)
+        for client, name in ((ann, "Ann"), (ben, "Ben"), (cat, "Cat")):
+            await join(client, code, name)
+        await host.send({"type": "start"})
+        await ann.expect("question_shown")
+        assert (await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted"))[
+            "type"
+        ] == "answer_accepted"
+
+        ben_answers = {"type": "answer", "question": 0, "choice": 1}
+        with psycopg.connect(POSTGRES_URL) as other:  # a transaction: the lock is held until rollback
+            other.execute(f"LOCK TABLE {schema_name}.quiz_events IN EXCLUSIVE MODE")
+            busy = await ben.request(ben_answers, "answer_accepted", timeout=LOCK_HELD_S)
+            assert busy["type"] == "error" and busy["code"] == "busy", busy
+            other.rollback()
+
+        # The room carries on: Ben's answer, sent again, is accepted; Cat's closes the question.
+        assert (await ben.request(ben_answers, "answer_accepted"))["type"] == "answer_accepted"
+        assert (await cat.request({"type": "answer", "question": 0, "choice": 2}, "answer_accepted"))[
+            "type"
+        ] == "answer_accepted"
+        closed = await ann.expect("question_closed")
+        assert closed["distribution"] == [1, 1, 1]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    store = EventStore(url)
+    try:
+        room_id = uuid.UUID(state["room"]["room_id"])
         answers = [e for e in store.stored_events(room_id) if isinstance(e, Room.AnswerSubmitted)]
         assert sorted((e.user_id, e.choice) for e in answers) == sorted(
             [(ann.user_id, 0), (ben.user_id, 1), (cat.user_id, 2)]

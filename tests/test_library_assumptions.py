@@ -3,8 +3,9 @@
 Four mechanisms lean on things their libraries do not promise: ``PooledActor``
 (pykka's hooks for new actor types and the loop it copies), ``OneTripPostgresRecorder``
 and ``BoundedPostgresFactory`` (attributes of eventsourcing's PostgreSQL recorder
-and datastore), the hand-built RFC 6455 frames a broadcast shares
-(``websocket_text_frame``, written beside aiohttp's own writer), and the C JSON
+and datastore, and the retry decorator around its save), the hand-built RFC 6455
+frames a broadcast shares (``websocket_text_frame``, written beside aiohttp's own
+writer), and the C JSON
 encoder ``protocol.encode`` reuses. An upgrade that breaks one would show up as
 a hang, a lost message or a slow server; each check here fails instead with a
 message naming the library, the assumption and what depends on it.
@@ -223,6 +224,16 @@ def check_eventsourcing_recorder(recorder: PostgresApplicationRecorder) -> None:
         "eventsourcing's PostgresDatastore pool no longer keeps its connect arguments in a dict, "
         "where BoundedPostgresFactory adds the statement timeout",
     )
+    insert = type(recorder).insert_events
+    wrapped = getattr(insert, "__wrapped__", None)
+    require(
+        insert.__code__.co_name == "retry_decorator"
+        and wrapped is not None
+        and inspect.unwrap(insert) is wrapped,
+        "eventsourcing's PostgresApplicationRecorder.insert_events is no longer its retry decorator "
+        "around the save: OneTripPostgresRecorder.insert_events unwraps it to retry within a bound "
+        "of its own",
+    )
 
 
 def check_saves_go_through_the_function(store: EventStore, schema: str, url: str) -> None:
@@ -395,6 +406,11 @@ def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: p
     recorder.create_insert_function_statement_index = 0  # some other statement
     with pytest.raises(AssumptionBroken, match="no longer creates its insert function"):
         check_eventsourcing_recorder(recorder)
+
+    unwrapped = PostgresApplicationRecorder.insert_events.__wrapped__
+    monkeypatch.setattr(PostgresApplicationRecorder, "insert_events", unwrapped)
+    with pytest.raises(AssumptionBroken, match="insert_events is no longer its retry decorator"):
+        check_eventsourcing_recorder(library_recorder())
 
 
 @pytest.mark.postgres
