@@ -41,6 +41,17 @@ class QuizClient:
     async def send_raw(self, text: str) -> None:
         await self.ws.send_str(text)
 
+    async def _pong(self, t: Any) -> None:
+        """Answer a ping, unless the socket is closing already: as a browser does, the
+        pong is then dropped, and the messages still unread (a ``redirect``, say) and the
+        close are read next. A ping that comes just before a node redirects and closes
+        used to end a test with "Cannot write to closing transport" (issue 19's
+        1,000-player broadcast benchmark, 3 runs in 8)."""
+        try:
+            await self.send({"type": "pong", "t": t})
+        except aiohttp.ClientConnectionResetError:
+            pass
+
     async def _read_more(self, timeout: float) -> None:
         frame = await asyncio.wait_for(self.ws.receive(), timeout)
         if frame.type == aiohttp.WSMsgType.TEXT:
@@ -49,7 +60,7 @@ class QuizClient:
             for message in data if isinstance(data, list) else [data]:
                 self.received.append(message)
                 if message.get("type") == "ping" and self.answer_pings:
-                    await self.send({"type": "pong", "t": message["t"]})
+                    await self._pong(message["t"])
                 self._unread.append((len(self.received) - 1, message))
         elif frame.type == aiohttp.WSMsgType.CLOSE:
             self.close_code = frame.data
