@@ -34,11 +34,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
@@ -93,6 +95,7 @@ async def guarded(name: str, work: Awaitable[Any], minutes: float) -> Any:
         result = {"failed": f"timed out after {minutes} min"}
     except Exception as e:  # reported in the table and the JSON, then the next scenario
         result = {"failed": describe(e)}
+        log(f"{name} failed:\n" + "".join(traceback.format_exception(e)))  # where, for whoever reads why
     log(f"{name}: {json.dumps(result)[:300]} ({time.monotonic() - began:.1f} s)")
     return result
 
@@ -120,6 +123,9 @@ async def run_size(args: argparse.Namespace, size: int, work: Path) -> dict[str,
                 run_broadcast(bench, args.broadcast_players, args.broadcast_rounds, args.broadcast_per_round),
                 minutes,
             )
+        # Before the fault runs, which mark nodes down on purpose: a node marked down here
+        # had its sockets cut while it was alive (too slow to answer HAProxy's checks).
+        result["health"] = bench.health_since_ready()
         if size >= 2 and "faults" in args.scenarios:
             result["faults"] = []
             kinds = ["kill"] * args.fault_runs + ["stop"] * args.fault_runs + ["drain"] * args.drain_runs
@@ -165,6 +171,11 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run of every scenario")
     parser.add_argument("--out", type=Path, help="write the results and the table as JSON here")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        help="keep the nodes' and HAProxy's logs in this folder (nodesN/) instead of a temporary one",
+    )
     args = parser.parse_args()
     if args.quick:
         for key, value in QUICK.items():
@@ -180,9 +191,14 @@ async def main() -> None:
     load_before = os.getloadavg()
     began = time.time()
     results = []
-    with tempfile.TemporaryDirectory(prefix="bench-cluster-") as tmp:
+    with contextlib.ExitStack() as stack:
+        if args.logs is None:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-cluster-")))
+        else:
+            work = args.logs
+            work.mkdir(parents=True, exist_ok=True)
         for size in args.nodes:
-            results.append(await run_size(args, size, Path(tmp)))
+            results.append(await run_size(args, size, work))
     load_after = os.getloadavg()
     table = render(results)
     meta = {

@@ -234,6 +234,9 @@ class Proxy:
         text = text.replace("inter 1s fastinter 500ms", "inter 300ms fastinter 200ms")
         self.config = tmp_path / "haproxy.cfg"
         self.config.write_text(text)
+        # Its log (requests, failed health checks, servers marked down) and its warnings:
+        # a file, not a pipe nobody reads, which would stall HAProxy once full.
+        self.log = tmp_path / "haproxy.log"
         self.process: subprocess.Popen | None = None
 
     @property
@@ -250,9 +253,19 @@ class Proxy:
             [haproxy, "-c", "-q", "-f", str(self.config)], capture_output=True, text=True
         )
         assert checked.returncode == 0, checked.stderr
-        self.process = subprocess.Popen(
-            [haproxy, "-db", "-f", str(self.config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-        )
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen([haproxy, "-db", "-f", str(self.config)], stdout=log, stderr=log)
+
+    def health_events(self) -> dict[str, int]:
+        """How many health checks failed and how many times a server was marked down so far
+        (contrib/haproxy.cfg logs both: ``option log-health-checks``)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        # Each is logged and also warned about on stderr ("[WARNING] (pid) : ..."): count the warnings.
+        lines = [line for line in text.splitlines() if line.startswith("[WARNING]")]
+        return {
+            "checks_failed": sum("Health check for server" in line and " failed" in line for line in lines),
+            "marked_down": sum(" is DOWN" in line for line in lines),
+        }
 
     async def wait_ready(self, http: aiohttp.ClientSession) -> None:
         for _ in range(200):

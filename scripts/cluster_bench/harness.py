@@ -12,7 +12,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -68,6 +68,13 @@ class Bench:
     database: str  # the PostgreSQL URL without the schema
     schema: str
     quiz_id: str = ""
+    health_at_ready: dict[str, int] = field(default_factory=dict)
+
+    def health_since_ready(self) -> dict[str, int]:
+        """HAProxy's failed health checks and servers marked down since every node was up
+        (before that, the nodes were still starting)."""
+        now = self.proxy.health_events()
+        return {key: count - self.health_at_ready.get(key, 0) for key, count in now.items()}
 
     def alive(self) -> list[str]:
         return [name for name in self.nodes.names if self.nodes.processes[name].poll() is None]
@@ -145,7 +152,7 @@ async def cluster(
             await proxy.wait_ready(http)
             for name in nodes.names:
                 await proxy.wait_routing(http, name)
-            yield Bench(size, nodes, proxy, http, database, schema)
+            yield Bench(size, nodes, proxy, http, database, schema, health_at_ready=proxy.health_events())
     finally:
         proxy.stop()
         nodes.stop_all()

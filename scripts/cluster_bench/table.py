@@ -133,6 +133,10 @@ ROWS: list[tuple[str, Cell]] = [
             ),
         ),
     ),
+    (
+        "HAProxy's health checks failed / nodes marked down, before the fault runs",
+        cell("health", lambda r: f"{r['checks_failed']} / {r['marked_down']}"),
+    ),
     ("failover after kill -9 s: median / worst", fault_row("kill")),
     ("failover after SIGSTOP s: median / worst", fault_row("stop")),
     ("drain (SIGTERM → all served elsewhere) s", fault_row("drain")),
