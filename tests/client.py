@@ -46,7 +46,7 @@ class QuizClient:
         pong is then dropped, and the messages still unread (a ``redirect``, say) and the
         close are read next. A ping that comes just before a node redirects and closes
         used to end a test with "Cannot write to closing transport" (issue 19's
-        1,000-player broadcast benchmark, 3 runs in 8)."""
+        1,000-player broadcast benchmark, 4 runs of 12)."""
         try:
             await self.send({"type": "pong", "t": t})
         except aiohttp.ClientConnectionResetError:

@@ -133,4 +133,6 @@ async def test_a_room_nobody_serves_is_read_once_and_again_only_once_it_changed(
             await asyncio.sleep(0.1)
         await asyncio.sleep(4 * FAST_SWEEP_S)
         # That room twice (the sweep's read, then its start to close it), no other again.
-        assert await rooms_replayed(http, nodes, "node1") == orphans + 2
+        # Three times if a sweep read node3's first save of it (its leases and versions
+        # are two statements, node3 may take the lease and save between them).
+        assert orphans + 2 <= await rooms_replayed(http, nodes, "node1") <= orphans + 3

@@ -104,7 +104,6 @@ class HubActor(pykka.ThreadingActor):
         )
         self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
         self.timers: list[Timer] = []
-        self.sweep = RoomSweep(store, settings, cluster)  # remembers the rooms it read
         self.sweeper: pykka.ActorRef[Any] | None = None  # reads the sweep off this thread
         self.sweeping = False  # a sweep is under way: the next waits for its RoomsSwept
 
@@ -113,8 +112,11 @@ class HubActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         self.directory = self._load_directory()
         self._schedule(HeartbeatTick(), self.settings.heartbeat_s)
-        self._sweep_now()
-        self.sweeper = SweeperActor.start(self.sweep, self.actor_ref)
+        # One RoomSweep (it remembers the rooms it read): used here once, then handed to
+        # the sweeper, whose thread alone uses it from then on.
+        sweep = RoomSweep(self.store, self.settings, self.cluster)
+        self._sweep_now(sweep)
+        self.sweeper = SweeperActor.start(sweep, self.actor_ref)
         self._schedule(SweepDue(), self.settings.sweep_interval_s)
         self._count_rooms()
 
@@ -507,10 +509,10 @@ class HubActor(pykka.ThreadingActor):
         if self.cluster is not None:
             self.cluster.keeper.release([message.room_id])
 
-    def _sweep_now(self) -> None:
+    def _sweep_now(self, sweep: RoomSweep) -> None:
         """At start-up, before this node serves anyone: close the rooms whose time ran out
         while the server was stopped (read here, on the hub's thread: nobody waits yet)."""
-        found = self.sweep(self._rooms_to_sweep(), self.clock.now_ms())
+        found = sweep(self._rooms_to_sweep(), self.clock.now_ms())
         self._rooms_swept(found)
 
     def _rooms_to_sweep(self) -> tuple[tuple[str, str], ...]:

@@ -72,7 +72,7 @@ class RoomSweep:
             try:
                 held = self.cluster.leases.held([room_id for _, room_id in rooms])
             except Exception:
-                log.warning("sweep: cannot read the rooms' leases; trying again next sweep")
+                log.warning("sweep: cannot read the rooms' leases; trying again next sweep", exc_info=True)
                 return RoomsSwept()
             rooms = tuple((code, room_id) for code, room_id in rooms if room_id not in held)
         if not rooms:
@@ -80,7 +80,7 @@ class RoomSweep:
         try:
             versions = self.store.last_versions([uuid.UUID(room_id) for _, room_id in rooms])
         except Exception:
-            log.warning("sweep: cannot read the rooms' versions; trying again next sweep")
+            log.warning("sweep: cannot read the rooms' versions; trying again next sweep", exc_info=True)
             return RoomsSwept()
         closed: list[tuple[str, str]] = []
         due: list[str] = []
