@@ -41,21 +41,23 @@ POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_S = 10
 POSTGRES_CONNECT_TIMEOUT_S = 2  # also how long a save waits for a free pooled connection
 POSTGRES_STATEMENT_TIMEOUT_MS = 10_000
 
-# How long a failed save is retried (``OneTripPostgresRecorder.insert_events``).
-# While a room saves, its actor and one of the rooms' 4 worker threads wait and
-# its players hear nothing. eventsourcing retries a failed save 10 times, whatever
-# failed: with the events table locked elsewhere a save went on for ~52 s (10 lock
-# timeouts), with the database stopped for ~12 s. So an attempt that timed out on
+# How long a failed save or read is retried (``retried_within_bound`` in
+# eventstore/postgres.py). While a room saves or loads, its actor and one of the
+# rooms' 4 worker threads wait and its players hear nothing. eventsourcing retries
+# a failed save or read 10 times, whatever failed: with the events table locked
+# elsewhere a save went on for ~52 s (10 lock timeouts), with the database stopped
+# a save for ~12 s, and a join that had to load its room (once when the room's
+# actor starts, once more for the join) for ~34 s. So an attempt that timed out on
 # the server (the lock timeout, the statement timeout) is not retried, it already
 # waited its whole bound: with the table locked, the players hear ``busy`` after
 # POSTGRES_LOCK_TIMEOUT_S. Other errors (a connection lost or refused) are retried
-# until POSTGRES_SAVE_RETRY_S after the save began: a restarted database leaves
+# until POSTGRES_RETRY_S after the first attempt began: a restarted database leaves
 # broken connections in the pool, each of which fails at once and costs one
-# attempt. A stopped database fails a save in ~3 s; one that cannot be reached in
-# about POSTGRES_SAVE_RETRY_S + POSTGRES_CONNECT_TIMEOUT_S (an attempt waits that
-# long for a connection).
-POSTGRES_SAVE_RETRY_S = 3.0
-POSTGRES_SAVE_RETRY_WAIT_S = 0.2  # between attempts, as eventsourcing waits
+# attempt. A stopped database fails a save or a read in ~3 s; one that cannot be
+# reached in about POSTGRES_RETRY_S + POSTGRES_CONNECT_TIMEOUT_S (an attempt waits
+# that long for a connection).
+POSTGRES_RETRY_S = 3.0
+POSTGRES_RETRY_WAIT_S = 0.2  # between attempts, as eventsourcing waits
 
 
 class StoreUrlError(ValueError):

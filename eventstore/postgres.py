@@ -1,39 +1,74 @@
 """The PostgreSQL side of the store: imported by eventsourcing only for a ``postgresql://`` URL
 (``env_for_store`` names it), so a server on SQLite never loads psycopg.
 
-PostgreSQL saves in one round trip (``OneTripPostgresRecorder``), a failed save
-is retried for a bounded time (``OneTripPostgresRecorder.insert_events``) and every
-connection has a statement timeout (``BoundedPostgresFactory``).
+PostgreSQL saves in one round trip (``OneTripPostgresRecorder``), a failed save or
+read is retried for a bounded time (``retried_within_bound``) and every connection
+has a statement timeout (``BoundedPostgresFactory``).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore, PostgresFactory
-from eventsourcing.utils import Environment, EnvType, retry
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
+from eventsourcing.utils import Environment, EnvType
 from psycopg import errors
 from psycopg.sql import SQL, Identifier
 
 from eventstore.persistence import (
-    POSTGRES_SAVE_RETRY_S,
-    POSTGRES_SAVE_RETRY_WAIT_S,
+    POSTGRES_RETRY_S,
+    POSTGRES_RETRY_WAIT_S,
     POSTGRES_STATEMENT_TIMEOUT_MS,
 )
-
-# The library's insert_events without its retry decorator (10 attempts whatever
-# failed), which insert_events below replaces (tests/test_library_assumptions.py
-# checks that the decorator is all that is unwrapped).
-_insert_events_once = inspect.unwrap(PostgresApplicationRecorder.insert_events)
 
 # Errors for which the server already waited out a timeout of its own: the lock
 # timeout (another transaction holds the events table) and the statement timeout.
 _TIMED_OUT_ON_THE_SERVER = (errors.LockNotAvailable, errors.QueryCanceled)
+
+# The library's recorder methods that retry 10 times whatever failed, each replaced
+# below by ``retried_within_bound`` (tests/test_library_assumptions.py checks that
+# each is still the library's retry decorator and that this is all that is unwrapped).
+LIBRARY_RETRIES_REPLACED = ("insert_events", "select_events", "select_notifications", "max_notification_id")
+
+Statement = TypeVar("Statement", bound=Callable[..., Any])
+
+
+def retried_within_bound(statement: Statement) -> Statement:
+    """``statement`` (a recorder method: one save or read) retried within a bound of
+    its own (eventstore/persistence.py, POSTGRES_RETRY_S says why): not after a lock
+    or statement timeout, and after a connection error only until POSTGRES_RETRY_S
+    has passed. A library method loses its own retry decorator first."""
+    once = inspect.unwrap(statement)
+
+    @functools.wraps(once)
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        while True:
+            try:
+                return once(*args, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                if isinstance(error.__cause__, _TIMED_OUT_ON_THE_SERVER):
+                    raise
+                if time.monotonic() - started >= POSTGRES_RETRY_S:
+                    raise
+            time.sleep(POSTGRES_RETRY_WAIT_S)
+
+    return cast(Statement, bounded)
+
+
+# The aggregates' events are read by every load of a room, the directory, a quiz.
+_select_events = retried_within_bound(PostgresAggregateRecorder.select_events)
 
 
 class OneTripPostgresRecorder(PostgresApplicationRecorder):
@@ -89,7 +124,7 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
             id_type=Identifier(self.datastore.originator_id_type),
         )
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's reads
+    @retried_within_bound  # the start-up sweep reads it on the hub's thread
     def last_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
         """Each stored aggregate's last version, in one statement (none for an id never stored)."""
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -97,32 +132,29 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
             rows = curs.fetchall()
         return {UUID(str(row["id"])): int(row["version"]) for row in rows if row["version"] is not None}
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        """The library's save, retried within a bound (eventstore/persistence.py,
-        POSTGRES_SAVE_RETRY_S says why): not after a lock or statement timeout, and
-        after a connection error only until POSTGRES_SAVE_RETRY_S has passed."""
-        started = time.monotonic()
-        while True:
-            try:
-                ids: Sequence[int] | None = _insert_events_once(self, stored_events, **kwargs)
-                return ids
-            except (InterfaceError, OperationalError) as error:
-                if isinstance(error.__cause__, _TIMED_OUT_ON_THE_SERVER):
-                    raise
-                if time.monotonic() - started >= POSTGRES_SAVE_RETRY_S:
-                    raise
-            time.sleep(POSTGRES_SAVE_RETRY_WAIT_S)
+    insert_events = retried_within_bound(PostgresApplicationRecorder.insert_events)
+    select_events = _select_events
+    select_notifications = retried_within_bound(PostgresApplicationRecorder.select_notifications)
+    max_notification_id = retried_within_bound(PostgresApplicationRecorder.max_notification_id)  # /healthz
+
+
+class BoundedPostgresAggregateRecorder(PostgresAggregateRecorder):
+    """eventsourcing's recorder of the snapshots, read by every load before the
+    events: its reads are retried within the same bound as the events'."""
+
+    select_events = _select_events
 
 
 class BoundedPostgresFactory(PostgresFactory):
     """eventsourcing's PostgreSQL factory, with a statement timeout on every
-    connection and the one-round-trip recorder.
+    connection, the one-round-trip recorder, and reads retried within a bound.
 
     The library sets lock and idle-in-transaction timeouts; a statement that
     runs on and on (a stuck database) would still hang a room's save forever.
     """
 
     application_recorder_class = OneTripPostgresRecorder
+    aggregate_recorder_class = BoundedPostgresAggregateRecorder
 
     def __init__(self, env: Environment | EnvType | None):
         super().__init__(env)

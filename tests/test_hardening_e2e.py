@@ -614,3 +614,80 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
         )
     finally:
         store.close()
+
+
+# The database stays stopped this long at most: a join that has to load its room must be
+# answered while it is still down (with eventsourcing's 10 attempts per read, ~34 s).
+DOWN_S = 20
+
+
+def _server_process(store_url: str, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "quiz_actors", "--store", store_url, "--drain-grace-s", "0"],
+        env={**os.environ, "QUIZ_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_down(private_postgres, http):
+    """A restarted server holds its rooms in the store only: a join loads the room. With
+    the database stopped, each read gives up after a bounded time, not eventsourcing's 10
+    attempts: the player hears busy while the database is still stopped, and once it is
+    back the same join is accepted, into the room as it was stored."""
+    port = free_port()
+    base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
+    process = _server_process(private_postgres.url, port)
+    try:
+        await wait_until_up(http, base, process)
+        quiz = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
+        async with http.post(base + "/api/quizzes", json=quiz) as response:
+            quiz_id = (await response.json())["quiz_id"]
+        host, ann = [await QuizClient(http, ws).connect() for _ in range(2)]
+        for client in (host, ann):
+            await client.hello()
+        code, state = await create_room(host, quiz_id)
+        await join(ann, code, "Ann")
+        await host.close()
+        await ann.close()
+        _stop(process)
+
+        process = _server_process(private_postgres.url, port)
+        await wait_until_up(http, base, process)
+        ben = await QuizClient(http, ws).connect()
+        await ben.hello()
+        ben_joins = {"type": "join", "code": code, "name": "Ben"}
+        private_postgres.stop()
+        busy = await ben.request(ben_joins, "state", timeout=DOWN_S)
+        assert busy["type"] == "error" and busy["code"] == "busy", busy
+        private_postgres.start()
+
+        # The same join, sent again, is accepted once the room loads (the pool may take
+        # a moment to connect again: until then the answer is busy again).
+        for _ in range(30):
+            joined = await ben.request(ben_joins, "state", timeout=DOWN_S)
+            if joined["type"] == "state":
+                break
+            assert joined["code"] == "busy", joined
+            await asyncio.sleep(1)
+        assert joined["type"] == "state", joined
+        assert [m["name"] for m in joined["room"]["members"]] == ["Host", "Ann", "Ben"]
+    finally:
+        _stop(process)
+
+    store = EventStore(private_postgres.url)
+    try:
+        room_id = uuid.UUID(state["room"]["room_id"])
+        joins = [e.name for e in store.stored_events(room_id) if isinstance(e, Room.MemberJoined)]
+        assert joins == ["Ann", "Ben"]
+    finally:
+        store.close()

@@ -3,7 +3,7 @@
 Four mechanisms lean on things their libraries do not promise: ``PooledActor``
 (pykka's hooks for new actor types and the loop it copies), ``OneTripPostgresRecorder``
 and ``BoundedPostgresFactory`` (attributes of eventsourcing's PostgreSQL recorder
-and datastore, and the retry decorator around its save), the hand-built RFC 6455
+and datastore, and the retry decorator around its saves and reads), the hand-built RFC 6455
 frames a broadcast shares (``websocket_text_frame``, written beside aiohttp's own
 writer), and the C JSON
 encoder ``protocol.encode`` reuses. An upgrade that breaks one would show up as
@@ -35,6 +35,7 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastor
 from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
 from eventstore import EventStore
+from eventstore.postgres import LIBRARY_RETRIES_REPLACED
 from quiz_actors import protocol
 from quiz_actors.protocol import Batch
 from quiz_actors.server import session
@@ -224,16 +225,17 @@ def check_eventsourcing_recorder(recorder: PostgresApplicationRecorder) -> None:
         "eventsourcing's PostgresDatastore pool no longer keeps its connect arguments in a dict, "
         "where BoundedPostgresFactory adds the statement timeout",
     )
-    insert = type(recorder).insert_events
-    wrapped = getattr(insert, "__wrapped__", None)
-    require(
-        insert.__code__.co_name == "retry_decorator"
-        and wrapped is not None
-        and inspect.unwrap(insert) is wrapped,
-        "eventsourcing's PostgresApplicationRecorder.insert_events is no longer its retry decorator "
-        "around the save: OneTripPostgresRecorder.insert_events unwraps it to retry within a bound "
-        "of its own",
-    )
+    for name in LIBRARY_RETRIES_REPLACED:
+        method = getattr(type(recorder), name)
+        wrapped = getattr(method, "__wrapped__", None)
+        require(
+            method.__code__.co_name == "retry_decorator"
+            and wrapped is not None
+            and inspect.unwrap(method) is wrapped,
+            f"eventsourcing's PostgresApplicationRecorder.{name} is no longer its retry decorator "
+            f"around one statement: eventstore/postgres.py unwraps it to retry within a bound "
+            "of its own (retried_within_bound)",
+        )
 
 
 def check_saves_go_through_the_function(store: EventStore, schema: str, url: str) -> None:
@@ -407,10 +409,13 @@ def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: p
     with pytest.raises(AssumptionBroken, match="no longer creates its insert function"):
         check_eventsourcing_recorder(recorder)
 
-    unwrapped = PostgresApplicationRecorder.insert_events.__wrapped__
-    monkeypatch.setattr(PostgresApplicationRecorder, "insert_events", unwrapped)
-    with pytest.raises(AssumptionBroken, match="insert_events is no longer its retry decorator"):
-        check_eventsourcing_recorder(library_recorder())
+    for name in LIBRARY_RETRIES_REPLACED:
+        with monkeypatch.context() as patched:
+            patched.setattr(
+                PostgresApplicationRecorder, name, getattr(PostgresApplicationRecorder, name).__wrapped__
+            )
+            with pytest.raises(AssumptionBroken, match=f"{name} is no longer its retry decorator"):
+                check_eventsourcing_recorder(library_recorder())
 
 
 @pytest.mark.postgres
