@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,31 +25,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.client import QuizClient  # noqa: E402
 from tests.cluster_nodes import PostgresForwarder  # noqa: E402
-from tests.conftest import create_room, free_port, join, wait_until_up  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    create_room,
+    free_port,
+    join,
+    server_process,
+    stop_process,
+    wait_until_up,
+)
 from tests.private_postgres import PrivatePostgres, find_pg_bin  # noqa: E402
 
 QUIZ = {
     "title": "Down",
     "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0], "time_limit_s": 120}],
 }
-
-
-def start_server(store_url: str, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "quiz_actors", "--store", store_url, "--drain-grace-s", "0"],
-        env={**os.environ, "QUIZ_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 async def timed_join(http: aiohttp.ClientSession, ws: str, code: str) -> tuple[str, float]:
@@ -75,7 +62,7 @@ async def run(cut: bool) -> None:
     store_url = pg.url.replace(str(pg.port), str(forwarder.port)) if forwarder else pg.url
     port = free_port()
     base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
-    process = start_server(store_url, port)
+    process = server_process(store_url, port)
     try:
         async with aiohttp.ClientSession() as http:
             await wait_until_up(http, base, process)
@@ -89,9 +76,9 @@ async def run(cut: bool) -> None:
             await join(ann, code, "Ann")
             await host.close()
             await ann.close()
-            stop_server(process)
+            stop_process(process)
 
-            process = start_server(store_url, port)  # its rooms are in the store only
+            process = server_process(store_url, port)  # its rooms are in the store only
             await wait_until_up(http, base, process)
             if forwarder is not None:
                 await forwarder.cut()
@@ -106,7 +93,7 @@ async def run(cut: bool) -> None:
             kind, seconds = await timed_join(http, ws, code)
             print(f"database back: {kind} after {seconds:.1f} s")
     finally:
-        stop_server(process)
+        stop_process(process)
         pg.destroy()
 
 

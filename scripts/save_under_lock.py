@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import time
 import uuid
@@ -26,7 +24,15 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.client import QuizClient  # noqa: E402
-from tests.conftest import POSTGRES_URL, create_room, free_port, join, wait_until_up  # noqa: E402
+from tests.conftest import (  # noqa: E402
+    POSTGRES_URL,
+    create_room,
+    free_port,
+    join,
+    server_process,
+    stop_process,
+    wait_until_up,
+)
 
 QUIZ = {
     "title": "Locked",
@@ -48,22 +54,8 @@ async def run(rooms: int, hold_s: float) -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
     port = free_port()
     base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "quiz_actors",
-            "--store",
-            f"{POSTGRES_URL}?schema={schema}",
-            "--get-ready-s",
-            "0",
-            "--rooms-per-ip-per-minute",
-            "1000",
-        ],
-        env={**os.environ, "QUIZ_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    store_url = f"{POSTGRES_URL}?schema={schema}"
+    process = server_process(store_url, port, "--get-ready-s", "0", "--rooms-per-ip-per-minute", "1000")
     try:
         async with aiohttp.ClientSession() as http:
             await wait_until_up(http, base, process)
@@ -101,8 +93,7 @@ async def run(rooms: int, hold_s: float) -> None:
                     kind, seconds = await answer
                     print(f"room {n}: {kind} after {seconds:.1f} s (after the release)")
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop_process(process)
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 

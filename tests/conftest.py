@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 import uuid
 
 import aiohttp
@@ -191,10 +193,32 @@ async def answer(client: QuizClient, question: int, choice: int) -> dict:
     return await client.request({"type": "answer", "question": question, "choice": choice}, "answer_accepted")
 
 
+def server_process(store_url: str, port: int, *options: str) -> subprocess.Popen[bytes]:
+    """``python -m quiz_actors`` on ``port`` with ``store_url`` (and ``options``), no drain
+    grace: a real server process, its output discarded (``stop_process`` ends it)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "quiz_actors", "--store", store_url, "--drain-grace-s", "0", *options],
+        env={**os.environ, "QUIZ_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within ``timeout`` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 async def wait_until_up(http, base_url: str, process) -> None:
     for _ in range(200):
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read().decode()}")
+            output = process.stderr.read().decode() if process.stderr else "(its output was discarded)"
+            raise AssertionError(f"server exited with status {process.returncode}: {output}")
         try:
             async with http.get(base_url + "/healthz") as response:
                 if response.status == 200:

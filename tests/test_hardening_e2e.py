@@ -7,8 +7,6 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +27,8 @@ from tests.conftest import (
     free_port,
     join,
     open_client,
+    server_process,
+    stop_process,
     wait_until_up,
 )
 from tests.private_postgres import PrivatePostgres, find_pg_bin
@@ -485,6 +485,19 @@ def private_postgres():
     pg.destroy()
 
 
+async def ann_answered_first(quiz_id: str, host, ann, ben, cat) -> dict:
+    """The host's room of ``quiz_id`` with Ann, Ben and Cat in its first question and
+    Ann's answer (choice 0) accepted: the room state the host was sent."""
+    code, state = await create_room(host, quiz_id)
+    for client, name in ((ann, "Ann"), (ben, "Ben"), (cat, "Cat")):
+        await join(client, code, name)
+    await host.send({"type": "start"})
+    await ann.expect("question_shown")
+    accepted = await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted")
+    assert accepted["type"] == "answer_accepted", accepted
+    return state
+
+
 async def test_database_down_mid_question_answers_busy_and_loses_nothing(
     private_postgres, clock, http, tmp_path
 ):
@@ -504,15 +517,8 @@ async def test_database_down_mid_question_answers_busy_and_loses_nothing(
         ) as response:
             quiz_id = (await response.json())["quiz_id"]
         host = await open_client(http, server)
-        code, state = await create_room(host, quiz_id)
         ann, ben, cat = [await open_client(http, server) for _ in range(3)]
-        for client, name in ((ann, "Ann"), (ben, "Ben"), (cat, "Cat")):
-            await join(client, code, name)
-        await host.send({"type": "start"})
-        await ann.expect("question_shown")
-        assert (await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted"))[
-            "type"
-        ] == "answer_accepted"
+        state = await ann_answered_first(quiz_id, host, ann, ben, cat)
 
         private_postgres.stop()
         busy = await ben.request(
@@ -556,12 +562,7 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
     same answer is accepted, and every acknowledged answer is stored once."""
     url, schema_name = schema
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quiz_actors", "--store", url, "--get-ready-s", "0", "--drain-grace-s", "0"],
-        env={**os.environ, "QUIZ_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = server_process(url, port, "--get-ready-s", "0")
     base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
     try:
         await wait_until_up(http, base, process)
@@ -574,14 +575,7 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
         host, ann, ben, cat = [await QuizClient(http, ws).connect() for _ in range(4)]
         for client in (host, ann, ben, cat):
             await client.hello()
-        code, state = await create_room(host, quiz_id)
-        for client, name in ((ann, "Ann"), (ben, "Ben"), (cat, "Cat")):
-            await join(client, code, name)
-        await host.send({"type": "start"})
-        await ann.expect("question_shown")
-        assert (await ann.request({"type": "answer", "question": 0, "choice": 0}, "answer_accepted"))[
-            "type"
-        ] == "answer_accepted"
+        state = await ann_answered_first(quiz_id, host, ann, ben, cat)
 
         ben_answers = {"type": "answer", "question": 0, "choice": 1}
         with psycopg.connect(POSTGRES_URL) as other:  # a transaction: the lock is held until rollback
@@ -598,12 +592,7 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
         closed = await ann.expect("question_closed")
         assert closed["distribution"] == [1, 1, 1]
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
     store = EventStore(url)
     try:
@@ -621,24 +610,6 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
 DOWN_S = 20
 
 
-def _server_process(store_url: str, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "quiz_actors", "--store", store_url, "--drain-grace-s", "0"],
-        env={**os.environ, "QUIZ_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_down(private_postgres, http):
     """A restarted server holds its rooms in the store only: a join loads the room. With
     the database stopped, each read gives up after a bounded time, not eventsourcing's 10
@@ -646,7 +617,7 @@ async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_dow
     back the same join is accepted, into the room as it was stored."""
     port = free_port()
     base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
-    process = _server_process(private_postgres.url, port)
+    process = server_process(private_postgres.url, port)
     try:
         await wait_until_up(http, base, process)
         quiz = {"title": "T", "questions": [{"text": "Q", "choices": ["a", "b"], "correct": [0]}]}
@@ -659,9 +630,9 @@ async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_dow
         await join(ann, code, "Ann")
         await host.close()
         await ann.close()
-        _stop(process)
+        stop_process(process)
 
-        process = _server_process(private_postgres.url, port)
+        process = server_process(private_postgres.url, port)
         await wait_until_up(http, base, process)
         ben = await QuizClient(http, ws).connect()
         await ben.hello()
@@ -682,7 +653,7 @@ async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_dow
         assert joined["type"] == "state", joined
         assert [m["name"] for m in joined["room"]["members"]] == ["Host", "Ann", "Ben"]
     finally:
-        _stop(process)
+        stop_process(process)
 
     store = EventStore(private_postgres.url)
     try:

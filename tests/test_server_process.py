@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from tests.client import QuizClient
-from tests.conftest import create_room, free_port, join, wait_until_up
+from tests.conftest import create_room, free_port, join, stop_process, wait_until_up
 
 
 @pytest.mark.parametrize("event_loop", ["uvloop", "asyncio"])
@@ -181,12 +181,7 @@ async def test_half_open_connections_from_one_address_cannot_starve_the_server(t
     finally:
         for sock in flood:
             sock.close()
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=20)
 
 
 # A server on SQLite runs in the process below until /readyz answers, says which PostgreSQL
