@@ -640,6 +640,7 @@ async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_dow
         private_postgres.stop()
         busy = await ben.request(ben_joins, "state", timeout=DOWN_S)
         assert busy["type"] == "error" and busy["code"] == "busy", busy
+        assert busy["message"] == "The server cannot reach its store; try again", busy
         private_postgres.start()
 
         # The same join, sent again, is accepted once the room loads (the pool may take

@@ -328,7 +328,8 @@ class RoomActor(PooledActor):
                 if self.saving.batch_due():
                     self._save_decided(state.room)  # a bounded group commit: acks go out during a burst
             else:
-                self._refuse_busy(message)  # the store is unreachable: acknowledge nothing
+                # The store is unreachable: acknowledge nothing, and say so in plain words.
+                self._refuse_busy(message, wire.store_unreachable())
         except SaveFailed:
             self.state = RECOVERING  # those waiting heard busy; recovery is scheduled
             self._lease_lost_after_failed_save()
@@ -357,10 +358,13 @@ class RoomActor(PooledActor):
                 return self._recover()
         return state
 
-    def _refuse_busy(self, message: object) -> None:
+    def _refuse_busy(self, message: object, reply: wire.Message | None = None) -> None:
+        """``busy`` to whoever sent ``message``: by default "could not store that"
+        (``wire.save_failed``), which is what a room that stopped serving says."""
         sender = getattr(message, "sender", None)
         if sender is not None:
-            self.audience.reply(sender, wire.save_failed(), getattr(message, "ref", None) or _ref_of(message))
+            refusal = reply if reply is not None else wire.save_failed()
+            self.audience.reply(sender, refusal, getattr(message, "ref", None) or _ref_of(message))
         if type(message) is MemberDisconnected:
             # Not lost: the member has no socket any more, and recovery marks it offline.
             self.audience.detach(message.sender.user_id)
