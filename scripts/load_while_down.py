@@ -90,8 +90,17 @@ async def run(cut: bool) -> None:
                 await forwarder.start()
             else:
                 pg.start()
+            # As a phone would: the same join again, once a second, until it is accepted.
+            back, attempts = time.monotonic(), 1
             kind, seconds = await timed_join(http, ws, code)
-            print(f"database back: {kind} after {seconds:.1f} s")
+            while kind != "state" and attempts < 30:
+                await asyncio.sleep(1)
+                attempts += 1
+                kind, seconds = await timed_join(http, ws, code)
+            print(
+                f"database back: {kind} after {seconds:.1f} s, attempt {attempts},"
+                f" {time.monotonic() - back:.1f} s after the database was started again"
+            )
     finally:
         stop_process(process)
         pg.destroy()

@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from eventstore import EventStore
 from eventstore.persistence import POSTGRES_LOCK_TIMEOUT_S
@@ -610,11 +611,23 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
 DOWN_S = 20
 
 
+async def load_failures(http, base: str) -> float:
+    """How many times the server could not rebuild a room from the store (its /metrics)."""
+    async with http.get(base + "/metrics") as response:
+        text = await response.text()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "quiz_room_load_failures_total":
+                return sample.value
+    raise AssertionError("no quiz_room_load_failures_total on /metrics")
+
+
 async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_down(private_postgres, http):
     """A restarted server holds its rooms in the store only: a join loads the room. With
     the database stopped, each read gives up after a bounded time, not eventsourcing's 10
-    attempts: the player hears busy while the database is still stopped, and once it is
-    back the same join is accepted, into the room as it was stored."""
+    attempts, and the joins that queued behind a failed load are refused at once rather
+    than each trying a load of its own: every player hears busy while the database is
+    still stopped. Once it is back the same join is accepted, into the room as stored."""
     port = free_port()
     base, ws = f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/ws"
     process = server_process(private_postgres.url, port)
@@ -634,13 +647,24 @@ async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_dow
 
         process = server_process(private_postgres.url, port)
         await wait_until_up(http, base, process)
-        ben = await QuizClient(http, ws).connect()
-        await ben.hello()
-        ben_joins = {"type": "join", "code": code, "name": "Ben"}
+        names = ("Ben", "Cat", "Dan", "Eve", "Fay")
+        players = [await QuizClient(http, ws).connect() for _ in names]
+        for player in players:
+            await player.hello()
+        ben, ben_joins = players[0], {"type": "join", "code": code, "name": "Ben"}
         private_postgres.stop()
-        busy = await ben.request(ben_joins, "state", timeout=DOWN_S)
-        assert busy["type"] == "error" and busy["code"] == "busy", busy
-        assert busy["message"] == "The server cannot reach its store; try again", busy
+        refusals = await asyncio.gather(
+            *(
+                player.request({"type": "join", "code": code, "name": name}, "state", timeout=DOWN_S)
+                for player, name in zip(players, names, strict=True)
+            )
+        )
+        for busy in refusals:
+            assert busy["type"] == "error" and busy["code"] == "busy", busy
+            assert busy["message"] == "The server cannot reach its store; try again", busy
+        # The room's first load failed; the joins behind it did not each try again (at
+        # most one more, for a join that came after the pause that follows a failure).
+        assert await load_failures(http, base) <= 2
         private_postgres.start()
 
         # The same join, sent again, is accepted once the room loads (the pool may take

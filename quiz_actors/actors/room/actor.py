@@ -24,6 +24,7 @@ table to the part that owns it, always with a loaded ``Room``: ``membership``
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -32,7 +33,7 @@ from uuid import UUID
 import pykka
 
 from eventstore import EventStore
-from quiz_actors import logs, protocol, views, wire
+from quiz_actors import logs, metrics, protocol, views, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     CleanupDue,
@@ -87,6 +88,17 @@ class Recovering:
 RECOVERING = Recovering()
 RoomState = Loaded | Recovering
 
+# After a load that failed, the messages handled this soon are refused at once
+# (busy: the store cannot be reached) instead of each trying a load of its own. With
+# the database down a load gives up after ~3 s (eventstore/persistence.py,
+# POSTGRES_RETRY_S), and everything the room's players sent meanwhile has queued
+# behind it: tried one by one, thirty of them would hold one of the rooms' worker
+# threads for minutes, and the last player would hear busy only after every load
+# before its own. Those queued messages are handled within milliseconds of the
+# failure, so a short pause covers them; a message after it tries again (so a join
+# just after the database is back is not refused for long). Wall-clock seconds.
+LOAD_RETRY_AFTER_S = 0.5
+
 Handler = Callable[[Room, Any], None]
 CommandHandler = Callable[[Room, RoomCommand, Any], None]
 
@@ -131,6 +143,7 @@ class RoomActor(PooledActor):
         self.lease = lease  # cluster mode: the lease this node serves the room under; else None
         self.stopped_serving = False
         self.state: RoomState = RECOVERING if created is None else Loaded(created)
+        self.load_failed_at: float | None = None  # time.monotonic() of the last failed load
         me = self.actor_ref
         self.member_list = views.MemberList()
         self.timers = RoomTimers(clock, settings, me)
@@ -227,8 +240,15 @@ class RoomActor(PooledActor):
                     return self.state  # another node took the room over: this one has stopped serving it
                 room = claimed
         except Exception:
-            log.exception("room %s: cannot load from the store; will retry on the next message", self.room_id)
+            log.exception(
+                "room %s: cannot load from the store; will retry on a message %.0f s from now or later",
+                self.room_id,
+                LOAD_RETRY_AFTER_S,
+            )
+            self.load_failed_at = time.monotonic()
+            metrics.ROOM_LOAD_FAILURES.inc()
             return self.state
+        self.load_failed_at = None
         try:
             self.membership.mark_detached_offline(room)
             self.game.close_question_past_deadline(room)
@@ -347,6 +367,9 @@ class RoomActor(PooledActor):
         """The room loaded, with what is decided saved first unless ``message`` joins that commit."""
         state = self.state
         if isinstance(state, Recovering):
+            failed_at = self.load_failed_at
+            if failed_at is not None and time.monotonic() - failed_at < LOAD_RETRY_AFTER_S:
+                return state  # refused at once: the last load failed a moment ago
             state = self._recover()
             if isinstance(state, Recovering):
                 return state
