@@ -752,9 +752,12 @@ class Worker:
         self.stopping.set()
 
 
-# The server's own thresholds (quiz_actors.__main__.GC_THRESHOLDS), not imported
-# so that a load process does not load the server's package.
-GC_THRESHOLDS = (50_000, 2, 1_000)
+# Rarely, so that the instrument's own pauses stay out of what it times. Not the
+# server's (quiz_actors.__main__.GC_THRESHOLDS, 50,000 / 2 / 1,000): with those, a
+# load process of 5,000 players in a 10,000-player fill made 8 middle-generation
+# passes of up to 197 ms; with these it makes none, and young ones of up to ~90 ms
+# (docs/benchmark.md, "The collector's middle generation").
+GC_THRESHOLDS = (50_000, 20, 100)
 GC_PAUSES = GcPauses()
 
 
