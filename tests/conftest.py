@@ -15,6 +15,7 @@ import pytest
 import uvloop
 from aiohttp import web
 from hypothesis import settings as hypothesis_settings
+from prometheus_client.parser import text_string_to_metric_families
 
 from quiz_actors.clock import ManualClock
 from quiz_actors.domain.room import Room
@@ -227,6 +228,18 @@ async def wait_until_up(http, base_url: str, process) -> None:
             pass
         await asyncio.sleep(0.05)
     raise AssertionError("server did not come up")
+
+
+async def metric(http, base_url: str, name: str) -> float:
+    """The value of the sample ``name`` (no labels) on the server's ``/metrics``."""
+    async with http.get(base_url + "/metrics") as response:
+        assert response.status == 200, await response.text()
+        text = await response.text()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and not sample.labels:
+                return sample.value
+    raise AssertionError(f"no {name} on /metrics")
 
 
 def free_port() -> int:

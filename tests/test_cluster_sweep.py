@@ -21,10 +21,9 @@ import re
 import signal
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.cluster_nodes import LEASE_TTL_S, Cluster, PostgresForwarder, connect, enter
-from tests.conftest import DEMO_QUIZ, create_room
+from tests.conftest import DEMO_QUIZ, create_room, metric
 
 pytestmark = pytest.mark.postgres
 
@@ -79,14 +78,7 @@ ENDED_TTL_S = 3.0  # a room whose quiz ended closes this long after; any other, 
 
 async def rooms_replayed(http, nodes: Cluster, name: str) -> float:
     """How many rooms the node has rebuilt from the store (its /metrics replay counter)."""
-    async with http.get(nodes.base(name) + "/metrics") as response:
-        assert response.status == 200, await response.text()
-        text = await response.text()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "quiz_room_replay_seconds_count":
-                return sample.value
-    raise AssertionError("no quiz_room_replay_seconds_count on /metrics")
+    return await metric(http, nodes.base(name), "quiz_room_replay_seconds_count")
 
 
 async def test_a_room_nobody_serves_is_read_once_and_again_only_once_it_changed(schema, http, tmp_path):

@@ -14,7 +14,6 @@ from pathlib import Path
 import aiohttp
 import psycopg
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from eventstore import EventStore
 from eventstore.persistence import POSTGRES_LOCK_TIMEOUT_S
@@ -27,6 +26,7 @@ from tests.conftest import (
     create_room,
     free_port,
     join,
+    metric,
     open_client,
     server_process,
     stop_process,
@@ -611,17 +611,6 @@ async def test_a_locked_events_table_answers_busy_while_locked_and_loses_nothing
 DOWN_S = 20
 
 
-async def load_failures(http, base: str) -> float:
-    """How many times the server could not rebuild a room from the store (its /metrics)."""
-    async with http.get(base + "/metrics") as response:
-        text = await response.text()
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "quiz_room_load_failures_total":
-                return sample.value
-    raise AssertionError("no quiz_room_load_failures_total on /metrics")
-
-
 async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_down(private_postgres, http):
     """A restarted server holds its rooms in the store only: a join loads the room. With
     the database stopped, each read gives up after a bounded time, not eventsourcing's 10
@@ -664,7 +653,7 @@ async def test_a_join_that_loads_its_room_answers_busy_while_the_database_is_dow
             assert busy["message"] == "The server cannot reach its store; try again", busy
         # The room's first load failed; the joins behind it did not each try again (at
         # most one more, for a join that came after the pause that follows a failure).
-        assert await load_failures(http, base) <= 2
+        assert await metric(http, base, "quiz_room_load_failures_total") <= 2
         private_postgres.start()
 
         # The same join, sent again, is accepted once the room loads (the pool may take
