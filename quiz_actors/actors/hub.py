@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pykka
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, PersistenceError
 
 from eventstore import EventStore
 from quiz_actors import logs, metrics, protocol, wire
@@ -346,6 +346,10 @@ class HubActor(pykka.ThreadingActor):
             quiz = self.store.load(uuid.UUID(quiz_id))
         except ValueError:
             return None
+        except PersistenceError as e:
+            # The database unreachable (PostgreSQL down, this node cut off from it): the
+            # host hears `busy` and tries again, not "something went wrong on the server".
+            raise StoreUnavailable() from e
         return quiz if isinstance(quiz, Quiz) else None
 
     def _free_code(self) -> str:
