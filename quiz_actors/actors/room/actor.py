@@ -241,7 +241,7 @@ class RoomActor(PooledActor):
                 room = claimed
         except Exception:
             log.exception(
-                "room %s: cannot load from the store; will retry on a message %.0f s from now or later",
+                "room %s: cannot load from the store; will retry on a message %.1f s from now or later",
                 self.room_id,
                 LOAD_RETRY_AFTER_S,
             )
