@@ -38,8 +38,11 @@ _TIMED_OUT_ON_THE_SERVER = (errors.LockNotAvailable, errors.QueryCanceled)
 
 # The library's recorder methods that retry 10 times whatever failed, each replaced
 # below by ``retried_within_bound`` (tests/test_library_assumptions.py checks that
-# each is still the library's retry decorator and that this is all that is unwrapped).
+# each is still the library's retry decorator and that this is all that is unwrapped):
+# the events' recorder, and the snapshots' (a snapshot written while the database
+# was down held a room's thread, or the hub's, for ten attempts: ~22 s).
 LIBRARY_RETRIES_REPLACED = ("insert_events", "select_events", "select_notifications", "max_notification_id")
+LIBRARY_SNAPSHOT_RETRIES_REPLACED = ("insert_events", "select_events")
 
 Statement = TypeVar("Statement", bound=Callable[..., Any])
 
@@ -140,8 +143,11 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
 
 class BoundedPostgresAggregateRecorder(PostgresAggregateRecorder):
     """eventsourcing's recorder of the snapshots, read by every load before the
-    events: its reads are retried within the same bound as the events'."""
+    events and written after a save now and then (``EventStore.snapshot_if_due``,
+    on the room's or the hub's thread): both retried within the same bound as the
+    events'."""
 
+    insert_events = retried_within_bound(PostgresAggregateRecorder.insert_events)
     select_events = _select_events
 
 

@@ -157,3 +157,49 @@ def test_a_save_that_times_out_on_the_table_lock_is_not_tried_again(store_url, m
         assert store.load(later.id).code == "400003"
     finally:
         store.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_a_snapshot_write_that_times_out_is_not_tried_again(store_url, monkeypatch):
+    """A snapshot is written on the room's thread (or the hub's) after a save. With the
+    snapshots table locked elsewhere it waits out one statement timeout and gives up,
+    where eventsourcing's own retry would try ten times, holding that thread for ten
+    timeouts. The room's events are stored, and it loads from them; a later snapshot
+    is written once the lock is gone."""
+    import psycopg
+    from eventsourcing.persistence import OperationalError
+    from eventsourcing.postgres import PostgresAggregateRecorder
+
+    from eventstore import application, postgres
+
+    monkeypatch.setattr(postgres, "POSTGRES_STATEMENT_TIMEOUT_MS", 500)
+    monkeypatch.setattr(postgres, "POSTGRES_RETRY_S", 60.0)
+    monkeypatch.setattr(application, "SNAPSHOT_EVERY", 1)  # every save is due one
+    attempts: list[int] = []  # every attempt runs the library's one INSERT
+    insert_once = PostgresAggregateRecorder._insert_stored_events
+
+    def counted(recorder, *args, **kwargs):
+        attempts.append(len(args[1]))
+        return insert_once(recorder, *args, **kwargs)
+
+    monkeypatch.setattr(PostgresAggregateRecorder, "_insert_stored_events", counted)
+    store = EventStore(store_url)
+    schema = store_url.split("schema=")[1]
+    try:
+        room = one_question_room("400004")
+        store.save(room)
+        with psycopg.connect(store_url.split("?")[0]) as other:  # a transaction until rollback
+            other.execute(f"LOCK TABLE {schema}.quiz_snapshots IN EXCLUSIVE MODE")
+            with pytest.raises(OperationalError, match="statement timeout"):
+                store.snapshot_if_due(room, 0)
+            other.rollback()
+        assert attempts == [1]  # one attempt of one snapshot
+        assert store.snapshots is not None
+        assert list(store.snapshots.get(room.id)) == []
+        assert store.load(room.id).code == "400004"  # from its events
+        assert store.snapshot_if_due(room, 0)
+        assert [s.originator_version for s in store.snapshots.get(room.id)] == [room.version]
+        assert attempts == [1, 1]
+    finally:
+        store.close()

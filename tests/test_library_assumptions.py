@@ -31,11 +31,11 @@ import psycopg
 import pykka
 import pytest
 from aiohttp import web
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
 from eventstore import EventStore
-from eventstore.postgres import LIBRARY_RETRIES_REPLACED
+from eventstore.postgres import LIBRARY_RETRIES_REPLACED, LIBRARY_SNAPSHOT_RETRIES_REPLACED
 from quiz_actors import protocol
 from quiz_actors.protocol import Batch
 from quiz_actors.server import session
@@ -225,14 +225,16 @@ def check_eventsourcing_recorder(recorder: PostgresApplicationRecorder) -> None:
         "eventsourcing's PostgresDatastore pool no longer keeps its connect arguments in a dict, "
         "where BoundedPostgresFactory adds the statement timeout",
     )
-    for name in LIBRARY_RETRIES_REPLACED:
-        method = getattr(type(recorder), name)
+    replaced = [(type(recorder), name) for name in LIBRARY_RETRIES_REPLACED]
+    replaced += [(PostgresAggregateRecorder, name) for name in LIBRARY_SNAPSHOT_RETRIES_REPLACED]
+    for recorder_class, name in replaced:
+        method = getattr(recorder_class, name)
         wrapped = getattr(method, "__wrapped__", None)
         require(
             method.__code__.co_name == "retry_decorator"
             and wrapped is not None
             and inspect.unwrap(method) is wrapped,
-            f"eventsourcing's PostgresApplicationRecorder.{name} is no longer its retry decorator "
+            f"eventsourcing's {recorder_class.__name__}.{name} is no longer its retry decorator "
             f"around one statement: eventstore/postgres.py unwraps it to retry within a bound "
             "of its own (retried_within_bound)",
         )
@@ -409,11 +411,11 @@ def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: p
     with pytest.raises(AssumptionBroken, match="no longer creates its insert function"):
         check_eventsourcing_recorder(recorder)
 
-    for name in LIBRARY_RETRIES_REPLACED:
+    replaced = [(PostgresApplicationRecorder, name) for name in LIBRARY_RETRIES_REPLACED]
+    replaced += [(PostgresAggregateRecorder, name) for name in LIBRARY_SNAPSHOT_RETRIES_REPLACED]
+    for recorder_class, name in replaced:
         with monkeypatch.context() as patched:
-            patched.setattr(
-                PostgresApplicationRecorder, name, getattr(PostgresApplicationRecorder, name).__wrapped__
-            )
+            patched.setattr(recorder_class, name, getattr(recorder_class, name).__wrapped__)
             with pytest.raises(AssumptionBroken, match=f"{name} is no longer its retry decorator"):
                 check_eventsourcing_recorder(library_recorder())
 
