@@ -118,10 +118,14 @@ class Settings:
         300, "QUIZ_JOINS_PER_IP_PER_MINUTE", "join attempts per address per minute"
     )
     failed_joins_per_ip: int = _setting(
-        10, "QUIZ_FAILED_JOINS_PER_IP", "joins with an unknown code per address per minute before a lockout"
+        10,
+        "QUIZ_FAILED_JOINS_PER_IP",
+        "different unknown codes joined per address per minute before a lockout",
     )
     failed_join_lockout_s: float = _setting(
-        300.0, "QUIZ_FAILED_JOIN_LOCKOUT_S", "how long an address that guessed codes is locked out"
+        300.0,
+        "QUIZ_FAILED_JOIN_LOCKOUT_S",
+        "how long an address that guessed codes is locked out (its members may still rejoin)",
     )
     rooms_per_socket: int = _setting(
         20, "QUIZ_ROOMS_PER_SOCKET", "rooms one socket may create (create_room beyond gets rate_limited)"

@@ -10,7 +10,11 @@ import asyncio
 import signal
 
 import pytest
+from psycopg import sql
 
+from quiz_actors.cluster.database import ClusterDatabase
+from quiz_actors.cluster.lockout import SharedJoinGuard
+from quiz_actors.cluster.schema import open_store
 from tests.client import QuizClient
 from tests.cluster_nodes import LEASE_TTL_S, Cluster, connect
 from tests.conftest import DEMO_QUIZ, create_room
@@ -122,3 +126,72 @@ async def test_joins_around_a_lobby_whose_owner_froze_past_its_lease_are_not_gue
     reply = await join_from_school(http, nodes.ws("node2"), code, "Locked out")
     assert reply["code"] == "rate_limited" and "wrong room codes" in reply["message"], reply
     await host.close()
+
+
+async def test_a_wrong_code_counts_once_on_every_node_and_members_come_back(nodes, http):
+    """The school's phones try one stale code again and again, on every node: it is one
+    wrong code. Once different wrong codes lock the school out, a player of node1's room
+    still comes back to it with its token, while a newcomer is refused on every node in
+    the words an unknown code gets: a node that does not serve the room answers that
+    instead of a redirect, which would tell a guesser the code is live."""
+    host = await connect(http, nodes.ws("node1"))
+    code, _ = await create_room(host, DEMO_QUIZ)
+    reply = await join_from_school(http, f"{nodes.ws('node1')}?room={code}", code, "Ada")
+    assert reply["type"] == "state", reply
+    ada = reply["token"]
+    wrong = [c for c in (f"{n:06d}" for n in range(40)) if c != code]
+    for round_ in range(3):
+        for name in nodes.names:
+            reply = await join_from_school(http, nodes.ws(name), wrong[0], f"Stale {round_}")
+            assert reply["code"] == "room_not_found", reply
+    reply = await join_from_school(http, f"{nodes.ws('node1')}?room={code}", code, "Bo")
+    assert reply["type"] == "state", reply  # nine tries of one code: not locked out
+    for n, guess in enumerate(wrong[1:FAILED_JOINS]):
+        reply = await join_from_school(http, nodes.ws(nodes.names[n % 3]), guess, "Bot")
+        assert reply["code"] == "room_not_found", reply
+    refusals = [await join_from_school(http, nodes.ws(name), code, "Newcomer") for name in nodes.names]
+    refusals.append(await join_from_school(http, nodes.ws("node2"), wrong[FAILED_JOINS], "Bot"))
+    assert {(r["type"], r.get("code")) for r in refusals} == {("error", "rate_limited")}, refusals
+    assert len({r["message"] for r in refusals}) == 1 and "wrong room codes" in refusals[0]["message"]
+    reply = await join_from_school(http, f"{nodes.ws('node1')}?room={code}", code, "Ada", ada)
+    assert reply["type"] == "state", reply
+    names = {member["user_id"]: member["name"] for member in reply["room"]["members"]}
+    assert names[reply["you"]["user_id"]] == "Ada", reply
+    await host.close()
+
+
+def test_the_shared_guard_counts_codes_and_an_earlier_release_table_is_replaced(schema):
+    """The wrong codes' table on PostgreSQL, under the guard every node applies. A schema
+    an earlier release made (every try a row of ``cluster_join_failures``) gets the new
+    table when a node of this release starts, and the old one is dropped."""
+    store_url, name = schema
+    database = ClusterDatabase(store_url)
+    try:
+        open_store(database, store_url).close()
+        database.execute(sql.SQL(f"DROP TABLE {name}.cluster_wrong_codes"))
+        database.execute(
+            sql.SQL(
+                f"CREATE TABLE {name}.cluster_join_failures (address text NOT NULL, at timestamptz NOT NULL)"
+            )
+        )
+        open_store(database, store_url).close()  # this release's node starts on it
+        tables = database.execute(
+            sql.SQL("SELECT table_name FROM information_schema.tables WHERE table_schema = %s"), (name,)
+        )
+        assert {"cluster_wrong_codes", "cluster_lockouts"} <= {t for (t,) in tables}
+        assert "cluster_join_failures" not in {t for (t,) in tables}
+
+        guard = SharedJoinGuard(database, 300, 3, 60_000)
+        school = "198.51.100.23"
+        assert [guard.failed(school, 0, "000001") for _ in range(5)] == [False] * 5
+        assert guard.failed(school, 0, "000002") is False
+        assert guard.check(school, 0) is None
+        # A code last tried over a minute ago counts again, as a new one.
+        database.execute(sql.SQL(f"UPDATE {name}.cluster_wrong_codes SET at = now() - interval '2 minutes'"))
+        assert guard.failed(school, 0, "000001") is False  # the only one within the minute
+        assert guard.failed(school, 0, "000002") is False
+        assert guard.failed(school, 0, "000003") is True  # the third different one
+        assert "wrong room codes" in (guard.check(school, 0) or "")
+        assert guard.check("203.0.113.9", 0) is None  # another address
+    finally:
+        database.close()

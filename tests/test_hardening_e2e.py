@@ -268,6 +268,83 @@ async def test_guessing_codes_is_locked_out(sqlite_settings, clock, http):
         await server.stop()
 
 
+async def test_a_classroom_trying_its_typos_again_is_not_locked_out(sqlite_settings, clock, http):
+    """Thirty phones behind one school address: the page asks a typed code whether it
+    wants a name and then joins with it, a child presses Join again, and phones that kept
+    last week's code try it on every reconnect. Each wrong code counts once a minute,
+    so only the fifth different one (the limit here) locks the address out."""
+    server = await start_server(sqlite_settings, clock, failed_joins_per_ip=5, failed_join_lockout_s=300)
+    try:
+        host = await open_client(http, server)
+        code, _ = await create_room(host)
+        wrong = [f"{n:06d}" for n in range(2000, 2100) if f"{n:06d}" != code][:5]
+        for typo in wrong[:4]:
+            for _ in range(3):  # the probe without a name, the join, the join pressed again
+                phone = await open_client(http, server)
+                reply = await phone.request({"type": "join", "code": typo}, "state")
+                assert reply["code"] == "room_not_found", reply
+                await phone.close()
+        for n in range(30):  # last week's code, from every phone of the class
+            phone = await open_client(http, server)
+            reply = await phone.request({"type": "join", "code": wrong[0], "name": f"Kid {n}"}, "state")
+            assert reply["code"] == "room_not_found", reply
+            await phone.close()
+        kid = await open_client(http, server)
+        assert (await join(kid, code, "Ada"))["type"] == "state"
+        guesser = await open_client(http, server)
+        reply = await guesser.request({"type": "join", "code": wrong[4], "name": "G"}, "state")
+        assert reply["code"] == "room_not_found", reply
+        reply = await guesser.request({"type": "join", "code": code, "name": "G"}, "state")
+        assert reply["code"] == "rate_limited" and "wrong room codes" in reply["message"], reply
+        clock.advance(61)  # a minute later the same typo counts again
+        for typo in wrong[:4]:
+            reply = await guesser.request({"type": "join", "code": typo, "name": "G"}, "state")
+            assert reply["code"] == "rate_limited", reply  # still locked out: not counted either
+    finally:
+        await server.stop()
+
+
+async def test_a_locked_out_address_keeps_its_members_and_gives_nothing_away(sqlite_settings, clock, http):
+    """Someone at the school guesses codes and locks the school's address out. The game
+    goes on: its players and its host, whose Wi-Fi drops, come back into their room with
+    their tokens. A newcomer is refused in the same words whether the code is live or
+    not, so the lockout tells a guesser nothing."""
+    server = await start_server(sqlite_settings, clock, failed_joins_per_ip=3, failed_join_lockout_s=300)
+    try:
+        host = await open_client(http, server)
+        host_token = (await host.hello())["token"]
+        code, _ = await create_room(host)
+        player = await open_client(http, server, hello=False)
+        player_token = (await player.hello())["token"]
+        await join(player, code, "Ada")
+        guesser = await open_client(http, server)
+        wrong = [f"{n:06d}" for n in range(3000, 3100) if f"{n:06d}" != code]
+        for guess in wrong[:3]:
+            reply = await guesser.request({"type": "join", "code": guess, "name": "G"}, "state")
+            assert reply["code"] == "room_not_found", reply
+        live = await guesser.request({"type": "join", "code": code, "name": "G"}, "state")
+        dead = await guesser.request({"type": "join", "code": wrong[3], "name": "G"}, "state")
+        assert live["code"] == dead["code"] == "rate_limited", (live, dead)
+        assert live["message"] == dead["message"] and "wrong room codes" in live["message"], (live, dead)
+        newcomer = await open_client(http, server)
+        reply = await newcomer.request({"type": "join", "code": code, "name": "Bo"}, "state")
+        assert reply["code"] == "rate_limited", reply
+        # The Wi-Fi drops: both sockets go, and come back with their tokens.
+        await player.close()
+        await host.close()
+        player = await open_client(http, server, player_token)
+        state = await join(player, code, "Ada")
+        names = {m["name"] for m in state["room"]["members"]}
+        assert names == {"Host", "Ada"} and state["you"]["user_id"] == player.user_id, state
+        host = await open_client(http, server, host_token)
+        state = await join(host, code, "Host")
+        assert state["you"]["is_host"], state
+        await host.request({"type": "start"}, "question_shown")
+        await player.expect("question_shown")
+    finally:
+        await server.stop()
+
+
 # ------------------------------------------------------------------ slow consumers
 
 

@@ -10,6 +10,7 @@ rooms whose cleanup time passed while nobody was looking.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import secrets
@@ -365,14 +366,14 @@ class HubActor(pykka.ThreadingActor):
         refusal = self.join_guard.check(sender.ip, now)
         if refusal is not None:
             log.warning(
-                "rate limit: join refused for %s (user %s): %s",
+                "rate limit: newcomers refused for %s (user %s): %s",
                 sender.ip,
                 sender.user_id,
                 refusal,
                 extra=logs.fields(user_id=sender.user_id, address=sender.ip),
             )
-            self._reply(sender, wire.rate_limited(refusal), message.ref)
-            return
+            # The room still lets its own members back in (join_guard.py says why).
+            message = dataclasses.replace(message, newcomers_refused=refusal)
         if self.cluster is not None:
             self._find_and_join(message, time.monotonic())
             return
@@ -381,11 +382,20 @@ class HubActor(pykka.ThreadingActor):
             self._unknown_code(message)
             return
         actor = self._activate(room_id)
-        actor.tell(Join(message.sender, message.name, message.ref))
+        actor.tell(self._join_for_room(message))
+
+    @staticmethod
+    def _join_for_room(message: JoinRoom) -> Join:
+        return Join(message.sender, message.name, message.ref, message.newcomers_refused)
 
     def _unknown_code(self, message: JoinRoom) -> None:
+        """No room has the code. From an address already refused, the same answer as a
+        live room gives a newcomer then (and not counted): which codes are live stays unknown."""
         sender, now = message.sender, self.clock.now_ms()
-        if self.join_guard.failed(sender.ip, now):
+        if message.newcomers_refused is not None:
+            self._reply(sender, wire.rate_limited(message.newcomers_refused), message.ref)
+            return
+        if self.join_guard.failed(sender.ip, now, message.code):
             log.warning(
                 "join lockout for %s (user %s): too many unknown codes",
                 sender.ip,
@@ -417,6 +427,9 @@ class HubActor(pykka.ThreadingActor):
         cluster = self.cluster
         assert cluster is not None
         room_id = self._loaded_directory().room_for(message.code)
+        if room_id is None and message.newcomers_refused is not None:
+            self._unknown_code(message)  # refused: not worth reading the directory again for
+            return
         if room_id is None:
             # Another node may have created it since this one read the directory.
             now = time.monotonic()
@@ -435,7 +448,7 @@ class HubActor(pykka.ThreadingActor):
                 return
         actor = self.rooms.get(room_id)
         if actor is not None and actor.is_alive():
-            actor.tell(Join(message.sender, message.name, message.ref))
+            actor.tell(self._join_for_room(message))
             return
         try:
             decision = cluster.placement.route(room_id, message.hint, owner_expired_by)
@@ -453,7 +466,11 @@ class HubActor(pykka.ThreadingActor):
             return
         if isinstance(decision, Serve):
             actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
-            actor.tell(Join(message.sender, message.name, message.ref))
+            actor.tell(self._join_for_room(message))
+        elif isinstance(decision, Redirect) and message.newcomers_refused is not None:
+            # A redirect would tell a refused address that the code is live. A member
+            # coming back reaches the owner through HAProxy (the room in its socket's URL).
+            self._reply(message.sender, wire.rate_limited(message.newcomers_refused), message.ref)
         elif isinstance(decision, Redirect):
             log.info(
                 "room %s is served by node %s: redirecting user %s",

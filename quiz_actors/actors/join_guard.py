@@ -2,10 +2,22 @@
 
 Bot tools flood a game by joining hundreds of fake players from one machine,
 and find games by trying codes until one answers. Per address, the hub allows
-``joins_per_minute`` join attempts, and after ``failures_per_minute`` attempts
-with an unknown code it refuses every join from that address for
-``lockout_ms``. A classroom behind one NAT shares an address, so the defaults
-are generous for joins and strict only for unknown codes.
+``joins_per_minute`` join attempts, and after ``failures_per_minute`` different
+unknown codes it refuses joins from that address for ``lockout_ms``.
+
+A classroom behind one NAT shares an address, so the defaults are generous for
+joins and strict only for unknown codes, and even then only for what looks like
+guessing:
+
+* a code is counted once a minute however often it is tried: the player page
+  asks a typed code whether it wants a name and then joins with it (two tries
+  of one typo), a phone presses Join again, and every phone that kept the code
+  of a room that has since closed tries it again on each reconnect;
+* a refusal keeps newcomers out, not members: the hub hands it to the room with
+  the join (``Join.newcomers_refused``), and the room lets a member of its own
+  back in (a phone whose Wi-Fi dropped, the host's screen) while it answers
+  anyone else exactly as the hub answers an unknown code, so a guesser learns
+  nothing from which codes are live.
 """
 
 from __future__ import annotations
@@ -13,6 +25,8 @@ from __future__ import annotations
 from collections import defaultdict, deque
 
 MINUTE_MS = 60_000
+# What a client sent as a code is kept for a minute per address: at most this much of it.
+CODE_KEPT = 16
 
 
 class JoinGuard:
@@ -21,11 +35,11 @@ class JoinGuard:
         self.failures_per_minute = failures_per_minute
         self.lockout_ms = lockout_ms
         self.attempts: dict[str, deque[int]] = defaultdict(deque)
-        self.failures: dict[str, deque[int]] = defaultdict(deque)
+        self.failures: dict[str, dict[str, int]] = defaultdict(dict)  # address -> {code: first tried}
         self.locked_until: dict[str, int] = {}
 
     def check(self, ip: str, now: int) -> str | None:
-        """Record a join attempt; say why it is refused, or None."""
+        """Record a join attempt; say why newcomers from ``ip`` are refused, or None."""
         if self.locked_until.get(ip, 0) > now:
             seconds = (self.locked_until[ip] - now + 999) // 1000
             return f"Too many wrong room codes from your address; try again in {seconds} s"
@@ -35,21 +49,25 @@ class JoinGuard:
         attempts.append(now)
         return None
 
-    def failed(self, ip: str, now: int) -> bool:
+    def failed(self, ip: str, now: int, code: str) -> bool:
         """Record a join with an unknown code; True when it starts a lockout."""
-        failures = within_last_minute(self.failures[ip], now)
-        failures.append(now)
-        if len(failures) >= self.failures_per_minute:
+        code, codes = code[:CODE_KEPT], self.failures[ip]
+        for old in [c for c, at in codes.items() if now - at >= MINUTE_MS]:
+            del codes[old]
+        codes.setdefault(code, now)
+        if len(codes) >= self.failures_per_minute:
             self.locked_until[ip] = now + self.lockout_ms
-            failures.clear()
+            codes.clear()
             return True
         return False
 
     def forget_old(self, now: int) -> None:
         """Drop addresses with nothing recent, so the tables do not grow forever."""
-        for table in (self.attempts, self.failures):
-            for ip in [ip for ip, times in table.items() if not within_last_minute(times, now)]:
-                del table[ip]
+        for ip in [ip for ip, times in self.attempts.items() if not within_last_minute(times, now)]:
+            del self.attempts[ip]
+        for ip, codes in list(self.failures.items()):
+            if all(now - at >= MINUTE_MS for at in codes.values()):
+                del self.failures[ip]
         for ip in [ip for ip, until in self.locked_until.items() if until <= now]:
             del self.locked_until[ip]
 

@@ -114,6 +114,9 @@ class JoinRoom:
     name: str
     ref: Any
     hint: str | None = None  # cluster mode: the node the socket was sent to (``/ws?node=``)
+    # Set by the hub when its join guard refuses this address (a code-guessing lockout,
+    # too many joins): why. Only a member of the room may still come back then.
+    newcomers_refused: str | None = None
 
 
 # ---------------------------------------------------------------- hub/connection -> room
@@ -124,6 +127,7 @@ class Join:
     sender: Sender
     name: str
     ref: Any
+    newcomers_refused: str | None = None  # JoinRoom's: the room admits only its own members
 
 
 @dataclass(frozen=True)

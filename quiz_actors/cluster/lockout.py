@@ -2,10 +2,11 @@
 
 A guesser behind HAProxy reaches every node in turn (each code hashes to its
 own node), so a lockout counted per node would let it try three times as many
-codes in a three-node cluster. Joins with an unknown code are counted in
-``cluster_join_failures`` and a lockout is a row of ``cluster_lockouts``; the
-rate of joins per address stays per node (a classroom's joins go to the node
-of its room anyway).
+codes in a three-node cluster. Unknown codes are kept per address in
+``cluster_wrong_codes``, each code once a minute however often it is tried (as
+``JoinGuard`` counts them, quiz_actors/actors/join_guard.py), and a lockout is a
+row of ``cluster_lockouts``; the rate of joins per address stays per node (a
+classroom's joins go to the node of its room anyway).
 
 If the database does not answer, the guard lets joins through (logged): the
 room itself cannot be reached then, and refusing every join would not help.
@@ -18,9 +19,9 @@ import logging
 import psycopg
 from psycopg import sql
 
-from quiz_actors.actors.join_guard import JoinGuard
+from quiz_actors.actors.join_guard import CODE_KEPT, JoinGuard
 from quiz_actors.cluster.database import ClusterDatabase
-from quiz_actors.cluster.schema import JOIN_FAILURES, LOCKOUTS
+from quiz_actors.cluster.schema import LOCKOUTS, WRONG_CODES
 
 log = logging.getLogger(__name__)
 
@@ -31,23 +32,28 @@ class SharedJoinGuard(JoinGuard):
     ):
         super().__init__(joins_per_minute, failures_per_minute, lockout_ms)
         self.database = database
-        failures, lockouts = database.table(JOIN_FAILURES), database.table(LOCKOUTS)
+        wrong_codes, lockouts = database.table(WRONG_CODES), database.table(LOCKOUTS)
         self._locked_for = sql.SQL(
             "SELECT ceil(extract(epoch FROM until - now()))::int FROM {l}"
             " WHERE address = %s AND until > now()"
         ).format(l=lockouts)
-        # The insert is not visible to the count in the same statement: hence the + 1.
-        self._count_failure = sql.SQL(
-            "WITH added AS (INSERT INTO {f} (address, at) VALUES (%s, now()) RETURNING 1)"
-            " SELECT count(*) + 1 FROM {f} WHERE address = %s AND at > now() - interval '1 minute'"
-        ).format(f=failures)
+        # This code is in the last minute's count once the statement is done (new, tried
+        # again after a minute, or already there); the count reads the other codes, which
+        # the insert does not touch (it sees the table as it was before the statement).
+        self._count_wrong_code = sql.SQL(
+            "WITH added AS (INSERT INTO {w} (address, code, at) VALUES (%s, %s, now())"
+            " ON CONFLICT (address, code) DO UPDATE SET at = now()"
+            " WHERE {w}.at <= now() - interval '1 minute' RETURNING 1)"
+            " SELECT count(*) + 1 FROM {w}"
+            " WHERE address = %s AND code <> %s AND at > now() - interval '1 minute'"
+        ).format(w=wrong_codes)
         self._lock_out = sql.SQL(
-            "WITH cleared AS (DELETE FROM {f} WHERE address = %s)"
+            "WITH cleared AS (DELETE FROM {w} WHERE address = %s)"
             " INSERT INTO {l} (address, until) VALUES (%s, now() + %s::interval)"
             " ON CONFLICT (address) DO UPDATE SET until = EXCLUDED.until"
-        ).format(f=failures, l=lockouts)
+        ).format(w=wrong_codes, l=lockouts)
         self._forget = (
-            sql.SQL("DELETE FROM {f} WHERE at <= now() - interval '1 minute'").format(f=failures),
+            sql.SQL("DELETE FROM {w} WHERE at <= now() - interval '1 minute'").format(w=wrong_codes),
             sql.SQL("DELETE FROM {l} WHERE until <= now()").format(l=lockouts),
         )
 
@@ -61,9 +67,10 @@ class SharedJoinGuard(JoinGuard):
             return f"Too many wrong room codes from your address; try again in {max(1, rows[0][0])} s"
         return super().check(ip, now)
 
-    def failed(self, ip: str, now: int) -> bool:
+    def failed(self, ip: str, now: int, code: str) -> bool:
         try:
-            count = self.database.execute(self._count_failure, (ip, ip))[0][0]
+            code = code[:CODE_KEPT]
+            count = self.database.execute(self._count_wrong_code, (ip, code, ip, code))[0][0]
             if count < self.failures_per_minute:
                 return False
             self.database.execute(self._lock_out, (ip, ip, f"{self.lockout_ms} milliseconds"))

@@ -23,7 +23,8 @@ from eventstore.persistence import env_for_store
 from quiz_actors.cluster.database import ClusterDatabase
 
 LEASES = "cluster_leases"
-JOIN_FAILURES = "cluster_join_failures"
+WRONG_CODES = "cluster_wrong_codes"
+EARLIER_JOIN_FAILURES = "cluster_join_failures"  # an earlier release's: every try, not every code
 LOCKOUTS = "cluster_lockouts"
 
 _CREATE = (
@@ -33,9 +34,13 @@ _CREATE = (
     " room_id text PRIMARY KEY, node_id text NOT NULL, epoch bigint NOT NULL,"
     " expires_at timestamptz NOT NULL)",
     "CREATE INDEX IF NOT EXISTS {leases_by_node} ON {leases} (node_id)",
-    # Joins with an unknown code, per address, for the lockout every node applies.
-    "CREATE TABLE IF NOT EXISTS {failures} (address text NOT NULL, at timestamptz NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS {failures_by_address} ON {failures} (address, at)",
+    # Unknown codes tried from an address, each code once (when it was first tried
+    # within the last minute), for the lockout every node applies.
+    "CREATE TABLE IF NOT EXISTS {wrong_codes} ("
+    " address text NOT NULL, code text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (address, code))",
+    # Upgrading: the earlier release's table counted every try (a node of that release
+    # still running counts nothing once it is gone, and lets joins through: logged).
+    "DROP TABLE IF EXISTS {earlier_failures}",
     "CREATE TABLE IF NOT EXISTS {lockouts} (address text PRIMARY KEY, until timestamptz NOT NULL)",
 )
 
@@ -67,7 +72,7 @@ def _recorders(store: EventStore) -> list[Any]:
 
 def _tables(database: ClusterDatabase, store: EventStore) -> list[str]:
     names = [recorder.events_table_name for recorder in _recorders(store)]
-    return [f"{database.schema}.{name}" for name in (*names, LEASES, JOIN_FAILURES, LOCKOUTS)]
+    return [f"{database.schema}.{name}" for name in (*names, LEASES, WRONG_CODES, LOCKOUTS)]
 
 
 def _functions(connection: psycopg.Connection[Any], store: EventStore) -> list[tuple[str, str]]:
@@ -101,8 +106,8 @@ def _create(connection: psycopg.Connection[Any], database: ClusterDatabase, stor
     names = {
         "leases": database.table(LEASES),
         "leases_by_node": sql.Identifier(f"{LEASES}_by_node"),
-        "failures": database.table(JOIN_FAILURES),
-        "failures_by_address": sql.Identifier(f"{JOIN_FAILURES}_by_address"),
+        "wrong_codes": database.table(WRONG_CODES),
+        "earlier_failures": database.table(EARLIER_JOIN_FAILURES),
         "lockouts": database.table(LOCKOUTS),
     }
     with connection.transaction():

@@ -83,6 +83,11 @@ class Membership:
         if room.phase == CLOSED:
             self._audience.reply(sender, wire.room_not_found(room.code), ref)
             return
+        if message.newcomers_refused is not None and sender.user_id not in room.members:
+            # Its address is refused (actors/join_guard.py): only members come back,
+            # and anyone else hears what the hub says to an unknown code then.
+            self._audience.reply(sender, wire.rate_limited(message.newcomers_refused), ref)
+            return
         try:
             outcome = room.join(
                 sender.user_id, message.name, self._clock.now_ms(), self._settings.max_players
