@@ -29,6 +29,8 @@ import yaml
 from quiz_actors.server.open_files import FDS_BESIDES_SOCKETS
 from quiz_actors.server.run import SHUTDOWN_TIMEOUT_S
 from quiz_actors.settings import Settings
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, require_browser, screenshot
+from tests.cluster_nodes import Cluster, Proxy
 from tests.conftest import RunningServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -328,10 +330,71 @@ async def test_the_proxy_example_terminates_tls_and_upgrades_websockets(tmp_path
                 assert welcome["type"] == "welcome"
                 await ws.send_json({"type": "ping", "t": 7})
                 assert (await ws.receive_json(timeout=10)) == {"type": "pong", "t": 7}
+            # The server goes (a restart): the teacher's page says so in plain words.
+            await server.stop()
+            await expect_the_page_that_says_back_in_a_moment(http, public + "/quizzes")
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
         await server.stop()
+
+
+async def expect_the_page_that_says_back_in_a_moment(http: aiohttp.ClientSession, url: str) -> None:
+    """Once HAProxy has no server for ``url``: its 503 is our page, not HAProxy's own."""
+    for _ in range(200):
+        try:
+            async with http.get(url) as response:
+                status, headers, page = response.status, response.headers, await response.text()
+        except aiohttp.ClientConnectorError:  # HAProxy is not listening yet
+            await asyncio.sleep(0.05)
+            continue
+        if status == 503:
+            assert headers["Content-Type"] == "text/html; charset=utf-8", headers
+            assert headers["Retry-After"] == "5", headers
+            assert "<h1>Back in a moment</h1>" in page and "restarting" in page, page
+            assert "http-equiv=refresh content=5" in page and "Service Unavailable" not in page, page
+            return
+        assert status == 200, status  # still the server's own answer
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"HAProxy never answered 503 for {url}")
+
+
+async def test_the_cluster_proxy_says_in_plain_words_that_no_node_can_answer(tmp_path, http):
+    """contrib/haproxy.cfg with none of its nodes up (all restarting, or every /readyz
+    failing while the database is down): a teacher's page gets words, not HAProxy's 503."""
+    cluster = Cluster("postgresql://127.0.0.1/unused", log_dir=tmp_path)  # never started
+    proxy = Proxy(cluster, tmp_path)
+    proxy.start()
+    try:
+        base = f"http://127.0.0.1:{proxy.port}"
+        await expect_the_page_that_says_back_in_a_moment(http, base + "/")
+        await read_the_page_in_a_browser(base + "/quizzes")
+    finally:
+        proxy.stop()
+
+
+async def read_the_page_in_a_browser(url: str) -> None:
+    """On phones, a laptop and a projector: the words fit the screen, nothing scrolls sideways."""
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for width, height in ((320, 640), (390, 844), (1280, 800), (1920, 1080)):
+                context = await browser.new_context(viewport={"width": width, "height": height})
+                page = await context.new_page()
+                response = await page.goto(url)
+                assert response is not None and response.status == 503
+                heading = page.get_by_role("heading", name="Back in a moment")
+                assert await heading.is_visible()
+                box = await page.locator("body").bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (width, box)
+                assert await page.evaluate("document.documentElement.scrollWidth") <= width
+                await screenshot(page, f"haproxy-back-in-a-moment-{width}")
+                await context.close()
+        finally:
+            await browser.close()
 
 
 async def test_forwarded_headers_count_only_from_trusted_proxies(tmp_path, clock):
