@@ -191,7 +191,8 @@ def test_the_shared_guard_counts_codes_and_an_earlier_release_table_is_replaced(
         assert guard.failed(school, 0, "000001") is False  # the only one within the minute
         assert guard.failed(school, 0, "000002") is False
         assert guard.failed(school, 0, "000003") is True  # the third different one
-        assert "wrong room codes" in (guard.check(school, 0) or "")
+        refusal = guard.check(school, 0)
+        assert refusal is not None and refusal.reason == "wrong_codes" and 59 <= refusal.retry_after_s <= 60
         assert guard.check("203.0.113.9", 0) is None  # another address
     finally:
         database.close()

@@ -217,11 +217,20 @@ async def test_join_flood_from_one_address_is_limited_and_locks_the_room(sqlite_
             reply = await bot.request({"type": "join", "code": code, "name": f"bot{i}"}, "state")
             key = reply["type"] if reply["type"] == "state" else reply["code"]
             outcomes[key] = outcomes.get(key, 0) + 1
+            if key == "rate_limited":  # the frozen clock: a whole minute to wait
+                assert (reply["reason"], reply["retry_after_s"]) == ("too_many_joins", 60), reply
         assert outcomes == {"state": 50, "room_locked": 50, "rate_limited": 400}
         locked = await host.expect("room_locked")
         assert locked["reason"] == "join_flood"
         unlocked = await host.request({"type": "unlock"}, "room_unlocked")
         assert unlocked["seq"] == locked["seq"] + 1
+        # A member's socket drops: it is let back in, though its address joins no more newcomers.
+        await bots[0].close()
+        back = await open_client(http, server, bots[0].token)
+        assert (await join(back, code, "bot0"))["type"] == "state"
+        newcomer = await open_client(http, server)
+        reply = await newcomer.request({"type": "join", "code": code, "name": "late"}, "state")
+        assert reply.get("reason") == "too_many_joins", reply
         for bot in bots:
             await bot.close()
     finally:
@@ -326,6 +335,8 @@ async def test_a_locked_out_address_keeps_its_members_and_gives_nothing_away(sql
         dead = await guesser.request({"type": "join", "code": wrong[3], "name": "G"}, "state")
         assert live["code"] == dead["code"] == "rate_limited", (live, dead)
         assert live["message"] == dead["message"] and "wrong room codes" in live["message"], (live, dead)
+        assert live["reason"] == dead["reason"] == "wrong_codes", (live, dead)
+        assert live["retry_after_s"] == dead["retry_after_s"] == 300, (live, dead)
         newcomer = await open_client(http, server)
         reply = await newcomer.request({"type": "join", "code": code, "name": "Bo"}, "state")
         assert reply["code"] == "rate_limited", reply

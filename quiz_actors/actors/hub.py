@@ -369,7 +369,7 @@ class HubActor(pykka.ThreadingActor):
                 "rate limit: newcomers refused for %s (user %s): %s",
                 sender.ip,
                 sender.user_id,
-                refusal,
+                refusal.message,
                 extra=logs.fields(user_id=sender.user_id, address=sender.ip),
             )
             # The room still lets its own members back in (join_guard.py says why).
@@ -393,7 +393,7 @@ class HubActor(pykka.ThreadingActor):
         live room gives a newcomer then (and not counted): which codes are live stays unknown."""
         sender, now = message.sender, self.clock.now_ms()
         if message.newcomers_refused is not None:
-            self._reply(sender, wire.rate_limited(message.newcomers_refused), message.ref)
+            self._reply(sender, wire.join_refused(message.newcomers_refused), message.ref)
             return
         if self.join_guard.failed(sender.ip, now, message.code):
             log.warning(
@@ -470,7 +470,7 @@ class HubActor(pykka.ThreadingActor):
         elif isinstance(decision, Redirect) and message.newcomers_refused is not None:
             # A redirect would tell a refused address that the code is live. A member
             # coming back reaches the owner through HAProxy (the room in its socket's URL).
-            self._reply(message.sender, wire.rate_limited(message.newcomers_refused), message.ref)
+            self._reply(message.sender, wire.join_refused(message.newcomers_refused), message.ref)
         elif isinstance(decision, Redirect):
             log.info(
                 "room %s is served by node %s: redirecting user %s",

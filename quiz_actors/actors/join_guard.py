@@ -23,10 +23,31 @@ guessing:
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from dataclasses import dataclass
 
 MINUTE_MS = 60_000
 # What a client sent as a code is kept for a minute per address: at most this much of it.
 CODE_KEPT = 16
+
+
+WRONG_CODES = "wrong_codes"  # the address tried too many unknown codes: a lockout
+TOO_MANY_JOINS = "too_many_joins"  # the address joined too often this minute
+
+
+@dataclass(frozen=True)
+class JoinRefusal:
+    """Why newcomers from an address are refused, and for how long (wire.join_refused)."""
+
+    reason: str  # WRONG_CODES or TOO_MANY_JOINS
+    message: str
+    retry_after_s: int
+
+
+def locked_out_for(seconds: int) -> JoinRefusal:
+    seconds = max(1, seconds)
+    return JoinRefusal(
+        WRONG_CODES, f"Too many wrong room codes from your address; try again in {seconds} s", seconds
+    )
 
 
 class JoinGuard:
@@ -38,14 +59,16 @@ class JoinGuard:
         self.failures: dict[str, dict[str, int]] = defaultdict(dict)  # address -> {code: first tried}
         self.locked_until: dict[str, int] = {}
 
-    def check(self, ip: str, now: int) -> str | None:
+    def check(self, ip: str, now: int) -> JoinRefusal | None:
         """Record a join attempt; say why newcomers from ``ip`` are refused, or None."""
         if self.locked_until.get(ip, 0) > now:
-            seconds = (self.locked_until[ip] - now + 999) // 1000
-            return f"Too many wrong room codes from your address; try again in {seconds} s"
+            return locked_out_for((self.locked_until[ip] - now + 999) // 1000)
         attempts = within_last_minute(self.attempts[ip], now)
         if len(attempts) >= self.joins_per_minute:
-            return "Too many joins from your address; wait a minute"
+            wait_s = (attempts[0] + MINUTE_MS - now + 999) // 1000
+            return JoinRefusal(
+                TOO_MANY_JOINS, "Too many joins from your address; wait a minute", max(1, wait_s)
+            )
         attempts.append(now)
         return None
 

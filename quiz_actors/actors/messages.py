@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from pykka import ActorRef
 
+from quiz_actors.actors.join_guard import JoinRefusal
 from quiz_actors.protocol import Batch
 
 # ---------------------------------------------------------------- bridge -> connection
@@ -116,7 +117,7 @@ class JoinRoom:
     hint: str | None = None  # cluster mode: the node the socket was sent to (``/ws?node=``)
     # Set by the hub when its join guard refuses this address (a code-guessing lockout,
     # too many joins): why. Only a member of the room may still come back then.
-    newcomers_refused: str | None = None
+    newcomers_refused: JoinRefusal | None = None
 
 
 # ---------------------------------------------------------------- hub/connection -> room
@@ -127,7 +128,7 @@ class Join:
     sender: Sender
     name: str
     ref: Any
-    newcomers_refused: str | None = None  # JoinRoom's: the room admits only its own members
+    newcomers_refused: JoinRefusal | None = None  # JoinRoom's: the room admits only its own members
 
 
 @dataclass(frozen=True)

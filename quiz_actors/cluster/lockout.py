@@ -19,7 +19,7 @@ import logging
 import psycopg
 from psycopg import sql
 
-from quiz_actors.actors.join_guard import CODE_KEPT, JoinGuard
+from quiz_actors.actors.join_guard import CODE_KEPT, JoinGuard, JoinRefusal, locked_out_for
 from quiz_actors.cluster.database import ClusterDatabase
 from quiz_actors.cluster.schema import LOCKOUTS, WRONG_CODES
 
@@ -57,14 +57,14 @@ class SharedJoinGuard(JoinGuard):
             sql.SQL("DELETE FROM {l} WHERE until <= now()").format(l=lockouts),
         )
 
-    def check(self, ip: str, now: int) -> str | None:
+    def check(self, ip: str, now: int) -> JoinRefusal | None:
         try:
             rows = self.database.execute(self._locked_for, (ip,))
         except psycopg.Error as e:
             log.warning("join lockout: the database did not answer (%s); join let through", e)
             rows = []
         if rows:
-            return f"Too many wrong room codes from your address; try again in {max(1, rows[0][0])} s"
+            return locked_out_for(rows[0][0])
         return super().check(ip, now)
 
     def failed(self, ip: str, now: int, code: str) -> bool:

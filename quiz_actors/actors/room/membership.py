@@ -86,7 +86,7 @@ class Membership:
         if message.newcomers_refused is not None and sender.user_id not in room.members:
             # Its address is refused (actors/join_guard.py): only members come back,
             # and anyone else hears what the hub says to an unknown code then.
-            self._audience.reply(sender, wire.rate_limited(message.newcomers_refused), ref)
+            self._audience.reply(sender, wire.join_refused(message.newcomers_refused), ref)
             return
         try:
             outcome = room.join(

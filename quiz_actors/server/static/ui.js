@@ -72,8 +72,15 @@ function nameProblem(message) {
   return ["error.name_invalid", {}];
 }
 
+// A join refused for the whole network (a school shares one address): why, and for how
+// long, in the page's language. Players already in a game still get back in.
+const JOIN_REFUSALS = { wrong_codes: "error.join_wrong_codes", too_many_joins: "error.join_too_many" };
+
 export function explain(error) {
   if (error.code === "name_taken" && error.clash) return t("error.name_clash", { clash: error.clash });
+  if (error.code === "rate_limited" && error.reason in JOIN_REFUSALS && Number.isFinite(error.retry_after_s)) {
+    return t(JOIN_REFUSALS[error.reason], { minutes: Math.max(1, Math.ceil(error.retry_after_s / 60)) });
+  }
   if (error.code === "name_invalid") return t(...nameProblem(error.message || ""));
   const key = `error.${error.code}`;
   const words = t(key) === key ? t("error.unknown") : t(key);
