@@ -111,6 +111,11 @@ ROOM_REPLAY_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+JOIN_LOCKOUTS = Counter(
+    "quiz_join_lockouts",
+    "Addresses locked out for trying too many unknown room codes (a school behind one address, if it is one)",
+    registry=REGISTRY,
+)
 ROOM_LOAD_FAILURES = Counter(
     "quiz_room_load_failures",
     "Times a room could not be rebuilt from the store (unreachable, or a read that failed)",

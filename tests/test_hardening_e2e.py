@@ -328,9 +328,11 @@ async def test_a_locked_out_address_keeps_its_members_and_gives_nothing_away(sql
         await join(player, code, "Ada")
         guesser = await open_client(http, server)
         wrong = [f"{n:06d}" for n in range(3000, 3100) if f"{n:06d}" != code]
+        lockouts = await metric(http, server.base_url, "quiz_join_lockouts_total")
         for guess in wrong[:3]:
             reply = await guesser.request({"type": "join", "code": guess, "name": "G"}, "state")
             assert reply["code"] == "room_not_found", reply
+        assert await metric(http, server.base_url, "quiz_join_lockouts_total") == lockouts + 1
         live = await guesser.request({"type": "join", "code": code, "name": "G"}, "state")
         dead = await guesser.request({"type": "join", "code": wrong[3], "name": "G"}, "state")
         assert live["code"] == dead["code"] == "rate_limited", (live, dead)

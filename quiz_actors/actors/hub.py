@@ -396,6 +396,7 @@ class HubActor(pykka.ThreadingActor):
             self._reply(sender, wire.join_refused(message.newcomers_refused), message.ref)
             return
         if self.join_guard.failed(sender.ip, now, message.code):
+            metrics.JOIN_LOCKOUTS.inc()
             log.warning(
                 "join lockout for %s (user %s): too many unknown codes",
                 sender.ip,
