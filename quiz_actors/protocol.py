@@ -45,7 +45,12 @@ CLIENT_MESSAGES: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     # ``name`` may be left out where the room gives out friendly names. ``membership``:
     # how a player hears of members coming and going in a big room (docs/protocol.md,
     # "Membership summaries in a big room").
-    "join": {"code": ((str,), _REQUIRED), "name": ((str,), _OPTIONAL), "membership": ((str,), _OPTIONAL)},
+    "join": {
+        "code": ((str,), _REQUIRED),
+        "name": ((str,), _OPTIONAL),
+        "membership": ((str,), _OPTIONAL),
+        "seat": ((str,), _OPTIONAL),
+    },
     "leave": {},
     "resync": {},
     "start": {},

@@ -29,7 +29,7 @@ from quiz_actors.domain.secret import SECRET_ID, ServerSecret
 from quiz_actors.media import MediaLibrary
 from quiz_actors.quizzes import QuizLibrary
 from quiz_actors.settings import Settings
-from quiz_actors.tokens import TokenSigner
+from quiz_actors.tokens import SeatSigner, TokenSigner
 
 if TYPE_CHECKING:
     from quiz_actors.cluster.node import ClusterNode
@@ -71,15 +71,15 @@ class QuizSystem:
         # A room's events and snapshots are plain data: written by orjson, the same bytes
         # for less CPU (eventstore/plain_json.py; every answer is an event).
         store.write_plain_json(Room)
-        self.signer = TokenSigner(
-            bytes.fromhex(_secret_hex(store)), int(self.settings.token_max_age_s * 1000)
-        )
+        secret = bytes.fromhex(_secret_hex(store))
+        self.signer = TokenSigner(secret, int(self.settings.token_max_age_s * 1000))
+        seats = SeatSigner(secret)
         self.media = MediaLibrary(store)
         self.quizzes = QuizLibrary(store, self.clock.now_ms, media_exists=self.media.exists)
         self.quizzes.seed_samples()
         word_filter.load()  # the name checks' tables, before the first room needs them
         self.dispatcher = connection_dispatcher or Dispatcher(workers=CONNECTION_WORKERS, name="connections")
-        self.hub = HubActor.start(self.store, self.clock, self.settings, self.cluster)
+        self.hub = HubActor.start(self.store, self.clock, self.settings, seats, self.cluster)
         self.hub.proxy().ping().get(timeout=30)  # started, directory loaded, sweep done
         if self.cluster is not None:
             self.cluster.start(self.hub)

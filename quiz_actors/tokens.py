@@ -48,6 +48,31 @@ class TokenSigner:
         return hmac.new(self._secret, body.encode(), hashlib.sha256).digest()
 
 
+class SeatSigner:
+    """A member's seat: proof that a user was let into the room with a code.
+
+    ``state`` hands each member its seat (``you.seat``) and a client sends it back
+    with ``join``. The hub reads it before anything else, the same way whatever the
+    code, so a member comes back even while its address is refused newcomers (a
+    code-guessing lockout, actors/join_guard.py), on any node of a cluster (the
+    secret is shared), and a guesser learns nothing about which codes are live. A
+    seat lets its holder past the address's lockout, nothing more: the room's own
+    rules (kicked, locked, full) still apply. Bound to the code, not the room: a code
+    used again by a later room still lets its old seats past the lockout, into a
+    room that then treats them as any newcomer.
+    """
+
+    def __init__(self, secret: bytes):
+        # Its own key, so that no seat can ever be read as a token's signature.
+        self._key = hmac.new(secret, b"quiz-actors seats", hashlib.sha256).digest()
+
+    def seat(self, code: str, user_id: str) -> str:
+        return _b64(hmac.new(self._key, f"{code}.{user_id}".encode(), hashlib.sha256).digest()[:16])
+
+    def holds(self, seat: object, code: str, user_id: str) -> bool:
+        return isinstance(seat, str) and hmac.compare_digest(seat.encode(), self.seat(code, user_id).encode())
+
+
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 

@@ -109,8 +109,18 @@ class MemberList:
             self._text = ",".join([self._text, *appended]) if self._text else ",".join(appended)
 
 
-def state(room: Room, user_id: str, members: MemberList, ref: object = None, brief: bool = False) -> str:
+def state(
+    room: Room,
+    user_id: str,
+    members: MemberList,
+    ref: object = None,
+    brief: bool = False,
+    seat: str | None = None,
+) -> str:
     """The encoded ``state`` message for one member.
+
+    ``seat``: the member's seat (tokens.SeatSigner), for it to send back with a later
+    ``join``: a member coming back is let in while its address is refused newcomers.
 
     ``brief``: for a player who asked for membership summaries, in a big room
     (docs/protocol.md, "Membership summaries in a big room"): ``members`` holds
@@ -137,6 +147,8 @@ def state(room: Room, user_id: str, members: MemberList, ref: object = None, bri
     given = own_answer(room, user_id)
     if given is not None:
         you["answer"] = given
+    if seat is not None and member is not None:
+        you["seat"] = seat
     room_part = {
         "code": room.code,
         "room_id": str(room.id),

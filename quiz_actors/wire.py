@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from quiz_actors.actors.join_guard import JoinRefusal
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.protocol import error
 
@@ -82,14 +81,10 @@ def rate_limited(reason: str) -> Message:
     return error("rate_limited", reason)
 
 
-def join_refused(refusal: JoinRefusal) -> Message:
-    """The join limits refused a newcomer from this address (actors/join_guard.py): why, in
-    a word pages translate, and when to try again."""
-    return {
-        **error("rate_limited", refusal.message),
-        "reason": refusal.reason,
-        "retry_after_s": refusal.retry_after_s,
-    }
+def join_refused(reason: str, message: str, retry_after_s: int) -> Message:
+    """The join limits refused this address (actors/join_guard.py): why, in a word pages
+    translate, and when to try again."""
+    return {**error("rate_limited", message), "reason": reason, "retry_after_s": retry_after_s}
 
 
 def redirect(url: str, node: str) -> Message:

@@ -135,6 +135,8 @@ async def test_late_joiner_gets_the_running_question(connect, http, server, cloc
     assert state["room"]["phase"] == "question"
     assert state["room"]["question"]["index"] == 0
     assert state["room"]["question"]["deadline_ms"] - clock.now_ms() == 16_000
+    seat = state["you"].pop("seat")  # opaque: sent back with a later join (docs/protocol.md)
+    assert isinstance(seat, str) and len(seat) == 22, seat
     assert state["you"] == {
         "user_id": dan.user_id,
         "is_host": False,

@@ -17,6 +17,8 @@ async def test_host_creates_room_and_player_joins(connect):
     assert len(code) == 6 and code.isdigit()
     assert state["room"]["phase"] == "lobby"
     assert [m["name"] for m in state["room"]["members"]] == ["Ms Host"]
+    seat = state["you"].pop("seat")  # opaque: sent back with a later join (docs/protocol.md)
+    assert isinstance(seat, str) and len(seat) == 22, seat
     assert state["you"] == {
         "user_id": host.user_id,
         "is_host": True,

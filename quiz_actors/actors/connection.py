@@ -197,7 +197,15 @@ class ConnectionActor(PooledActor):
     def _join(self, message: dict[str, Any], ref: object) -> None:
         self.summaries = message.get("membership") == protocol.MEMBERSHIP_SUMMARY
         tell_quietly(
-            self.hub, JoinRoom(self._sender(), message["code"], message.get("name", ""), ref, self.node_hint)
+            self.hub,
+            JoinRoom(
+                self._sender(),
+                message["code"],
+                message.get("name", ""),
+                ref,
+                self.node_hint,
+                message.get("seat"),
+            ),
         )
 
     def _on_hello(self, message: dict[str, Any], ref: object) -> None:

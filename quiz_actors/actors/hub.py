@@ -10,7 +10,6 @@ rooms whose cleanup time passed while nobody was looking.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import random
 import secrets
@@ -60,6 +59,7 @@ from quiz_actors.domain.quiz import Quiz
 from quiz_actors.domain.room import Room
 from quiz_actors.protocol import Batch
 from quiz_actors.settings import Settings
+from quiz_actors.tokens import SeatSigner
 
 if TYPE_CHECKING:
     from quiz_actors.cluster.fencing import RoomLease
@@ -84,12 +84,18 @@ class StoreUnavailable(Exception):
 
 class HubActor(pykka.ThreadingActor):
     def __init__(
-        self, store: EventStore, clock: Clock, settings: Settings, cluster: ClusterNode | None = None
+        self,
+        store: EventStore,
+        clock: Clock,
+        settings: Settings,
+        seats: SeatSigner,
+        cluster: ClusterNode | None = None,
     ):
         super().__init__()
         self.store = store
         self.clock = clock
         self.settings = settings
+        self.seats = seats  # a member's proof that it was let into a room: passes the join lockout
         self.cluster = cluster  # None: a single node, which serves every room itself
         self.directory: RoomDirectory | None = None
         self.rooms: dict[str, pykka.ActorRef[Any]] = {}  # room id -> running room actor
@@ -327,7 +333,14 @@ class HubActor(pykka.ThreadingActor):
         )
         self.store.snapshot_if_due(directory, directory_version)
         actor = RoomActor.start(
-            room.id, self.store, self.clock, self.settings, self.actor_ref, created=room, lease=lease
+            room.id,
+            self.store,
+            self.clock,
+            self.settings,
+            self.seats,
+            self.actor_ref,
+            created=room,
+            lease=lease,
         )
         self.rooms[str(room.id)] = actor
         actor.tell(HostRoomCreated(sender, ref))
@@ -363,17 +376,21 @@ class HubActor(pykka.ThreadingActor):
         sender, now = message.sender, self.clock.now_ms()
         if not self._speaks_for_its_user(sender, message.ref):
             return
-        refusal = self.join_guard.check(sender.ip, now)
+        # A seat (a member coming back) is read before the code is looked up, and the
+        # same way whatever the code: a refusal says nothing about which codes are live.
+        member = self.seats.holds(message.seat, message.code, sender.user_id)
+        refusal = self.join_guard.check(sender.ip, now, member)
         if refusal is not None:
             log.warning(
-                "rate limit: newcomers refused for %s (user %s): %s",
+                "rate limit: join refused for %s (user %s): %s",
                 sender.ip,
                 sender.user_id,
                 refusal.message,
                 extra=logs.fields(user_id=sender.user_id, address=sender.ip),
             )
-            # The room still lets its own members back in (join_guard.py says why).
-            message = dataclasses.replace(message, newcomers_refused=refusal)
+            reply = wire.join_refused(refusal.reason, refusal.message, refusal.retry_after_s)
+            self._reply(sender, reply, message.ref)
+            return
         if self.cluster is not None:
             self._find_and_join(message, time.monotonic())
             return
@@ -382,19 +399,10 @@ class HubActor(pykka.ThreadingActor):
             self._unknown_code(message)
             return
         actor = self._activate(room_id)
-        actor.tell(self._join_for_room(message))
-
-    @staticmethod
-    def _join_for_room(message: JoinRoom) -> Join:
-        return Join(message.sender, message.name, message.ref, message.newcomers_refused)
+        actor.tell(Join(message.sender, message.name, message.ref))
 
     def _unknown_code(self, message: JoinRoom) -> None:
-        """No room has the code. From an address already refused, the same answer as a
-        live room gives a newcomer then (and not counted): which codes are live stays unknown."""
         sender, now = message.sender, self.clock.now_ms()
-        if message.newcomers_refused is not None:
-            self._reply(sender, wire.join_refused(message.newcomers_refused), message.ref)
-            return
         if self.join_guard.failed(sender.ip, now, message.code):
             metrics.JOIN_LOCKOUTS.inc()
             log.warning(
@@ -412,7 +420,13 @@ class HubActor(pykka.ThreadingActor):
             log.info("room %s: activated from the store", room_id, extra=logs.fields(room_id=room_id))
             metrics.ROOM_ACTIVATIONS.inc()
             actor = RoomActor.start(
-                uuid.UUID(room_id), self.store, self.clock, self.settings, self.actor_ref, lease=lease
+                uuid.UUID(room_id),
+                self.store,
+                self.clock,
+                self.settings,
+                self.seats,
+                self.actor_ref,
+                lease=lease,
             )
             self.rooms[room_id] = actor
         return actor
@@ -428,9 +442,6 @@ class HubActor(pykka.ThreadingActor):
         cluster = self.cluster
         assert cluster is not None
         room_id = self._loaded_directory().room_for(message.code)
-        if room_id is None and message.newcomers_refused is not None:
-            self._unknown_code(message)  # refused: not worth reading the directory again for
-            return
         if room_id is None:
             # Another node may have created it since this one read the directory.
             now = time.monotonic()
@@ -449,7 +460,7 @@ class HubActor(pykka.ThreadingActor):
                 return
         actor = self.rooms.get(room_id)
         if actor is not None and actor.is_alive():
-            actor.tell(self._join_for_room(message))
+            actor.tell(Join(message.sender, message.name, message.ref))
             return
         try:
             decision = cluster.placement.route(room_id, message.hint, owner_expired_by)
@@ -467,11 +478,7 @@ class HubActor(pykka.ThreadingActor):
             return
         if isinstance(decision, Serve):
             actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
-            actor.tell(self._join_for_room(message))
-        elif isinstance(decision, Redirect) and message.newcomers_refused is not None:
-            # A redirect would tell a refused address that the code is live. A member
-            # coming back reaches the owner through HAProxy (the room in its socket's URL).
-            self._reply(message.sender, wire.join_refused(message.newcomers_refused), message.ref)
+            actor.tell(Join(message.sender, message.name, message.ref))
         elif isinstance(decision, Redirect):
             log.info(
                 "room %s is served by node %s: redirecting user %s",

@@ -13,11 +13,11 @@ guessing:
   asks a typed code whether it wants a name and then joins with it (two tries
   of one typo), a phone presses Join again, and every phone that kept the code
   of a room that has since closed tries it again on each reconnect;
-* a refusal keeps newcomers out, not members: the hub hands it to the room with
-  the join (``Join.newcomers_refused``), and the room lets a member of its own
-  back in (a phone whose Wi-Fi dropped, the host's screen) while it answers
-  anyone else exactly as the hub answers an unknown code, so a guesser learns
-  nothing from which codes are live.
+* a lockout keeps newcomers out, not members: a join that carries its member's
+  seat in that room (tokens.SeatSigner) is let past it (a phone whose Wi-Fi
+  dropped, the teacher's screen). The hub reads the seat before it looks the code
+  up, so every other join is refused the same way, at once, whether its code is
+  live or not. Every join counts towards the rate, members' too.
 """
 
 from __future__ import annotations
@@ -59,18 +59,20 @@ class JoinGuard:
         self.failures: dict[str, dict[str, int]] = defaultdict(dict)  # address -> {code: first tried}
         self.locked_until: dict[str, int] = {}
 
-    def check(self, ip: str, now: int) -> JoinRefusal | None:
-        """Record a join attempt; say why newcomers from ``ip`` are refused, or None."""
-        if self.locked_until.get(ip, 0) > now:
-            return locked_out_for((self.locked_until[ip] - now + 999) // 1000)
+    def check(self, ip: str, now: int, member: bool = False) -> JoinRefusal | None:
+        """Record a join attempt from ``ip``; why it is refused, or None. ``member``: the
+        join carries its member's seat, which lets it past a lockout (not past the rate)."""
         attempts = within_last_minute(self.attempts[ip], now)
         if len(attempts) >= self.joins_per_minute:
-            wait_s = (attempts[0] + MINUTE_MS - now + 999) // 1000
-            return JoinRefusal(
-                TOO_MANY_JOINS, "Too many joins from your address; wait a minute", max(1, wait_s)
-            )
+            wait_s = max(1, (attempts[0] + MINUTE_MS - now + 999) // 1000)  # until the oldest is a minute old
+            return JoinRefusal(TOO_MANY_JOINS, "Too many joins from your address; wait a minute", wait_s)
         attempts.append(now)
-        return None
+        return None if member else self.locked_out(ip, now)
+
+    def locked_out(self, ip: str, now: int) -> JoinRefusal | None:
+        """The address's lockout for guessing codes, if it has one now."""
+        until = self.locked_until.get(ip, 0)
+        return locked_out_for((until - now + 999) // 1000) if until > now else None
 
     def failed(self, ip: str, now: int, code: str) -> bool:
         """Record a join with an unknown code; True when it starts a lockout."""

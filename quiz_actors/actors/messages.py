@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 
 from pykka import ActorRef
 
-from quiz_actors.actors.join_guard import JoinRefusal
 from quiz_actors.protocol import Batch
 
 # ---------------------------------------------------------------- bridge -> connection
@@ -115,9 +114,7 @@ class JoinRoom:
     name: str
     ref: Any
     hint: str | None = None  # cluster mode: the node the socket was sent to (``/ws?node=``)
-    # Set by the hub when its join guard refuses this address (a code-guessing lockout,
-    # too many joins): why. Only a member of the room may still come back then.
-    newcomers_refused: JoinRefusal | None = None
+    seat: str | None = None  # the member's seat in this room, if it has been in it (tokens.SeatSigner)
 
 
 # ---------------------------------------------------------------- hub/connection -> room
@@ -128,7 +125,6 @@ class Join:
     sender: Sender
     name: str
     ref: Any
-    newcomers_refused: JoinRefusal | None = None  # JoinRoom's: the room admits only its own members
 
 
 @dataclass(frozen=True)

@@ -37,15 +37,16 @@ class SharedJoinGuard(JoinGuard):
             "SELECT ceil(extract(epoch FROM until - now()))::int FROM {l}"
             " WHERE address = %s AND until > now()"
         ).format(l=lockouts)
-        # This code is in the last minute's count once the statement is done (new, tried
-        # again after a minute, or already there); the count reads the other codes, which
-        # the insert does not touch (it sees the table as it was before the statement).
-        self._count_wrong_code = sql.SQL(
-            "WITH added AS (INSERT INTO {w} (address, code, at) VALUES (%s, %s, now())"
+        # Two statements, each committed on its own: the count then sees every code that
+        # nodes added at the same moment (in one statement it would see none of them, and
+        # as many nodes as guessed at once could each let one more code through).
+        self._add_wrong_code = sql.SQL(
+            "INSERT INTO {w} (address, code, at) VALUES (%s, %s, now())"
             " ON CONFLICT (address, code) DO UPDATE SET at = now()"
-            " WHERE {w}.at <= now() - interval '1 minute' RETURNING 1)"
-            " SELECT count(*) + 1 FROM {w}"
-            " WHERE address = %s AND code <> %s AND at > now() - interval '1 minute'"
+            " WHERE {w}.at <= now() - interval '1 minute'"  # tried over a minute ago: counts again
+        ).format(w=wrong_codes)
+        self._count_wrong_codes = sql.SQL(
+            "SELECT count(*) FROM {w} WHERE address = %s AND at > now() - interval '1 minute'"
         ).format(w=wrong_codes)
         self._lock_out = sql.SQL(
             "WITH cleared AS (DELETE FROM {w} WHERE address = %s)"
@@ -57,20 +58,18 @@ class SharedJoinGuard(JoinGuard):
             sql.SQL("DELETE FROM {l} WHERE until <= now()").format(l=lockouts),
         )
 
-    def check(self, ip: str, now: int) -> JoinRefusal | None:
+    def locked_out(self, ip: str, now: int) -> JoinRefusal | None:
         try:
             rows = self.database.execute(self._locked_for, (ip,))
         except psycopg.Error as e:
             log.warning("join lockout: the database did not answer (%s); join let through", e)
-            rows = []
-        if rows:
-            return locked_out_for(rows[0][0])
-        return super().check(ip, now)
+            return None
+        return locked_out_for(rows[0][0]) if rows else None
 
     def failed(self, ip: str, now: int, code: str) -> bool:
         try:
-            code = code[:CODE_KEPT]
-            count = self.database.execute(self._count_wrong_code, (ip, code, ip, code))[0][0]
+            self.database.execute(self._add_wrong_code, (ip, code[:CODE_KEPT]))
+            count = self.database.execute(self._count_wrong_codes, (ip,))[0][0]
             if count < self.failures_per_minute:
                 return False
             self.database.execute(self._lock_out, (ip, ip, f"{self.lockout_ms} milliseconds"))

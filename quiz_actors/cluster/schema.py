@@ -24,7 +24,6 @@ from quiz_actors.cluster.database import ClusterDatabase
 
 LEASES = "cluster_leases"
 WRONG_CODES = "cluster_wrong_codes"
-EARLIER_JOIN_FAILURES = "cluster_join_failures"  # an earlier release's: every try, not every code
 LOCKOUTS = "cluster_lockouts"
 
 _CREATE = (
@@ -38,9 +37,6 @@ _CREATE = (
     # within the last minute), for the lockout every node applies.
     "CREATE TABLE IF NOT EXISTS {wrong_codes} ("
     " address text NOT NULL, code text NOT NULL, at timestamptz NOT NULL, PRIMARY KEY (address, code))",
-    # Upgrading: the earlier release's table counted every try (a node of that release
-    # still running counts nothing once it is gone, and lets joins through: logged).
-    "DROP TABLE IF EXISTS {earlier_failures}",
     "CREATE TABLE IF NOT EXISTS {lockouts} (address text PRIMARY KEY, until timestamptz NOT NULL)",
 )
 
@@ -107,7 +103,6 @@ def _create(connection: psycopg.Connection[Any], database: ClusterDatabase, stor
         "leases": database.table(LEASES),
         "leases_by_node": sql.Identifier(f"{LEASES}_by_node"),
         "wrong_codes": database.table(WRONG_CODES),
-        "earlier_failures": database.table(EARLIER_JOIN_FAILURES),
         "lockouts": database.table(LOCKOUTS),
     }
     with connection.transaction():

@@ -62,6 +62,7 @@ from quiz_actors.clock import Clock
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.room import CLOSED, Room
 from quiz_actors.settings import Settings
+from quiz_actors.tokens import SeatSigner
 
 if TYPE_CHECKING:
     from quiz_actors.cluster.fencing import RoomLease
@@ -131,6 +132,7 @@ class RoomActor(PooledActor):
         store: EventStore,
         clock: Clock,
         settings: Settings,
+        seats: SeatSigner,
         hub: pykka.ActorRef[Any],
         created: Room | None = None,
         lease: RoomLease | None = None,
@@ -146,6 +148,7 @@ class RoomActor(PooledActor):
         self.load_failed_at: float | None = None  # time.monotonic() of the last failed load
         me = self.actor_ref
         self.member_list = views.MemberList()
+        self.seats = seats
         self.timers = RoomTimers(clock, settings, me)
         self.audience = Audience(str(room_id), settings, self.timers)
         self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me, settings)
@@ -155,6 +158,7 @@ class RoomActor(PooledActor):
             hub=hub,
             clock=clock,
             settings=settings,
+            seats=seats,
             member_list=self.member_list,
             audience=self.audience,
             saving=self.saving,
@@ -261,7 +265,8 @@ class RoomActor(PooledActor):
         # state puts each of them back in step.
         for user_id, sender in self.audience.attached.items():
             brief = self.audience.brief(user_id)
-            self.audience.add(sender, views.state(room, user_id, self.member_list, brief=brief))
+            seat = self.seats.seat(room.code, user_id)
+            self.audience.add(sender, views.state(room, user_id, self.member_list, brief=brief, seat=seat))
         self.timers.rearm(room)
         return self.state
 
@@ -439,7 +444,8 @@ class RoomActor(PooledActor):
     def _resync(self, room: Room, command: RoomCommand, ref: Any) -> None:
         user_id = command.sender.user_id
         brief = self.audience.brief(user_id)
-        self.audience.add(command.sender, views.state(room, user_id, self.member_list, ref, brief))
+        seat = self.seats.seat(room.code, user_id)
+        self.audience.add(command.sender, views.state(room, user_id, self.member_list, ref, brief, seat))
 
 
 def _ref_of(message: object) -> Any:

@@ -39,6 +39,7 @@ from quiz_actors.clock import Clock
 from quiz_actors.domain.errors import RoomError
 from quiz_actors.domain.room import CLOSED, ENDED, FLOOD_LOCK, Room
 from quiz_actors.settings import Settings
+from quiz_actors.tokens import SeatSigner
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,7 @@ class Membership:
         hub: ActorRef[Any],
         clock: Clock,
         settings: Settings,
+        seats: SeatSigner,
         member_list: views.MemberList,
         audience: Audience,
         saving: Saving,
@@ -63,6 +65,7 @@ class Membership:
         self._hub = hub
         self._clock = clock
         self._settings = settings
+        self._seats = seats
         self._member_list = member_list
         self._audience = audience
         self._saving = saving
@@ -76,17 +79,13 @@ class Membership:
         sender = message.sender
         self.attach(room, sender)
         self._audience.reply(sender, views.room_created(room), message.ref)
-        self._audience.add(sender, views.state(room, sender.user_id, self._member_list))
+        seat = self._seats.seat(room.code, sender.user_id)
+        self._audience.add(sender, views.state(room, sender.user_id, self._member_list, seat=seat))
 
     def on_join(self, room: Room, message: Join) -> None:
         sender, ref = message.sender, message.ref
         if room.phase == CLOSED:
             self._audience.reply(sender, wire.room_not_found(room.code), ref)
-            return
-        if message.newcomers_refused is not None and sender.user_id not in room.members:
-            # Its address is refused (actors/join_guard.py): only members come back,
-            # and anyone else hears what the hub says to an unknown code then.
-            self._audience.reply(sender, wire.join_refused(message.newcomers_refused), ref)
             return
         try:
             outcome = room.join(
@@ -133,7 +132,9 @@ class Membership:
         for sender, ref in joiners:
             self.attach(room, sender)
             brief = self._audience.brief(sender.user_id)
-            self._audience.add(sender, views.state(room, sender.user_id, self._member_list, ref, brief))
+            seat = self._seats.seat(room.code, sender.user_id)
+            state = views.state(room, sender.user_id, self._member_list, ref, brief, seat)
+            self._audience.add(sender, state)
 
     def attach(self, room: Room, sender: Sender) -> None:
         # The host's lobby screen lists every member by name: it always hears each change.

@@ -197,8 +197,19 @@ export class Connection extends EventTarget {
   send(message) {
     if (!this.ready) return null;
     const ref = `${message.type}:${++this.refCount}`;
-    this.raw({ ...message, ref });
+    // A join carries the seat this user was given in that room, if any: a member
+    // coming back is let in even while its network is refused newcomers.
+    const seat = message.type === "join" ? this.seatFor(message.code) : null;
+    this.raw(seat === null ? { ...message, ref } : { ...message, seat, ref });
     return ref;
+  }
+
+  // The seat kept from the last `state` of the room with this code (one room at a time).
+  seatFor(code) {
+    const kept = this.store.get("seat");
+    if (kept === null) return null;
+    const [seatCode, seat] = kept.split(" ");
+    return seatCode === code && seat ? seat : null;
   }
 
   // The page left its room (left, kicked, closed): seq numbers restart with the next room.
@@ -277,6 +288,9 @@ export class Connection extends EventTarget {
         this.resyncRef = null;
         this.redirects = 0;
         if (message.room && typeof message.room.code === "string") this.roomCode = message.room.code;
+        if (this.roomCode !== null && message.you && typeof message.you.seat === "string") {
+          this.store.set("seat", `${this.roomCode} ${message.you.seat}`);
+        }
         break;
       case "redirect":
         this.followRedirect(message);

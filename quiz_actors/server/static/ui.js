@@ -78,7 +78,7 @@ const JOIN_REFUSALS = { wrong_codes: "error.join_wrong_codes", too_many_joins: "
 
 export function explain(error) {
   if (error.code === "name_taken" && error.clash) return t("error.name_clash", { clash: error.clash });
-  if (error.code === "rate_limited" && error.reason in JOIN_REFUSALS && Number.isFinite(error.retry_after_s)) {
+  if (error.code === "rate_limited" && Object.hasOwn(JOIN_REFUSALS, error.reason ?? "") && Number.isFinite(error.retry_after_s)) {
     return t(JOIN_REFUSALS[error.reason], { minutes: Math.max(1, Math.ceil(error.retry_after_s / 60)) });
   }
   if (error.code === "name_invalid") return t(...nameProblem(error.message || ""));
