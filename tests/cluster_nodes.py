@@ -230,6 +230,8 @@ class Proxy:
             text = text.replace(
                 f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}"
             )
+        # The 503 page from the repository, not from where an installation puts it.
+        text = text.replace("/etc/haproxy/errors/quiz-503.http", str(ROOT / "deploy" / "quiz-503.http"))
         # Checks as in production, only faster, so a test's failover takes seconds.
         text = text.replace("inter 1s fastinter 500ms", "inter 300ms fastinter 200ms")
         self.config = tmp_path / "haproxy.cfg"

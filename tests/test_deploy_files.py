@@ -34,6 +34,8 @@ from tests.cluster_nodes import Cluster, Proxy
 from tests.conftest import RunningServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
+ERROR_PAGE = ROOT / "deploy" / "quiz-503.http"  # HAProxy's 503, in plain words
+ERROR_PAGE_INSTALLED = "/etc/haproxy/errors/quiz-503.http"  # where both configs read it
 TOOLS_REQUIRED = os.environ.get("QUIZ_REQUIRE_DEPLOY_TOOLS") == "1"
 SETTING_VARIABLES = {f.metadata["env"] for f in Settings.__dataclass_fields__.values()}
 DOCKER_STOP_TIMEOUT_S = 10  # docker stop's default before it kills
@@ -159,6 +161,8 @@ def test_cluster_compose_file_runs_three_nodes_named_as_haproxy_knows_them():
         assert f"use-server {name} if {{ url_param(node) -m str {name} }}" in proxy_config
         assert f"s/127.0.0.1:808{name[-1]}/{name}:8080/" in services["haproxy"]["command"]
         assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    # The 503 page, where the config reads it.
+    assert f"../deploy/quiz-503.http:{ERROR_PAGE_INSTALLED}:ro" in services["haproxy"]["volumes"]
     for line in (
         "balance url_param room",
         "hash-type consistent",
@@ -280,10 +284,12 @@ def proxy_config(tmp_path: Path, pem: Path, http_port: int, https_port: int, ser
             "bind :443 ssl crt /etc/haproxy/certs/quiz.pem", f"bind 127.0.0.1:{https_port} ssl crt {pem}"
         )
         .replace("server quiz1 127.0.0.1:8080", f"server quiz1 127.0.0.1:{server_port}")
+        .replace(f"errorfile 503 {ERROR_PAGE_INSTALLED}", f"errorfile 503 {ERROR_PAGE}")
         # HAProxy wants two descriptors a connection up front; this machine's limit may be lower.
         .replace("maxconn 60000", "maxconn 1000")
     )
     assert replaced.count(str(pem)) == 1 and replaced.count(f":{server_port}") == 1
+    assert replaced.count(str(ERROR_PAGE)) == 1
     assert "maxconn 1000" in replaced
     config = tmp_path / "haproxy.cfg"
     config.write_text(replaced)
