@@ -28,6 +28,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType
 from psycopg import errors
 from psycopg.sql import SQL, Identifier
+from psycopg_pool.base import AttemptWithBackoff
 
 from eventstore.persistence import (
     POSTGRES_RETRY_S,
@@ -112,6 +113,23 @@ class PingConnection:
         if connection is not None:
             with contextlib.suppress(psycopg.Error):
                 await connection.close()
+
+
+# How often the store's pool tries again to open a connection it lost (± 10 %).
+POOL_RECONNECT_EVERY_S = 0.5
+
+
+def steady_pool_reconnects() -> None:
+    """psycopg_pool replaces a lost connection with exponential backoff (1, 2, 4, 8 s ...
+    between attempts): after an outage of ten seconds its next attempt could come eight
+    seconds after the database was back, and every save and load waited for it
+    (tests/test_cluster_db_down.py: clients back 4-6 s after the database). A steady
+    attempt every POOL_RECONNECT_EVERY_S instead: a few refused connections a second
+    while the database is away, and the pool back within that of it. Process-wide: the
+    store's pool is the only psycopg_pool here (tests/test_library_assumptions.py checks
+    that the pool still reads these two numbers)."""
+    AttemptWithBackoff.INITIAL_DELAY = POOL_RECONNECT_EVERY_S
+    AttemptWithBackoff.DELAY_BACKOFF = 1.0
 
 
 # The aggregates' events are read by every load of a room, the directory, a quiz.
@@ -218,3 +236,4 @@ class BoundedPostgresFactory(PostgresFactory):
         if not isinstance(connect_kwargs, dict):
             raise TypeError("eventsourcing's PostgreSQL pool no longer keeps its connect arguments in a dict")
         connect_kwargs["options"] = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+        steady_pool_reconnects()
