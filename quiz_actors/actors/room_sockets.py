@@ -1,6 +1,6 @@
 """Which connection actors are attached to which room on this node, readable from any thread.
 
-Cluster mode only (docs/cluster.md, "Lease loss"): when this node can no longer vouch
+Cluster mode only (docs/cluster.md, "Leases"): when this node can no longer vouch
 for a room's lease, the lease keeper's thread closes the room's sockets itself. It
 cannot wait for the room actor to do it: during a database outage the room's thread
 may be inside a save that retries for seconds, past the moment another node may take
