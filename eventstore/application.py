@@ -8,6 +8,8 @@ aggregates it snapshots are handed to it.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -39,6 +41,16 @@ class ReadsLastVersions(Protocol):
     (``VersionsSQLiteRecorder`` in eventstore/persistence.py, ``OneTripPostgresRecorder``)."""
 
     def last_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]: ...
+
+
+@runtime_checkable
+class PingsOnce(Protocol):
+    """A recorder that asks its database one cheap question on a connection of its own,
+    once, within a short timeout, on the caller's event loop (``OneTripPostgresRecorder``)."""
+
+    async def ping_once(self) -> None: ...
+
+    async def close_ping(self) -> None: ...
 
 
 class EventStore(Application[UUID]):
@@ -143,5 +155,23 @@ class EventStore(Application[UUID]):
         return self.recorder.max_notification_id() or 0
 
     def ping(self) -> None:
-        """Raise if the database does not answer."""
+        """Raise if the database does not answer (a read, retried as every read is)."""
         self.recorder.max_notification_id()
+
+    async def ping_once(self) -> None:
+        """Raise unless the database answers now: one attempt, within about a second,
+        on the caller's event loop (one loop only: the server's).
+
+        For health checks (``/readyz``, ``/healthz``): they ask again a moment later
+        themselves, so a read retried for seconds (``POSTGRES_RETRY_S``) would only make
+        them pile up while the database is away and answer late once it is back."""
+        if isinstance(self.recorder, PingsOnce):
+            await self.recorder.ping_once()
+        else:  # SQLite: a file on this machine; the read without the library's retry, off the loop
+            read = inspect.unwrap(type(self.recorder).max_notification_id)
+            await asyncio.get_running_loop().run_in_executor(None, read, self.recorder)
+
+    async def close_ping(self) -> None:
+        """Close the health checks' connection (on the loop that used it)."""
+        if isinstance(self.recorder, PingsOnce):
+            await self.recorder.close_ping()

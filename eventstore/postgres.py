@@ -8,6 +8,8 @@ has a statement timeout (``BoundedPostgresFactory``).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import inspect
 import time
@@ -15,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
+import psycopg
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres import (
     PostgresAggregateRecorder,
@@ -25,6 +28,7 @@ from eventsourcing.postgres import (
 from eventsourcing.utils import Environment, EnvType
 from psycopg import errors
 from psycopg.sql import SQL, Identifier
+from psycopg_pool.base import AttemptWithBackoff
 
 from eventstore.persistence import (
     POSTGRES_RETRY_S,
@@ -69,6 +73,67 @@ def retried_within_bound(statement: Statement) -> Statement:
             time.sleep(POSTGRES_RETRY_WAIT_S)
 
     return cast(Statement, bounded)
+
+
+# A health check's question gives up after this: within HAProxy's `timeout check`
+# (1 s), so that a check never waits on the one before it.
+PING_TIMEOUT_S = 1.0
+PING_TIMEOUT_MS = int(PING_TIMEOUT_S * 1000)  # the same on the server's clock
+
+
+class PingConnection:
+    """One connection of its own for health checks, kept open between them: not one of
+    the pool's, which after a restart of the database holds broken connections that
+    each fail one check, and which a busy server may have none free of. One attempt,
+    on the caller's event loop, given up after PING_TIMEOUT_S (connecting included):
+    a connection that failed or timed out is closed, and the next check opens another.
+    Only one event loop may use it (the server's)."""
+
+    def __init__(self, connect_kwargs: dict[str, Any]):
+        self._kwargs = {
+            key: connect_kwargs[key]
+            for key in ("dbname", "host", "port", "user", "password")
+            if key in connect_kwargs
+        }
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def ping(self) -> None:
+        try:
+            async with asyncio.timeout(PING_TIMEOUT_S):
+                connection = self._connection
+                if connection is None or connection.closed:
+                    connection = self._connection = await psycopg.AsyncConnection.connect(
+                        **self._kwargs,
+                        autocommit=True,
+                        options=f"-c statement_timeout={PING_TIMEOUT_MS}",
+                    )
+                await connection.execute("SELECT 1")
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(psycopg.Error):
+                await connection.close()
+
+
+# How often the store's pool tries again to open a connection it lost (± 10 %).
+POOL_RECONNECT_EVERY_S = 0.5
+
+
+def steady_pool_reconnects() -> None:
+    """psycopg_pool replaces a lost connection with exponential backoff (1, 2, 4, 8 s ...
+    between attempts): after an outage of ten seconds its next attempt could come eight
+    seconds after the database was back, and every save and load waited for it
+    (tests/test_cluster_db_down.py: clients back 4-6 s after the database). A steady
+    attempt every POOL_RECONNECT_EVERY_S instead: a few refused connections a second
+    while the database is away, and the pool back within that of it. Process-wide: the
+    store's pool is the only psycopg_pool here (tests/test_library_assumptions.py checks
+    that the pool still reads these two numbers)."""
+    AttemptWithBackoff.INITIAL_DELAY = POOL_RECONNECT_EVERY_S
+    AttemptWithBackoff.DELAY_BACKOFF = 1.0
 
 
 # The aggregates' events are read by every load of a room, the directory, a quiz.
@@ -127,6 +192,14 @@ class OneTripPostgresRecorder(PostgresApplicationRecorder):
             table=Identifier(self.events_table_name),
             id_type=Identifier(self.datastore.originator_id_type),
         )
+        self._ping = PingConnection(cast(dict[str, Any], self.datastore.pool.kwargs))
+
+    async def ping_once(self) -> None:
+        """One cheap statement on a connection of its own, once (``EventStore.ping_once``)."""
+        await self._ping.ping()
+
+    async def close_ping(self) -> None:
+        await self._ping.close()
 
     @retried_within_bound  # the start-up sweep reads it on the hub's thread
     def last_versions(self, aggregate_ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -170,3 +243,4 @@ class BoundedPostgresFactory(PostgresFactory):
         if not isinstance(connect_kwargs, dict):
             raise TypeError("eventsourcing's PostgreSQL pool no longer keeps its connect arguments in a dict")
         connect_kwargs["options"] = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+        steady_pool_reconnects()

@@ -96,6 +96,7 @@ class QuizSystem:
             dispatcher=self.dispatcher,
             rooms_per_socket=self.settings.rooms_per_socket,
             node_hint=node_hint,
+            room_sockets=None if self.cluster is None else self.cluster.room_sockets,
         )
         with self._lock:
             self._connections.add(ref)

@@ -102,3 +102,43 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         proxy.stop()
         nodes.stop_all()
         await forwarder.cut()
+
+
+async def test_a_node_cut_off_while_its_room_is_saving_closes_the_rooms_sockets_before_its_lease_runs_out(
+    schema, http, tmp_path
+):
+    """The room's thread held in a save that retries for POSTGRES_RETRY_S (3 s, longer
+    than the 2 s lease): the node still closes the room's sockets with 1012 within the
+    lease (the lease keeper closes them from its own thread, docs/cluster.md). Every
+    client talks to node1 directly, so only node1 can close their sockets."""
+    store, _ = schema
+    forwarder = await PostgresForwarder().start()
+    through = store.replace("127.0.0.1:5432", f"127.0.0.1:{forwarder.port}")
+    nodes = Cluster(store, names=("node1", "node2"), log_dir=tmp_path, stores={"node1": through})
+    try:
+        nodes.start_all()
+        await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
+        async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
+            quiz_id = (await response.json())["quiz_id"]
+        host = await connect(http, nodes.ws("node1"))
+        code, _ = await create_room(host, quiz_id)
+        joined = [await enter(http, nodes.ws("node1"), code, f"P{n}", nodes=nodes) for n in range(4)]
+        assert {node for *_, node in joined} == {"node1"}
+        players = [client for client, *_ in joined]
+        await host.send({"type": "start"})
+        await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
+
+        await forwarder.cut()
+        cut_at = time.monotonic()
+        # An answer now: the room's thread is inside its save, retrying, past the lease.
+        await players[0].send({"type": "answer", "question": 0, "choice": 1})
+        codes = await asyncio.gather(*(c.expect_closed(timeout=15) for c in (host, *players)))
+        closed_in = time.monotonic() - cut_at
+        print(f"cut off while saving: node1's sockets closed {closed_in:.2f} s after the cut ({set(codes)})")
+        assert set(codes) == {1012}, codes
+        assert closed_in < LEASE_TTL_S  # the lease renewed last at most 0.5 s before the cut
+        log = (tmp_path / "node1.log").read_text()
+        assert "lease not renewed in time; stopping it before it can expire" in log
+    finally:
+        nodes.stop_all()
+        await forwarder.cut()

@@ -22,6 +22,7 @@ import inspect
 import json
 import textwrap
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -455,3 +456,30 @@ def test_the_encoder_check_fails_when_the_c_encoder_changes(monkeypatch: pytest.
     monkeypatch.setattr(json.encoder, "c_make_encoder", make_encoder_of_another_signature)
     with pytest.raises(AssumptionBroken, match="no longer takes the nine arguments"):
         check_c_encoder(protocol._make_encoder())
+
+
+# ------------------------------------------------------------------ psycopg_pool (reconnect delays)
+
+
+def test_the_store_pool_reconnects_steadily_not_with_growing_backoff() -> None:
+    """``steady_pool_reconnects`` (eventstore/postgres.py) sets two class attributes of
+    psycopg_pool's ``AttemptWithBackoff``: the pool must still create its attempts from
+    that class and read them, or a pool would again wait up to 8 s and more after an
+    outage before it reconnects."""
+    import psycopg_pool.base
+    import psycopg_pool.pool
+
+    from eventstore.postgres import POOL_RECONNECT_EVERY_S, steady_pool_reconnects
+
+    steady_pool_reconnects()
+    assert psycopg_pool.pool.AttemptWithBackoff is psycopg_pool.base.AttemptWithBackoff, (
+        "psycopg_pool's pool no longer makes its reconnect attempts from base.AttemptWithBackoff"
+    )
+    attempt = psycopg_pool.base.AttemptWithBackoff(timeout=300)
+    delays = []
+    for _ in range(6):
+        attempt.update_delay(time.monotonic())
+        delays.append(attempt.delay)
+    assert all(abs(d - POOL_RECONNECT_EVERY_S) <= POOL_RECONNECT_EVERY_S * 0.11 for d in delays), (
+        f"psycopg_pool's reconnect delays no longer follow INITIAL_DELAY and DELAY_BACKOFF: {delays}"
+    )

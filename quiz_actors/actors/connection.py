@@ -29,6 +29,7 @@ from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     AttachedToRoom,
     ClientMessage,
+    CloseIfInRoom,
     CloseSocket,
     CreateRoom,
     Deliver,
@@ -44,6 +45,7 @@ from quiz_actors.actors.messages import (
     UnregisterConnection,
 )
 from quiz_actors.actors.pooled import Dispatcher, PooledActor
+from quiz_actors.actors.room_sockets import RoomSockets
 from quiz_actors.clock import Clock
 from quiz_actors.protocol import Batch
 from quiz_actors.tokens import TokenSigner
@@ -79,9 +81,12 @@ class ConnectionActor(PooledActor):
         dispatcher: Dispatcher | None = None,
         rooms_per_socket: int = 20,
         node_hint: str | None = None,
+        room_sockets: RoomSockets | None = None,
     ):
         super().__init__(dispatcher=dispatcher)
         self.node_hint = node_hint  # cluster mode: the node this socket asked for (``/ws?node=``)
+        # Cluster mode: told which room this socket is in, for the lease keeper's thread.
+        self.room_sockets = room_sockets
         self.conn_id = next(_conn_ids)
         self.outlet = outlet
         self.hub = hub
@@ -119,6 +124,14 @@ class ConnectionActor(PooledActor):
             self.outlet.send(message.batch)
 
     def _on_close_socket(self, message: CloseSocket) -> None:
+        self._finish(message.code, message.reason)
+
+    def _on_close_if_in_room(self, message: CloseIfInRoom) -> None:
+        if message.room_id != self.room_id:
+            return  # it has moved on to another room (or none) since the keeper looked
+        # No MemberDisconnected: the room stops serving here and saves nothing more (its
+        # thread may be stuck in a save already); its next owner marks the member offline.
+        self._set_room(None, None)
         self._finish(message.code, message.reason)
 
     def _on_replaced(self, _: Replaced) -> None:
@@ -274,11 +287,15 @@ class ConnectionActor(PooledActor):
             metrics.MEMBERS_ONLINE.inc()
         elif self.room_id is not None and room_id is None:
             metrics.MEMBERS_ONLINE.dec()
+        if self.room_sockets is not None:
+            self.room_sockets.moved(self.actor_ref, self.room_id, room_id)
         self.room, self.room_id = room, room_id
 
     def on_stop(self) -> None:
         if self.room_id is not None:  # stopped with the server, its socket still attached
             metrics.MEMBERS_ONLINE.dec()
+            if self.room_sockets is not None:
+                self.room_sockets.moved(self.actor_ref, self.room_id, None)
 
     # ------------------------------------------------------------- liveness
 
@@ -327,6 +344,7 @@ HANDLERS: dict[type, Callable[[ConnectionActor, Any], None]] = {
     AttachedToRoom: ConnectionActor._on_attached,
     DetachedFromRoom: ConnectionActor._on_detached,
     CloseSocket: ConnectionActor._on_close_socket,
+    CloseIfInRoom: ConnectionActor._on_close_if_in_room,
     HeartbeatDue: ConnectionActor._on_heartbeat,
     Replaced: ConnectionActor._on_replaced,
     SocketClosed: ConnectionActor._on_socket_closed,

@@ -67,6 +67,18 @@ class CloseSocket:
 
 
 @dataclass(frozen=True)
+class CloseIfInRoom:
+    """Close the socket, but only if it is still attached to ``room_id``: cluster mode,
+    the lease keeper closing a room's sockets from its own thread (one that has joined
+    another room since must stay open). The socket leaves the room without a disconnect
+    to save: the room stops serving here, and its next owner marks the member offline."""
+
+    room_id: str
+    code: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Replaced:
     pass
 

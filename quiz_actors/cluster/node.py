@@ -8,8 +8,10 @@ from typing import Any
 import pykka
 
 from eventstore import EventStore
+from quiz_actors import protocol
 from quiz_actors.actors.delivery import tell_quietly
-from quiz_actors.actors.messages import LeaseLost
+from quiz_actors.actors.messages import CloseIfInRoom, LeaseLost
+from quiz_actors.actors.room_sockets import RoomSockets
 from quiz_actors.cluster.database import ClusterDatabase
 from quiz_actors.cluster.fencing import RoomLease
 from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable
@@ -30,6 +32,7 @@ class ClusterNode:
         self.keeper = LeaseKeeper(self.leases, settings.lease_ttl_s, settings.lease_renew_s, self._lost)
         self.placement = Placement(self.name, self.leases, self.keeper)
         self.directory_refresh = DirectoryRefresh()
+        self.room_sockets = RoomSockets()  # which sockets are in which room, for ``_lost``
         self._hub: pykka.ActorRef[Any] | None = None
 
     def open_store(self, observer: Any = None) -> EventStore:
@@ -65,5 +68,12 @@ class ClusterNode:
         self.database.close()
 
     def _lost(self, room_id: str, epoch: int) -> None:
+        """On the lease keeper's thread: close the room's sockets (1012) now, then have the
+        hub stop the room. Not through the room actor: its thread may be held in a save
+        that retries for seconds (the database unreachable), and the sockets must close
+        before the lease can expire and another node take the room."""
+        if self.keeper.epoch_of(room_id) is None:  # not started here again under a newer lease
+            for conn in self.room_sockets.in_room(room_id):
+                tell_quietly(conn, CloseIfInRoom(room_id, protocol.CLOSE_SERVICE_RESTART, "room moved"))
         if self._hub is not None:
             tell_quietly(self._hub, LeaseLost(room_id, epoch))

@@ -36,11 +36,13 @@ from quiz_actors.server.keys import (
     PAST_GAMES,
     SESSIONS,
     SOCKETS,
+    STORE_PING,
     SYSTEM,
 )
 from quiz_actors.server.limits import ConnectionCounter
 from quiz_actors.server.loop_post import LoopPost
 from quiz_actors.server.past_games import PastGames
+from quiz_actors.server.store_ping import SharedStorePing
 from quiz_actors.settings import Settings
 from quiz_actors.system import QuizSystem
 
@@ -61,6 +63,7 @@ def create_app(settings: Settings, clock: Clock | None = None) -> web.Applicatio
     app[ACCEPTED] = ConnectionCounter(settings.max_connections, settings.max_connections_per_ip)
     app[DRAIN] = Drain()
     app[PAST_GAMES] = PastGames(settings.store)
+    app[STORE_PING] = SharedStorePing()
     app.cleanup_ctx.append(_run_system)
     app.on_shutdown.append(_stop_rooms)
     app.on_shutdown.append(close_all_sockets)
@@ -94,6 +97,8 @@ async def _run_system(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
     app[DRAIN].end()
     await loop.run_in_executor(None, app[PAST_GAMES].close)
+    if system.store is not None:
+        await system.store.close_ping()  # on this loop, which used it
     await loop.run_in_executor(None, system.stop)
 
 

@@ -17,13 +17,12 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from quiz_actors import metrics
-from quiz_actors.server.keys import DRAIN, SYSTEM
+from quiz_actors.server.keys import DRAIN, STORE_PING, SYSTEM
 from quiz_actors.settings import Settings
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
-STORE_PING_TIMEOUT_S = 5
 LOOP_LAG_PROBE_S = 0.5
 
 
@@ -69,11 +68,7 @@ async def ready(request: web.Request) -> web.Response:
     store = request.app[SYSTEM].store
     if store is None:
         return web.json_response({"status": "starting"}, status=503)
-    try:
-        await asyncio.wait_for(
-            asyncio.get_running_loop().run_in_executor(None, store.ping), timeout=STORE_PING_TIMEOUT_S
-        )
-    except Exception:
+    if not await request.app[STORE_PING].store_answers(store):  # one quick ping, shared with /healthz
         return web.json_response({"status": "store unavailable"}, status=503)
     return web.json_response({"status": "ready"})
 
