@@ -36,7 +36,12 @@ from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicatio
 from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
 from eventstore import EventStore
-from eventstore.postgres import LIBRARY_RETRIES_REPLACED, LIBRARY_SNAPSHOT_RETRIES_REPLACED
+from eventstore.postgres import (
+    LIBRARY_RETRIES_REPLACED,
+    LIBRARY_SNAPSHOT_RETRIES_REPLACED,
+    BoundedPostgresAggregateRecorder,
+    OneTripPostgresRecorder,
+)
 from quiz_actors import protocol
 from quiz_actors.protocol import Batch
 from quiz_actors.server import session
@@ -272,6 +277,19 @@ def postgres_store(store_url: str) -> Iterator[tuple[EventStore, str, str]]:
 
 def test_one_trip_recorder_finds_what_it_replaces_in_eventsourcing() -> None:
     check_eventsourcing_recorder(library_recorder())
+
+
+def test_our_recorders_replace_every_library_retry_they_name() -> None:
+    """The names in LIBRARY_RETRIES_REPLACED and LIBRARY_SNAPSHOT_RETRIES_REPLACED are the
+    methods eventstore/postgres.py bounds: each must be overridden by its recorder with the
+    bounded retry, not left as the library's ten attempts."""
+    replaced = [(OneTripPostgresRecorder, name) for name in LIBRARY_RETRIES_REPLACED]
+    replaced += [(BoundedPostgresAggregateRecorder, name) for name in LIBRARY_SNAPSHOT_RETRIES_REPLACED]
+    for recorder_class, name in replaced:
+        method = getattr(recorder_class, name)
+        assert method.__code__.co_name == "bounded", (
+            f"{recorder_class.__name__}.{name} keeps the library's retry"
+        )
 
 
 @pytest.mark.postgres
