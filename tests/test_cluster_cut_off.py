@@ -132,13 +132,30 @@ async def test_a_node_cut_off_while_its_room_is_saving_closes_the_rooms_sockets_
         cut_at = time.monotonic()
         # An answer now: the room's thread is inside its save, retrying, past the lease.
         await players[0].send({"type": "answer", "question": 0, "choice": 1})
+        await asyncio.sleep(0.3)  # more answers, queued behind that save
+        for player in players[1:]:
+            await player.send({"type": "answer", "question": 0, "choice": 1})
         codes = await asyncio.gather(*(c.expect_closed(timeout=15) for c in (host, *players)))
         closed_in = time.monotonic() - cut_at
         print(f"cut off while saving: node1's sockets closed {closed_in:.2f} s after the cut ({set(codes)})")
         assert set(codes) == {1012}, codes
         assert closed_in < LEASE_TTL_S  # the lease renewed last at most 0.5 s before the cut
-        log = (tmp_path / "node1.log").read_text()
+
+        # Once the save gives up, the room stops at once: the lease keeper gave the lease
+        # up meanwhile, so the answers queued behind are refused without a store call
+        # (no reload, no second save, each of which would hold the room's thread for the
+        # store's whole retry).
+        log_file = tmp_path / "node1.log"
+        end = time.monotonic() + 20
+        while "stops serving on this node" not in log_file.read_text() and time.monotonic() < end:
+            await asyncio.sleep(0.1)
+        stopped_in = time.monotonic() - cut_at
+        print(f"cut off while saving: node1's room stopped {stopped_in:.2f} s after the cut")
+        log = log_file.read_text()
         assert "lease not renewed in time; stopping it before it can expire" in log
+        assert "stops serving on this node (lease lost" in log
+        assert log.count("save failed; reloading from the store") == 1
+        assert "cannot load from the store" not in log
     finally:
         nodes.stop_all()
         await forwarder.cut()

@@ -24,6 +24,10 @@ class RoomLease:
     node: str
     epoch: int
     still_held: Callable[[], bool] = field(compare=False, repr=False)  # asks the lease table
+    # Asks this node's lease keeper, in memory: False once the keeper has given the lease
+    # up (not renewed in time, or renewed to another node). The room checks it before
+    # each message, so nothing is saved under a lease the node no longer vouches for.
+    kept: Callable[[], bool] = field(default=lambda: True, compare=False, repr=False)
 
     def fenced_out(self, room: Room) -> bool:
         """True when the stored room was taken over under a newer lease than this one."""

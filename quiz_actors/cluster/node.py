@@ -59,7 +59,12 @@ class ClusterNode:
         )
 
     def lease(self, room_id: str, epoch: int) -> RoomLease:
-        return RoomLease(self.name, epoch, lambda: self.leases.holds(room_id, epoch))
+        return RoomLease(
+            self.name,
+            epoch,
+            still_held=lambda: self.leases.holds(room_id, epoch),
+            kept=lambda: self.keeper.epoch_of(room_id) == epoch,
+        )
 
     def let_go(self) -> None:
         """At shutdown, once the rooms have stopped: other nodes may take them at once."""

@@ -312,7 +312,7 @@ class RoomActor(PooledActor):
         if self.lease is None:
             return False
         try:
-            held = self.lease.still_held()
+            held = self.lease.kept() and self.lease.still_held()  # no query if the keeper gave it up
         except Exception:
             log.warning("room %s: cannot read its lease after a failed save", self.room_id)
             return False  # the store's version check still fences any other owner
@@ -338,6 +338,12 @@ class RoomActor(PooledActor):
                 self.audience.send()
             self._stop_serving(message.reason)
             return
+        if not self.stopped_serving and self.lease is not None and not self.lease.kept():
+            # The keeper gave the lease up while this message waited (the database out
+            # of reach, say): its StopServing is queued behind. Saving now could hold
+            # this thread for the store's whole retry, once per waiting message, and
+            # would store under a lease the node no longer vouches for.
+            self._stop_serving("lease lost")
         if self.stopped_serving:
             self._refuse_busy(message)
             return

@@ -1,0 +1,114 @@
+"""A room serves only under a lease its node's keeper still vouches for (cluster mode).
+
+The lease keeper gives a lease up on its own thread (not renewed in time, or renewed
+to another node) and the hub then tells the room ``StopServing``, behind whatever the
+room's mailbox already holds. The room does not wait for it: before each message it
+asks the keeper (``RoomLease.kept``, in memory) and, once the lease is gone, stores
+nothing more, refuses the message with ``busy``, sends its members to reconnect
+(1012) and stops. Here a real room actor on a SQLite store, with the keeper's answer
+in the test's hands.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from typing import Any
+
+import pykka
+import pytest
+
+from eventstore import EventStore
+from quiz_actors.actors.messages import CloseSocket, Deliver, Join, LeaseLost, Sender
+from quiz_actors.actors.room.actor import RoomActor
+from quiz_actors.clock import ManualClock
+from quiz_actors.cluster.fencing import RoomLease
+from quiz_actors.settings import Settings
+from quiz_actors.tokens import SeatSigner
+from tests.conftest import one_question_room
+
+WAIT_S = 10
+
+
+class Inbox(pykka.ThreadingActor):
+    """Stands for a connection actor or the hub: records every message it is told."""
+
+    def __init__(self, received: queue.Queue[Any]) -> None:
+        super().__init__()
+        self.received = received
+
+    def on_receive(self, message: Any) -> None:
+        self.received.put(message)
+
+
+def next_of(received: queue.Queue[Any], kind: type) -> Any:
+    while True:
+        message = received.get(timeout=WAIT_S)
+        if isinstance(message, kind):
+            return message
+
+
+def texts(delivered: Deliver) -> list[dict[str, Any]]:
+    return [json.loads(text) for text in delivered.batch.texts]
+
+
+@pytest.fixture
+def started():
+    refs: list[pykka.ActorRef[Any]] = []
+
+    def start(actor_class: type, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
+        ref = actor_class.start(*args, **kwargs)
+        refs.append(ref)
+        return ref
+
+    yield start
+    for ref in refs:
+        if ref.is_alive():
+            ref.stop()
+
+
+def test_a_room_whose_lease_the_keeper_gave_up_stores_nothing_more_and_stops(tmp_path, started):
+    store = EventStore(f"sqlite:///{tmp_path}/events.sqlite3")
+    room = one_question_room("123456")
+    store.save(room)
+    hub_inbox: queue.Queue[Any] = queue.Queue()
+    ann_inbox: queue.Queue[Any] = queue.Queue()
+    bob_inbox: queue.Queue[Any] = queue.Queue()
+    hub, ann_conn, bob_conn = (started(Inbox, q) for q in (hub_inbox, ann_inbox, bob_inbox))
+    kept = threading.Event()
+    kept.set()
+    lease = RoomLease("node1", 3, still_held=lambda: True, kept=kept.is_set)
+    actor = started(
+        RoomActor,
+        room.id,
+        store,
+        ManualClock(),
+        Settings(store=str(tmp_path)),
+        SeatSigner(b"secret"),
+        hub,
+        created=room,
+        lease=lease,
+    )
+    try:
+        actor.tell(Join(Sender("ann", 1, ann_conn), "Ann", 1))
+        (state,) = texts(next_of(ann_inbox, Deliver))
+        assert state["type"] == "state"
+        stored = store.load(room.id).version
+
+        kept.clear()  # the keeper gives the lease up; the hub's StopServing is still on its way
+        actor.tell(Join(Sender("bob", 2, bob_conn), "Bob", 2))
+
+        (refused,) = texts(next_of(bob_inbox, Deliver))
+        assert (refused["type"], refused["ref"]) == ("error", 2)
+        assert refused["code"] == "busy"
+        closed = next_of(ann_inbox, CloseSocket)
+        assert closed.code == 1012
+        assert next_of(hub_inbox, LeaseLost) == LeaseLost(str(room.id), 3)
+        actor.actor_stopped.wait(WAIT_S)
+        assert not actor.is_alive()
+        after = store.load(room.id)
+        assert after.version == stored, "the room stored something after its lease was given up"
+        assert "bob" not in after.members
+    finally:
+        store.close()
