@@ -115,7 +115,12 @@ class Settings:
         50, "QUIZ_RATE_ABUSE_LIMIT", "refused messages within 10 s before the socket is closed (1008)"
     )
     joins_per_ip_per_minute: int = _setting(
-        300, "QUIZ_JOINS_PER_IP_PER_MINUTE", "join attempts per address per minute"
+        300, "QUIZ_JOINS_PER_IP_PER_MINUTE", "newcomers' join attempts per address per minute"
+    )
+    member_joins_per_minute: int = _setting(
+        30,
+        "QUIZ_MEMBER_JOINS_PER_MINUTE",
+        "join attempts per minute of a member coming back with its seat (not counted per address)",
     )
     failed_joins_per_ip: int = _setting(
         10,

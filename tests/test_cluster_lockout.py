@@ -191,7 +191,7 @@ def test_the_shared_guard_counts_codes_and_an_earlier_release_table_is_replaced(
         # The earlier table stays: nodes of that release may still be running, and count in it.
         assert {"cluster_wrong_codes", "cluster_lockouts", "cluster_join_failures"} <= {t for (t,) in tables}
 
-        guard = SharedJoinGuard(database, 300, 3, 60_000)
+        guard = SharedJoinGuard(database, 300, 3, 60_000, 30)
         school = "198.51.100.23"
         assert [guard.failed(school, 0, "000001") for _ in range(5)] == [False] * 5
         assert guard.failed(school, 0, "000002") is False

@@ -361,6 +361,53 @@ async def test_a_locked_out_address_keeps_its_members_and_gives_nothing_away(sql
         await server.stop()
 
 
+async def test_members_coming_back_do_not_use_up_their_addresss_join_rate(sqlite_settings, clock, http):
+    """A class behind one address has just joined, using up its address's joins for the
+    minute, and then the Wi-Fi drops for everyone. Every phone comes back with its seat:
+    it counts against the seat's own budget, not the address's, so the whole class is
+    back in the game at once, while a newcomer from that address is still refused."""
+    server = await start_server(sqlite_settings, clock, joins_per_ip_per_minute=4, member_joins_per_minute=2)
+    try:
+        host = await open_client(http, server)
+        code, _ = await create_room(host)
+        players = [await open_client(http, server) for _ in range(4)]
+        seats = [(await join(p, code, f"P{n}"))["you"]["seat"] for n, p in enumerate(players)]
+        newcomer = await open_client(http, server)
+        refused = await newcomer.request({"type": "join", "code": code, "name": "Late"}, "state")
+        assert (refused["code"], refused["reason"]) == ("rate_limited", "too_many_joins"), refused
+
+        async def rejoin(player, n: int, seat: str) -> dict:
+            message = {"type": "join", "code": code, "name": f"P{n}", "seat": seat}
+            return await player.request(message, "state")
+
+        tokens = [p.token for p in players]
+        for player in players:
+            await player.close()
+        back = [await open_client(http, server, token) for token in tokens]
+        for n, (player, seat) in enumerate(zip(back, seats, strict=True)):
+            state = await rejoin(player, n, seat)
+            assert state["type"] == "state", state
+            assert state["you"]["seat"] == seat
+        await host.request({"type": "start"}, "question_shown")
+        for player in back:
+            await player.expect("question_shown")
+
+        # Not a seat, or someone else's: a newcomer's join, refused by the address's rate.
+        for wrong in ("not-a-seat", seats[1]):
+            reply = await rejoin(back[0], 0, wrong)
+            assert (reply["code"], reply["reason"]) == ("rate_limited", "too_many_joins"), reply
+        # A seat's own budget: 2 joins a minute, then refused until the oldest is a minute old.
+        assert (await rejoin(back[0], 0, seats[0]))["type"] == "state"
+        reply = await rejoin(back[0], 0, seats[0])
+        assert (reply["code"], reply["reason"]) == ("rate_limited", "too_many_rejoins"), reply
+        assert reply["message"] == "You rejoined too often; wait a minute"
+        assert reply["retry_after_s"] == 60  # the clock stands still here
+        clock.advance(61)
+        assert (await rejoin(back[0], 0, seats[0]))["type"] == "state"
+    finally:
+        await server.stop()
+
+
 # ------------------------------------------------------------------ slow consumers
 
 

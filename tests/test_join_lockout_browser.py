@@ -23,12 +23,14 @@ SMALL_PHONE = {**PHONE, "viewport": {"width": 320, "height": 640}}
 
 
 @pytest.fixture
-async def live_server(tmp_path):
+async def live_server(tmp_path, request):
+    """The server the pages talk to; a test may change its settings (indirect parameter)."""
     settings = Settings(
         store=f"sqlite:///{tmp_path}/events.sqlite3",
         get_ready_s=0,
         failed_joins_per_ip=WRONG_CODES,
         failed_join_lockout_s=300,
+        **getattr(request, "param", {}),
     )
     running = await RunningServer(settings, SystemClock()).start()
     yield running
@@ -84,4 +86,24 @@ async def test_a_locked_out_school_keeps_its_game_and_newcomers_read_why(pages, 
     await expect(host.locator("#players .name")).to_have_text(["Ada"])
     await host.click("#start")
     await expect(ada.locator("#q-text")).to_be_visible()
+    assert pages.errors == []
+
+
+@pytest.mark.parametrize("live_server", [{"member_joins_per_minute": 1}], indirect=True)
+async def test_a_phone_that_comes_back_too_often_reads_why(pages, live_server):
+    """A member's own budget of joins (one a minute here): the second reload within the
+    minute is refused, and the phone says so, not that its network is to blame."""
+    host = await pages.open("/host", LAPTOP, "host")
+    code = await create_room(host, "Quick demo")
+    for device, width in ((SMALL_PHONE, 320), (PHONE, 390)):
+        phone = await pages.open("/", device, f"flapping-{width}")
+        await join(phone, code, f"Ada{width}")
+        await expect(phone.get_by_text("You're in!")).to_be_visible()
+        await phone.reload()  # back in with its seat: the one join of its budget
+        await expect(phone.get_by_text("You're in!")).to_be_visible()
+        await phone.reload()
+        await expect(phone.locator("#join-error")).to_have_text(
+            "This device came back into the game too often just now. It can get back in 1 min."
+        )
+        await screenshot(phone, f"join-too-many-rejoins-{width}")
     assert pages.errors == []

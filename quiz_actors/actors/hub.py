@@ -107,6 +107,7 @@ class HubActor(pykka.ThreadingActor):
                 joins_per_minute=settings.joins_per_ip_per_minute,
                 failures_per_minute=settings.failed_joins_per_ip,
                 lockout_ms=int(settings.failed_join_lockout_s * 1000),
+                member_joins_per_minute=settings.member_joins_per_minute,
             )
         )
         self.room_quota = RoomQuota(settings.rooms_per_ip_per_minute)
@@ -378,8 +379,8 @@ class HubActor(pykka.ThreadingActor):
             return
         # A seat (a member coming back) is read before the code is looked up, and the
         # same way whatever the code: a refusal says nothing about which codes are live.
-        member = self.seats.holds(message.seat, message.code, sender.user_id)
-        refusal = self.join_guard.check(sender.ip, now, member)
+        seat = message.seat if self.seats.holds(message.seat, message.code, sender.user_id) else None
+        refusal = self.join_guard.check(sender.ip, now, seat)
         if refusal is not None:
             log.warning(
                 "rate limit: join refused for %s (user %s): %s",

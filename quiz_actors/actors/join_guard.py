@@ -17,7 +17,13 @@ guessing:
   seat in that room (tokens.SeatSigner) is let past it (a phone whose Wi-Fi
   dropped, the teacher's screen). The hub reads the seat before it looks the code
   up, so every other join is refused the same way, at once, whether its code is
-  live or not. Every join counts towards the rate, members' too.
+  live or not;
+* the rate is for newcomers: a member coming back has a budget of its own,
+  ``member_joins_per_minute`` for each seat, and does not count towards its
+  address's. When a server restarts or a cluster node fails, every phone of a
+  room rejoins within seconds: a school of 250 behind one address, which had
+  just joined, would otherwise be refused for a minute (300 joins a minute). A
+  seat is only had by joining, so a flood of seats is a flood of newcomers first.
 """
 
 from __future__ import annotations
@@ -32,13 +38,14 @@ CODE_KEPT = 16
 
 WRONG_CODES = "wrong_codes"  # the address tried too many unknown codes: a lockout
 TOO_MANY_JOINS = "too_many_joins"  # the address joined too often this minute
+TOO_MANY_REJOINS = "too_many_rejoins"  # one member (its seat) came back too often this minute
 
 
 @dataclass(frozen=True)
 class JoinRefusal:
     """Why newcomers from an address are refused, and for how long (wire.join_refused)."""
 
-    reason: str  # WRONG_CODES or TOO_MANY_JOINS
+    reason: str  # WRONG_CODES, TOO_MANY_JOINS or TOO_MANY_REJOINS
     message: str
     retry_after_s: int
 
@@ -51,23 +58,41 @@ def locked_out_for(seconds: int) -> JoinRefusal:
 
 
 class JoinGuard:
-    def __init__(self, joins_per_minute: int, failures_per_minute: int, lockout_ms: int):
+    def __init__(
+        self,
+        joins_per_minute: int,
+        failures_per_minute: int,
+        lockout_ms: int,
+        member_joins_per_minute: int = 30,
+    ):
         self.joins_per_minute = joins_per_minute
         self.failures_per_minute = failures_per_minute
         self.lockout_ms = lockout_ms
-        self.attempts: dict[str, deque[int]] = defaultdict(deque)
+        self.member_joins_per_minute = member_joins_per_minute
+        self.attempts: dict[str, deque[int]] = defaultdict(deque)  # newcomers' joins per address
+        self.member_attempts: dict[str, deque[int]] = defaultdict(deque)  # joins per seat
         self.failures: dict[str, dict[str, int]] = defaultdict(dict)  # address -> {code: first tried}
         self.locked_until: dict[str, int] = {}
 
-    def check(self, ip: str, now: int, member: bool = False) -> JoinRefusal | None:
-        """Record a join attempt from ``ip``; why it is refused, or None. ``member``: the
-        join carries its member's seat, which lets it past a lockout (not past the rate)."""
+    def check(self, ip: str, now: int, seat: str | None = None) -> JoinRefusal | None:
+        """Record a join attempt from ``ip``; why it is refused, or None. ``seat``: the
+        join carries this valid seat of its member, which lets it past a lockout and
+        counts it against the seat's own budget instead of the address's."""
+        if seat is not None:
+            attempts = within_last_minute(self.member_attempts[seat], now)
+            if len(attempts) >= self.member_joins_per_minute:
+                return JoinRefusal(
+                    TOO_MANY_REJOINS, "You rejoined too often; wait a minute", _wait_s(attempts, now)
+                )
+            attempts.append(now)
+            return None
         attempts = within_last_minute(self.attempts[ip], now)
         if len(attempts) >= self.joins_per_minute:
-            wait_s = max(1, (attempts[0] + MINUTE_MS - now + 999) // 1000)  # until the oldest is a minute old
-            return JoinRefusal(TOO_MANY_JOINS, "Too many joins from your address; wait a minute", wait_s)
+            return JoinRefusal(
+                TOO_MANY_JOINS, "Too many joins from your address; wait a minute", _wait_s(attempts, now)
+            )
         attempts.append(now)
-        return None if member else self.locked_out(ip, now)
+        return self.locked_out(ip, now)
 
     def locked_out(self, ip: str, now: int) -> JoinRefusal | None:
         """The address's lockout for guessing codes, if it has one now."""
@@ -88,13 +113,19 @@ class JoinGuard:
 
     def forget_old(self, now: int) -> None:
         """Drop addresses with nothing recent, so the tables do not grow forever."""
-        for ip in [ip for ip, times in self.attempts.items() if not within_last_minute(times, now)]:
-            del self.attempts[ip]
+        for table in (self.attempts, self.member_attempts):
+            for key in [key for key, times in table.items() if not within_last_minute(times, now)]:
+                del table[key]
         for ip, codes in list(self.failures.items()):
             if all(now - at >= MINUTE_MS for at in codes.values()):
                 del self.failures[ip]
         for ip in [ip for ip, until in self.locked_until.items() if until <= now]:
             del self.locked_until[ip]
+
+
+def _wait_s(attempts: deque[int], now: int) -> int:
+    """Seconds until the oldest of a minute's attempts is a minute old."""
+    return max(1, (attempts[0] + MINUTE_MS - now + 999) // 1000)
 
 
 def within_last_minute(times: deque[int], now: int) -> deque[int]:

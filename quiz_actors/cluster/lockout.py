@@ -5,8 +5,8 @@ own node), so a lockout counted per node would let it try three times as many
 codes in a three-node cluster. Unknown codes are kept per address in
 ``cluster_wrong_codes``, each code once a minute however often it is tried (as
 ``JoinGuard`` counts them, quiz_actors/actors/join_guard.py), and a lockout is a
-row of ``cluster_lockouts``; the rate of joins per address stays per node (a
-classroom's joins go to the node of its room anyway).
+row of ``cluster_lockouts``; the rate of joins per address and per seat stays per
+node (a classroom's joins go to the node of its room anyway).
 
 If the database does not answer, the guard lets joins through (logged): the
 room itself cannot be reached then, and refusing every join would not help.
@@ -28,9 +28,14 @@ log = logging.getLogger(__name__)
 
 class SharedJoinGuard(JoinGuard):
     def __init__(
-        self, database: ClusterDatabase, joins_per_minute: int, failures_per_minute: int, lockout_ms: int
+        self,
+        database: ClusterDatabase,
+        joins_per_minute: int,
+        failures_per_minute: int,
+        lockout_ms: int,
+        member_joins_per_minute: int,
     ):
-        super().__init__(joins_per_minute, failures_per_minute, lockout_ms)
+        super().__init__(joins_per_minute, failures_per_minute, lockout_ms, member_joins_per_minute)
         self.database = database
         wrong_codes, lockouts = database.table(WRONG_CODES), database.table(LOCKOUTS)
         self._locked_for = sql.SQL(

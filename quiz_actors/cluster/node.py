@@ -56,6 +56,7 @@ class ClusterNode:
             s.joins_per_ip_per_minute,
             s.failed_joins_per_ip,
             int(s.failed_join_lockout_s * 1000),
+            s.member_joins_per_minute,
         )
 
     def lease(self, room_id: str, epoch: int) -> RoomLease:

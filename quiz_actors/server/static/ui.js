@@ -73,8 +73,13 @@ function nameProblem(message) {
 }
 
 // A join refused for the whole network (a school shares one address): why, and for how
-// long, in the page's language. Players already in a game still get back in.
-const JOIN_REFUSALS = { wrong_codes: "error.join_wrong_codes", too_many_joins: "error.join_too_many" };
+// long, in the page's language. Players already in a game still get back in, unless
+// this one came back too often in a minute (too_many_rejoins: a flapping connection).
+const JOIN_REFUSALS = {
+  wrong_codes: "error.join_wrong_codes",
+  too_many_joins: "error.join_too_many",
+  too_many_rejoins: "error.join_too_many_rejoins",
+};
 
 export function explain(error) {
   if (error.code === "name_taken" && error.clash) return t("error.name_clash", { clash: error.clash });
