@@ -128,6 +128,41 @@ FANOUT_SECONDS = Histogram(
     registry=REGISTRY,
 )
 
+# ---------------------------------------------------------------- cluster mode (docs/cluster.md)
+
+LEASES_HELD = Gauge(
+    "quiz_cluster_leases_held", "Room leases this node holds: the rooms it serves", registry=REGISTRY
+)
+LEASE_RENEWAL_SECONDS = Histogram(
+    "quiz_cluster_lease_renewal_seconds",
+    "Time of the one statement that renews all of this node's leases (against the lease TTL)",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    registry=REGISTRY,
+)
+LEASE_RENEWAL_FAILURES = Counter(
+    "quiz_cluster_lease_renewal_failures",
+    "Lease renewals the database did not answer or refused",
+    registry=REGISTRY,
+)
+LEASES_LOST = Counter(
+    "quiz_cluster_leases_lost",
+    "Rooms this node stopped serving because of their lease: not_renewed in time "
+    "(the database out of reach, the process frozen) or taken by another node",
+    ["reason"],
+    registry=REGISTRY,
+)
+for _reason in ("not_renewed", "taken"):
+    LEASES_LOST.labels(_reason)  # both series exist from the start, at 0
+TAKEOVERS = Counter(
+    "quiz_cluster_takeovers",
+    "Rooms this node took under a new lease, storing RoomTakenOver: moved here from another node "
+    "(a failover, a drain) or back after this node's own lease ran out",
+    registry=REGISTRY,
+)
+REDIRECTS = Counter(
+    "quiz_cluster_redirects", "Joins this node sent to the node that serves the room", registry=REGISTRY
+)
+
 # ---------------------------------------------------------------- the process
 
 LOOP_LAG_SECONDS = Histogram(

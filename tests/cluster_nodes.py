@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 import aiohttp
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.client import QuizClient
 from tests.conftest import POSTGRES_REQUIRED, POSTGRES_URL, free_port
@@ -185,6 +186,19 @@ class Cluster:
                 pass
             await asyncio.sleep(0.05)
         raise AssertionError(f"{name} not ready within {timeout} s")
+
+    async def metrics(self, http: aiohttp.ClientSession, name: str) -> dict[str, float]:
+        """The node's /metrics samples, each under its name and labels as the text writes
+        them: ``quiz_cluster_leases_lost_total{reason="taken"}``."""
+        async with http.get(self.base(name) + "/metrics") as response:
+            assert response.status == 200, await response.text()
+            text = await response.text()
+        samples = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+                samples[sample.name + (f"{{{labels}}}" if labels else "")] = sample.value
+        return samples
 
     def signal(self, name: str, sig: signal.Signals) -> None:
         self.processes[name].send_signal(sig)

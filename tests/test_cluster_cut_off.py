@@ -53,6 +53,11 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         assert {node for *_, node in joined} == {"node1"}
         players = [client for client, *_ in joined]
         room_id = joined[0][1]["room"]["room_id"]
+        await asyncio.sleep(0.6)  # a renewal of the room's lease (every 0.5 s here), timed
+        before = {name: await nodes.metrics(http, name) for name in nodes.names}
+        assert before["node1"]["quiz_cluster_leases_held"] == 1
+        assert before["node1"]["quiz_cluster_lease_renewal_seconds_count"] > 0
+        assert before["node2"]["quiz_cluster_leases_held"] == 0
         await host.send({"type": "start"})
         shown = await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
         deadline_ms = shown[0]["deadline_ms"]
@@ -88,6 +93,17 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         assert {node for *_, node in rejoined} == {"node2"}
         for _, state, _, _ in rejoined:
             assert state["room"]["question"]["deadline_ms"] == deadline_ms
+        # What an operator's alerts read: node1 failed to renew and gave the room up
+        # before its lease could expire; node2 took it over and serves it.
+        after = {name: await nodes.metrics(http, name) for name in nodes.names}
+        lost = 'quiz_cluster_leases_lost_total{reason="not_renewed"}'
+        renewals_failed = "quiz_cluster_lease_renewal_failures_total"
+        takeovers = "quiz_cluster_takeovers_total"
+        assert after["node1"][lost] == before["node1"][lost] + 1
+        assert after["node1"][renewals_failed] > before["node1"][renewals_failed]
+        assert after["node1"]["quiz_cluster_leases_held"] == 0
+        assert after["node2"][takeovers] == before["node2"][takeovers] + 1
+        assert after["node2"]["quiz_cluster_leases_held"] == 1
         log = (tmp_path / "node1.log").read_text()
         assert "lease not renewed in time; stopping it before it can expire" in log or "lease lost" in log
         with psycopg.connect(POSTGRES_URL) as conn:

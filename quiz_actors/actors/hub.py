@@ -481,6 +481,7 @@ class HubActor(pykka.ThreadingActor):
             actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
             actor.tell(Join(message.sender, message.name, message.ref))
         elif isinstance(decision, Redirect):
+            metrics.REDIRECTS.inc()
             log.info(
                 "room %s is served by node %s: redirecting user %s",
                 message.code,

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
+from quiz_actors import metrics
 from quiz_actors.cluster.database import ClusterDatabase
 from quiz_actors.cluster.schema import LEASES
 
@@ -157,6 +158,7 @@ class LeaseKeeper:
         if epoch is not None:
             with self._lock:
                 self._held[room_id] = _Held(epoch, sent + self.ttl_s - self.margin_s)
+                metrics.LEASES_HELD.set(len(self._held))
         return epoch
 
     def epoch_of(self, room_id: str) -> int | None:
@@ -168,12 +170,14 @@ class LeaseKeeper:
         """No longer renew this room's lease (it was lost: it expires by itself)."""
         with self._lock:
             self._held.pop(room_id, None)
+            metrics.LEASES_HELD.set(len(self._held))
 
     def release(self, room_ids: list[str]) -> None:
         """Stop renewing these rooms and let another node take them at once."""
         with self._lock:
             for room_id in room_ids:
                 self._held.pop(room_id, None)
+            metrics.LEASES_HELD.set(len(self._held))
         try:
             self.leases.release(room_ids)
         except psycopg.Error:
@@ -197,8 +201,10 @@ class LeaseKeeper:
         try:
             renewed = self.leases.renew(room_ids)
         except psycopg.Error as e:
+            metrics.LEASE_RENEWAL_FAILURES.inc()
             log.warning("lease renewal failed (%s); rooms stop before their leases can expire", e)
             return
+        metrics.LEASE_RENEWAL_SECONDS.observe(time.monotonic() - sent)
         lost = []
         with self._lock:
             for room_id in room_ids:
@@ -210,6 +216,8 @@ class LeaseKeeper:
                 else:
                     del self._held[room_id]
                     lost.append((room_id, held.epoch))
+            metrics.LEASES_HELD.set(len(self._held))
+        metrics.LEASES_LOST.labels("taken").inc(len(lost))
         for room_id, epoch in lost:
             log.warning("room %s: lease lost to another node; stopping it here", room_id)
             self.on_lost(room_id, epoch)
@@ -221,6 +229,8 @@ class LeaseKeeper:
             overdue = [(room, held.epoch) for room, held in self._held.items() if held.safe_until <= now]
             for room_id, _ in overdue:
                 del self._held[room_id]
+            metrics.LEASES_HELD.set(len(self._held))
+        metrics.LEASES_LOST.labels("not_renewed").inc(len(overdue))
         for room_id, epoch in overdue:
             log.warning("room %s: lease not renewed in time; stopping it before it can expire", room_id)
             self.on_lost(room_id, epoch)

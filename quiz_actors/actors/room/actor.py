@@ -284,6 +284,7 @@ class RoomActor(PooledActor):
             room.take_over(lease.node, lease.epoch, self.clock.now_ms())
             try:
                 self.store.save(room)
+                metrics.TAKEOVERS.inc()
                 log.info("room %s: taken over by this node (lease epoch %s)", self.room_id, lease.epoch)
                 return room
             except Exception:
