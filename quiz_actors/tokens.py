@@ -56,10 +56,12 @@ class SeatSigner:
     code, so a member comes back even while its address is refused newcomers (a
     code-guessing lockout, actors/join_guard.py), on any node of a cluster (the
     secret is shared), and a guesser learns nothing about which codes are live. A
-    seat lets its holder past the address's lockout, nothing more: the room's own
-    rules (kicked, locked, full) still apply. Bound to the code, not the room: a code
-    used again by a later room still lets its old seats past the lockout, into a
-    room that then treats them as any newcomer.
+    seat lets its holder past the address's lockout and its join rate (its own
+    budget applies instead), nothing more: the room's own rules (kicked, locked,
+    full) still apply, and a holder that is not a member (it left) is counted as a
+    newcomer after all. Bound to the code, not the room: a code used again by a
+    later room still lets its old seats past the lockout, into a room that then
+    treats them as any newcomer.
     """
 
     def __init__(self, secret: bytes):

@@ -396,6 +396,11 @@ async def test_members_coming_back_do_not_use_up_their_addresss_join_rate(sqlite
         for wrong in ("not-a-seat", seats[1]):
             reply = await rejoin(back[0], 0, wrong)
             assert (reply["code"], reply["reason"]) == ("rate_limited", "too_many_joins"), reply
+        # A seat outlives its membership, but a player who left comes back as a newcomer:
+        # the address's rate applies, and a minute later it is let in again.
+        await back[3].request({"type": "leave"}, "left")
+        reply = await rejoin(back[3], 3, seats[3])
+        assert (reply["code"], reply["reason"]) == ("rate_limited", "too_many_joins"), reply
         # A seat's own budget: 2 joins a minute, then refused until the oldest is a minute old.
         assert (await rejoin(back[0], 0, seats[0]))["type"] == "state"
         reply = await rejoin(back[0], 0, seats[0])
@@ -404,6 +409,8 @@ async def test_members_coming_back_do_not_use_up_their_addresss_join_rate(sqlite
         assert reply["retry_after_s"] == 60  # the clock stands still here
         clock.advance(61)
         assert (await rejoin(back[0], 0, seats[0]))["type"] == "state"
+        state = await rejoin(back[3], 3, seats[3])
+        assert state["type"] == "state" and state["you"]["user_id"] == back[3].user_id, state
     finally:
         await server.stop()
 

@@ -112,3 +112,26 @@ def test_a_room_whose_lease_the_keeper_gave_up_stores_nothing_more_and_stops(tmp
         assert "bob" not in after.members
     finally:
         store.close()
+
+
+def test_a_closed_room_whose_lease_was_released_says_it_is_closed(tmp_path, started):
+    """The hub releases a closed room's lease as it stops it: a join queued meanwhile
+    hears that the room is gone, not ``busy``, and the hub hears of no lost lease."""
+    store = EventStore(f"sqlite:///{tmp_path}/events.sqlite3")
+    room = one_question_room("123456")
+    room.close("host_left", at=2)
+    store.save(room)
+    hub_inbox: queue.Queue[Any] = queue.Queue()
+    ann_inbox: queue.Queue[Any] = queue.Queue()
+    hub, ann_conn = (started(Inbox, q) for q in (hub_inbox, ann_inbox))
+    lease = RoomLease("node1", 3, still_held=lambda: False, kept=lambda: False)
+    seats, settings = SeatSigner(b"secret"), Settings(store=str(tmp_path))
+    actor = started(RoomActor, room.id, store, ManualClock(), settings, seats, hub, created=room, lease=lease)
+    try:
+        actor.tell(Join(Sender("ann", 1, ann_conn), "Ann", 1))
+        (refused,) = texts(next_of(ann_inbox, Deliver))
+        assert (refused["type"], refused["code"], refused["ref"]) == ("error", "room_not_found", 1)
+        assert actor.is_alive()
+        assert all(not isinstance(m, LeaseLost) for m in list(hub_inbox.queue))
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ rooms whose cleanup time passed while nobody was looking.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import secrets
@@ -24,7 +25,7 @@ from eventsourcing.persistence import IntegrityError, PersistenceError
 from eventstore import EventStore
 from quiz_actors import logs, metrics, protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
-from quiz_actors.actors.join_guard import JoinGuard
+from quiz_actors.actors.join_guard import JoinGuard, JoinRefusal
 from quiz_actors.actors.messages import (
     CleanupDue,
     CloseSocket,
@@ -34,6 +35,7 @@ from quiz_actors.actors.messages import (
     HeartbeatTick,
     HostRoomCreated,
     Join,
+    JoinAsNewcomer,
     JoinRoom,
     LeaseLost,
     RegisterConnection,
@@ -382,15 +384,7 @@ class HubActor(pykka.ThreadingActor):
         seat = message.seat if self.seats.holds(message.seat, message.code, sender.user_id) else None
         refusal = self.join_guard.check(sender.ip, now, seat)
         if refusal is not None:
-            log.warning(
-                "rate limit: join refused for %s (user %s): %s",
-                sender.ip,
-                sender.user_id,
-                refusal.message,
-                extra=logs.fields(user_id=sender.user_id, address=sender.ip),
-            )
-            reply = wire.join_refused(refusal.reason, refusal.message, refusal.retry_after_s)
-            self._reply(sender, reply, message.ref)
+            self._refuse_join(sender, refusal, message.ref)
             return
         if self.cluster is not None:
             self._find_and_join(message, time.monotonic())
@@ -400,7 +394,33 @@ class HubActor(pykka.ThreadingActor):
             self._unknown_code(message)
             return
         actor = self._activate(room_id)
-        actor.tell(Join(message.sender, message.name, message.ref))
+        actor.tell(self._join_for_room(message))
+
+    def _join_for_room(self, message: JoinRoom) -> Join:
+        """What the room hears. A join on a seat skipped its address's join rate: the room
+        lets it in only as a member, and sends anyone else back (``_join_as_newcomer``)."""
+        on_seat = self.seats.holds(message.seat, message.code, message.sender.user_id)
+        return Join(message.sender, message.name, message.ref, on_seat=on_seat)
+
+    def _join_as_newcomer(self, message: JoinAsNewcomer) -> None:
+        """A join on a seat whose user is not a member (it left, or the code is another
+        room's now): it counts towards its address's join rate like any newcomer's."""
+        join = message.join
+        refusal = self.join_guard.check(join.sender.ip, self.clock.now_ms())
+        if refusal is not None:
+            self._refuse_join(join.sender, refusal, join.ref)
+            return
+        tell_quietly(message.room, dataclasses.replace(join, on_seat=False))
+
+    def _refuse_join(self, sender: Sender, refusal: JoinRefusal, ref: Any) -> None:
+        log.warning(
+            "rate limit: join refused for %s (user %s): %s",
+            sender.ip,
+            sender.user_id,
+            refusal.message,
+            extra=logs.fields(user_id=sender.user_id, address=sender.ip),
+        )
+        self._reply(sender, wire.join_refused(refusal.reason, refusal.message, refusal.retry_after_s), ref)
 
     def _unknown_code(self, message: JoinRoom) -> None:
         sender, now = message.sender, self.clock.now_ms()
@@ -461,7 +481,7 @@ class HubActor(pykka.ThreadingActor):
                 return
         actor = self.rooms.get(room_id)
         if actor is not None and actor.is_alive():
-            actor.tell(Join(message.sender, message.name, message.ref))
+            actor.tell(self._join_for_room(message))
             return
         try:
             decision = cluster.placement.route(room_id, message.hint, owner_expired_by)
@@ -479,7 +499,7 @@ class HubActor(pykka.ThreadingActor):
             return
         if isinstance(decision, Serve):
             actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
-            actor.tell(Join(message.sender, message.name, message.ref))
+            actor.tell(self._join_for_room(message))
         elif isinstance(decision, Redirect):
             metrics.REDIRECTS.inc()
             log.info(
@@ -589,6 +609,7 @@ HANDLERS: dict[type, Callable[[HubActor, Any], None]] = {
     SweepDue: HubActor._on_sweep_due,
     RoomsSwept: HubActor._rooms_swept,
     RetryJoin: HubActor._retry_join,
+    JoinAsNewcomer: HubActor._join_as_newcomer,
     RetryCreateRoom: HubActor._retry_create_room,
     LeaseLost: HubActor._lease_lost,
 }

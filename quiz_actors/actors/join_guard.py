@@ -2,8 +2,8 @@
 
 Bot tools flood a game by joining hundreds of fake players from one machine,
 and find games by trying codes until one answers. Per address, the hub allows
-``joins_per_minute`` join attempts, and after ``failures_per_minute`` different
-unknown codes it refuses joins from that address for ``lockout_ms``.
+``joins_per_minute`` newcomers' join attempts, and after ``failures_per_minute``
+different unknown codes it refuses newcomers from that address for ``lockout_ms``.
 
 A classroom behind one NAT shares an address, so the defaults are generous for
 joins and strict only for unknown codes, and even then only for what looks like
@@ -23,7 +23,9 @@ guessing:
   address's. When a server restarts or a cluster node fails, every phone of a
   room rejoins within seconds: a school of 250 behind one address, which had
   just joined, would otherwise be refused for a minute (300 joins a minute). A
-  seat is only had by joining, so a flood of seats is a flood of newcomers first.
+  seat outlives its membership (a player who left, a code a later room took), so
+  the room lets a join on a seat in only as one of its members; anyone else is
+  sent back to the hub to be counted as the newcomer it is (``JoinAsNewcomer``).
 """
 
 from __future__ import annotations

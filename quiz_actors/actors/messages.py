@@ -137,6 +137,18 @@ class Join:
     sender: Sender
     name: str
     ref: Any
+    # Its seat let it past its address's join rate, which is for newcomers: the room lets
+    # it in only as one of its members, and sends anyone else back (``JoinAsNewcomer``).
+    on_seat: bool = False
+
+
+@dataclass(frozen=True)
+class JoinAsNewcomer:
+    """Room -> hub: a join on a seat whose user is not (or no longer) a member, say one
+    that left: it counts towards its address's join rate, and comes back if allowed."""
+
+    join: Join
+    room: ActorRef[Any]
 
 
 @dataclass(frozen=True)

@@ -313,13 +313,21 @@ class RoomActor(PooledActor):
         if self.lease is None:
             return False
         try:
-            held = self.lease.kept() and self.lease.still_held()  # no query if the keeper gave it up
+            held = self.lease.still_held()
         except Exception:
             log.warning("room %s: cannot read its lease after a failed save", self.room_id)
             return False  # the store's version check still fences any other owner
         if not held:
             self._stop_serving("lease lost (a save failed)")
         return not held
+
+    def _lease_given_up(self) -> bool:
+        """Cluster mode: this node's lease keeper no longer holds the room's lease. Not
+        for a closed room: the hub releases its lease as it stops it, and the messages
+        still queued hear what a closed room says, not ``busy``."""
+        if self.lease is None or self.lease.kept():
+            return False
+        return not (isinstance(self.state, Loaded) and self.state.room.phase == CLOSED)
 
     def _replay(self) -> Room:
         room = self.store.load(self.room_id)
@@ -339,7 +347,7 @@ class RoomActor(PooledActor):
                 self.audience.send()
             self._stop_serving(message.reason)
             return
-        if not self.stopped_serving and self.lease is not None and not self.lease.kept():
+        if not self.stopped_serving and self._lease_given_up():
             # The keeper gave the lease up while this message waited (the database out
             # of reach, say): its StopServing is queued behind. Saving now could hold
             # this thread for the store's whole retry, once per waiting message, and

@@ -25,6 +25,7 @@ from quiz_actors.actors.messages import (
     FloodLockDue,
     HostRoomCreated,
     Join,
+    JoinAsNewcomer,
     MemberDisconnected,
     RoomCommand,
     RoomWasClosed,
@@ -86,6 +87,11 @@ class Membership:
         sender, ref = message.sender, message.ref
         if room.phase == CLOSED:
             self._audience.reply(sender, wire.room_not_found(room.code), ref)
+            return
+        if message.on_seat and sender.user_id not in room.members:
+            # A seat outlives a membership (a player who left, a code used again): this
+            # join comes in as a newcomer, and the hub counts it as one first.
+            tell_quietly(self._hub, JoinAsNewcomer(message, self._room))
             return
         try:
             outcome = room.join(
