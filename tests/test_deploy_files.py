@@ -125,6 +125,68 @@ async def test_the_container_health_check_asks_livez(tmp_path, clock):
     assert await run_check(free_port()) != 0  # nothing listening: unhealthy
 
 
+# ---------------------------------------------------------------- prometheus-alerts.yml
+
+ALERTS = ROOT / "deploy" / "prometheus-alerts.yml"
+PROMETHEUS_OWN = {"up"}  # series Prometheus writes itself, not the server
+
+
+def alert_rules() -> list[dict]:
+    groups = yaml.safe_load(ALERTS.read_text())["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def selected_metrics(expr: str) -> set[str]:
+    import promql_parser
+
+    names: set[str] = set()
+
+    def visit(node: object) -> None:
+        if isinstance(node, promql_parser.VectorSelector):
+            names.add(node.name)
+
+    promql_parser.walk(promql_parser.parse(expr), visit)  # ValueError on a syntax error
+    return names
+
+
+async def test_the_alert_rules_parse_and_read_only_metrics_the_server_exports(tmp_path, clock):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    rules = alert_rules()
+    assert len({rule["alert"] for rule in rules}) == len(rules) >= 10
+    for rule in rules:
+        assert re.fullmatch(r"\d+[smh]", rule["for"]), rule
+        assert rule["labels"]["severity"] in {"page", "ticket"}, rule
+        assert rule["annotations"]["summary"] and len(rule["annotations"]["description"]) > 60, rule
+    server = await RunningServer(Settings(store=f"sqlite:///{tmp_path}/e.sqlite3"), clock).start()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(server.base_url + "/metrics") as response:
+            text = await response.text()
+    finally:
+        await server.stop()
+    # A labelled family with no series yet (no `busy` sent so far) has no samples: its
+    # series' names follow from its type.
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+    exported = {
+        family.name + suffix
+        for family in text_string_to_metric_families(text)
+        for suffix in suffixes.get(family.type, ("",))
+    }
+    for rule in rules:
+        unknown = selected_metrics(rule["expr"]) - exported - PROMETHEUS_OWN
+        assert not unknown, f"{rule['alert']} reads {unknown}, which /metrics does not have"
+    read = set().union(*(selected_metrics(rule["expr"]) for rule in rules))
+    assert {"quiz_store_save_failures_total", "quiz_cluster_leases_lost_total", "up"} <= read
+
+
+def test_an_alert_rule_with_a_typo_is_caught():
+    """The checks above can fail: a misspelt metric, and an expression that is not PromQL."""
+    misspelt = "quiz_store_save_failure_total"
+    assert selected_metrics(f"increase({misspelt}[5m]) > 0") == {misspelt}
+    with pytest.raises(ValueError):
+        selected_metrics("increase(quiz_store_save_failures_total[5m] > 0")
+
+
 # ---------------------------------------------------------------- compose.yaml
 
 SAMPLE_VARIABLES = {"POSTGRES_PASSWORD": "sample-password", "QUIZ_ADMIN_KEY": "sample-key"}
