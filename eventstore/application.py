@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Snapshot
-from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
 
 from eventstore.persistence import DEFAULT_STORE_URL, env_for_store
 from eventstore.plain_json import PlainJSONMapper
@@ -30,7 +30,8 @@ class StoreObserver(Protocol):
 
     def saved(self, events: Sequence[Any], seconds: float) -> None: ...
 
-    def save_failed(self, seconds: float) -> None: ...
+    def save_failed(self, seconds: float, conflict: bool) -> None:
+        """``conflict``: another writer had saved first (the version check refused it)."""
 
     def loaded(self, aggregate: Any, seconds: float) -> None: ...
 
@@ -108,8 +109,8 @@ class EventStore(Application[UUID]):
         started = time.perf_counter()
         try:
             recordings = super().save(*objs, **kwargs)
-        except Exception:
-            self.observer.save_failed(time.perf_counter() - started)
+        except Exception as e:
+            self.observer.save_failed(time.perf_counter() - started, conflict=isinstance(e, IntegrityError))
             raise
         if recordings:
             self.observer.saved([r.domain_event for r in recordings], time.perf_counter() - started)

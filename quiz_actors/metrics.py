@@ -86,6 +86,12 @@ SAVE_SECONDS = Histogram(
     registry=REGISTRY,
 )
 SAVE_FAILURES = Counter("quiz_store_save_failures", "Commits the event store refused", registry=REGISTRY)
+SAVE_CONFLICTS = Counter(
+    "quiz_store_save_conflicts",
+    "Of the refused commits, those another writer had saved before (the version check): in a cluster, "
+    "two nodes creating rooms at once or a takeover fencing a former owner, and harmless",
+    registry=REGISTRY,
+)
 EVENTS_PER_SAVE = Histogram(
     "quiz_store_events_per_save",
     "Events stored by one commit",
@@ -139,6 +145,12 @@ LEASE_RENEWAL_SECONDS = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
     registry=REGISTRY,
 )
+LEASES_RENEWED_AT = Gauge(
+    "quiz_cluster_leases_renewed_at_seconds",
+    "When this node's lease renewal last succeeded (Unix time; 0 before the first): it runs "
+    "every --lease-renew-s even with no room, so its age says how long PostgreSQL has been out of reach",
+    registry=REGISTRY,
+)
 LEASE_RENEWAL_FAILURES = Counter(
     "quiz_cluster_lease_renewal_failures",
     "Lease renewals the database did not answer or refused",
@@ -147,11 +159,12 @@ LEASE_RENEWAL_FAILURES = Counter(
 LEASES_LOST = Counter(
     "quiz_cluster_leases_lost",
     "Rooms this node stopped serving because of their lease: not_renewed in time "
-    "(the database out of reach, the process frozen) or taken by another node",
+    "(the database out of reach, the process frozen), taken by another node (found at a renewal), "
+    "or fenced (the room found another node's takeover stored)",
     ["reason"],
     registry=REGISTRY,
 )
-for _reason in ("not_renewed", "taken"):
+for _reason in ("not_renewed", "taken", "fenced"):
     LEASES_LOST.labels(_reason)  # both series exist from the start, at 0
 TAKEOVERS = Counter(
     "quiz_cluster_takeovers",
@@ -160,8 +173,14 @@ TAKEOVERS = Counter(
     registry=REGISTRY,
 )
 REDIRECTS = Counter(
-    "quiz_cluster_redirects", "Joins this node sent to the node that serves the room", registry=REGISTRY
+    "quiz_cluster_redirects",
+    "Joins this node sent to the node that serves the room, by whether the socket came with a node "
+    "hint (with_hint=true: HAProxy was told the node and did not honour it, or the room moved)",
+    ["with_hint"],
+    registry=REGISTRY,
 )
+for _hinted in ("true", "false"):
+    REDIRECTS.labels(_hinted)
 
 # ---------------------------------------------------------------- the process
 
@@ -252,9 +271,11 @@ class StoreMetrics:
             ANSWERS_PER_SAVE.observe(answers)
             ANSWERS_STORED.inc(answers)
 
-    def save_failed(self, seconds: float) -> None:
+    def save_failed(self, seconds: float, conflict: bool) -> None:
         SAVE_SECONDS.observe(seconds)
         SAVE_FAILURES.inc()
+        if conflict:
+            SAVE_CONFLICTS.inc()
 
     def loaded(self, aggregate: Any, seconds: float) -> None:
         if type(aggregate).__name__ == self.room_class:

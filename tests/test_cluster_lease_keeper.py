@@ -53,3 +53,55 @@ def test_a_lost_lease_is_reported_with_its_epoch_and_a_new_one_is_told_apart(dat
     time.sleep(TTL_S)  # past the keeper's safety margin without a renewal
     here.stop_overdue()
     assert lost == [(room, first), (room, second)]
+
+
+def test_a_keeper_with_no_room_still_says_whether_it_reaches_postgresql(database, schema):
+    """Its renewal runs with no lease to renew: the node's metrics (and the alert on the
+    age of the last renewal, deploy/prometheus-alerts.yml) tell an idle node cut off from
+    the database, and one that gave all its rooms up in an outage, from a healthy one."""
+    from quiz_actors.metrics import REGISTRY
+
+    def sample(name: str) -> float:
+        value = REGISTRY.get_sample_value(name)
+        assert value is not None, name
+        return value
+
+    keeper = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: None)
+    before = time.time()
+    keeper.renew_once()
+    assert sample("quiz_cluster_leases_renewed_at_seconds") >= before
+    failures = sample("quiz_cluster_lease_renewal_failures_total")
+
+    store_url, _ = schema
+    gone = ClusterDatabase(store_url.replace("127.0.0.1:5432", "127.0.0.1:1"))  # nothing listens there
+    cut_off = LeaseKeeper(LeaseTable(gone, "node2", TTL_S), TTL_S, TTL_S / 4, lambda *a: None)
+    renewed_at = sample("quiz_cluster_leases_renewed_at_seconds")
+    cut_off.renew_once()
+    assert sample("quiz_cluster_lease_renewal_failures_total") == failures + 1
+    assert sample("quiz_cluster_leases_renewed_at_seconds") == renewed_at
+    gone.close()
+
+
+def test_a_lease_a_room_found_lost_is_counted_once(database):
+    """The room, not the keeper, found its lease gone (a newer takeover stored): counted
+    as ``fenced`` once, and a later renewal does not count it again as ``taken``."""
+    from quiz_actors.metrics import REGISTRY
+
+    def lost(reason: str) -> float:
+        value = REGISTRY.get_sample_value("quiz_cluster_leases_lost_total", {"reason": reason})
+        assert value is not None, reason
+        return value
+
+    keeper = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: None)
+    other = LeaseTable(database, "node2", TTL_S)
+    room = str(uuid.uuid4())
+    epoch = keeper.acquire(room)
+    assert epoch == 1
+    fenced, taken = lost("fenced"), lost("taken")
+    time.sleep(TTL_S + 0.1)
+    assert other.acquire(room) == 2  # node2 takes the room; node1's room finds its takeover
+    keeper.found_lost(room, epoch)
+    keeper.found_lost(room, epoch)  # the room's two ways of finding out: counted once
+    keeper.renew_once()
+    assert keeper.epoch_of(room) is None
+    assert (lost("fenced"), lost("taken")) == (fenced + 1, taken)

@@ -27,6 +27,44 @@ def test_a_save_of_several_aggregates_is_one_block_of_notifications(store_url):
         store.close()
 
 
+class FailedSaves:
+    """A store observer that keeps what it is told of failed saves."""
+
+    def __init__(self) -> None:
+        self.conflicts: list[bool] = []
+
+    def saved(self, events, seconds) -> None:
+        pass
+
+    def save_failed(self, seconds, conflict) -> None:
+        self.conflicts.append(conflict)
+
+    def loaded(self, aggregate, seconds) -> None:
+        pass
+
+
+def test_a_save_another_writer_got_in_before_is_told_apart_from_other_failures(store_url):
+    """The metrics count version clashes on their own (``quiz_store_save_conflicts_total``):
+    in a cluster they are routine, and an alert on failed saves must not page for them."""
+    observer = FailedSaves()
+    store = EventStore(store_url, observer=observer)
+    try:
+        room = one_question_room("100003")
+        store.save(room)
+        first, second = store.load(room.id), store.load(room.id)
+        first.take_over("node1", 2, at=5)
+        store.save(first)
+        second.take_over("node2", 3, at=6)  # the same version as first's: the check refuses it
+        with pytest.raises(Exception, match="(?i)integrity|unique|duplicate"):
+            store.save(second)
+        assert observer.conflicts == [True]
+    finally:
+        store.close()
+    with pytest.raises(Exception):  # noqa: B017 - any failure of a store that was closed
+        store.save(one_question_room("100004"))
+    assert observer.conflicts == [True, False]
+
+
 def test_a_reader_of_the_log_never_sees_a_later_event_before_an_earlier_one(store_url):
     """Rooms save from their own threads at the same time. Notification ids must
     become visible in order: the audit tools remember the last id they read and

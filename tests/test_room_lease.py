@@ -135,3 +135,27 @@ def test_a_closed_room_whose_lease_was_released_says_it_is_closed(tmp_path, star
         assert all(not isinstance(m, LeaseLost) for m in list(hub_inbox.queue))
     finally:
         store.close()
+
+
+def test_a_message_that_reaches_a_stopping_room_sends_its_client_to_reconnect(tmp_path, started):
+    """pykka drops the tells still in a mailbox when its actor stops. A join that came
+    in as the room stopped (its lease lost, a drain) would leave its client waiting:
+    its connection is told to close with 1012, so the client reconnects and joins
+    wherever the room is now."""
+    store = EventStore(f"sqlite:///{tmp_path}/events.sqlite3")
+    room = one_question_room("123456")
+    store.save(room)
+    hub_inbox: queue.Queue[Any] = queue.Queue()
+    conn_inbox: queue.Queue[Any] = queue.Queue()
+    hub, conn = (started(Inbox, q) for q in (hub_inbox, conn_inbox))
+    seats, settings = SeatSigner(b"secret"), Settings(store=str(tmp_path))
+    actor = started(RoomActor, room.id, store, ManualClock(), settings, seats, hub, created=room)
+    try:
+        hook = actor.proxy().on_late_message  # what the stopping actor calls for each dropped tell
+        hook(Join(Sender("bob", 2, conn), "Bob", 7)).get(timeout=WAIT_S)
+        closed = next_of(conn_inbox, CloseSocket)
+        assert closed.code == 1012
+        hook(LeaseLost(str(room.id), 1)).get(timeout=WAIT_S)  # no sender: nothing to do
+        assert conn_inbox.empty()
+    finally:
+        store.close()

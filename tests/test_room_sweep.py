@@ -37,7 +37,7 @@ class CountedLoads:
     def saved(self, events: Sequence[Any], seconds: float) -> None:
         pass
 
-    def save_failed(self, seconds: float) -> None:
+    def save_failed(self, seconds: float, conflict: bool) -> None:
         pass
 
     def loaded(self, aggregate: Any, seconds: float) -> None:

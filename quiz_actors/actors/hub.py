@@ -410,7 +410,10 @@ class HubActor(pykka.ThreadingActor):
         if refusal is not None:
             self._refuse_join(join.sender, refusal, join.ref)
             return
-        tell_quietly(message.room, dataclasses.replace(join, on_seat=False))
+        if not tell_quietly(message.room, dataclasses.replace(join, on_seat=False)):
+            # The room stopped meanwhile (moved, drained, closed): the client reconnects
+            # and joins again, wherever the room is now.
+            tell_quietly(join.sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room moved"))
 
     def _refuse_join(self, sender: Sender, refusal: JoinRefusal, ref: Any) -> None:
         log.warning(
@@ -501,7 +504,7 @@ class HubActor(pykka.ThreadingActor):
             actor = self._activate(room_id, cluster.lease(room_id, decision.epoch))
             actor.tell(self._join_for_room(message))
         elif isinstance(decision, Redirect):
-            metrics.REDIRECTS.inc()
+            metrics.REDIRECTS.labels("true" if message.hint else "false").inc()
             log.info(
                 "room %s is served by node %s: redirecting user %s",
                 message.code,

@@ -28,6 +28,9 @@ class RoomLease:
     # up (not renewed in time, or renewed to another node). The room checks it before
     # each message, so nothing is saved under a lease the node no longer vouches for.
     kept: Callable[[], bool] = field(default=lambda: True, compare=False, repr=False)
+    # Tells the keeper that the room found the lease gone itself (fenced out): it stops
+    # renewing it and counts the loss (quiz_cluster_leases_lost_total{reason="fenced"}).
+    found_lost: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     def fenced_out(self, room: Room) -> bool:
         """True when the stored room was taken over under a newer lease than this one."""

@@ -166,6 +166,18 @@ class LeaseKeeper:
             held = self._held.get(room_id)
         return None if held is None else held.epoch
 
+    def found_lost(self, room_id: str, epoch: int) -> None:
+        """The room found out itself that this lease is gone (a newer takeover stored, or
+        the lease table after a failed save): stop renewing it, and count it once, unless
+        a renewal already found it (the same lock decides)."""
+        with self._lock:
+            held = self._held.get(room_id)
+            if held is None or held.epoch != epoch:
+                return
+            del self._held[room_id]
+            metrics.LEASES_HELD.set(len(self._held))
+        metrics.LEASES_LOST.labels("fenced").inc()
+
     def forget(self, room_id: str) -> None:
         """No longer renew this room's lease (it was lost: it expires by itself)."""
         with self._lock:
@@ -195,16 +207,19 @@ class LeaseKeeper:
     def renew_once(self) -> None:
         with self._lock:
             room_ids = list(self._held)
-        if not room_ids:
-            return
         sent = time.monotonic()
         try:
+            # With no room the statement still runs (it renews nothing): the node's
+            # metrics keep saying whether it reaches PostgreSQL when it serves no room,
+            # before it takes one and after an outage made it give them all up.
             renewed = self.leases.renew(room_ids)
         except psycopg.Error as e:
             metrics.LEASE_RENEWAL_FAILURES.inc()
-            log.warning("lease renewal failed (%s); rooms stop before their leases can expire", e)
+            if room_ids:
+                log.warning("lease renewal failed (%s); rooms stop before their leases can expire", e)
             return
         metrics.LEASE_RENEWAL_SECONDS.observe(time.monotonic() - sent)
+        metrics.LEASES_RENEWED_AT.set(time.time())
         lost = []
         with self._lock:
             for room_id in room_ids:

@@ -65,6 +65,7 @@ class ClusterNode:
             epoch,
             still_held=lambda: self.leases.holds(room_id, epoch),
             kept=lambda: self.keeper.epoch_of(room_id) == epoch,
+            found_lost=lambda: self.keeper.found_lost(room_id, epoch),
         )
 
     def let_go(self) -> None:

@@ -50,6 +50,7 @@ from quiz_actors.actors.messages import (
     RoomCommand,
     RoomWasClosed,
     SaveDecided,
+    Sender,
     StopServing,
 )
 from quiz_actors.actors.pooled import PooledActor
@@ -222,6 +223,15 @@ class RoomActor(PooledActor):
         else:
             self._recover()
 
+    def on_late_message(self, message: object) -> None:
+        """A message that reached the room as it stopped (its lease lost, a drain, closed,
+        idle): pykka would drop it, and its client, maybe a joiner not attached yet, would
+        wait for an answer that never comes. It is sent to reconnect (1012) instead,
+        which takes it to wherever the room is now, or tells it the room is gone."""
+        sender = getattr(message, "sender", None)
+        if isinstance(sender, Sender):
+            tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room stopped"))
+
     def on_stop(self) -> None:
         if isinstance(self.state, Loaded) and not self.stopped_serving:
             try:
@@ -277,6 +287,7 @@ class RoomActor(PooledActor):
         assert lease is not None
         for _ in range(TAKEOVER_ATTEMPTS):
             if lease.fenced_out(room):
+                lease.found_lost()
                 self._stop_serving(f"taken over by node {room.owner()}")
                 return None
             if not lease.needs_takeover(room):
@@ -312,12 +323,16 @@ class RoomActor(PooledActor):
         """Cluster mode, after a failed save: does this node still hold the room's lease?"""
         if self.lease is None:
             return False
+        if self._lease_given_up():  # the keeper knows already: no query (the database may hang)
+            self._stop_serving("lease lost (a save failed)")
+            return True
         try:
             held = self.lease.still_held()
         except Exception:
             log.warning("room %s: cannot read its lease after a failed save", self.room_id)
             return False  # the store's version check still fences any other owner
         if not held:
+            self.lease.found_lost()
             self._stop_serving("lease lost (a save failed)")
         return not held
 
