@@ -25,6 +25,17 @@ from eventstore.plain_json import PlainJSONMapper
 SNAPSHOT_EVERY = 500  # events; replaying what follows a snapshot stays around 15 ms
 
 
+def is_version_clash(error: BaseException) -> bool:
+    """Did a save fail because another writer had stored that version of the aggregate
+    first? The unique key on (aggregate, version) refused it: SQLite's "UNIQUE
+    constraint failed", PostgreSQL's unique_violation. Any other integrity error (a
+    NOT NULL, a check) is a real fault, not a clash."""
+    if not isinstance(error, IntegrityError):
+        return False
+    cause = error.__cause__
+    return type(cause).__name__ == "UniqueViolation" or "UNIQUE constraint failed" in str(cause)
+
+
 class StoreObserver(Protocol):
     """Told how each commit and each load went (the server's metrics)."""
 
@@ -110,7 +121,7 @@ class EventStore(Application[UUID]):
         try:
             recordings = super().save(*objs, **kwargs)
         except Exception as e:
-            self.observer.save_failed(time.perf_counter() - started, conflict=isinstance(e, IntegrityError))
+            self.observer.save_failed(time.perf_counter() - started, conflict=is_version_clash(e))
             raise
         if recordings:
             self.observer.saved([r.domain_event for r in recordings], time.perf_counter() - started)

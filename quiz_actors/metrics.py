@@ -86,10 +86,11 @@ SAVE_SECONDS = Histogram(
     registry=REGISTRY,
 )
 SAVE_FAILURES = Counter("quiz_store_save_failures", "Commits the event store refused", registry=REGISTRY)
-SAVE_CONFLICTS = Counter(
-    "quiz_store_save_conflicts",
-    "Of the refused commits, those another writer had saved before (the version check): in a cluster, "
-    "two nodes creating rooms at once or a takeover fencing a former owner, and harmless",
+SAVE_ERRORS = Counter(
+    "quiz_store_save_errors",
+    "Of the refused commits, those that were not version clashes (another writer saving the same "
+    "version first: routine in a cluster, two nodes creating rooms at once or a takeover fencing a "
+    "former owner): the store out of reach, a timeout, a fault",
     registry=REGISTRY,
 )
 EVENTS_PER_SAVE = Histogram(
@@ -274,8 +275,8 @@ class StoreMetrics:
     def save_failed(self, seconds: float, conflict: bool) -> None:
         SAVE_SECONDS.observe(seconds)
         SAVE_FAILURES.inc()
-        if conflict:
-            SAVE_CONFLICTS.inc()
+        if not conflict:
+            SAVE_ERRORS.inc()
 
     def loaded(self, aggregate: Any, seconds: float) -> None:
         if type(aggregate).__name__ == self.room_class:

@@ -176,7 +176,7 @@ async def test_the_alert_rules_parse_and_read_only_metrics_the_server_exports(tm
         unknown = selected_metrics(rule["expr"]) - exported - PROMETHEUS_OWN
         assert not unknown, f"{rule['alert']} reads {unknown}, which /metrics does not have"
     read = set().union(*(selected_metrics(rule["expr"]) for rule in rules))
-    assert {"quiz_store_save_failures_total", "quiz_cluster_leases_lost_total", "up"} <= read
+    assert {"quiz_store_save_errors_total", "quiz_cluster_leases_lost_total", "up"} <= read
 
 
 def test_an_alert_rule_with_a_typo_is_caught():

@@ -44,8 +44,9 @@ class FailedSaves:
 
 
 def test_a_save_another_writer_got_in_before_is_told_apart_from_other_failures(store_url):
-    """The metrics count version clashes on their own (``quiz_store_save_conflicts_total``):
-    in a cluster they are routine, and an alert on failed saves must not page for them."""
+    """The metrics count failed saves that are not version clashes on their own
+    (``quiz_store_save_errors_total``): in a cluster clashes are routine, and the alert
+    on failed saves must not page for them."""
     observer = FailedSaves()
     store = EventStore(store_url, observer=observer)
     try:

@@ -20,7 +20,15 @@ import pykka
 import pytest
 
 from eventstore import EventStore
-from quiz_actors.actors.messages import CloseSocket, Deliver, Join, LeaseLost, Sender
+from quiz_actors.actors.messages import (
+    CloseSocket,
+    Deliver,
+    Join,
+    LeaseLost,
+    MemberDisconnected,
+    RoomCommand,
+    Sender,
+)
 from quiz_actors.actors.room.actor import RoomActor
 from quiz_actors.clock import ManualClock
 from quiz_actors.cluster.fencing import RoomLease
@@ -137,25 +145,37 @@ def test_a_closed_room_whose_lease_was_released_says_it_is_closed(tmp_path, star
         store.close()
 
 
-def test_a_message_that_reaches_a_stopping_room_sends_its_client_to_reconnect(tmp_path, started):
-    """pykka drops the tells still in a mailbox when its actor stops. A join that came
-    in as the room stopped (its lease lost, a drain) would leave its client waiting:
-    its connection is told to close with 1012, so the client reconnects and joins
-    wherever the room is now."""
+def test_a_joiner_that_reaches_a_stopping_room_is_answered(tmp_path, started):
+    """pykka drops the tells still in a mailbox when its actor stops. A join that came in
+    as the room stopped (its lease lost, a drain, an idle stop) would leave its client
+    waiting: it is sent to reconnect (1012), and a join to a closed room hears that the
+    room is gone. A socket that left for another room, or a member's command to a room
+    that merely stopped, is not closed."""
     store = EventStore(f"sqlite:///{tmp_path}/events.sqlite3")
-    room = one_question_room("123456")
-    store.save(room)
+    open_room, closed_room = one_question_room("123456"), one_question_room("654321")
+    closed_room.close("host_left", at=2)
+    store.save(open_room, closed_room)
     hub_inbox: queue.Queue[Any] = queue.Queue()
     conn_inbox: queue.Queue[Any] = queue.Queue()
     hub, conn = (started(Inbox, q) for q in (hub_inbox, conn_inbox))
-    seats, settings = SeatSigner(b"secret"), Settings(store=str(tmp_path))
-    actor = started(RoomActor, room.id, store, ManualClock(), settings, seats, hub, created=room)
+    seats, settings, clock = SeatSigner(b"secret"), Settings(store=str(tmp_path)), ManualClock()
+    opened, closed = (
+        started(RoomActor, room.id, store, clock, settings, seats, hub, created=room)
+        for room in (open_room, closed_room)
+    )
+    bob = Sender("bob", 2, conn)
     try:
-        hook = actor.proxy().on_late_message  # what the stopping actor calls for each dropped tell
-        hook(Join(Sender("bob", 2, conn), "Bob", 7)).get(timeout=WAIT_S)
-        closed = next_of(conn_inbox, CloseSocket)
-        assert closed.code == 1012
-        hook(LeaseLost(str(room.id), 1)).get(timeout=WAIT_S)  # no sender: nothing to do
-        assert conn_inbox.empty()
+        late = opened.proxy().on_late_message  # what the stopping actor calls for each dropped tell
+        late(MemberDisconnected(bob, "switched")).get(timeout=WAIT_S)  # bob is in another room now
+        late(RoomCommand(bob, {"type": "answer", "question": 0, "choice": 1}, 0)).get(timeout=WAIT_S)
+        late(Join(bob, "Bob", 7)).get(timeout=WAIT_S)
+        first = conn_inbox.get(timeout=WAIT_S)
+        assert isinstance(first, CloseSocket) and first.code == 1012, first
+        with pytest.raises(queue.Empty):  # one close, the join's: the other two were let be
+            conn_inbox.get(timeout=0.5)
+
+        closed.proxy().on_late_message(Join(bob, "Bob", 8)).get(timeout=WAIT_S)
+        (refused,) = texts(next_of(conn_inbox, Deliver))
+        assert (refused["type"], refused["code"], refused["ref"]) == ("error", "room_not_found", 8)
     finally:
         store.close()

@@ -37,6 +37,7 @@ from quiz_actors import logs, metrics, protocol, views, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
     CleanupDue,
+    CloseIfInRoom,
     CloseSocket,
     DeadlineDue,
     FloodLockDue,
@@ -50,7 +51,6 @@ from quiz_actors.actors.messages import (
     RoomCommand,
     RoomWasClosed,
     SaveDecided,
-    Sender,
     StopServing,
 )
 from quiz_actors.actors.pooled import PooledActor
@@ -224,13 +224,26 @@ class RoomActor(PooledActor):
             self._recover()
 
     def on_late_message(self, message: object) -> None:
-        """A message that reached the room as it stopped (its lease lost, a drain, closed,
-        idle): pykka would drop it, and its client, maybe a joiner not attached yet, would
-        wait for an answer that never comes. It is sent to reconnect (1012) instead,
-        which takes it to wherever the room is now, or tells it the room is gone."""
-        sender = getattr(message, "sender", None)
-        if isinstance(sender, Sender):
-            tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room stopped"))
+        """A message that reached the room as it stopped: pykka would drop it.
+
+        A joiner (not attached yet) would wait for an answer that never comes: it hears
+        that a closed room is gone, or else is sent to reconnect (1012), which takes it
+        to wherever the room is now (moved, handed over in a drain, started again after
+        an idle stop). A member's command to a room that stopped serving here closes
+        its socket as the room's own stop did, if it is still in this room. Anything
+        else stays dropped: a socket that left for another room must stay open, and a
+        closed room's members have heard that it closed.
+        """
+        if type(message) is Join or type(message) is HostRoomCreated:
+            state = self.state
+            if type(message) is Join and isinstance(state, Loaded) and state.room.phase == CLOSED:
+                self.audience.reply(message.sender, wire.room_not_found(state.room.code), message.ref)
+                self.audience.send()
+            else:
+                tell_quietly(message.sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room stopped"))
+        elif type(message) is RoomCommand and self.stopped_serving:
+            close = CloseIfInRoom(str(self.room_id), protocol.CLOSE_SERVICE_RESTART, "room moved")
+            tell_quietly(message.sender.conn, close)
 
     def on_stop(self) -> None:
         if isinstance(self.state, Loaded) and not self.stopped_serving:
