@@ -41,6 +41,9 @@ for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     # process_open_fds / process_max_fds, CPU, memory; Python version; collections
     REGISTRY.register(_standard)
 
+# Buckets for what should take milliseconds and is worth an alert past a second or two.
+MS_TO_SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
 BUILD = Info("quiz_build", "The server's version", registry=REGISTRY)
 BUILD.info({"version": __version__})
 
@@ -115,7 +118,7 @@ ROOM_ACTIVATIONS = Counter(
 ROOM_REPLAY_SECONDS = Histogram(
     "quiz_room_replay_seconds",
     "Time to rebuild a room from the store (from its latest snapshot)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    buckets=MS_TO_SECONDS,
     registry=REGISTRY,
 )
 JOIN_LOCKOUTS = Counter(
@@ -143,7 +146,7 @@ LEASES_HELD = Gauge(
 LEASE_RENEWAL_SECONDS = Histogram(
     "quiz_cluster_lease_renewal_seconds",
     "Time of the one statement that renews all of this node's leases (against the lease TTL)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    buckets=MS_TO_SECONDS,
     registry=REGISTRY,
 )
 LEASES_RENEWED_AT = Gauge(
@@ -188,7 +191,7 @@ for _hinted in ("true", "false"):
 LOOP_LAG_SECONDS = Histogram(
     "quiz_event_loop_lag_seconds",
     "How late the event loop ran a timer (time other work held it)",
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+    buckets=MS_TO_SECONDS,
     registry=REGISTRY,
 )
 GC_PAUSE_SECONDS = Histogram(
