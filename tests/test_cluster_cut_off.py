@@ -53,10 +53,13 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         assert {node for *_, node in joined} == {"node1"}
         players = [client for client, *_ in joined]
         room_id = joined[0][1]["room"]["room_id"]
-        await asyncio.sleep(0.6)  # a renewal of the room's lease (every 0.5 s here), timed
+        renewed = "quiz_cluster_lease_renewal_seconds_count"
+        end = time.monotonic() + 10
+        while (await nodes.metrics(http, "node1"))[renewed] == 0 and time.monotonic() < end:
+            await asyncio.sleep(0.1)  # polling: a renewal comes every 0.5 s here
         before = {name: await nodes.metrics(http, name) for name in nodes.names}
         assert before["node1"]["quiz_cluster_leases_held"] == 1
-        assert before["node1"]["quiz_cluster_lease_renewal_seconds_count"] > 0
+        assert before["node1"][renewed] > 0
         assert before["node2"]["quiz_cluster_leases_held"] == 0
         await host.send({"type": "start"})
         shown = await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
@@ -148,7 +151,12 @@ async def test_a_node_cut_off_while_its_room_is_saving_closes_the_rooms_sockets_
         cut_at = time.monotonic()
         # An answer now: the room's thread is inside its save, retrying, past the lease.
         await players[0].send({"type": "answer", "question": 0, "choice": 1})
-        await asyncio.sleep(0.3)  # more answers, queued behind that save
+        # Let the room's thread take that answer into its save before the others come, so
+        # that they queue behind it rather than join its commit. Nothing outside shows a
+        # save under way, so this is a pause, not a wait for an event: if it were too
+        # short the others would share the commit, and the checks below would still hold
+        # (tests/test_room_lease.py shows the rule on one room actor, deterministically).
+        await asyncio.sleep(0.3)
         for player in players[1:]:
             await player.send({"type": "answer", "question": 0, "choice": 1})
         codes = await asyncio.gather(*(c.expect_closed(timeout=15) for c in (host, *players)))

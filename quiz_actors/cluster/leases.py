@@ -158,8 +158,12 @@ class LeaseKeeper:
         if epoch is not None:
             with self._lock:
                 self._held[room_id] = _Held(epoch, sent + self.ttl_s - self.margin_s)
-                metrics.LEASES_HELD.set(len(self._held))
+                self._count_held()
         return epoch
+
+    def _count_held(self) -> None:
+        """The gauge of leases held, after a change to ``_held`` (called under the lock)."""
+        metrics.LEASES_HELD.set(len(self._held))
 
     def epoch_of(self, room_id: str) -> int | None:
         with self._lock:
@@ -175,21 +179,21 @@ class LeaseKeeper:
             if held is None or held.epoch != epoch:
                 return
             del self._held[room_id]
-            metrics.LEASES_HELD.set(len(self._held))
+            self._count_held()
         metrics.LEASES_LOST.labels("fenced").inc()
 
     def forget(self, room_id: str) -> None:
         """No longer renew this room's lease (it was lost: it expires by itself)."""
         with self._lock:
             self._held.pop(room_id, None)
-            metrics.LEASES_HELD.set(len(self._held))
+            self._count_held()
 
     def release(self, room_ids: list[str]) -> None:
         """Stop renewing these rooms and let another node take them at once."""
         with self._lock:
             for room_id in room_ids:
                 self._held.pop(room_id, None)
-            metrics.LEASES_HELD.set(len(self._held))
+            self._count_held()
         try:
             self.leases.release(room_ids)
         except psycopg.Error:
@@ -231,7 +235,7 @@ class LeaseKeeper:
                 else:
                     del self._held[room_id]
                     lost.append((room_id, held.epoch))
-            metrics.LEASES_HELD.set(len(self._held))
+            self._count_held()
         metrics.LEASES_LOST.labels("taken").inc(len(lost))
         for room_id, epoch in lost:
             log.warning("room %s: lease lost to another node; stopping it here", room_id)
@@ -244,7 +248,7 @@ class LeaseKeeper:
             overdue = [(room, held.epoch) for room, held in self._held.items() if held.safe_until <= now]
             for room_id, _ in overdue:
                 del self._held[room_id]
-            metrics.LEASES_HELD.set(len(self._held))
+            self._count_held()
         metrics.LEASES_LOST.labels("not_renewed").inc(len(overdue))
         for room_id, epoch in overdue:
             log.warning("room %s: lease not renewed in time; stopping it before it can expire", room_id)
