@@ -41,6 +41,32 @@ POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_S = 10
 POSTGRES_CONNECT_TIMEOUT_S = 2  # also how long a save waits for a free pooled connection
 POSTGRES_STATEMENT_TIMEOUT_MS = 10_000
 
+# The timeouts above run on the database's side, so they cannot end a wait for a
+# database that has gone silent: a host that died, or a network that drops packets
+# instead of refusing them. Left to TCP, a statement sent then waits ~15 minutes
+# (the kernel's retransmissions) and one waiting for its answer waits forever, with
+# a room's thread, or a cluster node's lease renewals, held all that time. So every
+# connection asks TCP to give up on data unacknowledged for POSTGRES_TCP_TIMEOUT_S,
+# and to probe a connection that is waiting for an answer after
+# POSTGRES_KEEPALIVE_IDLE_S, once a second: a silent database fails a statement
+# sent to it in POSTGRES_TCP_TIMEOUT_S, and one that stopped answering in ~8 s.
+POSTGRES_TCP_TIMEOUT_S = 5
+POSTGRES_KEEPALIVE_IDLE_S = 5
+POSTGRES_KEEPALIVE_INTERVAL_S = 1
+POSTGRES_KEEPALIVE_COUNT = 3
+
+
+def postgres_tcp_liveness() -> dict[str, int]:
+    """libpq's connection parameters for POSTGRES_TCP_TIMEOUT_S and the keepalives."""
+    return {
+        "tcp_user_timeout": POSTGRES_TCP_TIMEOUT_S * 1000,
+        "keepalives": 1,
+        "keepalives_idle": POSTGRES_KEEPALIVE_IDLE_S,
+        "keepalives_interval": POSTGRES_KEEPALIVE_INTERVAL_S,
+        "keepalives_count": POSTGRES_KEEPALIVE_COUNT,
+    }
+
+
 # How long a failed save or read is retried (``retried_within_bound`` in
 # eventstore/postgres.py). While a room saves or loads, its actor and one of the
 # rooms' 4 worker threads wait and its players hear nothing. eventsourcing retries

@@ -34,6 +34,7 @@ from eventstore.persistence import (
     POSTGRES_RETRY_S,
     POSTGRES_RETRY_WAIT_S,
     POSTGRES_STATEMENT_TIMEOUT_MS,
+    postgres_tcp_liveness,
 )
 
 # Errors for which the server already waited out a timeout of its own: the lock
@@ -243,4 +244,5 @@ class BoundedPostgresFactory(PostgresFactory):
         if not isinstance(connect_kwargs, dict):
             raise TypeError("eventsourcing's PostgreSQL pool no longer keeps its connect arguments in a dict")
         connect_kwargs["options"] = f"-c statement_timeout={POSTGRES_STATEMENT_TIMEOUT_MS}"
+        connect_kwargs.update(postgres_tcp_liveness())
         steady_pool_reconnects()

@@ -376,16 +376,23 @@ class PostgresForwarder:
     holds every chunk that long in each direction (a database far away, or a loaded
     machine): each round trip then takes twice that."""
 
-    def __init__(self, target_port: int = 5432):
+    def __init__(self, target_port: int = 5432, address: str = "127.0.0.1"):
         self.target_port = target_port
+        self.address = address  # a loopback address of its own, to silence it (SilentAddress)
         self.port = free_port()
         self.delay_s = 0.0
         self.server: asyncio.AbstractServer | None = None
         self.writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> PostgresForwarder:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self.server = await asyncio.start_server(self._serve, self.address, self.port)
         return self
+
+    def url(self, store: str) -> str:
+        """``store`` (a PostgreSQL URL on 127.0.0.1:5432) through this forwarder."""
+        through = store.replace("127.0.0.1:5432", f"{self.address}:{self.port}")
+        assert through != store
+        return through
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

@@ -22,6 +22,7 @@ from tests.cluster_nodes import (
     enter,
 )
 from tests.conftest import POSTGRES_URL, create_room
+from tests.silent_network import SilentAddress
 
 pytestmark = pytest.mark.postgres
 
@@ -181,5 +182,100 @@ async def test_a_node_cut_off_while_its_room_is_saving_closes_the_rooms_sockets_
         assert log.count("save failed; reloading from the store") == 1
         assert "cannot load from the store" not in log
     finally:
+        nodes.stop_all()
+        await forwarder.cut()
+
+
+async def test_a_node_whose_database_goes_silent_gives_up_on_it_in_seconds_and_recovers_when_it_answers_again(
+    schema, http, tmp_path
+):
+    """The database's host vanishes instead of refusing (tests/silent_network.py): what
+    node1 sends is never acknowledged and nothing comes back. The server's timeouts on
+    the database's side cannot end that wait, so without TCP timeouts of the node's own
+    the room's save and the lease renewal would wait for TCP's retransmissions, ~15
+    minutes. With them (eventstore/persistence.py): node1 closes the room's sockets
+    within the lease as before; the room's save fails and the room stops within
+    seconds; the renewals fail and are tried again instead of hanging; once the address
+    answers again node1 renews within seconds. The player whose answer was never
+    acknowledged answers again on node2, and that answer is stored once."""
+    silent = SilentAddress()
+    silent.check_usable()
+    store, schema_name = schema
+    forwarder = await PostgresForwarder(address=silent.address).start()
+    nodes = Cluster(store, names=("node1", "node2"), log_dir=tmp_path, stores={"node1": forwarder.url(store)})
+    try:
+        nodes.start_all()
+        await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
+        async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
+            quiz_id = (await response.json())["quiz_id"]
+        host = await connect(http, nodes.ws("node1"))
+        code, _ = await create_room(host, quiz_id)
+        joined = [await enter(http, nodes.ws("node1"), code, f"P{n}", nodes=nodes) for n in range(3)]
+        assert {node for *_, node in joined} == {"node1"}
+        players = [client for client, *_ in joined]
+        room_id = joined[0][1]["room"]["room_id"]
+        await host.send({"type": "start"})
+        shown = await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
+        deadline_ms = shown[0]["deadline_ms"]
+        failures = "quiz_cluster_lease_renewal_failures_total"
+        renewals = "quiz_cluster_lease_renewal_seconds_count"
+        before = await nodes.metrics(http, "node1")
+
+        silent.silence()
+        silent_at = time.monotonic()
+        # This answer's save goes into the silence.
+        await players[0].send({"type": "answer", "question": 0, "choice": 1})
+        codes = await asyncio.gather(*(c.expect_closed(timeout=15) for c in (host, *players)))
+        closed_in = time.monotonic() - silent_at
+        print(f"silent database: node1's sockets closed {closed_in:.2f} s after ({set(codes)})")
+        assert set(codes) == {1012}, codes
+
+        # The room's thread comes back from its save: TCP gave up on it after 5 s.
+        log_file = tmp_path / "node1.log"
+        end = time.monotonic() + 20
+        while "stops serving on this node" not in log_file.read_text() and time.monotonic() < end:
+            await asyncio.sleep(0.1)
+        print(f"silent database: node1's room stopped {time.monotonic() - silent_at:.2f} s after")
+        assert "stops serving on this node (lease lost" in log_file.read_text()
+        # The renewals go on failing, one after another, rather than one of them hanging:
+        # more fail in the TCP timeout and a half after the room stopped.
+        stopped = await nodes.metrics(http, "node1")
+        await asyncio.sleep(7.5)
+        during = await nodes.metrics(http, "node1")
+        print(
+            "silent database: renewals failed: "
+            f"{stopped[failures] - before[failures]:.0f} before the room stopped, "
+            f"{during[failures] - stopped[failures]:.0f} in the 7.5 s after"
+        )
+        assert stopped[failures] > before[failures]
+        assert during[failures] > stopped[failures]
+
+        silent.restore()
+        restored_at = time.monotonic()
+        end = restored_at + 15
+        while (await nodes.metrics(http, "node1"))[renewals] <= during[renewals] and time.monotonic() < end:
+            await asyncio.sleep(0.1)
+        renewed_in = time.monotonic() - restored_at
+        print(f"silent database: node1 renewed again {renewed_in:.2f} s after it answered")
+        assert (await nodes.metrics(http, "node1"))[renewals] > during[renewals]
+        await nodes.wait_ready(http, "node1")
+
+        # node2 took the room over; the answer node1 never acknowledged is given again there.
+        player, state, _, node = await enter(
+            http, nodes.ws("node2"), code, "P0", players[0].token, nodes=nodes
+        )
+        assert node == "node2"
+        assert state["room"]["question"]["deadline_ms"] == deadline_ms
+        accepted = await player.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted")
+        assert accepted["type"] == "answer_accepted", accepted
+        with psycopg.connect(POSTGRES_URL) as conn:
+            stored = conn.execute(
+                f"SELECT count(*) FROM {schema_name}.quiz_events WHERE originator_id = %s AND topic = %s",
+                (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
+            ).fetchone()[0]
+        assert stored == 1
+        await player.close()
+    finally:
+        silent.restore()
         nodes.stop_all()
         await forwarder.cut()

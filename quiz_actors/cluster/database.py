@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from eventstore.persistence import POSTGRES_CONNECT_TIMEOUT_S, env_for_store
+from eventstore.persistence import POSTGRES_CONNECT_TIMEOUT_S, env_for_store, postgres_tcp_liveness
 
 # A statement of the cluster's must never stall longer than a lease can wait.
 STATEMENT_TIMEOUT_MS = 2_000
@@ -34,6 +34,9 @@ class ClusterDatabase:
             "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
             "autocommit": True,
             "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            # A silent database fails a renewal in seconds instead of holding the
+            # keeper's thread for TCP's ~15 minutes (eventstore/persistence.py).
+            **postgres_tcp_liveness(),
         }
         self._local = threading.local()
         self._all: list[psycopg.Connection[Any]] = []
