@@ -44,14 +44,18 @@ POSTGRES_STATEMENT_TIMEOUT_MS = 10_000
 # The timeouts above run on the database's side, so they cannot end a wait for a
 # database that has gone silent: a host that died, or a network that drops packets
 # instead of refusing them. Left to TCP, a statement sent then waits ~15 minutes
-# (the kernel's retransmissions) and one waiting for its answer waits forever, with
-# a room's thread, or a cluster node's lease renewals, held all that time. So every
-# connection asks TCP to give up on data unacknowledged for POSTGRES_TCP_TIMEOUT_S,
-# and to probe a connection that is waiting for an answer after
-# POSTGRES_KEEPALIVE_IDLE_S, once a second: a silent database fails a statement
-# sent to it in POSTGRES_TCP_TIMEOUT_S, and one that stopped answering in ~8 s.
+# (the kernel's retransmissions), and one waiting for its answer ~2 hours (libpq's
+# keepalives with the system's settings), with a room's thread, or a cluster node's
+# lease renewals, held all that time. So every connection asks TCP to give up once
+# nothing has come back for POSTGRES_TCP_TIMEOUT_S (``tcp_user_timeout``), and to
+# probe a connection idle for POSTGRES_KEEPALIVE_IDLE_S, once a second. On Linux the
+# timeout also ends the probing (tcp(7)): a statement sent to a silent database, or
+# one waiting for its answer when the database fell silent, fails ~5 s after the
+# database was last heard from (tests/test_silent_database.py). The probes start
+# before that, so that losing one of them costs nothing; the count matters only on
+# systems without ``tcp_user_timeout``.
 POSTGRES_TCP_TIMEOUT_S = 5
-POSTGRES_KEEPALIVE_IDLE_S = 5
+POSTGRES_KEEPALIVE_IDLE_S = 2
 POSTGRES_KEEPALIVE_INTERVAL_S = 1
 POSTGRES_KEEPALIVE_COUNT = 3
 

@@ -3,7 +3,8 @@
 
 PostgreSQL saves in one round trip (``OneTripPostgresRecorder``), a failed save or
 read is retried for a bounded time (``retried_within_bound``) and every connection
-has a statement timeout (``BoundedPostgresFactory``).
+has a statement timeout and TCP's own timeouts, for a database that goes silent
+(``BoundedPostgresFactory``).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import os
+import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 from uuid import UUID
 
@@ -99,8 +102,10 @@ class PingConnection:
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
     async def ping(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PING_TIMEOUT_S
         try:
-            async with asyncio.timeout(PING_TIMEOUT_S):
+            async with asyncio.timeout_at(deadline):
                 connection = self._connection
                 if connection is None or connection.closed:
                     connection = self._connection = await psycopg.AsyncConnection.connect(
@@ -108,7 +113,7 @@ class PingConnection:
                         autocommit=True,
                         options=f"-c statement_timeout={PING_TIMEOUT_MS}",
                     )
-                await connection.execute("SELECT 1")
+            await _within(connection, connection.execute("SELECT 1"), deadline - loop.time())
         except BaseException:
             await self.close()
             raise
@@ -118,6 +123,33 @@ class PingConnection:
         if connection is not None:
             with contextlib.suppress(psycopg.Error):
                 await connection.close()
+
+
+async def _within(connection: psycopg.AsyncConnection[Any], query: Awaitable[Any], seconds: float) -> None:
+    """Await ``query`` on ``connection`` for at most ``seconds``.
+
+    Not by cancelling it: psycopg answers a cancelled query by asking the server to
+    cancel it and then waiting for the query to end, up to 5 s each, which against a
+    database that has gone silent made one ping take 11 s instead of 1 (and ``/readyz``
+    report a database that is back as down for as long). Instead the socket under
+    libpq is shut down, so the query fails at once with a lost connection."""
+    running = asyncio.ensure_future(query)
+    try:
+        await asyncio.wait_for(asyncio.shield(running), timeout=max(0.0, seconds))
+    finally:
+        if not running.done():
+            _shut_down_socket(connection)
+            await asyncio.wait({running}, timeout=PING_TIMEOUT_S)
+        if running.done() and not running.cancelled():
+            running.exception()  # seen here: it was timed out or is raised above
+
+
+def _shut_down_socket(connection: psycopg.AsyncConnection[Any]) -> None:
+    """End every wait on the connection's socket now (a duplicate of its descriptor is
+    shut down: that ends the socket itself, and libpq keeps its own descriptor)."""
+    with contextlib.suppress(OSError, psycopg.Error):
+        with socket.socket(fileno=os.dup(connection.pgconn.socket)) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
 
 
 # How often the store's pool tries again to open a connection it lost (± 10 %).
@@ -227,8 +259,9 @@ class BoundedPostgresAggregateRecorder(PostgresAggregateRecorder):
 
 
 class BoundedPostgresFactory(PostgresFactory):
-    """eventsourcing's PostgreSQL factory, with a statement timeout on every
-    connection, the one-round-trip recorder, and reads retried within a bound.
+    """eventsourcing's PostgreSQL factory, with a statement timeout and TCP's
+    timeouts (``postgres_tcp_liveness``) on every connection, the one-round-trip
+    recorder, and reads retried within a bound.
 
     The library sets lock and idle-in-transaction timeouts; a statement that
     runs on and on (a stuck database) would still hang a room's save forever.

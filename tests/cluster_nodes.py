@@ -389,8 +389,8 @@ class PostgresForwarder:
         return self
 
     def url(self, store: str) -> str:
-        """``store`` (a PostgreSQL URL on 127.0.0.1:5432) through this forwarder."""
-        through = store.replace("127.0.0.1:5432", f"{self.address}:{self.port}")
+        """``store`` (a PostgreSQL URL on the target port of 127.0.0.1) through this forwarder."""
+        through = store.replace(f"127.0.0.1:{self.target_port}", f"{self.address}:{self.port}")
         assert through != store
         return through
 

@@ -1,17 +1,19 @@
 """A loopback address that goes silent: packets sent to it vanish, nothing is refused.
 
 A database host that died, or a network that drops packets, looks like this to a
-client: what it sends is never acknowledged and no answer ever comes, so only the
-client's own timeouts end the wait. A forwarder that stops forwarding cannot show
-it (its kernel still acknowledges every byte), and a forwarder that closes its
-connections shows a refusal instead. So the test routes one loopback address of
-its own to a blackhole in the kernel's local routing table (which overrides the
-127.0.0.0/8 route for that address only): connections to it that are already open
-stay open, and everything sent on them is dropped until the route is deleted.
+client: what it sends is never acknowledged, no answer ever comes, and a new
+connection's SYN goes unanswered too, so only the client's own timeouts end the
+wait. A forwarder that stops forwarding cannot show it (its kernel still
+acknowledges every byte), and a forwarder that closes its connections shows a
+refusal instead. So the test drops every packet to or from one loopback address of
+its own, with a table of its own in the kernel's firewall (nftables): the
+connections to that address that are open stay open, and everything sent on them
+either way, or to open new ones, is dropped until the table is deleted.
 
-It needs the ``ip`` command and CAP_NET_ADMIN (root on this project's machines).
-Without them the tests that use it are skipped, unless QUIZ_REQUIRE_NETWORK_FAULTS=1
-(``.ci/run`` sets it) makes that a failure.
+It needs Debian's ``nft`` (package nftables) and CAP_NET_ADMIN (root on this
+project's machines; a container needs ``--cap-add NET_ADMIN``). Without them the
+tests that use it are skipped, unless QUIZ_REQUIRE_NETWORK_FAULTS=1 (``.ci/run``
+sets it) makes that a failure.
 """
 
 from __future__ import annotations
@@ -26,31 +28,47 @@ SILENT_ADDRESS = "127.0.0.19"  # only ever this one; 127.0.0.1 is never touched
 NETWORK_FAULTS_REQUIRED = os.environ.get("QUIZ_REQUIRE_NETWORK_FAULTS") == "1"
 
 
+TABLE = "quiz_actors_silent_test"  # only ever this table; nothing else is touched
+
+
 class SilentAddress:
     def __init__(self, address: str = SILENT_ADDRESS):
         self.address = address
         self.silent = False
 
-    def _route(self, action: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            ["ip", "route", action, "blackhole", f"{self.address}/32", "table", "local"],
-            capture_output=True,
-            text=True,
-            timeout=5,
+    def _nft(self, *args: str, script: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["nft", *args], input=script, capture_output=True, text=True, timeout=5)
+
+    def _drop_all_to_the_address(self) -> subprocess.CompletedProcess[str]:
+        return self._nft(
+            "-f",
+            "-",
+            script=(
+                f"table inet {TABLE} {{\n"
+                "  chain input {\n"
+                "    type filter hook input priority 0; policy accept;\n"
+                f"    ip daddr {self.address} drop\n"
+                f"    ip saddr {self.address} drop\n"
+                "  }\n"
+                "}\n"
+            ),
         )
 
+    def _delete(self) -> subprocess.CompletedProcess[str]:
+        return self._nft("delete", "table", "inet", TABLE)
+
     def check_usable(self) -> None:
-        """Skip (or fail, where required) unless the route can be added and deleted here."""
+        """Skip (or fail, where required) unless the table can be added and deleted here."""
         problem = None
-        if shutil.which("ip") is None:
-            problem = "the ip command is missing"
+        if shutil.which("nft") is None:
+            problem = "the nft command is missing (apt-get install nftables)"
         else:
-            self._route("del")  # a route left behind by an earlier run that was killed
-            added = self._route("add")
+            self._delete()  # a table left behind by an earlier run that was killed
+            added = self._drop_all_to_the_address()
             if added.returncode != 0:
-                problem = f"cannot add a blackhole route: {added.stderr.strip()}"
+                problem = f"cannot add a firewall table: {added.stderr.strip()}"
             else:
-                self._route("del")
+                self._delete()
         if problem is None:
             return
         if NETWORK_FAULTS_REQUIRED:
@@ -58,12 +76,12 @@ class SilentAddress:
         pytest.skip(f"a silent network cannot be made here: {problem}")
 
     def silence(self) -> None:
-        added = self._route("add")
+        added = self._drop_all_to_the_address()
         assert added.returncode == 0, added.stderr
         self.silent = True
 
     def restore(self) -> None:
         if self.silent:
-            deleted = self._route("del")
+            deleted = self._delete()
             assert deleted.returncode == 0, deleted.stderr
             self.silent = False

@@ -125,7 +125,7 @@ async def test_postgresql_down_for_every_node_stops_the_rooms_and_players_resume
 ):
     store, schema_name = schema
     forwarders = {name: await PostgresForwarder().start() for name in NAMES}
-    stores = {name: store.replace("127.0.0.1:5432", f"127.0.0.1:{f.port}") for name, f in forwarders.items()}
+    stores = {name: f.url(store) for name, f in forwarders.items()}
     assert store not in stores.values()
     nodes = Cluster(store, names=NAMES, log_dir=tmp_path, stores=stores)
     proxy = Proxy(nodes, tmp_path, only=NAMES)

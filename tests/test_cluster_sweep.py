@@ -39,8 +39,7 @@ DELAY_S = 0.05
 async def test_a_create_room_is_answered_while_the_node_sweeps_many_rooms(schema, http, tmp_path):
     store, _ = schema
     forwarder = await PostgresForwarder().start()
-    through = store.replace("127.0.0.1:5432", f"127.0.0.1:{forwarder.port}")
-    assert through != store
+    through = forwarder.url(store)
     nodes = Cluster(
         store,
         "--sweep-interval-s",

@@ -9,10 +9,12 @@ import time
 
 import pytest
 
+from eventstore.postgres import PING_TIMEOUT_S
 from quiz_actors.server.store_ping import SharedStorePing
 from quiz_actors.settings import Settings
 from tests.cluster_nodes import PostgresForwarder
 from tests.conftest import RunningServer
+from tests.silent_network import SilentAddress
 
 HAPROXY_TIMEOUT_CHECK_S = 1.0  # contrib/haproxy.cfg: a check answered later counts as failed
 
@@ -27,7 +29,7 @@ async def check(http, url: str) -> tuple[int, float]:
 async def test_health_checks_answer_within_the_check_timeout_while_postgresql_is_away(schema, clock, http):
     store, _ = schema
     forwarder = await PostgresForwarder().start()
-    through = store.replace("127.0.0.1:5432", f"127.0.0.1:{forwarder.port}")
+    through = forwarder.url(store)
     server = await RunningServer(Settings(store=through, hello_timeout_s=10), clock).start()
     paths = ("/readyz", "/healthz") * 10  # HAProxy's checks, an orchestrator's, a client's: at once
     try:
@@ -52,6 +54,48 @@ async def test_health_checks_answer_within_the_check_timeout_while_postgresql_is
     finally:
         await server.stop()
         await forwarder.cut()
+
+
+@pytest.mark.postgres
+async def test_health_checks_answer_in_a_second_while_postgresql_is_silent_and_see_it_back_at_once(
+    schema, clock, http
+):
+    """The database goes silent instead of refusing (tests/silent_network.py): a ping
+    waits its whole second, so the checks answer 503 after about that long (HAProxy
+    counts a check answered later than its timeout as failed too). psycopg's own way
+    out of a ping timed out by cancellation (ask the server to cancel, then wait, up to
+    5 s each) held one ping for 11 s: every check answered after 5 s meanwhile, and a
+    database that came back was reported down for seconds more."""
+    silent = SilentAddress()
+    silent.check_usable()
+    store, _ = schema
+    forwarder = await PostgresForwarder(address=silent.address).start()
+    server = await RunningServer(Settings(store=forwarder.url(store), hello_timeout_s=10), clock).start()
+    paths = ("/readyz", "/healthz") * 10
+    try:
+        answers = await asyncio.gather(*(check(http, server.base_url + p) for p in paths))
+        assert {status for status, _ in answers} == {200}, answers
+
+        silent.silence()
+        for _ in range(3):
+            answers = await asyncio.gather(*(check(http, server.base_url + p) for p in paths))
+            assert {status for status, _ in answers} == {503}, answers
+            slowest = max(took for _, took in answers)
+            print(f"silent database: checks answered 503 within {slowest:.2f} s")
+            assert slowest < PING_TIMEOUT_S + 0.5, answers
+
+        silent.restore()
+        restored_at = time.monotonic()
+        while (status := (await check(http, server.base_url + "/readyz"))[0]) != 200:
+            assert time.monotonic() < restored_at + 10, status
+            await asyncio.sleep(0.05)
+        back_in = time.monotonic() - restored_at
+        print(f"silent database: /readyz said 200 again {back_in:.2f} s after it answered")
+        assert back_in < PING_TIMEOUT_S + 0.5
+    finally:
+        silent.restore()
+        await forwarder.cut()
+        await server.stop()
 
 
 class CountingStore:

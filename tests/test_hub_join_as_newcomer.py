@@ -80,6 +80,10 @@ def test_a_newcomer_sent_back_by_its_room_is_counted_then_let_on_or_refused(hub,
     assert reply["reason"] == "too_many_joins", reply
     assert "join" in reply["message"].lower()
     assert room_heard.empty()
+    # The rate is the address's: a newcomer from another one goes on.
+    other = Sender("another", 2, conn, ip="198.51.100.99")
+    hub.tell(JoinAsNewcomer(Join(other, "Bob", 4, on_seat=True), room))
+    assert room_heard.get(timeout=WAIT_S) == Join(other, "Bob", 4, on_seat=False)
 
 
 def test_a_newcomer_whose_room_stopped_meanwhile_is_sent_to_reconnect(hub, recorders):

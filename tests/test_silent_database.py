@@ -6,8 +6,9 @@ opens to PostgreSQL, instead of holding the thread that sent it for TCP's ~15 mi
 
 Each connection goes through a forwarder on a loopback address of its own, which the
 test silences (tests/silent_network.py) once the connection is open. The calls run
-on one worker thread of the test's (the cluster's connections are one per thread),
-so that a call that hangs fails the test instead of hanging it."""
+on one worker thread of the test's (the cluster's connections are one per thread,
+and the forwarder runs on the test's event loop), so that a call that hangs fails
+the test instead of hanging it."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from tests.cluster_nodes import PostgresForwarder
 from tests.conftest import one_question_room
 from tests.silent_network import SilentAddress
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("store_url", ["postgres"], indirect=True)]
 
 GIVE_UP_AFTER_S = 30  # well past the bound, well short of TCP's own 15 minutes
 
@@ -41,31 +42,38 @@ class Worker:
     async def call(self, call: Callable[[], Any]) -> tuple[BaseException | None, float]:
         """What ``call`` raised (None if nothing) and how long it took."""
         began = time.monotonic()
-        future = self.executor.submit(call)
-        while not future.done() and time.monotonic() - began < GIVE_UP_AFTER_S:
-            await asyncio.sleep(0.05)
+        future = asyncio.wrap_future(self.executor.submit(call))
+        await asyncio.wait({future}, timeout=GIVE_UP_AFTER_S)
         took = time.monotonic() - began
         assert future.done(), f"still waiting for the database after {took:.0f} s"
         return future.exception(), took
 
-    def close(self) -> None:
-        self.executor.shutdown(wait=False)
 
-
-@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-async def test_a_save_to_a_silent_database_fails_in_seconds_and_saves_go_on_once_it_answers(store_url):
+@pytest.fixture
+async def silenceable(store_url):
+    """The store's URL through a forwarder that the test can silence, and a worker."""
     silent = SilentAddress()
     silent.check_usable()
     forwarder = await PostgresForwarder(address=silent.address).start()
     worker = Worker()
-    stores: list[EventStore] = []
     try:
-        first, blocked, later = (one_question_room(code) for code in ("500001", "500002", "500003"))
+        yield forwarder.url(store_url), silent, worker
+    finally:
+        silent.restore()
+        await forwarder.cut()  # frees a call still waiting, if one hung
+        worker.executor.shutdown(wait=False)
 
-        def open_and_save() -> None:
-            stores.append(EventStore(forwarder.url(store_url)))
-            stores[0].save(first)  # the pool's connections are open
 
+async def test_a_save_to_a_silent_database_fails_in_seconds_and_saves_go_on_once_it_answers(silenceable):
+    url, silent, worker = silenceable
+    stores: list[EventStore] = []
+    first, blocked, later = (one_question_room(code) for code in ("500001", "500002", "500003"))
+
+    def open_and_save() -> None:
+        stores.append(EventStore(url))
+        stores[0].save(first)  # the pool's connections are open
+
+    try:
         assert (await worker.call(open_and_save))[0] is None
         store = stores[0]
         silent.silence()
@@ -82,21 +90,14 @@ async def test_a_save_to_a_silent_database_fails_in_seconds_and_saves_go_on_once
 
         assert (await worker.call(save_and_read))[0] is None
     finally:
-        silent.restore()
-        worker.close()
         for store in stores:
-            store.close()
-        await forwarder.cut()
+            await worker.call(store.close)
 
 
-@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-async def test_a_cluster_statement_to_a_silent_database_fails_in_seconds(store_url):
+async def test_a_cluster_statement_to_a_silent_database_fails_in_seconds(silenceable):
     """The lease keeper's renewals, the hub's directory and the lockout run on these."""
-    silent = SilentAddress()
-    silent.check_usable()
-    forwarder = await PostgresForwarder(address=silent.address).start()
-    database = ClusterDatabase(forwarder.url(store_url))
-    worker = Worker()
+    url, silent, worker = silenceable
+    database = ClusterDatabase(url)
     rows: list[Any] = []
     try:
         assert (await worker.call(lambda: rows.append(database.execute(sql.SQL("SELECT 1")))))[0] is None
@@ -106,11 +107,20 @@ async def test_a_cluster_statement_to_a_silent_database_fails_in_seconds(store_u
         assert error is not None and "timed out" in str(error), error
         assert took < POSTGRES_TCP_TIMEOUT_S + 3
         silent.restore()
-        # The timed-out connection was dropped; the next statement opens another.
-        assert (await worker.call(lambda: rows.append(database.execute(sql.SQL("SELECT 3")))))[0] is None
-        assert rows == [[(1,)], [(3,)]]
-    finally:
+        # A statement under way when the database falls silent: its answer never comes.
+        pending = asyncio.ensure_future(worker.call(lambda: database.execute(sql.SQL("SELECT pg_sleep(1)"))))
+        await asyncio.sleep(0.3)
+        silent.silence()
+        error, took = await pending
+        print(f"a statement under way when the database fell silent failed after {took:.2f} s: {error!r}")
+        assert error is not None and "timed out" in str(error), error
+        assert took < POSTGRES_TCP_TIMEOUT_S + 3
+        # A new connection into the silence gives up after the connect timeout.
+        error, took = await worker.call(lambda: database.execute(sql.SQL("SELECT 3")))
+        print(f"a new cluster connection to a silent database failed after {took:.2f} s: {error!r}")
+        assert error is not None and "timeout" in str(error), error
         silent.restore()
-        worker.close()
-        database.close()
-        await forwarder.cut()
+        assert (await worker.call(lambda: rows.append(database.execute(sql.SQL("SELECT 4")))))[0] is None
+        assert rows == [[(1,)], [(4,)]]
+    finally:
+        await worker.call(database.close)
