@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from typing import Any
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 from uuid import UUID
 
@@ -46,21 +47,22 @@ POSTGRES_STATEMENT_TIMEOUT_MS = 10_000
 # instead of refusing them. Left to TCP, a statement sent then waits ~15 minutes
 # (the kernel's retransmissions), and one waiting for its answer ~2 hours (libpq's
 # keepalives with the system's settings), with a room's thread, or a cluster node's
-# lease renewals, held all that time. So every connection asks TCP to give up once
-# nothing has come back for POSTGRES_TCP_TIMEOUT_S (``tcp_user_timeout``), and to
-# probe a connection idle for POSTGRES_KEEPALIVE_IDLE_S, once a second. On Linux the
-# timeout also ends the probing (tcp(7)): a statement sent to a silent database, or
-# one waiting for its answer when the database fell silent, fails ~5 s after the
-# database was last heard from (tests/test_silent_database.py). The probes start
-# before that, so that losing one of them costs nothing; the count matters only on
-# systems without ``tcp_user_timeout``.
+# lease renewals, held all that time. So every connection asks TCP to give up on
+# data unacknowledged for POSTGRES_TCP_TIMEOUT_S (``tcp_user_timeout``), and to probe
+# a connection idle for POSTGRES_KEEPALIVE_IDLE_S, once a second. A statement sent
+# into the silence fails ~5 s after it was sent; one waiting for its answer when the
+# database fell silent fails ~5 s after the database was last heard from
+# (tests/test_silent_database.py). That second bound needs the probes: Linux applies
+# the timeout to them once one is out (tcp(7): it overrides the keepalive count),
+# so they start well within it; the count matters only on systems without
+# ``tcp_user_timeout``.
 POSTGRES_TCP_TIMEOUT_S = 5
 POSTGRES_KEEPALIVE_IDLE_S = 2
 POSTGRES_KEEPALIVE_INTERVAL_S = 1
 POSTGRES_KEEPALIVE_COUNT = 3
 
 
-def postgres_tcp_liveness() -> dict[str, int]:
+def postgres_tcp_liveness() -> dict[str, Any]:
     """libpq's connection parameters for POSTGRES_TCP_TIMEOUT_S and the keepalives."""
     return {
         "tcp_user_timeout": POSTGRES_TCP_TIMEOUT_S * 1000,

@@ -81,7 +81,8 @@ class SilentAddress:
         self.silent = True
 
     def restore(self) -> None:
-        if self.silent:
-            deleted = self._delete()
-            assert deleted.returncode == 0, deleted.stderr
-            self.silent = False
+        """Let the packets through again (whether or not ``silence`` got as far as
+        saying so: a table it added must never stay). Never raises, so that what a
+        test's teardown does after it still runs."""
+        self._delete()  # "No such file or directory" when there was none
+        self.silent = False

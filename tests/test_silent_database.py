@@ -18,14 +18,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg import sql
 
 from eventstore import EventStore
-from eventstore.persistence import POSTGRES_TCP_TIMEOUT_S
+from eventstore.persistence import POSTGRES_CONNECT_TIMEOUT_S, POSTGRES_TCP_TIMEOUT_S
 from quiz_actors.cluster.database import ClusterDatabase
 from tests.cluster_nodes import PostgresForwarder
-from tests.conftest import one_question_room
+from tests.conftest import POSTGRES_URL, one_question_room
 from tests.silent_network import SilentAddress
 
 pytestmark = [pytest.mark.postgres, pytest.mark.parametrize("store_url", ["postgres"], indirect=True)]
@@ -47,6 +48,17 @@ class Worker:
         took = time.monotonic() - began
         assert future.done(), f"still waiting for the database after {took:.0f} s"
         return future.exception(), took
+
+
+async def running_on_the_server(statement: str) -> None:
+    """Until PostgreSQL runs ``statement`` (asked straight, not through the forwarder)."""
+    end = time.monotonic() + 10
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        while not conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = %s", (statement,)
+        ).fetchone()[0]:
+            assert time.monotonic() < end, f"{statement} never ran"
+            await asyncio.sleep(0.02)  # the forwarder, on this loop, carries it meanwhile
 
 
 @pytest.fixture
@@ -90,6 +102,7 @@ async def test_a_save_to_a_silent_database_fails_in_seconds_and_saves_go_on_once
 
         assert (await worker.call(save_and_read))[0] is None
     finally:
+        silent.restore()  # first: a call still waiting on the silence ends, and the close can go on
         for store in stores:
             await worker.call(store.close)
 
@@ -108,8 +121,10 @@ async def test_a_cluster_statement_to_a_silent_database_fails_in_seconds(silence
         assert took < POSTGRES_TCP_TIMEOUT_S + 3
         silent.restore()
         # A statement under way when the database falls silent: its answer never comes.
-        pending = asyncio.ensure_future(worker.call(lambda: database.execute(sql.SQL("SELECT pg_sleep(1)"))))
-        await asyncio.sleep(0.3)
+        pending = asyncio.ensure_future(
+            worker.call(lambda: database.execute(sql.SQL("SELECT pg_sleep(1.5)")))
+        )
+        await running_on_the_server("SELECT pg_sleep(1.5)")
         silent.silence()
         error, took = await pending
         print(f"a statement under way when the database fell silent failed after {took:.2f} s: {error!r}")
@@ -119,8 +134,10 @@ async def test_a_cluster_statement_to_a_silent_database_fails_in_seconds(silence
         error, took = await worker.call(lambda: database.execute(sql.SQL("SELECT 3")))
         print(f"a new cluster connection to a silent database failed after {took:.2f} s: {error!r}")
         assert error is not None and "timeout" in str(error), error
+        assert took < POSTGRES_CONNECT_TIMEOUT_S + 1
         silent.restore()
         assert (await worker.call(lambda: rows.append(database.execute(sql.SQL("SELECT 4")))))[0] is None
         assert rows == [[(1,)], [(4,)]]
     finally:
+        silent.restore()
         await worker.call(database.close)
