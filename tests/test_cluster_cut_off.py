@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from eventstore.persistence import POSTGRES_TCP_TIMEOUT_S
-from tests.client import ConnectionClosed
+from tests.client import ConnectionClosed, QuizClient
 from tests.cluster_nodes import (
     LEASE_TTL_S,
     Cluster,
@@ -124,29 +124,38 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         await forwarder.cut()
 
 
+async def a_question_on_node1(
+    http, nodes: Cluster, players: int
+) -> tuple[QuizClient, list[QuizClient], str, str, int]:
+    """Both nodes started and ready, and a room on node1 in its first question: its host
+    and ``players`` players, every one talking to node1 directly (so only node1 can close
+    their sockets). The host, the players, the room's code and id, the question's deadline."""
+    nodes.start_all()
+    await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
+    async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
+        quiz_id = (await response.json())["quiz_id"]
+    host = await connect(http, nodes.ws("node1"))
+    code, _ = await create_room(host, quiz_id)
+    joined = [await enter(http, nodes.ws("node1"), code, f"P{n}", nodes=nodes) for n in range(players)]
+    assert {node for *_, node in joined} == {"node1"}
+    clients = [client for client, *_ in joined]
+    await host.send({"type": "start"})
+    shown = await asyncio.gather(*(p.expect("question_shown", index=0) for p in clients))
+    return host, clients, code, joined[0][1]["room"]["room_id"], shown[0]["deadline_ms"]
+
+
 async def test_a_node_cut_off_while_its_room_is_saving_closes_the_rooms_sockets_before_its_lease_runs_out(
     schema, http, tmp_path
 ):
     """The room's thread held in a save that retries for POSTGRES_RETRY_S (3 s, longer
     than the 2 s lease): the node still closes the room's sockets with 1012 within the
-    lease (the lease keeper closes them from its own thread, docs/cluster.md). Every
-    client talks to node1 directly, so only node1 can close their sockets."""
+    lease (the lease keeper closes them from its own thread, docs/cluster.md)."""
     store, _ = schema
     forwarder = await PostgresForwarder().start()
     through = forwarder.url(store)
     nodes = Cluster(store, names=("node1", "node2"), log_dir=tmp_path, stores={"node1": through})
     try:
-        nodes.start_all()
-        await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
-        async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
-            quiz_id = (await response.json())["quiz_id"]
-        host = await connect(http, nodes.ws("node1"))
-        code, _ = await create_room(host, quiz_id)
-        joined = [await enter(http, nodes.ws("node1"), code, f"P{n}", nodes=nodes) for n in range(4)]
-        assert {node for *_, node in joined} == {"node1"}
-        players = [client for client, *_ in joined]
-        await host.send({"type": "start"})
-        await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
+        host, players, *_ = await a_question_on_node1(http, nodes, players=4)
 
         await forwarder.cut()
         cut_at = time.monotonic()
@@ -204,19 +213,7 @@ async def test_a_node_whose_database_goes_silent_gives_up_on_it_in_seconds_and_r
     forwarder = await PostgresForwarder(address=silent.address).start()
     nodes = Cluster(store, names=("node1", "node2"), log_dir=tmp_path, stores={"node1": forwarder.url(store)})
     try:
-        nodes.start_all()
-        await asyncio.gather(*(nodes.wait_ready(http, name) for name in nodes.names))
-        async with http.post(nodes.base("node2") + "/api/quizzes", json=QUIZ) as response:
-            quiz_id = (await response.json())["quiz_id"]
-        host = await connect(http, nodes.ws("node1"))
-        code, _ = await create_room(host, quiz_id)
-        joined = [await enter(http, nodes.ws("node1"), code, f"P{n}", nodes=nodes) for n in range(3)]
-        assert {node for *_, node in joined} == {"node1"}
-        players = [client for client, *_ in joined]
-        room_id = joined[0][1]["room"]["room_id"]
-        await host.send({"type": "start"})
-        shown = await asyncio.gather(*(p.expect("question_shown", index=0) for p in players))
-        deadline_ms = shown[0]["deadline_ms"]
+        host, players, code, room_id, deadline_ms = await a_question_on_node1(http, nodes, players=3)
         failures = "quiz_cluster_lease_renewal_failures_total"
         renewals = "quiz_cluster_lease_renewal_seconds_count"
         before = await nodes.metrics(http, "node1")
