@@ -110,18 +110,21 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         assert after["node2"]["quiz_cluster_leases_held"] == 1
         log = (tmp_path / "node1.log").read_text()
         assert "lease not renewed in time; stopping it before it can expire" in log or "lease lost" in log
-        with psycopg.connect(POSTGRES_URL) as conn:
-            stored = conn.execute(
-                f"SELECT count(*) FROM {schema_name}.quiz_events WHERE originator_id = %s AND topic = %s",
-                (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
-            ).fetchone()[0]
-        assert stored == 4
+        assert answers_stored(schema_name, room_id) == 4
         for client, *_ in rejoined:
             await client.close()
     finally:
         proxy.stop()
         nodes.stop_all()
         await forwarder.cut()
+
+
+def answers_stored(schema_name: str, room_id: str) -> int:
+    with psycopg.connect(POSTGRES_URL) as conn:
+        return conn.execute(
+            f"SELECT count(*) FROM {schema_name}.quiz_events WHERE originator_id = %s AND topic = %s",
+            (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
+        ).fetchone()[0]
 
 
 async def a_question_on_node1(
@@ -270,12 +273,7 @@ async def test_a_node_whose_database_goes_silent_gives_up_on_it_in_seconds_and_r
         assert state["room"]["question"]["deadline_ms"] == deadline_ms
         accepted = await player.request({"type": "answer", "question": 0, "choice": 1}, "answer_accepted")
         assert accepted["type"] == "answer_accepted", accepted
-        with psycopg.connect(POSTGRES_URL) as conn:
-            stored = conn.execute(
-                f"SELECT count(*) FROM {schema_name}.quiz_events WHERE originator_id = %s AND topic = %s",
-                (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
-            ).fetchone()[0]
-        assert stored == 1
+        assert answers_stored(schema_name, room_id) == 1
         await player.close()
     finally:
         silent.restore()
