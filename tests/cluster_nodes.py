@@ -19,6 +19,7 @@ from pathlib import Path
 from urllib.parse import urljoin
 
 import aiohttp
+import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -367,6 +368,15 @@ async def enter(
         assert closed == 4009, closed  # protocol.CLOSE_REDIRECT
         url = urljoin(entry if nodes is None else nodes.ws(reply["node"]), reply["url"])
     raise AssertionError(f"more than {max_redirects} redirects")
+
+
+def answers_stored(schema: str, room_id: str) -> int:
+    """How many answers the store holds for a room (in the test's schema)."""
+    with psycopg.connect(POSTGRES_URL) as conn:
+        return conn.execute(
+            f"SELECT count(*) FROM {schema}.quiz_events WHERE originator_id = %s AND topic = %s",
+            (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
+        ).fetchone()[0]
 
 
 class PostgresForwarder:

@@ -15,7 +15,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from importlib import resources
 
 import aiohttp
@@ -24,7 +23,7 @@ import pytest
 
 from tests.browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT_DIR, require_browser, screenshot
 from tests.client import ConnectionClosed, QuizClient
-from tests.cluster_nodes import NODES, Cluster, Proxy, connect, enter, fresh_schema, revive
+from tests.cluster_nodes import NODES, Cluster, Proxy, answers_stored, connect, enter, fresh_schema, revive
 from tests.conftest import DEMO_QUIZ, POSTGRES_URL, create_room
 
 pytestmark = pytest.mark.postgres
@@ -290,15 +289,6 @@ async def open_game(http, nodes: Cluster, proxy: Proxy, players: int):
 
 async def answer(client: QuizClient, choice: int = 1) -> dict:
     return await client.request({"type": "answer", "question": 0, "choice": choice}, "answer_accepted")
-
-
-def answers_stored(schema: str, room_id: str) -> int:
-    return query(
-        schema,
-        "SELECT count(*) FROM {s}.quiz_events WHERE originator_id = %s AND topic = %s",
-        uuid.UUID(room_id),
-        "quiz_actors.domain.room:Room.AnswerSubmitted",
-    )[0][0]
 
 
 async def test_a_drained_node_hands_its_rooms_to_the_others_within_seconds(ready, http, schema):

@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 
 import aiohttp
-import psycopg
 import pytest
 
 from eventstore.persistence import POSTGRES_TCP_TIMEOUT_S
@@ -19,10 +17,11 @@ from tests.cluster_nodes import (
     Cluster,
     PostgresForwarder,
     Proxy,
+    answers_stored,
     connect,
     enter,
 )
-from tests.conftest import POSTGRES_URL, create_room
+from tests.conftest import create_room
 from tests.silent_network import SilentAddress
 
 pytestmark = pytest.mark.postgres
@@ -117,14 +116,6 @@ async def test_a_node_cut_off_from_postgresql_stops_its_rooms_and_its_clients_re
         proxy.stop()
         nodes.stop_all()
         await forwarder.cut()
-
-
-def answers_stored(schema_name: str, room_id: str) -> int:
-    with psycopg.connect(POSTGRES_URL) as conn:
-        return conn.execute(
-            f"SELECT count(*) FROM {schema_name}.quiz_events WHERE originator_id = %s AND topic = %s",
-            (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
-        ).fetchone()[0]
 
 
 async def a_question_on_node1(

@@ -10,15 +10,13 @@ import asyncio
 import subprocess
 import sys
 import time
-import uuid
 
 import aiohttp
-import psycopg
 import pytest
 
 from tests.client import ConnectionClosed, QuizClient
-from tests.cluster_nodes import Cluster, JoinRefused, PostgresForwarder, Proxy, connect, enter
-from tests.conftest import POSTGRES_URL, create_room
+from tests.cluster_nodes import Cluster, JoinRefused, PostgresForwarder, Proxy, answers_stored, connect, enter
+from tests.conftest import create_room
 
 pytestmark = pytest.mark.postgres
 
@@ -29,14 +27,6 @@ QUIZ = {
 NAMES = ("node1", "node2")
 PLAYERS = 6  # a room
 ANSWERED = 4  # of them, acknowledged before the cut
-
-
-def answers_stored(schema: str, room_id: str) -> int:
-    with psycopg.connect(POSTGRES_URL) as conn:
-        return conn.execute(
-            f"SELECT count(*) FROM {schema}.quiz_events WHERE originator_id = %s AND topic = %s",
-            (uuid.UUID(room_id), "quiz_actors.domain.room:Room.AnswerSubmitted"),
-        ).fetchone()[0]
 
 
 async def open_room(http, nodes: Cluster, proxy: Proxy, quiz_id: str, owner: str) -> dict:

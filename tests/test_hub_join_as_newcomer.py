@@ -24,19 +24,9 @@ from quiz_actors.actors.messages import CloseSocket, Deliver, Join, JoinAsNewcom
 from quiz_actors.clock import ManualClock
 from quiz_actors.settings import Settings
 from quiz_actors.tokens import SeatSigner
+from tests.recorder import Recorder
 
 WAIT_S = 10
-
-
-class Recorder(pykka.ThreadingActor):
-    """Stands for a connection actor or a room: records every message it is told."""
-
-    def __init__(self, received: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.received = received
-
-    def on_receive(self, message: Any) -> None:
-        self.received.put(message)
 
 
 @pytest.fixture

@@ -35,19 +35,9 @@ from quiz_actors.cluster.fencing import RoomLease
 from quiz_actors.settings import Settings
 from quiz_actors.tokens import SeatSigner
 from tests.conftest import one_question_room
+from tests.recorder import Recorder
 
 WAIT_S = 10
-
-
-class Inbox(pykka.ThreadingActor):
-    """Stands for a connection actor or the hub: records every message it is told."""
-
-    def __init__(self, received: queue.Queue[Any]) -> None:
-        super().__init__()
-        self.received = received
-
-    def on_receive(self, message: Any) -> None:
-        self.received.put(message)
 
 
 def next_of(received: queue.Queue[Any], kind: type) -> Any:
@@ -83,7 +73,7 @@ def test_a_room_whose_lease_the_keeper_gave_up_stores_nothing_more_and_stops(tmp
     hub_inbox: queue.Queue[Any] = queue.Queue()
     ann_inbox: queue.Queue[Any] = queue.Queue()
     bob_inbox: queue.Queue[Any] = queue.Queue()
-    hub, ann_conn, bob_conn = (started(Inbox, q) for q in (hub_inbox, ann_inbox, bob_inbox))
+    hub, ann_conn, bob_conn = (started(Recorder, q) for q in (hub_inbox, ann_inbox, bob_inbox))
     kept = threading.Event()
     kept.set()
     lease = RoomLease("node1", 3, still_held=lambda: True, kept=kept.is_set)
@@ -131,7 +121,7 @@ def test_a_closed_room_whose_lease_was_released_says_it_is_closed(tmp_path, star
     store.save(room)
     hub_inbox: queue.Queue[Any] = queue.Queue()
     ann_inbox: queue.Queue[Any] = queue.Queue()
-    hub, ann_conn = (started(Inbox, q) for q in (hub_inbox, ann_inbox))
+    hub, ann_conn = (started(Recorder, q) for q in (hub_inbox, ann_inbox))
     lease = RoomLease("node1", 3, still_held=lambda: False, kept=lambda: False)
     seats, settings = SeatSigner(b"secret"), Settings(store=str(tmp_path))
     actor = started(RoomActor, room.id, store, ManualClock(), settings, seats, hub, created=room, lease=lease)
@@ -157,7 +147,7 @@ def test_a_joiner_that_reaches_a_stopping_room_is_answered(tmp_path, started):
     store.save(open_room, closed_room)
     hub_inbox: queue.Queue[Any] = queue.Queue()
     conn_inbox: queue.Queue[Any] = queue.Queue()
-    hub, conn = (started(Inbox, q) for q in (hub_inbox, conn_inbox))
+    hub, conn = (started(Recorder, q) for q in (hub_inbox, conn_inbox))
     seats, settings, clock = SeatSigner(b"secret"), Settings(store=str(tmp_path)), ManualClock()
     opened, closed = (
         started(RoomActor, room.id, store, clock, settings, seats, hub, created=room)
