@@ -245,6 +245,9 @@ async def test_a_node_whose_database_goes_silent_gives_up_on_it_in_seconds_and_r
             f"{during[failures] - stopped[failures]:.0f} in the 7.5 s after"
         )
         assert during[failures] > stopped[failures]
+        # What QuizStoreFailing reads (deploy/prometheus-alerts.yml): the save that timed out.
+        save_errors = "quiz_store_save_errors_total"
+        assert during[save_errors] == before[save_errors] + 1
 
         silent.restore()
         restored_at = time.monotonic()
