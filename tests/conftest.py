@@ -11,6 +11,7 @@ import sys
 import uuid
 
 import aiohttp
+import pykka
 import pytest
 import uvloop
 from aiohttp import web
@@ -259,3 +260,19 @@ async def join(client: QuizClient, code: str, name: str) -> dict:
     reply = await client.request({"type": "join", "code": code, "name": name}, "state")
     assert reply["type"] == "state", reply
     return reply
+
+
+@pytest.fixture
+def started():
+    """``started(ActorClass, *args)`` starts a pykka actor, stopped after the test."""
+    refs: list[pykka.ActorRef] = []
+
+    def start(actor_class: type, *args, **kwargs) -> pykka.ActorRef:
+        ref = actor_class.start(*args, **kwargs)
+        refs.append(ref)
+        return ref
+
+    yield start
+    for ref in refs:
+        if ref.is_alive():
+            ref.stop()

@@ -40,18 +40,14 @@ def hub(tmp_path):
 
 
 @pytest.fixture
-def recorders():
-    refs: list[pykka.ActorRef[Any]] = []
+def recorders(started):
+    """``recorders()`` starts a Recorder: its ref, and the queue of what it heard."""
 
     def start() -> tuple[pykka.ActorRef[Any], queue.Queue[Any]]:
         received: queue.Queue[Any] = queue.Queue()
-        refs.append(Recorder.start(received))
-        return refs[-1], received
+        return started(Recorder, received), received
 
-    yield start
-    for ref in refs:
-        if ref.is_alive():
-            ref.stop()
+    return start
 
 
 def test_a_newcomer_sent_back_by_its_room_is_counted_then_let_on_or_refused(hub, recorders):

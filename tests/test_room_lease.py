@@ -16,7 +16,6 @@ import queue
 import threading
 from typing import Any
 
-import pykka
 import pytest
 
 from eventstore import EventStore
@@ -49,21 +48,6 @@ def next_of(received: queue.Queue[Any], kind: type) -> Any:
 
 def texts(delivered: Deliver) -> list[dict[str, Any]]:
     return [json.loads(text) for text in delivered.batch.texts]
-
-
-@pytest.fixture
-def started():
-    refs: list[pykka.ActorRef[Any]] = []
-
-    def start(actor_class: type, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
-        ref = actor_class.start(*args, **kwargs)
-        refs.append(ref)
-        return ref
-
-    yield start
-    for ref in refs:
-        if ref.is_alive():
-            ref.stop()
 
 
 def test_a_room_whose_lease_the_keeper_gave_up_stores_nothing_more_and_stops(tmp_path, started):
