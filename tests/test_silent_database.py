@@ -141,3 +141,33 @@ async def test_a_cluster_statement_to_a_silent_database_fails_in_seconds(silence
     finally:
         silent.restore()
         await worker.call(database.close)
+
+
+async def test_closing_the_health_ping_while_it_waits_on_a_silent_database_ends_it_at_once(silenceable):
+    """The server's shutdown closes the health checks' connection (``close_ping``) whatever
+    a ping is doing: a ping still waiting on the silence ends then with a lost
+    connection, instead of holding the shutdown for the rest of its second."""
+    url, silent, worker = silenceable
+    stores: list[EventStore] = []
+    try:
+        assert (await worker.call(lambda: stores.append(EventStore(url))))[0] is None
+        store = stores[0]
+        await store.ping_once()  # its connection is open
+        silent.silence()
+        began = time.monotonic()
+        waiting = asyncio.ensure_future(store.ping_once())
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        await store.close_ping()
+        closed_after = time.monotonic() - began
+        with pytest.raises(psycopg.OperationalError):
+            await waiting
+        ended_after = time.monotonic() - began
+        print(f"closing a waiting ping: closed after {closed_after:.2f} s, ended after {ended_after:.2f} s")
+        assert ended_after < 0.5  # not the ping's own second
+        silent.restore()
+        await store.ping_once()  # the next check opens a connection of its own
+    finally:
+        silent.restore()
+        for store in stores:
+            await worker.call(store.close)
