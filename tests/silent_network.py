@@ -10,6 +10,10 @@ its own, with a table of its own in the kernel's firewall (nftables): the
 connections to that address that are open stay open, and everything sent on them
 either way, or to open new ones, is dropped until the table is deleted.
 
+Both are the test process's own (its pid is in the address and in the table's name),
+so two test runs on one machine never silence each other's database; a table left
+behind by a run that was killed is deleted by the next.
+
 It needs Debian's ``nft`` (package nftables) and CAP_NET_ADMIN (root on this
 project's machines; a container needs ``--cap-add NET_ADMIN``). Without them the
 tests that use it are skipped, unless QUIZ_REQUIRE_NETWORK_FAULTS=1 (``.ci/run``
@@ -24,16 +28,22 @@ import subprocess
 
 import pytest
 
-SILENT_ADDRESS = "127.0.0.19"  # only ever this one; 127.0.0.1 is never touched
 NETWORK_FAULTS_REQUIRED = os.environ.get("QUIZ_REQUIRE_NETWORK_FAULTS") == "1"
 
+TABLE_PREFIX = "quiz_actors_silent_test_"  # only tables named so are ever touched; then a pid
 
-TABLE = "quiz_actors_silent_test"  # only ever this table; nothing else is touched
+
+def own_address(pid: int) -> str:
+    """A loopback address for this process alone: its pid (22 bits at most) spelled in
+    127.64.0.0/10, so 127.0.0.1 and its neighbours are never touched."""
+    return f"127.{64 + (pid >> 16)}.{(pid >> 8) & 0xFF}.{pid & 0xFF}"
 
 
 class SilentAddress:
-    def __init__(self, address: str = SILENT_ADDRESS):
-        self.address = address
+    def __init__(self) -> None:
+        pid = os.getpid()
+        self.address = own_address(pid)
+        self.table = f"{TABLE_PREFIX}{pid}"
         self.silent = False
 
     def _nft(self, *args: str, script: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -44,7 +54,7 @@ class SilentAddress:
             "-f",
             "-",
             script=(
-                f"table inet {TABLE} {{\n"
+                f"table inet {self.table} {{\n"
                 "  chain input {\n"
                 "    type filter hook input priority 0; policy accept;\n"
                 f"    ip daddr {self.address} drop\n"
@@ -54,8 +64,16 @@ class SilentAddress:
             ),
         )
 
-    def _delete(self) -> subprocess.CompletedProcess[str]:
-        return self._nft("delete", "table", "inet", TABLE)
+    def _delete(self, table: str | None = None) -> subprocess.CompletedProcess[str]:
+        return self._nft("delete", "table", "inet", table or self.table)
+
+    def _delete_tables_of_dead_runs(self) -> None:
+        listed = self._nft("list", "tables", "inet")
+        for line in listed.stdout.splitlines():  # "table inet quiz_actors_silent_test_1234"
+            name = line.split()[-1] if line.startswith("table inet ") else ""
+            pid = name.removeprefix(TABLE_PREFIX)
+            if name.startswith(TABLE_PREFIX) and pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                self._delete(name)
 
     def check_usable(self) -> None:
         """Skip (or fail, where required) unless the table can be added and deleted here."""
@@ -63,7 +81,7 @@ class SilentAddress:
         if shutil.which("nft") is None:
             problem = "the nft command is missing (apt-get install nftables)"
         else:
-            self._delete()  # a table left behind by an earlier run that was killed
+            self._delete_tables_of_dead_runs()
             added = self._drop_all_to_the_address()
             if added.returncode != 0:
                 problem = f"cannot add a firewall table: {added.stderr.strip()}"
