@@ -13,6 +13,11 @@ harness), and measures, through HAProxy as the web client connects:
   load       --rooms rooms of --players players play --questions questions at
              once: rooms and players served, redirects per join, the nodes' CPU
              seconds (/proc) per 1,000 acknowledged answers, answers in the store
+  paced      the same rooms and answers, but each room's players answer one after
+             another over --paced-spread-s seconds: the nodes' CPU per 1,000
+             answers at a rate that leaves the two cores room to spare, so that
+             it shows what the cluster adds rather than what the processes lose
+             taking turns on saturated cores
   ceiling    fresh rooms of --ceiling-players playing --ceiling-questions as fast
              as they can, more rooms each step (--ceiling-steps) until the
              cluster's commits per second (the nodes' /metrics) stop rising by 10 %
@@ -59,7 +64,7 @@ from cluster_bench.harness import cluster, require_haproxy  # noqa: E402
 from cluster_bench.load import run_load  # noqa: E402
 from cluster_bench.table import render  # noqa: E402
 
-SCENARIOS = ("load", "ceiling", "broadcast", "faults")
+SCENARIOS = ("load", "paced", "ceiling", "broadcast", "faults")
 QUICK = {
     "rooms": 2,
     "players": 5,
@@ -109,6 +114,12 @@ async def run_size(args: argparse.Namespace, size: int, work: Path) -> dict[str,
             result["load"] = await guarded(
                 f"{size} nodes load", run_load(bench, args.rooms, args.players, args.questions), minutes
             )
+        if "paced" in args.scenarios:
+            result["paced"] = await guarded(
+                f"{size} nodes paced load",
+                run_load(bench, args.rooms, args.players, args.questions, args.paced_spread_s),
+                minutes,
+            )
         if "ceiling" in args.scenarios:
             result["ceiling"] = await guarded(
                 f"{size} nodes ceiling",
@@ -152,6 +163,12 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--rooms", type=int, default=8)
     parser.add_argument("--players", type=int, default=40)
     parser.add_argument("--questions", type=int, default=10)
+    parser.add_argument(
+        "--paced-spread-s",
+        type=float,
+        default=1.0,
+        help="paced: each room's players answer one after another over this many seconds",
+    )
     parser.add_argument(
         "--ceiling-steps", type=lambda s: [int(n) for n in s.split(",")], default=[2, 4, 8, 16, 32, 64, 128]
     )

@@ -36,6 +36,9 @@ EVERY_SIZE = [
     ("load", "cpu_per_1000"),
     ("load", "haproxy_cpu_per_1000"),
     ("load", "redirects_per_join"),
+    ("paced", "acks"),
+    ("paced", "cpu_per_1000"),
+    ("paced", "spread_s"),
     ("ceiling", "commits_per_s"),
     ("ceiling", "answers_per_s"),
     ("ceiling", "at_rooms"),
@@ -55,6 +58,7 @@ FAULT_KINDS = {"kill", "stop", "drain"}
 TABLE_LABELS = [
     "rooms × players served",
     "node CPU s / 1,000 acked answers",
+    "paced: node CPU s / 1,000 acked answers",
     "save ceiling",
     "cores busy",
     "waiting for the lock",
@@ -105,11 +109,13 @@ def test_quick_cluster_benchmark_reports_every_scenario_with_numbers(tmp_path, d
     sizes = {result["nodes"]: result for result in report["results"]}
     assert set(sizes) == {1, 2}
     for size, result in sizes.items():
-        for scenario in ("load", "ceiling", "broadcast"):
+        for scenario in ("load", "paced", "ceiling", "broadcast"):
             assert "failed" not in result[scenario], (size, result[scenario])
         for path in EVERY_SIZE:
             _number(result, path, f"{size} nodes")
         assert result["load"]["players"] > 0 and result["ceiling"]["steps"]
+        assert result["paced"]["acks"] == result["load"]["acks"]  # the same answers, spread
+        assert result["paced"]["spread_s"] > 0 == result["load"]["spread_s"]
     assert "faults" not in sizes[1]  # one node has nowhere to fail over to
     faults = sizes[2]["faults"]
     assert {run["kind"] for run in faults} == FAULT_KINDS

@@ -74,22 +74,29 @@ async def start(room: Room) -> None:
     await asyncio.gather(*(c.expect("question_shown", index=0, timeout=WAIT_S) for c in room.everyone))
 
 
-async def answer(client: QuizClient, question: int) -> bool:
+async def answer(client: QuizClient, question: int, after_s: float = 0.0) -> bool:
+    if after_s:
+        await asyncio.sleep(after_s)
     reply = await client.request(
         {"type": "answer", "question": question, "choice": 1}, "answer_accepted", timeout=WAIT_S
     )
     return reply["type"] == "answer_accepted"
 
 
-async def play(room: Room, questions: int) -> int:
-    """The room's questions, from the first (already shown) on, as fast as it goes: every
-    player answers at once, the question closes when all have answered, the host goes on.
-    Returns the answers acknowledged."""
+async def play(room: Room, questions: int, spread_s: float = 0.0) -> int:
+    """The room's questions, from the first (already shown) on: every player answers, the
+    question closes when all have answered, the host goes on. With ``spread_s`` 0 every
+    player answers at once (as fast as it goes); otherwise the players' answers are sent
+    evenly over that many seconds after the question is shown. Returns the answers
+    acknowledged."""
     acknowledged = 0
     for q in range(questions):
         if q:
             await room.host.send({"type": "next"})
             await asyncio.gather(*(c.expect("question_shown", index=q, timeout=WAIT_S) for c in room.players))
-        acknowledged += sum(await asyncio.gather(*(answer(c, q) for c in room.players)))
+        step = spread_s / len(room.players) if room.players else 0.0
+        acknowledged += sum(
+            await asyncio.gather(*(answer(c, q, after_s=n * step) for n, c in enumerate(room.players)))
+        )
         await room.host.expect("question_closed", index=q, timeout=WAIT_S)
     return acknowledged

@@ -1,6 +1,8 @@
 """Rooms and players served, and what answers cost: ``rooms`` rooms of ``players``
 players each, every room playing ``questions`` questions at once, every player
-answering as soon as a question is shown."""
+answering as soon as a question is shown, or (``spread_s``) the room's players one
+after another over that many seconds: the same answers at a rate that leaves the
+machine's cores room to spare."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ from cluster_bench.harness import Bench
 from cluster_bench.save_waits import save_waits
 
 
-async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> dict[str, Any]:
+async def run_load(
+    bench: Bench, rooms: int, players: int, questions: int, spread_s: float = 0.0
+) -> dict[str, Any]:
     opened = [await open_room(bench, players) for _ in range(rooms)]
     await asyncio.gather(*(start(room) for room in opened))
     cpu_before, proxy_before, waited_before = bench.node_cpu(), bench.proxy_cpu(), bench.node_run_queue_wait()
     commits_before, _ = await bench.saves()
     driver_before, started = time.process_time(), time.monotonic()
     async with save_waits(bench.database, bench.schema) as waits:
-        acks = sum(await asyncio.gather(*(play(room, questions) for room in opened)))
+        acks = sum(await asyncio.gather(*(play(room, questions, spread_s) for room in opened)))
     seconds, driver_cpu = time.monotonic() - started, time.process_time() - driver_before
     commits_after, _ = await bench.saves()
     node_cpu, proxy_cpu = bench.node_cpu() - cpu_before, bench.proxy_cpu() - proxy_before
@@ -30,6 +34,7 @@ async def run_load(bench: Bench, rooms: int, players: int, questions: int) -> di
     await asyncio.gather(*(room.close() for room in opened))
     return {
         "rooms": rooms,
+        "spread_s": spread_s,
         "players": rooms * players,
         "nodes_serving": len({room.owner for room in opened}),
         "redirects_per_join": statistics.mean(r for room in opened for r in room.redirects),

@@ -34,13 +34,18 @@ def cell(scenario: str, text: Callable[[dict[str, Any]], str]) -> Cell:
     return render
 
 
-def cpu_vs_one(result: dict[str, Any], one: dict[str, Any]) -> str:
-    mine, base = _get(result, "load.cpu_per_1000"), _get(one, "load.cpu_per_1000")
-    if mine is None:
-        return _failed(result, "load") or "–"
-    if not base:
-        return f"{mine:.2f}"
-    return f"{mine:.2f} ({(mine / base - 1) * 100:+.0f} %)"
+def cpu_vs_one(scenario: str) -> Cell:
+    """The nodes' CPU per 1,000 acknowledged answers, and how far from one node's."""
+
+    def render(result: dict[str, Any], one: dict[str, Any]) -> str:
+        mine, base = _get(result, f"{scenario}.cpu_per_1000"), _get(one, f"{scenario}.cpu_per_1000")
+        if mine is None:
+            return _failed(result, scenario) or "–"
+        if not base:
+            return f"{mine:.2f}"
+        return f"{mine:.2f} ({(mine / base - 1) * 100:+.0f} %)"
+
+    return render
 
 
 def times(runs: list[dict[str, Any]]) -> str:
@@ -83,7 +88,28 @@ ROWS: list[tuple[str, Cell]] = [
         "answers acked / stored (distinct)",
         cell("load", lambda r: f"{r['acks']} / {r['stored']} ({r['distinct']})"),
     ),
-    ("node CPU s / 1,000 acked answers (vs 1 node)", cpu_vs_one),
+    ("node CPU s / 1,000 acked answers (vs 1 node)", cpu_vs_one("load")),
+    (
+        "load: answers/s; cores busy: nodes / HAProxy / clients",
+        cell(
+            "load",
+            lambda r: (
+                f"{r['answers_per_s']:.0f}; {r['cores_nodes']:.2f} / {r['cores_haproxy']:.2f} / "
+                f"{r['cores_clients']:.2f}"
+            ),
+        ),
+    ),
+    ("paced: node CPU s / 1,000 acked answers (vs 1 node)", cpu_vs_one("paced")),
+    (
+        "paced: answers/s; cores busy: nodes / HAProxy / clients",
+        cell(
+            "paced",
+            lambda r: (
+                f"{r['answers_per_s']:.0f}; {r['cores_nodes']:.2f} / {r['cores_haproxy']:.2f} / "
+                f"{r['cores_clients']:.2f}"
+            ),
+        ),
+    ),
     ("HAProxy CPU s / 1,000 acked answers", cell("load", lambda r: f"{r['haproxy_cpu_per_1000']:.2f}")),
     (
         "save ceiling: commits/s (answers/s), at rooms",
