@@ -81,6 +81,12 @@ class Settings:
     progress_interval_s: float = _setting(
         0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds"
     )
+    rejoin_grace_s: float = _setting(
+        10.0,
+        "QUIZ_REJOIN_GRACE_S",
+        "after a restart or a takeover, seconds an open question waits for the players who were"
+        " in it to come back before it closes because everyone online has answered",
+    )
     outbox_max_bytes: int = _setting(
         1_048_576, "QUIZ_OUTBOX_MAX_BYTES", "bytes queued for one socket before it is closed as too slow"
     )
@@ -342,6 +348,7 @@ _ZERO_ALLOWED = frozenset(
         "flood_lock_s",
         "drain_grace_s",
         "get_ready_s",
+        "rejoin_grace_s",
     }
 )
 

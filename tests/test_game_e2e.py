@@ -260,7 +260,9 @@ async def test_restart_mid_question_keeps_accepted_answers(connect, http, server
     ben2 = await connect(token=ben.token)
     await join(ben2, code, "Ben")
     await answer(ben2, 0, 0)
-    # Ann and Ben are the players online, and both have answered.
+    # Ann and Ben are the players online and both have answered; Cat, still away, is
+    # waited for (tests/test_rejoin_grace.py), until the grace ends.
+    clock.advance(server.settings.rejoin_grace_s)
     closed = await ann2.expect("question_closed")
     assert closed["reason"] == "all_answered"
     assert closed["distribution"] == [1, 1, 0, 0]

@@ -191,6 +191,13 @@ class ProgressDue:
 
 
 @dataclass(frozen=True)
+class RejoinGraceDue:
+    """The players a restart left offline in an open question have had their time to come back."""
+
+    index: int  # the question they were awaited in
+
+
+@dataclass(frozen=True)
 class SaveDecided:
     """The room to itself: store the answers and joins decided since the last commit."""
 

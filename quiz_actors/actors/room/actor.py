@@ -47,6 +47,7 @@ from quiz_actors.actors.messages import (
     MemberDisconnected,
     ProgressDue,
     RecoveryDue,
+    RejoinGraceDue,
     ReleaseFanout,
     RoomCommand,
     RoomWasClosed,
@@ -153,7 +154,7 @@ class RoomActor(PooledActor):
         self.timers = RoomTimers(clock, settings, me)
         self.audience = Audience(str(room_id), settings, self.timers)
         self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me, settings)
-        self.game = Game(clock, self.audience, self.saving, self.timers)
+        self.game = Game(clock, self.audience, self.saving, self.timers, settings.rejoin_grace_s)
         self.membership = Membership(
             room=me,
             hub=hub,
@@ -178,6 +179,7 @@ class RoomActor(PooledActor):
             CleanupDue: timers.cleanup_fired,
             ProgressDue: timers.progress_fired,
             FloodLockDue: timers.flood_lift_fired,
+            RejoinGraceDue: timers.rejoin_grace_fired,
             ReleaseFanout: self._fanout_window_closed,
         }
         self.handlers: dict[type, Handler] = {
@@ -190,6 +192,7 @@ class RoomActor(PooledActor):
             CleanupDue: membership.on_cleanup_due,
             ProgressDue: game.send_progress,
             FloodLockDue: membership.on_flood_lock_due,
+            RejoinGraceDue: game.rejoin_grace_ended,
             RecoveryDue: self._recovered,
         }
         self.commands: dict[str, CommandHandler] = {

@@ -2,20 +2,22 @@
 
 The host's start, next and end; players' answers (decided at once, saved by
 the group commit); the host's ``answers_progress``; a question closing at its
-deadline or when everybody online has answered; and the broadcasts of what
+deadline or when everybody online has answered (after a restart, once the
+players who were in it have had time to come back); and the broadcasts of what
 those commits saved (``ANNOUNCED``). Who may join or leave is ``membership.py``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from quiz_actors import views
-from quiz_actors.actors.messages import DeadlineDue, ProgressDue, RoomCommand
+from quiz_actors.actors.messages import DeadlineDue, ProgressDue, RejoinGraceDue, RoomCommand
 from quiz_actors.actors.room.audience import Audience
 from quiz_actors.actors.room.saving import Saving
-from quiz_actors.actors.room.timers import RoomTimers, question_deadline
+from quiz_actors.actors.room.timers import RoomTimers, ms, question_deadline
 from quiz_actors.clock import Clock
 from quiz_actors.domain.room import QUESTION, Room
 
@@ -28,13 +30,34 @@ HOST_STEPS: dict[str, Callable[[Room, str, int], None]] = {
 }
 
 
+@dataclass(frozen=True)
+class AwaitedRejoins:
+    """Players a restart (or a takeover) left offline in an open question, before they had
+    answered: the question waits for them until ``until_ms``, or until they are back."""
+
+    index: int  # the question
+    until_ms: int
+    players: frozenset[str]
+
+    def still_away(self, room: Room) -> int:
+        """How many of them are neither back nor gone for good (left, kicked)."""
+        if room.phase != QUESTION or room.question_index != self.index:
+            return 0
+        members, answers = room.members, room.answers()
+        return sum(1 for u in self.players if u in members and not members[u]["online"] and u not in answers)
+
+
 class Game:
-    def __init__(self, clock: Clock, audience: Audience, saving: Saving, timers: RoomTimers) -> None:
+    def __init__(
+        self, clock: Clock, audience: Audience, saving: Saving, timers: RoomTimers, rejoin_grace_s: float
+    ) -> None:
         self._clock = clock
         self._audience = audience
         self._saving = saving
         self._timers = timers
+        self._rejoin_grace_ms = ms(rejoin_grace_s)
         self._progress_sent: tuple[int, int] | None = None  # the host's last answers_progress
+        self._awaited: AwaitedRejoins | None = None
 
     # ------------------------------------------------------------- host commands
 
@@ -68,7 +91,8 @@ class Game:
     def send_progress(self, room: Room, _: ProgressDue) -> None:
         if room.phase != QUESTION:
             return
-        progress = room.answer_progress()
+        answered, total = room.answer_progress()
+        progress = (answered, total + self._still_away(room))  # those on their way back count
         if progress == self._progress_sent:
             return
         self._progress_sent = progress
@@ -99,10 +123,45 @@ class Game:
 
         A member coming back never triggers this: after a restart the first
         player to rejoin may be one who has answered, and the question must go
-        on for the others.
+        on for the others. Nor does an answer while players the restart left
+        offline are still on their way back (``await_rejoins``): the first
+        phones back would otherwise close the question on the rest of the class.
         """
-        if room.everyone_answered():
+        if room.everyone_answered() and not self._still_away(room):
             self._close_question(room, "all_answered")
+
+    # ------------------------------------------------------------- after a restart
+
+    def await_rejoins(self, room: Room, offline: Sequence[str]) -> None:
+        """``offline``: the members a restart or a takeover has just marked offline. While
+        a question is open, the players among them who had not answered it are waited for
+        (``--rejoin-grace-s``): until they are back, the question does not close because
+        everyone online has answered. Its deadline still closes it as ever."""
+        if room.phase != QUESTION or not self._rejoin_grace_ms:
+            return
+        answers = room.answers()
+        players = frozenset(u for u in offline if room.is_player(u) and u not in answers)
+        if not players:
+            return
+        until = self._clock.now_ms() + self._rejoin_grace_ms
+        self._awaited = AwaitedRejoins(room.question_index, until, players)
+        self._timers.arm_rejoin_grace(room.question_index, until)
+
+    def rejoin_grace_ended(self, room: Room, message: RejoinGraceDue) -> None:
+        """Whoever is not back by now is not waited for any longer."""
+        awaited = self._awaited
+        if awaited is None or awaited.index != message.index:
+            return
+        self._awaited = None
+        self.close_if_everyone_answered(room)
+
+    def _still_away(self, room: Room) -> int:
+        awaited = self._awaited
+        if awaited is None:
+            return 0
+        if self._clock.now_ms() >= awaited.until_ms:
+            return 0  # its timer's message is on its way
+        return awaited.still_away(room)
 
     def _close_question(self, room: Room, reason: str) -> None:
         seq_before = room.seq

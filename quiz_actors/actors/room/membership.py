@@ -182,6 +182,7 @@ class Membership:
             room.go_offline(user_id, "server_restart", room.last_event_at)
         if online:
             self._saving.commit(room)
+            self._game.await_rejoins(room, online)
 
     def on_leave(self, room: Room, command: RoomCommand, ref: Any) -> None:
         sender = command.sender

@@ -1,8 +1,9 @@
 """The room's timers: when each is armed, and whether it is still pending.
 
-A room waits on six things: the open question's deadline, its cleanup time,
+A room waits on seven things: the open question's deadline, its cleanup time,
 the next ``answers_progress`` to the host, the end of a flood lock, the end of
-a fan-out window, and a retry of a failed save. Each timer only ``tell``s the
+a fan-out window, a retry of a failed save, and the end of the wait for the
+players a restart left offline (``Game.await_rejoins``). Each timer only ``tell``s the
 room a message from ``messages.py``; what the room then does is the business
 of the other parts. This unit owns the bookkeeping every timer needs (armed
 once, re-armed when the room's state moves it, forgotten when its message
@@ -26,6 +27,7 @@ from quiz_actors.actors.messages import (
     FloodLockDue,
     ProgressDue,
     RecoveryDue,
+    RejoinGraceDue,
     ReleaseFanout,
 )
 from quiz_actors.clock import Clock, Timer
@@ -73,6 +75,7 @@ class RoomTimers:
         self._progress: Timer | None = None
         self._flood_lift: Timer | None = None
         self._fanout: Timer | None = None
+        self._rejoin_grace: Timer | None = None
 
     # ------------------------------------------------------------- computed from the room
 
@@ -120,6 +123,12 @@ class RoomTimers:
         if self._fanout is None:
             self._fanout = self._tell_later(fanout_window(self._settings, attached), ReleaseFanout())
 
+    def arm_rejoin_grace(self, index: int, until_ms: int) -> None:
+        """Question ``index`` stops waiting for players to come back at ``until_ms``."""
+        if self._rejoin_grace is not None:
+            self._rejoin_grace.cancel()
+        self._rejoin_grace = self._tell_at(until_ms, RejoinGraceDue(index))
+
     def arm_recovery(self) -> None:
         # Not tracked: each failed save asks for one more retry, and a retry that
         # finds the room loaded does nothing.
@@ -143,12 +152,15 @@ class RoomTimers:
     def fanout_fired(self, _: ReleaseFanout) -> None:
         self._fanout = None
 
+    def rejoin_grace_fired(self, _: RejoinGraceDue) -> None:
+        self._rejoin_grace = None
+
     def cancel_all(self) -> None:
         """The room is stopping: none of them may wake it."""
         for pair in (self._deadline, self._cleanup):
             if pair is not None:
                 pair[1].cancel()
-        for timer in (self._progress, self._flood_lift, self._fanout):
+        for timer in (self._progress, self._flood_lift, self._fanout, self._rejoin_grace):
             if timer is not None:
                 timer.cancel()
 
