@@ -212,6 +212,16 @@ export class Connection extends EventTarget {
     return seatCode === code && seat ? seat : null;
   }
 
+  // Welcomed and holding the state of the room this socket is in: what a page needs
+  // before it sends a room command (an answer, the host's next). A new socket is in
+  // no room until the join the page sends on welcome brings a state back, and in a
+  // cluster the node taking a room over holds that join until the old node's lease
+  // has run out (a few seconds after a crash): a command sent meanwhile would be
+  // refused as not_member.
+  get inRoom() {
+    return this.ready && this.lastSeq !== null;
+  }
+
   // The page left its room (left, kicked, closed): seq numbers restart with the next room.
   forgetRoom() {
     this.lastSeq = null;

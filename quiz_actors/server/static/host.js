@@ -38,6 +38,7 @@ const game = {
 
   selectedQuiz: null,
   autoJoin: false,
+  rejoining: false, // the join sent on (re)connect is on its way: not back in the room yet
   creating: false, // a create_room is on its way
 };
 
@@ -94,10 +95,20 @@ function init() {
 
 function onWelcome() {
   if (game.code) {
+    // Back in the room only once its state is: until then the banner says so and the
+    // buttons wait (a command sent meanwhile would be refused, conn.inRoom).
     game.autoJoin = true;
+    game.rejoining = true;
+    showConnection("reconnecting", { attempt: 0 });
     conn.send({ type: "join", code: game.code, name: game.name || t("host.default_name") });
   }
   renderControls();
+}
+
+function backInRoom() {
+  if (!game.rejoining) return;
+  game.rejoining = false;
+  showConnection("connected", {});
 }
 
 function onStatus(kind, detail) {
@@ -320,6 +331,7 @@ function onMessage(m) {
 
 function applyState(m) {
   const room = m.room;
+  backInRoom();
   if (!m.you.is_host) {
     // The room remembered here is not ours to run (a code shared by mistake).
     forgetRoom();
@@ -353,6 +365,7 @@ function onError(m) {
   const kind = typeof m.ref === "string" ? m.ref.split(":")[0] : "";
   if (kind === "join" && game.autoJoin) {
     game.autoJoin = false;
+    backInRoom(); // not back after all: the setup screen says why
     if (GONE_FOR_GOOD.has(m.code)) {
       forgetRoom();
       return showSetup(t("setup.room_gone", { reason: explain(m) }));
@@ -396,9 +409,9 @@ function render() {
   renderControls();
 }
 
-// Buttons that send something only work while connected.
+// Buttons that send something only work while connected, and in a room only once back in it.
 function renderControls() {
-  const offline = !conn.ready;
+  const offline = !conn.ready || game.rejoining;
   for (const id of ["#lock", "#close-question", "#next", "#show-leaderboard", "#end-quiz", "#end-quiz-2", "#end-quiz-3"]) {
     $(id).disabled = offline;
   }

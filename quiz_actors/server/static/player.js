@@ -56,6 +56,7 @@ const game = {
   podium: null,
   finalRank: null,
   autoJoin: false, // the pending join was sent by the page on (re)connect, not typed
+  rejoining: false, // that join is on its way: the page is not back in its room yet
   friendlyNames: false, // the room gives out names: the lobby says which one we got
   probed: null, // the code last asked whether it wants a name (a join without one)
   probeRef: null, // that join's ref while it is on its way
@@ -114,9 +115,18 @@ function init() {
 
 function onWelcome(welcome) {
   game.userId = welcome.user_id;
+  // A probe sent on the last socket whose answer never came (a redirect to the node
+  // serving the room closed it): ask again on this one.
+  if (game.probeRef !== null) {
+    game.probeRef = null;
+    game.probed = null;
+  }
   if (game.code) {
-    // A refresh or a reconnect: take our place in the room again.
+    // A refresh or a reconnect: take our place in the room again. Until the room's
+    // state is back the banner still says so and the answer buttons wait.
     game.autoJoin = true;
+    game.rejoining = true;
+    showConnection("reconnecting", { attempt: 0 });
     conn.send({ type: "join", code: game.code, name: game.name || "Player", membership: MEMBERSHIP });
   } else {
     // A code from a join link (the lobby's QR code), or typed before we were connected.
@@ -298,6 +308,10 @@ function onMessage(m) {
 
 function applyState(m) {
   const room = m.room;
+  if (game.rejoining) {
+    game.rejoining = false;
+    showConnection("connected", {});
+  }
   game.code = room.code;
   game.roomId = room.room_id;
   game.title = room.title || "";
@@ -363,6 +377,10 @@ function onError(m) {
   if (kind === "join") {
     const wasAuto = game.autoJoin;
     game.autoJoin = false;
+    if (game.rejoining) {
+      game.rejoining = false;
+      showConnection("connected", {}); // the join screen says why
+    }
     if (wasAuto && GONE_FOR_GOOD.has(m.code)) forgetRoom();
     return showJoin(explain(m));
   }
@@ -450,7 +468,7 @@ function renderQuestion() {
   }
   const answered = game.answer !== null;
   const waiting = leftToOpen(q, conn.serverNow()) > 0; // get ready: read the question first
-  game.controls.update(game.answer, waiting || game.timeUp || !conn.ready);
+  game.controls.update(game.answer, waiting || game.timeUp || !conn.inRoom);
   box.classList.toggle("shut", waiting); // drawn as not open yet (app.css), not merely disabled
   let feedback = "";
   const status = answered ? game.answer.status : null;
@@ -462,7 +480,7 @@ function renderQuestion() {
   else if (answered) feedback = t("question.locked_in");
   else if (game.timeUp) feedback = t("question.time_up");
   else if (waiting) feedback = t("question.get_ready_phone", { s: secondsToOpen(q, conn.serverNow()) });
-  else if (!conn.ready && conn.offline) feedback = t("status.reconnecting");
+  else if (!conn.inRoom) feedback = t("status.reconnecting");
   setText("#q-feedback", feedback);
   showScreen("screen-question");
   announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
@@ -475,7 +493,9 @@ function answer(payload) {
   const q = game.question;
   if (game.answer || game.timeUp || game.phase !== "question") return;
   if (leftToOpen(q, conn.serverNow()) > 0) return; // the controls are shut until the answers open
-  if (!conn.send({ type: "answer", question: q.index, ...payload })) return notify(t("question.not_connected"));
+  if (!conn.inRoom || !conn.send({ type: "answer", question: q.index, ...payload })) {
+    return notify(t("question.not_connected"));
+  }
   game.answer = { index: q.index, payload, status: "sending" };
   renderQuestion();
 }
