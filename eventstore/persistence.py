@@ -200,6 +200,38 @@ def _postgres_env(parts: SplitResult) -> dict[str, str]:
     return env
 
 
+def why_unreachable(url: str, error: BaseException) -> str:
+    """The reason a store could not be opened, in the database's own words where it has
+    any. The pool that opens PostgreSQL connections only says it "couldn't get a
+    connection after 2.00 sec", whatever the cause; one connection made here says why
+    (a role or database that does not exist, a refused password, nothing listening)."""
+    said = _in_one_line(error)
+    env = env_for_store(url)
+    if "POSTGRES_DBNAME" not in env:
+        return said
+    import psycopg  # only here: a SQLite server never loads it
+
+    try:
+        with psycopg.connect(
+            dbname=env["POSTGRES_DBNAME"],
+            host=env["POSTGRES_HOST"],
+            port=env["POSTGRES_PORT"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=POSTGRES_CONNECT_TIMEOUT_S,
+        ):
+            return said  # it answers now: what failed before is all there is to say
+    except psycopg.Error as refused:
+        return _in_one_line(refused)
+
+
+def _in_one_line(error: BaseException) -> str:
+    # libpq's reasons run over lines: "connection failed: … port 5432 failed: Connection
+    # refused" then "Is the server running on that host and accepting TCP/IP connections?"
+    lines = [" ".join(line.split()) for line in str(error).splitlines() if line.strip()]
+    return " ".join(lines) or type(error).__name__
+
+
 def redact(url: str) -> str:
     """The URL without its password, for logs and errors."""
     parts = urlsplit(url)

@@ -10,7 +10,7 @@ import gc
 import logging
 
 from eventstore import EventStore
-from eventstore.persistence import describe_store, redact
+from eventstore.persistence import describe_store, redact, why_unreachable
 from quiz_actors import __version__, logs
 from quiz_actors.server import open_files
 from quiz_actors.server.run import run
@@ -74,9 +74,13 @@ def check_config(settings: Settings) -> int | str:
         finally:
             store.close()
     except Exception as e:  # noqa: BLE001 - any failure to reach the store is the answer
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return f"quiz-server: the store does not answer: {reason}"
+        return f"quiz-server: the store does not answer: {why_unreachable(settings.store, e)}"
     print("store: answers")
+    if settings.cluster:
+        print(
+            f"cluster: this node is {settings.node_name} (its server name in HAProxy); leases last "
+            f"{settings.lease_ttl_s:g} s, renewed every {settings.lease_renew_s:g} s"
+        )
     limits = open_files.as_raised()
     print(f"open files: up to {open_files.show(limits.soft)} once raised to the hard limit")
     shortfall = open_files.shortfall(limits, settings.max_connections)

@@ -203,7 +203,7 @@ class Settings:
     node_id: str = _setting(
         "",
         "QUIZ_NODE_ID",
-        "this node's name in a cluster, the same as its server name in HAProxy (default: host:port)",
+        "this node's name in a cluster, the same as its server name in HAProxy (required with --cluster)",
     )
     lease_ttl_s: float = _setting(
         5.0, "QUIZ_LEASE_TTL_S", "seconds a room's lease lasts on the database's clock unless renewed"
@@ -279,7 +279,14 @@ class Settings:
                 f"{_named('lease_renew_s')} must be at most half of {_named('lease_ttl_s')} "
                 f"({self.lease_renew_s} > {self.lease_ttl_s} / 2): a node must renew twice within a lease"
             )
-        if self.node_id and not _NODE_ID.fullmatch(self.node_id):
+        if not self.node_id:
+            # A name made up here (the host's) would match no server in HAProxy: every
+            # join redirected to this node would be hashed elsewhere again, and none get in.
+            found.append(
+                f"{_named('cluster')} needs {_named('node_id')}: this node's name, the same as its "
+                "server name in HAProxy's configuration (node1, node2… in contrib/haproxy.cfg)"
+            )
+        elif not _NODE_ID.fullmatch(self.node_id):
             found.append(
                 f"{_named('node_id')}: {self.node_id!r} may only hold letters, digits, '.', '-', '_' and ':'"
             )
@@ -287,7 +294,7 @@ class Settings:
 
     @property
     def node_name(self) -> str:
-        """This node's name in the cluster: ``node_id``, else host:port."""
+        """This node's name in the cluster: ``node_id`` (required in cluster mode), else host:port."""
         return self.node_id or f"{socket.gethostname()}:{self.port}"
 
     def networks(self, name: str) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:

@@ -41,6 +41,13 @@ def test_cluster_settings_from_options_and_environment():
     bad_name = Settings(store=POSTGRES_URL, cluster=True, node_id="a b")
     assert any("--node-id (QUIZ_NODE_ID): 'a b' may only hold" in p for p in bad_name.problems())
     assert Settings(store=POSTGRES_URL, cluster=True, node_id="node1").problems() == []
+    # A name the node made up would match no server in HAProxy: joins redirected to it
+    # would be hashed elsewhere again, and never get in.
+    nameless = Settings(store=POSTGRES_URL, cluster=True).problems()
+    assert nameless == [
+        "--cluster (QUIZ_CLUSTER) needs --node-id (QUIZ_NODE_ID): this node's name, the same as its "
+        "server name in HAProxy's configuration (node1, node2… in contrib/haproxy.cfg)"
+    ]
 
 
 def test_a_takeover_is_stored_fences_older_leases_and_changes_nothing_members_see(tmp_path):

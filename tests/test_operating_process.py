@@ -8,10 +8,12 @@ import resource
 import subprocess
 import sys
 
+import pytest
+
 from quiz_actors import __version__
 from quiz_actors.actors.room.actor import ROOM_WORKERS
 from tests.client import QuizClient
-from tests.conftest import DEMO_QUIZ, free_port, join, wait_until_up
+from tests.conftest import DEMO_QUIZ, POSTGRES_REQUIRED, free_port, join, wait_until_up
 from tests.test_drain_process import start_server, stop
 
 SECRET_ADMIN_KEY = "admin-key-never-logged"
@@ -204,6 +206,31 @@ def test_check_config_says_when_the_store_does_not_answer(tmp_path):
     assert result.returncode == 1
     assert "quiz-server: the store does not answer: unable to open database file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_postgresql_store_that_refuses_says_why_in_the_databases_words(postgres_problem):
+    """Its pool only says it "couldn't get a connection after 2.00 sec": an operator who
+    gave a role that does not exist must read that, at --check-config and at start."""
+    if postgres_problem:
+        (pytest.fail if POSTGRES_REQUIRED else pytest.skip)(f"no PostgreSQL here: {postgres_problem}")
+    nobody = "postgresql://no_such_role_here@127.0.0.1:5432/test"
+    checked = run_server("--check-config", "--store", nobody)
+    started = run_server("--store", nobody, "--port", "0")
+    for result in (checked, started):
+        assert result.returncode == 1
+        assert 'role "no_such_role_here" does not exist' in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+    assert "quiz-server: the store does not answer: connection failed" in checked.stderr
+    assert f"quiz-server: cannot open the store {nobody}: connection failed" in started.stderr
+
+
+def test_check_config_names_the_cluster_node_and_refuses_a_nameless_one(tmp_path):
+    nameless = run_server(
+        "--check-config", "--cluster", "--store", "postgresql://postgres@127.0.0.1:5432/test"
+    )
+    assert nameless.returncode == 1
+    assert "--cluster (QUIZ_CLUSTER) needs --node-id (QUIZ_NODE_ID)" in nameless.stderr
 
 
 def test_the_server_refuses_to_start_on_bad_settings(tmp_path):

@@ -23,7 +23,9 @@ import signal
 from collections.abc import Callable
 
 from aiohttp import web
+from eventsourcing.persistence import PersistenceError
 
+from eventstore.persistence import redact, why_unreachable
 from quiz_actors.server.app import create_app
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.keys import DRAIN, SYSTEM
@@ -107,7 +109,11 @@ def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
     runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-    await runner.setup()
+    try:
+        await runner.setup()  # opens the store
+    except PersistenceError as e:
+        reason = why_unreachable(settings.store, e)
+        raise SystemExit(f"quiz-server: cannot open the store {redact(settings.store)}: {reason}") from None
     try:
         site = GuardedSite(runner, settings.host, settings.port)
         try:
