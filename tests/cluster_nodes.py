@@ -240,7 +240,6 @@ class Proxy:
             if name not in only:  # its server and its use-server lines
                 text = "".join(line for line in text.splitlines(True) if f" {name} " not in line)
         text = text.replace("bind :8080\n", f"bind 127.0.0.1:{self.port}\n")
-        text = text.replace("maxconn 60000", "maxconn 2000")  # this machine's open-files limit
         for number, name in enumerate(only, start=1):
             text = text.replace(
                 f"server {name} 127.0.0.1:808{number}", f"server {name} 127.0.0.1:{cluster.ports[name]}"
