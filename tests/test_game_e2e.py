@@ -6,6 +6,8 @@ moving the clock between answers makes their timing exact and the scores exact.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import answer, create_room, join, upload_quiz
@@ -300,3 +302,24 @@ async def test_state_after_a_reload_carries_rank_result_and_progress(connect, ht
     assert ben_state["you"]["last_result"] == {"correct": False, "points": 0, "streak": 0, "score": 0}
     ann_state = await ann.request({"type": "resync"}, "state")
     assert ann_state["you"]["rank"] == 1 and ann_state["you"]["last_result"]["points"] == 1000
+
+
+async def test_the_log_says_who_closed_a_socket_and_with_which_code(connect, http, server, caplog):
+    """An operator counts kicks, redirects and drains from the log: the code is the one the
+    server sent (aiohttp's close_code ends up as the client's answering 1000)."""
+    caplog.set_level("INFO", logger="quiz_actors.server.bridge")
+    host, (ann, ben, cat), code = await setup_game(connect, http, server)
+    await host.send({"type": "kick", "user_id": cat.user_id})
+    assert await cat.expect_closed() == 4003
+    await ann.close()
+
+    def line_for(user_id: str) -> str | None:
+        said = (r.getMessage() for r in caplog.records)
+        return next((text for text in said if "closed by the" in text and user_id in text), None)
+
+    for _ in range(100):  # the server logs once its side of the socket has ended
+        if line_for(cat.user_id) and line_for(ann.user_id):
+            break
+        await asyncio.sleep(0.02)
+    assert (line_for(cat.user_id) or "").endswith("closed by the server with code 4003")
+    assert (line_for(ann.user_id) or "").endswith("closed by the client with code 1000")

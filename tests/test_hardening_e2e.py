@@ -116,7 +116,8 @@ async def _closed_by_server(sock: socket.socket, within_s: float) -> bytes | Non
 
 @pytest.mark.parametrize("requests_first", [0, 1])
 async def test_a_connection_without_a_complete_request_is_dropped(sqlite_settings, clock, requests_first):
-    """Partial headers, or an idle keep-alive connection after a response, count the same."""
+    """Partial headers, or partial headers after a response on a keep-alive connection,
+    count the same."""
     server = await start_server(sqlite_settings, clock, header_timeout_s=0.5)
     loop = asyncio.get_running_loop()
     try:
@@ -133,6 +134,28 @@ async def test_a_connection_without_a_complete_request_is_dropped(sqlite_setting
         sock.close()
     finally:
         await server.stop()
+
+
+async def test_an_idle_keep_alive_connection_is_closed_quietly(sqlite_settings, clock, caplog):
+    """A reverse proxy keeps a connection open after each request, to reuse it: closed
+    after the same deadline, but no "dropped connection" line for it (an operator
+    behind HAProxy read one after every request and took it for an attack)."""
+    caplog.set_level("DEBUG", logger="quiz_actors.server.accept_guard")
+    server = await start_server(sqlite_settings, clock, header_timeout_s=0.5)
+    loop = asyncio.get_running_loop()
+    try:
+        sock = socket.socket()
+        sock.setblocking(False)
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        await loop.sock_sendall(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        received = await _closed_by_server(sock, within_s=30)
+        assert received is not None and received.count(b"HTTP/1.1 200") == 1
+        sock.close()
+    finally:
+        await server.stop()
+    guard = "quiz_actors.server.accept_guard"
+    said = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == guard]
+    assert said == [("DEBUG", "closed an idle keep-alive connection from 127.0.0.1 after 1 request(s)")]
 
 
 async def test_a_burst_of_connections_waits_for_a_busy_server(sqlite_settings, clock):

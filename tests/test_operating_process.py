@@ -63,6 +63,9 @@ async def test_json_logs_carry_context_and_never_tokens_or_bodies(tmp_path, http
         await intruder.expect("error", code="unauthorized")
         async with http.get(base + "/metrics", headers={"Authorization": "Bearer wrong-" + BODY_MARKER}):
             pass
+        for path in ("/readyz", "/livez", "/healthz", "/api/quizzes"):  # as HAProxy, an orchestrator, a page
+            async with http.get(base + path) as response:
+                assert response.status == 200, path
         process.terminate()
         assert process.wait(timeout=30) == 0
     finally:
@@ -81,6 +84,11 @@ async def test_json_logs_carry_context_and_never_tokens_or_bodies(tmp_path, http
     created_log = next(r for r in records if "created by" in r["event"])
     assert created_log["room_id"] == created_log["event"].split("(")[1].split(")")[0]
     assert any(r["event"].startswith("auth failure") and r["address"] == "127.0.0.1" for r in records)
+    # The access log has the page's request, not the health checks that answered 200
+    # (HAProxy's alone would be a line a second per node).
+    access = [r["event"] for r in records if r["logger"] == "aiohttp.access"]
+    assert any('"GET /api/quizzes HTTP/1.1" 200' in line for line in access), access
+    assert not [line for line in access if "/readyz" in line or "/livez" in line or "/healthz" in line]
     # Never a token, a key or what a client sent.
     for secret in (*tokens, forged, SECRET_ADMIN_KEY, SECRET_METRICS_TOKEN, BODY_MARKER):
         assert secret not in log, secret

@@ -119,11 +119,13 @@ async def _serve(
         elif not ws.closed:
             await ws.close()
         writer.cancel()
+        by_server = session.closed_by_server_with
         log.info(
-            "socket from %s (user %s) closed with code %s",
+            "socket from %s (user %s) closed by the %s with code %s",
             peer,
             session.user_id,
-            ws.close_code,
+            "client" if by_server is None else "server",
+            ws.close_code if by_server is None else by_server,
             extra=logs.fields(address=peer, user_id=session.user_id),
         )
     return ws
@@ -195,6 +197,8 @@ async def close_all_sockets(app: web.Application) -> None:
     sockets = list(open_sockets)
     message = b"Server restart" if drain.draining else b"Server shutdown"
     metrics.SOCKETS_CLOSED.labels(drain.close_reason).inc(len(sockets))
+    for session in app[SESSIONS]:
+        session.closed_by_server_with = drain.close_code
     closing = [ws.close(code=drain.close_code, message=message) for ws in sockets]
     await asyncio.gather(*closing, return_exceptions=True)
 

@@ -26,6 +26,7 @@ from aiohttp import web
 from eventsourcing.persistence import PersistenceError
 
 from eventstore.persistence import redact, why_unreachable
+from quiz_actors.server.access_log import AccessLogWithoutHealthChecks
 from quiz_actors.server.app import create_app
 from quiz_actors.server.drain import Drain
 from quiz_actors.server.keys import DRAIN, SYSTEM
@@ -108,7 +109,12 @@ def event_loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 async def serve(settings: Settings) -> None:
     app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        access_log_class=AccessLogWithoutHealthChecks,
+    )
     try:
         await runner.setup()  # opens the store
     except PersistenceError as e:

@@ -80,6 +80,9 @@ class SocketSession:
         self._queue: deque[str] = deque()
         self._queued_bytes = 0
         self._close_request: tuple[int, str] | None = None
+        # The code the server closed the socket with, if it did: the log says it, not
+        # the client's answering close (aiohttp's close_code ends up as the latter).
+        self.closed_by_server_with: int | None = None
         self._wake = asyncio.Event()
         self.sending_since: float | None = None  # loop time a send started, while it waits
 
@@ -216,6 +219,7 @@ class SocketSession:
             pass  # the peer went away; the reader side reports the close
 
     async def _close(self, code: int, reason: str) -> None:
+        self.closed_by_server_with = code
         try:
             await asyncio.wait_for(
                 self.ws.close(code=code, message=reason.encode()), CLOSE_HANDSHAKE_TIMEOUT_S
