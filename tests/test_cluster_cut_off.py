@@ -182,7 +182,7 @@ async def test_a_node_cut_off_while_its_room_is_saving_closes_the_rooms_sockets_
         log = log_file.read_text()
         assert "lease not renewed in time; stopping it before it can expire" in log
         assert "stops serving on this node (lease lost" in log
-        assert log.count("save failed; reloading from the store") == 1
+        assert log.count("save failed; the room is read from the store again") == 1
         assert "cannot load from the store" not in log
     finally:
         nodes.stop_all()

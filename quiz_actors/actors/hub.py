@@ -27,6 +27,7 @@ from quiz_actors import logs, metrics, protocol, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.join_guard import JoinGuard, JoinRefusal
 from quiz_actors.actors.messages import (
+    HANDED_OVER,
     CleanupDue,
     CloseSocket,
     CreateRoom,
@@ -185,7 +186,7 @@ class HubActor(pykka.ThreadingActor):
         assert self.cluster is not None
         rooms, self.rooms = self.rooms, {}
         for actor in rooms.values():
-            tell_quietly(actor, StopServing("drain: handed over", save_first=True))
+            tell_quietly(actor, StopServing(HANDED_OVER, save_first=True))
         for actor in rooms.values():
             if actor.is_alive():
                 actor.stop()  # after StopServing: waits until the room has saved and stopped

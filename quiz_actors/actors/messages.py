@@ -289,6 +289,9 @@ class LeaseLost:
     epoch: int
 
 
+HANDED_OVER = "drain: handed over"  # StopServing's reason when a drain hands the room over
+
+
 @dataclass(frozen=True)
 class StopServing:
     """Close the room's sockets with 1012 and stop. The lease is lost: nothing more is

@@ -62,12 +62,19 @@ class StopSignals:
         elif sig == signal.SIGTERM and self.grace_s > 0:
             self.drain.begin()
             if self.on_drain is not None:
+                # Cluster mode: the rooms go to the other nodes now, not at the end of the grace.
+                log.info(
+                    "SIGTERM: draining (/readyz says 503); this node's rooms go to the other nodes "
+                    "now (their sockets close with 1012); stopping in %.1f s, or at once on a second signal",
+                    self.grace_s,
+                )
                 self.on_drain()
-            log.info(
-                "SIGTERM: draining (/readyz says 503); sockets close with 1012 in %.1f s, "
-                "or at once on a second signal",
-                self.grace_s,
-            )
+            else:
+                log.info(
+                    "SIGTERM: draining (/readyz says 503); sockets close with 1012 in %.1f s, "
+                    "or at once on a second signal",
+                    self.grace_s,
+                )
             self._grace_timer = self.loop.call_later(self.grace_s, self._stop_now)
         else:
             if sig == signal.SIGTERM:

@@ -36,6 +36,7 @@ from eventstore import EventStore
 from quiz_actors import logs, metrics, protocol, views, wire
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import (
+    HANDED_OVER,
     CleanupDue,
     CloseIfInRoom,
     CloseSocket,
@@ -326,7 +327,9 @@ class RoomActor(PooledActor):
         if self.stopped_serving:
             return
         self.stopped_serving = True
-        log.warning("room %s: stops serving on this node (%s)", self.room_id, reason)
+        # A drain's hand-over is routine; a lost lease is worth an operator's look.
+        level = logging.INFO if reason == HANDED_OVER else logging.WARNING
+        log.log(level, "room %s: stops serving on this node (%s)", self.room_id, reason)
         self.saving.take_unsaved()  # never saved here (lease lost): their senders reconnect and send again
         for sender in list(self.audience.attached.values()):
             tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room moved"))

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import IntegrityError
 from pykka import ActorRef
 
 from eventstore import EventStore
@@ -115,18 +116,32 @@ class Saving:
         try:
             self._store.save(room)
             self._member_list.note(events)
+        except IntegrityError:
+            # The store's version check: another writer stored this version first. In a
+            # cluster that is the fencing a takeover relies on, not a fault: no traceback.
+            log.warning(
+                "room %s: save refused: the store already holds this version of the room (another "
+                "node saved it first: in a cluster, it has taken the room over)",
+                self._room_id,
+            )
+            self._refuse(failed)
+            raise SaveFailed() from None
         except Exception:
-            log.exception("room %s: save failed; reloading from the store", self._room_id)
-            # Decided answers and joins are always saved before any other commit, so
-            # ``failed`` is everyone who is waiting on this one.
-            for sender, ref in failed:
-                self._audience.reply(sender, wire.save_failed(), ref)
-            self._audience.send()
-            # The aggregate already applied what was not stored: the actor throws it
-            # away. The next message reloads it; a timer makes sure there is one.
-            self._timers.arm_recovery()
+            log.exception("room %s: save failed; the room is read from the store again", self._room_id)
+            self._refuse(failed)
             raise SaveFailed() from None
         return events
+
+    def _refuse(self, failed: Sequence[tuple[Sender, Any]]) -> None:
+        # Decided answers and joins are always saved before any other commit, so
+        # ``failed`` is everyone who is waiting on this one.
+        for sender, ref in failed:
+            self._audience.reply(sender, wire.save_failed(), ref)
+        self._audience.send()
+        # The aggregate already applied what was not stored: the actor throws it
+        # away. The next message reloads it (or, a lease lost, stops the room); a
+        # timer makes sure there is one.
+        self._timers.arm_recovery()
 
     def snapshot_if_due(self, room: Room) -> None:
         """After the replies are out: a snapshot now and then keeps activation fast.
