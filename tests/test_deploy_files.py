@@ -177,6 +177,7 @@ async def test_the_alert_rules_parse_and_read_only_metrics_the_server_exports(tm
         assert not unknown, f"{rule['alert']} reads {unknown}, which /metrics does not have"
     read = set().union(*(selected_metrics(rule["expr"]) for rule in rules))
     assert {"quiz_store_save_errors_total", "quiz_cluster_leases_lost_total", "up"} <= read
+    assert "quiz_cluster_takeovers_total" in read  # rooms that keep moving, a dead node's included
 
 
 def test_an_alert_rule_with_a_typo_is_caught():
