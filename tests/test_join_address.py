@@ -48,6 +48,41 @@ def test_a_server_listening_on_loopback_only_is_told_to_listen_wider():
     )
 
 
+def test_behind_a_trusted_proxy_listening_on_loopback_is_no_problem():
+    """A node of a cluster on loopback behind HAProxy on the same machine: phones reach
+    HAProxy, not the node (a teacher's walk-through found the lobby telling them to
+    restart the server with --host 0.0.0.0)."""
+    chosen = choose("", "127.0.0.1", "http", "quiz.school.example:8080", NETWORK, behind_proxy=True)
+    assert (chosen.url, chosen.warning, chosen.warning_code) == (
+        "http://quiz.school.example:8080/",
+        None,
+        None,
+    )
+    not_proxied = choose("", "127.0.0.1", "http", "quiz.school.example:8080", NETWORK)
+    assert not_proxied.warning_code == "loopback_only"
+
+
+async def test_the_join_api_behind_a_trusted_proxy_gives_no_loopback_warning(tmp_path, http):
+    settings = Settings(
+        store=f"sqlite:///{tmp_path}/e.sqlite3", host="127.0.0.1", trusted_proxies="127.0.0.1/32"
+    )
+    proxied = await RunningServer(settings, None).start()
+    settings = Settings(store=f"sqlite:///{tmp_path}/f.sqlite3", host="127.0.0.1")
+    direct = await RunningServer(settings, None).start()
+    try:
+        headers = {"Host": "quiz.school.example:8080", "X-Forwarded-For": "192.0.2.50"}
+        async with http.get(proxied.base_url + "/api/join", headers=headers) as response:
+            through_proxy = await response.json()
+        async with http.get(direct.base_url + "/api/join", headers=headers) as response:
+            straight = await response.json()
+    finally:
+        await proxied.stop()
+        await direct.stop()
+    assert through_proxy["url"] == "http://quiz.school.example:8080/"
+    assert through_proxy["warning"] is None
+    assert straight["warning_code"] == "loopback_only"
+
+
 def test_no_network_address_keeps_the_page_address_and_says_so():
     chosen = choose("", "0.0.0.0", "http", "localhost:8080", [])
     assert chosen.url == "http://localhost:8080/"

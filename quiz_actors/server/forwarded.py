@@ -40,6 +40,16 @@ def trusted_proxy_middleware(
     return through_trusted_proxy
 
 
+def came_through_trusted_proxy(
+    request: web.Request, proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
+) -> bool:
+    """Whether the connection itself is a trusted proxy's (``request.remote`` may already
+    be the client's address the proxy forwarded)."""
+    transport = request.transport
+    peer = transport.get_extra_info("peername") if transport is not None else None
+    return _is_trusted(str(peer[0]) if peer else None, proxies)
+
+
 def _is_trusted(peer: str | None, proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]) -> bool:
     if not proxies or not peer:
         return False

@@ -9,6 +9,11 @@ can reach it. So the lobby's address is chosen, and the lobby says which and why
 3. else this machine's own network address (a non-loopback interface), on the
    port the page was opened at.
 
+A server that listens on loopback only is told to listen wider, unless the page
+came through one of its trusted reverse proxies (``--trusted-proxies``): then
+the proxy's address is what phones reach, and a node of a cluster listening on
+loopback behind HAProxy on the same machine is as it should be.
+
 ``GET /api/join`` tells the page; ``GET /api/join/qr`` draws the link (the player
 page with the room's code filled in) as an SVG QR code, made here with segno so
 the pages load nothing from elsewhere (docs/web-client.md).
@@ -30,6 +35,7 @@ from urllib.parse import urlsplit
 import segno
 from aiohttp import web
 
+from quiz_actors.server.forwarded import came_through_trusted_proxy
 from quiz_actors.server.keys import SYSTEM
 from quiz_actors.server.pages import SECURITY_HEADERS
 
@@ -91,8 +97,16 @@ def network_addresses() -> list[str]:
     return usable
 
 
-def choose(public_url: str, listen_host: str, scheme: str, page_host: str, found: list[str]) -> JoinAddress:
-    """The join address for a host page opened at ``scheme://page_host``."""
+def choose(
+    public_url: str,
+    listen_host: str,
+    scheme: str,
+    page_host: str,
+    found: list[str],
+    behind_proxy: bool = False,
+) -> JoinAddress:
+    """The join address for a host page opened at ``scheme://page_host`` (through a
+    trusted reverse proxy: ``behind_proxy``)."""
     if public_url:
         url = public_url if public_url.endswith("/") else public_url + "/"
         return JoinAddress(
@@ -100,7 +114,7 @@ def choose(public_url: str, listen_host: str, scheme: str, page_host: str, found
         )
     parts = urlsplit(f"//{page_host}")
     hostname = parts.hostname or ""
-    listens_on_loopback = is_loopback(listen_host)
+    listens_on_loopback = is_loopback(listen_host) and not behind_proxy
     warning = (
         f"The server listens only on {listen_host}, so phones cannot reach it: "
         "restart it with --host 0.0.0.0 (or give --public-url)."
@@ -149,7 +163,10 @@ async def join_address(request: web.Request) -> JoinAddress:
     found: list[str] = []
     if not settings.public_url and is_loopback(urlsplit(f"//{request.host}").hostname or ""):
         found = await asyncio.get_running_loop().run_in_executor(None, network_addresses)
-    return choose(settings.public_url, settings.host, request.scheme, request.host, found)
+    proxied = came_through_trusted_proxy(request, settings.networks("trusted_proxies"))
+    return choose(
+        settings.public_url, settings.host, request.scheme, request.host, found, behind_proxy=proxied
+    )
 
 
 def _code(request: web.Request) -> str | None:
