@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     if check_only:
         raise SystemExit(check_config(settings))
     gc.set_threshold(*GC_THRESHOLDS)
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure(settings.log_level, settings.log_format, settings.node_name if settings.cluster else None)
     log = logging.getLogger("quiz_actors")
     log.info("quiz-server %s", __version__)
     log.info("store %s (%s)", redact(settings.store), describe_store(settings.store))

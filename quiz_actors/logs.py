@@ -1,8 +1,9 @@
 """Logging set-up: ``--log-format text`` (one line a record) or ``json``.
 
 JSON lines carry ``time`` (UTC, ISO 8601), ``level``, ``logger`` and ``event``
-(the message), plus ``room_id``, ``user_id`` and ``address`` (the socket's
-peer) where they apply: passed with ``extra=fields(...)`` by the code that
+(the message), ``node`` (a cluster node's name, on every line: logs gathered
+from several nodes say which one wrote each), plus ``room_id``, ``user_id`` and
+``address`` (the socket's peer) where they apply: passed with ``extra=fields(...)`` by the code that
 logs, or bound to a thread for everything it logs while a block runs (a room
 actor's turn, ``bound``). Nothing logs tokens, keys or what clients send: log the user id and
 the address instead.
@@ -53,6 +54,16 @@ class _BoundContext(logging.Filter):
         return True
 
 
+class _Node(logging.Filter):
+    def __init__(self, node: str) -> None:
+        super().__init__()
+        self.node = node
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.node = self.node
+        return True
+
+
 class _JsonLines(JsonFormatter):
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds")
@@ -66,13 +77,16 @@ def json_formatter() -> logging.Formatter:
     )
 
 
-def configure(level: str, log_format: str) -> None:
-    """Send every record to stderr in the chosen format (replacing earlier set-up)."""
+def configure(level: str, log_format: str, node: str | None = None) -> None:
+    """Send every record to stderr in the chosen format (replacing earlier set-up); a
+    cluster node's name goes on every JSON line."""
     if log_format not in LOG_FORMATS:
         raise ValueError(f"log_format: {log_format!r} is not one of {', '.join(LOG_FORMATS)}")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(json_formatter() if log_format == "json" else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(_BoundContext())
+    if node is not None:
+        handler.addFilter(_Node(node))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

@@ -317,7 +317,11 @@ async def test_a_drained_node_hands_its_rooms_to_the_others_within_seconds(ready
     # What the operator reads: the rooms went at once, a routine hand-over (no warning).
     log = (nodes.log_dir / f"{owner}.log").read_text()
     assert "this node's rooms go to the other nodes now" in log
-    assert f"INFO quiz_actors.actors.room.actor: room {room_id}: stops serving on this node (drain" in log
+    handed_over = f"INFO quiz_actors.actors.room.actor: room {code} ({room_id}): stops serving on this node"
+    assert handed_over + " (drain: handed over)" in log
+    assert f"room {code} ({room_id}): taken over by this node from " in "".join(
+        (nodes.log_dir / f"{node}.log").read_text() for node in new_owner
+    )
     assert not [line for line in log.splitlines() if "WARNING" in line and room_id in line]
     assert "Traceback" not in log
 

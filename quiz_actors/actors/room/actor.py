@@ -309,11 +309,18 @@ class RoomActor(PooledActor):
                 return None
             if not lease.needs_takeover(room):
                 return room
+            former = room.owner()
             room.take_over(lease.node, lease.epoch, self.clock.now_ms())
             try:
                 self.store.save(room)
                 metrics.TAKEOVERS.inc()
-                log.info("room %s: taken over by this node (lease epoch %s)", self.room_id, lease.epoch)
+                log.info(
+                    "room %s (%s): taken over by this node from %s (lease epoch %s)",
+                    room.code,
+                    self.room_id,
+                    f"node {former[0]}" if former else "the node that created it",
+                    lease.epoch,
+                )
                 return room
             except Exception:
                 log.warning("room %s: takeover save failed; reading the room again", self.room_id)
@@ -329,7 +336,8 @@ class RoomActor(PooledActor):
         self.stopped_serving = True
         # A drain's hand-over is routine; a lost lease is worth an operator's look.
         level = logging.INFO if reason == HANDED_OVER else logging.WARNING
-        log.log(level, "room %s: stops serving on this node (%s)", self.room_id, reason)
+        code = self.state.room.code if isinstance(self.state, Loaded) else "not loaded"
+        log.log(level, "room %s (%s): stops serving on this node (%s)", code, self.room_id, reason)
         self.saving.take_unsaved()  # never saved here (lease lost): their senders reconnect and send again
         for sender in list(self.audience.attached.values()):
             tell_quietly(sender.conn, CloseSocket(protocol.CLOSE_SERVICE_RESTART, "room moved"))
