@@ -82,7 +82,7 @@ class Settings:
         0.25, "QUIZ_PROGRESS_INTERVAL_S", "at most one answers_progress per this many seconds"
     )
     rejoin_grace_s: float = _setting(
-        10.0,
+        15.0,
         "QUIZ_REJOIN_GRACE_S",
         "after a restart or a takeover, seconds an open question waits for the players who were"
         " in it to come back before it closes because everyone online has answered",

@@ -75,12 +75,17 @@ async def test_the_join_api_behind_a_trusted_proxy_gives_no_loopback_warning(tmp
             through_proxy = await response.json()
         async with http.get(direct.base_url + "/api/join", headers=headers) as response:
             straight = await response.json()
+        # The same address as the proxy's, without it: a page opened on the node itself.
+        unproxied = {"Host": "quiz.school.example:8080"}
+        async with http.get(proxied.base_url + "/api/join", headers=unproxied) as response:
+            from_the_machine = await response.json()
     finally:
         await proxied.stop()
         await direct.stop()
     assert through_proxy["url"] == "http://quiz.school.example:8080/"
     assert through_proxy["warning"] is None
     assert straight["warning_code"] == "loopback_only"
+    assert from_the_machine["warning_code"] == "loopback_only"
 
 
 def test_no_network_address_keeps_the_page_address_and_says_so():

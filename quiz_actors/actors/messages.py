@@ -195,6 +195,7 @@ class RejoinGraceDue:
     """The players a restart left offline in an open question have had their time to come back."""
 
     index: int  # the question they were awaited in
+    until_ms: int  # the end of the wait this timer was armed for (a later wait may replace it)
 
 
 @dataclass(frozen=True)

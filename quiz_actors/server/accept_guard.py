@@ -19,7 +19,10 @@ Once a request's headers are in, the timer stops until the response is done:
 a WebSocket lives as long as its socket does. An idle keep-alive connection
 that served its requests and sent nothing since is closed quietly (a reverse
 proxy keeps one open to reuse after every request: it is no attack, and an
-INFO line about each was noise an operator took for the guard firing).
+INFO line about each was noise an operator took for the guard firing). What
+arrived is all it goes by: a request pipelined in the same packet as the one
+before it, whose headers never complete, is logged as idle too (and dropped
+all the same).
 """
 
 from __future__ import annotations

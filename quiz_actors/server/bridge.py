@@ -107,6 +107,8 @@ async def _serve(
                     Batch(protocol.encode(protocol.error("bad_message", "Send text frames only")))
                 )
             elif frame.type == WSMsgType.ERROR:
+                # aiohttp closes the socket itself (a frame too big: 1009; a protocol error: 1002)
+                session.closed_by_server_with = getattr(frame.data, "code", None)
                 break
     finally:
         metrics.SOCKETS_OPEN.dec()

@@ -43,8 +43,12 @@ def trusted_proxy_middleware(
 def came_through_trusted_proxy(
     request: web.Request, proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network]
 ) -> bool:
-    """Whether the connection itself is a trusted proxy's (``request.remote`` may already
-    be the client's address the proxy forwarded)."""
+    """Whether the request came through a trusted proxy: the connection is one's
+    (``request.remote`` may already be the client's address the proxy forwarded) and
+    it says whom it forwarded. A page opened on the machine itself, straight at a node
+    whose trusted proxy is 127.0.0.1, did not."""
+    if not request.headers.get("X-Forwarded-For", "").strip():
+        return False
     transport = request.transport
     peer = transport.get_extra_info("peername") if transport is not None else None
     return _is_trusted(str(peer[0]) if peer else None, proxies)

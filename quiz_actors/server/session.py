@@ -158,6 +158,7 @@ class SocketSession:
     def request_close(self, code: int, reason: str) -> None:
         if self._close_request is None:
             self._close_request = (code, reason)
+            self.closed_by_server_with = code  # even if the close frame never gets out
         self._wake.set()
 
     def close_if_not_authenticated(self) -> None:
@@ -219,7 +220,6 @@ class SocketSession:
             pass  # the peer went away; the reader side reports the close
 
     async def _close(self, code: int, reason: str) -> None:
-        self.closed_by_server_with = code
         try:
             await asyncio.wait_for(
                 self.ws.close(code=code, message=reason.encode()), CLOSE_HANDSHAKE_TIMEOUT_S

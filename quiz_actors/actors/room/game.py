@@ -144,16 +144,24 @@ class Game:
         if not players:
             return
         until = self._clock.now_ms() + self._rejoin_grace_ms
+        earlier = self._awaited
+        if earlier is not None and earlier.index == room.question_index:
+            # A reload after a failed save, during the wait: those on their way back still are.
+            players |= earlier.players
         self._awaited = AwaitedRejoins(room.question_index, until, players)
         self._timers.arm_rejoin_grace(room.question_index, until)
 
     def rejoin_grace_ended(self, room: Room, message: RejoinGraceDue) -> None:
         """Whoever is not back by now is not waited for any longer."""
         awaited = self._awaited
-        if awaited is None or awaited.index != message.index:
-            return
+        if awaited is None or (awaited.index, awaited.until_ms) != (message.index, message.until_ms):
+            return  # a wait replaced since (a later reload), or one for another question
         self._awaited = None
+        if room.phase != QUESTION or room.question_index != message.index:
+            return
         self.close_if_everyone_answered(room)
+        self._timers.rearm(room)
+        self._timers.arm_progress()  # the host's total no longer counts them
 
     def _still_away(self, room: Room) -> int:
         awaited = self._awaited

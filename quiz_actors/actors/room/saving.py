@@ -29,6 +29,7 @@ from eventsourcing.persistence import IntegrityError
 from pykka import ActorRef
 
 from eventstore import EventStore
+from eventstore.application import is_version_clash
 from quiz_actors import views, wire
 from quiz_actors.actors.messages import SaveDecided, Sender
 from quiz_actors.actors.room.audience import Audience
@@ -116,7 +117,11 @@ class Saving:
         try:
             self._store.save(room)
             self._member_list.note(events)
-        except IntegrityError:
+        except IntegrityError as e:
+            if not is_version_clash(e):  # a NOT NULL, a check: a real fault
+                log.exception("room %s: save failed; the room is read from the store again", self._room_id)
+                self._refuse(failed)
+                raise SaveFailed() from None
             # The store's version check: another writer stored this version first. In a
             # cluster that is the fencing a takeover relies on, not a fault: no traceback.
             log.warning(

@@ -75,7 +75,7 @@ class RoomTimers:
         self._progress: Timer | None = None
         self._flood_lift: Timer | None = None
         self._fanout: Timer | None = None
-        self._rejoin_grace: Timer | None = None
+        self._rejoin_grace: tuple[int, Timer] | None = None  # (until, timer)
 
     # ------------------------------------------------------------- computed from the room
 
@@ -126,8 +126,8 @@ class RoomTimers:
     def arm_rejoin_grace(self, index: int, until_ms: int) -> None:
         """Question ``index`` stops waiting for players to come back at ``until_ms``."""
         if self._rejoin_grace is not None:
-            self._rejoin_grace.cancel()
-        self._rejoin_grace = self._tell_at(until_ms, RejoinGraceDue(index))
+            self._rejoin_grace[1].cancel()
+        self._rejoin_grace = (until_ms, self._tell_at(until_ms, RejoinGraceDue(index, until_ms)))
 
     def arm_recovery(self) -> None:
         # Not tracked: each failed save asks for one more retry, and a retry that
@@ -152,15 +152,17 @@ class RoomTimers:
     def fanout_fired(self, _: ReleaseFanout) -> None:
         self._fanout = None
 
-    def rejoin_grace_fired(self, _: RejoinGraceDue) -> None:
-        self._rejoin_grace = None
+    def rejoin_grace_fired(self, message: RejoinGraceDue) -> None:
+        # A cancelled timer's message may already have been in the mailbox: not this one.
+        if self._rejoin_grace is not None and self._rejoin_grace[0] == message.until_ms:
+            self._rejoin_grace = None
 
     def cancel_all(self) -> None:
         """The room is stopping: none of them may wake it."""
-        for pair in (self._deadline, self._cleanup):
+        for pair in (self._deadline, self._cleanup, self._rejoin_grace):
             if pair is not None:
                 pair[1].cancel()
-        for timer in (self._progress, self._flood_lift, self._fanout, self._rejoin_grace):
+        for timer in (self._progress, self._flood_lift, self._fanout):
             if timer is not None:
                 timer.cancel()
 

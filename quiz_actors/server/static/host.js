@@ -39,6 +39,8 @@ const game = {
   selectedQuiz: null,
   autoJoin: false,
   rejoining: false, // the join sent on (re)connect is on its way: not back in the room yet
+  status: "connecting", // the connection's last status (onStatus)
+  lostBeforeWelcome: false, // the banner said the connection was lost when this socket was welcomed
   creating: false, // a create_room is on its way
 };
 
@@ -99,7 +101,7 @@ function onWelcome() {
     // buttons wait (a command sent meanwhile would be refused, conn.inRoom).
     game.autoJoin = true;
     game.rejoining = true;
-    showConnection("reconnecting", { attempt: 0 });
+    if (game.lostBeforeWelcome) showConnection("reconnecting", { attempt: 0 }); // a restart stays quiet
     conn.send({ type: "join", code: game.code, name: game.name || t("host.default_name") });
   }
   renderControls();
@@ -112,6 +114,8 @@ function backInRoom() {
 }
 
 function onStatus(kind, detail) {
+  if (kind === "connected") game.lostBeforeWelcome = game.status === "reconnecting";
+  game.status = kind;
   showConnection(kind, detail);
   if (kind === "stopped" && detail.reason === "replaced") {
     showGone(t("gone.host_replaced"), t("gone.host_replaced_text"), t("gone.host_here"), () => conn.start());

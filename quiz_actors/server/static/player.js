@@ -57,6 +57,8 @@ const game = {
   finalRank: null,
   autoJoin: false, // the pending join was sent by the page on (re)connect, not typed
   rejoining: false, // that join is on its way: the page is not back in its room yet
+  status: "connecting", // the connection's last status (onStatus)
+  lostBeforeWelcome: false, // the banner said the connection was lost when this socket was welcomed
   friendlyNames: false, // the room gives out names: the lobby says which one we got
   probed: null, // the code last asked whether it wants a name (a join without one)
   probeRef: null, // that join's ref while it is on its way
@@ -123,10 +125,11 @@ function onWelcome(welcome) {
   }
   if (game.code) {
     // A refresh or a reconnect: take our place in the room again. Until the room's
-    // state is back the banner still says so and the answer buttons wait.
+    // state is back the answer buttons wait, and after a lost connection the banner
+    // still says so (a refresh, or a server restart the server announced, stay quiet).
     game.autoJoin = true;
     game.rejoining = true;
-    showConnection("reconnecting", { attempt: 0 });
+    if (game.lostBeforeWelcome) showConnection("reconnecting", { attempt: 0 });
     conn.send({ type: "join", code: game.code, name: game.name || "Player", membership: MEMBERSHIP });
   } else {
     // A code from a join link (the lobby's QR code), or typed before we were connected.
@@ -136,6 +139,8 @@ function onWelcome(welcome) {
 }
 
 function onStatus(kind, detail) {
+  if (kind === "connected") game.lostBeforeWelcome = game.status === "reconnecting";
+  game.status = kind;
   showConnection(kind, detail);
   renderBanner();
   if (kind === "stopped" && detail.reason === "replaced") {
