@@ -10,6 +10,7 @@ import asyncio
 
 import pytest
 
+from quiz_actors.protocol import MAX_FRAME_BYTES
 from tests.conftest import answer, create_room, join, upload_quiz
 
 
@@ -312,14 +313,17 @@ async def test_the_log_says_who_closed_a_socket_and_with_which_code(connect, htt
     await host.send({"type": "kick", "user_id": cat.user_id})
     assert await cat.expect_closed() == 4003
     await ann.close()
+    await ben.send_raw("x" * (MAX_FRAME_BYTES + 1))  # aiohttp closes this one itself
+    assert await ben.expect_closed() == 1009
 
     def line_for(user_id: str) -> str | None:
         said = (r.getMessage() for r in caplog.records)
         return next((text for text in said if "closed by the" in text and user_id in text), None)
 
     for _ in range(100):  # the server logs once its side of the socket has ended
-        if line_for(cat.user_id) and line_for(ann.user_id):
+        if line_for(cat.user_id) and line_for(ann.user_id) and line_for(ben.user_id):
             break
         await asyncio.sleep(0.02)
     assert (line_for(cat.user_id) or "").endswith("closed by the server with code 4003")
     assert (line_for(ann.user_id) or "").endswith("closed by the client with code 1000")
+    assert (line_for(ben.user_id) or "").endswith("closed by the server with code 1009")
