@@ -8,9 +8,11 @@ makes that a failure.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,23 @@ class Pages:
     async def close(self) -> None:
         for context in self.contexts:
             await context.close()
+
+
+@contextlib.asynccontextmanager
+async def answers_open_at_once(tmp_path: Path) -> AsyncIterator:
+    """A real server for a browser test (SQLite, the system clock) whose answers open as
+    each question shows: no get-ready time (tests/test_host_screen.py tests that), so a
+    test taps as soon as a question is there."""
+    from quiz_actors.clock import SystemClock
+    from quiz_actors.settings import Settings
+    from tests.conftest import RunningServer
+
+    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05, get_ready_s=0)
+    running = await RunningServer(settings, SystemClock()).start()
+    try:
+        yield running
+    finally:
+        await running.stop()
 
 
 # ---------------------------------------------------------------- fixtures

@@ -16,15 +16,14 @@ import re
 import pytest
 
 from quiz_actors.clock import SystemClock
-from quiz_actors.settings import Settings
 from tests.browser import (  # expect, WAIT_MS: other tests import them from here
     LAPTOP,
     PHONE,
     WAIT_MS,
+    answers_open_at_once,
     expect,
     screenshot,
 )
-from tests.conftest import RunningServer
 
 # Question 1 gives the reloaded player time to come back before it closes (it closes
 # as soon as both have answered); question 2 is left to run out its 5 seconds.
@@ -50,12 +49,8 @@ QUIZ = {
 
 @pytest.fixture
 async def live_server(tmp_path):
-    # Answers open as each question is shown: the get-ready phase has tests of its own
-    # (tests/test_host_screen.py), and these click as soon as a question is there.
-    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05, get_ready_s=0)
-    running = await RunningServer(settings, SystemClock()).start()
-    yield running
-    await running.stop()
+    async with answers_open_at_once(tmp_path) as running:
+        yield running
 
 
 # ---------------------------------------------------------------- page steps

@@ -14,11 +14,9 @@ import re
 import aiohttp
 import pytest
 
-from quiz_actors.clock import SystemClock
-from quiz_actors.settings import Settings
-from tests.browser import PHONE, WAIT_MS, Pages, screenshot
+from tests.browser import PHONE, WAIT_MS, Pages, answers_open_at_once, screenshot
 from tests.client import QuizClient
-from tests.conftest import RunningServer, create_room, upload_quiz
+from tests.conftest import create_room, upload_quiz
 from tests.stall_proxy import StallingProxy
 from tests.test_browser import expect
 
@@ -44,11 +42,9 @@ SKY = {
 @pytest.fixture
 async def live_server(tmp_path):
     # Answers open as each question shows: a stall is timed from the tap, and a tap held
-    # back by the reading time (tests/test_host_screen.py) would land after the stall is noticed.
-    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05, get_ready_s=0)
-    running = await RunningServer(settings, SystemClock()).start()
-    yield running
-    await running.stop()
+    # back by the reading time would land after the stall is noticed.
+    async with answers_open_at_once(tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -114,6 +114,14 @@ async def _closed_by_server(sock: socket.socket, within_s: float) -> bytes | Non
         return None
 
 
+async def connected(port: int) -> socket.socket:
+    """A raw non-blocking socket connected to the server, for requests written by hand."""
+    sock = socket.socket()
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    return sock
+
+
 @pytest.mark.parametrize("requests_first", [0, 1])
 async def test_a_connection_without_a_complete_request_is_dropped(sqlite_settings, clock, requests_first):
     """Partial headers, or partial headers after a response on a keep-alive connection,
@@ -121,9 +129,7 @@ async def test_a_connection_without_a_complete_request_is_dropped(sqlite_setting
     server = await start_server(sqlite_settings, clock, header_timeout_s=0.5)
     loop = asyncio.get_running_loop()
     try:
-        sock = socket.socket()
-        sock.setblocking(False)
-        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        sock = await connected(server.port)
         request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         for _ in range(requests_first):
             await loop.sock_sendall(sock, request)
@@ -144,9 +150,7 @@ async def test_an_idle_keep_alive_connection_is_closed_quietly(sqlite_settings, 
     server = await start_server(sqlite_settings, clock, header_timeout_s=0.5)
     loop = asyncio.get_running_loop()
     try:
-        sock = socket.socket()
-        sock.setblocking(False)
-        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        sock = await connected(server.port)
         await loop.sock_sendall(sock, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         received = await _closed_by_server(sock, within_s=30)
         assert received is not None and received.count(b"HTTP/1.1 200") == 1

@@ -25,10 +25,7 @@ import re
 
 import pytest
 
-from quiz_actors.clock import SystemClock
-from quiz_actors.settings import Settings
-from tests.browser import PHONE, expect, screenshot
-from tests.conftest import RunningServer
+from tests.browser import PHONE, answers_open_at_once, expect, screenshot
 
 PHONE_320 = {"viewport": {"width": 320, "height": 640}, "is_mobile": True, "has_touch": True}
 PROJECTOR = {"viewport": {"width": 1920, "height": 1080}}
@@ -37,10 +34,8 @@ SOCKET = re.compile(r"/ws(\?.*)?$")
 
 @pytest.fixture
 async def live_server(tmp_path):
-    settings = Settings(store=f"sqlite:///{tmp_path}/events.sqlite3", progress_interval_s=0.05, get_ready_s=0)
-    running = await RunningServer(settings, SystemClock()).start()
-    yield running
-    await running.stop()
+    async with answers_open_at_once(tmp_path) as running:
+        yield running
 
 
 class Line:
