@@ -485,7 +485,8 @@ function renderQuestion() {
   else if (answered) feedback = t("question.locked_in");
   else if (game.timeUp) feedback = t("question.time_up");
   else if (waiting) feedback = t("question.get_ready_phone", { s: secondsToOpen(q, conn.serverNow()) });
-  else if (!conn.inRoom) feedback = t("status.reconnecting");
+  // Not back in the room: said after a lost connection, quiet after an announced restart.
+  else if (!conn.inRoom && (conn.offline || game.lostBeforeWelcome)) feedback = t("status.reconnecting");
   setText("#q-feedback", feedback);
   showScreen("screen-question");
   announceOnce(`q${q.deadline_ms}`, t("announce.question", { n: q.index + 1, count: q.count, text: q.text }));
