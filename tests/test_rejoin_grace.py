@@ -107,3 +107,52 @@ async def test_a_player_who_left_is_not_waited_for(http, restartable, clock):
     assert (await answer(ann, 0, 1))["type"] == "answer_accepted"
     closed = await ann.expect("question_closed", index=0)  # at once: nobody else is to come
     assert closed["reason"] == "all_answered"
+
+
+class ArmedTimers:
+    """The timers the wait arms, recorded; its messages are handed in by the test."""
+
+    def __init__(self) -> None:
+        self.rejoin_graces: list[tuple[int, int]] = []
+
+    def arm_rejoin_grace(self, index: int, until_ms: int) -> None:
+        self.rejoin_graces.append((index, until_ms))
+
+    def rearm(self, room) -> None:
+        pass
+
+    def arm_progress(self) -> None:
+        pass
+
+
+def test_a_reload_during_the_wait_keeps_waiting_for_everyone_and_a_stale_timer_ends_nothing():
+    """A failed save reloads the room during the wait and marks offline the members whose
+    disconnect it lost: the players still on their way back from the restart stay awaited,
+    and the first wait's timer, already sent, cannot end the second wait."""
+    from quiz_actors.actors.messages import RejoinGraceDue
+    from quiz_actors.actors.room.game import Game
+    from quiz_actors.clock import ManualClock
+    from tests.test_room_aggregate import T0, new_room
+
+    room = new_room()
+    for user in ("ann", "ben", "cat"):
+        room.join(user, user.title(), T0 + 1, 100)
+    room.start("host", T0 + 10)
+    clock, timers = ManualClock(start_ms=T0 + 20), ArmedTimers()
+    game = Game(clock, audience=None, saving=None, timers=timers, rejoin_grace_s=GRACE_S)  # type: ignore[arg-type]
+
+    for user in ("host", "ann", "ben", "cat"):  # a restart: everyone offline
+        room.go_offline(user, "server_restart", T0 + 20)
+    game.await_rejoins(room, ["host", "ann", "ben", "cat"])
+    room.join("ann", "Ann", T0 + 1_000, 100)  # back
+    clock.advance(1)
+    room.go_offline("ann", "server_restart", T0 + 1_000)  # the reload marks her offline again
+    game.await_rejoins(room, ["ann"])
+    (_, first_until), (_, second_until) = timers.rejoin_graces
+    assert second_until > first_until
+
+    game.rejoin_grace_ended(room, RejoinGraceDue(0, first_until))  # the first timer's message
+    assert game._still_away(room) == 3  # Ann, Ben and Cat: nobody is forgotten
+    clock.advance(GRACE_S)
+    game.rejoin_grace_ended(room, RejoinGraceDue(0, second_until))
+    assert game._still_away(room) == 0
