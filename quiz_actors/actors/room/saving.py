@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError
 from pykka import ActorRef
 
 from eventstore import EventStore
@@ -117,22 +116,17 @@ class Saving:
         try:
             self._store.save(room)
             self._member_list.note(events)
-        except IntegrityError as e:
-            if not is_version_clash(e):  # a NOT NULL, a check: a real fault
+        except Exception as e:
+            if is_version_clash(e):
+                # The store's version check: another writer stored this version first. In a
+                # cluster that is the fencing a takeover relies on, not a fault: no traceback.
+                log.warning(
+                    "room %s: save refused: the store already holds this version of the room (another "
+                    "node saved it first: in a cluster, it has taken the room over)",
+                    self._room_id,
+                )
+            else:
                 log.exception("room %s: save failed; the room is read from the store again", self._room_id)
-                self._refuse(failed)
-                raise SaveFailed() from None
-            # The store's version check: another writer stored this version first. In a
-            # cluster that is the fencing a takeover relies on, not a fault: no traceback.
-            log.warning(
-                "room %s: save refused: the store already holds this version of the room (another "
-                "node saved it first: in a cluster, it has taken the room over)",
-                self._room_id,
-            )
-            self._refuse(failed)
-            raise SaveFailed() from None
-        except Exception:
-            log.exception("room %s: save failed; the room is read from the store again", self._room_id)
             self._refuse(failed)
             raise SaveFailed() from None
         return events
