@@ -22,6 +22,7 @@ two commits can be compared back to back; say the load average anyway.
 
     .venv/bin/python scripts/bench_answer_path.py --players 2000 --bursts 4
     .venv/bin/python scripts/bench_answer_path.py --profile answers.prof   # cProfile of the bursts
+    .venv/bin/python scripts/bench_answer_path.py --players 40 --bursts 6 --lone-gap-ms 5   # lone answers
 
 With ``--profile``, the event loop's thread and the rooms' threads are profiled
 by cProfile (one profile each, merged into the file: ``python -m pstats``).
@@ -238,13 +239,22 @@ async def run(args: argparse.Namespace) -> list[dict[str, float]]:
             profiles.on = True
         cpu0, wall0 = time.process_time(), time.perf_counter()
         received = now_ms()
-        if args.profile:
-            profiles.enable()
-        for (outlet, conn), text in zip(answering, texts, strict=True):
-            bridge._forward(text, outlet, conn, received)  # type: ignore[arg-type]  # noqa: SLF001
-        if args.profile:
-            profiles.disable()
-        accepted += len(answering)
+        if args.lone_gap_ms:
+            # One at a time: each answer is sent once the last is acknowledged and every
+            # thread has gone quiet, as in a class where phones answer seconds apart.
+            for (outlet, conn), text in zip(answering, texts, strict=True):
+                bridge._forward(text, outlet, conn, now_ms())  # type: ignore[arg-type]  # noqa: SLF001
+                accepted += 1
+                await waits.until("answer_accepted", accepted)
+                await asyncio.sleep(args.lone_gap_ms / 1000)
+        else:
+            if args.profile:
+                profiles.enable()
+            for (outlet, conn), text in zip(answering, texts, strict=True):
+                bridge._forward(text, outlet, conn, received)  # type: ignore[arg-type]  # noqa: SLF001
+            if args.profile:
+                profiles.disable()
+            accepted += len(answering)
         await waits.until("answer_accepted", accepted)
         cpu_ack, wall_ack = waits.cpu_at, waits.reached_at
         await until_rooms_idle()
@@ -309,6 +319,13 @@ def main() -> None:
     )
     parser.add_argument("--store", default="", help="store URL (default: a fresh SQLite file)")
     parser.add_argument("--profile", default="", help="write a cProfile of the bursts to this file")
+    parser.add_argument(
+        "--lone-gap-ms",
+        type=float,
+        default=0.0,
+        help="instead of a burst, answers one at a time: each once the last is acknowledged and "
+        "this many ms have passed (its CPU then includes the idle process's over the gaps)",
+    )
     args = parser.parse_args()
     gc.set_threshold(*GC_THRESHOLDS)  # as the server
     if args.profile:

@@ -3,7 +3,8 @@
 lobby      N players join at a steady rate: join→state latency, time until every
            member view holds N+1, server CPU, traffic to the clients
 broadcast  host start/next → the last of N players has question_shown
-answers    all N answer within ~1 s: answer→answer_accepted, answers per commit
+answers    all N answer within ~1 s (--answer-window): answer→answer_accepted, answers per
+           commit, server CPU per accepted answer (in a small room each comes alone)
 burst      all N but one answer in the same instant: answer→answer_accepted, the first
            acknowledgement, server CPU per accepted answer, answers per commit
 reveal     host closes the question → the last player has question_closed + leaderboard
@@ -174,7 +175,7 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
         shown_ms.append((status["shown"][q][1] - sent) * 1000)
         shown_server_ms.append(((await server.probe())["last_enqueue_at"] - sent) * 1000)
         if q in answered:
-            burst = await _answer_burst(bench, q, expected, wait_s)
+            burst = await _answer_burst(bench, server, q, expected, wait_s)
             latencies.extend(burst.pop("latencies"))
             bursts.append(burst)
             if burst["accepted"] < expected:
@@ -208,6 +209,7 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
         saves = probe_after["answer_saves"] - probe_before["answer_saves"]
         events = probe_after["answer_events"] - probe_before["answer_events"]
         durations = [b["last_accepted"] - b["first_sent"] for b in bursts if b["last_accepted"]]
+        answer_cpu_s = sum(b["server_cpu_s"] for b in bursts)
         out["answers"] = {
             "answer_to_accepted": latency_summary(latencies),
             "answers_sent": sum(b["sent"] for b in bursts),
@@ -217,6 +219,9 @@ async def play(bench: Coordinator, server: QuizServer, host: Host, n: int) -> di
             "answers_per_commit": round(events / saves, 1) if saves else None,
             "max_answers_per_commit": probe_after["max_answers_per_save"],
             "answers_per_s": round(len(latencies) / sum(durations), 0) if durations else None,
+            # Spread over --answer-window: in a small room each answer comes alone, and pays
+            # every hand-over between the threads itself (docs/benchmark.md, "A lone answer").
+            "server_cpu_us_per_answer": round(answer_cpu_s / len(latencies) * 1e6, 1) if latencies else None,
             "bursts": bursts,
             "store_save_s_during_questions": round(probe_after["save_s"] - probe_before["save_s"], 3),
         }
@@ -322,8 +327,11 @@ def _burst_summary(bursts: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def _answer_burst(bench: Coordinator, q: int, expected: int, wait_s: float) -> dict[str, Any]:
+async def _answer_burst(
+    bench: Coordinator, server: QuizServer, q: int, expected: int, wait_s: float
+) -> dict[str, Any]:
     before = await bench.status()
+    cpu0 = server.cpu_s()
     start_at = time.monotonic() + 0.05
     window = bench.cfg.answer_window
     scheduled: int = sum(await bench.call_all("answer", question=q, start_at=start_at, window_s=window))
@@ -338,6 +346,9 @@ async def _answer_burst(bench: Coordinator, q: int, expected: int, wait_s: float
         return f"{s.get('accepted', {}).get(q, 0)}/{scheduled} accepted"
 
     await bench.wait(f"answers to question {q}", done, show, wait_s + window)
+    # From the answers' scheduling to the last acknowledgement: the answers, plus whatever
+    # the open question costs meanwhile (its timers, the host's progress).
+    cpu1 = server.cpu_s()
     reports = await bench.call_all("answer_report", question=q)
     firsts = [r["first_sent"] for r in reports if r["first_sent"]]
     lasts = [r["last_sent"] for r in reports if r["last_sent"]]
@@ -352,6 +363,7 @@ async def _answer_burst(bench: Coordinator, q: int, expected: int, wait_s: float
         "first_sent": min(firsts) if firsts else None,
         "last_sent": max(lasts) if lasts else None,
         "last_accepted": max(accepted_lasts) if accepted_lasts else None,
+        "server_cpu_s": round(cpu1 - cpu0, 3),
     }
 
 

@@ -89,6 +89,7 @@ ROOM_ROWS: list[tuple[str, Cell]] = [
         two("answers.answer_to_accepted.p50_ms", "answers.answer_to_accepted.p99_ms"),
     ),
     ("           answers per commit", one("answers.answers_per_commit")),
+    ("           server CPU µs per answer", one("answers.server_cpu_us_per_answer")),
     (
         "8 burst    accepted p50 / p99 / max ms",
         lambda r, b: " / ".join(
