@@ -114,23 +114,29 @@ def test_a_reader_of_the_log_never_sees_a_later_event_before_an_earlier_one(stor
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
 def test_postgres_saves_take_the_table_lock_in_one_call(store_url):
     """The one-round-trip save keeps the library's ordering guarantee: its
-    function locks the events table before it inserts."""
+    function locks the events table before it inserts, and every save goes
+    through it (without it, a save fails naming it)."""
     import psycopg
 
     store = EventStore(store_url)
     try:
         schema = store_url.split("schema=")[1]
-        with psycopg.connect(store_url.split("?")[0]) as conn:
+        function = "quiz_events_insert_columns_locked"
+        with psycopg.connect(store_url.split("?")[0], autocommit=True) as conn:
             body = conn.execute(
                 "SELECT pg_get_functiondef(p.oid) FROM pg_proc p "
                 "JOIN pg_namespace n ON n.oid = p.pronamespace "
-                "WHERE n.nspname = %s AND p.proname = 'quiz_events_insert_locked'",
-                (schema,),
+                "WHERE n.nspname = %s AND p.proname = %s",
+                (schema, function),
             ).fetchone()[0]
-        assert "LOCK TABLE" in body and "EXCLUSIVE MODE" in body
-        room = one_question_room("300001")
-        store.save(room)  # through that function
-        assert store.load(room.id).code == "300001"
+            assert "LOCK TABLE" in body and "EXCLUSIVE MODE" in body
+            room = one_question_room("300001")
+            room.join("u1", "Ann", 2, 1000)
+            store.save(room)  # through that function: three events in one call
+            assert store.load(room.id).code == "300001"
+            conn.execute(f"DROP FUNCTION {schema}.{function}")
+        with pytest.raises(Exception, match=function):
+            store.save(one_question_room("300002"))
     finally:
         store.close()
 

@@ -24,18 +24,16 @@ import textwrap
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
-import psycopg
 import pykka
 import pytest
 from aiohttp import web
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
-from eventstore import EventStore
 from eventstore.postgres import (
     LIBRARY_RETRIES_REPLACED,
     LIBRARY_SNAPSHOT_RETRIES_REPLACED,
@@ -45,7 +43,6 @@ from eventstore.postgres import (
 from quiz_actors import protocol
 from quiz_actors.protocol import Batch
 from quiz_actors.server import session
-from tests.conftest import one_question_room
 
 
 class AssumptionBroken(AssertionError):
@@ -191,7 +188,6 @@ def test_pooled_actor_handles_a_message_as_pykkas_own_loop_does() -> None:
 # (eventstore/postgres.py); none of them is documented.
 ONE_TRIP_RECORDER_USES = (
     "pg_function_name_insert_events",
-    "sql_invoke_pg_function_insert_events",
     "sql_create_statements",
     "create_insert_function_statement_index",
     "stored_event_type_name",
@@ -246,35 +242,6 @@ def check_eventsourcing_recorder(recorder: PostgresApplicationRecorder) -> None:
         )
 
 
-def check_saves_go_through_the_function(store: EventStore, schema: str, url: str) -> None:
-    """With the locked insert function dropped, a save must fail: it went through it."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP FUNCTION {schema}.quiz_events_insert_locked")
-    try:
-        store.save(one_question_room("100002"))
-    except Exception as e:  # noqa: BLE001 - the failure we want, whatever the library wraps it in
-        require(
-            "quiz_events_insert_locked" in str(e),
-            f"a save failed otherwise than for want of the insert function: {type(e).__name__}: {e}",
-        )
-        return
-    raise AssumptionBroken(
-        "eventsourcing's PostgresApplicationRecorder.insert_events no longer saves through "
-        "sql_invoke_pg_function_insert_events when POSTGRES_ENABLE_DB_FUNCTIONS is on: "
-        "OneTripPostgresRecorder's locked insert function is not used"
-    )
-
-
-@pytest.fixture
-def postgres_store(store_url: str) -> Iterator[tuple[EventStore, str, str]]:
-    store = EventStore(store_url)
-    store.save(one_question_room("100001"))  # the tables and the function exist, and a save works
-    try:
-        yield store, store_url.split("schema=")[1], store_url.split("?")[0]
-    finally:
-        store.close()
-
-
 def test_one_trip_recorder_finds_what_it_replaces_in_eventsourcing() -> None:
     check_eventsourcing_recorder(library_recorder())
 
@@ -290,14 +257,6 @@ def test_our_recorders_replace_every_library_retry_they_name() -> None:
         assert method.__code__.co_name == "bounded", (
             f"{recorder_class.__name__}.{name} keeps the library's retry"
         )
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-def test_eventsourcing_saves_through_the_one_trip_function(
-    postgres_store: tuple[EventStore, str, str],
-) -> None:
-    check_saves_go_through_the_function(*postgres_store)
 
 
 # ------------------------------------------------------------------ aiohttp (hand-built frames)
@@ -437,20 +396,6 @@ def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: p
             patched.setattr(recorder_class, name, getattr(recorder_class, name).__wrapped__)
             with pytest.raises(AssumptionBroken, match=f"{name} is no longer its retry decorator"):
                 check_eventsourcing_recorder(library_recorder())
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-def test_the_one_trip_check_fails_when_saves_bypass_the_function(
-    postgres_store: tuple[EventStore, str, str],
-) -> None:
-    recorder = postgres_store[0].recorder
-    assert isinstance(recorder, PostgresApplicationRecorder)
-    recorder.datastore.enable_db_functions = False  # the library's own pipelined save
-    with pytest.raises(
-        AssumptionBroken, match="no longer saves through sql_invoke_pg_function_insert_events"
-    ):
-        check_saves_go_through_the_function(*postgres_store)
 
 
 async def test_the_frame_check_fails_when_aiohttp_reads_the_frames_otherwise() -> None:

@@ -29,7 +29,7 @@ async def save_waits(database: str, schema: str) -> AsyncIterator[dict[str, Any]
     stop = asyncio.Event()
 
     async def sample() -> None:
-        pattern = f"%{schema}%quiz_events_insert_locked%"  # the names are quoted in the call
+        pattern = f"%{schema}%quiz_events_insert_columns_locked%"  # the names are quoted in the call
         async with await psycopg.AsyncConnection.connect(database, autocommit=True) as conn:
             while True:  # at least one sample, however short the block
                 row = await (await conn.execute(QUERY, (pattern,))).fetchone()
