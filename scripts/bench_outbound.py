@@ -172,7 +172,7 @@ class Bench:
         self.room.start("host", T0 + 1_000_000)
         self.question_text = encode(views.question_shown(self.room, self.room.seq))
         self.room.close_question("timeout", T0 + 1_000_100)
-        self.game = Game(ManualClock(), self.audience, saving=None, timers=None)  # type: ignore[arg-type]
+        self.game = Game(ManualClock(), self.audience, saving=None, timers=None, rejoin_grace_s=0.0)  # type: ignore[arg-type]
         await asyncio.sleep(0.2)  # every actor's first turn (on_start)
 
     def written(self) -> int:

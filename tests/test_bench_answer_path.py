@@ -35,3 +35,16 @@ def test_a_small_burst_is_acknowledged_and_profiled(tmp_path: Path) -> None:
     functions = {f"{path.rsplit('/', 1)[-1]}:{name}" for path, _, name in pstats.Stats(str(profile)).stats}
     # The profile holds both sides of the path: the bridge on the loop, the room on its pool.
     assert {"bridge.py:_forward", "room.py:answer", "saving.py:commit"} <= functions
+
+
+def test_lone_answers_are_acknowledged_one_at_a_time() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--players", "6", "--bursts", "2", "--lone-gap-ms", "1"],
+        capture_output=True,
+        text=True,
+        timeout=RUN_LIMIT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(re.findall(r"burst \d: 5 answers", done.stderr)) == 2, done.stderr
+    assert re.search(r"players 6: CPU µs per answer to the last ack", done.stdout), done.stdout
