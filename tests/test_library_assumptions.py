@@ -1,9 +1,10 @@
 """What quiz-actors assumes of its libraries beyond what they document.
 
-Four mechanisms lean on things their libraries do not promise: ``PooledActor``
+Five mechanisms lean on things their libraries do not promise: ``PooledActor``
 (pykka's hooks for new actor types and the loop it copies), ``OneTripPostgresRecorder``
 and ``BoundedPostgresFactory`` (attributes of eventsourcing's PostgreSQL recorder
-and datastore, and the retry decorator around its saves and reads), the hand-built RFC 6455
+and datastore, and the retry decorator around its saves and reads), ``EventStore.save``
+(eventsourcing's ``Application.save``, which it does without its type checks), the hand-built RFC 6455
 frames a broadcast shares (``websocket_text_frame``, written beside aiohttp's own
 writer), and the C JSON
 encoder ``protocol.encode`` reuses. An upgrade that breaks one would show up as
@@ -31,9 +32,11 @@ import aiohttp
 import pykka
 import pytest
 from aiohttp import web
+from eventsourcing.application import Application
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
+from eventstore import EventStore
 from eventstore.postgres import (
     LIBRARY_RETRIES_REPLACED,
     LIBRARY_SNAPSHOT_RETRIES_REPLACED,
@@ -242,6 +245,29 @@ def check_eventsourcing_recorder(recorder: PostgresApplicationRecorder) -> None:
         )
 
 
+# eventstore/application.py's EventStore._save is this method of eventsourcing 9.5.6 for
+# aggregates only, without its isinstance checks: when the library changes it, compare again.
+APPLICATION_SAVE_SHA256 = "90ffff529fa38bb0f0a2d7a459b8514d9554e2a2d02a00159614fd7b808bcddc"
+
+
+def check_application_save_copied() -> None:
+    source = textwrap.dedent(inspect.getsource(Application.save))
+    require(
+        hashlib.sha256(source.encode()).hexdigest() == APPLICATION_SAVE_SHA256,
+        "eventsourcing's Application.save changed since EventStore._save was read from it "
+        "(eventsourcing 9.5.6): compare the two, update _save, then APPLICATION_SAVE_SHA256",
+    )
+    require(
+        not EventStore.snapshotting_intervals,
+        "EventStore has snapshotting intervals, which the library's save would act on and "
+        "EventStore._save does not: snapshots are taken by snapshot_if_due",
+    )
+
+
+def test_event_store_saves_as_the_library_does() -> None:
+    check_application_save_copied()
+
+
 def test_one_trip_recorder_finds_what_it_replaces_in_eventsourcing() -> None:
     check_eventsourcing_recorder(library_recorder())
 
@@ -388,6 +414,18 @@ def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: p
     recorder.create_insert_function_statement_index = 0  # some other statement
     with pytest.raises(AssumptionBroken, match="no longer creates its insert function"):
         check_eventsourcing_recorder(recorder)
+
+    def changed_save(self: Application[Any], *objs: Any, **kwargs: Any) -> Any:
+        return None
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Application, "save", changed_save)
+        with pytest.raises(AssumptionBroken, match="Application.save changed"):
+            check_application_save_copied()
+    with monkeypatch.context() as patched:
+        patched.setattr(EventStore, "snapshotting_intervals", {object: 10})
+        with pytest.raises(AssumptionBroken, match="EventStore has snapshotting intervals"):
+            check_application_save_copied()
 
     replaced = [(PostgresApplicationRecorder, name) for name in LIBRARY_RETRIES_REPLACED]
     replaced += [(PostgresAggregateRecorder, name) for name in LIBRARY_SNAPSHOT_RETRIES_REPLACED]
