@@ -28,6 +28,7 @@ import pytest
 
 from eventstore import EventStore
 from quiz_actors.actors.room.actor import RoomActor
+from quiz_actors.actors.room.game import Game
 from quiz_actors.domain.room import Room
 from quiz_actors.settings import Settings
 from tests.client import QuizClient
@@ -129,5 +130,47 @@ async def test_a_burst_bigger_than_the_bound_is_stored_in_bounded_commits(
     try:
         room = store.load(uuid.UUID(state["room"]["room_id"]))
         assert set(room.answers()) == {p.user_id for p in answering}
+    finally:
+        store.close()
+
+
+async def test_an_answer_whose_handler_fails_after_deciding_is_still_saved_and_acknowledged(
+    monkeypatch: pytest.MonkeyPatch,
+    connect: Callable[[], Awaitable[QuizClient]],
+    http: aiohttp.ClientSession,
+    server: RunningServer,
+    settings: Settings,
+) -> None:
+    """An answer that comes alone is saved once its own message is handled (nothing is
+    queued to share its commit). A handler that fails after deciding (a bug) must not
+    leave that decision waiting for another message: the player hears the error and
+    the acknowledgement, and the store holds the answer."""
+    decide = Game.on_answer
+
+    def decide_then_fail(game: Game, room: Any, command: Any, ref: Any) -> None:
+        decide(game, room, command, ref)
+        raise RuntimeError("a bug after the decision")
+
+    monkeypatch.setattr(Game, "on_answer", decide_then_fail)
+    quiz_id = await upload_quiz(http, server)
+    host = await connect()
+    code, state = await create_room(host, quiz_id, "Host")
+    player, other = await connect(), await connect()
+    await join(player, code, "Ann")
+    await join(other, code, "Bob")  # keeps the question open
+    await host.send({"type": "start"})
+    await player.expect("question_shown", index=0)
+
+    await player.send({"type": "answer", "question": 0, "choice": 1, "ref": "a1"})
+    failed = await player.expect("error", ref="a1")
+    assert failed["code"] == "internal"
+    accepted = await player.expect("answer_accepted", question=0)
+    assert accepted["ref"] == "a1"
+
+    await server.stop()
+    store = EventStore(settings.store)
+    try:
+        room = store.load(uuid.UUID(state["room"]["room_id"]))
+        assert set(room.answers()) == {player.user_id}
     finally:
         store.close()

@@ -404,9 +404,7 @@ class RoomActor(PooledActor):
         try:
             state = self._ready_for(message)
             if isinstance(state, Loaded):
-                handler = self.handlers.get(type(message))
-                if handler is not None:
-                    handler(state.room, message)
+                self._handle(state.room, message)
                 if self.saving.batch_due():
                     self._save_decided(state.room)  # a bounded group commit: acks go out during a burst
             else:
@@ -416,14 +414,31 @@ class RoomActor(PooledActor):
             self.state = RECOVERING  # those waiting heard busy; recovery is scheduled
             self._lease_lost_after_failed_save()
         except Exception:
-            log.exception("room %s failed on %s", self.room_id, type(message).__name__)
-            sender = getattr(message, "sender", None)
-            if sender is not None:
-                self.audience.reply(sender, wire.internal_error())
+            self._failed_on(message)
         finally:
             self.audience.send()
             if isinstance(self.state, Loaded):
                 self.saving.snapshot_if_due(self.state.room)
+
+    def _handle(self, room: Room, message: object) -> None:
+        """The message's handler. One that fails (a bug) is logged and its sender told;
+        what was decided before it is still saved, as after any message."""
+        handler = self.handlers.get(type(message))
+        if handler is None:
+            return
+        try:
+            handler(room, message)
+        except SaveFailed:
+            raise
+        except Exception:
+            self._failed_on(message)
+
+    def _failed_on(self, message: object) -> None:
+        log.exception("room %s failed on %s", self.room_id, type(message).__name__)
+        sender = getattr(message, "sender", None)
+        if sender is not None:
+            ref = getattr(message, "ref", None) or _ref_of(message)
+            self.audience.reply(sender, wire.internal_error(), ref)
 
     def _ready_for(self, message: object) -> RoomState:
         """The room loaded, with what is decided saved first unless ``message`` joins that commit."""

@@ -8,7 +8,8 @@ clients waiting on it ``busy``, asks for a recovery retry and raises
 
 Answers and joins are decided at once but saved together (``unsaved.py``):
 they queue here, and one ``SaveDecided`` the room sends itself saves them all
-in one commit. A commit is also bounded: once ``group_commit_max`` decisions
+in one commit (or, when nothing was queued behind the first, the end of its
+own message does). A commit is also bounded: once ``group_commit_max`` decisions
 wait, or the first of them has waited ``group_commit_max_wait_s``, the room
 saves them without waiting for ``SaveDecided``. Otherwise, in a burst of
 answers that all reached the mailbox before the first was decided, the first
@@ -62,7 +63,8 @@ class Saving:
         self._timers = timers
         self._room = room  # the room actor: it sends itself SaveDecided
         self.unsaved = Unsaved()  # decided answers and joins waiting for SaveDecided
-        self._save_requested = False
+        self._save_requested = False  # a SaveDecided is on its way
+        self._save_after_this_message = False  # nothing was queued: save once this message is handled
         self._max_decisions = max(1, settings.group_commit_max)
         self._max_wait_s = settings.group_commit_max_wait_s
         # When the first decision now waiting was made (time.monotonic), None if none waits.
@@ -74,10 +76,20 @@ class Saving:
 
     def request_save(self) -> None:
         """An answer or a join was decided: it will be saved by SaveDecided, or sooner
-        when the batch is full (``batch_due``)."""
+        when the batch is full (``batch_due``).
+
+        With nothing queued behind it, nothing could share its commit: it is saved as
+        soon as its message is handled, without a SaveDecided. An answer that comes
+        alone (a class of thirty, answering seconds apart) then costs one message to
+        the room, not two (docs/benchmark.md, "A lone answer").
+        """
         if self._first_decided_at is None:
             self._first_decided_at = time.monotonic()
-        if not self._save_requested:
+        if self._save_requested or self._save_after_this_message:
+            return
+        if self._room.actor_inbox.empty():
+            self._save_after_this_message = True
+        else:
             self._save_requested = True
             self._room.tell(SaveDecided())  # behind whatever answers and joins are queued now
 
@@ -92,7 +104,8 @@ class Saving:
             return False
         unsaved = self.unsaved
         return (
-            len(unsaved.answers) + len(unsaved.joiners) >= self._max_decisions
+            self._save_after_this_message
+            or len(unsaved.answers) + len(unsaved.joiners) >= self._max_decisions
             or time.monotonic() - first >= self._max_wait_s
         )
 
@@ -101,6 +114,7 @@ class Saving:
         still on its way saves whatever is decided after this."""
         unsaved, self.unsaved = self.unsaved, Unsaved()
         self._first_decided_at = None
+        self._save_after_this_message = False
         return unsaved
 
     # ------------------------------------------------------------- commit
