@@ -14,6 +14,7 @@ themselves (``QuizStarted``) do not advance it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -233,7 +234,10 @@ class Room(Aggregate):
 
     def anyone_joined(self) -> bool:
         """Whether anyone but the host has ever been a member (kicked and departed included)."""
-        return any(u != self.host_id for u in (*self.members, *self.departed, *self.kicked))
+        # Looked up after every commit (the cleanup timer): stop at the first player
+        # rather than copy every member of a room of thousands.
+        host = self.host_id
+        return any(u != host for u in itertools.chain(self.members, self.departed, self.kicked))
 
     def is_host(self, user_id: str) -> bool:
         return user_id == self.host_id
