@@ -141,6 +141,67 @@ def test_postgres_saves_take_the_table_lock_in_one_call(store_url):
         store.close()
 
 
+# How the release before 5c5dd2c saved on PostgreSQL: one array of the library's
+# composite type, through a function of its own (eventstore/postgres.py has the new one).
+EARLIER_RELEASE_INSERT_FUNCTION = (
+    "CREATE OR REPLACE FUNCTION {schema}.quiz_events_insert_locked(events {schema}.stored_event_uuid[]) "
+    "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
+    "BEGIN "
+    "  SET LOCAL lock_timeout = '5s'; "
+    "  LOCK TABLE {schema}.quiz_events IN EXCLUSIVE MODE; "
+    "  RETURN QUERY "
+    "  INSERT INTO {schema}.quiz_events (originator_id, originator_version, topic, state) "
+    "  SELECT originator_id, originator_version, topic, state FROM unnest(events) "
+    "  RETURNING notification_id; "
+    "END; $BODY$"
+)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
+def test_the_earlier_release_and_this_one_save_side_by_side_on_postgres(store_url):
+    """A database the earlier release set up keeps its insert function: this release adds
+    its own beside it. So during a rolling upgrade of a cluster, a node of either release
+    saves a room's next events, each through its own function, and the other reads them."""
+    import psycopg
+
+    schema, database = store_url.split("schema=")[1], store_url.split("?")[0]
+    store = EventStore(store_url)
+    try:
+        room = one_question_room("300003")
+        store.save(room)
+        with psycopg.connect(database, autocommit=True) as conn:
+            conn.execute(EARLIER_RELEASE_INSERT_FUNCTION.format(schema=schema))
+            room.join("u1", "Ann", 2, 1000)  # saved by a node of the earlier release
+            (event,) = [store.mapper.to_stored_event(e) for e in room.collect_events()]
+            conn.execute(
+                f"SELECT * FROM {schema}.quiz_events_insert_locked(ARRAY[ROW(%s::uuid, %s::bigint, "
+                f"%s::text, %s::bytea)]::{schema}.stored_event_uuid[])",
+                (event.originator_id, event.originator_version, event.topic, event.state),
+            )
+        again = EventStore(store_url)  # this release starting on that database
+        try:
+            loaded = again.load(room.id)
+            assert set(loaded.members) == {"h", "u1"}
+            loaded.join("u2", "Bo", 3, 1000)
+            again.save(loaded)  # through this release's function
+        finally:
+            again.close()
+        with psycopg.connect(database) as conn:
+            functions = conn.execute(
+                "SELECT proname FROM pg_proc JOIN pg_namespace n ON n.oid = pronamespace "
+                "WHERE nspname = %s AND proname LIKE 'quiz_events_insert%%' ORDER BY proname",
+                (schema,),
+            ).fetchall()
+        assert [name for (name,) in functions] == [
+            "quiz_events_insert_columns_locked",
+            "quiz_events_insert_locked",
+        ]
+        assert set(store.load(room.id).members) == {"h", "u1", "u2"}
+    finally:
+        store.close()
+
+
 def test_the_last_versions_of_many_aggregates_are_read_without_loading_them(store_url):
     """One read for them all (the sweep asks it of every room nobody serves); an
     aggregate never stored has none, and a snapshot does not move a version."""
