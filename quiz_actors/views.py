@@ -116,8 +116,13 @@ def state(
     ref: object = None,
     brief: bool = False,
     seat: str | None = None,
+    still_away: int = 0,
 ) -> str:
     """The encoded ``state`` message for one member.
+
+    ``still_away``: players the host's ``answers_progress`` total counts besides those
+    online, while a question waits for its players after a restart (``Game.still_away``),
+    so that the host's screen shows the count its next ``answers_progress`` will.
 
     ``seat``: the member's seat (tokens.SeatSigner), for it to send back with a later
     ``join``: a member coming back is let in while its address is refused newcomers.
@@ -170,7 +175,7 @@ def state(
     extra: dict[str, object] = {"you": you}
     if room.phase == QUESTION and room.is_host(user_id):
         answered, total = room.answer_progress()
-        extra["answers_progress"] = {"answered": answered, "total": total}
+        extra["answers_progress"] = {"answered": answered, "total": total + still_away}
     if ref is not None:
         extra["ref"] = ref
     # One join: the member list is the bulk of it (~0.5 MB at 5,000 members).

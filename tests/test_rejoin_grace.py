@@ -55,7 +55,10 @@ async def test_the_first_players_back_do_not_close_the_question_on_the_others(ht
     code, tokens, _before = await room_in_a_question(http, server)
 
     await server.restart()
-    host, _ = await back(http, server, code, tokens["Host"], "Host")
+    host, host_state = await back(http, server, code, tokens["Host"], "Host")
+    # The host's screen counts the players on their way back from the start, as every
+    # answers_progress after it does: "0 of 3", never "0 of 0" and then "1 of 3".
+    assert host_state["answers_progress"] == {"answered": 0, "total": 3}
     ann, state = await back(http, server, code, tokens["Ann"], "Ann")
     assert state["room"]["phase"] == "question"
     assert (await answer(ann, 0, 1))["type"] == "answer_accepted"  # everyone online has answered
@@ -152,7 +155,7 @@ def test_a_reload_during_the_wait_keeps_waiting_for_everyone_and_a_stale_timer_e
     assert second_until > first_until
 
     game.rejoin_grace_ended(room, RejoinGraceDue(0, first_until))  # the first timer's message
-    assert game._still_away(room) == 3  # Ann, Ben and Cat: nobody is forgotten
+    assert game.still_away(room) == 3  # Ann, Ben and Cat: nobody is forgotten
     clock.advance(GRACE_S)
     game.rejoin_grace_ended(room, RejoinGraceDue(0, second_until))
-    assert game._still_away(room) == 0
+    assert game.still_away(room) == 0

@@ -293,7 +293,9 @@ class RoomActor(PooledActor):
         for user_id, sender in self.audience.attached.items():
             brief = self.audience.brief(user_id)
             seat = self.seats.seat(room.code, user_id)
-            self.audience.add(sender, views.state(room, user_id, self.member_list, brief=brief, seat=seat))
+            away = self.game.still_away(room, user_id)
+            state = views.state(room, user_id, self.member_list, brief=brief, seat=seat, still_away=away)
+            self.audience.add(sender, state)
         self.timers.rearm(room)
         return self.state
 
@@ -517,7 +519,9 @@ class RoomActor(PooledActor):
         user_id = command.sender.user_id
         brief = self.audience.brief(user_id)
         seat = self.seats.seat(room.code, user_id)
-        self.audience.add(command.sender, views.state(room, user_id, self.member_list, ref, brief, seat))
+        away = self.game.still_away(room, user_id)
+        state = views.state(room, user_id, self.member_list, ref, brief, seat, still_away=away)
+        self.audience.add(command.sender, state)
 
 
 def _ref_of(message: object) -> Any:

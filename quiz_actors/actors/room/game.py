@@ -92,7 +92,7 @@ class Game:
         if room.phase != QUESTION:
             return
         answered, total = room.answer_progress()
-        progress = (answered, total + self._still_away(room))  # those on their way back count
+        progress = (answered, total + self.still_away(room))  # those on their way back count
         if progress == self._progress_sent:
             return
         self._progress_sent = progress
@@ -127,7 +127,7 @@ class Game:
         offline are still on their way back (``await_rejoins``): the first
         phones back would otherwise close the question on the rest of the class.
         """
-        if room.everyone_answered() and not self._still_away(room):
+        if room.everyone_answered() and not self.still_away(room):
             self._close_question(room, "all_answered")
 
     # ------------------------------------------------------------- after a restart
@@ -163,7 +163,11 @@ class Game:
         self._timers.rearm(room)
         self._timers.arm_progress()  # the host's total no longer counts them
 
-    def _still_away(self, room: Room) -> int:
+    def still_away(self, room: Room, user_id: str | None = None) -> int:
+        """Players the open question still waits for after a restart: the host's total
+        counts them. With ``user_id``, for that member's ``state``: 0 unless it is the host."""
+        if user_id is not None and not room.is_host(user_id):
+            return 0
         awaited = self._awaited
         if awaited is None:
             return 0

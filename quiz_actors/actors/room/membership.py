@@ -139,7 +139,8 @@ class Membership:
             self.attach(room, sender)
             brief = self._audience.brief(sender.user_id)
             seat = self._seats.seat(room.code, sender.user_id)
-            state = views.state(room, sender.user_id, self._member_list, ref, brief, seat)
+            away = self._game.still_away(room, sender.user_id)
+            state = views.state(room, sender.user_id, self._member_list, ref, brief, seat, still_away=away)
             self._audience.add(sender, state)
 
     def attach(self, room: Room, sender: Sender) -> None:
