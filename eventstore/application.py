@@ -128,7 +128,8 @@ class EventStore(Application[UUID]):
         return recordings
 
     def _save(self, aggregates: Sequence[Any], kwargs: dict[str, Any]) -> Any:
-        """The library's ``Application.save`` for aggregates: collect, record, notify.
+        """The library's ``Application.save`` (with ``ProcessingEvent.collect_events``)
+        for aggregates: collect, record, notify.
 
         The library's own first asks of every object whether it is an event or an
         aggregate, with ``isinstance`` against two runtime-checkable protocols, and

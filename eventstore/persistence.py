@@ -193,7 +193,6 @@ def _postgres_env(parts: SplitResult) -> dict[str, str]:
         # eventsourcing retries the save on a new one (tests/test_hardening_e2e.py
         # restarts a private PostgreSQL mid-question).
         "POSTGRES_PRE_PING": "n",
-        "POSTGRES_ENABLE_DB_FUNCTIONS": "y",  # saves go through OneTripPostgresRecorder's function
     }
     if "schema" in query:
         env["POSTGRES_SCHEMA"] = query["schema"][0]

@@ -142,13 +142,15 @@ def test_postgres_saves_take_the_table_lock_in_one_call(store_url):
 
 
 # How the release before 5c5dd2c saved on PostgreSQL: one array of the library's
-# composite type, through a function of its own (eventstore/postgres.py has the new one).
+# composite type, through a function of its own (eventstore/postgres.py at da86e06;
+# eventstore/postgres.py has the new one).
 EARLIER_RELEASE_INSERT_FUNCTION = (
     "CREATE OR REPLACE FUNCTION {schema}.quiz_events_insert_locked(events {schema}.stored_event_uuid[]) "
     "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ "
     "BEGIN "
     "  SET LOCAL lock_timeout = '5s'; "
     "  LOCK TABLE {schema}.quiz_events IN EXCLUSIVE MODE; "
+    '  NOTIFY "quiz_events"; '
     "  RETURN QUERY "
     "  INSERT INTO {schema}.quiz_events (originator_id, originator_version, topic, state) "
     "  SELECT originator_id, originator_version, topic, state FROM unnest(events) "
@@ -157,49 +159,82 @@ EARLIER_RELEASE_INSERT_FUNCTION = (
 )
 
 
+def _as_the_earlier_release_left_it(conn, schema: str) -> None:
+    """The schema this release made, with the earlier release's insert function instead of its own."""
+    conn.execute(f"DROP FUNCTION {schema}.quiz_events_insert_columns_locked")
+    conn.execute(EARLIER_RELEASE_INSERT_FUNCTION.format(schema=schema))
+
+
+def _saved_by_the_earlier_release(conn, schema: str, store: EventStore, room) -> None:
+    (event,) = [store.mapper.to_stored_event(e) for e in room.collect_events()]
+    conn.execute(
+        f"SELECT * FROM {schema}.quiz_events_insert_locked(ARRAY[ROW(%s::uuid, %s::bigint, "
+        f"%s::text, %s::bytea)]::{schema}.stored_event_uuid[])",
+        (event.originator_id, event.originator_version, event.topic, event.state),
+    )
+
+
+def _insert_functions(conn, schema: str) -> list[str]:
+    rows = conn.execute(
+        "SELECT proname FROM pg_proc JOIN pg_namespace n ON n.oid = pronamespace "
+        "WHERE nspname = %s AND proname LIKE 'quiz_events_insert%%' ORDER BY proname",
+        (schema,),
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("store_url", ["postgres"], indirect=True)
-def test_the_earlier_release_and_this_one_save_side_by_side_on_postgres(store_url):
-    """A database the earlier release set up keeps its insert function: this release adds
-    its own beside it. So during a rolling upgrade of a cluster, a node of either release
-    saves a room's next events, each through its own function, and the other reads them."""
+@pytest.mark.parametrize("start", ["single node", "cluster node"])
+def test_this_release_starts_on_the_earlier_releases_postgres_schema_and_both_save(store_url, start):
+    """A database the earlier release set up (its insert function, not this release's):
+    this release, started as a single node or as a cluster node (which checks the schema
+    under a lock, ``quiz_actors/cluster/schema.py``), adds its function beside the
+    earlier one and saves through it. The earlier function stays, so during a rolling
+    upgrade of a cluster a node of either release saves a room's next events and the
+    other reads them."""
     import psycopg
 
+    from quiz_actors.cluster.database import ClusterDatabase
+    from quiz_actors.cluster.schema import open_store
+
     schema, database = store_url.split("schema=")[1], store_url.split("?")[0]
-    store = EventStore(store_url)
+    earlier = EventStore(store_url)  # reads and maps events as the earlier release did
     try:
         room = one_question_room("300003")
-        store.save(room)
+        earlier.save(room)
         with psycopg.connect(database, autocommit=True) as conn:
-            conn.execute(EARLIER_RELEASE_INSERT_FUNCTION.format(schema=schema))
-            room.join("u1", "Ann", 2, 1000)  # saved by a node of the earlier release
-            (event,) = [store.mapper.to_stored_event(e) for e in room.collect_events()]
-            conn.execute(
-                f"SELECT * FROM {schema}.quiz_events_insert_locked(ARRAY[ROW(%s::uuid, %s::bigint, "
-                f"%s::text, %s::bytea)]::{schema}.stored_event_uuid[])",
-                (event.originator_id, event.originator_version, event.topic, event.state),
-            )
-        again = EventStore(store_url)  # this release starting on that database
+            _as_the_earlier_release_left_it(conn, schema)
+            assert _insert_functions(conn, schema) == ["quiz_events_insert_locked"]
+            room.join("u1", "Ann", 2, 1000)
+            _saved_by_the_earlier_release(conn, schema, earlier, room)
+
+        if start == "cluster node":
+            cluster = ClusterDatabase(store_url)
+            this = open_store(cluster, store_url)
+        else:
+            this = EventStore(store_url)
         try:
-            loaded = again.load(room.id)
+            loaded = this.load(room.id)
             assert set(loaded.members) == {"h", "u1"}
             loaded.join("u2", "Bo", 3, 1000)
-            again.save(loaded)  # through this release's function
+            this.save(loaded)  # through this release's function
         finally:
-            again.close()
-        with psycopg.connect(database) as conn:
-            functions = conn.execute(
-                "SELECT proname FROM pg_proc JOIN pg_namespace n ON n.oid = pronamespace "
-                "WHERE nspname = %s AND proname LIKE 'quiz_events_insert%%' ORDER BY proname",
-                (schema,),
-            ).fetchall()
-        assert [name for (name,) in functions] == [
-            "quiz_events_insert_columns_locked",
-            "quiz_events_insert_locked",
-        ]
-        assert set(store.load(room.id).members) == {"h", "u1", "u2"}
+            this.close()
+            if start == "cluster node":
+                cluster.close()
+
+        with psycopg.connect(database, autocommit=True) as conn:
+            assert _insert_functions(conn, schema) == [
+                "quiz_events_insert_columns_locked",
+                "quiz_events_insert_locked",
+            ]
+            room = earlier.load(room.id)
+            room.join("u3", "Cy", 4, 1000)
+            _saved_by_the_earlier_release(conn, schema, earlier, room)  # a node not upgraded yet
+        assert set(earlier.load(room.id).members) == {"h", "u1", "u2", "u3"}
     finally:
-        store.close()
+        earlier.close()
 
 
 def test_the_last_versions_of_many_aggregates_are_read_without_loading_them(store_url):

@@ -162,8 +162,8 @@ async def test_an_answer_whose_handler_fails_after_deciding_is_still_saved_and_a
     await player.expect("question_shown", index=0)
 
     await player.send({"type": "answer", "question": 0, "choice": 1, "ref": "a1"})
-    failed = await player.expect("error", ref="a1")
-    assert failed["code"] == "internal"
+    failed = await player.expect("error", code="internal")
+    assert "ref" not in failed  # not a refusal: part of the command may be stored
     accepted = await player.expect("answer_accepted", question=0)
     assert accepted["ref"] == "a1"
 

@@ -32,7 +32,7 @@ import aiohttp
 import pykka
 import pytest
 from aiohttp import web
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder, PostgresDatastore
 from pykka._envelope import Envelope  # noqa: PLC2701 - what PooledInbox stores
 
@@ -245,9 +245,11 @@ def check_eventsourcing_recorder(recorder: PostgresApplicationRecorder) -> None:
         )
 
 
-# eventstore/application.py's EventStore._save is this method of eventsourcing 9.5.6 for
-# aggregates only, without its isinstance checks: when the library changes it, compare again.
+# eventstore/application.py's EventStore._save is these two methods of eventsourcing 9.5.6
+# for aggregates only, without their isinstance checks: when the library changes either,
+# compare again.
 APPLICATION_SAVE_SHA256 = "90ffff529fa38bb0f0a2d7a459b8514d9554e2a2d02a00159614fd7b808bcddc"
+COLLECT_EVENTS_SHA256 = "231f20663caddfa1beb2c63f63490ca483f4728718e1c03f96fa7b1193a6ad00"
 
 
 def check_application_save_copied() -> None:
@@ -256,6 +258,12 @@ def check_application_save_copied() -> None:
         hashlib.sha256(source.encode()).hexdigest() == APPLICATION_SAVE_SHA256,
         "eventsourcing's Application.save changed since EventStore._save was read from it "
         "(eventsourcing 9.5.6): compare the two, update _save, then APPLICATION_SAVE_SHA256",
+    )
+    source = textwrap.dedent(inspect.getsource(ProcessingEvent.collect_events))
+    require(
+        hashlib.sha256(source.encode()).hexdigest() == COLLECT_EVENTS_SHA256,
+        "eventsourcing's ProcessingEvent.collect_events changed since EventStore._save was read "
+        "from it (eventsourcing 9.5.6): compare the two, update _save, then COLLECT_EVENTS_SHA256",
     )
     require(
         not EventStore.snapshotting_intervals,
@@ -421,6 +429,10 @@ def test_the_eventsourcing_checks_fail_when_eventsourcing_changes(monkeypatch: p
     with monkeypatch.context() as patched:
         patched.setattr(Application, "save", changed_save)
         with pytest.raises(AssumptionBroken, match="Application.save changed"):
+            check_application_save_copied()
+    with monkeypatch.context() as patched:
+        patched.setattr(ProcessingEvent, "collect_events", changed_save)
+        with pytest.raises(AssumptionBroken, match="ProcessingEvent.collect_events changed"):
             check_application_save_copied()
     with monkeypatch.context() as patched:
         patched.setattr(EventStore, "snapshotting_intervals", {object: 10})

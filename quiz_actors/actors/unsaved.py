@@ -5,7 +5,8 @@ aggregate checks the rules and applies the events), notes here who is waiting
 and what the room must hear, and sends itself one ``SaveDecided``; by the time
 that message arrives, every answer and join queued behind the first has been
 decided too, and one commit stores them all (or sooner, a bounded number at a
-time: ``room/saving.py``). Only after that commit does
+time: ``room/saving.py``; with nothing queued behind the first, at the end of
+its own message). Only after that commit does
 anyone hear of them; if it fails, everyone waiting here hears ``busy``.
 
 Refusals are not held back: a join refused because an earlier join of the

@@ -49,8 +49,9 @@ def open_store(database: ClusterDatabase, store_url: str, observer: Any = None) 
         with database.connect() as connection:
             if not _created(connection, database, store):
                 _create(connection, database, store)
-        # The insert function takes rows of the store's composite type: its adapter can
-        # only be registered once the type exists (eventsourcing does so after creating).
+        # The library's snapshot inserts write rows of the store's composite type (event
+        # saves send plain arrays): its adapter can only be registered once the type
+        # exists (eventsourcing does so after creating).
         store.factory.datastore.register_type_adapters()  # type: ignore[attr-defined]
     except BaseException:
         store.close()

@@ -11,7 +11,8 @@ Answers and joins are group-committed (``unsaved.py``): each is decided at
 once, but saved by a ``SaveDecided`` message the actor sends itself, so every
 answer and join already queued behind the first is saved in the same commit,
 or sooner when that commit is full or its first decision has waited long
-enough (``saving.py``).
+enough (``saving.py``). One with nothing queued behind it is saved as its own
+message ends.
 Any other message first saves what is waiting, so nothing is ever decided on
 top of events that are not stored.
 
@@ -439,8 +440,10 @@ class RoomActor(PooledActor):
         log.exception("room %s failed on %s", self.room_id, type(message).__name__)
         sender = getattr(message, "sender", None)
         if sender is not None:
-            ref = getattr(message, "ref", None) or _ref_of(message)
-            self.audience.reply(sender, wire.internal_error(), ref)
+            # Without the command's ref: an error with a ref says the command was refused
+            # and changed nothing (clients undo what they showed), and here part of it may
+            # have been decided, saved and acknowledged.
+            self.audience.reply(sender, wire.internal_error())
 
     def _ready_for(self, message: object) -> RoomState:
         """The room loaded, with what is decided saved first unless ``message`` joins that commit."""

@@ -62,7 +62,7 @@ class Saving:
         self._audience = audience
         self._timers = timers
         self._room = room  # the room actor: it sends itself SaveDecided
-        self.unsaved = Unsaved()  # decided answers and joins waiting for SaveDecided
+        self.unsaved = Unsaved()  # decided answers and joins waiting for their commit
         self._save_requested = False  # a SaveDecided is on its way
         self._save_after_this_message = False  # nothing was queued: save once this message is handled
         self._max_decisions = max(1, settings.group_commit_max)
