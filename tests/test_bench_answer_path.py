@@ -19,16 +19,22 @@ SCRIPT = ROOT / "scripts" / "bench_answer_path.py"
 RUN_LIMIT_S = 120  # a bound on a hung run, not a performance check: it takes a few seconds
 
 
-def test_a_small_burst_is_acknowledged_and_profiled(tmp_path: Path) -> None:
-    profile = tmp_path / "answers.prof"
+def run_script(*arguments: str) -> subprocess.CompletedProcess[str]:
+    """The script with these arguments; it failed if it did not exit 0."""
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--players", "40", "--bursts", "2", "--profile", str(profile)],
+        [sys.executable, str(SCRIPT), *arguments],
         capture_output=True,
         text=True,
         timeout=RUN_LIMIT_S,
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_a_small_burst_is_acknowledged_and_profiled(tmp_path: Path) -> None:
+    profile = tmp_path / "answers.prof"
+    done = run_script("--players", "40", "--bursts", "2", "--profile", str(profile))
     assert len(re.findall(r"burst \d: 39 answers", done.stderr)) == 2, done.stderr
     summary = r"players 40: CPU µs per answer to the last ack min / median [\d.]+ / [\d.]+"
     assert re.search(summary, done.stdout), done.stdout
@@ -38,13 +44,6 @@ def test_a_small_burst_is_acknowledged_and_profiled(tmp_path: Path) -> None:
 
 
 def test_lone_answers_are_acknowledged_one_at_a_time() -> None:
-    done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--players", "6", "--bursts", "2", "--lone-gap-ms", "1"],
-        capture_output=True,
-        text=True,
-        timeout=RUN_LIMIT_S,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    done = run_script("--players", "6", "--bursts", "2", "--lone-gap-ms", "1")
     assert len(re.findall(r"burst \d: 5 answers", done.stderr)) == 2, done.stderr
     assert re.search(r"players 6: CPU µs per answer to the last ack", done.stdout), done.stdout
