@@ -164,12 +164,13 @@ LEASES_LOST = Counter(
     "quiz_cluster_leases_lost",
     "Rooms this node stopped serving because of their lease: not_renewed in time "
     "(the database out of reach, the process frozen), taken by another node (found at a renewal), "
-    "or fenced (the room found another node's takeover stored)",
+    "fenced (the room found another node's takeover stored), or same_name (taken by another "
+    "process running under this node's name: two processes share a --node-id)",
     ["reason"],
     registry=REGISTRY,
 )
-for _reason in ("not_renewed", "taken", "fenced"):
-    LEASES_LOST.labels(_reason)  # both series exist from the start, at 0
+for _reason in ("not_renewed", "taken", "fenced", "same_name"):
+    LEASES_LOST.labels(_reason)  # every series exists from the start, at 0
 TAKEOVERS = Counter(
     "quiz_cluster_takeovers",
     "Rooms this node took under a new lease, storing RoomTakenOver: moved here from another node "

@@ -105,3 +105,54 @@ def test_a_lease_a_room_found_lost_is_counted_once(database):
     keeper.renew_once()
     assert keeper.epoch_of(room) is None
     assert (lost("fenced"), lost("taken")) == (fenced + 1, taken)
+
+
+def test_two_processes_with_one_node_name_are_named_in_the_log_and_counted(database, caplog):
+    """A node may retake its own rooms at once (a restart under the same name), so a second
+    process given the same --node-id takes a room from the first without waiting. The first
+    finds the room renewed under its name at a newer epoch: it stops the room and says, as
+    an error, that two processes share the name; the metric counts it apart from a room
+    taken by another node."""
+    from quiz_actors.metrics import REGISTRY
+
+    def same_name_losses() -> float:
+        value = REGISTRY.get_sample_value("quiz_cluster_leases_lost_total", {"reason": "same_name"})
+        assert value is not None
+        return value
+
+    lost: list[tuple[str, int]] = []
+    first = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: lost.append(a))
+    second = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: None)
+    room = str(uuid.uuid4())
+    before = same_name_losses()
+
+    assert first.acquire(room) == 1
+    assert second.acquire(room) == 2  # the same name: no wait for the lease to run out
+    first.renew_once()
+    assert lost == [(room, 1)]
+    assert same_name_losses() == before + 1
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "two processes share --node-id node1" in record.getMessage()
+
+    second.renew_once()  # the second keeps the room
+    assert second.epoch_of(room) == 2
+
+
+def test_a_renewal_sent_before_this_process_took_a_room_again_does_not_stop_it(database):
+    """The room stopped here and started again here (a new lease, a newer epoch) while a
+    renewal of the old lease was on its way: its answer names the old epoch, and the new
+    lease stands."""
+    lost: list[tuple[str, int]] = []
+    keeper = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: lost.append(a))
+    room = str(uuid.uuid4())
+    assert keeper.acquire(room) == 1
+    old_renewal = keeper.leases.renew([room])  # sent before the room was taken again
+    keeper.release([room])
+    assert keeper.acquire(room) == 2
+
+    real_renew = keeper.leases.renew
+    keeper.leases.renew = lambda room_ids: old_renewal  # type: ignore[method-assign]
+    keeper.renew_once()
+    keeper.leases.renew = real_renew  # type: ignore[method-assign]
+    assert lost == []
+    assert keeper.epoch_of(room) == 2

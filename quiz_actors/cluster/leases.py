@@ -224,21 +224,41 @@ class LeaseKeeper:
             return
         metrics.LEASE_RENEWAL_SECONDS.observe(time.monotonic() - sent)
         metrics.LEASES_RENEWED_AT.set(time.time())
-        lost = []
+        lost: list[tuple[str, int]] = []  # (room, the epoch this process held)
+        shared: list[tuple[str, int]] = []
         with self._lock:
             for room_id in room_ids:
                 held = self._held.get(room_id)
                 if held is None:
                     continue  # released meanwhile
-                if renewed.get(room_id) == held.epoch:
+                epoch = renewed.get(room_id)
+                if epoch == held.epoch:
                     held.safe_until = max(held.safe_until, sent + self.ttl_s - self.margin_s)
-                else:
-                    del self._held[room_id]
-                    lost.append((room_id, held.epoch))
+                    continue
+                if epoch is not None and epoch < held.epoch:
+                    continue  # renewed before this process took the room again: the newer lease stands
+                del self._held[room_id]
+                # Renewed under this node's name, but at another epoch: a process that is not
+                # this one took the room as this node (the lease table lets a node retake its
+                # own rooms at once, for a restart). So two processes share the node's name.
+                (lost if epoch is None else shared).append((room_id, held.epoch))
             self._count_held()
         metrics.LEASES_LOST.labels("taken").inc(len(lost))
+        metrics.LEASES_LOST.labels("same_name").inc(len(shared))
         for room_id, epoch in lost:
             log.warning("room %s: lease lost to another node; stopping it here", room_id)
+            self.on_lost(room_id, epoch)
+        for room_id, epoch in shared:
+            log.error(
+                "room %s: its lease was taken by another process running as node %r (epoch %d, not "
+                "this process's %d): two processes share --node-id %s; give each node a name of its own. "
+                "Stopping the room here",
+                room_id,
+                self.leases.node,
+                renewed[room_id],
+                epoch,
+                self.leases.node,
+            )
             self.on_lost(room_id, epoch)
 
     def stop_overdue(self) -> None:
