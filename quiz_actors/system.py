@@ -66,6 +66,7 @@ class QuizSystem:
 
             self.cluster = ClusterNode(self.settings)
             self.store = store = self.cluster.open_store(observer=metrics.StoreMetrics())
+            self.cluster.refuse_if_name_in_use()  # before the hub can take any room
         else:
             self.store = store = EventStore(self.settings.store, observer=metrics.StoreMetrics())
         # A room's events and snapshots are plain data: written by orjson, the same bytes

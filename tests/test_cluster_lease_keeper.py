@@ -156,3 +156,23 @@ def test_a_renewal_sent_before_this_process_took_a_room_again_does_not_stop_it(d
     keeper.leases.renew = real_renew  # type: ignore[method-assign]
     assert lost == []
     assert keeper.epoch_of(room) == 2
+
+
+def test_a_name_whose_leases_another_process_renews_is_told_from_a_crashed_ones(database):
+    """Before a node takes any room it asks whether another process renews leases under its
+    name (``renewed_elsewhere``). A keeper renewing a room under the name is one; leases the
+    name holds that nobody renews (a process that crashed under it) are not; nor is a name
+    with no valid lease (a node that stopped cleanly)."""
+    from quiz_actors.cluster.leases import renewed_elsewhere
+
+    asking = LeaseTable(database, "node1", TTL_S)
+    assert not renewed_elsewhere(asking, 0.2)  # no lease of the name
+
+    running = LeaseKeeper(LeaseTable(database, "node1", 5.0), 5.0, 0.05, lambda *a: None)
+    running.acquire(str(uuid.uuid4()))
+    running.start()  # renews every 50 ms
+    try:
+        assert renewed_elsewhere(asking, 0.2)
+    finally:
+        running.stop()
+    assert not renewed_elsewhere(asking, 0.2)  # still valid, but renewed by nobody: crashed

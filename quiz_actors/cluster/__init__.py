@@ -10,5 +10,10 @@ Nothing here runs in single-node mode. The parts, each owning one thing:
 * ``placement``: what a node does with a join for a room it does not serve
   (serve it, redirect the client to its owner, or wait for a dead owner's lease);
 * ``lockout``: the code-guessing lockout, held in PostgreSQL so that it holds on every node;
-* ``startup``: the server secret, the quiz catalog and the samples when nodes race to create them.
+* ``node``: one node of the cluster, made of the above, as the server process starts it.
 """
+
+
+class NodeNameInUse(RuntimeError):
+    """Another running process serves rooms under this node's name (``ClusterNode``). Here,
+    not in ``node``, so that the server can catch it without loading psycopg."""

@@ -23,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg
 from psycopg import sql
@@ -79,6 +80,9 @@ class LeaseTable:
             "UPDATE {t} SET expires_at = now()"
             " WHERE node_id = %s AND room_id = ANY(%s) AND expires_at > now()"
         ).format(t=table)
+        self._latest_expiry = sql.SQL(
+            "SELECT max(expires_at) FROM {t} WHERE node_id = %s AND expires_at > now()"
+        ).format(t=table)
 
     def acquire(self, room_id: str) -> int | None:
         """Take the room's lease: its new epoch, or None while another node holds it."""
@@ -109,6 +113,25 @@ class LeaseTable:
         """Let these rooms go now: another node may take them at once (a drain, a closed room)."""
         if room_ids:
             self.database.execute(self._release, (self.node, room_ids))
+
+    def latest_expiry(self) -> datetime | None:
+        """When the last of this node name's valid leases runs out, or None if none is valid."""
+        expiry: datetime | None = self.database.execute(self._latest_expiry, (self.node,))[0][0]
+        return expiry
+
+
+def renewed_elsewhere(leases: LeaseTable, wait_s: float) -> bool:
+    """Whether another process renews leases under this node's name, asked before this
+    process takes any: are there valid leases of the name, and does their expiry move
+    within ``wait_s`` (longer than the renewal interval)? A process that crashed under the
+    name and is being restarted left its leases valid for up to the TTL, but renews none
+    of them; one that stopped cleanly let them all go. Then this costs one statement."""
+    first = leases.latest_expiry()
+    if first is None:
+        return False
+    time.sleep(wait_s)
+    later = leases.latest_expiry()
+    return later is not None and later > first
 
 
 @dataclass

@@ -12,9 +12,10 @@ from quiz_actors import protocol
 from quiz_actors.actors.delivery import tell_quietly
 from quiz_actors.actors.messages import CloseIfInRoom, LeaseLost
 from quiz_actors.actors.room_sockets import RoomSockets
+from quiz_actors.cluster import NodeNameInUse
 from quiz_actors.cluster.database import ClusterDatabase
 from quiz_actors.cluster.fencing import RoomLease
-from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable
+from quiz_actors.cluster.leases import LeaseKeeper, LeaseTable, renewed_elsewhere
 from quiz_actors.cluster.lockout import SharedJoinGuard
 from quiz_actors.cluster.placement import DirectoryRefresh, Placement
 from quiz_actors.cluster.schema import open_store
@@ -37,6 +38,20 @@ class ClusterNode:
 
     def open_store(self, observer: Any = None) -> EventStore:
         return open_store(self.database, self.settings.store, observer)
+
+    def refuse_if_name_in_use(self) -> None:
+        """Before this node takes any room: raise ``NodeNameInUse`` if another running process
+        renews leases under this node's name. A node may retake its own rooms at once (a
+        restart), so two processes sharing a name would take each other's rooms, and their
+        players would be sent to reconnect each time. (One that serves no room yet is not
+        seen here: it is, as it takes one, by ``LeaseKeeper.renew_once``.)"""
+        wait_s = self.settings.lease_renew_s * 1.5
+        if renewed_elsewhere(self.leases, wait_s):
+            raise NodeNameInUse(
+                f"another process is running as cluster node {self.name!r}: leases of that name were "
+                f"renewed within the last {wait_s:.1f} s. Give each node its own --node-id (the name of "
+                "its server line in HAProxy's configuration), or stop the other process first"
+            )
 
     def start(self, hub: pykka.ActorRef[Any]) -> None:
         """Start renewing leases; a lost one is told to ``hub`` as ``LeaseLost``."""

@@ -26,6 +26,7 @@ from aiohttp import web
 from eventsourcing.persistence import PersistenceError
 
 from eventstore.persistence import redact, why_unreachable
+from quiz_actors.cluster import NodeNameInUse
 from quiz_actors.server.access_log import AccessLogWithoutHealthChecks
 from quiz_actors.server.app import create_app
 from quiz_actors.server.drain import Drain
@@ -127,6 +128,8 @@ async def serve(settings: Settings) -> None:
     except PersistenceError as e:
         reason = why_unreachable(settings.store, e)
         raise SystemExit(f"quiz-server: cannot open the store {redact(settings.store)}: {reason}") from None
+    except NodeNameInUse as e:
+        raise SystemExit(f"quiz-server: {e}") from None
     try:
         site = GuardedSite(runner, settings.host, settings.port)
         try:
