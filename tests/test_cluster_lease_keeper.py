@@ -138,7 +138,7 @@ def test_two_processes_with_one_node_name_are_named_in_the_log_and_counted(datab
     assert second.epoch_of(room) == 2
 
 
-def test_a_renewal_sent_before_this_process_took_a_room_again_does_not_stop_it(database):
+def test_a_renewal_sent_before_this_process_took_a_room_again_does_not_stop_it(database, monkeypatch):
     """The room stopped here and started again here (a new lease, a newer epoch) while a
     renewal of the old lease was on its way: its answer names the old epoch, and the new
     lease stands."""
@@ -150,10 +150,8 @@ def test_a_renewal_sent_before_this_process_took_a_room_again_does_not_stop_it(d
     keeper.release([room])
     assert keeper.acquire(room) == 2
 
-    real_renew = keeper.leases.renew
-    keeper.leases.renew = lambda room_ids: old_renewal  # type: ignore[method-assign]
+    monkeypatch.setattr(keeper.leases, "renew", lambda room_ids: old_renewal)
     keeper.renew_once()
-    keeper.leases.renew = real_renew  # type: ignore[method-assign]
     assert lost == []
     assert keeper.epoch_of(room) == 2
 
@@ -176,3 +174,56 @@ def test_a_name_whose_leases_another_process_renews_is_told_from_a_crashed_ones(
     finally:
         running.stop()
     assert not renewed_elsewhere(asking, 0.2)  # still valid, but renewed by nobody: crashed
+
+
+def test_a_renewal_answered_while_this_process_takes_a_room_again_is_not_a_shared_name(
+    database, monkeypatch, caplog
+):
+    """This process takes a room again while its keeper still records the older lease (a
+    room actor that failed, started again by a join). A renewal answered between the new
+    lease's statement and the keeper's record of it names the new epoch: that is this
+    process's own lease, not another process's under its name."""
+    lost: list[tuple[str, int]] = []
+    keeper = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: lost.append(a))
+    room = str(uuid.uuid4())
+    assert keeper.acquire(room) == 1
+    take = keeper.leases.acquire
+
+    def take_then_renew(room_id: str) -> int | None:
+        epoch = take(room_id)
+        keeper.renew_once()  # the renewer's turn, before acquire records the new epoch
+        return epoch
+
+    monkeypatch.setattr(keeper.leases, "acquire", take_then_renew)
+    assert keeper.acquire(room) == 2
+    assert lost == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert keeper.epoch_of(room) == 2
+
+
+def test_a_room_fenced_out_by_a_process_under_its_own_name_says_so(database, caplog):
+    """The room itself may find the other process first (its takeover stored, or the lease
+    table after a failed save): counted and logged as a shared name, not as fencing."""
+    from quiz_actors.cluster.fencing import RoomLease
+    from quiz_actors.metrics import REGISTRY
+
+    def lost_for(reason: str) -> float:
+        value = REGISTRY.get_sample_value("quiz_cluster_leases_lost_total", {"reason": reason})
+        assert value is not None
+        return value
+
+    keeper = LeaseKeeper(LeaseTable(database, "node1", TTL_S), TTL_S, TTL_S / 4, lambda *a: None)
+    room = str(uuid.uuid4())
+    epoch = keeper.acquire(room)
+    assert epoch == 1
+    lease = RoomLease("node1", epoch, still_held=lambda: False)
+    assert lease.taken_under_this_name(("node1", 2))
+    assert not lease.taken_under_this_name(("node2", 2))  # another node: fenced, as ever
+    assert not lease.taken_under_this_name(("node1", 1))  # this lease itself
+    assert not lease.taken_under_this_name(None)
+
+    fenced, shared = lost_for("fenced"), lost_for("same_name")
+    keeper.found_lost(room, epoch, same_name=True)
+    assert (lost_for("fenced"), lost_for("same_name")) == (fenced, shared + 1)
+    (record,) = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert "two processes share --node-id node1" in record.getMessage()

@@ -29,8 +29,11 @@ class RoomLease:
     # each message, so nothing is saved under a lease the node no longer vouches for.
     kept: Callable[[], bool] = field(default=lambda: True, compare=False, repr=False)
     # Tells the keeper that the room found the lease gone itself (fenced out): it stops
-    # renewing it and counts the loss (quiz_cluster_leases_lost_total{reason="fenced"}).
-    found_lost: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
+    # renewing it and counts the loss (quiz_cluster_leases_lost_total{reason="fenced"},
+    # or "same_name" when called with True: taken by a process running under this name).
+    found_lost: Callable[[bool], None] = field(default=lambda same_name: None, compare=False, repr=False)
+    # Asks the lease table who holds the room's lease now: (node, epoch), None if nobody.
+    holder: Callable[[], tuple[str, int] | None] = field(default=lambda: None, compare=False, repr=False)
 
     def fenced_out(self, room: Room) -> bool:
         """True when the stored room was taken over under a newer lease than this one."""
@@ -39,6 +42,11 @@ class RoomLease:
             return False
         node, epoch = owner
         return epoch > self.epoch or (epoch == self.epoch and node != self.node)
+
+    def taken_under_this_name(self, owner: tuple[str, int] | None) -> bool:
+        """Whether ``owner`` (a stored takeover, or the lease's holder now) is this node's own
+        name at a newer epoch: another process runs as this node (two share a --node-id)."""
+        return owner is not None and owner[0] == self.node and owner[1] > self.epoch
 
     def needs_takeover(self, room: Room) -> bool:
         """True until this lease's takeover is in the room's events.

@@ -159,6 +159,9 @@ class LeaseKeeper:
         self.margin_s = max(renew_s, ttl_s / 4)
         self.on_lost = on_lost
         self._held: dict[str, _Held] = {}
+        # Rooms this process is taking again while it may still hold an older lease on them:
+        # a renewal answered meanwhile may name the new epoch before ``_held`` does.
+        self._acquiring: set[str] = set()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -176,12 +179,18 @@ class LeaseKeeper:
 
     def acquire(self, room_id: str) -> int | None:
         """Take the room's lease and keep it renewed; its epoch, or None if another node holds it."""
-        sent = time.monotonic()
-        epoch = self.leases.acquire(room_id)
-        if epoch is not None:
+        with self._lock:
+            self._acquiring.add(room_id)
+        epoch = None
+        try:
+            sent = time.monotonic()
+            epoch = self.leases.acquire(room_id)
+        finally:
             with self._lock:
-                self._held[room_id] = _Held(epoch, sent + self.ttl_s - self.margin_s)
-                self._count_held()
+                self._acquiring.discard(room_id)
+                if epoch is not None:
+                    self._held[room_id] = _Held(epoch, sent + self.ttl_s - self.margin_s)
+                    self._count_held()
         return epoch
 
     def _count_held(self) -> None:
@@ -193,17 +202,32 @@ class LeaseKeeper:
             held = self._held.get(room_id)
         return None if held is None else held.epoch
 
-    def found_lost(self, room_id: str, epoch: int) -> None:
+    def found_lost(self, room_id: str, epoch: int, same_name: bool = False) -> None:
         """The room found out itself that this lease is gone (a newer takeover stored, or
         the lease table after a failed save): stop renewing it, and count it once, unless
-        a renewal already found it (the same lock decides)."""
+        a renewal already found it (the same lock decides). ``same_name``: the one that
+        took it runs under this node's name."""
         with self._lock:
             held = self._held.get(room_id)
             if held is None or held.epoch != epoch:
                 return
             del self._held[room_id]
             self._count_held()
-        metrics.LEASES_LOST.labels("fenced").inc()
+        if same_name:
+            self._name_shared(room_id, epoch)
+        else:
+            metrics.LEASES_LOST.labels("fenced").inc()
+
+    def _name_shared(self, room_id: str, epoch: int) -> None:
+        metrics.LEASES_LOST.labels("same_name").inc()
+        log.error(
+            "room %s: taken by another process running as node %r (this process held it at epoch %d): "
+            "two processes share --node-id %s; give each node a name of its own. Stopping the room here",
+            room_id,
+            self.leases.node,
+            epoch,
+            self.leases.node,
+        )
 
     def forget(self, room_id: str) -> None:
         """No longer renew this room's lease (it was lost: it expires by itself)."""
@@ -252,8 +276,8 @@ class LeaseKeeper:
         with self._lock:
             for room_id in room_ids:
                 held = self._held.get(room_id)
-                if held is None:
-                    continue  # released meanwhile
+                if held is None or room_id in self._acquiring:
+                    continue  # released meanwhile, or being taken again: its acquire records it
                 epoch = renewed.get(room_id)
                 if epoch == held.epoch:
                     held.safe_until = max(held.safe_until, sent + self.ttl_s - self.margin_s)
@@ -267,21 +291,11 @@ class LeaseKeeper:
                 (lost if epoch is None else shared).append((room_id, held.epoch))
             self._count_held()
         metrics.LEASES_LOST.labels("taken").inc(len(lost))
-        metrics.LEASES_LOST.labels("same_name").inc(len(shared))
         for room_id, epoch in lost:
             log.warning("room %s: lease lost to another node; stopping it here", room_id)
             self.on_lost(room_id, epoch)
         for room_id, epoch in shared:
-            log.error(
-                "room %s: its lease was taken by another process running as node %r (epoch %d, not "
-                "this process's %d): two processes share --node-id %s; give each node a name of its own. "
-                "Stopping the room here",
-                room_id,
-                self.leases.node,
-                renewed[room_id],
-                epoch,
-                self.leases.node,
-            )
+            self._name_shared(room_id, epoch)
             self.on_lost(room_id, epoch)
 
     def stop_overdue(self) -> None:

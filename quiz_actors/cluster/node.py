@@ -45,7 +45,9 @@ class ClusterNode:
         restart), so two processes sharing a name would take each other's rooms, and their
         players would be sent to reconnect each time. (One that serves no room yet is not
         seen here: it is, as it takes one, by ``LeaseKeeper.renew_once``.)"""
-        wait_s = self.settings.lease_renew_s * 1.5
+        # Any node renews at least every half TTL (Settings.problems): a little longer than
+        # that sees a renewal of the other process's, whatever its own --lease-renew-s.
+        wait_s = max(self.settings.lease_renew_s * 1.5, self.settings.lease_ttl_s / 2 + 0.2)
         if renewed_elsewhere(self.leases, wait_s):
             raise NodeNameInUse(
                 f"another process is running as cluster node {self.name!r}: leases of that name were "
@@ -79,9 +81,14 @@ class ClusterNode:
             self.name,
             epoch,
             still_held=lambda: self.leases.holds(room_id, epoch),
+            holder=lambda: self._holder(room_id),
             kept=lambda: self.keeper.epoch_of(room_id) == epoch,
-            found_lost=lambda: self.keeper.found_lost(room_id, epoch),
+            found_lost=lambda same_name: self.keeper.found_lost(room_id, epoch, same_name),
         )
+
+    def _holder(self, room_id: str) -> tuple[str, int] | None:
+        owner = self.leases.owner(room_id)
+        return None if owner is None else (owner.node, owner.epoch)
 
     def let_go(self) -> None:
         """At shutdown, once the rooms have stopped: other nodes may take them at once."""

@@ -307,7 +307,7 @@ class RoomActor(PooledActor):
         assert lease is not None
         for _ in range(TAKEOVER_ATTEMPTS):
             if lease.fenced_out(room):
-                lease.found_lost()
+                lease.found_lost(lease.taken_under_this_name(room.owner()))
                 self._stop_serving(f"taken over by node {room.owner()}")
                 return None
             if not lease.needs_takeover(room):
@@ -362,9 +362,18 @@ class RoomActor(PooledActor):
             log.warning("room %s: cannot read its lease after a failed save", self.room_id)
             return False  # the store's version check still fences any other owner
         if not held:
-            self.lease.found_lost()
+            self.lease.found_lost(self._taken_under_this_name())
             self._stop_serving("lease lost (a save failed)")
         return not held
+
+    def _taken_under_this_name(self) -> bool:
+        """Cluster mode, the lease found gone: was it taken by a process running under this
+        node's own name? (One more question to the lease table; a failure says no.)"""
+        assert self.lease is not None
+        try:
+            return self.lease.taken_under_this_name(self.lease.holder())
+        except Exception:
+            return False
 
     def _lease_given_up(self) -> bool:
         """Cluster mode: this node's lease keeper no longer holds the room's lease. Not
