@@ -152,7 +152,6 @@ class RoomActor(PooledActor):
         self.load_failed_at: float | None = None  # time.monotonic() of the last failed load
         me = self.actor_ref
         self.member_list = views.MemberList()
-        self.seats = seats
         self.timers = RoomTimers(clock, settings, me)
         self.audience = Audience(str(room_id), settings, self.timers)
         self.saving = Saving(room_id, store, self.member_list, self.audience, self.timers, me, settings)
@@ -292,11 +291,7 @@ class RoomActor(PooledActor):
         # After a failed save, members still here may have missed changes: a fresh
         # state puts each of them back in step.
         for user_id, sender in self.audience.attached.items():
-            brief = self.audience.brief(user_id)
-            seat = self.seats.seat(room.code, user_id)
-            away = self.game.still_away(room, user_id)
-            state = views.state(room, user_id, self.member_list, brief=brief, seat=seat, still_away=away)
-            self.audience.add(sender, state)
+            self.audience.add(sender, self.membership.state_of(room, user_id))
         self.timers.rearm(room)
         return self.state
 
@@ -528,12 +523,7 @@ class RoomActor(PooledActor):
             self.audience.error(sender, e, ref)
 
     def _resync(self, room: Room, command: RoomCommand, ref: Any) -> None:
-        user_id = command.sender.user_id
-        brief = self.audience.brief(user_id)
-        seat = self.seats.seat(room.code, user_id)
-        away = self.game.still_away(room, user_id)
-        state = views.state(room, user_id, self.member_list, ref, brief, seat, still_away=away)
-        self.audience.add(command.sender, state)
+        self.audience.add(command.sender, self.membership.state_of(room, command.sender.user_id, ref))
 
 
 def _ref_of(message: object) -> Any:

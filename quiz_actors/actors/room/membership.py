@@ -80,8 +80,7 @@ class Membership:
         sender = message.sender
         self.attach(room, sender)
         self._audience.reply(sender, views.room_created(room), message.ref)
-        seat = self._seats.seat(room.code, sender.user_id)
-        self._audience.add(sender, views.state(room, sender.user_id, self._member_list, seat=seat))
+        self._audience.add(sender, self.state_of(room, sender.user_id))
 
     def on_join(self, room: Room, message: Join) -> None:
         sender, ref = message.sender, message.ref
@@ -137,11 +136,15 @@ class Membership:
         join of the batch, so it must not get their deltas."""
         for sender, ref in joiners:
             self.attach(room, sender)
-            brief = self._audience.brief(sender.user_id)
-            seat = self._seats.seat(room.code, sender.user_id)
-            away = self._game.still_away(room, sender.user_id)
-            state = views.state(room, sender.user_id, self._member_list, ref, brief, seat, still_away=away)
-            self._audience.add(sender, state)
+            self._audience.add(sender, self.state_of(room, sender.user_id, ref))
+
+    def state_of(self, room: Room, user_id: str, ref: Any = None) -> str:
+        """The encoded ``state`` for an attached member: brief in a big room if it asked for
+        summaries, with its seat, and for the host the players a restart's wait counts."""
+        brief = self._audience.brief(user_id)
+        seat = self._seats.seat(room.code, user_id)
+        away = self._game.still_away(room, user_id)
+        return views.state(room, user_id, self._member_list, ref, brief, seat, still_away=away)
 
     def attach(self, room: Room, sender: Sender) -> None:
         # The host's lobby screen lists every member by name: it always hears each change.
