@@ -18,7 +18,7 @@ from aiohttp import web
 from hypothesis import settings as hypothesis_settings
 from prometheus_client.parser import text_string_to_metric_families
 
-from quiz_actors.clock import ManualClock
+from quiz_actors.clock import ManualClock, SystemClock
 from quiz_actors.domain.room import Room
 from quiz_actors.quizzes import sample_quiz_id
 from quiz_actors.server.app import create_app
@@ -118,6 +118,9 @@ class RunningServer:
 
     async def restart(self) -> None:
         await self.stop()
+        if isinstance(self.clock, SystemClock):
+            # Stopping the server stopped its clock's thread; a restarted process has a new one.
+            self.clock = SystemClock()
         await self.start()
 
     @property

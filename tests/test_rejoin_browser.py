@@ -46,9 +46,12 @@ class Line:
         self.current = None
         self.holding = False
         self.held: list = []  # (route, text) in the order the server sent them
+        self.cut = False  # the page's next sockets reach no server (a phone out of signal)
 
     async def route(self, page_side) -> None:
         self.current = page_side
+        if self.cut:
+            return  # open as the page sees it, but nothing comes back
         server_side = page_side.connect_to_server()
 
         def from_server(text) -> None:
@@ -174,4 +177,45 @@ async def test_the_name_box_comes_up_after_a_redirect_to_the_rooms_node(pages, l
         await phone.click("#join-button")
         await expect(phone.get_by_text("You're in!")).to_be_visible()
     assert any("node=node2" in url for url in sockets), sockets
+    assert pages.errors == []
+
+
+async def test_the_projector_counts_the_players_on_their_way_back_after_a_restart(pages, live_server):
+    """After a server restart the open question waits for its players (``--rejoin-grace-s``).
+    The projector, back first, counts them from the room's state: "0 of 2 answered", not
+    "0 of 0" until the phones are back, and a phone coming back does not lower it."""
+    host = await pages.open("/host", PROJECTOR, "host")
+    await host.get_by_label("Quick demo").check()
+    await host.click("#create-button")
+    await expect(host.locator("#room-code")).to_be_visible()
+    code = await host.locator("#room-code").get_attribute("data-code")
+    lines = {name: Line() for name in ("ann", "ben")}
+    phones = {}
+    for name, device in (("ann", PHONE), ("ben", PHONE_320)):
+        phone = phones[name] = await pages.open("/", device, name, route_socket=lines[name].route)
+        await phone.fill("#code", code)
+        await phone.fill("#name", name.title())
+        await expect(phone.locator("#join-button")).to_be_enabled()
+        await phone.click("#join-button")
+        await expect(phone.get_by_text("You're in!")).to_be_visible()
+    await expect(host.locator("#start")).to_be_enabled()
+    await host.click("#start")
+    for phone in phones.values():
+        await expect(phone.locator("#q-choices button").first).to_be_enabled()
+    await expect(host.locator("#q-progress")).to_have_text("0 of 2 answered")
+
+    for line in lines.values():
+        line.cut = True  # the phones are out of signal while the server restarts
+    await live_server.restart()
+    await host.reload()  # the teacher reloads the projector's page while the phones are away
+    await expect(host.locator("#status")).to_be_hidden()  # back in its room
+    await expect(host.locator("#q-progress")).to_have_text("0 of 2 answered")
+    await screenshot(host, "rejoin-projector-counts-away-1920")
+
+    lines["ann"].cut = False
+    await lines["ann"].drop()  # Ann's phone finds signal: a new socket, through to the server
+    await expect(phones["ann"].locator("#q-choices button").first).to_be_enabled()
+    await expect(host.locator("#q-progress")).to_have_text("0 of 2 answered")  # back: not lowered
+    await phones["ann"].locator("#q-choices button").first.tap()
+    await expect(host.locator("#q-progress")).to_have_text("1 of 2 answered")
     assert pages.errors == []

@@ -282,8 +282,12 @@ function onMessage(m) {
     case "member_offline":
       members.apply(m);
       if (game.phase === "question" && game.progress) {
-        // Until the next answers_progress: players online or who already answered.
-        game.progress.total = Math.max(game.progress.answered || 0, onlinePlayers());
+        // Until the next answers_progress: players online or who already answered. A player
+        // coming back does not lower it: after a restart the total already counts the
+        // players on their way back, who are offline until they are.
+        const back = m.type === "member_online" || m.type === "member_joined";
+        const floor = back ? game.progress.total : 0;
+        game.progress.total = Math.max(floor, game.progress.answered || 0, onlinePlayers());
       }
       return render();
     case "room_locked":
@@ -350,8 +354,11 @@ function applyState(m) {
   members.reset(room);
   const changed = !game.question || !room.question || game.question.index !== room.question.index;
   game.question = room.question;
-  if (room.phase === "question" && (changed || !game.progress)) {
-    // The state has no answer count: the next answers_progress brings it.
+  if (room.phase === "question" && m.answers_progress) {
+    // The server's count, the players on their way back after a restart included.
+    game.progress = { answered: m.answers_progress.answered, total: m.answers_progress.total };
+  } else if (room.phase === "question" && (changed || !game.progress)) {
+    // A server that sends no count in the state: the next answers_progress brings it.
     game.progress = { answered: null, total: onlinePlayers() };
   }
   if (changed) game.leaderboard = null;
