@@ -76,9 +76,11 @@ class Line:
         self.held.clear()
 
 
-async def test_a_page_back_on_a_new_socket_waits_for_its_room_before_anyone_can_act(pages):
-    lines = {name: Line() for name in ("host", "ann", "ben")}
-    host = await pages.open("/host", PROJECTOR, "host", route_socket=lines["host"].route)
+async def a_question_open(pages, lines: dict[str, Line]):
+    """A projector (its sockets through ``lines["host"]`` if there is one) and two phones
+    (Ann at 390 px, Ben at 320, through their lines) in a room whose first question is open."""
+    host_line = lines.get("host")
+    host = await pages.open("/host", PROJECTOR, "host", route_socket=host_line.route if host_line else None)
     await host.get_by_label("Quick demo").check()
     await host.click("#create-button")
     await expect(host.locator("#room-code")).to_be_visible()
@@ -95,6 +97,12 @@ async def test_a_page_back_on_a_new_socket_waits_for_its_room_before_anyone_can_
     await host.click("#start")
     for phone in phones.values():
         await expect(phone.locator("#q-choices button").first).to_be_enabled()
+    return host, phones
+
+
+async def test_a_page_back_on_a_new_socket_waits_for_its_room_before_anyone_can_act(pages):
+    lines = {name: Line() for name in ("host", "ann", "ben")}
+    host, phones = await a_question_open(pages, lines)
 
     # Every page loses its socket; their rooms' states are held on the way back.
     for line in lines.values():
@@ -184,24 +192,8 @@ async def test_the_projector_counts_the_players_on_their_way_back_after_a_restar
     """After a server restart the open question waits for its players (``--rejoin-grace-s``).
     The projector, back first, counts them from the room's state: "0 of 2 answered", not
     "0 of 0" until the phones are back, and a phone coming back does not lower it."""
-    host = await pages.open("/host", PROJECTOR, "host")
-    await host.get_by_label("Quick demo").check()
-    await host.click("#create-button")
-    await expect(host.locator("#room-code")).to_be_visible()
-    code = await host.locator("#room-code").get_attribute("data-code")
     lines = {name: Line() for name in ("ann", "ben")}
-    phones = {}
-    for name, device in (("ann", PHONE), ("ben", PHONE_320)):
-        phone = phones[name] = await pages.open("/", device, name, route_socket=lines[name].route)
-        await phone.fill("#code", code)
-        await phone.fill("#name", name.title())
-        await expect(phone.locator("#join-button")).to_be_enabled()
-        await phone.click("#join-button")
-        await expect(phone.get_by_text("You're in!")).to_be_visible()
-    await expect(host.locator("#start")).to_be_enabled()
-    await host.click("#start")
-    for phone in phones.values():
-        await expect(phone.locator("#q-choices button").first).to_be_enabled()
+    host, phones = await a_question_open(pages, lines)
     await expect(host.locator("#q-progress")).to_have_text("0 of 2 answered")
 
     for line in lines.values():
